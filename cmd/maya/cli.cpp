@@ -1,0 +1,69 @@
+#include "cmd/maya/cli.h"
+
+#include <iostream>
+
+namespace maya::cli {
+
+void add_global_options(po::options_description& options, Globals& globals) {
+  options.add_options()
+      ("config", po::value(&globals.config)->value_name("PATH"),
+       "config file (default: $MAYA_CONFIG, else /etc/maya.conf)")
+      ("output,o", po::value(&globals.output)->value_name("FORMAT"), "output: table or json")
+      ("help,h", "show this help");
+}
+
+Parsed parse(const CommandSpec& spec, po::options_description options,
+             const po::positional_options_description& positional,
+             const std::vector<std::string>& args, Globals& globals) {
+  Parsed parsed;
+  add_global_options(options, globals);
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(),
+              parsed.vars);
+    if (parsed.vars.count("help")) {
+      std::cout << "Usage: " << spec.usage << "\n\n" << spec.summary << "\n\n" << options;
+      parsed.exit_code = 0;
+      return parsed;
+    }
+    po::notify(parsed.vars);
+  } catch (const po::error& e) {
+    std::cerr << "maya " << spec.name << ": " << e.what() << " (see `maya " << spec.name
+              << " --help`)\n";
+    parsed.exit_code = 2;
+    return parsed;
+  }
+  if (globals.output != "table" && globals.output != "json") {
+    std::cerr << "maya " << spec.name << ": unknown output format \"" << globals.output
+              << "\" (use table or json)\n";
+    parsed.exit_code = 2;
+  }
+  return parsed;
+}
+
+int error(const std::string& message) {
+  std::cerr << "maya: " << message << "\n";
+  return 1;
+}
+
+std::optional<config::Config> load_config(const Globals& globals) {
+  auto loaded = config::load(config::resolve_path(globals.config));
+  if (!loaded) {
+    error(loaded.error().message);
+    return std::nullopt;
+  }
+  return *loaded;
+}
+
+bool json_output(const Globals& globals) { return globals.output == "json"; }
+
+void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << "\n"; }
+
+std::string format_duration(long long seconds) {
+  long long d = seconds / 86400, h = seconds / 3600 % 24, m = seconds / 60 % 60, s = seconds % 60;
+  if (d > 0) return std::to_string(d) + "d" + std::to_string(h) + "h";
+  if (h > 0) return std::to_string(h) + "h" + std::to_string(m) + "m";
+  if (m > 0) return std::to_string(m) + "m" + std::to_string(s) + "s";
+  return std::to_string(s) + "s";
+}
+
+}  // namespace maya::cli

@@ -1,0 +1,51 @@
+// What every `maya` command shares: global flags, option parsing with --help, error printing.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "lib/config/config.h"
+
+namespace maya::cli {
+
+namespace po = boost::program_options;
+
+struct Globals {
+  std::string config;          // --config (empty: $MAYA_CONFIG or /etc/maya.conf)
+  std::string output = "table";  // -o table|json
+};
+
+// A parsed command line, or the exit code to return when parsing printed help or an error.
+struct Parsed {
+  po::variables_map vars;
+  std::optional<int> exit_code;
+};
+
+struct CommandSpec {
+  std::string name;     // "volume create"
+  std::string usage;    // "maya init [--root DIR] [--force]"
+  std::string summary;  // one paragraph
+};
+
+// Parses `args` against `options` plus the global flags (which may also follow the command).
+Parsed parse(const CommandSpec& spec, po::options_description options,
+             const po::positional_options_description& positional,
+             const std::vector<std::string>& args, Globals& globals);
+
+// Prints "maya: <message>" on stderr; returns the exit status 1.
+int error(const std::string& message);
+
+// Loads the config named by the globals, or prints why it cannot.
+std::optional<config::Config> load_config(const Globals& globals);
+
+bool json_output(const Globals& globals);
+void print_json(const nlohmann::json& value);
+
+// "3d4h", "5m3s", "12s"
+std::string format_duration(long long seconds);
+
+}  // namespace maya::cli

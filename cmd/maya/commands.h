@@ -1,0 +1,18 @@
+// The command groups of `maya`; each takes the arguments after its name.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cmd/maya/cli.h"
+
+namespace maya::cli {
+
+using Args = std::vector<std::string>;
+
+int cmd_init(Globals& globals, const Args& args);
+int cmd_load(Globals& globals, const Args& args);
+int cmd_status(Globals& globals, const Args& args);
+int cmd_unload(Globals& globals, const Args& args);
+
+}  // namespace maya::cli

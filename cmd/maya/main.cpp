@@ -1,0 +1,102 @@
+// maya: the host storage agent's command line. Dispatches to one handler per command group.
+#include <cstring>
+#include <functional>
+#include <iostream>
+#include <map>
+
+#include "cmd/maya/commands.h"
+
+namespace {
+
+using maya::cli::Args;
+using maya::cli::Globals;
+
+struct Command {
+  std::function<int(Globals&, const Args&)> run;
+  const char* summary;
+};
+
+const std::map<std::string, Command>& commands() {
+  static const std::map<std::string, Command> table = {
+      {"init", {maya::cli::cmd_init, "write the config file and create maya's directories"}},
+      {"load", {maya::cli::cmd_load, "start the daemon, or make a running one reload its config"}},
+      {"status", {maya::cli::cmd_status, "show the daemon's pid, uptime, roles and sockets"}},
+      {"unload", {maya::cli::cmd_unload, "stop the daemon cleanly"}},
+  };
+  return table;
+}
+
+void print_help() {
+  std::cout << "Usage: maya [--config PATH] [-o table|json] COMMAND [ARGS...]\n\n"
+               "maya gives this host persistent block volumes for containers.\n\n"
+               "Commands:\n";
+  for (const auto& [name, command] : commands()) {
+    std::cout << "  " << name << std::string(10 - name.size(), ' ') << command.summary << "\n";
+  }
+  std::cout << "\nGlobal options:\n"
+               "  --config PATH   config file (default: $MAYA_CONFIG, else /etc/maya.conf)\n"
+               "  -o FORMAT       output of read commands: table (default) or json\n"
+               "  -h, --help      show help; `maya COMMAND --help` for a command\n"
+               "  --version       print the version\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Globals globals;
+  int i = 1;
+  // Global flags come before the command; commands accept them after their name too.
+  for (; i < argc && argv[i][0] == '-'; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const std::string& flag) -> const char* {
+      if (arg.size() > flag.size() && arg.compare(0, flag.size() + 1, flag + "=") == 0)
+        return argv[i] + flag.size() + 1;
+      if (i + 1 >= argc) return nullptr;
+      return argv[++i];
+    };
+    if (arg == "-h" || arg == "--help") {
+      print_help();
+      return 0;
+    }
+    if (arg == "--version") {
+      std::cout << "maya " MAYA_VERSION "\n";
+      return 0;
+    }
+    const char* v = nullptr;
+    if (arg == "--config" || arg.starts_with("--config=")) {
+      if (!(v = value("--config"))) return maya::cli::error("--config needs a path");
+      globals.config = v;
+    } else if (arg == "-o" || arg == "--output" || arg.starts_with("--output=")) {
+      if (!(v = value(arg == "-o" ? "-o" : "--output")))
+        return maya::cli::error(arg + " needs a format (table or json)");
+      globals.output = v;
+    } else {
+      std::cerr << "maya: unknown option " << arg << " (see `maya --help`)\n";
+      return 2;
+    }
+  }
+  if (i >= argc) {
+    print_help();
+    return 2;
+  }
+  std::string name = argv[i];
+  if (name == "help") {
+    print_help();
+    return 0;
+  }
+  if (name == "version") {
+    std::cout << "maya " MAYA_VERSION "\n";
+    return 0;
+  }
+  auto it = commands().find(name);
+  if (it == commands().end()) {
+    std::cerr << "maya: unknown command \"" << name << "\" (see `maya --help`)\n";
+    return 2;
+  }
+  Args args(argv + i + 1, argv + argc);
+  try {
+    return it->second.run(globals, args);
+  } catch (const std::exception& e) {
+    return maya::cli::error(e.what());
+  }
+}

@@ -1,0 +1,24 @@
+// What a volume is asked to be: from `maya volume create` flags, Docker -o opts or a spec file.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace maya::drivers {
+
+struct VolumeSpec {
+  std::string name;
+  std::uint64_t size_bytes = 0;
+  bool thin = true;
+  unsigned replicas = 1;
+  std::string storage_driver;  // "local"
+  std::string fstype;          // "ext4" | "xfs"
+  std::string mount_options;   // comma-separated, passed to mount(2) via libmount
+  std::optional<uid_t> uid;    // owner of the file system root
+  std::optional<gid_t> gid;
+};
+
+}  // namespace maya::drivers

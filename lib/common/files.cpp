@@ -1,0 +1,82 @@
+#include "lib/common/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace maya {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<void> write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                               mode_t mode) {
+  std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+  std::string tmp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
+  int raw = ::mkstemp(tmp.data());
+  if (raw < 0) return fail("cannot create a file in " + dir.string() + ": " + errno_text(errno));
+  Fd fd(raw);
+  auto abandon = [&](const std::string& what) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return fail("cannot " + what + " " + path.string() + ": " + errno_text(err));
+  };
+  if (::fchmod(fd.get(), mode) != 0) return abandon("set the mode of");
+  std::size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return abandon("write");
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return abandon("sync");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return abandon("replace");
+  Fd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dirfd.get() < 0 || ::fsync(dirfd.get()) != 0)
+    return fail("cannot sync directory " + dir.string() + ": " + errno_text(errno));
+  return {};
+}
+
+Result<std::string> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail("cannot read " + path.string() + ": " + errno_text(errno));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+Result<void> make_dirs(const std::filesystem::path& path, mode_t mode) {
+  std::filesystem::path current;
+  for (const auto& part : path) {
+    current /= part;
+    if (::mkdir(current.c_str(), mode) != 0 && errno != EEXIST)
+      return fail("cannot create directory " + current.string() + ": " + errno_text(errno));
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec))
+    return fail("cannot create directory " + path.string() + ": a file is in the way");
+  return {};
+}
+
+}  // namespace maya

@@ -1,0 +1,24 @@
+// File helpers that keep on-disk state whole across crashes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "lib/common/result.h"
+
+namespace maya {
+
+// Writes `content` to a temp file beside `path`, fsyncs it, renames it over `path` and fsyncs
+// the directory: a crash leaves either the old file or the new one, never half of it.
+Result<void> write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                               mode_t mode = 0644);
+
+Result<std::string> read_file(const std::filesystem::path& path);
+
+// mkdir -p with `mode` for the directories it creates.
+Result<void> make_dirs(const std::filesystem::path& path, mode_t mode = 0755);
+
+}  // namespace maya

@@ -1,0 +1,13 @@
+// Names that reach the filesystem: volume names are checked here before anything touches a path.
+#pragma once
+
+#include <string_view>
+
+#include "lib/common/result.h"
+
+namespace maya {
+
+// [A-Za-z0-9][A-Za-z0-9_.-]{0,62}: no slashes, no "..", not empty, at most 63 characters.
+Result<void> validate_volume_name(std::string_view name);
+
+}  // namespace maya

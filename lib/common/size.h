@@ -1,0 +1,18 @@
+// Capacities as people write them: "100GiB", "10G", "512MiB", "1.5TiB", "4096", "20GB".
+// K/M/G/T and KiB…TiB are powers of 1024; KB…TB are powers of 1000; a bare number is bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lib/common/result.h"
+
+namespace maya {
+
+Result<std::uint64_t> parse_size(std::string_view text);
+
+// The shortest exact binary form ("100GiB", "1536MiB", "4097B").
+std::string format_size(std::uint64_t bytes);
+
+}  // namespace maya

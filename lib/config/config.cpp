@@ -1,0 +1,289 @@
+#include "lib/config/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "lib/common/size.h"
+#include "lib/config/config_reader.h"
+
+namespace maya::config {
+namespace {
+
+constexpr std::array<std::string_view, 1> kVolumeDrivers = {"docker"};
+constexpr std::array<std::string_view, 1> kStorageDrivers = {"local"};
+constexpr std::array<std::string_view, 1> kOsDrivers = {"linux"};
+constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
+
+template <std::size_t N>
+bool known(const std::array<std::string_view, N>& names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+template <std::size_t N>
+std::string one_of(const std::array<std::string_view, N>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i != 0) out += (i + 1 == N) ? " or " : ", ";
+    out += "\"" + std::string(names[i]) + "\"";
+  }
+  return out;
+}
+
+// An absolute path with no empty value; relative paths would depend on the daemon's cwd.
+Result<fs::path> read_path(TableReader& reader, const std::string& key, const char* fallback) {
+  auto text = reader.string(key, fallback);
+  if (!text) return std::unexpected(text.error());
+  if (text->empty() || (*text)[0] != '/') return reader.error_at(key, "expected an absolute path");
+  return fs::path(*text).lexically_normal();
+}
+
+template <std::size_t N>
+Result<std::vector<std::string>> read_driver_list(TableReader& reader, const std::string& key,
+                                                  const std::array<std::string_view, N>& names) {
+  auto list = reader.strings(key, {std::string(names[0])});
+  if (!list) return list;
+  for (const std::string& name : *list) {
+    if (!known(names, name)) {
+      return reader.error_at(key, "unknown driver \"" + name + "\" (known: " + one_of(names) + ")");
+    }
+  }
+  return list;
+}
+
+Result<std::pair<std::uint16_t, std::uint16_t>> parse_port_range(std::string_view text) {
+  auto dash = text.find('-');
+  auto number = [](std::string_view s) -> Result<std::uint16_t> {
+    unsigned v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || s.empty() || v == 0 || v > 65535)
+      return fail("\"" + std::string(s) + "\" is not a port (1-65535)");
+    return static_cast<std::uint16_t>(v);
+  };
+  if (dash == std::string_view::npos) return fail("expected \"FIRST-LAST\", such as \"3261-3516\"");
+  auto first = number(text.substr(0, dash));
+  if (!first) return std::unexpected(first.error());
+  auto last = number(text.substr(dash + 1));
+  if (!last) return std::unexpected(last.error());
+  if (*first > *last) return fail("the first port is above the last");
+  return std::pair{*first, *last};
+}
+
+bool is_ip_address(const std::string& text) {
+  in6_addr addr{};
+  return inet_pton(AF_INET, text.c_str(), &addr) == 1 || inet_pton(AF_INET6, text.c_str(), &addr) == 1;
+}
+
+// Fills `cfg` from the document; the first problem found is returned with its location.
+Result<void> read_document(const toml::table& root, const std::string& src, Config& cfg) {
+  auto section = [&](const char* name) -> Result<const toml::table*> {
+    const toml::node* node = root.get(name);
+    if (node == nullptr) return nullptr;
+    if (!node->is_table())
+      return fail(location(src, node->source()) + ": \"" + name + "\" must be a [" + name + "] section");
+    return node->as_table();
+  };
+  // Top level: only known sections.
+  for (const auto& [key, node] : root) {
+    static constexpr std::array<std::string_view, 9> kSections = {
+        "host", "roles", "paths", "plugin", "api", "iscsi", "volume", "drivers", "log"};
+    if (!known(kSections, key.str()))
+      return fail(location(src, key.source()) + ": unknown section [" + std::string(key.str()) + "]");
+  }
+
+  MAYA_TRY(host_t, section("host"));
+  TableReader host(*host_t, "host", src);
+  MAYA_TRY(host_name, host.string("name", ""));
+  MAYA_TRY(host_id, host.string("id", ""));
+  if (host_id->empty()) return host.error_at("id", "is missing; `maya init` generates one");
+  cfg.host_name = *host_name;
+  cfg.host_id = *host_id;
+  MAYA_TRY(host_ok, host.reject_unknown());
+
+  MAYA_TRY(roles_t, section("roles"));
+  TableReader roles(*roles_t, "roles", src);
+  MAYA_TRY(storage, roles.boolean("storage", true));
+  MAYA_TRY(orchestration, roles.boolean("orchestration", true));
+  cfg.role_storage = *storage;
+  cfg.role_orchestration = *orchestration;
+  MAYA_TRY(roles_ok, roles.reject_unknown());
+
+  MAYA_TRY(paths_t, section("paths"));
+  TableReader paths(*paths_t, "paths", src);
+  MAYA_TRY(store, read_path(paths, "store", "/opt/maya-store"));
+  MAYA_TRY(state, read_path(paths, "state", "/var/lib/maya"));
+  MAYA_TRY(run, read_path(paths, "run", "/run/maya"));
+  cfg.store_dir = *store;
+  cfg.state_dir = *state;
+  cfg.run_dir = *run;
+  MAYA_TRY(paths_ok, paths.reject_unknown());
+
+  MAYA_TRY(plugin_t, section("plugin"));
+  TableReader plugin(*plugin_t, "plugin", src);
+  MAYA_TRY(socket, read_path(plugin, "socket", "/run/docker/plugins/maya.sock"));
+  cfg.plugin_socket = *socket;
+  MAYA_TRY(plugin_ok, plugin.reject_unknown());
+
+  MAYA_TRY(api_t, section("api"));
+  TableReader api(*api_t, "api", src);
+  MAYA_TRY(listen, api.string("listen", "127.0.0.1:5656"));
+  auto endpoint = parse_endpoint(*listen);
+  if (!endpoint) return api.error_at("listen", endpoint.error().message);
+  cfg.api_listen = *endpoint;
+  MAYA_TRY(api_ok, api.reject_unknown());
+
+  MAYA_TRY(iscsi_t, section("iscsi"));
+  TableReader iscsi(*iscsi_t, "iscsi", src);
+  MAYA_TRY(address, iscsi.string("address", "0.0.0.0"));
+  if (!is_ip_address(*address))
+    return iscsi.error_at("address", "\"" + *address + "\" is not an IP address");
+  cfg.iscsi_address = *address;
+  MAYA_TRY(discovery, iscsi.integer("discovery_port", 3260, 1, 65535));
+  cfg.iscsi_discovery_port = static_cast<std::uint16_t>(*discovery);
+  MAYA_TRY(range_text, iscsi.string("target_ports", "3261-3516"));
+  auto range = parse_port_range(*range_text);
+  if (!range) return iscsi.error_at("target_ports", range.error().message);
+  if (cfg.iscsi_discovery_port >= range->first && cfg.iscsi_discovery_port <= range->second)
+    return iscsi.error_at("target_ports", "the range contains discovery_port");
+  cfg.iscsi_port_first = range->first;
+  cfg.iscsi_port_last = range->second;
+  MAYA_TRY(chap, iscsi.boolean("chap", true));
+  cfg.iscsi_chap = *chap;
+  MAYA_TRY(iscsi_ok, iscsi.reject_unknown());
+
+  MAYA_TRY(drivers_t, section("drivers"));
+  TableReader drivers(*drivers_t, "drivers", src);
+  MAYA_TRY(volume_drivers, read_driver_list(drivers, "volume", kVolumeDrivers));
+  MAYA_TRY(storage_drivers, read_driver_list(drivers, "storage", kStorageDrivers));
+  MAYA_TRY(os_drivers, read_driver_list(drivers, "os", kOsDrivers));
+  cfg.volume_drivers = *volume_drivers;
+  cfg.storage_drivers = *storage_drivers;
+  cfg.os_drivers = *os_drivers;
+  MAYA_TRY(drivers_ok, drivers.reject_unknown());
+
+  MAYA_TRY(volume_t, section("volume"));
+  TableReader volume(*volume_t, "volume", src);
+  const toml::table* defaults_t = nullptr;
+  if (*volume_t != nullptr) {
+    if (const toml::node* node = (*volume_t)->get("defaults")) {
+      if (!node->is_table())
+        return volume.error_at("defaults", "must be a [volume.defaults] section");
+      defaults_t = node->as_table();
+    }
+  }
+  MAYA_TRY(volume_ok, volume.reject_unknown({"defaults"}));
+  TableReader defaults(defaults_t, "volume.defaults", src);
+  MAYA_TRY(size_text, defaults.string("size", "100GiB"));
+  auto size = parse_size(*size_text);
+  if (!size) return defaults.error_at("size", size.error().message);
+  if (*size == 0) return defaults.error_at("size", "a volume cannot be empty");
+  cfg.volume_defaults.size_bytes = *size;
+  MAYA_TRY(thin, defaults.boolean("thin", true));
+  cfg.volume_defaults.thin = *thin;
+  MAYA_TRY(replicas, defaults.integer("replicas", 1, 1, 16));
+  cfg.volume_defaults.replicas = static_cast<unsigned>(*replicas);
+  MAYA_TRY(fstype, defaults.string("fstype", "ext4"));
+  if (!known(kFsTypes, *fstype))
+    return defaults.error_at("fstype", "unsupported file system \"" + *fstype + "\" (use " +
+                                           one_of(kFsTypes) + ")");
+  cfg.volume_defaults.fstype = *fstype;
+  MAYA_TRY(sdriver, defaults.string("storage_driver", "local"));
+  if (std::find(cfg.storage_drivers.begin(), cfg.storage_drivers.end(), *sdriver) ==
+      cfg.storage_drivers.end())
+    return defaults.error_at("storage_driver",
+                             "\"" + *sdriver + "\" is not enabled in [drivers] storage");
+  cfg.volume_defaults.storage_driver = *sdriver;
+  MAYA_TRY(defaults_ok, defaults.reject_unknown());
+
+  MAYA_TRY(log_t, section("log"));
+  TableReader logs(*log_t, "log", src);
+  MAYA_TRY(level_text, logs.string("level", "info"));
+  auto level = log::parse_level(*level_text);
+  if (!level) return logs.error_at("level", level.error().message);
+  cfg.log_level = *level;
+  MAYA_TRY(log_ok, logs.reject_unknown());
+  return {};
+}
+
+}  // namespace
+
+std::string Endpoint::to_string() const {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<Endpoint> parse_endpoint(std::string_view text) {
+  std::string_view host, port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return fail("\"" + std::string(text) + "\" is not IP:PORT (IPv6 as [ADDR]:PORT)");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    in6_addr a6{};
+    if (inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1)
+      return fail("\"" + std::string(host) + "\" is not an IPv6 address");
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+      return fail("\"" + std::string(text) + "\" is not IP:PORT (for example 127.0.0.1:5656)");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    in_addr a4{};
+    if (inet_pton(AF_INET, std::string(host).c_str(), &a4) != 1)
+      return fail("\"" + std::string(host) + "\" is not an IPv4 address");
+  }
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
+      value > 65535)
+    return fail("\"" + std::string(port) + "\" is not a port (1-65535)");
+  return Endpoint{std::string(host), static_cast<std::uint16_t>(value)};
+}
+
+fs::path resolve_path(const std::string& flag_value) {
+  fs::path chosen;
+  if (!flag_value.empty()) {
+    chosen = flag_value;
+  } else if (const char* env = std::getenv("MAYA_CONFIG"); env != nullptr && *env != '\0') {
+    chosen = env;
+  } else {
+    chosen = kDefaultConfigPath;
+  }
+  std::error_code ec;
+  fs::path absolute = fs::absolute(chosen, ec);
+  return ec ? chosen : absolute.lexically_normal();
+}
+
+Result<Config> parse(std::string_view text, const fs::path& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source.string());
+  } catch (const toml::parse_error& e) {
+    return fail(location(source.string(), e.source()) + ": " + std::string(e.description()));
+  }
+  Config cfg;
+  cfg.file = source;
+  if (auto ok = read_document(root, source.string(), cfg); !ok) return std::unexpected(ok.error());
+  return cfg;
+}
+
+Result<Config> load(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    if (!fs::exists(file, ec))
+      return fail(file.string() + ": no such config file (create one with `maya init`)");
+    return fail(file.string() + ": cannot be read");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), file);
+}
+
+}  // namespace maya::config

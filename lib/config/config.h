@@ -1,0 +1,86 @@
+// The host configuration (/etc/maya.conf): what `maya init` writes and `maya load` reads.
+// Every error names the file, line and column of the offending value.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/common/log.h"
+#include "lib/common/result.h"
+
+namespace maya::config {
+
+namespace fs = std::filesystem;
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/maya.conf";
+
+// IP:PORT as written in the config; host is kept as text (IPv6 without brackets).
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string to_string() const;
+  bool operator==(const Endpoint&) const = default;
+};
+
+struct VolumeDefaults {
+  std::uint64_t size_bytes = 0;
+  bool thin = true;
+  unsigned replicas = 1;
+  std::string fstype;
+  std::string storage_driver;
+  bool operator==(const VolumeDefaults&) const = default;
+};
+
+struct Config {
+  fs::path file;  // where it was read from (absolute)
+
+  std::string host_name;
+  std::string host_id;
+
+  bool role_storage = true;
+  bool role_orchestration = true;
+
+  fs::path store_dir;
+  fs::path state_dir;
+  fs::path run_dir;
+
+  fs::path plugin_socket;
+  Endpoint api_listen;
+
+  std::string iscsi_address;
+  std::uint16_t iscsi_discovery_port = 3260;
+  std::uint16_t iscsi_port_first = 0;
+  std::uint16_t iscsi_port_last = 0;
+  bool iscsi_chap = true;
+
+  VolumeDefaults volume_defaults;
+
+  std::vector<std::string> volume_drivers;
+  std::vector<std::string> storage_drivers;
+  std::vector<std::string> os_drivers;
+
+  log::Level log_level = log::Level::info;
+
+  // Files derived from the paths above.
+  fs::path control_socket() const { return run_dir / "maya.sock"; }
+  fs::path pidfile() const { return run_dir / "maya.pid"; }
+  fs::path log_file() const { return state_dir / "maya.log"; }
+
+  bool operator==(const Config&) const = default;
+};
+
+// The config path a command uses: the --config flag, else $MAYA_CONFIG, else /etc/maya.conf.
+fs::path resolve_path(const std::string& flag_value);
+
+// Parses config text; `source` names it in errors ("PATH:LINE:COL: what is wrong").
+Result<Config> parse(std::string_view text, const fs::path& source);
+// Reads and parses a config file.
+Result<Config> load(const fs::path& file);
+
+// Splits "IP:PORT" or "[IPv6]:PORT"; the host must be a literal IPv4 or IPv6 address.
+Result<Endpoint> parse_endpoint(std::string_view text);
+
+}  // namespace maya::config

@@ -1,0 +1,101 @@
+#include "lib/config/init.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "lib/common/files.h"
+
+namespace maya::config {
+
+extern const std::string_view kDefaultConfigTemplate;
+
+namespace {
+
+// Escapes text for a TOML basic string.
+std::string toml_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  for (std::size_t pos = text.find(from); pos != std::string::npos;
+       pos = text.find(from, pos + to.size()))
+    text.replace(pos, from.size(), to);
+}
+
+std::string local_host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+Result<std::string> new_uuid() {
+  std::ifstream in("/proc/sys/kernel/random/uuid");
+  std::string id;
+  if (!(in >> id) || id.empty()) return fail("cannot generate a host id from /proc/sys/kernel/random/uuid");
+  return id;
+}
+
+// The host id is generated once per state directory and kept across `init --force`.
+Result<std::string> host_id_for(const fs::path& state_dir) {
+  fs::path file = state_dir / "host-id";
+  if (auto existing = read_file(file); existing && !existing->empty()) {
+    std::string id = *existing;
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    if (!id.empty()) return id;
+  }
+  MAYA_TRY(id, new_uuid());
+  MAYA_TRY(written, write_file_atomic(file, *id + "\n", 0644));
+  return id;
+}
+
+}  // namespace
+
+std::string render_default(const fs::path& root, const std::string& host_name,
+                           const std::string& host_id) {
+  std::string text(kDefaultConfigTemplate);
+  std::string root_text = root.empty() || root == "/" ? "" : root.lexically_normal().string();
+  while (!root_text.empty() && root_text.back() == '/') root_text.pop_back();
+  replace_all(text, "{{root}}", toml_escape(root_text));
+  replace_all(text, "{{host_name}}", toml_escape(host_name));
+  replace_all(text, "{{host_id}}", toml_escape(host_id));
+  return text;
+}
+
+Result<InitResult> init(const InitOptions& options) {
+  fs::path root;
+  if (!options.root.empty()) {
+    std::error_code ec;
+    root = fs::absolute(options.root, ec).lexically_normal();
+    if (ec) return fail("invalid --root " + options.root.string() + ": " + ec.message());
+  }
+  fs::path file = options.config_file.empty() ? root / "etc/maya.conf"
+                                              : fs::absolute(options.config_file).lexically_normal();
+  std::error_code ec;
+  bool exists = fs::exists(file, ec);
+  if (exists && !options.force) {
+    return fail(file.string() +
+                " already exists; not overwriting it (use --force to replace it, keeping the host id)");
+  }
+
+  // Render once with a placeholder id to learn the paths, then create them and fix the id.
+  std::string host_name = local_host_name();
+  MAYA_TRY(draft, parse(render_default(root, host_name, "pending"), file));
+  for (const fs::path& dir : {draft->store_dir, draft->state_dir, draft->run_dir,
+                              draft->plugin_socket.parent_path(), file.parent_path()}) {
+    MAYA_TRY(made, make_dirs(dir, 0755));
+  }
+  MAYA_TRY(host_id, host_id_for(draft->state_dir));
+
+  std::string text = render_default(root, host_name, *host_id);
+  MAYA_TRY(config, parse(text, file));
+  MAYA_TRY(written, write_file_atomic(file, text, 0644));
+  return InitResult{*config, exists};
+}
+
+}  // namespace maya::config

@@ -1,0 +1,244 @@
+#include "lib/daemon/daemon.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+#include "lib/common/files.h"
+#include "lib/common/log.h"
+#include "lib/daemon/control_api.h"
+#include "lib/http/server.h"
+#include "lib/process/pidfile.h"
+
+namespace maya::daemon {
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+// How long a clean shutdown may wait for in-flight requests before the loop is stopped.
+constexpr auto kShutdownGrace = std::chrono::seconds(10);
+
+std::string iso_time(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Tells the `maya load` that spawned us how the start went, then lets it go.
+class ReadyPipe {
+ public:
+  explicit ReadyPipe(int fd) : fd_(fd) {}
+  ~ReadyPipe() { send(""); }
+  void send(const std::string& text) {
+    if (fd_ < 0) return;
+    if (!text.empty()) {
+      ssize_t written = ::write(fd_, text.data(), text.size());
+      (void)written;  // the reader may be gone; the daemon's log has the message too
+    }
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+class Daemon {
+ public:
+  Daemon(config::Config config, PidFile pidfile, bool log_to_file)
+      : config_(std::move(config)), pidfile_(std::move(pidfile)), log_to_file_(log_to_file) {}
+
+  Result<void> start() {
+    http::ServerOptions control_options;
+    control_options.socket_mode = 0600;
+    control_options.make_error = json_error;
+    ControlHooks hooks{
+        [this] { return status(); },
+        [this] { return reload(); },
+        [this] { asio::post(io_, [this] { stop("shutdown requested"); }); },
+    };
+    MAYA_TRY(control, http::UnixServer::listen(io_, config_.control_socket(), control_options,
+                                               make_control_router(std::move(hooks))));
+    control_ = std::move(*control);
+
+    signals_.async_wait([this](auto ec, int sig) { on_signal(ec, sig); });
+    return {};
+  }
+
+  void run() {
+    log::info("maya " MAYA_VERSION " daemon started (pid " + std::to_string(::getpid()) +
+              ", config " + config_.file.string() + ")");
+    log::info("control API on " + config_.control_socket().string());
+    io_.run();
+    {
+      std::lock_guard lock(finished_mutex_);
+      finished_ = true;
+    }
+    finished_cv_.notify_all();
+    if (watchdog_.joinable()) watchdog_.join();
+    control_.reset();  // joins its workers
+    pidfile_.release();
+    log::info("maya daemon stopped");
+  }
+
+ private:
+  void on_signal(boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      (void)reload();  // a broken file is logged and changes nothing
+      signals_.async_wait([this](auto e, int s) { on_signal(e, s); });
+      return;
+    }
+    stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  }
+
+  void stop(const std::string& why) {
+    if (stopping_) return;
+    stopping_ = true;
+    log::info("shutting down (" + why + ")");
+    signals_.cancel();
+    if (control_) control_->close();
+    // In-flight requests finish and the loop runs out of work; a watchdog bounds the wait.
+    watchdog_ = std::thread([this] {
+      std::unique_lock lock(finished_mutex_);
+      if (!finished_cv_.wait_for(lock, kShutdownGrace, [this] { return finished_; })) {
+        log::warn("requests still running after the grace period; stopping anyway");
+        io_.stop();
+      }
+    });
+  }
+
+  json status() {
+    std::lock_guard lock(mutex_);
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_);
+    json roles = json::array();
+    if (config_.role_storage) roles.push_back("storage");
+    if (config_.role_orchestration) roles.push_back("orchestration");
+    json status = {
+        {"pid", ::getpid()},
+        {"version", MAYA_VERSION},
+        {"started_at", iso_time(started_wall_)},
+        {"uptime_seconds", uptime.count()},
+        {"config", config_.file.string()},
+        {"config_loaded_at", iso_time(loaded_wall_)},
+        {"host", {{"name", config_.host_name}, {"id", config_.host_id}}},
+        {"roles", roles},
+        {"sockets", {{"control", config_.control_socket().string()}}},
+        {"log_level", std::string(log::level_name(config_.log_level))},
+        {"log_file", log_to_file_ ? json(config_.log_file().string()) : json(nullptr)},
+        {"volumes", count_volumes()},
+    };
+    return status;
+  }
+
+  std::size_t count_volumes() const {
+    std::error_code ec;
+    std::size_t n = 0;
+    for (auto it = fs::directory_iterator(config_.state_dir / "volumes", ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      if (it->path().extension() == ".json") ++n;
+    }
+    return n;
+  }
+
+  // Re-reads the config file. A broken file changes nothing; settings that need a restart
+  // (paths, sockets) are kept and reported.
+  Result<json> reload() {
+    std::lock_guard lock(mutex_);
+    auto fresh = config::load(config_.file);
+    if (!fresh) {
+      log::error("reload refused, keeping the running configuration: " + fresh.error().message);
+      return std::unexpected(fresh.error());
+    }
+    json warnings = json::array();
+    auto keep = [&](auto& field, const auto& current, const char* key) {
+      if (field != current) {
+        warnings.push_back(std::string(key) + " changed; it takes effect after `maya unload` and `maya load`");
+        field = current;
+      }
+    };
+    keep(fresh->store_dir, config_.store_dir, "[paths] store");
+    keep(fresh->state_dir, config_.state_dir, "[paths] state");
+    keep(fresh->run_dir, config_.run_dir, "[paths] run");
+    keep(fresh->plugin_socket, config_.plugin_socket, "[plugin] socket");
+    keep(fresh->api_listen, config_.api_listen, "[api] listen");
+    bool changed = !(*fresh == config_);
+    config_ = std::move(*fresh);
+    loaded_wall_ = std::time(nullptr);
+    log::set_level(config_.log_level);
+    log::info(std::string("configuration reloaded from ") + config_.file.string() +
+              (changed ? "" : " (no changes)"));
+    for (const auto& w : warnings) log::warn(w.get<std::string>());
+    return json{{"reloaded", true}, {"changed", changed}, {"warnings", warnings}, {"pid", ::getpid()}};
+  }
+
+  asio::io_context io_;
+  asio::signal_set signals_{io_, SIGTERM, SIGINT, SIGHUP};
+  std::thread watchdog_;
+  std::mutex finished_mutex_;
+  std::condition_variable finished_cv_;
+  bool finished_ = false;
+  std::mutex mutex_;  // guards config_ against handlers on worker threads
+  config::Config config_;
+  PidFile pidfile_;
+  bool log_to_file_;
+  bool stopping_ = false;
+  Clock::time_point started_ = Clock::now();
+  std::time_t started_wall_ = std::time(nullptr);
+  std::time_t loaded_wall_ = std::time(nullptr);
+  std::unique_ptr<http::UnixServer> control_;
+};
+
+// Detached daemons log to <state>/maya.log; stderr goes there too so nothing is lost.
+Result<void> open_log_file(const fs::path& file) {
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) return fail("cannot open log file " + file.string());
+  ::dup2(fd, STDERR_FILENO);
+  ::close(fd);
+  log::set_sink(stderr);
+  return {};
+}
+
+}  // namespace
+
+int run(config::Config config, const Options& options) {
+  ReadyPipe ready(options.ready_fd);
+  auto start_error = [&](const std::string& message) {
+    log::error(message);
+    ready.send("error: " + message + "\n");
+    return 1;
+  };
+  log::set_level(config.log_level);
+  for (const fs::path& dir : {config.run_dir, config.state_dir}) {
+    if (auto made = make_dirs(dir, 0755); !made) return start_error(made.error().message);
+  }
+  if (options.log_to_file) {
+    if (auto opened = open_log_file(config.log_file()); !opened)
+      return start_error(opened.error().message);
+  }
+  auto pidfile = PidFile::acquire(config.pidfile());
+  if (!pidfile) return start_error(pidfile.error().message);
+
+  Daemon daemon(std::move(config), std::move(*pidfile), options.log_to_file);
+  if (auto started = daemon.start(); !started) return start_error(started.error().message);
+  ready.send("ready\n");
+  daemon.run();
+  return 0;
+}
+
+}  // namespace maya::daemon

@@ -1,0 +1,17 @@
+// The maya daemon: one process per host (per config), started by `maya load`.
+// It owns an Asio event loop, the control socket, and later the plugin and API servers.
+#pragma once
+
+#include "lib/config/config.h"
+
+namespace maya::daemon {
+
+struct Options {
+  int ready_fd = -1;          // written "ready\n" once serving, or the start-up error; then closed
+  bool log_to_file = false;   // detached: log to <state>/maya.log instead of stderr
+};
+
+// Runs until SIGTERM/SIGINT or a shutdown request; returns the process exit code.
+int run(config::Config config, const Options& options);
+
+}  // namespace maya::daemon

@@ -1,0 +1,218 @@
+#include "lib/http/server.h"
+
+#include <sys/stat.h>
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <map>
+#include <optional>
+
+#include "lib/common/log.h"
+#include "lib/http/unix_path.h"
+
+namespace maya::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using local = asio::local::stream_protocol;
+using boost::system::error_code;
+
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+
+class Session;
+
+// What sessions share with the server. Only the io thread touches `closed` and `sessions`.
+struct Shared {
+  Handler handler;
+  ServerOptions options;
+  asio::thread_pool* pool = nullptr;
+  bool closed = false;
+  std::map<Session*, std::weak_ptr<Session>> sessions;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(local::socket socket, std::shared_ptr<Shared> shared)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(std::move(shared)) {}
+  ~Session() { shared_->sessions.erase(this); }
+
+  void start() {
+    shared_->sessions[this] = weak_from_this();
+    read();
+  }
+
+  // Server shutdown: a session waiting for a request is closed; one running a handler
+  // finishes its response first.
+  void close_if_idle() {
+    if (!busy_) close();
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(shared_->options.body_limit);
+    parser_->header_limit(kHeaderLimit);
+    timer_.expires_after(shared_->options.idle_timeout);
+    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+      if (auto self = weak.lock(); self && !ec) self->close();
+    });
+    bhttp::async_read(socket_, buffer_, *parser_,
+                      [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(error_code ec) {
+    timer_.cancel();
+    if (ec == bhttp::error::body_limit) {
+      return respond(error_response(413, "the request body is larger than " +
+                                             std::to_string(shared_->options.body_limit) + " bytes"),
+                     false, 11);
+    }
+    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+        ec == asio::error::eof || ec == asio::error::connection_reset) {
+      return close();
+    }
+    if (ec) return respond(error_response(400, "malformed HTTP request: " + ec.message()), false, 11);
+    if (shared_->closed) return respond(error_response(503, "the daemon is shutting down"), false, 11);
+
+    auto message = parser_->release();
+    Request request{std::string(message.method_string()), std::string(message.target()),
+                    std::move(message.body())};
+    bool keep_alive = message.keep_alive();
+    unsigned version = message.version();
+    busy_ = true;
+    // The work guard keeps the event loop alive while the handler runs on the pool, so a
+    // shutdown still writes the answer to a request that was already being served.
+    auto work = asio::make_work_guard(socket_.get_executor());
+    asio::post(*shared_->pool, [self = shared_from_this(), request = std::move(request), keep_alive,
+                                version, work = std::move(work)]() mutable {
+      Response response = self->run_handler(request);
+      asio::post(work.get_executor(),
+                 [self, response = std::move(response), keep_alive, version]() mutable {
+                   self->respond(std::move(response), keep_alive, version);
+                 });
+      work.reset();
+    });
+  }
+
+  Response run_handler(const Request& request) {
+    try {
+      return shared_->handler(request);
+    } catch (const std::exception& e) {
+      log::error("handler for " + request.method + " " + request.target + " failed: " + e.what());
+      return error_response(500, std::string("internal error: ") + e.what());
+    }
+  }
+
+  Response error_response(int status, const std::string& message) const {
+    if (shared_->options.make_error) return shared_->options.make_error(status, message);
+    return Response{status, message, "text/plain"};
+  }
+
+  void respond(Response response, bool keep_alive, unsigned version) {
+    auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(response.status), version);
+    message->set(bhttp::field::server, "maya/" MAYA_VERSION);
+    message->set(bhttp::field::content_type, response.content_type);
+    message->body() = std::move(response.body);
+    message->keep_alive(keep_alive && !shared_->closed);
+    message->prepare_payload();
+    busy_ = true;
+    bhttp::async_write(socket_, *message,
+                       [self = shared_from_this(), message](error_code ec, std::size_t) {
+                         self->busy_ = false;
+                         if (ec || !message->keep_alive()) return self->close();
+                         self->read();
+                       });
+  }
+
+  void close() {
+    error_code ignored;
+    timer_.cancel();
+    socket_.shutdown(local::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  local::socket socket_;
+  asio::steady_timer timer_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<Shared> shared_;
+  bool busy_ = false;
+};
+
+}  // namespace
+
+struct UnixServer::Impl {
+  Impl(asio::io_context& io, std::filesystem::path p, std::size_t workers)
+      : acceptor(io), path(std::move(p)), pool(workers) {}
+
+  void accept() {
+    acceptor.async_accept([this](error_code ec, local::socket socket) {
+      if (ec == asio::error::operation_aborted || shared->closed) return;
+      if (!ec) {
+        std::make_shared<Session>(std::move(socket), shared)->start();
+      } else {
+        log::warn("accept on " + path.string() + " failed: " + ec.message());
+      }
+      accept();
+    });
+  }
+
+  local::acceptor acceptor;
+  std::filesystem::path path;
+  asio::thread_pool pool;
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+};
+
+Result<std::unique_ptr<UnixServer>> UnixServer::listen(asio::io_context& io,
+                                                       const std::filesystem::path& socket_path,
+                                                       ServerOptions options, Handler handler) {
+  MAYA_TRY(checked, check_socket_path(socket_path));
+  MAYA_TRY(cleared, remove_stale_socket(socket_path));
+
+  auto impl = std::make_shared<Impl>(io, socket_path, options.workers);
+  impl->shared->handler = std::move(handler);
+  impl->shared->options = std::move(options);
+  impl->shared->pool = &impl->pool;
+
+  error_code ec;
+  local::endpoint endpoint(socket_path.string());
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (ec) return fail("cannot listen on " + socket_path.string() + ": " + ec.message());
+  // Permissions are set before listen(): no client can connect while the mode is still wide.
+  if (::chmod(socket_path.c_str(), impl->shared->options.socket_mode) != 0) {
+    return fail("cannot set the mode of " + socket_path.string());
+  }
+  impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("cannot listen on " + socket_path.string() + ": " + ec.message());
+  impl->accept();
+  return std::unique_ptr<UnixServer>(new UnixServer(std::move(impl)));
+}
+
+void UnixServer::close() {
+  if (impl_->shared->closed) return;
+  impl_->shared->closed = true;
+  error_code ignored;
+  impl_->acceptor.close(ignored);
+  ::unlink(impl_->path.c_str());
+  auto sessions = impl_->shared->sessions;  // closing one erases it from the map
+  for (auto& [raw, weak] : sessions) {
+    if (auto session = weak.lock()) session->close_if_idle();
+  }
+}
+
+const std::filesystem::path& UnixServer::path() const { return impl_->path; }
+
+UnixServer::~UnixServer() {
+  close();
+  impl_->pool.join();
+}
+
+}  // namespace maya::http

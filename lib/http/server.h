@@ -1,0 +1,57 @@
+// An HTTP/1.1 server on a Unix socket. The accept loop runs on the caller's io_context; each
+// request's handler runs on a worker pool, so a slow handler (a mount, a mkfs) never blocks the
+// others and requests are served in parallel, as Docker sends them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "lib/common/result.h"
+#include "lib/http/message.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace maya::http {
+
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  std::size_t body_limit = 1 << 20;  // larger bodies get 413 and the connection is closed
+  mode_t socket_mode = 0600;
+  std::size_t workers = 4;
+  std::chrono::seconds idle_timeout{60};  // a connection that sends nothing is dropped
+  // Builds the answer to requests the server refuses itself (malformed, too large); plain
+  // text when unset. Each protocol has its own error shape ({"error":…}, Docker's {"Err":…}).
+  std::function<Response(int status, const std::string& message)> make_error;
+};
+
+class UnixServer {
+ public:
+  // Binds `socket_path` (replacing a stale socket file) and starts accepting on `io`.
+  static Result<std::unique_ptr<UnixServer>> listen(boost::asio::io_context& io,
+                                                    const std::filesystem::path& socket_path,
+                                                    ServerOptions options, Handler handler);
+  ~UnixServer();
+  UnixServer(const UnixServer&) = delete;
+  UnixServer& operator=(const UnixServer&) = delete;
+
+  // Stops accepting, waits for running handlers, removes the socket file.
+  void close();
+  const std::filesystem::path& path() const;
+
+  struct Impl;
+
+ private:
+  explicit UnixServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace maya::http

@@ -1,0 +1,74 @@
+#include "lib/process/pidfile.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace maya {
+namespace {
+
+std::optional<pid_t> read_pid(int fd) {
+  char buf[32] = {};
+  ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return std::nullopt;
+  char* end = nullptr;
+  long pid = std::strtol(buf, &end, 10);
+  if (pid <= 0 || end == buf) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+}  // namespace
+
+Result<PidFile> PidFile::acquire(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return fail("cannot open pidfile " + path.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    auto pid = read_pid(fd);
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      return fail("a maya daemon" + (pid ? " (pid " + std::to_string(*pid) + ")" : std::string()) +
+                  " already runs with " + path.string());
+    }
+    return fail("cannot lock pidfile " + path.string() + ": " + std::strerror(err));
+  }
+  std::string text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) < 0) {
+    int err = errno;
+    ::close(fd);
+    return fail("cannot write pidfile " + path.string() + ": " + std::strerror(err));
+  }
+  return PidFile(path, fd);
+}
+
+std::optional<pid_t> PidFile::holder(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<pid_t> pid;
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    pid = read_pid(fd).value_or(0);  // 0: locked, pid not written yet
+  } else {
+    ::flock(fd, LOCK_UN);
+  }
+  ::close(fd);
+  return pid;
+}
+
+PidFile::PidFile(PidFile&& other) noexcept : path_(std::move(other.path_)), fd_(other.fd_) {
+  other.fd_ = -1;
+}
+
+PidFile::~PidFile() { release(); }
+
+void PidFile::release() {
+  if (fd_ < 0) return;
+  ::unlink(path_.c_str());
+  ::close(fd_);
+  fd_ = -1;
+}
+
+}  // namespace maya

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The one place that knows maya's package list: build, test and runtime dependencies, all from
+# Debian 12's archive. Idempotent: packages already present are skipped without touching apt.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config ccache
+  libboost-program-options-dev libboost-dev libboost-system-dev
+  nlohmann-json3-dev libtomlplusplus-dev libmount-dev libblkid-dev libssl-dev
+  # test
+  libgtest-dev libgmock-dev googletest curl
+  # runtime
+  util-linux e2fsprogs xfsprogs open-iscsi
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: missing packages (${missing[*]}); run as root or install them" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
