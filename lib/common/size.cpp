@@ -80,7 +80,7 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   if (!digits) return bad(text, "expected a number followed by a unit such as GiB");
 
   std::string_view suffix = text.substr(pos);
-  if (!suffix.empty() && suffix.front() == ' ') suffix.remove_prefix(1);
+  if (suffix.size() > 1 && suffix.front() == ' ') suffix.remove_prefix(1);  // "10 GiB"
   const Unit* unit = nullptr;
   for (const Unit& u : kUnits) {
     // "b" alone would be ambiguous with bits; only the exact "B" means bytes.

@@ -1,0 +1,97 @@
+// `maya init` as a user runs it: writes a config that `maya load` accepts, never clobbers one.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "lib/common/files.h"
+#include "lib/config/config.h"
+#include "tests/integration/maya_cli.h"
+
+namespace maya::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Init, WritesAValidConfigAndTheDirectoriesUnderTheRoot) {
+  TempRoot root;
+  RunResult r = run_maya({"init", "--root", root.path().string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(root.config().string()), std::string::npos) << r.out;
+
+  auto cfg = config::load(root.config());
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  for (const fs::path& p : {cfg->store_dir, cfg->state_dir, cfg->run_dir, cfg->plugin_socket,
+                            cfg->control_socket(), cfg->pidfile(), cfg->log_file()}) {
+    EXPECT_EQ(p.string().rfind(root.path().string() + "/", 0), 0u) << p << " escapes the root";
+  }
+  EXPECT_TRUE(fs::is_directory(cfg->store_dir));
+  EXPECT_TRUE(fs::is_directory(cfg->state_dir));
+  EXPECT_TRUE(fs::is_directory(cfg->run_dir));
+  EXPECT_TRUE(fs::is_directory(cfg->plugin_socket.parent_path()));
+  EXPECT_FALSE(cfg->host_id.empty());
+}
+
+TEST(Init, RefusesToOverwriteWithoutForceAndKeepsTheHostIdWithIt) {
+  TempRoot root;
+  ASSERT_EQ(run_maya({"init", "--root", root.path().string()}).status, 0);
+  std::string id = config::load(root.config())->host_id;
+
+  // Edit the file: a refused init must not touch it.
+  {
+    std::ofstream(root.config(), std::ios::app) << "# my edit\n";
+  }
+  std::string before = *read_file(root.config());
+  RunResult again = run_maya({"init", "--root", root.path().string()});
+  EXPECT_NE(again.status, 0);
+  EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
+  EXPECT_EQ(*read_file(root.config()), before);
+
+  RunResult forced = run_maya({"init", "--root", root.path().string(), "--force"});
+  ASSERT_EQ(forced.status, 0) << forced.err;
+  EXPECT_EQ(read_file(root.config())->find("# my edit"), std::string::npos);
+  EXPECT_EQ(config::load(root.config())->host_id, id) << "the host id is generated once";
+}
+
+TEST(Init, ExplicitConfigPathIsHonoured) {
+  TempRoot root;
+  fs::path custom = root.path() / "custom/dir/m.conf";
+  RunResult r = run_maya({"--config", custom.string(), "init", "--root", root.path().string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(custom));
+  EXPECT_FALSE(fs::exists(root.config()));
+  EXPECT_TRUE(config::load(custom).has_value());
+}
+
+TEST(Cli, HelpOnEveryCommandAndVersion) {
+  RunResult top = run_maya({"--help"});
+  EXPECT_EQ(top.status, 0);
+  for (const char* cmd : {"init", "load", "status", "unload"}) {
+    EXPECT_NE(top.out.find(cmd), std::string::npos) << cmd;
+    RunResult help = run_maya({cmd, "--help"});
+    EXPECT_EQ(help.status, 0) << cmd;
+    EXPECT_NE(help.out.find(std::string("Usage: maya ") + cmd), std::string::npos) << help.out;
+  }
+  RunResult version = run_maya({"--version"});
+  EXPECT_EQ(version.status, 0);
+  EXPECT_EQ(version.out, "maya " MAYA_VERSION "\n");
+}
+
+TEST(Cli, MistakesGetAClearMessageAndNonZeroExit) {
+  RunResult unknown = run_maya({"frobnicate"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.err.find("unknown command \"frobnicate\""), std::string::npos);
+  RunResult bad_flag = run_maya({"init", "--bogus"});
+  EXPECT_EQ(bad_flag.status, 2);
+  EXPECT_NE(bad_flag.err.find("bogus"), std::string::npos) << bad_flag.err;
+  RunResult no_config = run_maya({"--config", "/nonexistent/m.conf", "status"});
+  EXPECT_EQ(no_config.status, 1);
+  EXPECT_NE(no_config.err.find("/nonexistent/m.conf"), std::string::npos);
+  RunResult bad_output = run_maya({"--config", "/nonexistent/m.conf", "status", "-o", "yaml"});
+  EXPECT_EQ(bad_output.status, 2);
+  EXPECT_NE(bad_output.err.find("yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace maya::testing

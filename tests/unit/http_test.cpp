@@ -1,0 +1,198 @@
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <condition_variable>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "lib/http/client.h"
+#include "lib/http/router.h"
+#include "lib/http/server.h"
+
+namespace maya::http {
+namespace {
+
+namespace fs = std::filesystem;
+
+Response text(int status, const std::string& message) { return Response{status, message, "text/plain"}; }
+
+// A server on a temp socket, its event loop on a thread of its own.
+class ServerFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/maya-http-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    socket_ = dir_ / "s.sock";
+  }
+  void TearDown() override {
+    if (server_) {
+      boost::asio::post(io_, [this] { server_->close(); });
+      loop_.join();
+      server_.reset();
+    }
+    fs::remove_all(dir_);
+  }
+  void start(Handler handler, ServerOptions options = {}) {
+    options.make_error = [](int status, const std::string& m) { return text(status, "E:" + m); };
+    auto server = UnixServer::listen(io_, socket_, options, std::move(handler));
+    ASSERT_TRUE(server.has_value()) << server.error().message;
+    server_ = std::move(*server);
+    loop_ = std::thread([this] { io_.run(); });
+  }
+  // Sends raw bytes and returns everything the server answers before closing.
+  std::string raw(const std::string& bytes) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket_.c_str(), sizeof addr.sun_path - 1);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+      ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;  // the server may hang up before reading everything
+      sent += static_cast<std::size_t>(n);
+    }
+    std::string out;
+    char buf[4096];
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    return out;
+  }
+
+  fs::path dir_, socket_;
+  boost::asio::io_context io_;
+  std::unique_ptr<UnixServer> server_;
+  std::thread loop_;
+};
+
+TEST_F(ServerFixture, AnswersThroughTheRouter) {
+  Router router(text);
+  router.add("GET", "/v1/status", [](const Request&, const std::string&) { return text(200, "up"); });
+  router.add("POST", "/v1/things/{name}", [](const Request& r, const std::string& name) {
+    return text(201, name + ":" + r.body);
+  });
+  start(router);
+  auto ok = request(socket_, {"GET", "/v1/status", ""});
+  ASSERT_TRUE(ok.has_value()) << ok.error().message;
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, "up");
+  auto named = request(socket_, {"POST", "/v1/things/db1", "{}"});
+  ASSERT_TRUE(named.has_value());
+  EXPECT_EQ(named->status, 201);
+  EXPECT_EQ(named->body, "db1:{}");
+  EXPECT_EQ(request(socket_, {"GET", "/nope", ""})->status, 404);
+  EXPECT_EQ(request(socket_, {"DELETE", "/v1/status", ""})->status, 405);
+  EXPECT_EQ(request(socket_, {"POST", "/v1/things/a/b", ""})->status, 404);
+}
+
+TEST_F(ServerFixture, SocketHasTheRequestedMode) {
+  ServerOptions options;
+  options.socket_mode = 0600;
+  start([](const Request&) { return text(200, ""); }, options);
+  struct stat st {};
+  ASSERT_EQ(::stat(socket_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(ServerFixture, OversizedBodyIsRefusedAndTheServerKeepsServing) {
+  start([](const Request& r) { return text(200, std::to_string(r.body.size())); });
+  std::string big(2 << 20, 'x');
+  std::string answer = raw("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: " +
+                           std::to_string(big.size()) + "\r\n\r\n" + big);
+  EXPECT_NE(answer.find("413"), std::string::npos) << answer.substr(0, 200);
+  EXPECT_NE(answer.find("E:the request body is larger than"), std::string::npos);
+  auto after = request(socket_, {"POST", "/x", std::string(1 << 20, 'y')});
+  ASSERT_TRUE(after.has_value()) << after.error().message;
+  EXPECT_EQ(after->body, std::to_string(1 << 20));
+}
+
+TEST_F(ServerFixture, MalformedRequestsGet400AndDoNotStopTheServer) {
+  start([](const Request&) { return text(200, "fine"); });
+  for (const char* junk : {"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "\x16\x03\x01\x02\x00\r\n\r\n",
+                           "POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n"}) {
+    std::string answer = raw(junk);
+    EXPECT_NE(answer.find(" 400 "), std::string::npos) << junk << " -> " << answer;
+  }
+  EXPECT_EQ(request(socket_, {"GET", "/", ""})->body, "fine");
+}
+
+TEST_F(ServerFixture, HandlersRunInParallel) {
+  // Each handler waits until both requests are inside a handler at once; a server that
+  // serialised them would time out here.
+  std::mutex m;
+  std::condition_variable cv;
+  int inside = 0;
+  start([&](const Request&) {
+    std::unique_lock lock(m);
+    ++inside;
+    cv.notify_all();
+    bool both = cv.wait_for(lock, std::chrono::seconds(10), [&] { return inside >= 2; });
+    return text(200, both ? "together" : "alone");
+  });
+  auto a = std::async(std::launch::async, [&] { return request(socket_, {"GET", "/a", ""}); });
+  auto b = std::async(std::launch::async, [&] { return request(socket_, {"GET", "/b", ""}); });
+  EXPECT_EQ(a.get()->body, "together");
+  EXPECT_EQ(b.get()->body, "together");
+}
+
+TEST_F(ServerFixture, HandlerExceptionsBecome500) {
+  start([](const Request&) -> Response { throw std::runtime_error("boom"); });
+  auto r = request(socket_, {"GET", "/", ""});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 500);
+  EXPECT_NE(r->body.find("boom"), std::string::npos);
+}
+
+TEST_F(ServerFixture, CloseRemovesTheSocketFile) {
+  start([](const Request&) { return text(200, ""); });
+  ASSERT_TRUE(fs::exists(socket_));
+  boost::asio::post(io_, [this] { server_->close(); });
+  loop_.join();
+  server_.reset();
+  EXPECT_FALSE(fs::exists(socket_));
+}
+
+TEST_F(ServerFixture, RefusesToReplaceARegularFile) {
+  std::ofstream(socket_) << "precious";
+  auto server = UnixServer::listen(io_, socket_, {}, [](const Request&) { return text(200, ""); });
+  ASSERT_FALSE(server.has_value());
+  EXPECT_NE(server.error().message.find("is not a socket"), std::string::npos);
+  std::ifstream in(socket_);
+  std::string content;
+  in >> content;
+  EXPECT_EQ(content, "precious");
+}
+
+TEST_F(ServerFixture, RefusesASocketInUse) {
+  start([](const Request&) { return text(200, ""); });
+  boost::asio::io_context other;
+  auto second = UnixServer::listen(other, socket_, {}, [](const Request&) { return text(200, ""); });
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message.find("in use"), std::string::npos);
+  EXPECT_EQ(request(socket_, {"GET", "/", ""})->status, 200);
+}
+
+TEST(HttpClient, ExplainsMissingAndOverlongSockets) {
+  auto missing = request("/tmp/does-not-exist/maya.sock", {"GET", "/", ""});
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().message.find("no socket at /tmp/does-not-exist/maya.sock"),
+            std::string::npos)
+      << missing.error().message;
+  auto too_long = request("/tmp/" + std::string(200, 'x'), {"GET", "/", ""});
+  ASSERT_FALSE(too_long.has_value());
+  EXPECT_NE(too_long.error().message.find("at most 107"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace maya::http
