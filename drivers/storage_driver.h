@@ -28,6 +28,8 @@ class StorageDriver {
  public:
   virtual ~StorageDriver() = default;
   virtual std::string_view name() const = 0;
+  // How many copies of a volume the driver can keep (the spec's `replicas` is checked against it).
+  virtual unsigned max_replicas() const { return 1; }
 
   // Creates the volume's storage; an existing volume of that name is an error.
   virtual Result<StorageVolume> create(const VolumeSpec& spec) = 0;

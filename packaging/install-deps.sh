@@ -12,6 +12,9 @@ packages=(
   libgtest-dev libgmock-dev googletest curl
   # runtime
   util-linux e2fsprogs xfsprogs open-iscsi
+  # e2e (tests/e2e): a private dockerd (pulls containerd, runc, tini, iptables), busybox-static for
+  # the locally imported test image, jq for JSON
+  docker.io busybox-static jq
 )
 
 missing=()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's first quick-start command: installs what maya needs, builds and installs it,
-# writes /etc/maya.conf (once) and starts the daemon. Run as root from a checkout.
+# writes /etc/maya.conf (once), starts the daemon and creates a first volume. Run as root from a checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +22,6 @@ else
 fi
 maya load
 maya status
+# A first volume (once): a 1 GiB thin volume, ready for `docker run -v demo:/data …`.
+maya volume inspect demo >/dev/null 2>&1 || maya volume create demo --size 1GiB
+maya volume list

@@ -22,6 +22,7 @@ const std::map<std::string, Command>& commands() {
       {"load", {maya::cli::cmd_load, "start the daemon, or make a running one reload its config"}},
       {"status", {maya::cli::cmd_status, "show the daemon's pid, uptime, roles and sockets"}},
       {"unload", {maya::cli::cmd_unload, "stop the daemon cleanly"}},
+      {"volume", {maya::cli::cmd_volume, "create, list, inspect and delete volumes"}},
   };
   return table;
 }

@@ -9,24 +9,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/common/fd.h"
+
 namespace maya {
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <thread>
@@ -16,7 +17,11 @@
 
 #include "lib/common/files.h"
 #include "lib/common/log.h"
+#include "lib/common/time_format.h"
+#include "drivers/registry.h"
 #include "lib/daemon/control_api.h"
+#include "lib/daemon/volume_api.h"
+#include "plugin/docker/docker_plugin.h"
 #include "lib/http/server.h"
 #include "lib/process/pidfile.h"
 
@@ -30,14 +35,6 @@ namespace fs = std::filesystem;
 
 // How long a clean shutdown may wait for in-flight requests before the loop is stopped.
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
-
-std::string iso_time(std::time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Tells the `maya load` that spawned us how the start went, then lets it go.
 class ReadyPipe {
@@ -64,6 +61,16 @@ class Daemon {
       : config_(std::move(config)), pidfile_(std::move(pidfile)), log_to_file_(log_to_file) {}
 
   Result<void> start() {
+    if (config_.role_storage) {
+      MAYA_TRY(volumes, drivers::make_volume_driver(config_));
+      volumes_ = std::move(*volumes);
+      for (const std::string& note : volumes_->reconcile()) log::info("reconcile: " + note);
+    }
+    auto defaults = [this] {
+      std::lock_guard lock(mutex_);
+      return config_.volume_defaults;
+    };
+
     http::ServerOptions control_options;
     control_options.socket_mode = 0600;
     control_options.make_error = json_error;
@@ -72,9 +79,22 @@ class Daemon {
         [this] { return reload(); },
         [this] { asio::post(io_, [this] { stop("shutdown requested"); }); },
     };
+    http::Router control_router = make_control_router(std::move(hooks));
+    add_volume_routes(control_router, volumes_.get(), defaults);
     MAYA_TRY(control, http::UnixServer::listen(io_, config_.control_socket(), control_options,
-                                               make_control_router(std::move(hooks))));
+                                               std::move(control_router)));
     control_ = std::move(*control);
+
+    if (volumes_ && serves_docker()) {
+      MAYA_TRY(dir, make_dirs(config_.plugin_socket.parent_path(), 0755));
+      http::ServerOptions plugin_options;
+      plugin_options.socket_mode = 0660;
+      plugin_options.make_error = plugin::docker::docker_error;
+      plugin_options.workers = 8;  // Docker sends requests in parallel; mounts can be slow
+      MAYA_TRY(plugin, http::UnixServer::listen(io_, config_.plugin_socket, plugin_options,
+                                                plugin::docker::make_router(*volumes_, defaults)));
+      plugin_ = std::move(*plugin);
+    }
 
     signals_.async_wait([this](auto ec, int sig) { on_signal(ec, sig); });
     return {};
@@ -84,6 +104,7 @@ class Daemon {
     log::info("maya " MAYA_VERSION " daemon started (pid " + std::to_string(::getpid()) +
               ", config " + config_.file.string() + ")");
     log::info("control API on " + config_.control_socket().string());
+    if (plugin_) log::info("Docker volume plugin \"maya\" on " + config_.plugin_socket.string());
     io_.run();
     {
       std::lock_guard lock(finished_mutex_);
@@ -92,6 +113,7 @@ class Daemon {
     finished_cv_.notify_all();
     if (watchdog_.joinable()) watchdog_.join();
     control_.reset();  // joins its workers
+    plugin_.reset();
     pidfile_.release();
     log::info("maya daemon stopped");
   }
@@ -113,6 +135,7 @@ class Daemon {
     log::info("shutting down (" + why + ")");
     signals_.cancel();
     if (control_) control_->close();
+    if (plugin_) plugin_->close();
     // In-flight requests finish and the loop runs out of work; a watchdog bounds the wait.
     watchdog_ = std::thread([this] {
       std::unique_lock lock(finished_mutex_);
@@ -123,22 +146,29 @@ class Daemon {
     });
   }
 
+  bool serves_docker() const {
+    const auto& v = config_.volume_drivers;
+    return std::find(v.begin(), v.end(), "docker") != v.end();
+  }
+
   json status() {
     std::lock_guard lock(mutex_);
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_);
     json roles = json::array();
     if (config_.role_storage) roles.push_back("storage");
     if (config_.role_orchestration) roles.push_back("orchestration");
+    json sockets = {{"control", config_.control_socket().string()}};
+    if (plugin_) sockets["plugin"] = config_.plugin_socket.string();
     json status = {
         {"pid", ::getpid()},
         {"version", MAYA_VERSION},
-        {"started_at", iso_time(started_wall_)},
+        {"started_at", iso8601(started_wall_)},
         {"uptime_seconds", uptime.count()},
         {"config", config_.file.string()},
-        {"config_loaded_at", iso_time(loaded_wall_)},
+        {"config_loaded_at", iso8601(loaded_wall_)},
         {"host", {{"name", config_.host_name}, {"id", config_.host_id}}},
         {"roles", roles},
-        {"sockets", {{"control", config_.control_socket().string()}}},
+        {"sockets", sockets},
         {"log_level", std::string(log::level_name(config_.log_level))},
         {"log_file", log_to_file_ ? json(config_.log_file().string()) : json(nullptr)},
         {"volumes", count_volumes()},
@@ -201,7 +231,9 @@ class Daemon {
   Clock::time_point started_ = Clock::now();
   std::time_t started_wall_ = std::time(nullptr);
   std::time_t loaded_wall_ = std::time(nullptr);
+  std::unique_ptr<drivers::docker::DockerVolumeDriver> volumes_;
   std::unique_ptr<http::UnixServer> control_;
+  std::unique_ptr<http::UnixServer> plugin_;
 };
 
 // Detached daemons log to <state>/maya.log; stderr goes there too so nothing is lost.

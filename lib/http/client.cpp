@@ -52,15 +52,13 @@ Result<Response> request(const std::filesystem::path& socket_path, const Request
       return;
     }
     stage = "send a request to";
-    bhttp::async_write(socket, message, [&](error_code ec, std::size_t) {
-      if (ec) {
-        result = ec;
-        timer.cancel();
-        return;
-      }
-      stage = "read the answer from";
-      bhttp::async_read(socket, buffer, parser, [&](error_code ec, std::size_t) {
-        result = ec;
+    bhttp::async_write(socket, message, [&](error_code write_ec, std::size_t) {
+      // A server may answer before it has read the whole body (413 for an oversized one) and
+      // hang up: read the answer even when the write failed, and report the write error only
+      // when there is none.
+      stage = write_ec ? "send a request to" : "read the answer from";
+      bhttp::async_read(socket, buffer, parser, [&, write_ec](error_code ec, std::size_t) {
+        result = (ec && write_ec) ? write_ec : ec;
         timer.cancel();
       });
     });

@@ -9,6 +9,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <map>
 #include <optional>
 
@@ -126,9 +127,30 @@ class Session : public std::enable_shared_from_this<Session> {
     bhttp::async_write(socket_, *message,
                        [self = shared_from_this(), message](error_code ec, std::size_t) {
                          self->busy_ = false;
-                         if (ec || !message->keep_alive()) return self->close();
+                         if (ec) return self->close();
+                         if (!message->keep_alive()) return self->linger();
                          self->read();
                        });
+  }
+
+  // After refusing a request, stop sending and discard what the client still sends for a
+  // moment, so it reads our answer instead of a connection reset (a "lingering close").
+  void linger() {
+    error_code ignored;
+    socket_.shutdown(local::socket::shutdown_send, ignored);
+    timer_.expires_after(std::chrono::seconds(2));
+    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+      if (auto self = weak.lock(); self && !ec) self->close();
+    });
+    drain();
+  }
+
+  void drain() {
+    socket_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](error_code ec, std::size_t) {
+                              if (ec) return self->close();
+                              self->drain();
+                            });
   }
 
   void close() {
@@ -144,6 +166,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<Shared> shared_;
   bool busy_ = false;
+  std::array<char, 16384> drain_buffer_;
 };
 
 }  // namespace

@@ -1,0 +1,186 @@
+// maya volume create|list|inspect|delete, and the short form `maya volume NAME [--spec FILE]`.
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <set>
+
+#include "cmd/maya/commands.h"
+#include "lib/common/size.h"
+#include "lib/daemon/control_client.h"
+
+namespace maya::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kSummary =
+    "Manages volumes through the maya daemon.\n\n"
+    "  maya volume create NAME [--size S] [--driver D] [--fstype F] [--replicas N] [--spec FILE]\n"
+    "  maya volume NAME [--spec FILE]       create NAME with the default spec (short form)\n"
+    "  maya volume list                     all volumes (-o json)\n"
+    "  maya volume inspect NAME             one volume (-o json: the documented object)\n"
+    "  maya volume delete NAME [--force]    delete; --force unmounts a volume in use first";
+
+std::string text(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+// Sends a request to the daemon the config names; prints the error when it fails.
+std::optional<json> call(const Globals& globals, const std::string& method,
+                         const std::string& target, const json& body = nullptr) {
+  auto cfg = load_config(globals);
+  if (!cfg) return std::nullopt;
+  auto answer = daemon::call(*cfg, method, target, body);
+  if (!answer) {
+    error(answer.error().message);
+    return std::nullopt;
+  }
+  return *answer;
+}
+
+void print_volume(const json& v) {
+  auto row = [](const std::string& key, const std::string& value) {
+    std::cout << std::left << std::setw(13) << key << value << "\n";
+  };
+  row("name", text(v["name"]));
+  row("driver", text(v["driver"]));
+  row("size", text(v["size"]) + " (" + text(v["size_bytes"]) + " bytes, " +
+                  format_size(v["allocated_bytes"].get<std::uint64_t>()) + " used)");
+  row("state", text(v["state"]) + (v["error"].is_null() ? "" : ": " + text(v["error"])));
+  row("mountpoint", text(v["mountpoint"]));
+  row("device", text(v["device"]));
+  row("mounts", text(v["mount_count"]));
+  row("fstype", text(v["fstype"]) +
+                    (v["mount_options"].get<std::string>().empty() ? "" : " (" + text(v["mount_options"]) + ")"));
+  row("replicas", text(v["replicas"]));
+  row("created", text(v["created"]));
+}
+
+int create(Globals& globals, const Args& args, const std::string& usage, bool short_form) {
+  std::string name, size, driver, fstype, spec, mountopts, replicas, uid, gid;
+  po::options_description options("Options");
+  options.add_options()
+      ("size", po::value(&size)->value_name("SIZE"), "capacity, e.g. 10GiB (default from the config)")
+      ("driver", po::value(&driver)->value_name("NAME"), "storage driver, e.g. local")
+      ("fstype", po::value(&fstype)->value_name("TYPE"), "file system: ext4 or xfs")
+      ("replicas", po::value(&replicas)->value_name("N"), "copies of every block")
+      ("mountopts", po::value(&mountopts)->value_name("OPTS"), "mount options, e.g. noatime")
+      ("uid", po::value(&uid)->value_name("UID"), "owner of the file system root")
+      ("gid", po::value(&gid)->value_name("GID"), "group of the file system root")
+      ("spec", po::value(&spec)->value_name("FILE"), "a TOML spec file (keys as above)");
+  po::options_description hidden;
+  hidden.add_options()("name", po::value(&name));
+  options.add(hidden);
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  Parsed parsed = parse({"volume create", usage, kSummary}, options, positional, args, globals);
+  if (parsed.exit_code) return *parsed.exit_code;
+  if (name.empty()) return error("volume create needs a NAME (see `maya volume --help`)");
+
+  json opts = json::object();
+  auto put = [&](const char* key, const std::string& value) {
+    if (!value.empty()) opts[key] = value;
+  };
+  put("size", size);
+  put("driver", driver);
+  put("fstype", fstype);
+  put("replicas", replicas);
+  put("mountopts", mountopts);
+  put("uid", uid);
+  put("gid", gid);
+  if (!spec.empty()) opts["spec"] = std::filesystem::absolute(spec).lexically_normal().string();
+  if (short_form && opts.size() > (spec.empty() ? 0u : 1u))
+    return error("the short form takes only --spec; use `maya volume create` for other options");
+
+  auto created = call(globals, "POST", "/v1/volumes", {{"name", name}, {"opts", opts}});
+  if (!created) return 1;
+  if (json_output(globals)) {
+    print_json(*created);
+  } else {
+    std::cout << "volume " << name << " created (" << text((*created)["driver"]) << ", "
+              << text((*created)["size"]) << ", " << text((*created)["fstype"]) << ")\n";
+  }
+  return 0;
+}
+
+int list(Globals& globals, const Args& args) {
+  Parsed parsed = parse({"volume list", "maya volume list [-o table|json]", kSummary},
+                        po::options_description("Options"), {}, args, globals);
+  if (parsed.exit_code) return *parsed.exit_code;
+  auto answer = call(globals, "GET", "/v1/volumes");
+  if (!answer) return 1;
+  if (json_output(globals)) {
+    print_json((*answer)["volumes"]);
+    return 0;
+  }
+  std::cout << std::left << std::setw(24) << "NAME" << std::setw(8) << "DRIVER" << std::setw(10)
+            << "SIZE" << std::setw(10) << "STATE" << std::setw(7) << "MOUNTS" << "MOUNTPOINT\n";
+  for (const json& v : (*answer)["volumes"]) {
+    std::cout << std::left << std::setw(24) << text(v["name"]) << std::setw(8) << text(v["driver"])
+              << std::setw(10) << text(v["size"]) << std::setw(10) << text(v["state"])
+              << std::setw(7) << text(v["mount_count"]) << text(v["mountpoint"]) << "\n";
+  }
+  return 0;
+}
+
+int inspect(Globals& globals, const Args& args) {
+  std::string name;
+  po::options_description hidden;
+  hidden.add_options()("name", po::value(&name));
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  Parsed parsed = parse({"volume inspect", "maya volume inspect NAME [-o table|json]", kSummary},
+                        hidden, positional, args, globals);
+  if (parsed.exit_code) return *parsed.exit_code;
+  if (name.empty()) return error("volume inspect needs a NAME");
+  auto answer = call(globals, "GET", "/v1/volumes/" + name);
+  if (!answer) return 1;
+  if (json_output(globals)) {
+    print_json(*answer);
+  } else {
+    print_volume(*answer);
+  }
+  return 0;
+}
+
+int remove(Globals& globals, const Args& args) {
+  std::string name;
+  po::options_description options("Options");
+  options.add_options()("force", "unmount the volume first if containers still use it");
+  po::options_description hidden;
+  hidden.add_options()("name", po::value(&name));
+  options.add(hidden);
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  Parsed parsed = parse({"volume delete", "maya volume delete NAME [--force]", kSummary}, options,
+                        positional, args, globals);
+  if (parsed.exit_code) return *parsed.exit_code;
+  if (name.empty()) return error("volume delete needs a NAME");
+  std::string target = "/v1/volumes/" + name + (parsed.vars.count("force") ? "?force=true" : "");
+  if (!call(globals, "DELETE", target)) return 1;
+  std::cout << "volume " << name << " deleted\n";
+  return 0;
+}
+
+}  // namespace
+
+int cmd_volume(Globals& globals, const Args& args) {
+  static const std::set<std::string> kVerbs = {"create", "list", "ls", "inspect", "delete", "rm"};
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << "Usage: maya volume COMMAND ...\n\n" << kSummary << "\n";
+    return args.empty() ? 2 : 0;
+  }
+  const std::string& verb = args[0];
+  Args rest(args.begin() + 1, args.end());
+  if (verb == "create") return create(globals, rest, "maya volume create NAME [options]", false);
+  if (verb == "list" || verb == "ls") return list(globals, rest);
+  if (verb == "inspect") return inspect(globals, rest);
+  if (verb == "delete" || verb == "rm") return remove(globals, rest);
+  if (!verb.empty() && verb[0] != '-' && !kVerbs.contains(verb))
+    return create(globals, args, "maya volume NAME [--spec FILE]", true);
+  return error("unknown volume command \"" + verb + "\" (see `maya volume --help`)");
+}
+
+}  // namespace maya::cli

@@ -1,0 +1,161 @@
+#include "drivers/os/linux/linux_os_driver.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "drivers/os/linux/block_probe.h"
+#include "drivers/os/linux/mount_table.h"
+#include "lib/common/files.h"
+#include "lib/common/log.h"
+#include "lib/process/exec.h"
+
+namespace maya::drivers::linux_os {
+namespace {
+
+namespace fs = std::filesystem;
+
+// How to make each file system. Discard is off: the devices we format are blank already, and
+// discarding a thick (preallocated) loop volume would punch holes in it.
+struct MkfsTool {
+  std::string_view fstype;
+  std::vector<std::string> argv;  // the device is appended
+};
+
+const std::vector<MkfsTool>& mkfs_tools() {
+  static const std::vector<MkfsTool> tools = {
+      // -F: mke2fs would otherwise question a whole-disk device; it is verified blank.
+      {"ext4", {"mkfs.ext4", "-q", "-F", "-E", "nodiscard"}},
+      // No -f: mkfs.xfs then refuses existing signatures itself, too.
+      {"xfs", {"mkfs.xfs", "-q", "-K"}},
+  };
+  return tools;
+}
+
+Result<void> require_block_device(const fs::path& device, const std::string& action) {
+  struct stat st {};
+  if (::stat(device.c_str(), &st) != 0) {
+    if (errno == ENOENT)
+      return fail("cannot " + action + " " + device.string() + ": it does not exist");
+    return fail("cannot " + action + " " + device.string() + ": " + std::strerror(errno));
+  }
+  if (!S_ISBLK(st.st_mode))
+    return fail("cannot " + action + " " + device.string() + ": it is not a block device");
+  return {};
+}
+
+// The path as the mount table spells it: absolute, symlinks resolved.
+fs::path table_path(const fs::path& path) {
+  std::error_code ec;
+  fs::path canonical = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  return ec ? path.lexically_normal() : canonical;
+}
+
+// Whether `source` from the mount table is the block device `device`.
+bool same_device(const std::string& source, const fs::path& device) {
+  struct stat a {};
+  struct stat b {};
+  if (::stat(source.c_str(), &a) != 0 || ::stat(device.c_str(), &b) != 0) return false;
+  return S_ISBLK(a.st_mode) && S_ISBLK(b.st_mode) && a.st_rdev == b.st_rdev;
+}
+
+}  // namespace
+
+LinuxOsDriver::LinuxOsDriver(std::chrono::seconds mkfs_timeout) : mkfs_timeout_(mkfs_timeout) {}
+
+std::vector<std::string> LinuxOsDriver::supported_fstypes() {
+  std::vector<std::string> types;
+  for (const auto& tool : mkfs_tools()) types.emplace_back(tool.fstype);
+  return types;
+}
+
+Result<std::vector<MountEntry>> LinuxOsDriver::mounts() {
+  return read_mount_table();
+}
+
+Result<std::optional<MountEntry>> LinuxOsDriver::mounted_at(const fs::path& target) {
+  const fs::path wanted = table_path(target);
+  MAYA_TRY(entries, read_mount_table());
+  std::optional<MountEntry> found;  // the last one wins: it is the topmost mount
+  for (auto& entry : *entries) {
+    if (entry.target == wanted) found = std::move(entry);
+  }
+  return found;
+}
+
+Result<std::optional<std::string>> LinuxOsDriver::probe(const fs::path& device) {
+  return probe_signature(device);
+}
+
+Result<void> LinuxOsDriver::format(const fs::path& device, const std::string& fstype) {
+  const MkfsTool* tool = nullptr;
+  for (const auto& candidate : mkfs_tools()) {
+    if (candidate.fstype == fstype) tool = &candidate;
+  }
+  if (tool == nullptr) {
+    std::string known;
+    for (const auto& type : supported_fstypes()) known += (known.empty() ? "" : ", ") + type;
+    return fail("cannot format " + device.string() + " as \"" + fstype +
+                "\": the file system types maya can make are " + known);
+  }
+  MAYA_TRY(is_block, require_block_device(device, "format"));
+  auto signature = probe_signature(device);
+  if (!signature) return fail("refusing to format " + device.string(), signature.error());
+  if (signature->has_value()) {
+    return fail("refusing to format " + device.string() + ": it is not blank (libblkid finds " +
+                **signature + " on it)");
+  }
+
+  std::vector<std::string> argv = tool->argv;
+  argv.push_back(device.string());
+  log::info("formatting " + device.string() + " as " + fstype);
+  auto made = run_command_checked(argv, mkfs_timeout_);
+  if (!made) return fail("cannot format " + device.string() + " as " + fstype, made.error());
+
+  auto result = probe_signature(device);
+  if (!result) return fail("formatted " + device.string() + " but cannot probe it", result.error());
+  if (*result != fstype) {
+    return fail("formatted " + device.string() + " as " + fstype + " but libblkid now reports " +
+                (result->has_value() ? **result : std::string("no signature")));
+  }
+  return {};
+}
+
+Result<void> LinuxOsDriver::mount(const fs::path& device, const fs::path& target,
+                                  const std::string& fstype, const std::string& options) {
+  MAYA_TRY(is_block, require_block_device(device, "mount"));
+  MAYA_TRY(made, make_dirs(target, 0755));
+  const fs::path where = table_path(target);
+  MAYA_TRY(existing, mounted_at(where));
+  if (existing->has_value()) {
+    const MountEntry& entry = **existing;
+    if (same_device(entry.source, device)) return {};  // already mounted there
+    return fail("cannot mount " + device.string() + " on " + where.string() + ": " + entry.source +
+                " is already mounted there");
+  }
+  auto mounted = libmount_mount(device, where, fstype, options);
+  if (!mounted) {
+    // mount(2) says little ("wrong fs type, bad option, ..."): say what the device holds.
+    auto found = probe_signature(device);
+    const std::string what = "cannot mount " + device.string() + " on " + where.string();
+    if (found && !found->has_value())
+      return fail(what + ": it holds no file system; format it first");
+    if (found && !fstype.empty() && **found != fstype)
+      return fail(what + ": it holds " + **found + ", not " + fstype);
+    return std::unexpected(mounted.error());
+  }
+  log::info("mounted " + device.string() + " on " + where.string());
+  return {};
+}
+
+Result<void> LinuxOsDriver::unmount(const fs::path& target) {
+  const fs::path where = table_path(target);
+  MAYA_TRY(existing, mounted_at(where));
+  if (!existing->has_value()) return {};
+  MAYA_TRY(unmounted, libmount_umount(where));
+  log::info("unmounted " + where.string());
+  return {};
+}
+
+}  // namespace maya::drivers::linux_os

@@ -1,0 +1,99 @@
+#include "drivers/os/linux/mount_table.h"
+
+#include <libmount/libmount.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace maya::drivers::linux_os {
+namespace {
+
+struct ContextDeleter {
+  void operator()(libmnt_context* cxt) const { mnt_free_context(cxt); }
+};
+struct TableDeleter {
+  void operator()(libmnt_table* table) const { mnt_unref_table(table); }
+};
+struct IterDeleter {
+  void operator()(libmnt_iter* iter) const { mnt_free_iter(iter); }
+};
+using Context = std::unique_ptr<libmnt_context, ContextDeleter>;
+
+// Fails with libmount's explanation (without a trailing period) unless the mount or umount
+// call that returned `rc` succeeded. mnt_context_get_excode is meant to be called once.
+Result<void> check(libmnt_context* cxt, int rc, const std::string& what) {
+  char buf[1024] = {};
+  int excode = mnt_context_get_excode(cxt, rc, buf, sizeof buf);
+  if (rc == 0 && excode == MNT_EX_SUCCESS) return {};
+  std::string text = buf;
+  if (text.empty()) {
+    int err =
+        mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : (rc < 0 ? -rc : rc);
+    text = err != 0 ? std::strerror(err) : "unknown error";
+  }
+  while (!text.empty() && (text.back() == '.' || text.back() == '\n')) text.pop_back();
+  return fail(what + ": " + text);
+}
+
+Result<Context> new_context() {
+  Context cxt(mnt_new_context());
+  if (!cxt) return fail("cannot create a libmount context: out of memory");
+  // Everything is given explicitly: no fstab, no /etc/mtab or utab writes, no helpers.
+  mnt_context_set_optsmode(cxt.get(), MNT_OMODE_NOTAB);
+  mnt_context_disable_mtab(cxt.get(), 1);
+  mnt_context_disable_helpers(cxt.get(), 1);
+  return cxt;
+}
+
+std::string or_empty(const char* text) {
+  return text != nullptr ? text : "";
+}
+
+}  // namespace
+
+Result<std::vector<MountEntry>> read_mount_table(const std::filesystem::path& path) {
+  std::unique_ptr<libmnt_table, TableDeleter> table(mnt_new_table_from_file(path.c_str()));
+  if (!table)
+    return fail("cannot read the mount table " + path.string() + ": " + std::strerror(errno));
+  std::unique_ptr<libmnt_iter, IterDeleter> iter(mnt_new_iter(MNT_ITER_FORWARD));
+  if (!iter) return fail("cannot read the mount table " + path.string() + ": out of memory");
+  std::vector<MountEntry> entries;
+  libmnt_fs* fs = nullptr;
+  while (mnt_table_next_fs(table.get(), iter.get(), &fs) == 0) {
+    MountEntry entry;
+    entry.source = or_empty(mnt_fs_get_source(fs));
+    entry.target = or_empty(mnt_fs_get_target(fs));
+    entry.fstype = or_empty(mnt_fs_get_fstype(fs));
+    entry.options = or_empty(mnt_fs_get_options(fs));
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+Result<void> libmount_mount(const std::filesystem::path& device,
+                            const std::filesystem::path& target, const std::string& fstype,
+                            const std::string& options) {
+  const std::string what = "cannot mount " + device.string() + " on " + target.string();
+  MAYA_TRY(cxt, new_context());
+  if (mnt_context_set_source(cxt->get(), device.c_str()) != 0 ||
+      mnt_context_set_target(cxt->get(), target.c_str()) != 0 ||
+      (!fstype.empty() && mnt_context_set_fstype(cxt->get(), fstype.c_str()) != 0) ||
+      (!options.empty() && mnt_context_set_options(cxt->get(), options.c_str()) != 0)) {
+    return fail(what + ": libmount refused the request");
+  }
+  return check(cxt->get(), mnt_context_mount(cxt->get()), what);
+}
+
+Result<void> libmount_umount(const std::filesystem::path& target) {
+  const std::string what = "cannot unmount " + target.string();
+  Context cxt(mnt_new_context());
+  if (!cxt) return fail(what + ": out of memory");
+  mnt_context_disable_mtab(cxt.get(), 1);
+  mnt_context_disable_helpers(cxt.get(), 1);
+  if (mnt_context_set_target(cxt.get(), target.c_str()) != 0)
+    return fail(what + ": libmount refused the request");
+  return check(cxt.get(), mnt_context_umount(cxt.get()), what);
+}
+
+}  // namespace maya::drivers::linux_os

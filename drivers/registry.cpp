@@ -1,0 +1,45 @@
+#include "drivers/registry.h"
+
+#include "drivers/os/linux/linux_os_driver.h"
+#include "drivers/storage/local/local_storage_driver.h"
+
+namespace maya::drivers {
+
+const std::map<std::string, StorageFactory>& storage_registry() {
+  static const std::map<std::string, StorageFactory> registry = {
+      {"local",
+       [](const config::Config& c) -> Result<std::unique_ptr<StorageDriver>> {
+         return std::make_unique<local::LocalStorageDriver>(c.store_dir);
+       }},
+  };
+  return registry;
+}
+
+const std::map<std::string, OsFactory>& os_registry() {
+  static const std::map<std::string, OsFactory> registry = {
+      {"linux",
+       [](const config::Config&) -> Result<std::unique_ptr<OsDriver>> {
+         return std::make_unique<linux_os::LinuxOsDriver>();
+       }},
+  };
+  return registry;
+}
+
+Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(const config::Config& config) {
+  docker::DockerVolumeDriver::StorageDrivers storage;
+  for (const std::string& name : config.storage_drivers) {
+    auto factory = storage_registry().find(name);
+    if (factory == storage_registry().end()) return fail("unknown storage driver \"" + name + "\"");
+    MAYA_TRY(driver, factory->second(config));
+    storage.emplace(name, std::move(*driver));
+  }
+  if (config.os_drivers.empty()) return fail("no OS driver is enabled in [drivers] os");
+  auto os_factory = os_registry().find(config.os_drivers.front());
+  if (os_factory == os_registry().end())
+    return fail("unknown OS driver \"" + config.os_drivers.front() + "\"");
+  MAYA_TRY(os, os_factory->second(config));
+  return std::make_unique<docker::DockerVolumeDriver>(std::move(storage), std::move(*os),
+                                                      config.state_dir);
+}
+
+}  // namespace maya::drivers

@@ -1,0 +1,27 @@
+// One registry per driver kind: name → factory, filled explicitly in registry.cpp (static
+// self-registration would vanish from static libraries). `[drivers]` in the config says which
+// are enabled; a volume's spec picks its storage driver among them.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "drivers/os_driver.h"
+#include "drivers/storage_driver.h"
+#include "drivers/volume/docker/docker_volume_driver.h"
+#include "lib/config/config.h"
+
+namespace maya::drivers {
+
+using StorageFactory = std::function<Result<std::unique_ptr<StorageDriver>>(const config::Config&)>;
+using OsFactory = std::function<Result<std::unique_ptr<OsDriver>>(const config::Config&)>;
+
+const std::map<std::string, StorageFactory>& storage_registry();
+const std::map<std::string, OsFactory>& os_registry();
+
+// The volume driver over the storage and OS drivers the config enables.
+Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(const config::Config& config);
+
+}  // namespace maya::drivers

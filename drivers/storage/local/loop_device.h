@@ -1,0 +1,42 @@
+// Loop devices through /dev/loop-control and the loop ioctls (no losetup): find the devices
+// bound to a file, bind a free one, unbind one that nothing has mounted.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "lib/common/result.h"
+
+namespace maya::drivers::local {
+
+// One bound loop device, as /sys/block/loopN/loop/ and LOOP_GET_STATUS64 describe it.
+struct LoopBinding {
+  std::filesystem::path device;        // "/dev/loop3"
+  std::filesystem::path backing_file;  // as the kernel prints it, without " (deleted)"
+  bool backing_deleted = false;        // the kernel printed " (deleted)": the file is unlinked
+  bool has_inode = false;              // LOOP_GET_STATUS64 answered: backing_dev/ino are set
+  dev_t backing_dev = 0;
+  ino_t backing_ino = 0;
+};
+
+// Every bound loop device on the host (unbound ones have no loop/backing_file in sysfs).
+Result<std::vector<LoopBinding>> bound_loop_devices();
+
+// The devices in `bindings` whose backing file is `file`: the same inode (or, when the device
+// could not be asked for it, the same canonical path). Devices backed by a deleted file never
+// match: that file is not `file` any more, even if a new file now has its name.
+std::vector<std::filesystem::path> devices_backed_by(const std::vector<LoopBinding>& bindings,
+                                                     const std::filesystem::path& file);
+
+// Binds a free loop device to `file` (read-write, direct I/O when the kernel can) and returns
+// it. Retries when another process grabs the device LOOP_CTL_GET_FREE offered.
+Result<std::filesystem::path> bind_loop_device(const std::filesystem::path& file);
+
+// Unbinds `device`. Fails, naming the mount point, while the device is mounted or otherwise
+// held; a device that is not bound is fine.
+Result<void> unbind_loop_device(const std::filesystem::path& device);
+
+}  // namespace maya::drivers::local

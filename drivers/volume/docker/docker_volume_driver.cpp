@@ -1,0 +1,273 @@
+#include "drivers/volume/docker/docker_volume_driver.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "lib/common/files.h"
+#include "lib/common/log.h"
+#include "lib/common/names.h"
+#include "lib/common/size.h"
+#include "lib/common/time_format.h"
+
+namespace maya::drivers::docker {
+
+namespace fs = std::filesystem;
+
+DockerVolumeDriver::DockerVolumeDriver(StorageDrivers storage, std::unique_ptr<OsDriver> os,
+                                       fs::path state_dir)
+    : storage_(std::move(storage)),
+      os_(std::move(os)),
+      state_dir_(std::move(state_dir)),
+      records_(state_dir_ / "volumes"),
+      boot_id_(current_boot_id()) {}
+
+std::shared_ptr<std::mutex> DockerVolumeDriver::lock_for(const std::string& name) {
+  std::lock_guard guard(locks_mutex_);
+  auto& lock = locks_[name];
+  if (!lock) lock = std::make_shared<std::mutex>();
+  return lock;
+}
+
+Result<StorageDriver*> DockerVolumeDriver::storage_for(const VolumeSpec& spec) {
+  auto it = storage_.find(spec.storage_driver);
+  if (it == storage_.end()) {
+    std::string enabled;
+    for (const auto& [name, driver] : storage_) enabled += (enabled.empty() ? "" : ", ") + name;
+    return fail("storage driver \"" + spec.storage_driver + "\" is not enabled on this host (enabled: " +
+                enabled + ")");
+  }
+  return it->second.get();
+}
+
+fs::path DockerVolumeDriver::mountpoint(const std::string& name) const {
+  return state_dir_ / "mounts" / name;
+}
+
+bool DockerVolumeDriver::is_mounted(const std::string& name) {
+  auto entry = os_->mounted_at(mountpoint(name));
+  return entry && entry->has_value();
+}
+
+Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec) {
+  MAYA_TRY(storage, storage_for(spec));
+  MAYA_TRY(device, (*storage)->attach(spec.name));
+  auto undo_attach = [&](const Error& why) {
+    if (auto detached = (*storage)->detach(spec.name); !detached)
+      log::warn("volume " + spec.name + ": " + detached.error().message);
+    return fail("volume " + spec.name, why);
+  };
+
+  auto signature = os_->probe(*device);
+  if (!signature) return undo_attach(signature.error());
+  std::string fstype = spec.fstype;
+  if (!signature->has_value()) {
+    log::info("volume " + spec.name + ": formatting " + device->string() + " as " + fstype);
+    if (auto formatted = os_->format(*device, fstype); !formatted) return undo_attach(formatted.error());
+  } else if (**signature == "ext4" || **signature == "xfs" || **signature == "btrfs") {
+    fstype = **signature;  // the data decides: a volume is never reformatted
+  } else {
+    return undo_attach(Error{device->string() + " holds \"" + **signature +
+                             "\", not a file system maya mounts; it was left untouched"});
+  }
+
+  fs::path target = mountpoint(spec.name);
+  if (auto made = make_dirs(target, 0755); !made) return undo_attach(made.error());
+  if (auto mounted = os_->mount(*device, target, fstype, spec.mount_options); !mounted)
+    return undo_attach(mounted.error());
+  if (spec.uid || spec.gid) {
+    uid_t uid = spec.uid ? *spec.uid : static_cast<uid_t>(-1);
+    gid_t gid = spec.gid ? *spec.gid : static_cast<gid_t>(-1);
+    if (::chown(target.c_str(), uid, gid) != 0) {
+      Error why{"cannot set the owner of " + target.string() + ": " + std::strerror(errno)};
+      (void)os_->unmount(target);
+      return undo_attach(why);
+    }
+  }
+  return target;
+}
+
+Result<void> DockerVolumeDriver::bring_down(const VolumeSpec& spec) {
+  MAYA_TRY(storage, storage_for(spec));
+  if (auto unmounted = os_->unmount(mountpoint(spec.name)); !unmounted)
+    return fail("volume " + spec.name, unmounted.error());
+  if (auto detached = (*storage)->detach(spec.name); !detached)
+    return fail("volume " + spec.name, detached.error());
+  return {};
+}
+
+Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& spec) {
+  MAYA_TRY(valid, validate_volume_name(spec.name));
+  MAYA_TRY(storage, storage_for(spec));
+  if (spec.replicas > (*storage)->max_replicas()) {
+    return fail("the " + spec.storage_driver + " driver keeps at most " +
+                std::to_string((*storage)->max_replicas()) + " replica(s); replicas=" +
+                std::to_string(spec.replicas) + " is not possible");
+  }
+  auto lock = lock_for(spec.name);
+  std::lock_guard guard(*lock);
+  if (records_.exists(spec.name)) return fail("volume " + spec.name + " already exists");
+
+  MAYA_TRY(created, (*storage)->create(spec));
+  VolumeRecord record{spec, iso8601(), {}, boot_id_};
+  if (auto saved = records_.save(record); !saved) {
+    (void)(*storage)->remove(spec.name);
+    return std::unexpected(saved.error());
+  }
+  log::info("volume " + spec.name + " created (" + spec.storage_driver + ", " +
+            format_size(spec.size_bytes) + ")");
+  return describe(record);
+}
+
+Result<void> DockerVolumeDriver::remove(const std::string& name, bool force) {
+  auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  MAYA_TRY(record, records_.load(name));
+  if (record->references() > 0) {
+    if (!force) {
+      return fail("volume " + name + " is in use (" + std::to_string(record->references()) +
+                  " mount reference(s)); stop the containers using it first");
+    }
+    MAYA_TRY(down, bring_down(record->spec));
+  }
+  MAYA_TRY(storage, storage_for(record->spec));
+  MAYA_TRY(detached, (*storage)->detach(name));  // a crash may have left it attached
+  MAYA_TRY(removed, (*storage)->remove(name));
+  MAYA_TRY(erased, records_.erase(name));
+  std::error_code ec;
+  fs::remove(mountpoint(name), ec);
+  log::info("volume " + name + " removed");
+  return {};
+}
+
+Result<fs::path> DockerVolumeDriver::mount(const std::string& name, const std::string& id) {
+  auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  MAYA_TRY(record, records_.load(name));
+  bool brought_up = false;
+  if (record->references() == 0 || !is_mounted(name)) {
+    MAYA_TRY(up, bring_up(record->spec));
+    brought_up = true;
+  }
+  // The mount is made before the count is saved: a crash in between leaves a mount with no
+  // reference, which reconcile releases, and Docker saw the Mount fail. Never the reverse.
+  record->mounts[id] += 1;
+  record->boot_id = boot_id_;
+  if (auto saved = records_.save(*record); !saved) {
+    if (brought_up) (void)bring_down(record->spec);
+    return std::unexpected(saved.error());
+  }
+  log::info("volume " + name + " mounted for " + (id.empty() ? "(no id)" : id) + " (" +
+            std::to_string(record->references()) + " reference(s))");
+  return mountpoint(name);
+}
+
+Result<void> DockerVolumeDriver::unmount(const std::string& name, const std::string& id) {
+  auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  MAYA_TRY(record, records_.load(name));
+  auto it = record->mounts.find(id);
+  if (it == record->mounts.end()) return {};  // unknown IDs are fine: Docker retries and repeats
+  VolumeRecord before = *record;
+  if (--it->second == 0) record->mounts.erase(it);
+  // The count is saved before the unmount: a crash in between leaves a mount with no
+  // reference, which reconcile releases.
+  MAYA_TRY(saved, records_.save(*record));
+  if (record->references() == 0) {
+    if (auto down = bring_down(record->spec); !down) {
+      (void)records_.save(before);
+      return std::unexpected(down.error());
+    }
+  }
+  log::info("volume " + name + " unmounted for " + (id.empty() ? "(no id)" : id) + " (" +
+            std::to_string(record->references()) + " reference(s) left)");
+  return {};
+}
+
+Result<fs::path> DockerVolumeDriver::path(const std::string& name) {
+  MAYA_TRY(record, records_.load(name));
+  return record->references() > 0 ? mountpoint(name) : fs::path();
+}
+
+VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
+  VolumeInfo info;
+  info.spec = record.spec;
+  info.created = record.created;
+  info.mounts = record.mounts;
+  bool mounted = is_mounted(record.spec.name);
+  if (mounted) info.mountpoint = mountpoint(record.spec.name);
+  info.state = mounted ? "mounted" : "detached";
+  auto storage = storage_for(record.spec);
+  if (!storage) {
+    info.state = "error";
+    info.error = storage.error().message;
+    return info;
+  }
+  auto stored = (*storage)->inspect(record.spec.name);
+  if (!stored) {
+    info.state = "error";
+    info.error = stored.error().message;
+    return info;
+  }
+  info.allocated_bytes = stored->allocated_bytes;
+  if (stored->device) info.device = stored->device->string();
+  if (record.references() > 0 && !mounted) {
+    info.state = "error";
+    info.error = "the volume has mount references but is not mounted";
+  }
+  return info;
+}
+
+Result<VolumeInfo> DockerVolumeDriver::get(const std::string& name) {
+  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY(record, records_.load(name));
+  return describe(*record);
+}
+
+Result<std::vector<VolumeInfo>> DockerVolumeDriver::list() {
+  std::map<std::string, std::string> damaged;
+  std::vector<VolumeInfo> out;
+  for (const VolumeRecord& record : records_.load_all(&damaged)) out.push_back(describe(record));
+  // A damaged record still names a volume that exists: show it, in error.
+  for (const auto& [name, why] : damaged) {
+    VolumeInfo info;
+    info.spec.name = name;
+    info.state = "error";
+    info.error = why;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<std::string> DockerVolumeDriver::reconcile() {
+  std::vector<std::string> notes;
+  std::map<std::string, std::string> damaged;
+  for (VolumeRecord& record : records_.load_all(&damaged)) {
+    const std::string& name = record.spec.name;
+    auto lock = lock_for(name);
+    std::lock_guard guard(*lock);
+    if (record.references() > 0 && record.boot_id != boot_id_) {
+      notes.push_back("volume " + name + ": dropped " + std::to_string(record.references()) +
+                      " mount reference(s) from an earlier boot");
+      record.mounts.clear();
+      record.boot_id = boot_id_;
+      if (auto saved = records_.save(record); !saved) notes.push_back(saved.error().message);
+    }
+    bool mounted = is_mounted(name);
+    if (record.references() > 0 && !mounted) {
+      auto up = bring_up(record.spec);
+      notes.push_back(up ? "volume " + name + ": mounted again for its " +
+                               std::to_string(record.references()) + " reference(s)"
+                         : up.error().message);
+    } else if (record.references() == 0) {
+      auto down = bring_down(record.spec);  // idempotent: nothing to do when nothing is up
+      if (!down) notes.push_back(down.error().message);
+      else if (mounted) notes.push_back("volume " + name + ": released a mount nobody references");
+    }
+  }
+  for (const auto& [name, why] : damaged) notes.push_back("volume " + name + ": " + why);
+  return notes;
+}
+
+}  // namespace maya::drivers::docker

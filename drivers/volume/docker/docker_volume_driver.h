@@ -1,0 +1,61 @@
+// The volume driver of every front door, with Docker's semantics (REX-Ray calls this the
+// "docker" integration driver): references per (volume, mount ID), attach + mount on the first,
+// unmount + detach on the last, counts persisted so they survive daemon restarts.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "drivers/os_driver.h"
+#include "drivers/storage_driver.h"
+#include "drivers/volume/volume_records.h"
+#include "drivers/volume_driver.h"
+
+namespace maya::drivers::docker {
+
+class DockerVolumeDriver final : public VolumeDriver {
+ public:
+  using StorageDrivers = std::map<std::string, std::unique_ptr<StorageDriver>, std::less<>>;
+
+  // Mountpoints go to <state_dir>/mounts/<name>, records to <state_dir>/volumes/.
+  DockerVolumeDriver(StorageDrivers storage, std::unique_ptr<OsDriver> os,
+                     std::filesystem::path state_dir);
+
+  // Brings records and the host together after a start: mounts that records need are
+  // restored, mounts and loop devices nobody references are released, references from an
+  // earlier boot are dropped. Returns what it did, one line each, for the log.
+  std::vector<std::string> reconcile();
+
+  Result<VolumeInfo> create(const VolumeSpec& spec) override;
+  Result<void> remove(const std::string& name, bool force) override;
+  Result<std::filesystem::path> mount(const std::string& name, const std::string& id) override;
+  Result<void> unmount(const std::string& name, const std::string& id) override;
+  Result<std::filesystem::path> path(const std::string& name) override;
+  Result<VolumeInfo> get(const std::string& name) override;
+  Result<std::vector<VolumeInfo>> list() override;
+
+ private:
+  std::shared_ptr<std::mutex> lock_for(const std::string& name);
+  Result<StorageDriver*> storage_for(const VolumeSpec& spec);
+  std::filesystem::path mountpoint(const std::string& name) const;
+  bool is_mounted(const std::string& name);
+  // Attach, format if blank, mount, set the root's owner. Undoes its own steps on failure.
+  Result<std::filesystem::path> bring_up(const VolumeSpec& spec);
+  // Unmount and detach.
+  Result<void> bring_down(const VolumeSpec& spec);
+  VolumeInfo describe(const VolumeRecord& record);
+
+  StorageDrivers storage_;
+  std::unique_ptr<OsDriver> os_;
+  std::filesystem::path state_dir_;
+  VolumeRecords records_;
+  std::string boot_id_;
+  std::mutex locks_mutex_;
+  std::map<std::string, std::shared_ptr<std::mutex>> locks_;
+};
+
+}  // namespace maya::drivers::docker

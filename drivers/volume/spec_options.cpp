@@ -1,0 +1,141 @@
+#include "drivers/volume/spec_options.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "lib/common/files.h"
+#include "lib/common/names.h"
+#include "lib/common/size.h"
+
+namespace maya::drivers {
+namespace {
+
+constexpr std::array<std::string_view, 9> kKeys = {"size", "fstype", "mountopts", "uid", "gid",
+                                                   "driver", "replicas", "thin", "spec"};
+constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
+
+std::string known_keys() {
+  std::string out;
+  for (auto k : kKeys) out += (out.empty() ? "" : ", ") + std::string(k);
+  return out;
+}
+
+Result<std::uint32_t> parse_id(const std::string& key, const std::string& text) {
+  std::uint32_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v == 0xffffffffu)
+    return fail("option " + key + "=\"" + text + "\" is not a numeric id (0-4294967294)");
+  return v;
+}
+
+Result<bool> parse_bool(const std::string& key, const std::string& text) {
+  if (text == "true" || text == "1" || text == "yes") return true;
+  if (text == "false" || text == "0" || text == "no") return false;
+  return fail("option " + key + "=\"" + text + "\" is not true or false");
+}
+
+Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& value) {
+  if (key == "size") {
+    auto size = parse_size(value);
+    if (!size) return fail("option size: " + size.error().message);
+    if (*size < 1024 * 1024) return fail("option size=" + value + " is too small (at least 1MiB)");
+    spec.size_bytes = *size;
+  } else if (key == "fstype") {
+    if (std::find(kFsTypes.begin(), kFsTypes.end(), value) == kFsTypes.end())
+      return fail("option fstype=\"" + value + "\" is not supported (use ext4 or xfs)");
+    spec.fstype = value;
+  } else if (key == "mountopts") {
+    bool printable = std::all_of(value.begin(), value.end(),
+                                 [](char c) { return c > ' ' && c != '"' && c != '\\' && c < 127; });
+    if (!printable) return fail("option mountopts=\"" + value + "\" has spaces or control characters");
+    spec.mount_options = value;
+  } else if (key == "uid") {
+    MAYA_TRY(uid, parse_id(key, value));
+    spec.uid = *uid;
+  } else if (key == "gid") {
+    MAYA_TRY(gid, parse_id(key, value));
+    spec.gid = *gid;
+  } else if (key == "driver") {
+    if (value.empty()) return fail("option driver is empty");
+    spec.storage_driver = value;
+  } else if (key == "replicas") {
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size() || n < 1 || n > 16)
+      return fail("option replicas=\"" + value + "\" is not a number from 1 to 16");
+    spec.replicas = n;
+  } else if (key == "thin") {
+    MAYA_TRY(thin, parse_bool(key, value));
+    spec.thin = *thin;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<VolumeOptions> options_from_spec_file(const std::filesystem::path& file) {
+  MAYA_TRY(text, read_file(file));
+  toml::table table;
+  try {
+    table = toml::parse(*text, file.string());
+  } catch (const toml::parse_error& e) {
+    return fail(file.string() + ":" + std::to_string(e.source().begin.line) + ":" +
+                std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+  VolumeOptions options;
+  for (const auto& [key, node] : table) {
+    auto where = file.string() + ":" + std::to_string(node.source().begin.line) + ":" +
+                 std::to_string(node.source().begin.column) + ": ";
+    std::string name(key.str());
+    if (name == "spec" || std::find(kKeys.begin(), kKeys.end(), name) == kKeys.end())
+      return fail(where + "unknown key \"" + name + "\" in a volume spec (known: size, fstype, "
+                  "mountopts, uid, gid, driver, replicas, thin)");
+    if (auto s = node.value_exact<std::string>()) {
+      options[name] = *s;
+    } else if (auto i = node.value_exact<std::int64_t>()) {
+      options[name] = std::to_string(*i);
+    } else if (auto b = node.value_exact<bool>()) {
+      options[name] = *b ? "true" : "false";
+    } else {
+      return fail(where + name + " must be a string, an integer or a boolean");
+    }
+  }
+  return options;
+}
+
+Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOptions& options,
+                                     const config::VolumeDefaults& defaults) {
+  MAYA_TRY(valid, validate_volume_name(name));
+  for (const auto& [key, value] : options) {
+    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end())
+      return fail("unknown option \"" + key + "\" (known: " + known_keys() + ")");
+  }
+  VolumeSpec spec;
+  spec.name = name;
+  spec.size_bytes = defaults.size_bytes;
+  spec.thin = defaults.thin;
+  spec.replicas = defaults.replicas;
+  spec.fstype = defaults.fstype;
+  spec.storage_driver = defaults.storage_driver;
+
+  if (auto file = options.find("spec"); file != options.end()) {
+    if (file->second.empty() || file->second[0] != '/')
+      return fail("option spec=\"" + file->second + "\" must be an absolute path to a TOML file");
+    MAYA_TRY(from_file, options_from_spec_file(file->second));
+    for (const auto& [key, value] : *from_file) {
+      if (auto applied = apply(spec, key, value); !applied)
+        return fail(file->second + ": " + applied.error().message);
+    }
+  }
+  for (const auto& [key, value] : options) {
+    if (key == "spec") continue;
+    MAYA_TRY(applied, apply(spec, key, value));
+  }
+  return spec;
+}
+
+}  // namespace maya::drivers

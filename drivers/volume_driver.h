@@ -1,0 +1,51 @@
+// VolumeDriver: the volume life cycle every front door uses (Docker plugin, CLI, later EBS/CSI).
+// It composes a StorageDriver (blocks → device) and an OsDriver (device → mounted file system),
+// with Docker's semantics: a reference count per (volume, mount ID), attach + mount on the
+// first reference, unmount + detach on the last.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "drivers/volume_spec.h"
+#include "lib/common/result.h"
+
+namespace maya::drivers {
+
+struct VolumeInfo {
+  VolumeSpec spec;
+  std::string created;                // ISO 8601, UTC
+  std::string state;                  // "detached" | "mounted" | "error"
+  std::string error;                  // why state is "error"
+  std::filesystem::path mountpoint;   // empty unless mounted
+  std::string device;                 // empty unless attached
+  std::uint64_t allocated_bytes = 0;  // space the data really uses
+  std::map<std::string, unsigned> mounts;  // mount ID → references
+  unsigned mount_count() const {
+    unsigned n = 0;
+    for (const auto& [id, count] : mounts) n += count;
+    return n;
+  }
+};
+
+class VolumeDriver {
+ public:
+  virtual ~VolumeDriver() = default;
+
+  virtual Result<VolumeInfo> create(const VolumeSpec& spec) = 0;
+  // Refuses a mounted volume unless `force`, which unmounts it first.
+  virtual Result<void> remove(const std::string& name, bool force) = 0;
+  // Adds a reference for `id`; the first reference attaches and mounts. Returns the mountpoint.
+  virtual Result<std::filesystem::path> mount(const std::string& name, const std::string& id) = 0;
+  // Drops a reference of `id` (an unknown ID succeeds); the last one unmounts and detaches.
+  virtual Result<void> unmount(const std::string& name, const std::string& id) = 0;
+  // The mountpoint while mounted, else an empty path.
+  virtual Result<std::filesystem::path> path(const std::string& name) = 0;
+  virtual Result<VolumeInfo> get(const std::string& name) = 0;
+  virtual Result<std::vector<VolumeInfo>> list() = 0;
+};
+
+}  // namespace maya::drivers

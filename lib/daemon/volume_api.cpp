@@ -1,0 +1,85 @@
+#include "lib/daemon/volume_api.h"
+
+#include "drivers/volume/spec_options.h"
+#include "lib/common/size.h"
+#include "lib/daemon/control_api.h"
+
+namespace maya::daemon {
+
+using nlohmann::json;
+
+json volume_json(const drivers::VolumeInfo& v) {
+  auto or_null = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
+  json out = {
+      {"name", v.spec.name},
+      {"driver", v.spec.storage_driver},
+      {"size_bytes", v.spec.size_bytes},
+      {"size", format_size(v.spec.size_bytes)},
+      {"allocated_bytes", v.allocated_bytes},
+      {"thin", v.spec.thin},
+      {"replicas", v.spec.replicas},
+      {"fstype", v.spec.fstype},
+      {"mount_options", v.spec.mount_options},
+      {"uid", v.spec.uid ? json(*v.spec.uid) : json(nullptr)},
+      {"gid", v.spec.gid ? json(*v.spec.gid) : json(nullptr)},
+      {"state", v.state},
+      {"error", or_null(v.error)},
+      {"mountpoint", or_null(v.mountpoint.string())},
+      {"device", or_null(v.device)},
+      {"mount_count", v.mount_count()},
+      {"mounts", v.mounts},
+      {"created", v.created},
+  };
+  return out;
+}
+
+void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
+                       std::function<config::VolumeDefaults()> defaults) {
+  using http::Request;
+  auto guarded = [driver](auto body) {
+    return [driver, body](const Request& request, const std::string& name) {
+      if (driver == nullptr)
+        return json_error(409, "this host has no storage role ([roles] storage = false)");
+      return body(request, name);
+    };
+  };
+  router.add("GET", "/v1/volumes", guarded([driver](const Request&, const std::string&) {
+               auto all = driver->list();
+               if (!all) return json_error(500, all.error().message);
+               json volumes = json::array();
+               for (const auto& v : *all) volumes.push_back(volume_json(v));
+               return json_response(200, {{"volumes", volumes}});
+             }));
+  router.add("POST", "/v1/volumes", guarded([driver, defaults](const Request& r, const std::string&) {
+               json body = json::parse(r.body, nullptr, false);
+               if (body.is_discarded() || !body.is_object() || !body.contains("name") ||
+                   !body["name"].is_string())
+                 return json_error(400, "expected {\"name\": \"…\", \"opts\": {…}}");
+               drivers::VolumeOptions opts;
+               if (body.contains("opts") && body["opts"].is_object()) {
+                 for (const auto& [key, value] : body["opts"].items()) {
+                   if (!value.is_string()) return json_error(400, "option " + key + " must be a string");
+                   opts[key] = value.get<std::string>();
+                 }
+               }
+               auto spec = drivers::spec_from_options(body["name"].get<std::string>(), opts, defaults());
+               if (!spec) return json_error(400, spec.error().message);
+               auto created = driver->create(*spec);
+               if (!created) return json_error(400, created.error().message);
+               return json_response(201, volume_json(*created));
+             }));
+  router.add("GET", "/v1/volumes/{name}", guarded([driver](const Request&, const std::string& name) {
+               auto info = driver->get(name);
+               if (!info) return json_error(404, info.error().message);
+               return json_response(200, volume_json(*info));
+             }));
+  router.add("DELETE", "/v1/volumes/{name}",
+             guarded([driver](const Request& r, const std::string& name) {
+               bool force = r.target.find("force=true") != std::string::npos;
+               auto removed = driver->remove(name, force);
+               if (!removed) return json_error(400, removed.error().message);
+               return json_response(200, {{"removed", name}});
+             }));
+}
+
+}  // namespace maya::daemon

@@ -1,0 +1,25 @@
+// Volume routes of the control API (what `maya volume …` calls):
+//   GET    /v1/volumes                 -> {"volumes": [VOLUME…]}
+//   POST   /v1/volumes                 {"name": N, "opts": {key: "value"}} -> 201 VOLUME
+//   GET    /v1/volumes/{name}          -> VOLUME
+//   DELETE /v1/volumes/{name}[?force=true] -> {"removed": N}
+// VOLUME is the documented `maya volume inspect -o json` object (see README).
+#pragma once
+
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "drivers/volume_driver.h"
+#include "lib/config/config.h"
+#include "lib/http/router.h"
+
+namespace maya::daemon {
+
+nlohmann::json volume_json(const drivers::VolumeInfo& volume);
+
+// `driver` may be null on a host without the storage role: the routes then say so.
+void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
+                       std::function<config::VolumeDefaults()> defaults);
+
+}  // namespace maya::daemon

@@ -1,0 +1,270 @@
+#include "lib/process/exec.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include "lib/common/fd.h"
+
+extern char** environ;
+
+namespace maya {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kMaxOutput = 1 << 20;
+constexpr std::size_t kMaxOutputInMessage = 600;
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+
+// Moves a descriptor above stdin/stdout/stderr so the child's dup2 calls cannot clobber it
+// (a daemon that closed its standard streams gets descriptors 0..2 from pipe2 and open).
+int lift_above_stdio(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return moved;
+}
+
+bool is_executable_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+// The program to execve: a name with a slash as is, otherwise the first match in PATH. The
+// sbin directories are searched last because daemons started by non-root shells often lack
+// them, and the tools we run (mkfs.*, mkswap) live there.
+std::optional<std::string> find_program(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* env = std::getenv("PATH");
+  std::string search = (env != nullptr && *env != '\0') ? env : "/usr/local/bin:/usr/bin:/bin";
+  search += ":/usr/local/sbin:/usr/sbin:/sbin";
+  std::size_t start = 0;
+  while (start <= search.size()) {
+    std::size_t end = search.find(':', start);
+    if (end == std::string::npos) end = search.size();
+    std::string dir = search.substr(start, end - start);
+    if (!dir.empty()) {
+      std::string candidate = dir + "/" + name;
+      if (is_executable_file(candidate)) return candidate;
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+// Runs in the forked child: only async-signal-safe calls until execve.
+[[noreturn]] void exec_child(const char* program, char* const* args, int devnull, int out,
+                             int report) {
+  ::setpgid(0, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+  if (::dup2(devnull, STDIN_FILENO) < 0 || ::dup2(out, STDOUT_FILENO) < 0 ||
+      ::dup2(out, STDERR_FILENO) < 0) {
+    int err = errno;
+    [[maybe_unused]] ssize_t n = ::write(report, &err, sizeof err);
+    ::_exit(127);
+  }
+  // Keep the caller's other descriptors (sockets, locks) out of the program (kernel >= 5.11;
+  // without it, only the caller's O_CLOEXEC discipline protects them).
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  ::execve(program, args, environ);
+  int err = errno;
+  [[maybe_unused]] ssize_t n = ::write(report, &err, sizeof err);
+  ::_exit(127);
+}
+
+void append_output(std::string& output, const char* data, std::size_t size, bool& truncated) {
+  std::size_t room = kMaxOutput - std::min(kMaxOutput, output.size());
+  output.append(data, std::min(room, size));
+  if (size > room) truncated = true;
+}
+
+// Reads what the pipe holds now; returns false at end of file.
+bool drain(int fd, std::string& output, bool& truncated) {
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      append_output(output, buf, static_cast<std::size_t>(n), truncated);
+      continue;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    return true;  // EAGAIN: nothing more for now
+  }
+}
+
+// The output on one line, runs of white space squeezed, its middle cut out when long (tools
+// print the error first or last; usage text and progress sit in between).
+std::string one_line(std::string_view text) {
+  std::string line;
+  for (char c : text) {
+    bool space = c == ' ' || c == '\n' || c == '\r' || c == '\t';
+    if (!space) {
+      line += c;
+    } else if (!line.empty() && line.back() != ' ') {
+      line += ' ';
+    }
+  }
+  if (!line.empty() && line.back() == ' ') line.pop_back();
+  if (line.size() > kMaxOutputInMessage) {
+    const std::size_t half = kMaxOutputInMessage / 2;
+    line = line.substr(0, half) + " [...] " + line.substr(line.size() - half);
+  }
+  return line;
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+}  // namespace
+
+std::string describe_command(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const auto& arg : argv) {
+    if (!line.empty()) line += ' ';
+    line += arg;
+  }
+  return line;
+}
+
+Result<ExecResult> run_command(std::vector<std::string> argv, std::chrono::seconds timeout) {
+  if (argv.empty() || argv[0].empty()) return fail("cannot run a command with an empty argv");
+  const std::string what = describe_command(argv);
+  auto program = find_program(argv[0]);
+  if (!program)
+    return fail("cannot run " + what + ": " + argv[0] + " is not installed (not in PATH)");
+
+  int raw_out[2];
+  int raw_report[2];
+  if (::pipe2(raw_out, O_CLOEXEC) != 0)
+    return fail("cannot run " + what + ": " + errno_text(errno));
+  Fd out_read(lift_above_stdio(raw_out[0]));
+  Fd out_write(lift_above_stdio(raw_out[1]));
+  if (::pipe2(raw_report, O_CLOEXEC) != 0)
+    return fail("cannot run " + what + ": " + errno_text(errno));
+  Fd report_read(lift_above_stdio(raw_report[0]));
+  Fd report_write(lift_above_stdio(raw_report[1]));
+  Fd devnull(lift_above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
+  if (out_read.get() < 0 || out_write.get() < 0 || report_read.get() < 0 ||
+      report_write.get() < 0 || devnull.get() < 0) {
+    return fail("cannot run " + what + ": " + errno_text(errno));
+  }
+
+  std::vector<char*> args;
+  for (auto& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+
+  const auto deadline = Clock::now() + timeout;
+  pid_t pid = ::fork();
+  if (pid < 0) return fail("cannot run " + what + ": fork failed: " + errno_text(errno));
+  if (pid == 0)
+    exec_child(program->c_str(), args.data(), devnull.get(), out_write.get(), report_write.get());
+
+  out_write.reset();
+  report_write.reset();
+  devnull.reset();
+
+  // The report pipe closes on a successful execve (O_CLOEXEC) or carries the exec errno.
+  int exec_errno = 0;
+  ssize_t got;
+  do {
+    got = ::read(report_read.get(), &exec_errno, sizeof exec_errno);
+  } while (got < 0 && errno == EINTR);
+  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return fail("cannot run " + what + ": " + errno_text(exec_errno));
+  }
+
+  ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
+  ExecResult result;
+  bool truncated = false;
+  bool open = true;
+  int status = 0;
+  bool reaped = false;
+  auto kill_and_fail = [&]() -> Result<ExecResult> {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    std::string message =
+        what + " did not finish within " + std::to_string(timeout.count()) + " s and was killed";
+    std::string shown = one_line(result.output);
+    if (!shown.empty()) message += "; its output: " + shown;
+    return fail(message);
+  };
+
+  while (!reaped) {
+    auto now = Clock::now();
+    if (now >= deadline) return kill_and_fail();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    if (open) {
+      // Wake up now and then to notice a child that exited while a grandchild holds the pipe.
+      pollfd pfd{out_read.get(), POLLIN, 0};
+      int ready = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 50)));
+      if (ready < 0 && errno != EINTR) return kill_and_fail();
+      if (ready > 0) open = drain(out_read.get(), result.output, truncated);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<long long>(left, 10)));
+    }
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      reaped = true;
+    } else if (done < 0 && errno != EINTR) {
+      int err = errno;
+      ::kill(-pid, SIGKILL);
+      return fail("cannot get the exit status of " + what + ": " + errno_text(err));
+    }
+  }
+  if (open) drain(out_read.get(), result.output, truncated);
+  if (truncated) result.output += "\n[output truncated]\n";
+
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.term_signal = WTERMSIG(status);
+  }
+  return result;
+}
+
+Result<ExecResult> run_command_checked(std::vector<std::string> argv,
+                                       std::chrono::seconds timeout) {
+  std::string what = describe_command(argv);
+  MAYA_TRY(result, run_command(std::move(argv), timeout));
+  if (result->succeeded()) return result;
+  std::string message = what;
+  if (result->term_signal != 0) {
+    message += " was killed by " + signal_name(result->term_signal);
+  } else {
+    message += " failed with exit status " + std::to_string(result->exit_code);
+  }
+  std::string shown = one_line(result->output);
+  message += shown.empty() ? " and printed nothing" : ": " + shown;
+  return fail(message);
+}
+
+}  // namespace maya

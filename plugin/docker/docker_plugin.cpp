@@ -1,0 +1,133 @@
+#include "plugin/docker/docker_plugin.h"
+
+#include <nlohmann/json.hpp>
+
+#include "drivers/volume/spec_options.h"
+#include "lib/common/log.h"
+#include "lib/common/size.h"
+
+namespace maya::plugin::docker {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kContentType = "application/vnd.docker.plugins.v1.2+json";
+
+http::Response reply(const json& body) { return {200, body.dump(), kContentType}; }
+
+struct Call {
+  std::string name;
+  std::string id;
+  drivers::VolumeOptions opts;
+};
+
+// Parses {"Name": "...", "ID": "...", "Opts": {...}}; every Opts value must be a string.
+Result<Call> parse_call(const http::Request& request, bool needs_name) {
+  json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return fail("the request body is not a JSON object");
+  Call call;
+  if (needs_name) {
+    if (!body.contains("Name") || !body["Name"].is_string())
+      return fail("the request has no volume Name");
+    call.name = body["Name"].get<std::string>();
+  }
+  if (body.contains("ID") && body["ID"].is_string()) call.id = body["ID"].get<std::string>();
+  if (body.contains("Opts") && !body["Opts"].is_null()) {
+    if (!body["Opts"].is_object()) return fail("Opts must be an object of strings");
+    for (const auto& [key, value] : body["Opts"].items()) {
+      if (!value.is_string()) return fail("option " + key + " must be a string");
+      call.opts[key] = value.get<std::string>();
+    }
+  }
+  return call;
+}
+
+json status_of(const drivers::VolumeInfo& v) {
+  json status = {{"driver", v.spec.storage_driver},
+                 {"size", v.spec.size_bytes ? format_size(v.spec.size_bytes) : ""},
+                 {"size_bytes", v.spec.size_bytes},
+                 {"fstype", v.spec.fstype},
+                 {"state", v.state},
+                 {"device", v.device},
+                 {"mounts", v.mount_count()},
+                 {"created", v.created}};
+  if (!v.error.empty()) status["error"] = v.error;
+  return status;
+}
+
+json volume_of(const drivers::VolumeInfo& v, bool with_status) {
+  json out = {{"Name", v.spec.name}, {"Mountpoint", v.mountpoint.string()}};
+  if (!v.created.empty()) out["CreatedAt"] = v.created;
+  if (with_status) out["Status"] = status_of(v);
+  return out;
+}
+
+using Handler = std::function<Result<json>(const Call&)>;
+
+// One endpoint: parse, run, answer {"Err": ""} merged into the result, or {"Err": why}.
+http::Router::Route endpoint(const char* what, bool needs_name, Handler handler) {
+  return [what, needs_name, handler](const http::Request& request, const std::string&) {
+    auto call = parse_call(request, needs_name);
+    Result<json> result = call ? handler(*call) : std::unexpected(call.error());
+    if (!result) {
+      log::warn(std::string("docker ") + what + (call ? " " + call->name : "") + ": " +
+                result.error().message);
+      return docker_error(500, result.error().message);
+    }
+    json body = *result;
+    body["Err"] = "";
+    return reply(body);
+  };
+}
+
+}  // namespace
+
+http::Response docker_error(int status, const std::string& message) {
+  return {status, json{{"Err", message}}.dump(), kContentType};
+}
+
+http::Router make_router(drivers::VolumeDriver& driver,
+                         std::function<config::VolumeDefaults()> defaults) {
+  http::Router router(docker_error);
+  auto add = [&router](const std::string& path, const char* what, bool needs_name, Handler h) {
+    router.add("POST", path, endpoint(what, needs_name, std::move(h)));
+  };
+  router.add("POST", "/Plugin.Activate", [](const http::Request&, const std::string&) {
+    return reply({{"Implements", {"VolumeDriver"}}});
+  });
+  add("/VolumeDriver.Capabilities", "capabilities", false,
+      [](const Call&) -> Result<json> { return json{{"Capabilities", {{"Scope", "local"}}}}; });
+  add("/VolumeDriver.Create", "create", true, [&driver, defaults](const Call& c) -> Result<json> {
+    MAYA_TRY(spec, drivers::spec_from_options(c.name, c.opts, defaults()));
+    MAYA_TRY(created, driver.create(*spec));
+    return json::object();
+  });
+  add("/VolumeDriver.Remove", "remove", true, [&driver](const Call& c) -> Result<json> {
+    MAYA_TRY(removed, driver.remove(c.name, false));
+    return json::object();
+  });
+  add("/VolumeDriver.Mount", "mount", true, [&driver](const Call& c) -> Result<json> {
+    MAYA_TRY(mountpoint, driver.mount(c.name, c.id));
+    return json{{"Mountpoint", mountpoint->string()}};
+  });
+  add("/VolumeDriver.Unmount", "unmount", true, [&driver](const Call& c) -> Result<json> {
+    MAYA_TRY(unmounted, driver.unmount(c.name, c.id));
+    return json::object();
+  });
+  add("/VolumeDriver.Path", "path", true, [&driver](const Call& c) -> Result<json> {
+    MAYA_TRY(mountpoint, driver.path(c.name));
+    return json{{"Mountpoint", mountpoint->string()}};
+  });
+  add("/VolumeDriver.Get", "get", true, [&driver](const Call& c) -> Result<json> {
+    MAYA_TRY(info, driver.get(c.name));
+    return json{{"Volume", volume_of(*info, true)}};
+  });
+  add("/VolumeDriver.List", "list", false, [&driver](const Call&) -> Result<json> {
+    MAYA_TRY(all, driver.list());
+    json volumes = json::array();
+    for (const auto& v : *all) volumes.push_back(volume_of(v, false));
+    return json{{"Volumes", volumes}};
+  });
+  return router;
+}
+
+}  // namespace maya::plugin::docker

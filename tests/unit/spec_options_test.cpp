@@ -1,0 +1,103 @@
+#include "drivers/volume/spec_options.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace maya::drivers {
+namespace {
+
+config::VolumeDefaults defaults() {
+  return {100ull << 30, true, 1, "ext4", "local"};
+}
+
+TEST(SpecOptions, DefaultsFillWhatOptionsLeaveOut) {
+  auto spec = spec_from_options("db", {}, defaults());
+  ASSERT_TRUE(spec.has_value()) << spec.error().message;
+  EXPECT_EQ(spec->name, "db");
+  EXPECT_EQ(spec->size_bytes, 100ull << 30);
+  EXPECT_EQ(spec->fstype, "ext4");
+  EXPECT_EQ(spec->storage_driver, "local");
+  EXPECT_EQ(spec->replicas, 1u);
+  EXPECT_TRUE(spec->thin);
+  EXPECT_FALSE(spec->uid.has_value());
+}
+
+TEST(SpecOptions, EveryDocumentedOptionApplies) {
+  auto spec = spec_from_options("db", {{"size", "256MiB"}, {"fstype", "xfs"}, {"mountopts", "noatime,nodev"},
+                                       {"uid", "1000"}, {"gid", "50"}, {"driver", "local"},
+                                       {"replicas", "1"}, {"thin", "false"}},
+                                defaults());
+  ASSERT_TRUE(spec.has_value()) << spec.error().message;
+  EXPECT_EQ(spec->size_bytes, 256ull << 20);
+  EXPECT_EQ(spec->fstype, "xfs");
+  EXPECT_EQ(spec->mount_options, "noatime,nodev");
+  EXPECT_EQ(spec->uid, 1000u);
+  EXPECT_EQ(spec->gid, 50u);
+  EXPECT_FALSE(spec->thin);
+}
+
+TEST(SpecOptions, ErrorsNameTheOption) {
+  struct Case {
+    VolumeOptions opts;
+    const char* says;
+  } cases[] = {
+      {{{"sise", "1G"}}, "unknown option \"sise\""},
+      {{{"size", "abc"}}, "invalid size \"abc\""},
+      {{{"size", "-1G"}}, "negative"},
+      {{{"size", "4096"}}, "too small"},
+      {{{"fstype", "ntfs"}}, "fstype=\"ntfs\""},
+      {{{"uid", "-3"}}, "uid=\"-3\""},
+      {{{"gid", "x"}}, "gid=\"x\""},
+      {{{"replicas", "0"}}, "replicas=\"0\""},
+      {{{"replicas", "many"}}, "replicas=\"many\""},
+      {{{"thin", "maybe"}}, "thin=\"maybe\""},
+      {{{"mountopts", "a b"}}, "mountopts"},
+      {{{"spec", "relative.toml"}}, "absolute path"},
+      {{{"spec", "/nonexistent/spec.toml"}}, "/nonexistent/spec.toml"},
+  };
+  for (const auto& c : cases) {
+    auto spec = spec_from_options("db", c.opts, defaults());
+    ASSERT_FALSE(spec.has_value()) << c.says;
+    EXPECT_NE(spec.error().message.find(c.says), std::string::npos) << spec.error().message;
+  }
+}
+
+TEST(SpecOptions, HostileNamesAreRefusedFirst) {
+  for (const std::string& name : {std::string("../../etc"), std::string(), std::string(300, 'a'),
+                                  std::string("a/b")}) {
+    auto spec = spec_from_options(name, {}, defaults());
+    ASSERT_FALSE(spec.has_value()) << name;
+    EXPECT_NE(spec.error().message.find("invalid volume name"), std::string::npos);
+  }
+}
+
+TEST(SpecOptions, SpecFileThenExplicitOptions) {
+  char tmpl[] = "/tmp/maya-spec-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string file = std::string(tmpl) + "/v.toml";
+  std::ofstream(file) << "size = \"2GiB\"\nfstype = \"xfs\"\nuid = 7\nthin = false\n";
+  auto spec = spec_from_options("db", {{"spec", file}, {"size", "3GiB"}}, defaults());
+  ASSERT_TRUE(spec.has_value()) << spec.error().message;
+  EXPECT_EQ(spec->size_bytes, 3ull << 30) << "explicit options win over the file";
+  EXPECT_EQ(spec->fstype, "xfs");
+  EXPECT_EQ(spec->uid, 7u);
+  EXPECT_FALSE(spec->thin);
+
+  std::ofstream(file, std::ios::trunc) << "size = \"2GiB\"\ncolour = \"red\"\n";
+  auto unknown = spec_from_options("db", {{"spec", file}}, defaults());
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_NE(unknown.error().message.find(file + ":2:"), std::string::npos) << unknown.error().message;
+  EXPECT_NE(unknown.error().message.find("colour"), std::string::npos);
+
+  std::ofstream(file, std::ios::trunc) << "size = [1]\n";
+  EXPECT_FALSE(spec_from_options("db", {{"spec", file}}, defaults()).has_value());
+  std::ofstream(file, std::ios::trunc) << "size = \"1G\n";
+  auto broken = spec_from_options("db", {{"spec", file}}, defaults());
+  ASSERT_FALSE(broken.has_value());
+  EXPECT_NE(broken.error().message.find(file + ":1:"), std::string::npos) << broken.error().message;
+  std::filesystem::remove_all(tmpl);
+}
+
+}  // namespace
+}  // namespace maya::drivers

@@ -1,0 +1,242 @@
+// Reference counting of the Docker-semantics volume driver over fake storage and OS drivers:
+// the fakes count calls and inject the faults (a failing mount, a foreign signature) that a
+// real loop device cannot be made to produce on demand. The real drivers run in tests/drivers.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "drivers/volume/docker/docker_volume_driver.h"
+#include "lib/common/files.h"
+
+namespace maya::drivers::docker {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Calls {
+  int attach = 0, detach = 0, mount = 0, unmount = 0, format = 0;
+  bool fail_mount = false;
+  std::string signature;  // what probe reports after format; "" = blank
+  std::map<fs::path, MountEntry> table;
+  std::set<std::string> volumes, attached;
+};
+
+class FakeStorage : public StorageDriver {
+ public:
+  explicit FakeStorage(Calls& c) : c_(c) {}
+  std::string_view name() const override { return "fake"; }
+  Result<StorageVolume> create(const VolumeSpec& s) override {
+    c_.volumes.insert(s.name);
+    return StorageVolume{s.name, s.size_bytes};
+  }
+  Result<void> remove(const std::string& n) override {
+    if (c_.attached.contains(n)) return fail("attached");
+    c_.volumes.erase(n);
+    return {};
+  }
+  Result<StorageVolume> inspect(const std::string& n) override {
+    if (!c_.volumes.contains(n)) return fail("no storage for " + n);
+    StorageVolume v{n, 1};
+    if (c_.attached.contains(n)) v.device = "/dev/fake-" + n;
+    return v;
+  }
+  Result<std::vector<StorageVolume>> list() override { return std::vector<StorageVolume>{}; }
+  Result<fs::path> attach(const std::string& n) override {
+    ++c_.attach;
+    c_.attached.insert(n);
+    return fs::path("/dev/fake-" + n);
+  }
+  Result<void> detach(const std::string& n) override {
+    if (c_.attached.erase(n)) ++c_.detach;
+    return {};
+  }
+
+ private:
+  Calls& c_;
+};
+
+class FakeOs : public OsDriver {
+ public:
+  explicit FakeOs(Calls& c) : c_(c) {}
+  std::string_view name() const override { return "fake"; }
+  Result<std::vector<MountEntry>> mounts() override { return std::vector<MountEntry>{}; }
+  Result<std::optional<MountEntry>> mounted_at(const fs::path& t) override {
+    auto it = c_.table.find(t);
+    if (it == c_.table.end()) return std::optional<MountEntry>{};
+    return std::optional<MountEntry>{it->second};
+  }
+  Result<std::optional<std::string>> probe(const fs::path&) override {
+    if (c_.signature.empty()) return std::optional<std::string>{};
+    return std::optional<std::string>{c_.signature};
+  }
+  Result<void> format(const fs::path&, const std::string& type) override {
+    ++c_.format;
+    c_.signature = type;
+    return {};
+  }
+  Result<void> mount(const fs::path& d, const fs::path& t, const std::string& type,
+                     const std::string& o) override {
+    ++c_.mount;
+    if (c_.fail_mount) return fail("injected mount failure");
+    c_.table[t] = MountEntry{d.string(), t, type, o};
+    return {};
+  }
+  Result<void> unmount(const fs::path& t) override {
+    if (c_.table.erase(t)) ++c_.unmount;
+    return {};
+  }
+
+ private:
+  Calls& c_;
+};
+
+class Refcount : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/maya-ref-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    state_ = tmpl;
+    driver_ = make();
+    VolumeSpec spec{"v", 1 << 30, true, 1, "fake", "ext4"};
+    ASSERT_TRUE(driver_->create(spec).has_value());
+  }
+  void TearDown() override { fs::remove_all(state_); }
+  std::unique_ptr<DockerVolumeDriver> make() {
+    DockerVolumeDriver::StorageDrivers storage;
+    storage.emplace("fake", std::make_unique<FakeStorage>(calls_));
+    return std::make_unique<DockerVolumeDriver>(std::move(storage), std::make_unique<FakeOs>(calls_),
+                                                state_);
+  }
+  unsigned refs() { return driver_->get("v")->mount_count(); }
+
+  Calls calls_;
+  fs::path state_;
+  std::unique_ptr<DockerVolumeDriver> driver_;
+};
+
+TEST_F(Refcount, FirstReferenceMountsLastReleases) {
+  auto mp = driver_->mount("v", "c1");
+  ASSERT_TRUE(mp.has_value()) << mp.error().message;
+  EXPECT_EQ(*mp, state_ / "mounts/v");
+  EXPECT_EQ(calls_.format, 1) << "a blank device is formatted once";
+  EXPECT_EQ(driver_->path("v").value(), *mp);
+  ASSERT_TRUE(driver_->mount("v", "c2").has_value());
+  ASSERT_TRUE(driver_->mount("v", "c1").has_value()) << "docker cp repeats an ID";
+  EXPECT_EQ(calls_.mount, 1);
+  EXPECT_EQ(calls_.attach, 1);
+  EXPECT_EQ(refs(), 3u);
+  EXPECT_EQ(driver_->get("v")->state, "mounted");
+
+  ASSERT_TRUE(driver_->unmount("v", "c1").has_value());
+  ASSERT_TRUE(driver_->unmount("v", "c2").has_value());
+  EXPECT_EQ(calls_.unmount, 0) << "c1 still holds one reference";
+  ASSERT_TRUE(driver_->unmount("v", "c1").has_value());
+  EXPECT_EQ(calls_.unmount, 1);
+  EXPECT_EQ(calls_.detach, 1);
+  EXPECT_EQ(refs(), 0u);
+  EXPECT_EQ(driver_->path("v").value(), fs::path());
+  EXPECT_EQ(driver_->get("v")->state, "detached");
+
+  ASSERT_TRUE(driver_->mount("v", "c3").has_value());
+  EXPECT_EQ(calls_.format, 1) << "a volume with a file system is never formatted again";
+}
+
+TEST_F(Refcount, FailedMountChangesNoCountAndDetaches) {
+  calls_.fail_mount = true;
+  auto mp = driver_->mount("v", "c1");
+  ASSERT_FALSE(mp.has_value());
+  EXPECT_NE(mp.error().message.find("injected mount failure"), std::string::npos);
+  EXPECT_NE(mp.error().message.find("volume v"), std::string::npos);
+  EXPECT_EQ(refs(), 0u);
+  EXPECT_TRUE(calls_.attached.empty()) << "the attach is undone";
+}
+
+TEST_F(Refcount, UnknownIdUnmountSucceedsAndChangesNothing) {
+  ASSERT_TRUE(driver_->mount("v", "c1").has_value());
+  EXPECT_TRUE(driver_->unmount("v", "never-mounted").has_value());
+  EXPECT_EQ(refs(), 1u);
+  EXPECT_EQ(calls_.unmount, 0);
+  EXPECT_FALSE(driver_->unmount("nope", "x").has_value()) << "an unknown volume is an error";
+}
+
+TEST_F(Refcount, ForeignSignatureIsNeverFormattedOrMounted) {
+  calls_.signature = "LVM2_member";
+  auto mp = driver_->mount("v", "c1");
+  ASSERT_FALSE(mp.has_value());
+  EXPECT_NE(mp.error().message.find("LVM2_member"), std::string::npos);
+  EXPECT_EQ(calls_.format, 0);
+  EXPECT_EQ(calls_.mount, 0);
+  EXPECT_TRUE(calls_.attached.empty());
+}
+
+TEST_F(Refcount, RemoveRefusesAMountedVolumeUnlessForced) {
+  ASSERT_TRUE(driver_->mount("v", "c1").has_value());
+  auto refused = driver_->remove("v", false);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("in use"), std::string::npos);
+  EXPECT_TRUE(calls_.volumes.contains("v"));
+  ASSERT_TRUE(driver_->remove("v", true).has_value());
+  EXPECT_FALSE(calls_.volumes.contains("v"));
+  EXPECT_TRUE(calls_.table.empty());
+  EXPECT_FALSE(driver_->get("v").has_value());
+  EXPECT_TRUE(driver_->create({"v", 1 << 30, true, 1, "fake", "ext4"}).has_value())
+      << "the name is free again";
+}
+
+TEST_F(Refcount, CreateRefusesDuplicatesUnknownDriversAndTooManyReplicas) {
+  auto dup = driver_->create({"v", 1 << 30, true, 1, "fake", "ext4"});
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_NE(dup.error().message.find("already exists"), std::string::npos);
+  auto unknown = driver_->create({"w", 1 << 30, true, 1, "ceph", "ext4"});
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_NE(unknown.error().message.find("\"ceph\" is not enabled"), std::string::npos);
+  auto replicas = driver_->create({"w", 1 << 30, true, 3, "fake", "ext4"});
+  ASSERT_FALSE(replicas.has_value());
+  EXPECT_NE(replicas.error().message.find("replicas=3"), std::string::npos);
+  EXPECT_FALSE(calls_.volumes.contains("w"));
+}
+
+TEST_F(Refcount, CountsSurviveARestartAndReconcileRepairs) {
+  ASSERT_TRUE(driver_->mount("v", "c1").has_value());
+  ASSERT_TRUE(driver_->mount("v", "c2").has_value());
+  driver_ = make();  // a new daemon over the same state
+  EXPECT_TRUE(driver_->reconcile().empty()) << "nothing to repair";
+  EXPECT_EQ(refs(), 2u);
+  EXPECT_EQ(driver_->get("v")->mounts.at("c1"), 1u);
+
+  // Someone unmounted it behind our back: reconcile mounts it again for its references.
+  calls_.table.clear();
+  EXPECT_EQ(driver_->get("v")->state, "error");
+  auto notes = driver_->reconcile();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("mounted again"), std::string::npos) << notes[0];
+  EXPECT_EQ(driver_->get("v")->state, "mounted");
+
+  // References from an earlier boot are dropped and the volume is released.
+  fs::path record = state_ / "volumes/v.json";
+  std::string text = *read_file(record);
+  auto at = text.find("\"boot_id\": \"");
+  ASSERT_NE(at, std::string::npos);
+  text.insert(at + 12, "old-");
+  std::ofstream(record, std::ios::trunc) << text;
+  notes = driver_->reconcile();
+  ASSERT_GE(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("earlier boot"), std::string::npos) << notes[0];
+  EXPECT_EQ(refs(), 0u);
+  EXPECT_TRUE(calls_.table.empty());
+  EXPECT_TRUE(calls_.attached.empty());
+}
+
+TEST_F(Refcount, DamagedRecordsStillListAsErrors) {
+  std::ofstream(state_ / "volumes/broken.json") << "{not json";
+  auto all = driver_->list();
+  ASSERT_TRUE(all.has_value());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].spec.name, "broken");
+  EXPECT_EQ((*all)[1].state, "error");
+  EXPECT_NE((*all)[1].error.find("damaged"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace maya::drivers::docker
