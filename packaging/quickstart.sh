@@ -21,7 +21,6 @@ else
   maya init
 fi
 maya load
-maya status
 # A first volume (once): a 1 GiB thin volume, ready for `docker run -v demo:/data …`.
 maya volume inspect demo >/dev/null 2>&1 || maya volume create demo --size 1GiB
 maya volume list
