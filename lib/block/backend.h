@@ -1,0 +1,44 @@
+// BlockBackend: where a target's blocks live. The SCSI layer (lib/scsi) runs on it; the file
+// backend serves a volume's file, the memory backend serves unit tests, and the replicator
+// (later) fans out to several. Offsets and lengths are in bytes and block-aligned by callers.
+// Implementations are safe for concurrent calls from several threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "lib/common/result.h"
+
+namespace maya::block {
+
+// A run of blocks that are all allocated (mapped) or all holes.
+struct Extent {
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  bool mapped = true;
+};
+
+class BlockBackend {
+ public:
+  virtual ~BlockBackend() = default;
+
+  virtual std::uint64_t size_bytes() const = 0;
+  // Logical block size advertised to initiators (512 or 4096).
+  virtual std::uint32_t block_size() const = 0;
+  // Thin: unwritten and discarded ranges take no space (advertised as LBPME).
+  virtual bool thin() const = 0;
+  // Discarded ranges read back as zeros (advertised as LBPRZ).
+  virtual bool discard_zeroes() const = 0;
+
+  virtual Result<void> read(std::uint64_t offset, std::span<std::byte> out) = 0;
+  // `fua`: the data is durable when this returns.
+  virtual Result<void> write(std::uint64_t offset, std::span<const std::byte> data, bool fua) = 0;
+  virtual Result<void> flush() = 0;
+  // Deallocates a range (punches holes); it reads as zeros afterwards when discard_zeroes().
+  virtual Result<void> discard(std::uint64_t offset, std::uint64_t length) = 0;
+  // The extent that starts at `offset` (SEEK_DATA/SEEK_HOLE for files); never past the end.
+  virtual Result<Extent> extent_at(std::uint64_t offset) = 0;
+};
+
+}  // namespace maya::block
