@@ -25,7 +25,8 @@ const std::map<std::string, OsFactory>& os_registry() {
   return registry;
 }
 
-Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(const config::Config& config) {
+Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(
+    const config::Config& config) {
   docker::DockerVolumeDriver::StorageDrivers storage;
   for (const std::string& name : config.storage_drivers) {
     auto factory = storage_registry().find(name);

@@ -22,6 +22,7 @@ const std::map<std::string, StorageFactory>& storage_registry();
 const std::map<std::string, OsFactory>& os_registry();
 
 // The volume driver over the storage and OS drivers the config enables.
-Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(const config::Config& config);
+Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(
+    const config::Config& config);
 
 }  // namespace maya::drivers

@@ -19,8 +19,8 @@ namespace maya::drivers {
 struct StorageVolume {
   std::string name;
   std::uint64_t size_bytes = 0;
-  std::uint64_t allocated_bytes = 0;  // space really used (thin volumes)
-  std::filesystem::path location;     // where the data lives (<store>/<name>/)
+  std::uint64_t allocated_bytes = 0;            // space really used (thin volumes)
+  std::filesystem::path location;               // where the data lives (<store>/<name>/)
   std::optional<std::filesystem::path> device;  // set while attached ("/dev/loop3")
 };
 

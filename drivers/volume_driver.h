@@ -17,12 +17,12 @@ namespace maya::drivers {
 
 struct VolumeInfo {
   VolumeSpec spec;
-  std::string created;                // ISO 8601, UTC
-  std::string state;                  // "detached" | "mounted" | "error"
-  std::string error;                  // why state is "error"
-  std::filesystem::path mountpoint;   // empty unless mounted
-  std::string device;                 // empty unless attached
-  std::uint64_t allocated_bytes = 0;  // space the data really uses
+  std::string created;                     // ISO 8601, UTC
+  std::string state;                       // "detached" | "mounted" | "error"
+  std::string error;                       // why state is "error"
+  std::filesystem::path mountpoint;        // empty unless mounted
+  std::string device;                      // empty unless attached
+  std::uint64_t allocated_bytes = 0;       // space the data really uses
   std::map<std::string, unsigned> mounts;  // mount ID → references
   unsigned mount_count() const {
     unsigned n = 0;

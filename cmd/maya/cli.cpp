@@ -5,11 +5,10 @@
 namespace maya::cli {
 
 void add_global_options(po::options_description& options, Globals& globals) {
-  options.add_options()
-      ("config", po::value(&globals.config)->value_name("PATH"),
-       "config file (default: $MAYA_CONFIG, else /etc/maya.conf)")
-      ("output,o", po::value(&globals.output)->value_name("FORMAT"), "output: table or json")
-      ("help,h", "show this help");
+  options.add_options()("config", po::value(&globals.config)->value_name("PATH"),
+                        "config file (default: $MAYA_CONFIG, else /etc/maya.conf)")(
+      "output,o", po::value(&globals.output)->value_name("FORMAT"), "output: table or json")(
+      "help,h", "show this help");
 }
 
 Parsed parse(const CommandSpec& spec, po::options_description options,
@@ -54,9 +53,13 @@ std::optional<config::Config> load_config(const Globals& globals) {
   return *loaded;
 }
 
-bool json_output(const Globals& globals) { return globals.output == "json"; }
+bool json_output(const Globals& globals) {
+  return globals.output == "json";
+}
 
-void print_json(const nlohmann::json& value) { std::cout << value.dump(2) << "\n"; }
+void print_json(const nlohmann::json& value) {
+  std::cout << value.dump(2) << "\n";
+}
 
 std::string format_duration(long long seconds) {
   long long d = seconds / 86400, h = seconds / 3600 % 24, m = seconds / 60 % 60, s = seconds % 60;

@@ -15,7 +15,7 @@ namespace maya::cli {
 namespace po = boost::program_options;
 
 struct Globals {
-  std::string config;          // --config (empty: $MAYA_CONFIG or /etc/maya.conf)
+  std::string config;            // --config (empty: $MAYA_CONFIG or /etc/maya.conf)
   std::string output = "table";  // -o table|json
 };
 

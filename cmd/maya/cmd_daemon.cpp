@@ -36,7 +36,8 @@ void print_status_table(const json& s) {
               << path.get<std::string>() << "\n";
   }
   if (!s["log_file"].is_null())
-    std::cout << "log       " << s["log_file"].get<std::string>() << " (" << s["log_level"].get<std::string>() << ")\n";
+    std::cout << "log       " << s["log_file"].get<std::string>() << " ("
+              << s["log_level"].get<std::string>() << ")\n";
   std::cout << "volumes   " << s["volumes"] << "\n";
 }
 
@@ -52,7 +53,8 @@ int reload_running(const config::Config& cfg, pid_t pid, const Globals& globals)
   }
   std::cout << "maya daemon (pid " << pid << ") reloaded " << cfg.file.string()
             << ((*answer)["changed"].get<bool>() ? "" : " (no changes)") << "\n";
-  for (const auto& w : (*answer)["warnings"]) std::cerr << "warning: " << w.get<std::string>() << "\n";
+  for (const auto& w : (*answer)["warnings"])
+    std::cerr << "warning: " << w.get<std::string>() << "\n";
   return 0;
 }
 
@@ -61,12 +63,12 @@ int reload_running(const config::Config& cfg, pid_t pid, const Globals& globals)
 int cmd_load(Globals& globals, const Args& args) {
   int ready_fd = -1;
   po::options_description options("Options");
-  options.add_options()
-      ("foreground", "run the daemon in this process, logging to stderr (for systemd and debugging)");
+  options.add_options()(
+      "foreground",
+      "run the daemon in this process, logging to stderr (for systemd and debugging)");
   po::options_description hidden;
-  hidden.add_options()
-      ("ready-fd", po::value(&ready_fd), "internal: pipe to report start-up on")
-      ("log-to-file", "internal: log to the state directory");
+  hidden.add_options()("ready-fd", po::value(&ready_fd), "internal: pipe to report start-up on")(
+      "log-to-file", "internal: log to the state directory");
   options.add(hidden);
   Parsed parsed = parse({"load", "maya load [--config PATH] [--foreground]",
                          "Validates the config and starts the maya daemon in the background, "
@@ -84,7 +86,8 @@ int cmd_load(Globals& globals, const Args& args) {
   if (auto pid = PidFile::holder(cfg->pidfile())) {
     if (foreground) {
       return error("a maya daemon (pid " + std::to_string(*pid) + ") already runs for " +
-                   cfg->file.string() + "; use `maya load` to reload it or `maya unload` to stop it");
+                   cfg->file.string() +
+                   "; use `maya load` to reload it or `maya unload` to stop it");
     }
     return reload_running(*cfg, *pid, globals);
   }
@@ -127,8 +130,8 @@ int cmd_status(Globals& globals, const Args& args) {
   }
   auto status = daemon::call(*cfg, "GET", "/v1/status", nullptr, std::chrono::seconds(10));
   if (!status) {
-    return error("the daemon (pid " + std::to_string(*pid) + ") does not answer: " +
-                 status.error().message);
+    return error("the daemon (pid " + std::to_string(*pid) +
+                 ") does not answer: " + status.error().message);
   }
   if (json_output(globals)) {
     (*status)["running"] = true;
@@ -154,7 +157,8 @@ int cmd_unload(Globals& globals, const Args& args) {
   }
   if (auto answer = daemon::call(*cfg, "POST", "/v1/shutdown", nullptr, std::chrono::seconds(10));
       !answer && *pid > 0) {
-    std::cerr << "warning: " << answer.error().message << "; sending SIGTERM to pid " << *pid << "\n";
+    std::cerr << "warning: " << answer.error().message << "; sending SIGTERM to pid " << *pid
+              << "\n";
     ::kill(*pid, SIGTERM);
   }
   if (!daemon::wait_until_stopped(*cfg, kStopTimeout)) {

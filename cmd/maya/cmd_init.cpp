@@ -9,10 +9,9 @@ namespace maya::cli {
 int cmd_init(Globals& globals, const Args& args) {
   std::string root;
   po::options_description options("Options");
-  options.add_options()
-      ("root", po::value(&root)->value_name("DIR"),
-       "place every path (config, store, state, run, sockets) under DIR")
-      ("force", "replace an existing config file (the host id is kept)");
+  options.add_options()("root", po::value(&root)->value_name("DIR"),
+                        "place every path (config, store, state, run, sockets) under DIR")(
+      "force", "replace an existing config file (the host id is kept)");
   Parsed parsed = parse({"init", "maya init [--config PATH] [--root DIR] [--force]",
                          "Writes the maya config (TOML, every key commented) and creates the "
                          "directories it names.\nThe config goes to --config, else "
@@ -43,7 +42,8 @@ int cmd_init(Globals& globals, const Args& args) {
             << "  store   " << cfg.store_dir.string() << "\n"
             << "  state   " << cfg.state_dir.string() << "\n"
             << "  run     " << cfg.run_dir.string() << "\n"
-            << "Next: maya" << (globals.config.empty() && root.empty() ? "" : " --config " + cfg.file.string())
+            << "Next: maya"
+            << (globals.config.empty() && root.empty() ? "" : " --config " + cfg.file.string())
             << " load\n";
   return 0;
 }

@@ -52,8 +52,9 @@ void print_volume(const json& v) {
   row("mountpoint", text(v["mountpoint"]));
   row("device", text(v["device"]));
   row("mounts", text(v["mount_count"]));
-  row("fstype", text(v["fstype"]) +
-                    (v["mount_options"].get<std::string>().empty() ? "" : " (" + text(v["mount_options"]) + ")"));
+  row("fstype", text(v["fstype"]) + (v["mount_options"].get<std::string>().empty()
+                                         ? ""
+                                         : " (" + text(v["mount_options"]) + ")"));
   row("replicas", text(v["replicas"]));
   row("created", text(v["created"]));
 }
@@ -61,15 +62,15 @@ void print_volume(const json& v) {
 int create(Globals& globals, const Args& args, const std::string& usage, bool short_form) {
   std::string name, size, driver, fstype, spec, mountopts, replicas, uid, gid;
   po::options_description options("Options");
-  options.add_options()
-      ("size", po::value(&size)->value_name("SIZE"), "capacity, e.g. 10GiB (default from the config)")
-      ("driver", po::value(&driver)->value_name("NAME"), "storage driver, e.g. local")
-      ("fstype", po::value(&fstype)->value_name("TYPE"), "file system: ext4 or xfs")
-      ("replicas", po::value(&replicas)->value_name("N"), "copies of every block")
-      ("mountopts", po::value(&mountopts)->value_name("OPTS"), "mount options, e.g. noatime")
-      ("uid", po::value(&uid)->value_name("UID"), "owner of the file system root")
-      ("gid", po::value(&gid)->value_name("GID"), "group of the file system root")
-      ("spec", po::value(&spec)->value_name("FILE"), "a TOML spec file (keys as above)");
+  options.add_options()("size", po::value(&size)->value_name("SIZE"),
+                        "capacity, e.g. 10GiB (default from the config)")(
+      "driver", po::value(&driver)->value_name("NAME"), "storage driver, e.g. local")(
+      "fstype", po::value(&fstype)->value_name("TYPE"), "file system: ext4 or xfs")(
+      "replicas", po::value(&replicas)->value_name("N"), "copies of every block")(
+      "mountopts", po::value(&mountopts)->value_name("OPTS"), "mount options, e.g. noatime")(
+      "uid", po::value(&uid)->value_name("UID"), "owner of the file system root")(
+      "gid", po::value(&gid)->value_name("GID"), "group of the file system root")(
+      "spec", po::value(&spec)->value_name("FILE"), "a TOML spec file (keys as above)");
   po::options_description hidden;
   hidden.add_options()("name", po::value(&name));
   options.add(hidden);
@@ -116,7 +117,8 @@ int list(Globals& globals, const Args& args) {
     return 0;
   }
   std::cout << std::left << std::setw(24) << "NAME" << std::setw(8) << "DRIVER" << std::setw(10)
-            << "SIZE" << std::setw(10) << "STATE" << std::setw(7) << "MOUNTS" << "MOUNTPOINT\n";
+            << "SIZE" << std::setw(10) << "STATE" << std::setw(7) << "MOUNTS"
+            << "MOUNTPOINT\n";
   for (const json& v : (*answer)["volumes"]) {
     std::cout << std::left << std::setw(24) << text(v["name"]) << std::setw(8) << text(v["driver"])
               << std::setw(10) << text(v["size"]) << std::setw(10) << text(v["state"])

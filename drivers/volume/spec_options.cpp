@@ -14,8 +14,8 @@
 namespace maya::drivers {
 namespace {
 
-constexpr std::array<std::string_view, 9> kKeys = {"size", "fstype", "mountopts", "uid", "gid",
-                                                   "driver", "replicas", "thin", "spec"};
+constexpr std::array<std::string_view, 9> kKeys = {"size",   "fstype",   "mountopts", "uid", "gid",
+                                                   "driver", "replicas", "thin",      "spec"};
 constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
 
 std::string known_keys() {
@@ -49,9 +49,11 @@ Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& 
       return fail("option fstype=\"" + value + "\" is not supported (use ext4 or xfs)");
     spec.fstype = value;
   } else if (key == "mountopts") {
-    bool printable = std::all_of(value.begin(), value.end(),
-                                 [](char c) { return c > ' ' && c != '"' && c != '\\' && c < 127; });
-    if (!printable) return fail("option mountopts=\"" + value + "\" has spaces or control characters");
+    bool printable = std::all_of(value.begin(), value.end(), [](char c) {
+      return c > ' ' && c != '"' && c != '\\' && c < 127;
+    });
+    if (!printable)
+      return fail("option mountopts=\"" + value + "\" has spaces or control characters");
     spec.mount_options = value;
   } else if (key == "uid") {
     MAYA_TRY(uid, parse_id(key, value));
@@ -92,7 +94,8 @@ Result<VolumeOptions> options_from_spec_file(const std::filesystem::path& file) 
                  std::to_string(node.source().begin.column) + ": ";
     std::string name(key.str());
     if (name == "spec" || std::find(kKeys.begin(), kKeys.end(), name) == kKeys.end())
-      return fail(where + "unknown key \"" + name + "\" in a volume spec (known: size, fstype, "
+      return fail(where + "unknown key \"" + name +
+                  "\" in a volume spec (known: size, fstype, "
                   "mountopts, uid, gid, driver, replicas, thin)");
     if (auto s = node.value_exact<std::string>()) {
       options[name] = *s;

@@ -24,7 +24,10 @@ json to_json(const VolumeRecord& r) {
                {"mount_options", s.mount_options},
                {"uid", s.uid ? json(*s.uid) : json(nullptr)},
                {"gid", s.gid ? json(*s.gid) : json(nullptr)}};
-  return {{"version", 1}, {"spec", spec}, {"created", r.created}, {"mounts", r.mounts},
+  return {{"version", 1},
+          {"spec", spec},
+          {"created", r.created},
+          {"mounts", r.mounts},
           {"boot_id", r.boot_id}};
 }
 
@@ -67,7 +70,8 @@ Result<VolumeRecord> VolumeRecords::load(const std::string& name) const {
   MAYA_TRY(text, read_file(file(name)));
   try {
     VolumeRecord record = from_json(json::parse(*text));
-    if (record.spec.name != name) return fail("record " + file(name).string() + " names another volume");
+    if (record.spec.name != name)
+      return fail("record " + file(name).string() + " names another volume");
     return record;
   } catch (const json::exception& e) {
     return fail("record " + file(name).string() + " is damaged: " + e.what());

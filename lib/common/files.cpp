@@ -14,8 +14,9 @@
 namespace maya {
 namespace {
 
-std::string errno_text(int err) { return std::strerror(err); }
-
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 }  // namespace
 

@@ -21,14 +21,23 @@ Result<Level> parse_level(std::string_view name) {
   for (std::size_t i = 0; i < kNames.size(); ++i) {
     if (kNames[i] == name) return static_cast<Level>(i);
   }
-  return fail("unknown log level \"" + std::string(name) + "\" (expected debug, info, warn or error)");
+  return fail("unknown log level \"" + std::string(name) +
+              "\" (expected debug, info, warn or error)");
 }
 
-std::string_view level_name(Level level) { return kNames[static_cast<std::size_t>(level)]; }
+std::string_view level_name(Level level) {
+  return kNames[static_cast<std::size_t>(level)];
+}
 
-void set_level(Level level) { g_level = level; }
-Level level() { return g_level; }
-void set_sink(std::FILE* sink) { g_sink = sink; }
+void set_level(Level level) {
+  g_level = level;
+}
+Level level() {
+  return g_level;
+}
+void set_sink(std::FILE* sink) {
+  g_sink = sink;
+}
 
 void write(Level lvl, std::string_view message) {
   if (lvl < g_level.load()) return;
@@ -37,7 +46,8 @@ void write(Level lvl, std::string_view message) {
 
   auto now = std::chrono::system_clock::now();
   std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char stamp[32];

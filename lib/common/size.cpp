@@ -20,17 +20,17 @@ constexpr std::array<Unit, 16> kUnits = {{
     {"K", kKi},
     {"KiB", kKi},
     {"KB", 1000},
-    {"M", kKi * kKi},
-    {"MiB", kKi * kKi},
+    {"M", kKi* kKi},
+    {"MiB", kKi* kKi},
     {"MB", 1000 * 1000},
-    {"G", kKi * kKi * kKi},
-    {"GiB", kKi * kKi * kKi},
+    {"G", kKi* kKi* kKi},
+    {"GiB", kKi* kKi* kKi},
     {"GB", 1000ull * 1000 * 1000},
-    {"T", kKi * kKi * kKi * kKi},
-    {"TiB", kKi * kKi * kKi * kKi},
+    {"T", kKi* kKi* kKi* kKi},
+    {"TiB", kKi* kKi* kKi* kKi},
     {"TB", 1000ull * 1000 * 1000 * 1000},
-    {"P", kKi * kKi * kKi * kKi * kKi},
-    {"PiB", kKi * kKi * kKi * kKi * kKi},
+    {"P", kKi* kKi* kKi* kKi* kKi},
+    {"PiB", kKi* kKi* kKi* kKi* kKi},
 }};
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -101,7 +101,8 @@ Result<std::uint64_t> parse_size(std::string_view text) {
     long double part = static_cast<long double>(frac) * static_cast<long double>(unit->factor) /
                        static_cast<long double>(frac_scale);
     auto extra = static_cast<std::uint64_t>(std::floor(part));
-    if (bytes > std::numeric_limits<std::uint64_t>::max() - extra) return bad(text, "it is too large");
+    if (bytes > std::numeric_limits<std::uint64_t>::max() - extra)
+      return bad(text, "it is too large");
     bytes += extra;
     if (unit->factor == 1 && extra * frac_scale != frac * unit->factor)
       return bad(text, "a byte count must be a whole number");
@@ -110,7 +111,8 @@ Result<std::uint64_t> parse_size(std::string_view text) {
 }
 
 std::string format_size(std::uint64_t bytes) {
-  static constexpr std::array<std::string_view, 6> kNames = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  static constexpr std::array<std::string_view, 6> kNames = {"B",   "KiB", "MiB",
+                                                             "GiB", "TiB", "PiB"};
   std::size_t i = 0;
   while (i + 1 < kNames.size() && bytes != 0 && bytes % 1024 == 0) {
     bytes /= 1024;

@@ -76,7 +76,8 @@ Result<std::pair<std::uint16_t, std::uint16_t>> parse_port_range(std::string_vie
 
 bool is_ip_address(const std::string& text) {
   in6_addr addr{};
-  return inet_pton(AF_INET, text.c_str(), &addr) == 1 || inet_pton(AF_INET6, text.c_str(), &addr) == 1;
+  return inet_pton(AF_INET, text.c_str(), &addr) == 1 ||
+         inet_pton(AF_INET6, text.c_str(), &addr) == 1;
 }
 
 // Fills `cfg` from the document; the first problem found is returned with its location.
@@ -85,7 +86,8 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
     const toml::node* node = root.get(name);
     if (node == nullptr) return nullptr;
     if (!node->is_table())
-      return fail(location(src, node->source()) + ": \"" + name + "\" must be a [" + name + "] section");
+      return fail(location(src, node->source()) + ": \"" + name + "\" must be a [" + name +
+                  "] section");
     return node->as_table();
   };
   // Top level: only known sections.
@@ -93,7 +95,8 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
     static constexpr std::array<std::string_view, 9> kSections = {
         "host", "roles", "paths", "plugin", "api", "iscsi", "volume", "drivers", "log"};
     if (!known(kSections, key.str()))
-      return fail(location(src, key.source()) + ": unknown section [" + std::string(key.str()) + "]");
+      return fail(location(src, key.source()) + ": unknown section [" + std::string(key.str()) +
+                  "]");
   }
 
   MAYA_TRY(host_t, section("host"));
@@ -189,8 +192,8 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
   cfg.volume_defaults.replicas = static_cast<unsigned>(*replicas);
   MAYA_TRY(fstype, defaults.string("fstype", "ext4"));
   if (!known(kFsTypes, *fstype))
-    return defaults.error_at("fstype", "unsupported file system \"" + *fstype + "\" (use " +
-                                           one_of(kFsTypes) + ")");
+    return defaults.error_at(
+        "fstype", "unsupported file system \"" + *fstype + "\" (use " + one_of(kFsTypes) + ")");
   cfg.volume_defaults.fstype = *fstype;
   MAYA_TRY(sdriver, defaults.string("storage_driver", "local"));
   if (std::find(cfg.storage_drivers.begin(), cfg.storage_drivers.end(), *sdriver) ==

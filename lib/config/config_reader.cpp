@@ -78,8 +78,8 @@ Result<void> TableReader::reject_unknown(const std::set<std::string>& subtables)
   for (const auto& [key, node] : *table_) {
     std::string name(key.str());
     if (seen_.contains(name) || subtables.contains(name)) continue;
-    return fail(location(source_, key.source()) + ": unknown key \"" + name + "\" in [" +
-                section_ + "]");
+    return fail(location(source_, key.source()) + ": unknown key \"" + name + "\" in [" + section_ +
+                "]");
   }
   return {};
 }

@@ -37,7 +37,8 @@ std::string local_host_name() {
 Result<std::string> new_uuid() {
   std::ifstream in("/proc/sys/kernel/random/uuid");
   std::string id;
-  if (!(in >> id) || id.empty()) return fail("cannot generate a host id from /proc/sys/kernel/random/uuid");
+  if (!(in >> id) || id.empty())
+    return fail("cannot generate a host id from /proc/sys/kernel/random/uuid");
   return id;
 }
 
@@ -74,13 +75,15 @@ Result<InitResult> init(const InitOptions& options) {
     root = fs::absolute(options.root, ec).lexically_normal();
     if (ec) return fail("invalid --root " + options.root.string() + ": " + ec.message());
   }
-  fs::path file = options.config_file.empty() ? root / "etc/maya.conf"
-                                              : fs::absolute(options.config_file).lexically_normal();
+  fs::path file = options.config_file.empty()
+                      ? root / "etc/maya.conf"
+                      : fs::absolute(options.config_file).lexically_normal();
   std::error_code ec;
   bool exists = fs::exists(file, ec);
   if (exists && !options.force) {
-    return fail(file.string() +
-                " already exists; not overwriting it (use --force to replace it, keeping the host id)");
+    return fail(
+        file.string() +
+        " already exists; not overwriting it (use --force to replace it, keeping the host id)");
   }
 
   // Render once with a placeholder id to learn the paths, then create them and fix the id.

@@ -1,7 +1,7 @@
 // The control API the CLI speaks: HTTP/JSON on <run>/maya.sock (mode 0600).
 //   GET  /v1/status    -> daemon status
-//   POST /v1/reload    -> re-read the config file; 400 {"error": "PATH:LINE:COL: ..."} keeps the old one
-//   POST /v1/shutdown  -> clean stop
+//   POST /v1/reload    -> re-read the config file; 400 {"error": "PATH:LINE:COL: ..."} keeps the
+//   old one POST /v1/shutdown  -> clean stop
 // Errors are {"error": "one sentence"} with a 4xx/5xx status.
 #pragma once
 

@@ -3,27 +3,27 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <thread>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <thread>
 
+#include "drivers/registry.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/time_format.h"
-#include "drivers/registry.h"
 #include "lib/daemon/control_api.h"
 #include "lib/daemon/volume_api.h"
-#include "plugin/docker/docker_plugin.h"
 #include "lib/http/server.h"
 #include "lib/process/pidfile.h"
+#include "plugin/docker/docker_plugin.h"
 
 namespace maya::daemon {
 namespace {
@@ -198,7 +198,8 @@ class Daemon {
     json warnings = json::array();
     auto keep = [&](auto& field, const auto& current, const char* key) {
       if (field != current) {
-        warnings.push_back(std::string(key) + " changed; it takes effect after `maya unload` and `maya load`");
+        warnings.push_back(std::string(key) +
+                           " changed; it takes effect after `maya unload` and `maya load`");
         field = current;
       }
     };
@@ -214,7 +215,8 @@ class Daemon {
     log::info(std::string("configuration reloaded from ") + config_.file.string() +
               (changed ? "" : " (no changes)"));
     for (const auto& w : warnings) log::warn(w.get<std::string>());
-    return json{{"reloaded", true}, {"changed", changed}, {"warnings", warnings}, {"pid", ::getpid()}};
+    return json{
+        {"reloaded", true}, {"changed", changed}, {"warnings", warnings}, {"pid", ::getpid()}};
   }
 
   asio::io_context io_;

@@ -7,8 +7,8 @@
 namespace maya::daemon {
 
 struct Options {
-  int ready_fd = -1;          // written "ready\n" once serving, or the start-up error; then closed
-  bool log_to_file = false;   // detached: log to <state>/maya.log instead of stderr
+  int ready_fd = -1;         // written "ready\n" once serving, or the start-up error; then closed
+  bool log_to_file = false;  // detached: log to <state>/maya.log instead of stderr
 };
 
 // Runs until SIGTERM/SIGINT or a shutdown request; returns the process exit code.

@@ -20,11 +20,12 @@ using Clock = std::chrono::steady_clock;
 Result<pid_t> launch_detached(const std::filesystem::path& exe, const config::Config& config,
                               std::chrono::seconds timeout) {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return fail(std::string("cannot create a pipe: ") + std::strerror(errno));
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return fail(std::string("cannot create a pipe: ") + std::strerror(errno));
   std::string ready_fd = std::to_string(fds[1]);
-  std::vector<std::string> argv_text = {exe.string(), "load",       "--foreground",
-                                        "--config",   config.file.string(), "--ready-fd",
-                                        ready_fd,     "--log-to-file"};
+  std::vector<std::string> argv_text = {
+      exe.string(),         "load",       "--foreground", "--config",
+      config.file.string(), "--ready-fd", ready_fd,       "--log-to-file"};
   std::vector<char*> argv;
   for (auto& a : argv_text) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -50,25 +50,27 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
                for (const auto& v : *all) volumes.push_back(volume_json(v));
                return json_response(200, {{"volumes", volumes}});
              }));
-  router.add("POST", "/v1/volumes", guarded([driver, defaults](const Request& r, const std::string&) {
-               json body = json::parse(r.body, nullptr, false);
-               if (body.is_discarded() || !body.is_object() || !body.contains("name") ||
-                   !body["name"].is_string())
-                 return json_error(400, "expected {\"name\": \"…\", \"opts\": {…}}");
-               drivers::VolumeOptions opts;
-               if (body.contains("opts") && body["opts"].is_object()) {
-                 for (const auto& [key, value] : body["opts"].items()) {
-                   if (!value.is_string()) return json_error(400, "option " + key + " must be a string");
-                   opts[key] = value.get<std::string>();
-                 }
-               }
-               auto spec = drivers::spec_from_options(body["name"].get<std::string>(), opts, defaults());
-               if (!spec) return json_error(400, spec.error().message);
-               auto created = driver->create(*spec);
-               if (!created) return json_error(400, created.error().message);
-               return json_response(201, volume_json(*created));
-             }));
-  router.add("GET", "/v1/volumes/{name}", guarded([driver](const Request&, const std::string& name) {
+  router.add(
+      "POST", "/v1/volumes", guarded([driver, defaults](const Request& r, const std::string&) {
+        json body = json::parse(r.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object() || !body.contains("name") ||
+            !body["name"].is_string())
+          return json_error(400, "expected {\"name\": \"…\", \"opts\": {…}}");
+        drivers::VolumeOptions opts;
+        if (body.contains("opts") && body["opts"].is_object()) {
+          for (const auto& [key, value] : body["opts"].items()) {
+            if (!value.is_string()) return json_error(400, "option " + key + " must be a string");
+            opts[key] = value.get<std::string>();
+          }
+        }
+        auto spec = drivers::spec_from_options(body["name"].get<std::string>(), opts, defaults());
+        if (!spec) return json_error(400, spec.error().message);
+        auto created = driver->create(*spec);
+        if (!created) return json_error(400, created.error().message);
+        return json_response(201, volume_json(*created));
+      }));
+  router.add("GET", "/v1/volumes/{name}",
+             guarded([driver](const Request&, const std::string& name) {
                auto info = driver->get(name);
                if (!info) return json_error(404, info.error().message);
                return json_response(200, volume_json(*info));

@@ -22,8 +22,8 @@ Result<Response> request(const std::filesystem::path& socket_path, const Request
   local::socket socket(io);
   asio::steady_timer timer(io);
 
-  bhttp::request<bhttp::string_body> message(bhttp::string_to_verb(request.method),
-                                             request.target, 11);
+  bhttp::request<bhttp::string_body> message(bhttp::string_to_verb(request.method), request.target,
+                                             11);
   message.set(bhttp::field::host, "localhost");
   message.set(bhttp::field::user_agent, "maya/" MAYA_VERSION);
   if (!request.body.empty()) message.set(bhttp::field::content_type, "application/json");
@@ -69,7 +69,8 @@ Result<Response> request(const std::filesystem::path& socket_path, const Request
   if (timed_out) {
     return fail("no answer from " + where + " within " + std::to_string(timeout.count()) + " ms");
   }
-  if (result == asio::error::not_found || result == boost::system::errc::no_such_file_or_directory) {
+  if (result == asio::error::not_found ||
+      result == boost::system::errc::no_such_file_or_directory) {
     return fail("no socket at " + where);
   }
   if (result == asio::error::connection_refused) return fail("nothing is listening on " + where);

@@ -2,14 +2,14 @@
 
 #include <sys/stat.h>
 
+#include <array>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <array>
 #include <map>
 #include <optional>
 
@@ -63,23 +63,27 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.async_wait([weak = weak_from_this()](error_code ec) {
       if (auto self = weak.lock(); self && !ec) self->close();
     });
-    bhttp::async_read(socket_, buffer_, *parser_,
-                      [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+    bhttp::async_read(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(error_code ec) {
     timer_.cancel();
     if (ec == bhttp::error::body_limit) {
-      return respond(error_response(413, "the request body is larger than " +
-                                             std::to_string(shared_->options.body_limit) + " bytes"),
-                     false, 11);
+      return respond(
+          error_response(413, "the request body is larger than " +
+                                  std::to_string(shared_->options.body_limit) + " bytes"),
+          false, 11);
     }
     if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
         ec == asio::error::eof || ec == asio::error::connection_reset) {
       return close();
     }
-    if (ec) return respond(error_response(400, "malformed HTTP request: " + ec.message()), false, 11);
-    if (shared_->closed) return respond(error_response(503, "the daemon is shutting down"), false, 11);
+    if (ec)
+      return respond(error_response(400, "malformed HTTP request: " + ec.message()), false, 11);
+    if (shared_->closed)
+      return respond(error_response(503, "the daemon is shutting down"), false, 11);
 
     auto message = parser_->release();
     Request request{std::string(message.method_string()), std::string(message.target()),
@@ -231,7 +235,9 @@ void UnixServer::close() {
   }
 }
 
-const std::filesystem::path& UnixServer::path() const { return impl_->path; }
+const std::filesystem::path& UnixServer::path() const {
+  return impl_->path;
+}
 
 UnixServer::~UnixServer() {
   close();

@@ -31,7 +31,6 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
-
 // Moves a descriptor above stdin/stdout/stderr so the child's dup2 calls cannot clobber it
 // (a daemon that closed its standard streams gets descriptors 0..2 from pipe2 and open).
 int lift_above_stdio(int fd) {

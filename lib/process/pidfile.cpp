@@ -62,7 +62,9 @@ PidFile::PidFile(PidFile&& other) noexcept : path_(std::move(other.path_)), fd_(
   other.fd_ = -1;
 }
 
-PidFile::~PidFile() { release(); }
+PidFile::~PidFile() {
+  release();
+}
 
 void PidFile::release() {
   if (fd_ < 0) return;

@@ -12,7 +12,9 @@ namespace {
 using nlohmann::json;
 constexpr const char* kContentType = "application/vnd.docker.plugins.v1.2+json";
 
-http::Response reply(const json& body) { return {200, body.dump(), kContentType}; }
+http::Response reply(const json& body) {
+  return {200, body.dump(), kContentType};
+}
 
 struct Call {
   std::string name;
@@ -23,7 +25,8 @@ struct Call {
 // Parses {"Name": "...", "ID": "...", "Opts": {...}}; every Opts value must be a string.
 Result<Call> parse_call(const http::Request& request, bool needs_name) {
   json body = request.body.empty() ? json::object() : json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return fail("the request body is not a JSON object");
+  if (body.is_discarded() || !body.is_object())
+    return fail("the request body is not a JSON object");
   Call call;
   if (needs_name) {
     if (!body.contains("Name") || !body["Name"].is_string())
@@ -94,8 +97,9 @@ http::Router make_router(drivers::VolumeDriver& driver,
   router.add("POST", "/Plugin.Activate", [](const http::Request&, const std::string&) {
     return reply({{"Implements", {"VolumeDriver"}}});
   });
-  add("/VolumeDriver.Capabilities", "capabilities", false,
-      [](const Call&) -> Result<json> { return json{{"Capabilities", {{"Scope", "local"}}}}; });
+  add("/VolumeDriver.Capabilities", "capabilities", false, [](const Call&) -> Result<json> {
+    return json{{"Capabilities", {{"Scope", "local"}}}};
+  });
   add("/VolumeDriver.Create", "create", true, [&driver, defaults](const Call& c) -> Result<json> {
     MAYA_TRY(spec, drivers::spec_from_options(c.name, c.opts, defaults()));
     MAYA_TRY(created, driver.create(*spec));

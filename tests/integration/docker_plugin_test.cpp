@@ -23,7 +23,8 @@ using nlohmann::json;
 class DockerPlugin : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "SKIP: the Docker plugin tests need root (loop devices, mount)";
+    if (::geteuid() != 0)
+      GTEST_SKIP() << "SKIP: the Docker plugin tests need root (loop devices, mount)";
     if (::access("/dev/loop-control", R_OK | W_OK) != 0)
       GTEST_SKIP() << "SKIP: /dev/loop-control is not available";
     ASSERT_EQ(run_maya({"init", "--root", root_.path().string()}).status, 0);
@@ -186,13 +187,18 @@ TEST_F(DockerPlugin, ParallelRequestsAreAllServed) {
   }
   for (auto& f : creates) EXPECT_EQ(f.get()["Err"], "");
   EXPECT_EQ(call("List", json::object())["Volumes"].size(), 6u);
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(call("Remove", {{"Name", "p" + std::to_string(i)}})["Err"], "");
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(call("Remove", {{"Name", "p" + std::to_string(i)}})["Err"], "");
 }
 
 TEST_F(DockerPlugin, OwnerAndFsTypeOptionsApply) {
   json created = call("Create", {{"Name", "owned"},
-                                 {"Opts", {{"size", "300MiB"}, {"fstype", "xfs"}, {"uid", "1000"},
-                                           {"gid", "1001"}, {"mountopts", "noatime"}}}});
+                                 {"Opts",
+                                  {{"size", "300MiB"},
+                                   {"fstype", "xfs"},
+                                   {"uid", "1000"},
+                                   {"gid", "1001"},
+                                   {"mountopts", "noatime"}}}});
   ASSERT_EQ(created["Err"], "") << created;
   json mounted = call("Mount", {{"Name", "owned"}, {"ID", "a"}});
   ASSERT_EQ(mounted["Err"], "") << mounted;

@@ -38,9 +38,7 @@ TEST(Init, RefusesToOverwriteWithoutForceAndKeepsTheHostIdWithIt) {
   std::string id = config::load(root.config())->host_id;
 
   // Edit the file: a refused init must not touch it.
-  {
-    std::ofstream(root.config(), std::ios::app) << "# my edit\n";
-  }
+  { std::ofstream(root.config(), std::ios::app) << "# my edit\n"; }
   std::string before = *read_file(root.config());
   RunResult again = run_maya({"init", "--root", root.path().string()});
   EXPECT_NE(again.status, 0);

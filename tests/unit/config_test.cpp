@@ -11,7 +11,9 @@ namespace {
 
 constexpr const char* kMinimal = "[host]\nid = \"abc\"\n";
 
-Result<Config> parse_text(const std::string& text) { return parse(text, "t.conf"); }
+Result<Config> parse_text(const std::string& text) {
+  return parse(text, "t.conf");
+}
 
 // Asserts that `text` is refused with an error starting "t.conf:LINE:COL:" and containing `what`.
 void expect_error_at(const std::string& text, int line, int column, const std::string& what) {
@@ -95,11 +97,13 @@ TEST(Config, UnknownKeysAndSectionsAreErrors) {
   expect_error_at(std::string(kMinimal) + "[extra]\nx = 1\n", 3, 2, "unknown section [extra]");
   expect_error_at(std::string(kMinimal) + "[volume.defaults]\nsise = \"1G\"\n", 4, 1,
                   "unknown key \"sise\" in [volume.defaults]");
-  expect_error_at(std::string(kMinimal) + "[volume]\nfoo = 1\n", 4, 1, "unknown key \"foo\" in [volume]");
+  expect_error_at(std::string(kMinimal) + "[volume]\nfoo = 1\n", 4, 1,
+                  "unknown key \"foo\" in [volume]");
 }
 
 TEST(Config, WrongTypesPointAtTheValue) {
-  expect_error_at(std::string(kMinimal) + "[roles]\nstorage = \"yes\"\n", 4, 11, "expected true or false");
+  expect_error_at(std::string(kMinimal) + "[roles]\nstorage = \"yes\"\n", 4, 11,
+                  "expected true or false");
   expect_error_at(std::string(kMinimal) + "[iscsi]\ndiscovery_port = \"3260\"\n", 4, 18,
                   "expected an integer");
   expect_error_at(std::string(kMinimal) + "[paths]\nstore = 5\n", 4, 9, "expected a string");
@@ -130,7 +134,8 @@ TEST(Config, BadValuesAreExplained) {
 }
 
 TEST(Config, AcceptsIpv6Endpoints) {
-  auto cfg = parse_text(std::string(kMinimal) + "[api]\nlisten = \"[::1]:5656\"\n[iscsi]\naddress = \"::\"\n");
+  auto cfg = parse_text(std::string(kMinimal) +
+                        "[api]\nlisten = \"[::1]:5656\"\n[iscsi]\naddress = \"::\"\n");
   ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
   EXPECT_EQ(cfg->api_listen.host, "::1");
   EXPECT_EQ(cfg->api_listen.to_string(), "[::1]:5656");

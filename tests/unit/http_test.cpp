@@ -21,7 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Response text(int status, const std::string& message) { return Response{status, message, "text/plain"}; }
+Response text(int status, const std::string& message) {
+  return Response{status, message, "text/plain"};
+}
 
 // A server on a temp socket, its event loop on a thread of its own.
 class ServerFixture : public ::testing::Test {
@@ -64,7 +66,8 @@ class ServerFixture : public ::testing::Test {
     char buf[4096];
     timeval tv{10, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+      out.append(buf, static_cast<std::size_t>(n));
     ::close(fd);
     return out;
   }
@@ -77,7 +80,8 @@ class ServerFixture : public ::testing::Test {
 
 TEST_F(ServerFixture, AnswersThroughTheRouter) {
   Router router(text);
-  router.add("GET", "/v1/status", [](const Request&, const std::string&) { return text(200, "up"); });
+  router.add("GET", "/v1/status",
+             [](const Request&, const std::string&) { return text(200, "up"); });
   router.add("POST", "/v1/things/{name}", [](const Request& r, const std::string& name) {
     return text(201, name + ":" + r.body);
   });
@@ -108,8 +112,9 @@ TEST_F(ServerFixture, SocketHasTheRequestedMode) {
 TEST_F(ServerFixture, OversizedBodyIsRefusedAndTheServerKeepsServing) {
   start([](const Request& r) { return text(200, std::to_string(r.body.size())); });
   std::string big(2 << 20, 'x');
-  std::string answer = raw("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: " +
-                           std::to_string(big.size()) + "\r\n\r\n" + big);
+  std::string answer =
+      raw("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(big.size()) +
+          "\r\n\r\n" + big);
   EXPECT_NE(answer.find("413"), std::string::npos) << answer.substr(0, 200);
   EXPECT_NE(answer.find("E:the request body is larger than"), std::string::npos);
   auto after = request(socket_, {"POST", "/x", std::string(1 << 20, 'y')});
@@ -119,8 +124,9 @@ TEST_F(ServerFixture, OversizedBodyIsRefusedAndTheServerKeepsServing) {
 
 TEST_F(ServerFixture, MalformedRequestsGet400AndDoNotStopTheServer) {
   start([](const Request&) { return text(200, "fine"); });
-  for (const char* junk : {"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "\x16\x03\x01\x02\x00\r\n\r\n",
-                           "POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n"}) {
+  for (const char* junk :
+       {"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "\x16\x03\x01\x02\x00\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n"}) {
     std::string answer = raw(junk);
     EXPECT_NE(answer.find(" 400 "), std::string::npos) << junk << " -> " << answer;
   }
@@ -177,7 +183,8 @@ TEST_F(ServerFixture, RefusesToReplaceARegularFile) {
 TEST_F(ServerFixture, RefusesASocketInUse) {
   start([](const Request&) { return text(200, ""); });
   boost::asio::io_context other;
-  auto second = UnixServer::listen(other, socket_, {}, [](const Request&) { return text(200, ""); });
+  auto second =
+      UnixServer::listen(other, socket_, {}, [](const Request&) { return text(200, ""); });
   ASSERT_FALSE(second.has_value());
   EXPECT_NE(second.error().message.find("in use"), std::string::npos);
   EXPECT_EQ(request(socket_, {"GET", "/", ""})->status, 200);

@@ -24,9 +24,15 @@ TEST(SpecOptions, DefaultsFillWhatOptionsLeaveOut) {
 }
 
 TEST(SpecOptions, EveryDocumentedOptionApplies) {
-  auto spec = spec_from_options("db", {{"size", "256MiB"}, {"fstype", "xfs"}, {"mountopts", "noatime,nodev"},
-                                       {"uid", "1000"}, {"gid", "50"}, {"driver", "local"},
-                                       {"replicas", "1"}, {"thin", "false"}},
+  auto spec = spec_from_options("db",
+                                {{"size", "256MiB"},
+                                 {"fstype", "xfs"},
+                                 {"mountopts", "noatime,nodev"},
+                                 {"uid", "1000"},
+                                 {"gid", "50"},
+                                 {"driver", "local"},
+                                 {"replicas", "1"},
+                                 {"thin", "false"}},
                                 defaults());
   ASSERT_TRUE(spec.has_value()) << spec.error().message;
   EXPECT_EQ(spec->size_bytes, 256ull << 20);
@@ -64,8 +70,8 @@ TEST(SpecOptions, ErrorsNameTheOption) {
 }
 
 TEST(SpecOptions, HostileNamesAreRefusedFirst) {
-  for (const std::string& name : {std::string("../../etc"), std::string(), std::string(300, 'a'),
-                                  std::string("a/b")}) {
+  for (const std::string& name :
+       {std::string("../../etc"), std::string(), std::string(300, 'a'), std::string("a/b")}) {
     auto spec = spec_from_options(name, {}, defaults());
     ASSERT_FALSE(spec.has_value()) << name;
     EXPECT_NE(spec.error().message.find("invalid volume name"), std::string::npos);
@@ -87,7 +93,8 @@ TEST(SpecOptions, SpecFileThenExplicitOptions) {
   std::ofstream(file, std::ios::trunc) << "size = \"2GiB\"\ncolour = \"red\"\n";
   auto unknown = spec_from_options("db", {{"spec", file}}, defaults());
   ASSERT_FALSE(unknown.has_value());
-  EXPECT_NE(unknown.error().message.find(file + ":2:"), std::string::npos) << unknown.error().message;
+  EXPECT_NE(unknown.error().message.find(file + ":2:"), std::string::npos)
+      << unknown.error().message;
   EXPECT_NE(unknown.error().message.find("colour"), std::string::npos);
 
   std::ofstream(file, std::ios::trunc) << "size = [1]\n";

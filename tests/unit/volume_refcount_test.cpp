@@ -105,8 +105,8 @@ class Refcount : public ::testing::Test {
   std::unique_ptr<DockerVolumeDriver> make() {
     DockerVolumeDriver::StorageDrivers storage;
     storage.emplace("fake", std::make_unique<FakeStorage>(calls_));
-    return std::make_unique<DockerVolumeDriver>(std::move(storage), std::make_unique<FakeOs>(calls_),
-                                                state_);
+    return std::make_unique<DockerVolumeDriver>(std::move(storage),
+                                                std::make_unique<FakeOs>(calls_), state_);
   }
   unsigned refs() { return driver_->get("v")->mount_count(); }
 

@@ -16,10 +16,10 @@
 #include <thread>
 
 #include "drivers/storage/local/loop_device.h"
+#include "lib/common/fd.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
-#include "lib/common/fd.h"
 
 namespace maya::drivers::local {
 namespace {
@@ -32,7 +32,6 @@ constexpr std::chrono::seconds kLockWait{30};  // attach/detach/remove take well
 std::string errno_text(int err) {
   return std::strerror(err);
 }
-
 
 // Removes a directory tree when it goes out of scope, unless kept.
 class DirGuard {

@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "lib/common/log.h"
 #include "lib/common/fd.h"
+#include "lib/common/log.h"
 
 namespace maya::drivers::local {
 namespace {
@@ -30,7 +30,6 @@ constexpr int kBindAttempts = 20;
 std::string errno_text(int err) {
   return std::strerror(err);
 }
-
 
 std::optional<std::string> read_sysfs_line(const fs::path& path) {
   std::ifstream in(path);

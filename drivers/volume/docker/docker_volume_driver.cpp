@@ -35,8 +35,8 @@ Result<StorageDriver*> DockerVolumeDriver::storage_for(const VolumeSpec& spec) {
   if (it == storage_.end()) {
     std::string enabled;
     for (const auto& [name, driver] : storage_) enabled += (enabled.empty() ? "" : ", ") + name;
-    return fail("storage driver \"" + spec.storage_driver + "\" is not enabled on this host (enabled: " +
-                enabled + ")");
+    return fail("storage driver \"" + spec.storage_driver +
+                "\" is not enabled on this host (enabled: " + enabled + ")");
   }
   return it->second.get();
 }
@@ -64,7 +64,8 @@ Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec) {
   std::string fstype = spec.fstype;
   if (!signature->has_value()) {
     log::info("volume " + spec.name + ": formatting " + device->string() + " as " + fstype);
-    if (auto formatted = os_->format(*device, fstype); !formatted) return undo_attach(formatted.error());
+    if (auto formatted = os_->format(*device, fstype); !formatted)
+      return undo_attach(formatted.error());
   } else if (**signature == "ext4" || **signature == "xfs" || **signature == "btrfs") {
     fstype = **signature;  // the data decides: a volume is never reformatted
   } else {
@@ -102,8 +103,8 @@ Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& spec) {
   MAYA_TRY(storage, storage_for(spec));
   if (spec.replicas > (*storage)->max_replicas()) {
     return fail("the " + spec.storage_driver + " driver keeps at most " +
-                std::to_string((*storage)->max_replicas()) + " replica(s); replicas=" +
-                std::to_string(spec.replicas) + " is not possible");
+                std::to_string((*storage)->max_replicas()) +
+                " replica(s); replicas=" + std::to_string(spec.replicas) + " is not possible");
   }
   auto lock = lock_for(spec.name);
   std::lock_guard guard(*lock);
@@ -262,8 +263,10 @@ std::vector<std::string> DockerVolumeDriver::reconcile() {
                          : up.error().message);
     } else if (record.references() == 0) {
       auto down = bring_down(record.spec);  // idempotent: nothing to do when nothing is up
-      if (!down) notes.push_back(down.error().message);
-      else if (mounted) notes.push_back("volume " + name + ": released a mount nobody references");
+      if (!down)
+        notes.push_back(down.error().message);
+      else if (mounted)
+        notes.push_back("volume " + name + ": released a mount nobody references");
     }
   }
   for (const auto& [name, why] : damaged) notes.push_back("volume " + name + ": " + why);
