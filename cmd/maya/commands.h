@@ -14,6 +14,7 @@ int cmd_init(Globals& globals, const Args& args);
 int cmd_load(Globals& globals, const Args& args);
 int cmd_status(Globals& globals, const Args& args);
 int cmd_unload(Globals& globals, const Args& args);
+int cmd_target(Globals& globals, const Args& args);
 int cmd_volume(Globals& globals, const Args& args);
 
 }  // namespace maya::cli

@@ -21,6 +21,7 @@ const std::map<std::string, Command>& commands() {
       {"init", {maya::cli::cmd_init, "write the config file and create maya's directories"}},
       {"load", {maya::cli::cmd_load, "start the daemon, or make a running one reload its config"}},
       {"status", {maya::cli::cmd_status, "show the daemon's pid, uptime, roles and sockets"}},
+      {"target", {maya::cli::cmd_target, "serve an iSCSI target on a file (maya target serve)"}},
       {"unload", {maya::cli::cmd_unload, "stop the daemon cleanly"}},
       {"volume", {maya::cli::cmd_volume, "create, list, inspect and delete volumes"}},
   };

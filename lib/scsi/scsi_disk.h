@@ -29,6 +29,10 @@ struct Nexus {
   std::uint16_t relative_target_port = 1;
 };
 
+// Data-Out that does not match the CDB (iSCSI EDTL != SCSI transfer length) is the disk's call:
+// extra bytes are ignored; WRITE and WRITE AND VERIFY write the bytes that did arrive (FCP-4),
+// other commands answer ILLEGAL REQUEST (INVALID FIELD IN CDB or IN COMMAND INFORMATION UNIT).
+// So the transport passes whatever Data-Out it received rather than failing the command.
 struct Task {
   std::span<const std::uint8_t> cdb;
   std::uint64_t lun = 0;                      // the LUN number (0 for maya's single LUN)
@@ -37,6 +41,8 @@ struct Task {
   const Nexus* nexus = nullptr;
 };
 
+// data_in never exceeds the CDB's ALLOCATION LENGTH (the disk trims it), so an overflow the
+// transport reports comes from READ-type commands whose transfer length exceeds the EDTL.
 struct TaskResult {
   std::uint8_t status = status::kGood;
   std::vector<std::uint8_t> data_in;  // may be longer than expected_data_in: the transport

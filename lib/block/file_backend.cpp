@@ -1,0 +1,201 @@
+#include "lib/block/file_backend.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <utility>
+
+namespace maya::block {
+namespace {
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+bool valid_block_size(std::uint32_t size) {
+  return size >= 512 && size <= 65536 && (size & (size - 1)) == 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileBackend>> FileBackend::open(const std::filesystem::path& path,
+                                                       const FileBackendOptions& options) {
+  if (!valid_block_size(options.block_size)) {
+    return fail("block size " + std::to_string(options.block_size) +
+                " is not a power of two between 512 and 65536");
+  }
+  if (options.create && !options.size) {
+    return fail("creating " + path.string() + " needs a size");
+  }
+  int flags = O_RDWR | O_CLOEXEC;
+  if (options.create) flags |= O_CREAT;
+  Fd fd(::open(path.c_str(), flags, 0600));
+  if (!fd.valid()) return fail("opening " + path.string() + ": " + errno_text());
+
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail("stat " + path.string() + ": " + errno_text());
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    return fail(path.string() + " is neither a regular file nor a block device");
+  }
+  const off_t end = ::lseek(fd.get(), 0, SEEK_END);
+  if (end < 0) return fail("finding the size of " + path.string() + ": " + errno_text());
+  const auto file_size = static_cast<std::uint64_t>(end);
+
+  std::uint64_t size = file_size;
+  if (options.size) {
+    size = *options.size;
+    if (file_size < size) {
+      if (!S_ISREG(st.st_mode)) {
+        return fail("block device " + path.string() + " is smaller than the requested size");
+      }
+      if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
+        return fail("growing " + path.string() + " to " + std::to_string(size) +
+                    " bytes: " + errno_text());
+      }
+    }
+  }
+  size -= size % options.block_size;
+  if (size == 0) {
+    return fail(path.string() + " holds less than one block; give it a size");
+  }
+  std::unique_ptr<FileBackend> backend(
+      new FileBackend(std::move(fd), path, size, options.block_size));
+  backend->probe_capabilities(std::max(file_size, size));
+  return backend;
+}
+
+FileBackend::FileBackend(Fd fd, std::filesystem::path path, std::uint64_t size,
+                         std::uint32_t block_size)
+    : fd_(std::move(fd)), path_(std::move(path)), size_(size), block_size_(block_size) {}
+
+void FileBackend::probe_capabilities(std::uint64_t file_size) {
+  // Punching a hole past the end of the file changes no data; file systems without hole
+  // support refuse it with EOPNOTSUPP (block devices with EINVAL or ENODEV).
+  const std::uint64_t probe_at = (file_size + 4095) / 4096 * 4096;
+  punch_ = ::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                       static_cast<off_t>(probe_at), 4096) == 0;
+  // SEEK_HOLE is answered by every Linux file system (the generic version reports one data
+  // extent up to EOF), so a file is thin when punching works.
+  const off_t hole = ::lseek(fd_.get(), 0, SEEK_HOLE);
+  thin_ = punch_ && (hole >= 0 || errno == ENXIO);
+}
+
+Result<void> FileBackend::check_range(std::uint64_t offset, std::uint64_t length,
+                                      const char* what) const {
+  if (offset > size_ || length > size_ - offset) {
+    return fail(std::string(what) + " of " + std::to_string(length) + " bytes at " +
+                std::to_string(offset) + " is past the end of " + path_.string());
+  }
+  return {};
+}
+
+Result<void> FileBackend::read(std::uint64_t offset, std::span<std::byte> out) {
+  if (auto ok = check_range(offset, out.size(), "read"); !ok) return ok;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n =
+        ::pread(fd_.get(), out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("reading " + path_.string() + " at " + std::to_string(offset + done) + ": " +
+                  errno_text());
+    }
+    if (n == 0) {  // the file was shortened under us: the rest reads as zeros
+      std::fill(out.begin() + static_cast<std::ptrdiff_t>(done), out.end(), std::byte{0});
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+Result<void> FileBackend::write_all(std::uint64_t offset, std::span<const std::byte> data,
+                                    bool dsync) {
+  std::size_t done = 0;
+  bool synced_per_write = dsync && rwf_dsync_.load(std::memory_order_relaxed);
+  while (done < data.size()) {
+    const auto at = static_cast<off_t>(offset + done);
+    ssize_t n;
+    if (synced_per_write) {
+      iovec iov{const_cast<std::byte*>(data.data() + done), data.size() - done};
+      n = ::pwritev2(fd_.get(), &iov, 1, at, RWF_DSYNC);
+      if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+        rwf_dsync_.store(false, std::memory_order_relaxed);
+        synced_per_write = false;
+        continue;
+      }
+    } else {
+      n = ::pwrite(fd_.get(), data.data() + done, data.size() - done, at);
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("writing " + path_.string() + " at " + std::to_string(offset + done) + ": " +
+                  errno_text());
+    }
+    if (n == 0) {
+      return fail("writing " + path_.string() + " at " + std::to_string(offset + done) +
+                  ": no progress");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (dsync && !synced_per_write) return flush();
+  return {};
+}
+
+Result<void> FileBackend::write(std::uint64_t offset, std::span<const std::byte> data, bool fua) {
+  if (auto ok = check_range(offset, data.size(), "write"); !ok) return ok;
+  return write_all(offset, data, fua);
+}
+
+Result<void> FileBackend::flush() {
+  while (::fdatasync(fd_.get()) != 0) {
+    if (errno == EINTR) continue;
+    return fail("flushing " + path_.string() + ": " + errno_text());
+  }
+  return {};
+}
+
+Result<void> FileBackend::discard(std::uint64_t offset, std::uint64_t length) {
+  if (auto ok = check_range(offset, length, "discard"); !ok) return ok;
+  if (length == 0 || !punch_) return {};  // discard is advisory where holes are unsupported
+  while (::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                     static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
+    if (errno == EINTR) continue;
+    return fail("punching a hole of " + std::to_string(length) + " bytes at " +
+                std::to_string(offset) + " in " + path_.string() + ": " + errno_text());
+  }
+  return {};
+}
+
+Result<Extent> FileBackend::extent_at(std::uint64_t offset) {
+  if (offset >= size_) {
+    return fail("extent at " + std::to_string(offset) + " is past the end of " + path_.string());
+  }
+  if (!thin_) return Extent{offset, size_ - offset, true};
+  const off_t data = ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_DATA);
+  if (data < 0) {
+    if (errno == ENXIO) return Extent{offset, size_ - offset, false};  // a hole up to EOF
+    return fail("SEEK_DATA in " + path_.string() + ": " + errno_text());
+  }
+  const auto data_at = static_cast<std::uint64_t>(data);
+  if (data_at > offset) {
+    std::uint64_t end = std::min(data_at, size_);
+    end -= end % block_size_;
+    if (end > offset) return Extent{offset, end - offset, false};
+    // Data starts inside the block at `offset`: that block is mapped.
+  }
+  const off_t hole = ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_HOLE);
+  if (hole < 0) return fail("SEEK_HOLE in " + path_.string() + ": " + errno_text());
+  std::uint64_t end = std::min(static_cast<std::uint64_t>(hole), size_);
+  end = std::min((end + block_size_ - 1) / block_size_ * block_size_, size_);
+  if (end <= offset) end = offset + block_size_;
+  return Extent{offset, end - offset, true};
+}
+
+}  // namespace maya::block

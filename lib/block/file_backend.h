@@ -1,0 +1,58 @@
+// FileBackend: a BlockBackend on a regular file (or block device). Thin when the file system can
+// punch holes: discarded and never-written ranges stay holes, and extent_at() reports them with
+// SEEK_DATA/SEEK_HOLE. Durability: `fua` writes use RWF_DSYNC, flush() is fdatasync().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "lib/block/backend.h"
+#include "lib/common/fd.h"
+#include "lib/common/result.h"
+
+namespace maya::block {
+
+struct FileBackendOptions {
+  // Size exported to initiators. Unset: the file's size. Set: the file is grown (sparsely) to
+  // this size when smaller; a larger file keeps its data but only `size` bytes are exported.
+  std::optional<std::uint64_t> size;
+  // Create the file when it does not exist (needs `size`).
+  bool create = false;
+  std::uint32_t block_size = 512;
+};
+
+class FileBackend final : public BlockBackend {
+ public:
+  static Result<std::unique_ptr<FileBackend>> open(const std::filesystem::path& path,
+                                                   const FileBackendOptions& options = {});
+
+  std::uint64_t size_bytes() const override { return size_; }
+  std::uint32_t block_size() const override { return block_size_; }
+  bool thin() const override { return thin_; }
+  bool discard_zeroes() const override { return punch_; }
+
+  Result<void> read(std::uint64_t offset, std::span<std::byte> out) override;
+  Result<void> write(std::uint64_t offset, std::span<const std::byte> data, bool fua) override;
+  Result<void> flush() override;
+  Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
+  Result<Extent> extent_at(std::uint64_t offset) override;
+
+ private:
+  FileBackend(Fd fd, std::filesystem::path path, std::uint64_t size, std::uint32_t block_size);
+  void probe_capabilities(std::uint64_t file_size);
+  Result<void> check_range(std::uint64_t offset, std::uint64_t length, const char* what) const;
+  Result<void> write_all(std::uint64_t offset, std::span<const std::byte> data, bool dsync);
+
+  Fd fd_;
+  std::filesystem::path path_;
+  std::uint64_t size_;
+  std::uint32_t block_size_;
+  bool punch_ = false;                 // fallocate(PUNCH_HOLE) works here
+  bool thin_ = false;                  // punching works and holes are visible to SEEK_HOLE
+  std::atomic<bool> rwf_dsync_{true};  // pwritev2(RWF_DSYNC) works; cleared on EOPNOTSUPP
+};
+
+}  // namespace maya::block

@@ -1,0 +1,95 @@
+#include "lib/target/serve.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <string_view>
+
+#include "lib/block/file_backend.h"
+#include "lib/common/log.h"
+#include "lib/common/size.h"
+#include "lib/target/target.h"
+
+namespace maya::target {
+namespace {
+
+// A stable identity per target name: the same IQN keeps its serial and NAA across restarts.
+scsi::Identity identity_for(std::string_view iqn) {
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  for (char c : iqn) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  scsi::Identity id;
+  char serial[17];
+  std::snprintf(serial, sizeof serial, "%016llx", static_cast<unsigned long long>(h));
+  id.serial = serial;
+  // NAA 6 (IEEE registered extended), a locally administered company id, then the hash.
+  id.naa = (0x6ull << 60) | (h & 0x0fffffffffffffffull);
+  return id;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Target>> Target::create(const TargetOptions& options,
+                                               block::BlockBackend& backend,
+                                               scsi::Identity identity) {
+  if (identity.serial.empty() && identity.naa == 0) identity = identity_for(options.iqn);
+  auto disk = scsi::make_disk(backend, std::move(identity));
+  if (!disk) return fail("cannot create the SCSI disk");
+  MAYA_TRY(target, create_with_disk(options, *disk, backend.block_size()));
+  (*target)->owned_disk_ = std::move(disk);
+  return std::move(*target);
+}
+
+int serve_main(const ServeOptions& options) {
+  // Signals are taken synchronously by this thread; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  block::FileBackendOptions file_options;
+  file_options.size = options.size;
+  file_options.create = options.size.has_value();
+  file_options.block_size = options.block_size;
+  auto backend = block::FileBackend::open(options.backing, file_options);
+  if (!backend) {
+    log::error(backend.error().message);
+    return 1;
+  }
+  TargetOptions target_options;
+  target_options.listen = options.listen;
+  target_options.iqn = options.iqn;
+  target_options.chap = {options.chap_user, options.chap_secret, options.mutual_user,
+                         options.mutual_secret};
+  auto target = Target::create(target_options, **backend);
+  if (!target) {
+    log::error(target.error().message);
+    return 1;
+  }
+  std::printf("serving %s on %s (LUN 0: %s, %s)\n", options.iqn.c_str(),
+              format_endpoint((*target)->endpoint()).c_str(), options.backing.c_str(),
+              format_size((*backend)->size_bytes()).c_str());
+  std::fflush(stdout);
+  log::info("iscsi: serving " + options.iqn + " on " + format_endpoint((*target)->endpoint()));
+  (*target)->start();
+
+  // Bounded waits so a lost signal can never hang us forever without re-checking.
+  for (;;) {
+    timespec timeout{1, 0};
+    int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig == SIGINT || sig == SIGTERM) {
+      log::info(std::string("iscsi: ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+      break;
+    }
+  }
+  (*target)->stop();
+  return 0;
+}
+
+}  // namespace maya::target
