@@ -17,7 +17,7 @@ done
 work=$(mktemp -d /dev/shm/maya-bench.XXXXXX)
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do { kill -9 "$pid" && wait "$pid"; } 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -39,7 +39,7 @@ qemu_bench() {  # url count depth size [-w]
 }
 
 iscsi_perf() {  # url: average IOPS of 10 s of 4k random reads at depth 32
-  timeout -s INT 11 iscsi-perf -m 32 -r "$1" 2>&1 | tr '\r' '\n' |
+  { timeout -s INT 11 iscsi-perf -m 32 -r "$1" 2>&1 || true; } | tr '\r' '\n' |
     sed -n 's/.*iops average \([0-9]*\).*/\1/p' | tail -1
 }
 
@@ -62,7 +62,11 @@ tgtadm -C "$control" --lld iscsi --op new --mode target --tid 1 -T "$iqn"
 tgtadm -C "$control" --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b "$disk"
 tgtadm -C "$control" --lld iscsi --op bind --mode target --tid 1 -I ALL
 run_all tgtd "iscsi://127.0.0.1:$tgt_port/$iqn/1"
-kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
+# tgtd ignores SIGTERM while it has targets: ask it to exit, then make sure.
+tgtadm -C "$control" --op delete --mode system >/dev/null 2>&1 || true
+sleep 0.5
+{ kill -9 "${pids[0]}" && wait "${pids[0]}"; } 2>/dev/null || true
+pids=()
 
 "$maya" target serve --backing "$disk" --iqn "$iqn" --listen 127.0.0.1:0 >"$work/maya.out" 2>"$work/maya.log" &
 pids+=($!)
