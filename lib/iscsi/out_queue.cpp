@@ -87,9 +87,34 @@ std::vector<std::uint8_t> OutQueue::flatten() const {
 
 void OutQueue::clear() {
   pdus_.clear();
+  for (auto& b : buffers_) add_spare(std::move(b));
   buffers_.clear();
   scratch_.clear();
   data_bytes_ = 0;
+}
+
+void OutQueue::add_spare(std::vector<std::uint8_t>&& buffer) {
+  if (spare_bytes_ + buffer.capacity() > kMaxSpareBytes) return;
+  spare_bytes_ += buffer.capacity();
+  spares_.push_back(std::move(buffer));
+}
+
+std::vector<std::uint8_t> OutQueue::take_spare() {
+  if (spares_.empty()) return {};
+  std::vector<std::uint8_t> b = std::move(spares_.back());
+  spares_.pop_back();
+  spare_bytes_ -= b.capacity();
+  return b;
+}
+
+void OutQueue::move_to(OutQueue& other) {
+  std::swap(pdus_, other.pdus_);
+  std::swap(buffers_, other.buffers_);
+  std::swap(scratch_, other.scratch_);
+  std::swap(data_bytes_, other.data_bytes_);
+  for (auto& b : other.spares_) add_spare(std::move(b));
+  other.spares_.clear();
+  other.spare_bytes_ = 0;
 }
 
 }  // namespace maya::iscsi

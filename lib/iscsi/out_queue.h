@@ -2,6 +2,8 @@
 // header digest), a data segment that points into a buffer the queue owns (a Data-In buffer
 // handed over without copying, or small copied text), and padding plus data digest. The
 // socket layer turns it into iovecs for writev and clears it once everything is written.
+// clear() keeps a few spent data buffers as spares: a READ reuses one instead of allocating
+// (and page-faulting and zero-filling) a fresh Data-In vector every time.
 #pragma once
 
 #include <sys/uio.h>
@@ -36,9 +38,17 @@ class OutQueue {
   void iovecs(std::vector<iovec>& out) const;
   // Everything in one byte string (tests).
   std::vector<std::uint8_t> flatten() const;
+  // Drops every PDU; the data buffers become spares (up to kMaxSpareBytes in all).
   void clear();
+  // A spent data buffer (its old size and contents kept), or an empty vector.
+  std::vector<std::uint8_t> take_spare();
+  // Hands every queued PDU to `other`, which must be empty, and takes its spares; each queue
+  // keeps its digest settings. For a sender on another thread.
+  void move_to(OutQueue& other);
 
  private:
+  static constexpr std::size_t kMaxSpareBytes = 16u << 20;
+  void add_spare(std::vector<std::uint8_t>&& buffer);
   static constexpr std::uint32_t kNoData = 0xffffffffu;
   static constexpr std::uint32_t kScratch = 0xfffffffeu;
   struct Pdu {
@@ -55,6 +65,8 @@ class OutQueue {
   std::vector<Pdu> pdus_;
   std::vector<std::vector<std::uint8_t>> buffers_;
   std::vector<std::uint8_t> scratch_;
+  std::vector<std::vector<std::uint8_t>> spares_;
+  std::size_t spare_bytes_ = 0;
   std::size_t data_bytes_ = 0;
 };
 

@@ -156,6 +156,11 @@ void Connection::execute(const ScsiCommandReq& cmd, std::span<const std::uint8_t
   task.data_out = data_out;
   task.expected_data_in = cmd.read ? cmd.edtl : 0;
   task.nexus = &nexus_;
+  std::vector<std::uint8_t> spare;
+  if (xfer.direction == CdbDirection::kRead) {
+    spare = out_.take_spare();
+    task.spare_data_in = &spare;
+  }
   scsi::TaskResult result = context_.disk->execute(task);
   if (lun != 0 && opcode == kOpInquiry && result.status == scsi::status::kGood &&
       !result.data_in.empty()) {

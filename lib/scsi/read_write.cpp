@@ -1,6 +1,7 @@
 // The data path: READ and WRITE (6/10/12/16), WRITE AND VERIFY and VERIFY (10/12/16, BYTCHK),
-// and COMPARE AND WRITE. READ allocates only its Data-In vector; WRITE takes the I/O lock shared
-// so that COMPARE AND WRITE, which takes it exclusively, is atomic against every other write.
+// and COMPARE AND WRITE. READ allocates only its Data-In vector (or reuses the transport's
+// spare); WRITE takes the I/O lock shared so that COMPARE AND WRITE, which takes it
+// exclusively, is atomic against every other write.
 //
 // Data-Out shorter than the CDB asks for (iSCSI EDTL < SCSI transfer length) is written as far
 // as it goes, as FCP-4 and libiscsi's residual tests expect: whole blocks directly, a trailing
@@ -119,7 +120,8 @@ TaskResult handle_read(Disk& disk, const Request& req) {
   TaskResult r;
   if (c.blocks == 0) return r;
   const std::uint64_t bs = disk.block_size();
-  r.data_in.resize(c.blocks * bs);
+  if (req.task.spare_data_in != nullptr) r.data_in = std::move(*req.task.spare_data_in);
+  r.data_in.resize(c.blocks * bs);  // every byte is overwritten by the read
   if (!disk.backend().read(c.lba * bs, std::as_writable_bytes(std::span(r.data_in)))) {
     return read_error();
   }

@@ -39,6 +39,9 @@ struct Task {
   std::span<const std::uint8_t> data_out;     // every byte of Data-Out the initiator sent
   std::uint32_t expected_data_in = 0;         // allocation the initiator gave for Data-In
   const Nexus* nexus = nullptr;
+  // Optional: a spent Data-In vector (any size and contents) that READ may move into its
+  // result and overwrite, sparing an allocation, and the zero-fill up to its current size.
+  std::vector<std::uint8_t>* spare_data_in = nullptr;
 };
 
 // data_in never exceeds the CDB's ALLOCATION LENGTH (the disk trims it), so an overflow the

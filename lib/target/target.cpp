@@ -8,26 +8,13 @@
 
 #include "lib/common/log.h"
 #include "lib/iscsi/discovery.h"
+#include "lib/target/sender.h"
 
 namespace maya::target {
 namespace {
 
 constexpr int kAcceptPollMs = 200;
 constexpr int kSendTimeoutSeconds = 30;
-
-// Sends whatever the connection has queued; false (with `reason`) when the socket failed.
-bool flush(int fd, iscsi::Connection& conn, std::vector<iovec>& iov, std::string& reason) {
-  if (conn.out().empty()) return true;
-  iov.clear();
-  conn.out().iovecs(iov);
-  auto written = write_all(fd, iov);
-  conn.out().clear();
-  if (!written) {
-    if (reason.empty()) reason = written.error().message;
-    return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -142,9 +129,9 @@ void Target::serve(Slot* slot) {
 
   {
     iscsi::Connection conn(context_, std::move(hooks));
+    Sender sender(fd);
     const std::size_t max_pdu = conn.max_pdu_length();
     std::vector<std::uint8_t> buffer(2 * max_pdu);
-    std::vector<iovec> iov;
     std::size_t start = 0, end = 0;
     const int idle_ms = std::max(1, options_.idle_seconds) * 1000;
     std::string reason;
@@ -169,7 +156,8 @@ void Target::serve(Slot* slot) {
         }
         if (*n == 0) break;  // orderly close
         end += *n;
-        // Handle everything that arrived, flushing whenever the engine pauses for it.
+        // Handle everything that arrived, handing the answers to the sender whenever the
+        // engine pauses for it.
         for (;;) {
           auto used =
               conn.receive(std::span<const std::uint8_t>(buffer).subspan(start, end - start));
@@ -179,12 +167,16 @@ void Target::serve(Slot* slot) {
             start += *used;
             if (start == end) start = end = 0;
           }
-          if (!flush(fd, conn, iov, reason) || !used || *used == 0 || conn.closing()) break;
+          if (!sender.submit(conn.out()) || !used || *used == 0 || conn.closing()) break;
         }
       }
-      flush(fd, conn, iov, reason);
+      sender.submit(conn.out());
       if (!reason.empty() || conn.closing()) break;
     }
+    // Whatever was answered goes out before the connection closes (a logout response, a
+    // reject); a send that failed ends it too.
+    sender.drain();
+    if (reason.empty()) reason = sender.error();
     if (!reason.empty()) log::warn("iscsi: dropping connection from " + peer + ": " + reason);
     conn.end_session();
   }
