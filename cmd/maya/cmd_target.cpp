@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cmd/maya/commands.h"
+#include "lib/common/names.h"
 #include "lib/common/size.h"
 #include "lib/target/serve.h"
 
@@ -34,6 +35,7 @@ int serve(Globals& globals, const Args& args) {
                          kSummary},
                         options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
+  if (auto valid = validate_iscsi_name(opts.iqn); !valid) return error(valid.error().message);
   if (!size.empty()) {
     auto bytes = parse_size(size);
     if (!bytes) return error("--size: " + bytes.error().message);

@@ -1,5 +1,6 @@
 #include "lib/common/names.h"
 
+#include <algorithm>
 #include <cctype>
 #include <string>
 
@@ -23,6 +24,37 @@ Result<void> validate_volume_name(std::string_view name) {
                   "\": only letters, digits, '_', '.' and '-' are allowed");
     }
   }
+  return {};
+}
+
+Result<void> validate_iscsi_name(std::string_view name) {
+  auto bad = [&](const std::string& why) {
+    return fail("invalid iSCSI name \"" + std::string(name) + "\": " + why);
+  };
+  if (name.size() > 223) return bad("it is longer than 223 bytes");
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':';
+    if (!ok) return bad("only lowercase letters, digits, '.', '-' and ':' are allowed");
+  }
+  auto hex = [](std::string_view digits) {
+    return std::all_of(digits.begin(), digits.end(),
+                       [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+  };
+  if (name.starts_with("eui.")) {
+    if (name.size() == 20 && hex(name.substr(4))) return {};
+    return bad("an eui. name has 16 hex digits");
+  }
+  if (name.starts_with("naa.")) {
+    std::size_t digits = name.size() - 4;
+    if ((digits == 16 || digits == 32) && hex(name.substr(4))) return {};
+    return bad("a naa. name has 16 or 32 hex digits");
+  }
+  // iqn.YYYY-MM.authority
+  auto digit = [&](std::size_t i) { return i < name.size() && name[i] >= '0' && name[i] <= '9'; };
+  bool date = digit(4) && digit(5) && digit(6) && digit(7) && name.size() > 8 && name[8] == '-' &&
+              digit(9) && digit(10);
+  if (!name.starts_with("iqn.") || !date || name.size() < 13 || name[11] != '.')
+    return bad("expected iqn.YYYY-MM.reversed.domain[:name], eui.<16 hex> or naa.<hex>");
   return {};
 }
 

@@ -26,5 +26,24 @@ TEST(VolumeName, RefusesHostileNames) {
   EXPECT_FALSE(validate_volume_name(std::string("a\0b", 3)).has_value());
 }
 
+TEST(IscsiName, AcceptsIqnEuiAndNaa) {
+  for (const char* ok : {"iqn.2026-11.io.maya:db1", "iqn.2007-10.com.github:sahlberg:libiscsi:x",
+                         "iqn.2026-11.io.maya", "eui.02004567a425678d", "naa.52004567ba64678d",
+                         "naa.62004567ba64678d0123456789abcdef"}) {
+    EXPECT_TRUE(validate_iscsi_name(ok).has_value()) << ok;
+  }
+}
+
+TEST(IscsiName, RefusesMalformedNames) {
+  for (const char* bad : {"", "bad iqn", "iqn.2026-11.io.maya:DB", "iqn.26-11.io.maya", "iqn.2026-11",
+                          "iqn.2026-1x.io.maya", "eui.1234", "naa.xyz0000000000000", "maya:x",
+                          "iqn.2026-11.io.maya:a/b"}) {
+    auto r = validate_iscsi_name(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_NE(r.error().message.find("invalid iSCSI name"), std::string::npos);
+  }
+  EXPECT_FALSE(validate_iscsi_name("iqn.2026-11.io.maya:" + std::string(220, 'a')).has_value());
+}
+
 }  // namespace
 }  // namespace maya
