@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "drivers/os/linux/linux_os_driver.h"
-#include "drivers/storage/local/loop_device.h"
+#include "drivers/storage/common/loop_device.h"
 #include "lib/common/log.h"
 #include "tests/drivers/device_guards.h"
 
@@ -22,6 +22,7 @@ namespace maya::drivers::local {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace storage;
 using maya::testing::loop_devices_unavailable;
 using maya::testing::TempDir;
 

@@ -15,11 +15,13 @@
 #include <optional>
 #include <thread>
 
-#include "drivers/storage/local/loop_device.h"
+#include "drivers/storage/common/loop_device.h"
+#include "drivers/storage/common/volume_dir.h"
 #include "lib/common/fd.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
+#include "lib/common/time_format.h"
 
 namespace maya::drivers::local {
 namespace {
@@ -27,126 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::uint64_t kSectorSize = 512;
-constexpr std::chrono::seconds kLockWait{30};  // attach/detach/remove take well under a second
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
-
-// Removes a directory tree when it goes out of scope, unless kept.
-class DirGuard {
- public:
-  explicit DirGuard(fs::path dir) : dir_(std::move(dir)) {}
-  ~DirGuard() {
-    if (dir_.empty()) return;
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  DirGuard(const DirGuard&) = delete;
-  DirGuard& operator=(const DirGuard&) = delete;
-  void keep() { dir_.clear(); }
-
- private:
-  fs::path dir_;
-};
-
-Result<void> sync_dir(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0 || ::fsync(fd.get()) != 0)
-    return fail("cannot sync directory " + dir.string() + ": " + errno_text(errno));
-  return {};
-}
-
-// A unique hidden directory in the store: valid volume names never start with '.'.
-Result<fs::path> make_hidden_dir(const fs::path& store, const std::string& purpose,
-                                 const std::string& name) {
-  std::string pattern = (store / ("." + purpose + "-" + name + "-XXXXXX")).string();
-  if (::mkdtemp(pattern.data()) == nullptr)
-    return fail("cannot create a directory in " + store.string() + ": " + errno_text(errno));
-  return fs::path(pattern);
-}
-
-// An exclusive flock on the volume directory, held while a volume is attached, detached or
-// removed. Fails when the volume does not exist (or was removed while we waited).
-Result<Fd> lock_volume(const fs::path& dir, const std::string& name) {
-  for (;;) {
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return fail("volume " + name + " does not exist");
-      return fail("cannot open " + dir.string() + ": " + errno_text(errno));
-    }
-    const auto deadline = std::chrono::steady_clock::now() + kLockWait;
-    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-      if (errno != EWOULDBLOCK && errno != EINTR)
-        return fail("cannot lock " + dir.string() + ": " + errno_text(errno));
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return fail("volume " + name + " is busy: another attach, detach or delete of it has " +
-                    "not finished within " + std::to_string(kLockWait.count()) + " s");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    struct stat held {};
-    struct stat now {};
-    if (::fstat(fd.get(), &held) != 0)
-      return fail("cannot stat " + dir.string() + ": " + errno_text(errno));
-    if (::stat(dir.c_str(), &now) != 0) {
-      if (errno == ENOENT) return fail("volume " + name + " does not exist");
-      return fail("cannot stat " + dir.string() + ": " + errno_text(errno));
-    }
-    if (held.st_dev == now.st_dev && held.st_ino == now.st_ino) return fd;
-    // Removed and re-created while we waited for the lock: lock the new directory.
-  }
-}
-
-std::string utc_now() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-// Makes data.img of `size` bytes in `dir`: sparse, or fully allocated when not thin.
-Result<void> make_data_file(const fs::path& file, std::uint64_t size, bool thin,
-                            const std::string& name, const fs::path& store) {
-  Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return fail("cannot create " + file.string() + ": " + errno_text(errno));
-  const std::string bytes = std::to_string(size) + " bytes";
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    if (errno == EFBIG || errno == EINVAL) {
-      return fail("volume " + name + " cannot be " + bytes + ": the file system holding " +
-                  store.string() + " does not allow files that large");
-    }
-    return fail("cannot size " + file.string() + " to " + bytes + ": " + errno_text(errno));
-  }
-  if (!thin) {
-    int rc;
-    do {
-      rc = ::fallocate(fd.get(), 0, 0, static_cast<off_t>(size));
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0 && errno == ENOSPC) {
-      return fail("not enough free space in " + store.string() + " for the " + bytes +
-                  " of thick volume " + name);
-    }
-    if (rc != 0 && errno == EOPNOTSUPP) {
-      return fail("the file system holding " + store.string() +
-                  " cannot preallocate thick volume " + name + "; create it thin");
-    }
-    if (rc != 0) return fail("cannot allocate " + file.string() + ": " + errno_text(errno));
-  }
-  if (::fsync(fd.get()) != 0)
-    return fail("cannot sync " + file.string() + ": " + errno_text(errno));
-  return {};
-}
-
-Result<void> reject_existing(const fs::path& dir, const std::string& name, const fs::path& store) {
-  struct stat st {};
-  if (::lstat(dir.c_str(), &st) == 0)
-    return fail("volume " + name + " already exists in " + store.string());
-  if (errno != ENOENT) return fail("cannot check " + dir.string() + ": " + errno_text(errno));
-  return {};
-}
+using namespace storage;
 
 // What is on disk for volume `name` in `dir`, and its loop device among `bindings`.
 Result<StorageVolume> describe_volume(const fs::path& dir, const std::string& name,
@@ -160,7 +43,7 @@ Result<StorageVolume> describe_volume(const fs::path& dir, const std::string& na
       return fail("volume " + name + " does not exist");
     if (err == ENOENT)
       return fail("volume " + name + " is damaged: " + file.string() + " is missing");
-    return fail("cannot stat " + file.string() + ": " + errno_text(err));
+    return fail("cannot stat " + file.string() + ": " + std::strerror(err));
   }
   if (!S_ISREG(st.st_mode))
     return fail("volume " + name + " is damaged: " + file.string() + " is not a regular file");
@@ -195,31 +78,17 @@ Result<StorageVolume> LocalStorageDriver::create(const VolumeSpec& spec) {
   MAYA_TRY(free_name, reject_existing(dir, name, store_));
 
   // Build the volume in a hidden directory and rename it into place once complete.
-  MAYA_TRY(staging, make_hidden_dir(store_, "create", name));
+  MAYA_TRY(staging, make_staging_dir(store_, name));
   DirGuard cleanup(*staging);
   MAYA_TRY(data, make_data_file(*staging / "data.img", size, spec.thin, name, store_));
   nlohmann::json meta = {{"name", name},
                          {"size_bytes", size},
                          {"thin", spec.thin},
-                         {"created", utc_now()},
+                         {"created", iso8601()},
                          {"format_version", 1}};
   MAYA_TRY(meta_written, write_file_atomic(*staging / "volume.json", meta.dump(2) + "\n", 0600));
-
-  if (::renameat2(AT_FDCWD, staging->c_str(), AT_FDCWD, dir.c_str(), RENAME_NOREPLACE) != 0) {
-    int err = errno;
-    if (err == EINVAL) {  // the file system has no RENAME_NOREPLACE
-      MAYA_TRY(still_free, reject_existing(dir, name, store_));
-      if (::rename(staging->c_str(), dir.c_str()) != 0)
-        err = errno;
-      else
-        err = 0;
-    }
-    if (err == EEXIST || err == ENOTEMPTY)
-      return fail("volume " + name + " already exists in " + store_.string());
-    if (err != 0) return fail("cannot create " + dir.string() + ": " + errno_text(err));
-  }
+  MAYA_TRY(published, publish(*staging, dir, name, store_));
   cleanup.keep();
-  MAYA_TRY(synced, sync_dir(store_));
   log::info("created volume " + name + " (" + std::to_string(size) + " bytes, " +
             (spec.thin ? "thin" : "thick") + ") in " + dir.string());
   return inspect(name);
@@ -235,21 +104,8 @@ Result<void> LocalStorageDriver::remove(const std::string& name) {
     return fail("volume " + name + " is attached as " + devices.front().string() +
                 "; detach it before deleting it");
   }
-  // Rename away first: the volume vanishes at once, even if removing its files fails midway.
-  MAYA_TRY(trash, make_hidden_dir(store_, "delete", name));
-  if (::rename(dir.c_str(), trash->c_str()) != 0) {
-    int err = errno;
-    std::error_code ignored;
-    fs::remove(*trash, ignored);
-    return fail("cannot delete volume " + name + ": renaming " + dir.string() +
-                " failed: " + errno_text(err));
-  }
-  MAYA_TRY(synced, sync_dir(store_));
-  std::error_code ec;
-  fs::remove_all(*trash, ec);
-  if (ec)
-    log::warn("volume " + name + " is deleted but " + trash->string() +
-              " could not be removed: " + ec.message());
+  // Renamed away first: the volume vanishes at once, even if removing its files fails midway.
+  MAYA_TRY(discarded, discard(dir, name, store_));
   log::info("deleted volume " + name);
   return {};
 }

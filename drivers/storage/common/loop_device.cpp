@@ -1,4 +1,4 @@
-#include "drivers/storage/local/loop_device.h"
+#include "drivers/storage/common/loop_device.h"
 
 #include <fcntl.h>
 #include <linux/loop.h>
@@ -18,7 +18,7 @@
 #include "lib/common/fd.h"
 #include "lib/common/log.h"
 
-namespace maya::drivers::local {
+namespace maya::drivers::storage {
 namespace {
 
 namespace fs = std::filesystem;
@@ -250,4 +250,4 @@ Result<void> unbind_loop_device(const fs::path& device) {
   return {};
 }
 
-}  // namespace maya::drivers::local
+}  // namespace maya::drivers::storage

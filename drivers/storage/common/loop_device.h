@@ -10,7 +10,7 @@
 
 #include "lib/common/result.h"
 
-namespace maya::drivers::local {
+namespace maya::drivers::storage {
 
 // One bound loop device, as /sys/block/loopN/loop/ and LOOP_GET_STATUS64 describe it.
 struct LoopBinding {
@@ -39,4 +39,4 @@ Result<std::filesystem::path> bind_loop_device(const std::filesystem::path& file
 // held; a device that is not bound is fine.
 Result<void> unbind_loop_device(const std::filesystem::path& device);
 
-}  // namespace maya::drivers::local
+}  // namespace maya::drivers::storage
