@@ -1,15 +1,42 @@
 #include "drivers/registry.h"
 
+#include <unistd.h>
+
 #include "drivers/os/linux/linux_os_driver.h"
+#include "drivers/storage/jiva/jiva_storage_driver.h"
 #include "drivers/storage/local/local_storage_driver.h"
 
 namespace maya::drivers {
+namespace {
+
+// This very binary: the daemon starts targets as `maya target run`.
+Result<std::string> own_binary() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return fail("cannot find the maya binary through /proc/self/exe: " + ec.message());
+  return self.string();
+}
+
+}  // namespace
 
 const std::map<std::string, StorageFactory>& storage_registry() {
   static const std::map<std::string, StorageFactory> registry = {
       {"local",
        [](const config::Config& c) -> Result<std::unique_ptr<StorageDriver>> {
          return std::make_unique<local::LocalStorageDriver>(c.store_dir);
+       }},
+      {"jiva",
+       [](const config::Config& c) -> Result<std::unique_ptr<StorageDriver>> {
+         MAYA_TRY(self, own_binary());
+         jiva::JivaOptions o;
+         o.store_dir = c.store_dir;
+         o.run_dir = c.run_dir;
+         o.target_command = {*self, "target", "run"};
+         o.address = c.iscsi_address;
+         o.port_first = c.iscsi_port_first;
+         o.port_last = c.iscsi_port_last;
+         o.chap = c.iscsi_chap;
+         return std::make_unique<jiva::JivaStorageDriver>(std::move(o));
        }},
   };
   return registry;

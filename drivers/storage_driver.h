@@ -3,6 +3,8 @@
 // conformance suite in tests/conformance/.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -16,12 +18,24 @@
 
 namespace maya::drivers {
 
+// How a volume is served over iSCSI (drivers whose volumes are targets, such as jiva).
+struct IscsiExport {
+  std::string iqn;
+  std::string portal;        // "ADDR:PORT" on which the volume's target answers
+  pid_t target_pid = 0;      // 0 unless its target runs
+  std::string target_state;  // running | starting | restarting | stopped
+  unsigned target_restarts = 0;
+  std::string last_event;              // the last thing that happened to the target, with its time
+  std::string chap_user, chap_secret;  // empty when the volume has no CHAP
+};
+
 struct StorageVolume {
   std::string name;
   std::uint64_t size_bytes = 0;
   std::uint64_t allocated_bytes = 0;            // space really used (thin volumes)
   std::filesystem::path location;               // where the data lives (<store>/<name>/)
   std::optional<std::filesystem::path> device;  // set while attached ("/dev/loop3")
+  std::optional<IscsiExport> iscsi;             // set when the volume is an iSCSI target
 };
 
 class StorageDriver {
@@ -41,6 +55,22 @@ class StorageDriver {
   virtual Result<std::filesystem::path> attach(const std::string& name) = 0;
   // Releases the block device; detaching a detached volume succeeds.
   virtual Result<void> detach(const std::string& name) = 0;
+};
+
+// Optional capability of drivers whose volumes are served by target processes: the daemon
+// adopts or starts them when it starts, lists them on the discovery portal, and stops them
+// only when asked to (they outlive the daemon so that its restarts never interrupt I/O).
+class TargetHost {
+ public:
+  struct Target {
+    std::string iqn;
+    std::uint16_t port = 0;
+  };
+  virtual ~TargetHost() = default;
+  // Adopts the running target of every volume and starts the others; one note per event.
+  virtual std::vector<std::string> start_targets() = 0;
+  virtual void stop_targets() = 0;
+  virtual std::vector<Target> iscsi_targets() = 0;
 };
 
 }  // namespace maya::drivers

@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "drivers/storage_driver.h"
 #include "drivers/volume_spec.h"
 #include "lib/common/result.h"
 
@@ -24,6 +26,7 @@ struct VolumeInfo {
   std::string device;                      // empty unless attached
   std::uint64_t allocated_bytes = 0;       // space the data really uses
   std::map<std::string, unsigned> mounts;  // mount ID → references
+  std::optional<IscsiExport> iscsi;        // set when the volume is an iSCSI target
   unsigned mount_count() const {
     unsigned n = 0;
     for (const auto& [id, count] : mounts) n += count;

@@ -1,6 +1,8 @@
 // maya load | status | unload: start, inspect and stop the daemon named by a config.
 #include <signal.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "cmd/maya/commands.h"
@@ -142,20 +144,49 @@ int cmd_status(Globals& globals, const Args& args) {
   return 0;
 }
 
+namespace {
+
+// Stops volume targets without a daemon (one was killed): SIGTERM to each pidfile holder.
+int stop_targets_directly(const config::Config& cfg) {
+  std::error_code ec;
+  int stopped = 0;
+  for (auto it = std::filesystem::directory_iterator(cfg.run_dir / "targets", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() != ".pid") continue;
+    auto pid = PidFile::holder(it->path());
+    if (!pid || *pid <= 0) continue;
+    ::kill(*pid, SIGTERM);
+    for (int i = 0; i < 250 && PidFile::holder(it->path()); ++i) ::usleep(20'000);
+    if (PidFile::holder(it->path())) ::kill(*pid, SIGKILL);
+    ++stopped;
+  }
+  return stopped;
+}
+
+}  // namespace
+
 int cmd_unload(Globals& globals, const Args& args) {
-  Parsed parsed = parse({"unload", "maya unload [--config PATH]",
+  bool stop_targets = false;
+  po::options_description options("Options");
+  options.add_options()("stop-targets", po::bool_switch(&stop_targets),
+                        "also stop the volumes' iSCSI targets (they keep serving otherwise)");
+  Parsed parsed = parse({"unload", "maya unload [--config PATH] [--stop-targets]",
                          "Stops the daemon cleanly: in-flight requests finish, sockets and the "
-                         "pidfile are removed."},
-                        po::options_description("Options"), {}, args, globals);
+                         "pidfile are removed. Volume targets keep running, so volumes stay "
+                         "usable and a later `maya load` adopts them; --stop-targets stops them "
+                         "too (their initiators lose the volumes)."},
+                        options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
   auto cfg = load_config(globals);
   if (!cfg) return 1;
   auto pid = PidFile::holder(cfg->pidfile());
   if (!pid) {
     std::cout << "no maya daemon runs for " << cfg->file.string() << "\n";
+    if (stop_targets) std::cout << "stopped " << stop_targets_directly(*cfg) << " target(s)\n";
     return 0;
   }
-  if (auto answer = daemon::call(*cfg, "POST", "/v1/shutdown", nullptr, std::chrono::seconds(10));
+  const std::string path = stop_targets ? "/v1/shutdown?stop_targets=true" : "/v1/shutdown";
+  if (auto answer = daemon::call(*cfg, "POST", path, nullptr, std::chrono::seconds(60));
       !answer && *pid > 0) {
     std::cerr << "warning: " << answer.error().message << "; sending SIGTERM to pid " << *pid
               << "\n";
@@ -165,6 +196,7 @@ int cmd_unload(Globals& globals, const Args& args) {
     return error("the daemon (pid " + std::to_string(*pid) + ") is still running after " +
                  std::to_string(kStopTimeout.count()) + " s");
   }
+  if (stop_targets) stop_targets_directly(*cfg);  // any the daemon did not know of
   std::cout << "maya daemon (pid " << *pid << ") stopped\n";
   return 0;
 }

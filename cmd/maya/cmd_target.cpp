@@ -1,11 +1,12 @@
 // maya target serve: one standalone iSCSI target on a file (tests, benchmarks, users who just
-// want a target). `maya target run --volume NAME` (spawned by the daemon) comes with the jiva
-// storage driver.
+// want a target). maya target run --volume NAME: the target of one jiva volume, as the daemon
+// spawns it.
 #include <iostream>
 
 #include "cmd/maya/commands.h"
 #include "lib/common/names.h"
 #include "lib/common/size.h"
+#include "lib/jiva/volume_target.h"
 #include "lib/target/serve.h"
 
 namespace maya::cli {
@@ -22,18 +23,24 @@ int serve(Globals& globals, const Args& args) {
   target::ServeOptions opts;
   std::string size;
   po::options_description options("Options");
-  options.add_options()
-      ("backing", po::value(&opts.backing)->value_name("FILE")->required(), "file that holds the LUN's blocks")
-      ("iqn", po::value(&opts.iqn)->value_name("IQN")->required(), "target name, e.g. iqn.2026-11.io.maya:disk1")
-      ("listen", po::value(&opts.listen)->value_name("ADDR:PORT")->required(), "portal address, e.g. 127.0.0.1:3260")
-      ("size", po::value(&size)->value_name("SIZE"), "create or grow the file to SIZE (e.g. 10GiB)")
-      ("chap-user", po::value(&opts.chap_user)->value_name("USER"), "require CHAP with this user")
-      ("chap-secret", po::value(&opts.chap_secret)->value_name("SECRET"), "the CHAP secret (12-16 characters)")
-      ("mutual-user", po::value(&opts.mutual_user)->value_name("USER"), "mutual CHAP: the target's user")
-      ("mutual-secret", po::value(&opts.mutual_secret)->value_name("SECRET"), "mutual CHAP: the target's secret");
-  Parsed parsed = parse({"target serve", "maya target serve --backing FILE --iqn IQN --listen ADDR:PORT [options]",
-                         kSummary},
-                        options, {}, args, globals);
+  options.add_options()("backing", po::value(&opts.backing)->value_name("FILE")->required(),
+                        "file that holds the LUN's blocks")(
+      "iqn", po::value(&opts.iqn)->value_name("IQN")->required(),
+      "target name, e.g. iqn.2026-11.io.maya:disk1")(
+      "listen", po::value(&opts.listen)->value_name("ADDR:PORT")->required(),
+      "portal address, e.g. 127.0.0.1:3260")("size", po::value(&size)->value_name("SIZE"),
+                                             "create or grow the file to SIZE (e.g. 10GiB)")(
+      "chap-user", po::value(&opts.chap_user)->value_name("USER"), "require CHAP with this user")(
+      "chap-secret", po::value(&opts.chap_secret)->value_name("SECRET"),
+      "the CHAP secret (12-16 characters)")("mutual-user",
+                                            po::value(&opts.mutual_user)->value_name("USER"),
+                                            "mutual CHAP: the target's user")(
+      "mutual-secret", po::value(&opts.mutual_secret)->value_name("SECRET"),
+      "mutual CHAP: the target's secret");
+  Parsed parsed =
+      parse({"target serve",
+             "maya target serve --backing FILE --iqn IQN --listen ADDR:PORT [options]", kSummary},
+            options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
   if (auto valid = validate_iscsi_name(opts.iqn); !valid) return error(valid.error().message);
   if (!size.empty()) {
@@ -50,14 +57,53 @@ int serve(Globals& globals, const Args& args) {
   return target::serve_main(opts);
 }
 
+constexpr const char* kRunSummary =
+    "Serves the iSCSI target of one jiva volume: its replicas, on the port and with the CHAP\n"
+    "credentials its manifest holds. The daemon starts and supervises one per volume; run it by\n"
+    "hand only to debug a volume whose target will not start. Stops on SIGINT or SIGTERM.\n\n"
+    "  maya target run --volume NAME [--config PATH]\n"
+    "  maya target run --volume NAME --store DIR --run DIR [--address IP]   (what the daemon runs)";
+
+int run(Globals& globals, const Args& args) {
+  jiva::VolumeTargetOptions opts;
+  std::string store, run_dir, address;
+  po::options_description options("Options");
+  options.add_options()("volume", po::value(&opts.volume)->value_name("NAME")->required(),
+                        "the jiva volume")("store", po::value(&store)->value_name("DIR"),
+                                           "the store (default: from the config)")(
+      "run", po::value(&run_dir)->value_name("DIR"),
+      "the run directory (default: from the config)")("address",
+                                                      po::value(&address)->value_name("IP"),
+                                                      "portal address (default: [iscsi] address)");
+  Parsed parsed = parse({"target run", "maya target run --volume NAME [options]", kRunSummary},
+                        options, {}, args, globals);
+  if (parsed.exit_code) return *parsed.exit_code;
+  if (store.empty() != run_dir.empty()) return error("--store and --run go together");
+  if (store.empty()) {
+    auto cfg = load_config(globals);
+    if (!cfg) return 1;
+    opts.store_dir = cfg->store_dir;
+    opts.run_dir = cfg->run_dir;
+    opts.address = cfg->iscsi_address;
+  } else {
+    opts.store_dir = store;
+    opts.run_dir = run_dir;
+  }
+  if (!address.empty()) opts.address = address;
+  return jiva::run_volume_target(opts);
+}
+
 }  // namespace
 
 int cmd_target(Globals& globals, const Args& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "Usage: maya target serve [options]\n\n" << kSummary << "\n";
+    std::cout << "Usage: maya target serve|run [options]\n\n"
+              << kSummary << "\n\n"
+              << kRunSummary << "\n";
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "serve") return serve(globals, Args(args.begin() + 1, args.end()));
+  if (args[0] == "run") return run(globals, Args(args.begin() + 1, args.end()));
   return error("unknown target command \"" + args[0] + "\" (see `maya target --help`)");
 }
 

@@ -18,7 +18,8 @@ constexpr const char* kSummary =
     "  maya volume create NAME [--size S] [--driver D] [--fstype F] [--replicas N] [--spec FILE]\n"
     "  maya volume NAME [--spec FILE]       create NAME with the default spec (short form)\n"
     "  maya volume list                     all volumes (-o json)\n"
-    "  maya volume inspect NAME             one volume (-o json: the documented object)\n"
+    "  maya volume inspect NAME [--show-secrets]\n"
+    "                                       one volume (-o json: the documented object)\n"
     "  maya volume delete NAME [--force]    delete; --force unmounts a volume in use first";
 
 std::string text(const json& v) {
@@ -56,6 +57,20 @@ void print_volume(const json& v) {
                                          ? ""
                                          : " (" + text(v["mount_options"]) + ")"));
   row("replicas", text(v["replicas"]));
+  if (!v["iqn"].is_null()) {
+    row("iqn", text(v["iqn"]));
+    row("portal", text(v["portal"]) + (v.value("chap", false) ? " (CHAP)" : ""));
+    std::string target = text(v["target_state"]);
+    if (!v["target_pid"].is_null()) target += " (pid " + text(v["target_pid"]) + ")";
+    if (v.value("target_restarts", 0) > 0)
+      target += ", restarted " + text(v["target_restarts"]) + " time(s)";
+    row("target", target);
+    if (!v["target_event"].is_null()) row("last event", text(v["target_event"]));
+    if (v.contains("chap_credentials")) {
+      row("chap user", text(v["chap_credentials"]["user"]));
+      row("chap secret", text(v["chap_credentials"]["secret"]));
+    }
+  }
   row("created", text(v["created"]));
 }
 
@@ -129,15 +144,20 @@ int list(Globals& globals, const Args& args) {
 
 int inspect(Globals& globals, const Args& args) {
   std::string name;
+  po::options_description options("Options");
+  options.add_options()("show-secrets", "also print the volume's CHAP user and secret");
   po::options_description hidden;
   hidden.add_options()("name", po::value(&name));
+  options.add(hidden);
   po::positional_options_description positional;
   positional.add("name", 1);
-  Parsed parsed = parse({"volume inspect", "maya volume inspect NAME [-o table|json]", kSummary},
-                        hidden, positional, args, globals);
+  Parsed parsed = parse(
+      {"volume inspect", "maya volume inspect NAME [--show-secrets] [-o table|json]", kSummary},
+      options, positional, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
   if (name.empty()) return error("volume inspect needs a NAME");
-  auto answer = call(globals, "GET", "/v1/volumes/" + name);
+  const bool secrets = parsed.vars.count("show-secrets") > 0;
+  auto answer = call(globals, "GET", "/v1/volumes/" + name + (secrets ? "?secrets=true" : ""));
   if (!answer) return 1;
   if (json_output(globals)) {
     print_json(*answer);

@@ -16,7 +16,7 @@ namespace maya::config {
 namespace {
 
 constexpr std::array<std::string_view, 1> kVolumeDrivers = {"docker"};
-constexpr std::array<std::string_view, 1> kStorageDrivers = {"local"};
+constexpr std::array<std::string_view, 2> kStorageDrivers = {"local", "jiva"};
 constexpr std::array<std::string_view, 1> kOsDrivers = {"linux"};
 constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
 
@@ -46,7 +46,8 @@ Result<fs::path> read_path(TableReader& reader, const std::string& key, const ch
 template <std::size_t N>
 Result<std::vector<std::string>> read_driver_list(TableReader& reader, const std::string& key,
                                                   const std::array<std::string_view, N>& names) {
-  auto list = reader.strings(key, {std::string(names[0])});
+  // Every known driver is enabled unless the config says otherwise.
+  auto list = reader.strings(key, std::vector<std::string>(names.begin(), names.end()));
   if (!list) return list;
   for (const std::string& name : *list) {
     if (!known(names, name)) {
@@ -146,7 +147,7 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
   if (!is_ip_address(*address))
     return iscsi.error_at("address", "\"" + *address + "\" is not an IP address");
   cfg.iscsi_address = *address;
-  MAYA_TRY(discovery, iscsi.integer("discovery_port", 3260, 1, 65535));
+  MAYA_TRY(discovery, iscsi.integer("discovery_port", 3260, 0, 65535));
   cfg.iscsi_discovery_port = static_cast<std::uint16_t>(*discovery);
   MAYA_TRY(range_text, iscsi.string("target_ports", "3261-3516"));
   auto range = parse_port_range(*range_text);

@@ -2,14 +2,6 @@
 
 namespace maya::daemon {
 
-http::Response json_response(int status, const nlohmann::json& body) {
-  return http::Response{status, body.dump() + "\n", "application/json"};
-}
-
-http::Response json_error(int status, const std::string& message) {
-  return json_response(status, {{"error", message}});
-}
-
 http::Router make_control_router(ControlHooks hooks) {
   http::Router router(json_error);
   router.add("GET", "/v1/status", [hooks](const http::Request&, const std::string&) {
@@ -20,8 +12,8 @@ http::Router make_control_router(ControlHooks hooks) {
     if (!result) return json_error(400, result.error().message);
     return json_response(200, *result);
   });
-  router.add("POST", "/v1/shutdown", [hooks](const http::Request&, const std::string&) {
-    hooks.shutdown();
+  router.add("POST", "/v1/shutdown", [hooks](const http::Request& r, const std::string&) {
+    hooks.shutdown(r.target.find("stop_targets=true") != std::string::npos);
     return json_response(200, {{"stopping", true}});
   });
   return router;

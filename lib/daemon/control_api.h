@@ -1,7 +1,9 @@
 // The control API the CLI speaks: HTTP/JSON on <run>/maya.sock (mode 0600).
 //   GET  /v1/status    -> daemon status
 //   POST /v1/reload    -> re-read the config file; 400 {"error": "PATH:LINE:COL: ..."} keeps the
-//   old one POST /v1/shutdown  -> clean stop
+//   old one
+//   POST /v1/shutdown[?stop_targets=true] -> clean stop; volume targets keep running unless
+//   asked to stop too
 // Errors are {"error": "one sentence"} with a 4xx/5xx status.
 #pragma once
 
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/common/result.h"
+#include "lib/http/json.h"
 #include "lib/http/message.h"
 #include "lib/http/router.h"
 
@@ -18,11 +21,11 @@ namespace maya::daemon {
 struct ControlHooks {
   std::function<nlohmann::json()> status;
   std::function<Result<nlohmann::json>()> reload;
-  std::function<void()> shutdown;
+  std::function<void(bool stop_targets)> shutdown;
 };
 
-http::Response json_response(int status, const nlohmann::json& body);
-http::Response json_error(int status, const std::string& message);
+using http::json_error;
+using http::json_response;
 
 // Routes of the control API, bound to the daemon through `hooks`.
 http::Router make_control_router(ControlHooks hooks);

@@ -22,7 +22,9 @@
 #include "lib/daemon/control_api.h"
 #include "lib/daemon/volume_api.h"
 #include "lib/http/server.h"
+#include "lib/iscsi/discovery.h"
 #include "lib/process/pidfile.h"
+#include "lib/target/target.h"
 #include "plugin/docker/docker_plugin.h"
 
 namespace maya::daemon {
@@ -65,6 +67,10 @@ class Daemon {
       MAYA_TRY(volumes, drivers::make_volume_driver(config_));
       volumes_ = std::move(*volumes);
       for (const std::string& note : volumes_->reconcile()) log::info("reconcile: " + note);
+      for (drivers::TargetHost* host : volumes_->target_hosts()) {
+        for (const std::string& note : host->start_targets()) log::info("targets: " + note);
+      }
+      MAYA_TRY(discovery, start_discovery());
     }
     auto defaults = [this] {
       std::lock_guard lock(mutex_);
@@ -77,7 +83,12 @@ class Daemon {
     ControlHooks hooks{
         [this] { return status(); },
         [this] { return reload(); },
-        [this] { asio::post(io_, [this] { stop("shutdown requested"); }); },
+        [this](bool stop_targets) {
+          if (stop_targets && volumes_) {
+            for (drivers::TargetHost* host : volumes_->target_hosts()) host->stop_targets();
+          }
+          asio::post(io_, [this] { stop("shutdown requested"); });
+        },
     };
     http::Router control_router = make_control_router(std::move(hooks));
     add_volume_routes(control_router, volumes_.get(), defaults);
@@ -105,6 +116,8 @@ class Daemon {
               ", config " + config_.file.string() + ")");
     log::info("control API on " + config_.control_socket().string());
     if (plugin_) log::info("Docker volume plugin \"maya\" on " + config_.plugin_socket.string());
+    if (discovery_)
+      log::info("iSCSI discovery portal on " + target::format_endpoint(discovery_->endpoint()));
     io_.run();
     {
       std::lock_guard lock(finished_mutex_);
@@ -114,6 +127,7 @@ class Daemon {
     if (watchdog_.joinable()) watchdog_.join();
     control_.reset();  // joins its workers
     plugin_.reset();
+    if (discovery_) discovery_->stop();
     pidfile_.release();
     log::info("maya daemon stopped");
   }
@@ -146,6 +160,35 @@ class Daemon {
     });
   }
 
+  // One portal that lists every volume's target (SendTargets), when a driver runs targets.
+  Result<void> start_discovery() {
+    auto hosts = volumes_->target_hosts();
+    if (hosts.empty()) return {};
+    target::TargetOptions options;
+    options.listen = target::format_endpoint({config_.iscsi_address, config_.iscsi_discovery_port});
+    const std::string address = config_.iscsi_address;
+    auto directory = [hosts, address](const std::string& local_host) {
+      const bool wildcard = address == "0.0.0.0" || address == "::";
+      std::vector<iscsi::TargetRecord> records;
+      for (drivers::TargetHost* host : hosts) {
+        for (const auto& t : host->iscsi_targets()) {
+          records.push_back(
+              {t.iqn, {iscsi::format_target_address(wildcard ? local_host : address, t.port, 1)}});
+        }
+      }
+      return records;
+    };
+    auto portal = target::Target::create_discovery(options, std::move(directory));
+    if (!portal) {
+      return fail("cannot serve the iSCSI discovery portal on " + options.listen + " (set " +
+                      "[iscsi] discovery_port, or 0 for any free port)",
+                  portal.error());
+    }
+    discovery_ = std::move(*portal);
+    discovery_->start();
+    return {};
+  }
+
   bool serves_docker() const {
     const auto& v = config_.volume_drivers;
     return std::find(v.begin(), v.end(), "docker") != v.end();
@@ -159,6 +202,7 @@ class Daemon {
     if (config_.role_orchestration) roles.push_back("orchestration");
     json sockets = {{"control", config_.control_socket().string()}};
     if (plugin_) sockets["plugin"] = config_.plugin_socket.string();
+    if (discovery_) sockets["iscsi_discovery"] = target::format_endpoint(discovery_->endpoint());
     json status = {
         {"pid", ::getpid()},
         {"version", MAYA_VERSION},
@@ -208,6 +252,12 @@ class Daemon {
     keep(fresh->run_dir, config_.run_dir, "[paths] run");
     keep(fresh->plugin_socket, config_.plugin_socket, "[plugin] socket");
     keep(fresh->api_listen, config_.api_listen, "[api] listen");
+    keep(fresh->iscsi_address, config_.iscsi_address, "[iscsi] address");
+    keep(fresh->iscsi_discovery_port, config_.iscsi_discovery_port, "[iscsi] discovery_port");
+    keep(fresh->iscsi_port_first, config_.iscsi_port_first, "[iscsi] target_ports");
+    keep(fresh->iscsi_port_last, config_.iscsi_port_last, "[iscsi] target_ports");
+    keep(fresh->iscsi_chap, config_.iscsi_chap, "[iscsi] chap");
+    keep(fresh->storage_drivers, config_.storage_drivers, "[drivers] storage");
     bool changed = !(*fresh == config_);
     config_ = std::move(*fresh);
     loaded_wall_ = std::time(nullptr);
@@ -236,6 +286,7 @@ class Daemon {
   std::unique_ptr<drivers::docker::DockerVolumeDriver> volumes_;
   std::unique_ptr<http::UnixServer> control_;
   std::unique_ptr<http::UnixServer> plugin_;
+  std::unique_ptr<target::Target> discovery_;
 };
 
 // Detached daemons log to <state>/maya.log; stderr goes there too so nothing is lost.
@@ -268,11 +319,19 @@ int run(config::Config config, const Options& options) {
   auto pidfile = PidFile::acquire(config.pidfile());
   if (!pidfile) return start_error(pidfile.error().message);
 
-  Daemon daemon(std::move(config), std::move(*pidfile), options.log_to_file);
-  if (auto started = daemon.start(); !started) return start_error(started.error().message);
-  ready.send("ready\n");
-  daemon.run();
-  return 0;
+  Result<void> started;
+  {
+    Daemon daemon(std::move(config), std::move(*pidfile), options.log_to_file);
+    started = daemon.start();
+    if (started) {
+      ready.send("ready\n");
+      daemon.run();
+      return 0;
+    }
+  }
+  // Reported once the half-started daemon is gone (pidfile, sockets, threads), so that
+  // `maya load` returns to a clean slate.
+  return start_error(started.error().message);
 }
 
 }  // namespace maya::daemon

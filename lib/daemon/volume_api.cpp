@@ -8,7 +8,7 @@ namespace maya::daemon {
 
 using nlohmann::json;
 
-json volume_json(const drivers::VolumeInfo& v) {
+json volume_json(const drivers::VolumeInfo& v, bool show_secrets) {
   auto or_null = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
   json out = {
       {"name", v.spec.name},
@@ -29,7 +29,23 @@ json volume_json(const drivers::VolumeInfo& v) {
       {"mount_count", v.mount_count()},
       {"mounts", v.mounts},
       {"created", v.created},
+      {"iqn", nullptr},
+      {"portal", nullptr},
+      {"target_pid", nullptr},
+      {"target_state", nullptr},
   };
+  if (v.iscsi) {
+    const auto& e = *v.iscsi;
+    out["iqn"] = e.iqn;
+    out["portal"] = e.portal;
+    out["target_pid"] = e.target_pid != 0 ? json(e.target_pid) : json(nullptr);
+    out["target_state"] = e.target_state;
+    out["target_restarts"] = e.target_restarts;
+    out["target_event"] = or_null(e.last_event);
+    out["chap"] = !e.chap_user.empty();
+    if (show_secrets && !e.chap_user.empty())
+      out["chap_credentials"] = {{"user", e.chap_user}, {"secret", e.chap_secret}};
+  }
   return out;
 }
 
@@ -70,10 +86,11 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
         return json_response(201, volume_json(*created));
       }));
   router.add("GET", "/v1/volumes/{name}",
-             guarded([driver](const Request&, const std::string& name) {
+             guarded([driver](const Request& r, const std::string& name) {
                auto info = driver->get(name);
                if (!info) return json_error(404, info.error().message);
-               return json_response(200, volume_json(*info));
+               bool secrets = r.target.find("secrets=true") != std::string::npos;
+               return json_response(200, volume_json(*info, secrets));
              }));
   router.add("DELETE", "/v1/volumes/{name}",
              guarded([driver](const Request& r, const std::string& name) {

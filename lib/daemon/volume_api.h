@@ -1,7 +1,7 @@
 // Volume routes of the control API (what `maya volume …` calls):
 //   GET    /v1/volumes                 -> {"volumes": [VOLUME…]}
 //   POST   /v1/volumes                 {"name": N, "opts": {key: "value"}} -> 201 VOLUME
-//   GET    /v1/volumes/{name}          -> VOLUME
+//   GET    /v1/volumes/{name}[?secrets=true] -> VOLUME (with chap_credentials)
 //   DELETE /v1/volumes/{name}[?force=true] -> {"removed": N}
 // VOLUME is the documented `maya volume inspect -o json` object (see README).
 #pragma once
@@ -16,7 +16,9 @@
 
 namespace maya::daemon {
 
-nlohmann::json volume_json(const drivers::VolumeInfo& volume);
+// CHAP credentials appear only with `show_secrets` (GET /v1/volumes/NAME?secrets=true; the
+// control socket is root's, mode 0600).
+nlohmann::json volume_json(const drivers::VolumeInfo& volume, bool show_secrets = false);
 
 // `driver` may be null on a host without the storage role: the routes then say so.
 void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,

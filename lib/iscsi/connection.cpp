@@ -244,9 +244,14 @@ Result<void> Connection::on_text(const PduView& pdu) {
   KeyValues answer;
   for (const auto& [key, value] : *kvs) {
     if (key == "SendTargets") {
-      TargetRecord self{context_.login.target_name, {hooks_.portal}};
-      auto records = answer_send_targets(value, std::span<const TargetRecord>(&self, 1),
-                                         params_.discovery ? "" : params_.target_name);
+      std::vector<TargetRecord> known;
+      if (context_.directory) {
+        known = context_.directory(hooks_.local_host);
+      } else {
+        known.push_back({context_.login.target_name, {hooks_.portal}});
+      }
+      auto records =
+          answer_send_targets(value, known, params_.discovery ? "" : params_.target_name);
       answer.insert(answer.end(), records.begin(), records.end());
     } else if (key == "MaxRecvDataSegmentLength") {
       auto n = parse_number(value);

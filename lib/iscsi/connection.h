@@ -24,10 +24,15 @@
 
 namespace maya::iscsi {
 
+// The targets a discovery portal lists: given the local address the initiator reached us on
+// (so a wildcard listen address can be answered with a reachable one).
+using TargetDirectory = std::function<std::vector<TargetRecord>(const std::string& local_host)>;
+
 // What every connection of one target shares. Not owned; outlives the connections.
 struct TargetContext {
   LoginConfig login;
-  scsi::ScsiDisk* disk = nullptr;
+  scsi::ScsiDisk* disk = nullptr;  // null on a discovery-only portal
+  TargetDirectory directory;       // set: SendTargets lists these instead of this target
   SessionRegistry* registry = nullptr;
   std::uint32_t block_size = 512;
 };
@@ -35,6 +40,7 @@ struct TargetContext {
 struct ConnectionHooks {
   std::function<void()> stop;  // ends this connection from another thread (reinstatement)
   std::string portal;          // "addr:port,tpgt" of the local end, for SendTargets
+  std::string local_host;      // the local end's IP address
 };
 
 class Connection {

@@ -68,9 +68,15 @@ std::optional<std::string> find_program(const std::string& name) {
 }
 
 // Runs in the forked child: only async-signal-safe calls until execve.
+// A new process group (killable as a whole), or a new session (detached: the caller's group
+// and terminal signals never reach it).
 [[noreturn]] void exec_child(const char* program, char* const* args, int devnull, int out,
-                             int report) {
-  ::setpgid(0, 0);
+                             int report, bool new_session = false) {
+  if (new_session) {
+    ::setsid();
+  } else {
+    ::setpgid(0, 0);
+  }
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -133,12 +139,62 @@ std::string one_line(std::string_view text) {
   return line;
 }
 
+// Waits for the report pipe: it closes on a successful execve (O_CLOEXEC) or carries the
+// exec errno, which is returned.
+int exec_error(int report_read) {
+  int exec_errno = 0;
+  ssize_t got;
+  do {
+    got = ::read(report_read, &exec_errno, sizeof exec_errno);
+  } while (got < 0 && errno == EINTR);
+  return got == static_cast<ssize_t>(sizeof exec_errno) ? exec_errno : 0;
+}
+
 std::string signal_name(int sig) {
   const char* abbrev = ::sigabbrev_np(sig);
   return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
 }  // namespace
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return "was killed by " + signal_name(WTERMSIG(status));
+  return "stopped";
+}
+
+Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesystem::path& log) {
+  if (argv.empty() || argv[0].empty()) return fail("cannot run a command with an empty argv");
+  const std::string what = describe_command(argv);
+  auto program = find_program(argv[0]);
+  if (!program)
+    return fail("cannot run " + what + ": " + argv[0] + " is not installed (not in PATH)");
+  int raw_report[2];
+  if (::pipe2(raw_report, O_CLOEXEC) != 0)
+    return fail("cannot run " + what + ": " + errno_text(errno));
+  Fd report_read(lift_above_stdio(raw_report[0]));
+  Fd report_write(lift_above_stdio(raw_report[1]));
+  Fd devnull(lift_above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
+  Fd out(lift_above_stdio(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)));
+  if (out.get() < 0) return fail("cannot open " + log.string() + ": " + errno_text(errno));
+  if (report_read.get() < 0 || report_write.get() < 0 || devnull.get() < 0)
+    return fail("cannot run " + what + ": " + errno_text(errno));
+  std::vector<char*> args;
+  for (auto& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) return fail("cannot run " + what + ": fork failed: " + errno_text(errno));
+  if (pid == 0)
+    exec_child(program->c_str(), args.data(), devnull.get(), out.get(), report_write.get(), true);
+  report_write.reset();
+  if (int exec_errno = exec_error(report_read.get()); exec_errno != 0) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return fail("cannot run " + what + ": " + errno_text(exec_errno));
+  }
+  return pid;
+}
 
 std::string describe_command(const std::vector<std::string>& argv) {
   std::string line;
@@ -186,13 +242,7 @@ Result<ExecResult> run_command(std::vector<std::string> argv, std::chrono::secon
   report_write.reset();
   devnull.reset();
 
-  // The report pipe closes on a successful execve (O_CLOEXEC) or carries the exec errno.
-  int exec_errno = 0;
-  ssize_t got;
-  do {
-    got = ::read(report_read.get(), &exec_errno, sizeof exec_errno);
-  } while (got < 0 && errno == EINTR);
-  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+  if (int exec_errno = exec_error(report_read.get()); exec_errno != 0) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

@@ -2,7 +2,10 @@
 // captured together and a deadline after which the program and its children are killed.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -26,6 +29,14 @@ Result<ExecResult> run_command(std::vector<std::string> argv, std::chrono::secon
 // Like run_command, but a non-zero exit is an error naming the program, its exit status and
 // its output.
 Result<ExecResult> run_command_checked(std::vector<std::string> argv, std::chrono::seconds timeout);
+
+// Starts argv as a detached process: its own session, stdin on /dev/null, stdout and stderr
+// appended to `log`, none of our other descriptors. Returns its pid once it has exec'd (the
+// caller reaps it with waitpid); fails when it cannot be started.
+Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesystem::path& log);
+
+// "exited with status 1", "was killed by SIGKILL": a waitpid status in words.
+std::string describe_status(int status);
 
 // "mkfs.ext4 -q -F /dev/loop3": the argv as one line, for messages and logs.
 std::string describe_command(const std::vector<std::string>& argv);

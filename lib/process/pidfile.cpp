@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,26 +24,43 @@ std::optional<pid_t> read_pid(int fd) {
 
 }  // namespace
 
-Result<PidFile> PidFile::acquire(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return fail("cannot open pidfile " + path.string() + ": " + std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    auto pid = read_pid(fd);
-    ::close(fd);
-    if (err == EWOULDBLOCK) {
-      return fail("a maya daemon" + (pid ? " (pid " + std::to_string(*pid) + ")" : std::string()) +
-                  " already runs with " + path.string());
+Result<PidFile> PidFile::acquire(const std::filesystem::path& path, const std::string& what) {
+  // holder() probes with a shared lock for a moment: retry briefly before calling it a holder.
+  for (int attempt = 0;; ++attempt) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return fail("cannot open pidfile " + path.string() + ": " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      auto pid = read_pid(fd);
+      ::close(fd);
+      if (err == EWOULDBLOCK && attempt < 20) {
+        ::usleep(10'000);
+        continue;
+      }
+      if (err == EWOULDBLOCK) {
+        return fail(what + (pid ? " (pid " + std::to_string(*pid) + ")" : std::string()) +
+                    " already runs with " + path.string());
+      }
+      return fail("cannot lock pidfile " + path.string() + ": " + std::strerror(err));
     }
-    return fail("cannot lock pidfile " + path.string() + ": " + std::strerror(err));
+    // The holder we waited for may have unlinked the file before we locked it: then we hold
+    // a lock on a file nobody else will open. Start over on the current one.
+    struct stat held {};
+    struct stat now {};
+    if (::fstat(fd, &held) != 0 || ::stat(path.c_str(), &now) != 0 || held.st_ino != now.st_ino ||
+        held.st_dev != now.st_dev) {
+      ::close(fd);
+      if (attempt < 20) continue;
+      return fail("pidfile " + path.string() + " keeps being replaced; cannot lock it");
+    }
+    std::string text = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) < 0) {
+      int err = errno;
+      ::close(fd);
+      return fail("cannot write pidfile " + path.string() + ": " + std::strerror(err));
+    }
+    return PidFile(path, fd);
   }
-  std::string text = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) < 0) {
-    int err = errno;
-    ::close(fd);
-    return fail("cannot write pidfile " + path.string() + ": " + std::strerror(err));
-  }
-  return PidFile(path, fd);
 }
 
 std::optional<pid_t> PidFile::holder(const std::filesystem::path& path) {

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <string>
 
 #include "lib/common/result.h"
 
@@ -13,8 +14,10 @@ namespace maya {
 
 class PidFile {
  public:
-  // Takes the lock and writes our pid; fails naming the pid that holds it.
-  static Result<PidFile> acquire(const std::filesystem::path& path);
+  // Takes the lock and writes our pid; fails naming the pid that holds it ("`what` (pid N)
+  // already runs with PATH").
+  static Result<PidFile> acquire(const std::filesystem::path& path,
+                                 const std::string& what = "a maya daemon");
 
   // The pid of the live process holding the lock at `path`, if any (0 while it starts up).
   static std::optional<pid_t> holder(const std::filesystem::path& path);

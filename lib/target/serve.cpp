@@ -1,6 +1,5 @@
 #include "lib/target/serve.h"
 
-#include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -11,6 +10,7 @@
 #include "lib/block/file_backend.h"
 #include "lib/common/log.h"
 #include "lib/common/size.h"
+#include "lib/process/signals.h"
 #include "lib/target/target.h"
 
 namespace maya::target {
@@ -46,12 +46,7 @@ Result<std::unique_ptr<Target>> Target::create(const TargetOptions& options,
 }
 
 int serve_main(const ServeOptions& options) {
-  // Signals are taken synchronously by this thread; block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  block_stop_signals();  // taken synchronously below; blocked before any thread starts
 
   block::FileBackendOptions file_options;
   file_options.size = options.size;
@@ -79,15 +74,8 @@ int serve_main(const ServeOptions& options) {
   log::info("iscsi: serving " + options.iqn + " on " + format_endpoint((*target)->endpoint()));
   (*target)->start();
 
-  // Bounded waits so a lost signal can never hang us forever without re-checking.
-  for (;;) {
-    timespec timeout{1, 0};
-    int sig = sigtimedwait(&signals, nullptr, &timeout);
-    if (sig == SIGINT || sig == SIGTERM) {
-      log::info(std::string("iscsi: ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
-      break;
-    }
-  }
+  int sig = wait_for_stop_signal();
+  log::info(std::string("iscsi: ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
   (*target)->stop();
   return 0;
 }

@@ -48,6 +48,19 @@ Result<std::unique_ptr<Target>> Target::create_with_disk(const TargetOptions& op
   return t;
 }
 
+Result<std::unique_ptr<Target>> Target::create_discovery(const TargetOptions& options,
+                                                         iscsi::TargetDirectory directory) {
+  MAYA_TRY(endpoint, parse_endpoint(options.listen));
+  MAYA_TRY(listener, listen_tcp(*endpoint));
+  MAYA_TRY(bound, local_endpoint(listener->get()));
+  bound->host = endpoint->host;
+  TargetOptions discovery = options;
+  discovery.iqn.clear();
+  std::unique_ptr<Target> t(new Target(discovery, std::move(*listener), *bound));
+  t->context_.directory = std::move(directory);
+  return t;
+}
+
 Target::~Target() {
   stop();
 }
@@ -124,6 +137,7 @@ void Target::serve(Slot* slot) {
   };
   if (auto local = local_endpoint(fd)) {
     hooks.portal = iscsi::format_target_address(local->host, local->port, options_.tpgt);
+    hooks.local_host = local->host;
   }
   log::debug("iscsi: connection from " + peer);
 

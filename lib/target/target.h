@@ -45,6 +45,10 @@ class Target {
   static Result<std::unique_ptr<Target>> create_with_disk(const TargetOptions& options,
                                                           scsi::ScsiDisk& disk,
                                                           std::uint32_t block_size);
+  // A discovery-only portal: SendTargets answers with `directory`; normal logins are refused
+  // (no target has an empty name). `options.iqn` is ignored.
+  static Result<std::unique_ptr<Target>> create_discovery(const TargetOptions& options,
+                                                          iscsi::TargetDirectory directory);
   ~Target();
   Target(const Target&) = delete;
   Target& operator=(const Target&) = delete;

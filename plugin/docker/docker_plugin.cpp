@@ -54,6 +54,11 @@ json status_of(const drivers::VolumeInfo& v) {
                  {"mounts", v.mount_count()},
                  {"created", v.created}};
   if (!v.error.empty()) status["error"] = v.error;
+  if (v.iscsi) {
+    status["iqn"] = v.iscsi->iqn;
+    status["portal"] = v.iscsi->portal;
+    status["target_state"] = v.iscsi->target_state;
+  }
   return status;
 }
 

@@ -137,7 +137,7 @@ cleanup_maya_root() {
   local m dev
   [[ -n $T && -d $T ]] || return 0
   if timeout 5 "$MAYA" --config "$CONF" status >/dev/null 2>&1; then
-    maya unload >/dev/null 2>&1 || e2e_log "maya unload failed"
+    maya unload --stop-targets >/dev/null 2>&1 || e2e_log "maya unload failed"
   fi
   for m in $(mounts_of "$T"); do
     e2e_log "leftover mount $m of $T; unmounting"
@@ -183,6 +183,8 @@ e2e_note_dir /run/docker/plugins
 e2e_cleanup_push 'cleanup_maya_root'
 "$MAYA" init --root "$T" --config "$CONF" >/dev/null
 [[ -f $CONF ]] || fail "maya init wrote no $CONF"
+# The iSCSI discovery portal on any free port: 3260 may be taken on a test machine.
+sed -i 's/^discovery_port = .*/discovery_port = 0/' "$CONF"
 pass "root $T"
 
 step "set [plugin] socket = \"$PLUGIN_SOCKET\" in the config"

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 class Daemon : public ::testing::Test {
  protected:
   void SetUp() override {
-    RunResult init = run_maya({"init", "--root", root_.path().string()});
+    RunResult init = root_.init();
     ASSERT_EQ(init.status, 0) << init.err;
   }
   void set_config(const std::string& from, const std::string& to) {

@@ -27,7 +27,7 @@ class DockerPlugin : public ::testing::Test {
       GTEST_SKIP() << "SKIP: the Docker plugin tests need root (loop devices, mount)";
     if (::access("/dev/loop-control", R_OK | W_OK) != 0)
       GTEST_SKIP() << "SKIP: /dev/loop-control is not available";
-    ASSERT_EQ(run_maya({"init", "--root", root_.path().string()}).status, 0);
+    ASSERT_EQ(root_.init().status, 0);
     RunResult load = root_.maya({"load"});
     ASSERT_EQ(load.status, 0) << load.err;
   }

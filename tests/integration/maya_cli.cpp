@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "lib/process/pidfile.h"
@@ -69,14 +70,39 @@ TempRoot::TempRoot() {
 }
 
 TempRoot::~TempRoot() {
-  // Stop a daemon a test left running (or one that ignores shutdown), then remove everything.
+  // Stop a daemon a test left running (or one that ignores shutdown) and every volume target,
+  // then remove everything.
   fs::path pidfile = root_ / "run/maya/maya.pid";
   if (PidFile::holder(pidfile)) {
-    maya({"unload"});
+    maya({"unload", "--stop-targets"});
     if (auto still = PidFile::holder(pidfile); still && *still > 0) ::kill(*still, SIGKILL);
   }
   std::error_code ec;
+  for (auto it = fs::directory_iterator(root_ / "run/maya/targets", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (auto target = PidFile::holder(it->path()); target && *target > 0) ::kill(*target, SIGKILL);
+  }
   fs::remove_all(root_, ec);
+}
+
+RunResult TempRoot::init() const {
+  RunResult r = run_maya({"init", "--root", root_.string()});
+  if (r.status != 0) return r;
+  std::ifstream in(config());
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string conf = text.str();
+  auto set = [&](const std::string& key, const std::string& value) {
+    auto at = conf.find("\n" + key + " = ");
+    if (at == std::string::npos) return;
+    auto end = conf.find('\n', at + 1);
+    conf.replace(at + 1, end - at - 1, key + " = " + value);
+  };
+  const unsigned first = 20000 + static_cast<unsigned>(::getpid() % 500) * 40;
+  set("discovery_port", "0");
+  set("target_ports", "\"" + std::to_string(first) + "-" + std::to_string(first + 39) + "\"");
+  std::ofstream(config(), std::ios::trunc) << conf;
+  return r;
 }
 
 RunResult TempRoot::maya(std::vector<std::string> args) const {

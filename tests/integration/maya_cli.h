@@ -29,6 +29,10 @@ class TempRoot {
   TempRoot& operator=(const TempRoot&) = delete;
 
   const std::filesystem::path& path() const { return root_; }
+  // `maya init --root` this root, then give it ports of its own so that tests running in
+  // parallel never meet: the iSCSI discovery portal on any free port, and a block of 40
+  // target ports picked from this process's pid.
+  RunResult init() const;
   std::filesystem::path config() const { return root_ / "etc/maya.conf"; }
   // Runs maya with `--config <this root's config>` before `args`.
   RunResult maya(std::vector<std::string> args) const;

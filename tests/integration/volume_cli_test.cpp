@@ -16,7 +16,7 @@ using nlohmann::json;
 class VolumeCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(run_maya({"init", "--root", root_.path().string()}).status, 0);
+    ASSERT_EQ(root_.init().status, 0);
     RunResult load = root_.maya({"load"});
     ASSERT_EQ(load.status, 0) << load.err;
   }

@@ -126,7 +126,7 @@ TEST(Config, BadValuesAreExplained) {
   expect_error_at(m + "[iscsi]\naddress = \"1.2.3\"\n", 4, 11, "not an IP address");
   expect_error_at(m + "[iscsi]\ntarget_ports = \"4000-3999\"\n", 4, 16, "above the last");
   expect_error_at(m + "[iscsi]\ntarget_ports = \"3200-3300\"\n", 4, 16, "contains discovery_port");
-  expect_error_at(m + "[iscsi]\ndiscovery_port = 0\n", 4, 18, "out of range");
+  expect_error_at(m + "[iscsi]\ndiscovery_port = 70000\n", 4, 18, "out of range");
   expect_error_at(m + "[paths]\nstate = \"relative/dir\"\n", 4, 9, "absolute path");
   expect_error_at(m + "[drivers]\nos = [\"windows\"]\n", 4, 6, "unknown driver \"windows\"");
   expect_error_at(m + "[log]\nlevel = \"loud\"\n", 4, 9, "unknown log level");

@@ -30,6 +30,14 @@ std::shared_ptr<std::mutex> DockerVolumeDriver::lock_for(const std::string& name
   return lock;
 }
 
+std::vector<TargetHost*> DockerVolumeDriver::target_hosts() const {
+  std::vector<TargetHost*> hosts;
+  for (const auto& [name, driver] : storage_) {
+    if (auto* host = dynamic_cast<TargetHost*>(driver.get())) hosts.push_back(host);
+  }
+  return hosts;
+}
+
 Result<StorageDriver*> DockerVolumeDriver::storage_for(const VolumeSpec& spec) {
   auto it = storage_.find(spec.storage_driver);
   if (it == storage_.end()) {
@@ -213,6 +221,7 @@ VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
   }
   info.allocated_bytes = stored->allocated_bytes;
   if (stored->device) info.device = stored->device->string();
+  info.iscsi = stored->iscsi;
   if (record.references() > 0 && !mounted) {
     info.state = "error";
     info.error = "the volume has mount references but is not mounted";

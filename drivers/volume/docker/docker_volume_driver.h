@@ -29,6 +29,8 @@ class DockerVolumeDriver final : public VolumeDriver {
   // restored, mounts and loop devices nobody references are released, references from an
   // earlier boot are dropped. Returns what it did, one line each, for the log.
   std::vector<std::string> reconcile();
+  // The enabled storage drivers that run target processes (jiva).
+  std::vector<TargetHost*> target_hosts() const;
 
   Result<VolumeInfo> create(const VolumeSpec& spec) override;
   Result<void> remove(const std::string& name, bool force) override;

@@ -1,0 +1,288 @@
+#include "drivers/storage/jiva/jiva_storage_driver.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "drivers/storage/common/volume_dir.h"
+#include "lib/common/fd.h"
+#include "lib/common/files.h"
+#include "lib/common/log.h"
+#include "lib/common/names.h"
+#include "lib/common/time_format.h"
+#include "lib/http/client.h"
+#include "lib/jiva/manifest.h"
+
+namespace maya::drivers::jiva {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace storage;
+using maya::jiva::Manifest;
+
+constexpr std::uint64_t kSectorSize = 512;
+
+// Whether a TCP listener could bind address:port right now.
+bool bindable(const std::string& address, std::uint16_t port) {
+  const bool v6 = address.find(':') != std::string::npos;
+  Fd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return false;
+  int one = 1;
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (v6) {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    if (inet_pton(AF_INET6, address.c_str(), &a.sin6_addr) != 1) return false;
+    return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  if (inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1) return false;
+  return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+}
+
+// An exclusive lock on the whole store while a volume takes a port and a name.
+Result<Fd> lock_store(const fs::path& store) {
+  fs::path file = store / ".jiva.lock";
+  Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return fail("cannot open " + file.string() + ": " + std::strerror(errno));
+  while (::flock(fd.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) return fail("cannot lock " + file.string() + ": " + std::strerror(errno));
+  }
+  return fd;
+}
+
+// Every jiva volume directory of the store (names that are valid and hold a manifest).
+std::vector<std::string> volume_names(const fs::path& store) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(store, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    std::error_code exists_ec;
+    if (validate_volume_name(name) && fs::exists(maya::jiva::manifest_file(it->path()), exists_ec))
+      names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+JivaStorageDriver::JivaStorageDriver(JivaOptions options) : options_(std::move(options)) {
+  std::error_code ec;
+  fs::path store = fs::absolute(options_.store_dir, ec).lexically_normal();
+  if (!ec) options_.store_dir = store;
+  fs::path run = fs::absolute(options_.run_dir, ec).lexically_normal();
+  if (!ec) options_.run_dir = run;
+  supervisor_ = std::make_unique<TargetSupervisor>(TargetSupervisor::Options{
+      options_.target_command, options_.store_dir, options_.run_dir, options_.address});
+}
+
+std::string JivaStorageDriver::portal(std::uint16_t port) const {
+  // A wildcard address is reachable on loopback; show that one.
+  std::string host = options_.address;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<std::uint16_t> JivaStorageDriver::free_port() {
+  std::set<std::uint16_t> used;
+  for (const auto& name : volume_names(options_.store_dir)) {
+    if (auto m = maya::jiva::read_manifest(volume_dir(name))) used.insert(m->port);
+  }
+  for (unsigned p = options_.port_first; p <= options_.port_last; ++p) {
+    auto port = static_cast<std::uint16_t>(p);
+    if (!used.contains(port) && bindable(options_.address, port)) return port;
+  }
+  return fail("no free port left in [iscsi] target_ports " + std::to_string(options_.port_first) +
+              "-" + std::to_string(options_.port_last) + " (" + std::to_string(used.size()) +
+              " taken by volumes, the others by other programs); widen the range");
+}
+
+Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
+  MAYA_TRY(valid, validate_volume_name(spec.name));
+  const std::string& name = spec.name;
+  if (spec.size_bytes == 0) return fail("volume " + name + " needs a size greater than 0 bytes");
+  if (spec.size_bytes > UINT64_MAX - kSectorSize)
+    return fail("volume " + name + " is too large: " + std::to_string(spec.size_bytes) + " bytes");
+  if (spec.replicas > max_replicas())
+    return fail("the jiva driver keeps " + std::to_string(max_replicas()) + " replica(s) here");
+  const std::uint64_t size = (spec.size_bytes + kSectorSize - 1) / kSectorSize * kSectorSize;
+
+  MAYA_TRY(store_made, make_dirs(options_.store_dir, 0755));
+  const fs::path dir = volume_dir(name);
+  {
+    MAYA_TRY(store_lock, lock_store(options_.store_dir));
+    MAYA_TRY(free_name, reject_existing(dir, name, options_.store_dir));
+    Manifest m;
+    m.name = name;
+    m.size_bytes = size;
+    m.thin = spec.thin;
+    m.iqn = maya::jiva::iqn_for(name);
+    m.created = iso8601();
+    for (const auto& other : volume_names(options_.store_dir)) {
+      auto om = maya::jiva::read_manifest(volume_dir(other));
+      if (om && om->iqn == m.iqn)
+        return fail("volume " + name + " would have the same IQN as volume " + other);
+    }
+    MAYA_TRY(port, free_port());
+    m.port = *port;
+
+    MAYA_TRY(staging, make_staging_dir(options_.store_dir, name));
+    DirGuard cleanup(*staging);
+    for (unsigned i = 1; i <= std::max(1u, spec.replicas); ++i) {
+      const std::string id = "r" + std::to_string(i);
+      MAYA_TRY(replica_made, make_dirs(*staging / id, 0700));
+      MAYA_TRY(data, make_data_file(maya::jiva::replica_data(*staging / id), size, spec.thin, name,
+                                    options_.store_dir));
+      m.replicas.push_back({id, maya::jiva::file_uri(dir / id)});
+    }
+    MAYA_TRY(written, maya::jiva::write_manifest(*staging, m));
+    if (options_.chap) {
+      MAYA_TRY(secret, maya::jiva::random_secret());
+      MAYA_TRY(chap_written, maya::jiva::write_chap(*staging, {name, *secret}));
+    }
+    MAYA_TRY(published, publish(*staging, dir, name, options_.store_dir));
+    cleanup.keep();
+  }
+  if (auto started = supervisor_->ensure(name); !started) {
+    (void)supervisor_->stop(name);
+    if (auto undone = discard(dir, name, options_.store_dir); !undone)
+      log::warn(undone.error().message);
+    return fail("volume " + name + " was not created", started.error());
+  }
+  log::info("created jiva volume " + name + " (" + std::to_string(size) + " bytes, " +
+            (spec.thin ? "thin" : "thick") + ") in " + dir.string());
+  return inspect(name);
+}
+
+Result<void> JivaStorageDriver::remove(const std::string& name) {
+  MAYA_TRY(valid, validate_volume_name(name));
+  const fs::path dir = volume_dir(name);
+  MAYA_TRY(lock, lock_volume(dir, name));
+  MAYA_TRY(volume, describe(name));
+  if (volume->device)
+    return fail("volume " + name + " is attached as " + volume->device->string() +
+                "; detach it before deleting it");
+  const auto socket = maya::jiva::target_paths(options_.run_dir, name).socket;
+  if (auto status = http::request(socket, {"GET", "/v1/status", ""}, std::chrono::seconds(2))) {
+    auto body = nlohmann::json::parse(status->body, nullptr, false);
+    if (body.is_object() && body.value("sessions", 0) > 0) {
+      return fail("volume " + name + " has " + std::to_string(body.value("sessions", 0)) +
+                  " iSCSI session(s) open; log the initiators out before deleting it");
+    }
+  }
+  // Renamed away first: no supervisor restarts the target of a volume without a manifest.
+  MAYA_TRY(discarded, discard(dir, name, options_.store_dir));
+  MAYA_TRY(stopped, supervisor_->stop(name));
+  log::info("deleted jiva volume " + name);
+  return {};
+}
+
+Result<StorageVolume> JivaStorageDriver::describe(const std::string& name) {
+  const fs::path dir = volume_dir(name);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return fail("volume " + name + " does not exist");
+  auto m = maya::jiva::read_manifest(dir);
+  if (!m) return fail("volume " + name + " is damaged", m.error());
+  StorageVolume v;
+  v.name = name;
+  v.size_bytes = m->size_bytes;
+  v.location = dir;
+  for (const auto& replica : m->replicas) {
+    auto rdir = maya::jiva::replica_dir(replica);
+    struct stat data {};
+    if (rdir && ::stat(maya::jiva::replica_data(*rdir).c_str(), &data) == 0)
+      v.allocated_bytes += static_cast<std::uint64_t>(data.st_blocks) * 512;
+  }
+  IscsiExport e;
+  e.iqn = m->iqn;
+  e.portal = portal(m->port);
+  TargetStatus target = supervisor_->status(name);
+  e.target_pid = target.pid;
+  e.target_state = target.state;
+  e.target_restarts = target.restarts;
+  e.last_event = target.last_event;
+  if (auto chap = maya::jiva::read_chap(dir); chap) {
+    e.chap_user = chap->user;
+    e.chap_secret = chap->secret;
+  }
+  v.iscsi = std::move(e);
+  return v;
+}
+
+Result<StorageVolume> JivaStorageDriver::inspect(const std::string& name) {
+  MAYA_TRY(valid, validate_volume_name(name));
+  return describe(name);
+}
+
+Result<std::vector<StorageVolume>> JivaStorageDriver::list() {
+  std::vector<StorageVolume> volumes;
+  for (const auto& name : volume_names(options_.store_dir)) {
+    auto volume = describe(name);
+    if (volume) {
+      volumes.push_back(std::move(*volume));
+    } else {
+      log::warn("skipping " + volume_dir(name).string() + ": " + volume.error().message);
+    }
+  }
+  return volumes;
+}
+
+Result<fs::path> JivaStorageDriver::attach(const std::string& name) {
+  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY(volume, describe(name));
+  return fail("volume " + name +
+              " cannot be attached to this host yet: the jiva driver serves it over iSCSI only");
+}
+
+Result<void> JivaStorageDriver::detach(const std::string& name) {
+  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY(volume, describe(name));
+  return {};
+}
+
+std::vector<std::string> JivaStorageDriver::start_targets() {
+  std::vector<std::string> notes;
+  for (const auto& name : volume_names(options_.store_dir)) {
+    const bool was_running = supervisor_->status(name).pid != 0;
+    auto pid = supervisor_->ensure(name);
+    if (!pid) {
+      notes.push_back(pid.error().message);
+    } else {
+      notes.push_back("volume " + name + ": " + (was_running ? "adopted" : "started") +
+                      " its target (pid " + std::to_string(*pid) + ")");
+    }
+  }
+  return notes;
+}
+
+void JivaStorageDriver::stop_targets() {
+  supervisor_->stop_all();
+}
+
+std::vector<TargetHost::Target> JivaStorageDriver::iscsi_targets() {
+  std::vector<Target> targets;
+  for (const auto& name : volume_names(options_.store_dir)) {
+    if (auto m = maya::jiva::read_manifest(volume_dir(name))) targets.push_back({m->iqn, m->port});
+  }
+  return targets;
+}
+
+}  // namespace maya::drivers::jiva

@@ -1,0 +1,125 @@
+#include "lib/jiva/manifest.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "lib/common/files.h"
+
+namespace maya::jiva {
+
+using nlohmann::json;
+
+std::string iqn_for(const std::string& volume) {
+  std::string name;
+  bool exact = true;
+  for (char c : volume) {
+    if (c >= 'A' && c <= 'Z') {
+      name += static_cast<char>(c - 'A' + 'a');
+      exact = false;
+    } else if (c == '_') {
+      name += '-';
+      exact = false;
+    } else {
+      name += c;
+    }
+  }
+  if (!exact) {
+    std::uint32_t h = 2166136261u;  // FNV-1a of the real name
+    for (char c : volume) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 16777619u;
+    }
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "-%08x", h);
+    name += suffix;
+  }
+  return "iqn.2026-11.io.maya:" + name;
+}
+
+std::string file_uri(const fs::path& dir) {
+  return "file://" + dir.string();
+}
+
+Result<fs::path> replica_dir(const ReplicaRef& replica) {
+  constexpr std::string_view kScheme = "file://";
+  if (!replica.uri.starts_with(kScheme) || replica.uri.size() <= kScheme.size() ||
+      replica.uri[kScheme.size()] != '/')
+    return fail("replica " + replica.id + ": \"" + replica.uri +
+                "\" is not a file:///absolute/path URI (the only kind this host serves)");
+  return fs::path(replica.uri.substr(kScheme.size()));
+}
+
+Result<Manifest> read_manifest(const fs::path& volume_dir) {
+  const fs::path file = manifest_file(volume_dir);
+  MAYA_TRY(text, read_file(file));
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return fail(file.string() + " is not a JSON object");
+  try {
+    Manifest m;
+    m.name = j.at("name").get<std::string>();
+    m.size_bytes = j.at("size_bytes").get<std::uint64_t>();
+    m.thin = j.value("thin", true);
+    m.block_size = j.value("block_size", 512u);
+    m.iqn = j.at("iqn").get<std::string>();
+    m.port = j.at("port").get<std::uint16_t>();
+    m.created = j.value("created", "");
+    for (const auto& r : j.at("replicas"))
+      m.replicas.push_back({r.at("id").get<std::string>(), r.at("uri").get<std::string>()});
+    if (m.replicas.empty()) return fail(file.string() + " lists no replica");
+    return m;
+  } catch (const json::exception& e) {
+    return fail(file.string() + " is damaged: " + e.what());
+  }
+}
+
+Result<void> write_manifest(const fs::path& volume_dir, const Manifest& m) {
+  json replicas = json::array();
+  for (const auto& r : m.replicas) replicas.push_back({{"id", r.id}, {"uri", r.uri}});
+  json j = {{"name", m.name},       {"size_bytes", m.size_bytes},
+            {"thin", m.thin},       {"block_size", m.block_size},
+            {"iqn", m.iqn},         {"port", m.port},
+            {"created", m.created}, {"replicas", replicas}};
+  return write_file_atomic(manifest_file(volume_dir), j.dump(2) + "\n", 0644);
+}
+
+Result<ChapSecret> read_chap(const fs::path& volume_dir) {
+  const fs::path file = chap_file(volume_dir);
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return ChapSecret{};
+  MAYA_TRY(text, read_file(file));
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("user") || !j.contains("secret") ||
+      !j["user"].is_string() || !j["secret"].is_string())
+    return fail(file.string() + " is damaged: expected {\"user\": …, \"secret\": …}");
+  return ChapSecret{j["user"].get<std::string>(), j["secret"].get<std::string>()};
+}
+
+Result<void> write_chap(const fs::path& volume_dir, const ChapSecret& chap) {
+  json j = {{"user", chap.user}, {"secret", chap.secret}};
+  return write_file_atomic(chap_file(volume_dir), j.dump(2) + "\n", 0600);
+}
+
+Result<std::string> random_secret() {
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::string out;
+  while (out.size() < 16) {
+    unsigned char bytes[32];
+    ssize_t n = ::getrandom(bytes, sizeof bytes, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(std::string("cannot get random bytes for a CHAP secret: ") +
+                  std::strerror(errno));
+    }
+    for (ssize_t i = 0; i < n && out.size() < 16; ++i) {
+      if (bytes[i] < 248) out += kAlphabet[bytes[i] % 62];  // 248 = 4 * 62: no modulo bias
+    }
+  }
+  return out;
+}
+
+}  // namespace maya::jiva

@@ -1,0 +1,136 @@
+#include "lib/jiva/volume_target.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "lib/block/file_backend.h"
+#include "lib/common/files.h"
+#include "lib/common/log.h"
+#include "lib/common/names.h"
+#include "lib/common/time_format.h"
+#include "lib/http/json.h"
+#include "lib/http/router.h"
+#include "lib/http/server.h"
+#include "lib/jiva/manifest.h"
+#include "lib/process/pidfile.h"
+#include "lib/process/signals.h"
+#include "lib/target/target.h"
+
+namespace maya::jiva {
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+
+int failed(const std::string& message) {
+  log::error(message);
+  return 1;
+}
+
+// The control API's event loop on its own thread; handlers run on the server's workers.
+class ControlLoop {
+ public:
+  ControlLoop() : work_(asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~ControlLoop() {
+    server_.reset();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  Result<void> listen(const fs::path& socket, http::Router router) {
+    http::ServerOptions options;
+    options.socket_mode = 0600;
+    options.make_error = http::json_error;
+    options.workers = 2;
+    MAYA_TRY(server, http::UnixServer::listen(io_, socket, options, std::move(router)));
+    server_ = std::move(*server);
+    return {};
+  }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::unique_ptr<http::UnixServer> server_;
+};
+
+}  // namespace
+
+int run_volume_target(const VolumeTargetOptions& options) {
+  block_stop_signals();
+  ::signal(SIGPIPE, SIG_IGN);
+  if (auto valid = validate_volume_name(options.volume); !valid)
+    return failed(valid.error().message);
+  const fs::path volume_dir = options.store_dir / options.volume;
+  auto manifest = read_manifest(volume_dir);
+  if (!manifest) return failed("volume " + options.volume + ": " + manifest.error().message);
+  const TargetPaths paths = target_paths(options.run_dir, options.volume);
+  if (auto made = make_dirs(paths.pidfile.parent_path(), 0755); !made)
+    return failed(made.error().message);
+  auto pidfile = PidFile::acquire(paths.pidfile, "the target of volume " + options.volume);
+  if (!pidfile) return failed(pidfile.error().message);
+
+  auto dir = replica_dir(manifest->replicas.front());
+  if (!dir) return failed("volume " + options.volume + ": " + dir.error().message);
+  block::FileBackendOptions file_options;
+  file_options.size = manifest->size_bytes;
+  file_options.block_size = manifest->block_size;
+  auto backend = block::FileBackend::open(replica_data(*dir), file_options);
+  if (!backend) return failed("volume " + options.volume + ": " + backend.error().message);
+
+  auto chap = read_chap(volume_dir);
+  if (!chap) return failed("volume " + options.volume + ": " + chap.error().message);
+  target::TargetOptions target_options;
+  target_options.listen =
+      target::format_endpoint(target::Endpoint{options.address, manifest->port});
+  target_options.iqn = manifest->iqn;
+  target_options.alias = options.volume;
+  target_options.chap.user = chap->user;
+  target_options.chap.secret = chap->secret;
+  auto target = target::Target::create(target_options, **backend);
+  if (!target) {
+    return failed("volume " + options.volume + ": cannot serve on " + target_options.listen + ": " +
+                  target.error().message);
+  }
+  const std::string portal = target::format_endpoint((*target)->endpoint());
+  const std::string started_at = iso8601();
+
+  http::Router router(http::json_error);
+  router.add("GET", "/v1/status", [&](const http::Request&, const std::string&) {
+    json replicas = json::array();
+    for (const auto& r : manifest->replicas)
+      replicas.push_back({{"id", r.id}, {"uri", r.uri}, {"mode", "RW"}});
+    return http::json_response(200, {{"volume", options.volume},
+                                     {"pid", ::getpid()},
+                                     {"iqn", manifest->iqn},
+                                     {"portal", portal},
+                                     {"started_at", started_at},
+                                     {"size_bytes", manifest->size_bytes},
+                                     {"connections", (*target)->connection_count()},
+                                     {"sessions", (*target)->session_count()},
+                                     {"replicas", replicas}});
+  });
+  ControlLoop control;
+  if (auto listening = control.listen(paths.socket, std::move(router)); !listening)
+    return failed("volume " + options.volume + ": " + listening.error().message);
+
+  (*target)->start();
+  log::info("target for volume " + options.volume + " (pid " + std::to_string(::getpid()) +
+            "): serving " + manifest->iqn + " on " + portal +
+            (chap->user.empty() ? "" : " with CHAP"));
+  std::printf("serving %s on %s\n", manifest->iqn.c_str(), portal.c_str());
+  std::fflush(stdout);
+
+  int sig = wait_for_stop_signal();
+  log::info("target for volume " + options.volume + ": " + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+            ", stopping");
+  (*target)->stop();
+  return 0;
+}
+
+}  // namespace maya::jiva

@@ -1,0 +1,25 @@
+// `maya target run --volume NAME`: the process that serves one jiva volume, spawned and
+// supervised by the daemon (drivers/storage/jiva). It holds <run>/targets/NAME.pid locked while
+// it runs (so there is never a second one, and the daemon can tell it is alive), serves the
+// volume's iSCSI target on the manifest's port with the volume's CHAP credentials, and answers
+// a small HTTP/JSON control API on <run>/targets/NAME.sock:
+//   GET /v1/status   volume, pid, iqn, portal, started_at, connections, sessions, replicas
+// It stops cleanly on SIGTERM or SIGINT; it outlives the daemon that started it.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace maya::jiva {
+
+struct VolumeTargetOptions {
+  std::filesystem::path store_dir;
+  std::filesystem::path run_dir;
+  std::string volume;
+  std::string address = "0.0.0.0";  // the portal's IP; the port comes from the manifest
+};
+
+// Serves until SIGINT/SIGTERM; returns the process exit status. Errors go to the log.
+int run_volume_target(const VolumeTargetOptions& options);
+
+}  // namespace maya::jiva

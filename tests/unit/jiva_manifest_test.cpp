@@ -1,0 +1,113 @@
+// The jiva manifest: IQNs from volume names, file:// replica URIs, the files round-trip.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "lib/common/files.h"
+#include "lib/common/names.h"
+#include "lib/jiva/manifest.h"
+
+namespace maya::jiva {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/maya-manifest-XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+TEST(JivaIqn, PlainNamesAreKeptAndOthersAreMadeValidAndDistinct) {
+  EXPECT_EQ(iqn_for("db1"), "iqn.2026-11.io.maya:db1");
+  EXPECT_EQ(iqn_for("a.b-c"), "iqn.2026-11.io.maya:a.b-c");
+  std::set<std::string> seen;
+  for (const char* name : {"db", "Db", "DB", "d_b", "d-b", "My_Volume.1"}) {
+    std::string iqn = iqn_for(name);
+    EXPECT_TRUE(validate_iscsi_name(iqn).has_value()) << name << " -> " << iqn;
+    EXPECT_TRUE(seen.insert(iqn).second) << name << " collides: " << iqn;
+  }
+  EXPECT_EQ(iqn_for("Db"), iqn_for("Db")) << "stable";
+  // The longest volume name still makes a valid IQN.
+  EXPECT_TRUE(validate_iscsi_name(iqn_for(std::string(63, 'A'))).has_value());
+}
+
+TEST(JivaReplicaUri, OnlyAbsoluteFileUris) {
+  auto dir = replica_dir({"r1", "file:///opt/maya-store/db/r1"});
+  ASSERT_TRUE(dir) << dir.error().message;
+  EXPECT_EQ(*dir, "/opt/maya-store/db/r1");
+  EXPECT_EQ(file_uri("/s/db/r1"), "file:///s/db/r1");
+  for (const char* bad :
+       {"tcp://10.0.0.1:9502", "file://relative/x", "file://", "/plain/path", ""}) {
+    auto r = replica_dir({"r2", bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("r2"), std::string::npos);
+  }
+}
+
+TEST(JivaManifest, RoundTripsAndReportsDamage) {
+  TempDir dir;
+  Manifest m;
+  m.name = "db";
+  m.size_bytes = 1 << 30;
+  m.thin = false;
+  m.iqn = iqn_for("db");
+  m.port = 3261;
+  m.created = "2026-11-30T00:00:00Z";
+  m.replicas = {{"r1", file_uri(dir.path() / "r1")}, {"r2", file_uri(dir.path() / "r2")}};
+  ASSERT_TRUE(write_manifest(dir.path(), m));
+  auto back = read_manifest(dir.path());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->name, "db");
+  EXPECT_EQ(back->size_bytes, 1u << 30);
+  EXPECT_FALSE(back->thin);
+  EXPECT_EQ(back->port, 3261);
+  ASSERT_EQ(back->replicas.size(), 2u);
+  EXPECT_EQ(back->replicas[1].id, "r2");
+
+  for (const char* damaged :
+       {"", "{", "[]", "{\"name\": \"db\"}",
+        "{\"name\":\"db\",\"size_bytes\":1,\"iqn\":\"x\",\"port\":1,\"replicas\":[]}",
+        "{\"name\":\"db\",\"size_bytes\":-1,\"iqn\":\"x\",\"port\":1,\"replicas\":[]}"}) {
+    ASSERT_TRUE(write_file_atomic(manifest_file(dir.path()), damaged));
+    auto r = read_manifest(dir.path());
+    ASSERT_FALSE(r) << damaged;
+    EXPECT_NE(r.error().message.find("jiva.json"), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(JivaChap, SecretsAreRandomAndTheFileIsPrivate) {
+  TempDir dir;
+  auto none = read_chap(dir.path());
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->user.empty());
+  auto a = random_secret();
+  auto b = random_secret();
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->size(), 16u);
+  EXPECT_NE(*a, *b);
+  ASSERT_TRUE(write_chap(dir.path(), {"db", *a}));
+  struct stat st {};
+  ASSERT_EQ(::stat(chap_file(dir.path()).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto back = read_chap(dir.path());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->user, "db");
+  EXPECT_EQ(back->secret, *a);
+}
+
+}  // namespace
+}  // namespace maya::jiva
