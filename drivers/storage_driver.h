@@ -69,7 +69,8 @@ class TargetHost {
   virtual ~TargetHost() = default;
   // Adopts the running target of every volume and starts the others; one note per event.
   virtual std::vector<std::string> start_targets() = 0;
-  virtual void stop_targets() = 0;
+  // Stops every target; refuses (stopping none) while a volume is attached to this host.
+  virtual Result<void> stop_targets() = 0;
   virtual std::vector<Target> iscsi_targets() = 0;
 };
 

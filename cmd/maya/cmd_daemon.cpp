@@ -185,9 +185,14 @@ int cmd_unload(Globals& globals, const Args& args) {
     if (stop_targets) std::cout << "stopped " << stop_targets_directly(*cfg) << " target(s)\n";
     return 0;
   }
-  const std::string path = stop_targets ? "/v1/shutdown?stop_targets=true" : "/v1/shutdown";
-  if (auto answer = daemon::call(*cfg, "POST", path, nullptr, std::chrono::seconds(60));
-      !answer && *pid > 0) {
+  if (stop_targets) {
+    // The daemon refuses (and keeps running) while volumes are attached to this host.
+    auto answer = daemon::call(*cfg, "POST", "/v1/shutdown?stop_targets=true", nullptr,
+                               std::chrono::seconds(60));
+    if (!answer && PidFile::holder(cfg->pidfile())) return error(answer.error().message);
+  } else if (auto answer =
+                 daemon::call(*cfg, "POST", "/v1/shutdown", nullptr, std::chrono::seconds(10));
+             !answer && *pid > 0) {
     std::cerr << "warning: " << answer.error().message << "; sending SIGTERM to pid " << *pid
               << "\n";
     ::kill(*pid, SIGTERM);

@@ -74,7 +74,9 @@ int run(Globals& globals, const Args& args) {
       "run", po::value(&run_dir)->value_name("DIR"),
       "the run directory (default: from the config)")("address",
                                                       po::value(&address)->value_name("IP"),
-                                                      "portal address (default: [iscsi] address)");
+                                                      "portal address (default: [iscsi] address)")(
+      "fuse-fd", po::value(&opts.fuse_fd)->value_name("FD"),
+      "resume serving this inherited /dev/fuse descriptor (the daemon passes it)");
   Parsed parsed = parse({"target run", "maya target run --volume NAME [options]", kRunSummary},
                         options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;

@@ -16,7 +16,7 @@ namespace maya::config {
 namespace {
 
 constexpr std::array<std::string_view, 1> kVolumeDrivers = {"docker"};
-constexpr std::array<std::string_view, 2> kStorageDrivers = {"local", "jiva"};
+constexpr std::array<std::string_view, 2> kStorageDrivers = {"jiva", "local"};
 constexpr std::array<std::string_view, 1> kOsDrivers = {"linux"};
 constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
 
@@ -196,7 +196,7 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
     return defaults.error_at(
         "fstype", "unsupported file system \"" + *fstype + "\" (use " + one_of(kFsTypes) + ")");
   cfg.volume_defaults.fstype = *fstype;
-  MAYA_TRY(sdriver, defaults.string("storage_driver", "local"));
+  MAYA_TRY(sdriver, defaults.string("storage_driver", "jiva"));
   if (std::find(cfg.storage_drivers.begin(), cfg.storage_drivers.end(), *sdriver) ==
       cfg.storage_drivers.end())
     return defaults.error_at("storage_driver",

@@ -13,7 +13,8 @@ http::Router make_control_router(ControlHooks hooks) {
     return json_response(200, *result);
   });
   router.add("POST", "/v1/shutdown", [hooks](const http::Request& r, const std::string&) {
-    hooks.shutdown(r.target.find("stop_targets=true") != std::string::npos);
+    auto stopping = hooks.shutdown(r.target.find("stop_targets=true") != std::string::npos);
+    if (!stopping) return json_error(409, stopping.error().message);
     return json_response(200, {{"stopping", true}});
   });
   return router;

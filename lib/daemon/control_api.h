@@ -21,7 +21,7 @@ namespace maya::daemon {
 struct ControlHooks {
   std::function<nlohmann::json()> status;
   std::function<Result<nlohmann::json>()> reload;
-  std::function<void(bool stop_targets)> shutdown;
+  std::function<Result<void>(bool stop_targets)> shutdown;
 };
 
 using http::json_error;

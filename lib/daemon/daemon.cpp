@@ -83,11 +83,14 @@ class Daemon {
     ControlHooks hooks{
         [this] { return status(); },
         [this] { return reload(); },
-        [this](bool stop_targets) {
+        [this](bool stop_targets) -> Result<void> {
           if (stop_targets && volumes_) {
-            for (drivers::TargetHost* host : volumes_->target_hosts()) host->stop_targets();
+            for (drivers::TargetHost* host : volumes_->target_hosts()) {
+              MAYA_TRY(stopped, host->stop_targets());
+            }
           }
           asio::post(io_, [this] { stop("shutdown requested"); });
+          return {};
         },
     };
     http::Router control_router = make_control_router(std::move(hooks));

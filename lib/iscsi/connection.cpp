@@ -117,16 +117,21 @@ Result<void> Connection::on_login(const PduView& pdu) {
   }
   if (step.complete) {
     params_ = login_.params();
-    const std::uint16_t continued = login_.requested_tsih();
-    if (continued != 0 &&
-        !context_.registry->exists(continued, params_.initiator_name, login_.isid())) {
+    auto refuse = [&](std::uint16_t status) {
       step = LoginStep{};
       step.fail = true;
       step.response.csg = req.csg;
       step.response.isid = req.isid;
       step.response.itt = req.itt;
-      step.response.status_class = 0x02;
-      step.response.status_detail = 0x0a;  // session does not exist
+      step.response.status_class = static_cast<std::uint8_t>(status >> 8);
+      step.response.status_detail = static_cast<std::uint8_t>(status);
+    };
+    const std::uint16_t continued = login_.requested_tsih();
+    if (continued != 0 &&
+        !context_.registry->exists(continued, params_.initiator_name, login_.isid())) {
+      refuse(login_status::kSessionDoesNotExist);
+    } else if (!params_.discovery && context_.admit_normal && !context_.admit_normal()) {
+      refuse(login_status::kServiceUnavailable);
     }
   }
   if (step.complete) {

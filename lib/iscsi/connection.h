@@ -33,6 +33,9 @@ struct TargetContext {
   LoginConfig login;
   scsi::ScsiDisk* disk = nullptr;  // null on a discovery-only portal
   TargetDirectory directory;       // set: SendTargets lists these instead of this target
+  // Set: a normal session may start only while it returns true (else "service unavailable"),
+  // e.g. not while the volume is attached to this host through another frontend.
+  std::function<bool()> admit_normal;
   SessionRegistry* registry = nullptr;
   std::uint32_t block_size = 512;
 };

@@ -31,6 +31,7 @@ inline constexpr std::uint16_t kSessionTypeNotSupported = 0x0209;
 inline constexpr std::uint16_t kSessionDoesNotExist = 0x020a;
 inline constexpr std::uint16_t kInvalidDuringLogin = 0x020b;
 inline constexpr std::uint16_t kTargetError = 0x0300;
+inline constexpr std::uint16_t kServiceUnavailable = 0x0301;
 inline constexpr std::uint16_t kOutOfResources = 0x0302;
 }  // namespace login_status
 

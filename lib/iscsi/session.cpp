@@ -92,4 +92,10 @@ std::size_t SessionRegistry::size() const {
   return entries_.size();
 }
 
+std::size_t SessionRegistry::normal_sessions() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(
+      std::count_if(entries_.begin(), entries_.end(), [](const Entry& e) { return e.normal; }));
+}
+
 }  // namespace maya::iscsi

@@ -43,6 +43,7 @@ class SessionRegistry {
   void stop_all_except(std::uint16_t except);
   void stop_all();
   std::size_t size() const;
+  std::size_t normal_sessions() const;
 
  private:
   struct Entry {

@@ -3,8 +3,14 @@
 // it runs (so there is never a second one, and the daemon can tell it is alive), serves the
 // volume's iSCSI target on the manifest's port with the volume's CHAP credentials, and answers
 // a small HTTP/JSON control API on <run>/targets/NAME.sock:
-//   GET /v1/status   volume, pid, iqn, portal, started_at, connections, sessions, replicas
-// It stops cleanly on SIGTERM or SIGINT; it outlives the daemon that started it.
+//   GET    /v1/status         volume, pid, iqn, portal, started_at, connections, sessions,
+//                             replicas, fuse (null or {mountpoint, file, fd, requests})
+//   POST   /v1/frontend/fuse  expose the volume as <run>/targets/NAME.fuse/volume (FUSE)
+//   DELETE /v1/frontend/fuse  unmount it (fails while a loop device holds it)
+// One writer at a time: while the FUSE frontend is up, iSCSI logins to the volume are refused
+// ("service unavailable"), and it cannot come up while an initiator is logged in.
+// It stops cleanly on SIGTERM or SIGINT, leaving a FUSE mount in place for its successor
+// (which gets the /dev/fuse descriptor as --fuse-fd); it outlives the daemon that started it.
 #pragma once
 
 #include <filesystem>
@@ -17,6 +23,7 @@ struct VolumeTargetOptions {
   std::filesystem::path run_dir;
   std::string volume;
   std::string address = "0.0.0.0";  // the portal's IP; the port comes from the manifest
+  int fuse_fd = -1;                 // an inherited /dev/fuse descriptor to resume serving
 };
 
 // Serves until SIGINT/SIGTERM; returns the process exit status. Errors go to the log.

@@ -33,9 +33,10 @@ std::string errno_text(int err) {
 
 // Moves a descriptor above stdin/stdout/stderr so the child's dup2 calls cannot clobber it
 // (a daemon that closed its standard streams gets descriptors 0..2 from pipe2 and open).
-int lift_above_stdio(int fd) {
-  if (fd < 0 || fd > 2) return fd;
-  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+// Moves `fd` to a number >= `floor` (stdio, and fd 3 when it is handed to a child).
+int lift_above_stdio(int fd, int floor = 3) {
+  if (fd < 0 || fd >= floor) return fd;
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, floor);
   ::close(fd);
   return moved;
 }
@@ -71,7 +72,7 @@ std::optional<std::string> find_program(const std::string& name) {
 // A new process group (killable as a whole), or a new session (detached: the caller's group
 // and terminal signals never reach it).
 [[noreturn]] void exec_child(const char* program, char* const* args, int devnull, int out,
-                             int report, bool new_session = false) {
+                             int report, bool new_session = false, int inherit = -1) {
   if (new_session) {
     ::setsid();
   } else {
@@ -89,9 +90,15 @@ std::optional<std::string> find_program(const std::string& name) {
     [[maybe_unused]] ssize_t n = ::write(report, &err, sizeof err);
     ::_exit(127);
   }
+  // `inherit` becomes fd 3 (the others were moved above it by the caller).
+  if (inherit >= 0 && (::dup2(inherit, 3) < 0 || ::fcntl(3, F_SETFD, 0) != 0)) {
+    int err = errno;
+    [[maybe_unused]] ssize_t n = ::write(report, &err, sizeof err);
+    ::_exit(127);
+  }
   // Keep the caller's other descriptors (sockets, locks) out of the program (kernel >= 5.11;
   // without it, only the caller's O_CLOEXEC discipline protects them).
-  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  ::close_range(inherit >= 0 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::execve(program, args, environ);
   int err = errno;
   [[maybe_unused]] ssize_t n = ::write(report, &err, sizeof err);
@@ -163,7 +170,8 @@ std::string describe_status(int status) {
   return "stopped";
 }
 
-Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesystem::path& log) {
+Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesystem::path& log,
+                             int inherit_fd) {
   if (argv.empty() || argv[0].empty()) return fail("cannot run a command with an empty argv");
   const std::string what = describe_command(argv);
   auto program = find_program(argv[0]);
@@ -172,12 +180,15 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesyste
   int raw_report[2];
   if (::pipe2(raw_report, O_CLOEXEC) != 0)
     return fail("cannot run " + what + ": " + errno_text(errno));
-  Fd report_read(lift_above_stdio(raw_report[0]));
-  Fd report_write(lift_above_stdio(raw_report[1]));
-  Fd devnull(lift_above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
-  Fd out(lift_above_stdio(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)));
+  // Everything the child uses sits above fd 3, which may receive `inherit_fd`.
+  Fd report_read(lift_above_stdio(raw_report[0], 4));
+  Fd report_write(lift_above_stdio(raw_report[1], 4));
+  Fd devnull(lift_above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC), 4));
+  Fd out(lift_above_stdio(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640), 4));
+  Fd inherit(inherit_fd >= 0 ? ::fcntl(inherit_fd, F_DUPFD_CLOEXEC, 4) : -1);
   if (out.get() < 0) return fail("cannot open " + log.string() + ": " + errno_text(errno));
-  if (report_read.get() < 0 || report_write.get() < 0 || devnull.get() < 0)
+  if (report_read.get() < 0 || report_write.get() < 0 || devnull.get() < 0 ||
+      (inherit_fd >= 0 && inherit.get() < 0))
     return fail("cannot run " + what + ": " + errno_text(errno));
   std::vector<char*> args;
   for (auto& arg : argv) args.push_back(arg.data());
@@ -185,7 +196,8 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesyste
   pid_t pid = ::fork();
   if (pid < 0) return fail("cannot run " + what + ": fork failed: " + errno_text(errno));
   if (pid == 0)
-    exec_child(program->c_str(), args.data(), devnull.get(), out.get(), report_write.get(), true);
+    exec_child(program->c_str(), args.data(), devnull.get(), out.get(), report_write.get(), true,
+               inherit.get());
   report_write.reset();
   if (int exec_errno = exec_error(report_read.get()); exec_errno != 0) {
     int status = 0;

@@ -31,9 +31,11 @@ Result<ExecResult> run_command(std::vector<std::string> argv, std::chrono::secon
 Result<ExecResult> run_command_checked(std::vector<std::string> argv, std::chrono::seconds timeout);
 
 // Starts argv as a detached process: its own session, stdin on /dev/null, stdout and stderr
-// appended to `log`, none of our other descriptors. Returns its pid once it has exec'd (the
-// caller reaps it with waitpid); fails when it cannot be started.
-Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesystem::path& log);
+// appended to `log`, `inherit_fd` (if >= 0) as its fd 3, none of our other descriptors.
+// Returns its pid once it has exec'd (the caller reaps it with waitpid); fails when it cannot
+// be started.
+Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesystem::path& log,
+                             int inherit_fd = -1);
 
 // "exited with status 1", "was killed by SIGKILL": a waitpid status in words.
 std::string describe_status(int status);

@@ -26,6 +26,7 @@ Target::Target(TargetOptions options, Fd listener, Endpoint endpoint)
   context_.login.chap = options_.chap;
   context_.login.discovery_auth = options_.discovery_auth;
   context_.registry = &registry_;
+  context_.admit_normal = options_.admit_normal;
 }
 
 Result<std::unique_ptr<Target>> Target::create_with_disk(const TargetOptions& options,

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,8 @@ struct TargetOptions {
   // Idle connections are pinged (NOP-In) after this long and dropped if the ping goes
   // unanswered for as long again; a login must finish within it too.
   int idle_seconds = 30;
+  // Set: normal sessions start only while it returns true (iscsi::TargetContext::admit_normal).
+  std::function<bool()> admit_normal;
 };
 
 class Target {
@@ -66,6 +69,7 @@ class Target {
   void stop();
   std::size_t connection_count() const;
   std::size_t session_count() const { return registry_.size(); }
+  std::size_t normal_session_count() const { return registry_.normal_sessions(); }
 
  private:
   struct Slot {

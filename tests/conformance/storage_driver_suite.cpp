@@ -104,9 +104,13 @@ void StorageDriverConformance::SetUp() {
 }
 
 void StorageDriverConformance::TearDown() {
+  // Detach and delete what the test left, so drivers with processes (jiva's targets) stop them.
   if (driver_) {
     if (auto volumes = driver_->list()) {
-      for (const auto& volume : *volumes) (void)driver_->detach(volume.name);
+      for (const auto& volume : *volumes) {
+        (void)driver_->detach(volume.name);
+        (void)driver_->remove(volume.name);
+      }
     }
   }
   driver_.reset();

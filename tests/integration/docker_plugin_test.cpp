@@ -91,7 +91,7 @@ TEST_F(DockerPlugin, VolumeLifeCycleWithTwoMountIds) {
   EXPECT_EQ(got["Volume"]["Name"], "v1");
   EXPECT_EQ(got["Volume"]["Mountpoint"], "");
   const json& status = got["Volume"]["Status"];
-  EXPECT_EQ(status["driver"], "local");
+  EXPECT_EQ(status["driver"], "jiva");  // the default
   EXPECT_EQ(status["size"], "64MiB");
   EXPECT_EQ(status["state"], "detached");
   EXPECT_EQ(status["mounts"], 0);

@@ -39,7 +39,7 @@ TEST_F(VolumeCli, CreateListInspectDelete) {
   for (const char* key : {"name", "driver", "size_bytes", "state", "mountpoint", "created"})
     EXPECT_TRUE(v.contains(key)) << key;
   EXPECT_EQ(v["name"], "db1");
-  EXPECT_EQ(v["driver"], "local");
+  EXPECT_EQ(v["driver"], "jiva");  // the default
   EXPECT_EQ(v["size_bytes"], 1ull << 30);
   EXPECT_EQ(v["fstype"], "xfs");
   EXPECT_EQ(v["state"], "detached");

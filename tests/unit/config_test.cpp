@@ -42,7 +42,7 @@ TEST(Config, DefaultsWhenSectionsAreMissing) {
   EXPECT_EQ(cfg->volume_defaults.size_bytes, 100ull << 30);
   EXPECT_TRUE(cfg->volume_defaults.thin);
   EXPECT_EQ(cfg->volume_defaults.fstype, "ext4");
-  EXPECT_EQ(cfg->volume_defaults.storage_driver, "local");
+  EXPECT_EQ(cfg->volume_defaults.storage_driver, "jiva");
   EXPECT_EQ(cfg->control_socket(), "/run/maya/maya.sock");
   EXPECT_EQ(cfg->pidfile(), "/run/maya/maya.pid");
   EXPECT_EQ(cfg->log_file(), "/var/lib/maya/maya.log");

@@ -194,6 +194,16 @@ std::vector<fs::path> devices_backed_by(const std::vector<LoopBinding>& bindings
   return devices;
 }
 
+std::vector<fs::path> devices_backed_by_path(const std::vector<LoopBinding>& bindings,
+                                             const fs::path& file) {
+  std::vector<fs::path> devices;
+  const fs::path wanted = file.lexically_normal();
+  for (const auto& binding : bindings) {
+    if (binding.backing_file.lexically_normal() == wanted) devices.push_back(binding.device);
+  }
+  return devices;
+}
+
 Result<fs::path> bind_loop_device(const fs::path& file) {
   Fd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
   if (control.get() < 0) return fail("cannot open /dev/loop-control: " + errno_text(errno));

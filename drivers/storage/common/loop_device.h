@@ -31,6 +31,11 @@ Result<std::vector<LoopBinding>> bound_loop_devices();
 std::vector<std::filesystem::path> devices_backed_by(const std::vector<LoopBinding>& bindings,
                                                      const std::filesystem::path& file);
 
+// The devices in `bindings` whose backing file has exactly the path `file`, as the kernel names
+// it; never touches `file` itself (for files on FUSE, whose server may be away).
+std::vector<std::filesystem::path> devices_backed_by_path(const std::vector<LoopBinding>& bindings,
+                                                          const std::filesystem::path& file);
+
 // Binds a free loop device to `file` (read-write, direct I/O when the kernel can) and returns
 // it. Retries when another process grabs the device LOOP_CTL_GET_FREE offered.
 Result<std::filesystem::path> bind_loop_device(const std::filesystem::path& file);

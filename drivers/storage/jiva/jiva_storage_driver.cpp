@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "drivers/storage/common/loop_device.h"
 #include "drivers/storage/common/volume_dir.h"
 #include "lib/common/fd.h"
 #include "lib/common/files.h"
@@ -53,13 +55,12 @@ bool bindable(const std::string& address, std::uint16_t port) {
   return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
 }
 
-// An exclusive lock on the whole store while a volume takes a port and a name.
+// An exclusive lock on the whole store (its directory) while a volume takes a port and a name.
 Result<Fd> lock_store(const fs::path& store) {
-  fs::path file = store / ".jiva.lock";
-  Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return fail("cannot open " + file.string() + ": " + std::strerror(errno));
+  Fd fd(::open(store.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return fail("cannot open " + store.string() + ": " + std::strerror(errno));
   while (::flock(fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) return fail("cannot lock " + file.string() + ": " + std::strerror(errno));
+    if (errno != EINTR) return fail("cannot lock " + store.string() + ": " + std::strerror(errno));
   }
   return fd;
 }
@@ -77,6 +78,19 @@ std::vector<std::string> volume_names(const fs::path& store) {
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// A copy of descriptor `fd` of process `pid` (pidfd_getfd, Linux 5.6+): the daemon's own
+// reference to a target's /dev/fuse connection.
+Result<Fd> take_fuse_fd(pid_t pid, int fd) {
+  if (fd < 0) return fail("the target did not say which descriptor holds its FUSE connection");
+  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (pidfd.get() < 0) return fail(std::string("pidfd_open: ") + std::strerror(errno));
+  Fd copy(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+  if (copy.get() < 0)
+    return fail(std::string("cannot keep a copy of the target's FUSE connection: pidfd_getfd: ") +
+                std::strerror(errno));
+  return copy;
 }
 
 }  // namespace
@@ -187,6 +201,11 @@ Result<void> JivaStorageDriver::remove(const std::string& name) {
                   " iSCSI session(s) open; log the initiators out before deleting it");
     }
   }
+  if (supervisor_->status(name).pid != 0) {  // a FUSE file nothing binds any more
+    if (auto withdrawn = target_call(name, "DELETE", "/v1/frontend/fuse"); !withdrawn)
+      return fail("cannot delete volume " + name, withdrawn.error());
+  }
+  supervisor_->drop_fuse(name);
   // Renamed away first: no supervisor restarts the target of a volume without a manifest.
   MAYA_TRY(discarded, discard(dir, name, options_.store_dir));
   MAYA_TRY(stopped, supervisor_->stop(name));
@@ -201,10 +220,14 @@ Result<StorageVolume> JivaStorageDriver::describe(const std::string& name) {
     return fail("volume " + name + " does not exist");
   auto m = maya::jiva::read_manifest(dir);
   if (!m) return fail("volume " + name + " is damaged", m.error());
+  auto bindings = bound_loop_devices();
+  if (!bindings) return std::unexpected(bindings.error());
   StorageVolume v;
   v.name = name;
   v.size_bytes = m->size_bytes;
   v.location = dir;
+  if (auto devices = devices_backed_by_path(*bindings, fuse_file(name)); !devices.empty())
+    v.device = devices.front();
   for (const auto& replica : m->replicas) {
     auto rdir = maya::jiva::replica_dir(replica);
     struct stat data {};
@@ -247,15 +270,66 @@ Result<std::vector<StorageVolume>> JivaStorageDriver::list() {
 
 Result<fs::path> JivaStorageDriver::attach(const std::string& name) {
   MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY(lock, lock_volume(volume_dir(name), name));
   MAYA_TRY(volume, describe(name));
-  return fail("volume " + name +
-              " cannot be attached to this host yet: the jiva driver serves it over iSCSI only");
+  if (volume->device) return *volume->device;
+  MAYA_TRY(pid, supervisor_->ensure(name));
+  MAYA_TRY(fuse, target_call(name, "POST", "/v1/frontend/fuse"));
+  const fs::path file = fuse_file(name);
+  if (!supervisor_->has_fuse(name)) {
+    if (auto kept = take_fuse_fd(*pid, fuse->value("fd", -1)); kept) {
+      supervisor_->keep_fuse(name, std::move(*kept));
+    } else {
+      log::warn("volume " + name + ": " + kept.error().message +
+                "; a crash of its target would break the attachment");
+    }
+  }
+  auto device = bind_loop_device(file);
+  if (!device) {
+    (void)target_call(name, "DELETE", "/v1/frontend/fuse");
+    supervisor_->drop_fuse(name);
+    return fail("cannot attach volume " + name, device.error());
+  }
+  log::info("attached jiva volume " + name + " as " + device->string() + " (FUSE, " +
+            file.string() + ")");
+  return device;
 }
 
 Result<void> JivaStorageDriver::detach(const std::string& name) {
   MAYA_TRY(valid, validate_volume_name(name));
-  MAYA_TRY(volume, describe(name));
+  MAYA_TRY(lock, lock_volume(volume_dir(name), name));
+  MAYA_TRY(bindings, bound_loop_devices());
+  for (const auto& device : devices_backed_by_path(*bindings, fuse_file(name))) {
+    auto unbound = unbind_loop_device(device);
+    if (!unbound) return fail("cannot detach volume " + name, unbound.error());
+    log::info("detached jiva volume " + name + " from " + device.string());
+  }
+  if (supervisor_->status(name).pid != 0) {
+    MAYA_TRY(withdrawn, target_call(name, "DELETE", "/v1/frontend/fuse"));
+  }
+  supervisor_->drop_fuse(name);
   return {};
+}
+
+fs::path JivaStorageDriver::fuse_file(const std::string& name) const {
+  return maya::jiva::target_paths(options_.run_dir, name).fuse_dir / "volume";
+}
+
+Result<nlohmann::json> JivaStorageDriver::target_call(const std::string& name,
+                                                      const std::string& method,
+                                                      const std::string& path) {
+  const auto socket = maya::jiva::target_paths(options_.run_dir, name).socket;
+  auto response = http::request(socket, {method, path, ""}, std::chrono::seconds(30));
+  if (!response) return fail("the target of volume " + name + " does not answer", response.error());
+  auto body = nlohmann::json::parse(response->body, nullptr, false);
+  if (response->status != 200) {
+    std::string why = body.is_object() && body.contains("error") && body["error"].is_string()
+                          ? body["error"].get<std::string>()
+                          : response->body;
+    return fail(why);
+  }
+  if (!body.is_object()) return fail("the target of volume " + name + " answered garbage");
+  return body;
 }
 
 std::vector<std::string> JivaStorageDriver::start_targets() {
@@ -265,16 +339,35 @@ std::vector<std::string> JivaStorageDriver::start_targets() {
     auto pid = supervisor_->ensure(name);
     if (!pid) {
       notes.push_back(pid.error().message);
-    } else {
-      notes.push_back("volume " + name + ": " + (was_running ? "adopted" : "started") +
-                      " its target (pid " + std::to_string(*pid) + ")");
+      continue;
+    }
+    notes.push_back("volume " + name + ": " + (was_running ? "adopted" : "started") +
+                    " its target (pid " + std::to_string(*pid) + ")");
+    // A volume attached through FUSE: keep a copy of its connection again.
+    auto status = target_call(name, "GET", "/v1/status");
+    if (status && (*status)["fuse"].is_object() && !supervisor_->has_fuse(name)) {
+      auto kept = take_fuse_fd(*pid, (*status)["fuse"].value("fd", -1));
+      if (kept) {
+        supervisor_->keep_fuse(name, std::move(*kept));
+      } else {
+        notes.push_back("volume " + name + ": " + kept.error().message);
+      }
     }
   }
   return notes;
 }
 
-void JivaStorageDriver::stop_targets() {
+Result<void> JivaStorageDriver::stop_targets() {
+  std::string attached;
+  for (const auto& name : volume_names(options_.store_dir)) {
+    if (auto v = describe(name); v && v->device)
+      attached += (attached.empty() ? "" : ", ") + name + " (" + v->device->string() + ")";
+  }
+  if (!attached.empty())
+    return fail("volumes attached to this host would lose their data path: " + attached +
+                "; unmount and detach them first");
   supervisor_->stop_all();
+  return {};
 }
 
 std::vector<TargetHost::Target> JivaStorageDriver::iscsi_targets() {

@@ -1,13 +1,17 @@
 // Storage driver "jiva" (OpenEBS jiva's design): every volume is an iSCSI target served by its
 // own process, `maya target run --volume NAME`, which this driver starts and keeps alive
-// (TargetSupervisor). The volume's blocks live in replica directories under
-// <store>/<name>/ (lib/jiva/manifest.h has the layout); each target listens on its own port
-// from [iscsi] target_ports, with per-volume CHAP credentials unless [iscsi] chap = false.
+// (TargetSupervisor). Attach: the target exposes the volume as a file over FUSE, and a loop
+// device (direct I/O) binds to it; the driver keeps a copy of the FUSE connection so that a
+// target restarted after a crash takes it over and mounted file systems keep working. The volume's
+// blocks live in replica directories under <store>/<name>/ (lib/jiva/manifest.h has the layout);
+// each target listens on its own port from [iscsi] target_ports, with per-volume CHAP credentials
+// unless [iscsi] chap = false.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -39,7 +43,7 @@ class JivaStorageDriver final : public StorageDriver, public TargetHost {
   Result<void> detach(const std::string& name) override;
 
   std::vector<std::string> start_targets() override;
-  void stop_targets() override;
+  Result<void> stop_targets() override;
   std::vector<Target> iscsi_targets() override;
 
  private:
@@ -50,6 +54,11 @@ class JivaStorageDriver final : public StorageDriver, public TargetHost {
   Result<std::uint16_t> free_port();
   Result<StorageVolume> describe(const std::string& name);
   std::string portal(std::uint16_t port) const;
+  // <run>/targets/NAME.fuse/volume: the file a loop device binds to attach the volume.
+  std::filesystem::path fuse_file(const std::string& name) const;
+  // A request to the volume's target process; its {"error"} as the error.
+  Result<nlohmann::json> target_call(const std::string& name, const std::string& method,
+                                     const std::string& path);
 
   JivaOptions options_;
   std::unique_ptr<TargetSupervisor> supervisor_;

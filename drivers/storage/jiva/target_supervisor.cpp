@@ -95,7 +95,12 @@ Result<pid_t> TargetSupervisor::spawn(const std::string& volume, Watched& w) {
   std::vector<std::string> argv = options_.command;
   argv.insert(argv.end(), {"--volume", volume, "--store", options_.store_dir.string(), "--run",
                            options_.run_dir.string(), "--address", options_.address});
-  MAYA_TRY(pid, spawn_detached(std::move(argv), log_file));
+  int fuse_fd = -1;
+  if (auto kept = fuse_.find(volume); kept != fuse_.end()) {
+    fuse_fd = kept->second.get();
+    argv.insert(argv.end(), {"--fuse-fd", "3"});
+  }
+  MAYA_TRY(pid, spawn_detached(std::move(argv), log_file, fuse_fd));
   w.child = *pid;
   w.pid = *pid;
   w.state = "starting";
@@ -161,6 +166,7 @@ Result<void> TargetSupervisor::stop(const std::string& volume) {
       child = it->second.child;
       watched_.erase(it);
     }
+    fuse_.erase(volume);
   }
   const fs::path file = pidfile(volume);
   auto holder = PidFile::holder(file);
@@ -211,6 +217,21 @@ TargetStatus TargetSupervisor::status(const std::string& volume) const {
     s.state = "stopped";
   }
   return s;
+}
+
+void TargetSupervisor::keep_fuse(const std::string& volume, Fd fd) {
+  std::lock_guard lock(mutex_);
+  fuse_[volume] = std::move(fd);
+}
+
+void TargetSupervisor::drop_fuse(const std::string& volume) {
+  std::lock_guard lock(mutex_);
+  fuse_.erase(volume);
+}
+
+bool TargetSupervisor::has_fuse(const std::string& volume) const {
+  std::lock_guard lock(mutex_);
+  return fuse_.contains(volume);
 }
 
 void TargetSupervisor::check(const std::string& volume, Watched& w, Clock::time_point now) {

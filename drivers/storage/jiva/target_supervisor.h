@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/common/fd.h"
 #include "lib/common/result.h"
 
 namespace maya::drivers::jiva {
@@ -54,6 +55,12 @@ class TargetSupervisor {
   void stop_all();
   TargetStatus status(const std::string& volume) const;
 
+  // The /dev/fuse descriptor of a volume attached through FUSE: kept here so the connection
+  // outlives a crashed target, and handed to the target started after it (--fuse-fd).
+  void keep_fuse(const std::string& volume, Fd fd);
+  void drop_fuse(const std::string& volume);
+  bool has_fuse(const std::string& volume) const;
+
  private:
   using Clock = std::chrono::steady_clock;
   struct Watched {
@@ -78,6 +85,7 @@ class TargetSupervisor {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::map<std::string, Watched> watched_;
+  std::map<std::string, Fd> fuse_;
   std::thread watcher_;
 };
 

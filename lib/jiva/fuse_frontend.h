@@ -1,0 +1,76 @@
+// FuseFrontend: a volume as one file on this host, for hosts without a kernel iSCSI initiator.
+// The target process mounts a FUSE file system at <run>/targets/NAME.fuse holding a single file,
+// "volume", of the volume's size; the OS driver binds a loop device to it. Every read, write,
+// flush and discard of that file goes to the same BlockBackend the iSCSI frontend serves, so
+// replication and snapshots apply unchanged.
+//
+// It speaks the kernel's FUSE protocol directly on /dev/fuse (linux/fuse.h) rather than through
+// libfuse, for one reason: a target that crashes is restarted, and the new process must take
+// over the live connection (the /dev/fuse descriptor, which the daemon keeps a copy of) without
+// a second INIT; libfuse cannot adopt an initialised connection. On kernels with
+// FUSE_NOTIFY_RESEND (6.9+), requests the dead process had read but not answered are sent again.
+// Files are opened with FOPEN_DIRECT_IO and FOPEN_PARALLEL_DIRECT_WRITES: no page cache here
+// (the file system above the loop device has its own), several requests in flight at once.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lib/block/backend.h"
+#include "lib/common/fd.h"
+#include "lib/common/result.h"
+
+namespace maya::jiva {
+
+class FuseFrontend {
+ public:
+  static constexpr const char* kFileName = "volume";
+
+  // Mounts a new FUSE file system at `mountpoint` (created if missing) and serves it.
+  static Result<std::unique_ptr<FuseFrontend>> mount(const std::filesystem::path& mountpoint,
+                                                     block::BlockBackend& backend,
+                                                     const std::string& volume);
+  // Serves a connection that is already mounted at `mountpoint`: `fd` is its /dev/fuse
+  // descriptor, inherited from the daemon after a restart. Asks the kernel to resend what the
+  // previous process left unanswered.
+  static Result<std::unique_ptr<FuseFrontend>> resume(Fd fd,
+                                                      const std::filesystem::path& mountpoint,
+                                                      block::BlockBackend& backend);
+  // Stops serving and leaves the mount in place: a restarted target resumes it.
+  ~FuseFrontend();
+  FuseFrontend(const FuseFrontend&) = delete;
+  FuseFrontend& operator=(const FuseFrontend&) = delete;
+
+  // Unmounts (fails while the file is in use, e.g. bound to a loop device) and stops serving.
+  Result<void> unmount();
+
+  int fd() const { return fuse_.get(); }
+  const std::filesystem::path& mountpoint() const { return mountpoint_; }
+  std::filesystem::path file() const { return mountpoint_ / kFileName; }
+  std::uint64_t requests() const { return requests_.load(); }
+
+ private:
+  FuseFrontend(Fd fuse, std::filesystem::path mountpoint, block::BlockBackend& backend);
+  void start(unsigned workers);
+  void stop();
+  void serve();
+  // Answers one request (the bytes read from /dev/fuse); false once the connection is gone.
+  bool handle(std::span<std::uint8_t> request, std::vector<std::uint8_t>& scratch);
+  void reply(std::uint64_t unique, int error, std::span<const std::uint8_t> payload = {},
+             std::span<const std::uint8_t> more = {});
+
+  Fd fuse_;
+  Fd wake_;  // eventfd that tells the workers to stop
+  std::filesystem::path mountpoint_;
+  block::BlockBackend& backend_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> requests_{0};
+};
+
+}  // namespace maya::jiva
