@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# The one place that knows maya's package list: build, test and runtime dependencies, all from
+# The one place that knows maya's package list: build, runtime and test dependencies, all from
 # Debian 12's archive. Idempotent: packages already present are skipped without touching apt.
+#
+#   bash packaging/install-deps.sh               build + runtime (what the quick start needs)
+#   bash packaging/install-deps.sh --with-tests  also what the tests and benchmarks need
+#
+# The test packages stay off hosts that only run maya: tgt, for one, starts a tgtd that takes
+# the iSCSI port 3260 maya's discovery portal wants.
 set -euo pipefail
 
 packages=(
@@ -8,17 +14,24 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost-program-options-dev libboost-dev libboost-system-dev
   nlohmann-json3-dev libtomlplusplus-dev libmount-dev libblkid-dev libssl-dev
-  # test
-  libgtest-dev libgmock-dev googletest curl
-  # runtime
+  # runtime: mkfs, loop devices and mounts; open-iscsi for hosts with a kernel initiator
   util-linux e2fsprogs xfsprogs open-iscsi
+)
+test_packages=(
+  libgtest-dev libgmock-dev googletest curl
   # e2e (tests/e2e): a private dockerd (pulls containerd, runc, tini, iptables), busybox-static for
   # the locally imported test image, jq for JSON
   docker.io busybox-static jq
-  # iSCSI target: conformance (iscsi-test-cu), real initiators (iscsi-ls/-inq, qemu-img over
-  # iscsi://) and the reference target tgtd for the benchmark
+  # iSCSI: conformance (iscsi-test-cu), real initiators (iscsi-ls/-inq, qemu-img over iscsi://)
+  # and the reference target tgtd for the benchmark
   libiscsi-bin qemu-utils qemu-block-extra tgt
 )
+
+case "${1:-}" in
+  "") ;;
+  --with-tests) packages+=("${test_packages[@]}") ;;
+  *) echo "usage: bash $0 [--with-tests]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

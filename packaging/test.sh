@@ -9,7 +9,7 @@ phase_start=$SECONDS
 phase() { echo "== $(date -u +%H:%M:%S) $* (previous phase took $((SECONDS - phase_start)) s)"; phase_start=$SECONDS; }
 
 phase "installing dependencies"
-bash packaging/install-deps.sh
+bash packaging/install-deps.sh --with-tests
 phase "configuring and building (build/)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON >/dev/null
 cmake --build build

@@ -41,6 +41,9 @@ void print_status_table(const json& s) {
     std::cout << "log       " << s["log_file"].get<std::string>() << " ("
               << s["log_level"].get<std::string>() << ")\n";
   std::cout << "volumes   " << s["volumes"] << "\n";
+  if (s.contains("warnings")) {
+    for (const auto& w : s["warnings"]) std::cout << "warning   " << w.get<std::string>() << "\n";
+  }
 }
 
 int reload_running(const config::Config& cfg, pid_t pid, const Globals& globals) {

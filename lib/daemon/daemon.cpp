@@ -70,7 +70,12 @@ class Daemon {
       for (drivers::TargetHost* host : volumes_->target_hosts()) {
         for (const std::string& note : host->start_targets()) log::info("targets: " + note);
       }
-      MAYA_TRY(discovery, start_discovery());
+      // Without the discovery portal every volume still works (by its own portal); a port
+      // another iSCSI target holds must not keep the host from serving its volumes.
+      if (auto discovery = start_discovery(); !discovery) {
+        discovery_error_ = discovery.error().message;
+        log::error(discovery_error_);
+      }
     }
     auto defaults = [this] {
       std::lock_guard lock(mutex_);
@@ -220,6 +225,7 @@ class Daemon {
         {"log_file", log_to_file_ ? json(config_.log_file().string()) : json(nullptr)},
         {"volumes", count_volumes()},
     };
+    if (!discovery_error_.empty()) status["warnings"] = json::array({discovery_error_});
     return status;
   }
 
@@ -290,6 +296,7 @@ class Daemon {
   std::unique_ptr<http::UnixServer> control_;
   std::unique_ptr<http::UnixServer> plugin_;
   std::unique_ptr<target::Target> discovery_;
+  std::string discovery_error_;
 };
 
 // Detached daemons log to <state>/maya.log; stderr goes there too so nothing is lost.
