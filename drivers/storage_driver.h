@@ -29,6 +29,36 @@ struct IscsiExport {
   std::string chap_user, chap_secret;  // empty when the volume has no CHAP
 };
 
+// Replicas of a volume, as its target sees them (drivers that replicate, such as jiva).
+struct ReplicaInfo {
+  std::string id;
+  std::string uri;
+  std::string mode;  // RW | WO | ERR, or "unknown" while the target does not answer
+  std::uint64_t generation = 0;
+  std::uint64_t revision = 0;
+  std::string error;
+};
+
+struct RebuildInfo {
+  std::string replica;
+  std::string kind;  // full | regions
+  std::uint64_t done_bytes = 0, total_bytes = 0;
+  double rate_bytes_per_s = 0, eta_seconds = 0;
+};
+
+struct ReplicationInfo {
+  std::string health;  // healthy | degraded | failed | offline (its target does not answer)
+  std::vector<ReplicaInfo> replicas;
+  std::optional<RebuildInfo> rebuild;
+};
+
+struct SnapshotInfo {
+  std::string name;
+  std::string created;  // ISO 8601, UTC
+  std::uint64_t size_bytes = 0;
+  std::string method;  // reflink | copy
+};
+
 struct StorageVolume {
   std::string name;
   std::uint64_t size_bytes = 0;
@@ -36,6 +66,8 @@ struct StorageVolume {
   std::filesystem::path location;               // where the data lives (<store>/<name>/)
   std::optional<std::filesystem::path> device;  // set while attached ("/dev/loop3")
   std::optional<IscsiExport> iscsi;             // set when the volume is an iSCSI target
+  std::optional<ReplicationInfo> replication;   // set when the driver replicates
+  std::vector<SnapshotInfo> snapshots;
 };
 
 class StorageDriver {
@@ -72,6 +104,31 @@ class TargetHost {
   // Stops every target; refuses (stopping none) while a volume is attached to this host.
   virtual Result<void> stop_targets() = 0;
   virtual std::vector<Target> iscsi_targets() = 0;
+};
+
+// Optional capability: drivers that keep several replicas of a volume.
+class ReplicaManager {
+ public:
+  virtual ~ReplicaManager() = default;
+  // Adds an empty replica that is rebuilt from the others; returns its id.
+  virtual Result<std::string> add_replica(const std::string& volume) = 0;
+  // Removes a replica and its files; the last one that holds the data cannot go.
+  virtual Result<void> remove_replica(const std::string& volume, const std::string& id) = 0;
+  // Brings back every replica that is away (failed, unreadable); returns their ids.
+  virtual Result<std::vector<std::string>> rebuild(const std::string& volume) = 0;
+};
+
+// Optional capability: point-in-time snapshots, revert, and clones (VolumeSpec::from).
+class SnapshotManager {
+ public:
+  virtual ~SnapshotManager() = default;
+  // Returns once the snapshot is complete (the point in time is taken at once).
+  virtual Result<SnapshotInfo> create_snapshot(const std::string& volume,
+                                               const std::string& snapshot) = 0;
+  virtual Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& volume) = 0;
+  virtual Result<void> delete_snapshot(const std::string& volume, const std::string& snapshot) = 0;
+  // The volume's data becomes the snapshot's; refused while the volume is in use.
+  virtual Result<void> revert_snapshot(const std::string& volume, const std::string& snapshot) = 0;
 };
 
 }  // namespace maya::drivers

@@ -27,6 +27,8 @@ struct VolumeInfo {
   std::uint64_t allocated_bytes = 0;       // space the data really uses
   std::map<std::string, unsigned> mounts;  // mount ID → references
   std::optional<IscsiExport> iscsi;        // set when the volume is an iSCSI target
+  std::optional<ReplicationInfo> replication;
+  std::vector<SnapshotInfo> snapshots;
   unsigned mount_count() const {
     unsigned n = 0;
     for (const auto& [id, count] : mounts) n += count;

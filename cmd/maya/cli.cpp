@@ -1,5 +1,7 @@
 #include "cmd/maya/cli.h"
 
+#include "lib/daemon/control_client.h"
+
 #include <iostream>
 
 namespace maya::cli {
@@ -51,6 +53,19 @@ std::optional<config::Config> load_config(const Globals& globals) {
     return std::nullopt;
   }
   return *loaded;
+}
+
+std::optional<nlohmann::json> call_daemon(const Globals& globals, const std::string& method,
+                                          const std::string& target, const nlohmann::json& body,
+                                          std::chrono::milliseconds timeout) {
+  auto cfg = load_config(globals);
+  if (!cfg) return std::nullopt;
+  auto answer = daemon::call(*cfg, method, target, body, timeout);
+  if (!answer) {
+    error(answer.error().message);
+    return std::nullopt;
+  }
+  return *answer;
 }
 
 bool json_output(const Globals& globals) {

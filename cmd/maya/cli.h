@@ -1,6 +1,7 @@
 // What every `maya` command shares: global flags, option parsing with --help, error printing.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,13 @@ int error(const std::string& message);
 
 // Loads the config named by the globals, or prints why it cannot.
 std::optional<config::Config> load_config(const Globals& globals);
+
+// Sends a request to the daemon the config names; prints the error (and returns nullopt) when
+// it fails.
+std::optional<nlohmann::json> call_daemon(
+    const Globals& globals, const std::string& method, const std::string& target,
+    const nlohmann::json& body = nullptr,
+    std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 bool json_output(const Globals& globals);
 void print_json(const nlohmann::json& value);

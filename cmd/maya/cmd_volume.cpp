@@ -20,25 +20,16 @@ constexpr const char* kSummary =
     "  maya volume list                     all volumes (-o json)\n"
     "  maya volume inspect NAME [--show-secrets]\n"
     "                                       one volume (-o json: the documented object)\n"
-    "  maya volume delete NAME [--force]    delete; --force unmounts a volume in use first";
+    "  maya volume delete NAME [--force]    delete; --force unmounts a volume in use first\n"
+    "  maya volume create NEW --from VOLUME@SNAPSHOT   a clone of a snapshot\n"
+    "  maya volume replica add|remove ...   replicas of a jiva volume\n"
+    "  maya volume rebuild NAME [--wait]    bring back replicas that are away\n"
+    "  maya volume snapshot create|list|delete|revert ...";
 
 std::string text(const json& v) {
   if (v.is_null()) return "-";
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
-}
-
-// Sends a request to the daemon the config names; prints the error when it fails.
-std::optional<json> call(const Globals& globals, const std::string& method,
-                         const std::string& target, const json& body = nullptr) {
-  auto cfg = load_config(globals);
-  if (!cfg) return std::nullopt;
-  auto answer = daemon::call(*cfg, method, target, body);
-  if (!answer) {
-    error(answer.error().message);
-    return std::nullopt;
-  }
-  return *answer;
 }
 
 void print_volume(const json& v) {
@@ -56,7 +47,25 @@ void print_volume(const json& v) {
   row("fstype", text(v["fstype"]) + (v["mount_options"].get<std::string>().empty()
                                          ? ""
                                          : " (" + text(v["mount_options"]) + ")"));
-  row("replicas", text(v["replicas"]));
+  if (v.contains("health")) {
+    row("health", text(v["health"]));
+    for (const auto& r : v["replicas"]) {
+      row("  replica " + text(r["id"]), text(r["mode"]) + " (generation " + text(r["generation"]) +
+                                            ", revision " + text(r["revision"]) + ")" +
+                                            (r["error"].is_null() ? "" : ": " + text(r["error"])));
+    }
+    if (v["rebuild"].is_object()) {
+      const auto& rb = v["rebuild"];
+      row("rebuild", text(rb["replica"]) + " (" + text(rb["kind"]) + "), " +
+                         format_size_approx(rb["done_bytes"].get<std::uint64_t>()) + " of " +
+                         format_size_approx(rb["total_bytes"].get<std::uint64_t>()));
+    }
+    std::string snaps;
+    for (const auto& s : v["snapshots"]) snaps += (snaps.empty() ? "" : ", ") + text(s["name"]);
+    row("snapshots", snaps.empty() ? "-" : snaps);
+  } else {
+    row("replicas", text(v["replicas_wanted"]));
+  }
   if (!v["iqn"].is_null()) {
     row("iqn", text(v["iqn"]));
     row("portal", text(v["portal"]) + (v.value("chap", false) ? " (CHAP)" : ""));
@@ -75,7 +84,7 @@ void print_volume(const json& v) {
 }
 
 int create(Globals& globals, const Args& args, const std::string& usage, bool short_form) {
-  std::string name, size, driver, fstype, spec, mountopts, replicas, uid, gid;
+  std::string name, size, driver, fstype, spec, mountopts, replicas, uid, gid, from;
   po::options_description options("Options");
   options.add_options()("size", po::value(&size)->value_name("SIZE"),
                         "capacity, e.g. 10GiB (default from the config)")(
@@ -85,7 +94,8 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
       "mountopts", po::value(&mountopts)->value_name("OPTS"), "mount options, e.g. noatime")(
       "uid", po::value(&uid)->value_name("UID"), "owner of the file system root")(
       "gid", po::value(&gid)->value_name("GID"), "group of the file system root")(
-      "spec", po::value(&spec)->value_name("FILE"), "a TOML spec file (keys as above)");
+      "spec", po::value(&spec)->value_name("FILE"), "a TOML spec file (keys as above)")(
+      "from", po::value(&from)->value_name("VOLUME@SNAPSHOT"), "a clone of that snapshot");
   po::options_description hidden;
   hidden.add_options()("name", po::value(&name));
   options.add(hidden);
@@ -106,11 +116,12 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
   put("mountopts", mountopts);
   put("uid", uid);
   put("gid", gid);
+  put("from", from);
   if (!spec.empty()) opts["spec"] = std::filesystem::absolute(spec).lexically_normal().string();
   if (short_form && opts.size() > (spec.empty() ? 0u : 1u))
     return error("the short form takes only --spec; use `maya volume create` for other options");
 
-  auto created = call(globals, "POST", "/v1/volumes", {{"name", name}, {"opts", opts}});
+  auto created = call_daemon(globals, "POST", "/v1/volumes", {{"name", name}, {"opts", opts}});
   if (!created) return 1;
   if (json_output(globals)) {
     print_json(*created);
@@ -125,7 +136,7 @@ int list(Globals& globals, const Args& args) {
   Parsed parsed = parse({"volume list", "maya volume list [-o table|json]", kSummary},
                         po::options_description("Options"), {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
-  auto answer = call(globals, "GET", "/v1/volumes");
+  auto answer = call_daemon(globals, "GET", "/v1/volumes");
   if (!answer) return 1;
   if (json_output(globals)) {
     print_json((*answer)["volumes"]);
@@ -157,7 +168,8 @@ int inspect(Globals& globals, const Args& args) {
   if (parsed.exit_code) return *parsed.exit_code;
   if (name.empty()) return error("volume inspect needs a NAME");
   const bool secrets = parsed.vars.count("show-secrets") > 0;
-  auto answer = call(globals, "GET", "/v1/volumes/" + name + (secrets ? "?secrets=true" : ""));
+  auto answer =
+      call_daemon(globals, "GET", "/v1/volumes/" + name + (secrets ? "?secrets=true" : ""));
   if (!answer) return 1;
   if (json_output(globals)) {
     print_json(*answer);
@@ -181,7 +193,7 @@ int remove(Globals& globals, const Args& args) {
   if (parsed.exit_code) return *parsed.exit_code;
   if (name.empty()) return error("volume delete needs a NAME");
   std::string target = "/v1/volumes/" + name + (parsed.vars.count("force") ? "?force=true" : "");
-  if (!call(globals, "DELETE", target)) return 1;
+  if (!call_daemon(globals, "DELETE", target)) return 1;
   std::cout << "volume " << name << " deleted\n";
   return 0;
 }
@@ -189,7 +201,8 @@ int remove(Globals& globals, const Args& args) {
 }  // namespace
 
 int cmd_volume(Globals& globals, const Args& args) {
-  static const std::set<std::string> kVerbs = {"create", "list", "ls", "inspect", "delete", "rm"};
+  static const std::set<std::string> kVerbs = {"create", "list",    "ls",      "inspect", "delete",
+                                               "rm",     "replica", "rebuild", "snapshot"};
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << "Usage: maya volume COMMAND ...\n\n" << kSummary << "\n";
     return args.empty() ? 2 : 0;
@@ -200,6 +213,8 @@ int cmd_volume(Globals& globals, const Args& args) {
   if (verb == "list" || verb == "ls") return list(globals, rest);
   if (verb == "inspect") return inspect(globals, rest);
   if (verb == "delete" || verb == "rm") return remove(globals, rest);
+  if (verb == "replica" || verb == "rebuild" || verb == "snapshot")
+    return cmd_volume_ops(globals, verb, rest);
   if (!verb.empty() && verb[0] != '-' && !kVerbs.contains(verb))
     return create(globals, args, "maya volume NAME [--spec FILE]", true);
   return error("unknown volume command \"" + verb + "\" (see `maya volume --help`)");

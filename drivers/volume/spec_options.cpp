@@ -14,8 +14,8 @@
 namespace maya::drivers {
 namespace {
 
-constexpr std::array<std::string_view, 9> kKeys = {"size",   "fstype",   "mountopts", "uid", "gid",
-                                                   "driver", "replicas", "thin",      "spec"};
+constexpr std::array<std::string_view, 10> kKeys = {
+    "size", "fstype", "mountopts", "uid", "gid", "driver", "replicas", "thin", "from", "spec"};
 constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
 
 std::string known_keys() {
@@ -70,6 +70,15 @@ Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& 
     if (value.empty() || ec != std::errc() || end != value.data() + value.size() || n < 1 || n > 16)
       return fail("option replicas=\"" + value + "\" is not a number from 1 to 16");
     spec.replicas = n;
+  } else if (key == "from") {
+    auto at = value.find('@');
+    if (at == std::string::npos)
+      return fail("option from=\"" + value + "\" is not VOLUME@SNAPSHOT");
+    if (auto ok = validate_volume_name(value.substr(0, at)); !ok)
+      return fail("option from: " + ok.error().message);
+    if (auto ok = validate_volume_name(value.substr(at + 1)); !ok)
+      return fail("option from: invalid snapshot name: " + ok.error().message);
+    spec.from = value;
   } else if (key == "thin") {
     MAYA_TRY(thin, parse_bool(key, value));
     spec.thin = *thin;
@@ -96,7 +105,7 @@ Result<VolumeOptions> options_from_spec_file(const std::filesystem::path& file) 
     if (name == "spec" || std::find(kKeys.begin(), kKeys.end(), name) == kKeys.end())
       return fail(where + "unknown key \"" + name +
                   "\" in a volume spec (known: size, fstype, "
-                  "mountopts, uid, gid, driver, replicas, thin)");
+                  "mountopts, uid, gid, driver, replicas, thin, from)");
     if (auto s = node.value_exact<std::string>()) {
       options[name] = *s;
     } else if (auto i = node.value_exact<std::int64_t>()) {
@@ -125,10 +134,12 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
   spec.fstype = defaults.fstype;
   spec.storage_driver = defaults.storage_driver;
 
+  bool sized = options.contains("size");
   if (auto file = options.find("spec"); file != options.end()) {
     if (file->second.empty() || file->second[0] != '/')
       return fail("option spec=\"" + file->second + "\" must be an absolute path to a TOML file");
     MAYA_TRY(from_file, options_from_spec_file(file->second));
+    sized = sized || from_file->contains("size");
     for (const auto& [key, value] : *from_file) {
       if (auto applied = apply(spec, key, value); !applied)
         return fail(file->second + ": " + applied.error().message);
@@ -138,6 +149,8 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
     if (key == "spec") continue;
     MAYA_TRY(applied, apply(spec, key, value));
   }
+  // A clone is as large as its snapshot unless a size was asked for.
+  if (!spec.from.empty() && !sized) spec.size_bytes = 0;
   return spec;
 }
 

@@ -39,6 +39,8 @@ class BlockBackend {
   virtual Result<void> discard(std::uint64_t offset, std::uint64_t length) = 0;
   // The extent that starts at `offset` (SEEK_DATA/SEEK_HOLE for files); never past the end.
   virtual Result<Extent> extent_at(std::uint64_t offset) = 0;
+  // The open file of a file backend (for reflinks), or -1.
+  virtual int native_fd() const { return -1; }
 };
 
 }  // namespace maya::block

@@ -1,5 +1,7 @@
 #include "lib/common/size.h"
 
+#include <cstdio>
+
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -119,6 +121,21 @@ std::string format_size(std::uint64_t bytes) {
     ++i;
   }
   return std::to_string(bytes) + std::string(kNames[i]);
+}
+
+std::string format_size_approx(std::uint64_t bytes) {
+  static constexpr std::array<std::string_view, 6> kNames = {"B",   "KiB", "MiB",
+                                                             "GiB", "TiB", "PiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t i = 0;
+  while (i + 1 < kNames.size() && value >= 1024) {
+    value /= 1024;
+    ++i;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, i == 0 ? "%.0f%s" : "%.1f%s", value,
+                std::string(kNames[i]).c_str());
+  return buf;
 }
 
 }  // namespace maya

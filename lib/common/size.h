@@ -14,5 +14,7 @@ Result<std::uint64_t> parse_size(std::string_view text);
 
 // The shortest exact binary form ("100GiB", "1536MiB", "4097B").
 std::string format_size(std::uint64_t bytes);
+// "1.5GiB", "312.0MiB", "17B": one decimal, for progress and rates.
+std::string format_size_approx(std::uint64_t bytes);
 
 }  // namespace maya

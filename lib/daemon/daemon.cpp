@@ -100,6 +100,7 @@ class Daemon {
     };
     http::Router control_router = make_control_router(std::move(hooks));
     add_volume_routes(control_router, volumes_.get(), defaults);
+    add_volume_ops_routes(control_router, volumes_.get());
     MAYA_TRY(control, http::UnixServer::listen(io_, config_.control_socket(), control_options,
                                                std::move(control_router)));
     control_ = std::move(*control);

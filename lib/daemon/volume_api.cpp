@@ -8,6 +8,11 @@ namespace maya::daemon {
 
 using nlohmann::json;
 
+json snapshot_json(const drivers::SnapshotInfo& s) {
+  return {
+      {"name", s.name}, {"created", s.created}, {"size_bytes", s.size_bytes}, {"method", s.method}};
+}
+
 json volume_json(const drivers::VolumeInfo& v, bool show_secrets) {
   auto or_null = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
   json out = {
@@ -17,7 +22,8 @@ json volume_json(const drivers::VolumeInfo& v, bool show_secrets) {
       {"size", format_size(v.spec.size_bytes)},
       {"allocated_bytes", v.allocated_bytes},
       {"thin", v.spec.thin},
-      {"replicas", v.spec.replicas},
+      {"replicas_wanted", v.spec.replicas},
+      {"replicas", json::array()},
       {"fstype", v.spec.fstype},
       {"mount_options", v.spec.mount_options},
       {"uid", v.spec.uid ? json(*v.spec.uid) : json(nullptr)},
@@ -45,6 +51,31 @@ json volume_json(const drivers::VolumeInfo& v, bool show_secrets) {
     out["chap"] = !e.chap_user.empty();
     if (show_secrets && !e.chap_user.empty())
       out["chap_credentials"] = {{"user", e.chap_user}, {"secret", e.chap_secret}};
+  }
+  if (v.replication) {
+    out["health"] = v.replication->health;
+    json replicas = json::array();
+    for (const auto& r : v.replication->replicas) {
+      replicas.push_back({{"id", r.id},
+                          {"uri", r.uri},
+                          {"mode", r.mode},
+                          {"generation", r.generation},
+                          {"revision", r.revision},
+                          {"error", or_null(r.error)}});
+    }
+    out["replicas"] = replicas;
+    out["rebuild"] = nullptr;
+    if (const auto& rb = v.replication->rebuild) {
+      out["rebuild"] = {{"replica", rb->replica},
+                        {"kind", rb->kind},
+                        {"done_bytes", rb->done_bytes},
+                        {"total_bytes", rb->total_bytes},
+                        {"rate_bytes_per_s", rb->rate_bytes_per_s},
+                        {"eta_seconds", rb->eta_seconds}};
+    }
+    json snapshots = json::array();
+    for (const auto& s : v.snapshots) snapshots.push_back(snapshot_json(s));
+    out["snapshots"] = snapshots;
   }
   return out;
 }

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "drivers/volume/docker/docker_volume_driver.h"
 #include "drivers/volume_driver.h"
 #include "lib/config/config.h"
 #include "lib/http/router.h"
@@ -19,9 +20,20 @@ namespace maya::daemon {
 // CHAP credentials appear only with `show_secrets` (GET /v1/volumes/NAME?secrets=true; the
 // control socket is root's, mode 0600).
 nlohmann::json volume_json(const drivers::VolumeInfo& volume, bool show_secrets = false);
+nlohmann::json snapshot_json(const drivers::SnapshotInfo& snapshot);
 
 // `driver` may be null on a host without the storage role: the routes then say so.
 void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
                        std::function<config::VolumeDefaults()> defaults);
+
+// Replicas and snapshots of volumes whose storage driver has them (volume_ops_api.cpp):
+//   POST   /v1/volumes/{name}/replicas                 -> {"added": ID}
+//   DELETE /v1/volumes/{name}/replicas/{id}            -> {"removed": ID}
+//   POST   /v1/volumes/{name}/rebuild                  -> {"rebuilding": [ID…]}
+//   GET    /v1/volumes/{name}/snapshots                -> {"snapshots": [SNAPSHOT…]}
+//   POST   /v1/volumes/{name}/snapshots  {"name": S}   -> 201 SNAPSHOT (once complete)
+//   DELETE /v1/volumes/{name}/snapshots/{snap}         -> {"deleted": S}
+//   POST   /v1/volumes/{name}/snapshots/{snap}/revert  -> {"reverted": S} (not while mounted)
+void add_volume_ops_routes(http::Router& router, drivers::docker::DockerVolumeDriver* driver);
 
 }  // namespace maya::daemon

@@ -1,29 +1,47 @@
 #include "lib/http/router.h"
 
 namespace maya::http {
+namespace {
+
+std::vector<std::string> segments(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t start = 1;  // paths start with '/'
+  while (start <= path.size()) {
+    std::size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    out.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+}  // namespace
 
 void Router::add(std::string method, std::string pattern, Route route) {
-  auto brace = pattern.find('{');
-  bool has_param = brace != std::string::npos;
-  std::string prefix = has_param ? pattern.substr(0, brace) : pattern;
-  entries_.push_back({std::move(method), std::move(prefix), has_param, std::move(route)});
+  entries_.push_back({std::move(method), segments(pattern), std::move(route)});
 }
 
 Response Router::operator()(const Request& request) const {
-  std::string path = request.target.substr(0, request.target.find('?'));
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (path.empty() || path[0] != '/') return error_(404, "no such endpoint: " + path);
+  const auto parts = segments(path);
   bool path_known = false;
   for (const Entry& e : entries_) {
-    std::string param;
-    if (e.has_param) {
-      if (path.size() <= e.prefix.size() || path.compare(0, e.prefix.size(), e.prefix) != 0)
-        continue;
-      param = path.substr(e.prefix.size());
-      if (param.find('/') != std::string::npos) continue;
-    } else if (path != e.prefix) {
-      continue;
+    if (e.pattern.size() != parts.size()) continue;
+    std::string params;
+    bool match = true;
+    for (std::size_t i = 0; i < parts.size() && match; ++i) {
+      const std::string& p = e.pattern[i];
+      if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+        if (parts[i].empty()) match = false;
+        params += (params.empty() ? "" : "/") + parts[i];
+      } else {
+        match = p == parts[i];
+      }
     }
+    if (!match) continue;
     path_known = true;
-    if (e.method == request.method) return e.route(request, param);
+    if (e.method == request.method) return e.route(request, params);
   }
   if (path_known) return error_(405, request.method + " is not allowed on " + path);
   return error_(404, "no such endpoint: " + request.method + " " + path);

@@ -1,4 +1,6 @@
-// Maps "METHOD /path" to handlers. A route may end in one "{param}" segment ("/v1/volumes/{name}").
+// Maps "METHOD /path" to handlers. Segments written "{name}" match any one non-empty segment;
+// the handler gets the matched segments joined by '/' ("/v1/volumes/{name}/snapshots/{snap}"
+// on /v1/volumes/db/snapshots/s1 gives "db/s1"; a segment never holds a '/').
 #pragma once
 
 #include <functional>
@@ -22,8 +24,7 @@ class Router {
  private:
   struct Entry {
     std::string method;
-    std::string prefix;  // the pattern up to "{", or the whole path
-    bool has_param;
+    std::vector<std::string> pattern;  // its segments
     Route route;
   };
   std::vector<Entry> entries_;

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "lib/block/file_backend.h"
+#include "lib/block/replicator.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
@@ -18,8 +18,10 @@
 #include "lib/http/json.h"
 #include "lib/http/router.h"
 #include "lib/http/server.h"
-#include "lib/jiva/fuse_frontend.h"
+#include "lib/jiva/frontends.h"
 #include "lib/jiva/manifest.h"
+#include "lib/jiva/replica_files.h"
+#include "lib/jiva/target_api.h"
 #include "lib/process/pidfile.h"
 #include "lib/process/signals.h"
 #include "lib/target/target.h"
@@ -62,82 +64,6 @@ class ControlLoop {
   std::unique_ptr<http::UnixServer> server_;
 };
 
-// The volume's frontends and the rule that only one of them writes at a time.
-class Frontends {
- public:
-  Frontends(block::BlockBackend& backend, fs::path fuse_dir, std::string volume)
-      : backend_(backend), fuse_dir_(std::move(fuse_dir)), volume_(std::move(volume)) {}
-
-  void set_target(target::Target* t) { target_ = t; }
-  bool admits_iscsi() const { return !local_.load(); }
-
-  Result<void> resume_fuse(int fd) {
-    std::lock_guard lock(mutex_);
-    local_ = true;
-    auto resumed = FuseFrontend::resume(Fd(fd), fuse_dir_, backend_);
-    if (!resumed) {
-      local_ = false;
-      return std::unexpected(resumed.error());
-    }
-    fuse_ = std::move(*resumed);
-    log::info("fuse: resumed serving " + fuse_->file().string());
-    return {};
-  }
-
-  http::Response expose_fuse() {
-    std::lock_guard lock(mutex_);
-    if (!fuse_) {
-      local_ = true;  // from now on no login completes; then check nobody is logged in
-      if (std::size_t n = target_->normal_session_count(); n > 0) {
-        local_ = false;
-        return http::json_error(409, "volume " + volume_ + " has " + std::to_string(n) +
-                                         " iSCSI session(s); it cannot be attached to this "
-                                         "host while an initiator uses it");
-      }
-      auto mounted = FuseFrontend::mount(fuse_dir_, backend_, volume_);
-      if (!mounted) {
-        local_ = false;
-        return http::json_error(500, mounted.error().message);
-      }
-      fuse_ = std::move(*mounted);
-      log::info("fuse: serving " + fuse_->file().string());
-    }
-    return http::json_response(200, fuse_json());
-  }
-
-  http::Response withdraw_fuse() {
-    std::lock_guard lock(mutex_);
-    if (fuse_) {
-      if (auto gone = fuse_->unmount(); !gone) return http::json_error(409, gone.error().message);
-      fuse_.reset();
-      log::info("fuse: unmounted " + fuse_dir_.string());
-    }
-    local_ = false;
-    return http::json_response(200, {{"fuse", nullptr}});
-  }
-
-  json fuse_json() const {
-    if (!fuse_) return nullptr;
-    return {{"mountpoint", fuse_->mountpoint().string()},
-            {"file", fuse_->file().string()},
-            {"fd", fuse_->fd()},
-            {"requests", fuse_->requests()}};
-  }
-  json status_fuse() {
-    std::lock_guard lock(mutex_);
-    return fuse_json();
-  }
-
- private:
-  block::BlockBackend& backend_;
-  const fs::path fuse_dir_;
-  const std::string volume_;
-  target::Target* target_ = nullptr;
-  std::mutex mutex_;
-  std::atomic<bool> local_{false};
-  std::unique_ptr<FuseFrontend> fuse_;
-};
-
 }  // namespace
 
 int run_volume_target(const VolumeTargetOptions& options) {
@@ -154,15 +80,14 @@ int run_volume_target(const VolumeTargetOptions& options) {
   auto pidfile = PidFile::acquire(paths.pidfile, "the target of volume " + options.volume);
   if (!pidfile) return failed(pidfile.error().message);
 
-  auto dir = replica_dir(manifest->replicas.front());
-  if (!dir) return failed("volume " + options.volume + ": " + dir.error().message);
-  block::FileBackendOptions file_options;
-  file_options.size = manifest->size_bytes;
-  file_options.block_size = manifest->block_size;
-  auto backend = block::FileBackend::open(replica_data(*dir), file_options);
-  if (!backend) return failed("volume " + options.volume + ": " + backend.error().message);
+  block::Replicator::Options replication;
+  replication.size_bytes = manifest->size_bytes;
+  replication.block_size = manifest->block_size;
+  replication.thin = manifest->thin;
+  auto replicator = block::Replicator::open(open_replicas(*manifest), replication);
+  if (!replicator) return failed("volume " + options.volume + ": " + replicator.error().message);
 
-  Frontends frontends(**backend, paths.fuse_dir, options.volume);
+  Frontends frontends(**replicator, paths.fuse_dir, options.volume);
   auto chap = read_chap(volume_dir);
   if (!chap) return failed("volume " + options.volume + ": " + chap.error().message);
   target::TargetOptions target_options;
@@ -173,7 +98,7 @@ int run_volume_target(const VolumeTargetOptions& options) {
   target_options.chap.user = chap->user;
   target_options.chap.secret = chap->secret;
   target_options.admit_normal = [&frontends] { return frontends.admits_iscsi(); };
-  auto target = target::Target::create(target_options, **backend);
+  auto target = target::Target::create(target_options, **replicator);
   if (!target) {
     return failed("volume " + options.volume + ": cannot serve on " + target_options.listen + ": " +
                   target.error().message);
@@ -183,44 +108,33 @@ int run_volume_target(const VolumeTargetOptions& options) {
     if (auto resumed = frontends.resume_fuse(options.fuse_fd); !resumed)
       return failed("volume " + options.volume + ": " + resumed.error().message);
   }
-  const std::string portal = target::format_endpoint((*target)->endpoint());
-  const std::string started_at = iso8601();
 
-  http::Router router(http::json_error);
-  router.add("GET", "/v1/status", [&](const http::Request&, const std::string&) {
-    json replicas = json::array();
-    for (const auto& r : manifest->replicas)
-      replicas.push_back({{"id", r.id}, {"uri", r.uri}, {"mode", "RW"}});
-    return http::json_response(200, {{"volume", options.volume},
-                                     {"pid", ::getpid()},
-                                     {"iqn", manifest->iqn},
-                                     {"portal", portal},
-                                     {"started_at", started_at},
-                                     {"size_bytes", manifest->size_bytes},
-                                     {"connections", (*target)->connection_count()},
-                                     {"sessions", (*target)->normal_session_count()},
-                                     {"replicas", replicas},
-                                     {"fuse", frontends.status_fuse()}});
-  });
-  router.add("POST", "/v1/frontend/fuse",
-             [&](const http::Request&, const std::string&) { return frontends.expose_fuse(); });
-  router.add("DELETE", "/v1/frontend/fuse",
-             [&](const http::Request&, const std::string&) { return frontends.withdraw_fuse(); });
+  TargetState state;
+  state.volume = options.volume;
+  state.volume_dir = volume_dir;
+  state.manifest = *manifest;
+  state.target = target->get();
+  state.replicator = replicator->get();
+  state.frontends = &frontends;
+  state.portal = target::format_endpoint((*target)->endpoint());
+  state.started_at = iso8601();
   ControlLoop control;
-  if (auto listening = control.listen(paths.socket, std::move(router)); !listening)
+  if (auto listening = control.listen(paths.socket, make_target_router(state)); !listening)
     return failed("volume " + options.volume + ": " + listening.error().message);
 
   (*target)->start();
   log::info("target for volume " + options.volume + " (pid " + std::to_string(::getpid()) +
-            "): serving " + manifest->iqn + " on " + portal +
-            (chap->user.empty() ? "" : " with CHAP"));
-  std::printf("serving %s on %s\n", manifest->iqn.c_str(), portal.c_str());
+            "): serving " + manifest->iqn + " on " + state.portal +
+            (chap->user.empty() ? "" : " with CHAP") + ", " +
+            std::to_string(manifest->replicas.size()) + " replica(s), " + (*replicator)->health());
+  std::printf("serving %s on %s\n", manifest->iqn.c_str(), state.portal.c_str());
   std::fflush(stdout);
 
   int sig = wait_for_stop_signal();
   log::info("target for volume " + options.volume + ": " + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
             ", stopping");
   (*target)->stop();
+  (*replicator)->close();
   return 0;
 }
 

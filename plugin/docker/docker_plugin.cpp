@@ -59,6 +59,20 @@ json status_of(const drivers::VolumeInfo& v) {
     status["portal"] = v.iscsi->portal;
     status["target_state"] = v.iscsi->target_state;
   }
+  if (v.replication) {
+    status["health"] = v.replication->health;
+    json replicas = json::array();
+    for (const auto& r : v.replication->replicas)
+      replicas.push_back({{"id", r.id}, {"mode", r.mode}, {"revision", r.revision}});
+    status["replicas"] = replicas;
+    if (const auto& rb = v.replication->rebuild)
+      status["rebuild"] = {{"replica", rb->replica},
+                           {"done_bytes", rb->done_bytes},
+                           {"total_bytes", rb->total_bytes}};
+    json snapshots = json::array();
+    for (const auto& s : v.snapshots) snapshots.push_back(s.name);
+    status["snapshots"] = snapshots;
+  }
   return status;
 }
 

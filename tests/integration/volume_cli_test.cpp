@@ -83,7 +83,9 @@ TEST_F(VolumeCli, SpecFileAndBadInput) {
        {std::vector<std::string>{"volume", "create", "../../etc"},
         {"volume", "create", std::string(300, 'x')},
         {"volume", "create", "ok", "--size", "abc"},
-        {"volume", "create", "ok", "--replicas", "3"},
+        {"volume", "create", "ok", "--replicas", "17"},
+        {"volume", "create", "ok", "--replicas", "2", "--driver", "local"},
+        {"volume", "create", "ok", "--from", "nosuch@snap"},
         {"volume", "create", "ok", "--fstype", "ntfs"}}) {
     RunResult r = root_.maya(args);
     EXPECT_EQ(r.status, 1) << args.back();

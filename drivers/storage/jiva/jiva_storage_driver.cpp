@@ -131,12 +131,18 @@ Result<std::uint16_t> JivaStorageDriver::free_port() {
 Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
   MAYA_TRY(valid, validate_volume_name(spec.name));
   const std::string& name = spec.name;
-  if (spec.size_bytes == 0) return fail("volume " + name + " needs a size greater than 0 bytes");
-  if (spec.size_bytes > UINT64_MAX - kSectorSize)
-    return fail("volume " + name + " is too large: " + std::to_string(spec.size_bytes) + " bytes");
+  MAYA_TRY(clone, clone_source(spec));
+  const std::optional<CloneSource>& origin = *clone;
+  const std::uint64_t wanted = spec.size_bytes != 0 ? spec.size_bytes : origin ? origin->size : 0;
+  if (wanted == 0) return fail("volume " + name + " needs a size greater than 0 bytes");
+  if (wanted > UINT64_MAX - kSectorSize)
+    return fail("volume " + name + " is too large: " + std::to_string(wanted) + " bytes");
+  if (origin && wanted < origin->size)
+    return fail("volume " + name + " cannot be smaller than snapshot " + spec.from + " (" +
+                std::to_string(origin->size) + " bytes)");
   if (spec.replicas > max_replicas())
-    return fail("the jiva driver keeps " + std::to_string(max_replicas()) + " replica(s) here");
-  const std::uint64_t size = (spec.size_bytes + kSectorSize - 1) / kSectorSize * kSectorSize;
+    return fail("the jiva driver keeps at most " + std::to_string(max_replicas()) + " replicas");
+  const std::uint64_t size = (wanted + kSectorSize - 1) / kSectorSize * kSectorSize;
 
   MAYA_TRY(store_made, make_dirs(options_.store_dir, 0755));
   const fs::path dir = volume_dir(name);
@@ -162,8 +168,12 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
     for (unsigned i = 1; i <= std::max(1u, spec.replicas); ++i) {
       const std::string id = "r" + std::to_string(i);
       MAYA_TRY(replica_made, make_dirs(*staging / id, 0700));
-      MAYA_TRY(data, make_data_file(maya::jiva::replica_data(*staging / id), size, spec.thin, name,
-                                    options_.store_dir));
+      const fs::path data_file = maya::jiva::replica_data(*staging / id);
+      if (origin) {
+        MAYA_TRY(copied, clone_into(*origin, data_file, size, name));
+      } else {
+        MAYA_TRY(data, make_data_file(data_file, size, spec.thin, name, options_.store_dir));
+      }
       m.replicas.push_back({id, maya::jiva::file_uri(dir / id)});
     }
     MAYA_TRY(written, maya::jiva::write_manifest(*staging, m));
@@ -247,6 +257,7 @@ Result<StorageVolume> JivaStorageDriver::describe(const std::string& name) {
     e.chap_secret = chap->secret;
   }
   v.iscsi = std::move(e);
+  describe_replication(name, v);
   return v;
 }
 
@@ -317,9 +328,10 @@ fs::path JivaStorageDriver::fuse_file(const std::string& name) const {
 
 Result<nlohmann::json> JivaStorageDriver::target_call(const std::string& name,
                                                       const std::string& method,
-                                                      const std::string& path) {
+                                                      const std::string& path,
+                                                      std::chrono::seconds timeout) {
   const auto socket = maya::jiva::target_paths(options_.run_dir, name).socket;
-  auto response = http::request(socket, {method, path, ""}, std::chrono::seconds(30));
+  auto response = http::request(socket, {method, path, ""}, timeout);
   if (!response) return fail("the target of volume " + name + " does not answer", response.error());
   auto body = nlohmann::json::parse(response->body, nullptr, false);
   if (response->status != 200) {

@@ -8,10 +8,12 @@
 // unless [iscsi] chap = false.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,11 +31,15 @@ struct JivaOptions {
   bool chap = true;
 };
 
-class JivaStorageDriver final : public StorageDriver, public TargetHost {
+class JivaStorageDriver final : public StorageDriver,
+                                public TargetHost,
+                                public ReplicaManager,
+                                public SnapshotManager {
  public:
   explicit JivaStorageDriver(JivaOptions options);
 
   std::string_view name() const override { return "jiva"; }
+  unsigned max_replicas() const override { return 16; }
 
   Result<StorageVolume> create(const VolumeSpec& spec) override;
   Result<void> remove(const std::string& name) override;
@@ -45,6 +51,16 @@ class JivaStorageDriver final : public StorageDriver, public TargetHost {
   std::vector<std::string> start_targets() override;
   Result<void> stop_targets() override;
   std::vector<Target> iscsi_targets() override;
+
+  // jiva_replication.cpp
+  Result<std::string> add_replica(const std::string& volume) override;
+  Result<void> remove_replica(const std::string& volume, const std::string& id) override;
+  Result<std::vector<std::string>> rebuild(const std::string& volume) override;
+  Result<SnapshotInfo> create_snapshot(const std::string& volume,
+                                       const std::string& snapshot) override;
+  Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& volume) override;
+  Result<void> delete_snapshot(const std::string& volume, const std::string& snapshot) override;
+  Result<void> revert_snapshot(const std::string& volume, const std::string& snapshot) override;
 
  private:
   std::filesystem::path volume_dir(const std::string& name) const {
@@ -58,7 +74,19 @@ class JivaStorageDriver final : public StorageDriver, public TargetHost {
   std::filesystem::path fuse_file(const std::string& name) const;
   // A request to the volume's target process; its {"error"} as the error.
   Result<nlohmann::json> target_call(const std::string& name, const std::string& method,
-                                     const std::string& path);
+                                     const std::string& path,
+                                     std::chrono::seconds timeout = std::chrono::seconds(30));
+
+  // A clone's origin: the snapshot file of VOLUME@SNAPSHOT and its size (jiva_replication.cpp).
+  struct CloneSource {
+    std::filesystem::path file;
+    std::uint64_t size = 0;
+  };
+  Result<std::optional<CloneSource>> clone_source(const VolumeSpec& spec);
+  Result<void> clone_into(const CloneSource& origin, const std::filesystem::path& data,
+                          std::uint64_t size, const std::string& volume);
+  // The replicas and snapshots of `volume` for inspect (from its target when it answers).
+  void describe_replication(const std::string& volume, StorageVolume& v);
 
   JivaOptions options_;
   std::unique_ptr<TargetSupervisor> supervisor_;

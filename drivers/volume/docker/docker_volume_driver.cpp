@@ -30,6 +30,21 @@ std::shared_ptr<std::mutex> DockerVolumeDriver::lock_for(const std::string& name
   return lock;
 }
 
+Result<nlohmann::json> DockerVolumeDriver::with_storage(const std::string& name, bool in_use_ok,
+                                                        const StorageOp& op) {
+  MAYA_TRY(valid, validate_volume_name(name));
+  auto lock = lock_for(name);
+  std::unique_lock guard(*lock, std::defer_lock);
+  if (!in_use_ok) guard.lock();
+  MAYA_TRY(record, records_.load(name));
+  if (!in_use_ok && record->references() > 0) {
+    return fail("volume " + name + " is in use (" + std::to_string(record->references()) +
+                " mount reference(s)); stop the containers using it first");
+  }
+  MAYA_TRY(storage, storage_for(record->spec));
+  return op(**storage, *record);
+}
+
 std::vector<TargetHost*> DockerVolumeDriver::target_hosts() const {
   std::vector<TargetHost*> hosts;
   for (const auto& [name, driver] : storage_) {
@@ -120,12 +135,14 @@ Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& spec) {
 
   MAYA_TRY(created, (*storage)->create(spec));
   VolumeRecord record{spec, iso8601(), {}, boot_id_};
+  record.spec.size_bytes = created->size_bytes;  // rounded, or a clone's snapshot size
   if (auto saved = records_.save(record); !saved) {
     (void)(*storage)->remove(spec.name);
     return std::unexpected(saved.error());
   }
   log::info("volume " + spec.name + " created (" + spec.storage_driver + ", " +
-            format_size(spec.size_bytes) + ")");
+            format_size(record.spec.size_bytes) +
+            (spec.from.empty() ? std::string() : ", a clone of " + spec.from) + ")");
   return describe(record);
 }
 
@@ -222,6 +239,8 @@ VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
   info.allocated_bytes = stored->allocated_bytes;
   if (stored->device) info.device = stored->device->string();
   info.iscsi = stored->iscsi;
+  info.replication = stored->replication;
+  info.snapshots = stored->snapshots;
   if (record.references() > 0 && !mounted) {
     info.state = "error";
     info.error = "the volume has mount references but is not mounted";

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,10 @@ class DockerVolumeDriver final : public VolumeDriver {
   std::vector<std::string> reconcile();
   // The enabled storage drivers that run target processes (jiva).
   std::vector<TargetHost*> target_hosts() const;
+  // Runs `op` on the storage driver of volume `name` (for its optional capabilities: replicas,
+  // snapshots). Unless `in_use_ok`, it holds the volume's lock and refuses a mounted volume.
+  using StorageOp = std::function<Result<nlohmann::json>(StorageDriver&, const VolumeRecord&)>;
+  Result<nlohmann::json> with_storage(const std::string& name, bool in_use_ok, const StorageOp& op);
 
   Result<VolumeInfo> create(const VolumeSpec& spec) override;
   Result<void> remove(const std::string& name, bool force) override;

@@ -1,0 +1,243 @@
+// maya volume replica add|remove, maya volume rebuild [--wait], maya volume snapshot
+// create|list|delete|revert: replicas and snapshots of jiva volumes, through the daemon.
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "cmd/maya/commands.h"
+#include "lib/common/size.h"
+
+namespace maya::cli {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kReplicaSummary =
+    "Adds or removes a replica of a jiva volume.\n\n"
+    "  maya volume replica add VOLUME        a new, empty replica, rebuilt from the others\n"
+    "  maya volume replica remove VOLUME ID  drop replica ID (r1, r2, ...) and its files";
+constexpr const char* kRebuildSummary =
+    "Brings back every replica of VOLUME that is away (failed or unreadable). A replica that was\n"
+    "away briefly copies only the regions written meanwhile; otherwise everything is copied.\n"
+    "--wait shows the progress until the volume is healthy.";
+constexpr const char* kSnapshotSummary =
+    "Point-in-time snapshots of a jiva volume, and reverting to one.\n\n"
+    "  maya volume snapshot create VOLUME SNAPSHOT\n"
+    "  maya volume snapshot list VOLUME\n"
+    "  maya volume snapshot delete VOLUME SNAPSHOT\n"
+    "  maya volume snapshot revert VOLUME SNAPSHOT   (the volume must not be in use)\n\n"
+    "A clone is a new volume: maya volume create NEW --from VOLUME@SNAPSHOT. On file systems\n"
+    "with reflinks (XFS with reflink, btrfs) snapshots and clones share blocks and are instant.";
+
+// Positional words after the options: exactly `count` of them.
+Result<std::vector<std::string>> words(const CommandSpec& spec, po::options_description options,
+                                       const Args& args, Globals& globals, std::size_t count,
+                                       std::optional<int>& exit_code,
+                                       po::variables_map* vars = nullptr) {
+  std::vector<std::string> found;
+  po::options_description hidden;
+  hidden.add_options()("word", po::value(&found));
+  options.add(hidden);
+  po::positional_options_description positional;
+  positional.add("word", -1);
+  Parsed parsed = parse(spec, options, positional, args, globals);
+  if (parsed.exit_code) {
+    exit_code = parsed.exit_code;
+    return found;
+  }
+  if (vars != nullptr) *vars = parsed.vars;
+  if (found.size() != count) return fail("usage: " + spec.usage);
+  return found;
+}
+
+std::string bar(double fraction, int width = 30) {
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  int filled = static_cast<int>(std::lround(fraction * width));
+  return "[" + std::string(static_cast<std::size_t>(filled), '#') +
+         std::string(static_cast<std::size_t>(width - filled), '.') + "]";
+}
+
+// Polls the volume until no replica is rebuilding; shows progress on stderr.
+int wait_rebuilt(const Globals& globals, const std::string& volume) {
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  auto last_line = std::chrono::steady_clock::now() - 10s;
+  std::size_t shown = 0;
+  for (;;) {
+    auto v = call_daemon(globals, "GET", "/v1/volumes/" + volume);
+    if (!v) return 1;
+    bool pending = false;
+    std::string away;
+    for (const auto& r : (*v)["replicas"]) {
+      if (r.value("mode", "") == "WO") pending = true;
+      if (r.value("mode", "") == "ERR") away += (away.empty() ? "" : ", ") + r.value("id", "?");
+    }
+    const json& rb = (*v)["rebuild"];
+    if (rb.is_object()) {
+      const double total = rb.value("total_bytes", 0.0), done = rb.value("done_bytes", 0.0);
+      std::ostringstream line;
+      line << "rebuilding " << rb.value("replica", "?") << " (" << rb.value("kind", "?") << ") "
+           << bar(total > 0 ? done / total : 0) << " " << std::setw(3)
+           << static_cast<int>(total > 0 ? 100 * done / total : 0) << "% "
+           << format_size_approx(static_cast<std::uint64_t>(done)) << " of "
+           << format_size_approx(static_cast<std::uint64_t>(total)) << ", "
+           << format_size_approx(static_cast<std::uint64_t>(rb.value("rate_bytes_per_s", 0.0)))
+           << "/s, ETA " << format_duration(static_cast<long long>(rb.value("eta_seconds", 0.0)));
+      if (tty) {
+        std::string text = line.str();
+        std::cerr << "\r" << text << std::string(shown > text.size() ? shown - text.size() : 0, ' ')
+                  << std::flush;
+        shown = text.size();
+      } else if (std::chrono::steady_clock::now() - last_line >= 5s) {
+        std::cerr << line.str() << "\n";
+        last_line = std::chrono::steady_clock::now();
+      }
+    }
+    if (!pending && !rb.is_object()) {
+      if (tty && shown > 0) std::cerr << "\n";
+      if (!away.empty())
+        return error("volume " + volume + " is " + v->value("health", "degraded") +
+                     ": replica(s) " + away + " could not be rebuilt (see `maya volume inspect " +
+                     volume + "`)");
+      std::cout << "volume " << volume << " is " << v->value("health", "healthy") << "\n";
+      return 0;
+    }
+    std::this_thread::sleep_for(500ms);
+  }
+}
+
+int replica(Globals& globals, const Args& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << "Usage: maya volume replica add|remove ...\n\n" << kReplicaSummary << "\n";
+    return args.empty() ? 2 : 0;
+  }
+  const std::string verb = args[0];
+  Args rest(args.begin() + 1, args.end());
+  std::optional<int> exit_code;
+  if (verb == "add") {
+    auto w = words({"volume replica add", "maya volume replica add VOLUME", kReplicaSummary},
+                   po::options_description("Options"), rest, globals, 1, exit_code);
+    if (exit_code) return *exit_code;
+    if (!w) return error(w.error().message);
+    auto added = call_daemon(globals, "POST", "/v1/volumes/" + (*w)[0] + "/replicas");
+    if (!added) return 1;
+    std::cout << "replica " << (*added)["added"].get<std::string>() << " added to volume "
+              << (*w)[0] << "; it is being rebuilt (`maya volume rebuild " << (*w)[0]
+              << " --wait` shows the progress)\n";
+    return 0;
+  }
+  if (verb == "remove" || verb == "rm") {
+    auto w =
+        words({"volume replica remove", "maya volume replica remove VOLUME ID", kReplicaSummary},
+              po::options_description("Options"), rest, globals, 2, exit_code);
+    if (exit_code) return *exit_code;
+    if (!w) return error(w.error().message);
+    if (!call_daemon(globals, "DELETE", "/v1/volumes/" + (*w)[0] + "/replicas/" + (*w)[1]))
+      return 1;
+    std::cout << "replica " << (*w)[1] << " removed from volume " << (*w)[0] << "\n";
+    return 0;
+  }
+  return error("unknown replica command \"" + verb + "\" (see `maya volume replica --help`)");
+}
+
+int rebuild(Globals& globals, const Args& args) {
+  std::optional<int> exit_code;
+  po::options_description options("Options");
+  options.add_options()("wait", "show the progress until the volume is healthy");
+  po::variables_map vars;
+  auto w = words({"volume rebuild", "maya volume rebuild VOLUME [--wait]", kRebuildSummary},
+                 options, args, globals, 1, exit_code, &vars);
+  if (exit_code) return *exit_code;
+  if (!w) return error(w.error().message);
+  auto started = call_daemon(globals, "POST", "/v1/volumes/" + (*w)[0] + "/rebuild");
+  if (!started) return 1;
+  std::string ids;
+  for (const auto& id : (*started)["rebuilding"])
+    ids += (ids.empty() ? "" : ", ") + id.get<std::string>();
+  if (!ids.empty()) std::cout << "bringing back replica(s) " << ids << "\n";
+  if (vars.count("wait")) return wait_rebuilt(globals, (*w)[0]);
+  if (ids.empty()) std::cout << "no replica of volume " << (*w)[0] << " is away\n";
+  return 0;
+}
+
+int snapshot(Globals& globals, const Args& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << "Usage: maya volume snapshot create|list|delete|revert ...\n\n"
+              << kSnapshotSummary << "\n";
+    return args.empty() ? 2 : 0;
+  }
+  const std::string verb = args[0];
+  Args rest(args.begin() + 1, args.end());
+  std::optional<int> exit_code;
+  const po::options_description none("Options");
+  if (verb == "list" || verb == "ls") {
+    auto w = words(
+        {"volume snapshot list", "maya volume snapshot list VOLUME [-o json]", kSnapshotSummary},
+        none, rest, globals, 1, exit_code);
+    if (exit_code) return *exit_code;
+    if (!w) return error(w.error().message);
+    auto list = call_daemon(globals, "GET", "/v1/volumes/" + (*w)[0] + "/snapshots");
+    if (!list) return 1;
+    if (json_output(globals)) {
+      print_json((*list)["snapshots"]);
+      return 0;
+    }
+    std::cout << std::left << std::setw(24) << "NAME" << std::setw(22) << "CREATED" << std::setw(10)
+              << "SIZE"
+              << "METHOD\n";
+    for (const auto& s : (*list)["snapshots"]) {
+      std::cout << std::left << std::setw(24) << s.value("name", "") << std::setw(22)
+                << s.value("created", "") << std::setw(10)
+                << format_size(s.value("size_bytes", std::uint64_t{0})) << s.value("method", "")
+                << "\n";
+    }
+    return 0;
+  }
+  if (verb != "create" && verb != "delete" && verb != "rm" && verb != "revert")
+    return error("unknown snapshot command \"" + verb + "\" (see `maya volume snapshot --help`)");
+  const std::string usage = "maya volume snapshot " + verb + " VOLUME SNAPSHOT";
+  auto w = words({"volume snapshot " + verb, usage, kSnapshotSummary}, none, rest, globals, 2,
+                 exit_code);
+  if (exit_code) return *exit_code;
+  if (!w) return error(w.error().message);
+  const std::string& volume = (*w)[0];
+  const std::string& snap = (*w)[1];
+  if (verb == "create") {
+    auto made = call_daemon(globals, "POST", "/v1/volumes/" + volume + "/snapshots",
+                            {{"name", snap}}, std::chrono::hours(2));
+    if (!made) return 1;
+    if (json_output(globals)) {
+      print_json(*made);
+    } else {
+      std::cout << "snapshot " << snap << " of volume " << volume << " taken ("
+                << made->value("method", "") << ")\n";
+    }
+    return 0;
+  }
+  if (verb == "revert") {
+    if (!call_daemon(globals, "POST", "/v1/volumes/" + volume + "/snapshots/" + snap + "/revert",
+                     nullptr, std::chrono::hours(2)))
+      return 1;
+    std::cout << "volume " << volume << " reverted to snapshot " << snap << "\n";
+    return 0;
+  }
+  if (!call_daemon(globals, "DELETE", "/v1/volumes/" + volume + "/snapshots/" + snap)) return 1;
+  std::cout << "snapshot " << snap << " of volume " << volume << " deleted\n";
+  return 0;
+}
+
+}  // namespace
+
+int cmd_volume_ops(Globals& globals, const std::string& verb, const Args& args) {
+  if (verb == "replica") return replica(globals, args);
+  if (verb == "rebuild") return rebuild(globals, args);
+  return snapshot(globals, args);
+}
+
+}  // namespace maya::cli

@@ -1,0 +1,238 @@
+// The jiva driver's replica management, snapshots and clones: it edits the manifest and asks
+// the volume's target (which owns the replicas while it runs) to follow.
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+
+#include "drivers/storage/common/volume_dir.h"
+#include "drivers/storage/jiva/jiva_storage_driver.h"
+#include "lib/block/file_copy.h"
+#include "lib/common/files.h"
+#include "lib/common/log.h"
+#include "lib/common/names.h"
+#include "lib/common/time_format.h"
+#include "lib/jiva/manifest.h"
+
+namespace maya::drivers::jiva {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+fs::path snapshots_dir(const fs::path& volume_dir) {
+  return volume_dir / "snapshots";
+}
+
+// A snapshot is complete once its .json exists; the .img alone is one being copied.
+Result<SnapshotInfo> read_snapshot(const fs::path& json_file) {
+  MAYA_TRY(text, read_file(json_file));
+  json j = json::parse(*text, nullptr, false);
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string())
+    return fail(json_file.string() + " is damaged");
+  return SnapshotInfo{j["name"].get<std::string>(), j.value("created", ""),
+                      j.value("size_bytes", std::uint64_t{0}), j.value("method", "")};
+}
+
+// "r7" -> 7; anything else -> 0.
+unsigned replica_number(const std::string& id) {
+  if (id.size() < 2 || id[0] != 'r') return 0;
+  unsigned n = 0;
+  for (char c : id.substr(1)) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + static_cast<unsigned>(c - '0');
+  }
+  return n;
+}
+
+}  // namespace
+
+Result<std::optional<JivaStorageDriver::CloneSource>> JivaStorageDriver::clone_source(
+    const VolumeSpec& spec) {
+  if (spec.from.empty()) return std::optional<CloneSource>();
+  auto at = spec.from.find('@');
+  if (at == std::string::npos) return fail("from=\"" + spec.from + "\" is not VOLUME@SNAPSHOT");
+  const std::string volume = spec.from.substr(0, at), snapshot = spec.from.substr(at + 1);
+  MAYA_TRY(valid_volume, validate_volume_name(volume));
+  MAYA_TRY(valid_snapshot, validate_volume_name(snapshot));
+  const fs::path dir = snapshots_dir(volume_dir(volume));
+  auto info = read_snapshot(dir / (snapshot + ".json"));
+  if (!info) return fail("volume " + volume + " has no snapshot " + snapshot);
+  return std::optional<CloneSource>(CloneSource{dir / (snapshot + ".img"), info->size_bytes});
+}
+
+Result<void> JivaStorageDriver::clone_into(const CloneSource& origin, const fs::path& data,
+                                           std::uint64_t size, const std::string& volume) {
+  auto last_log = std::chrono::steady_clock::now();
+  auto progress = [&](std::uint64_t done, std::uint64_t total) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_log < 5s) return;
+    last_log = now;
+    log::info("volume " + volume + ": cloning, " + std::to_string(done >> 20) + " of " +
+              std::to_string(total >> 20) + " MiB copied");
+  };
+  MAYA_TRY(method, block::copy_file(origin.file, data, origin.size, progress));
+  if (size > origin.size) std::filesystem::resize_file(data, size);
+  log::info("volume " + volume + ": cloned from " + origin.file.string() + " by " +
+            (*method == block::CopyMethod::reflink ? "reflink" : "sparse copy"));
+  return {};
+}
+
+void JivaStorageDriver::describe_replication(const std::string& volume, StorageVolume& v) {
+  ReplicationInfo info;
+  auto status = target_call(volume, "GET", "/v1/status");
+  if (status && (*status)["replicas"].is_array()) {
+    info.health = status->value("health", "unknown");
+    for (const auto& r : (*status)["replicas"]) {
+      info.replicas.push_back({r.value("id", ""), r.value("uri", ""), r.value("mode", ""),
+                               r.value("generation", std::uint64_t{0}),
+                               r.value("revision", std::uint64_t{0}),
+                               r["error"].is_string() ? r["error"].get<std::string>() : ""});
+    }
+    if (const auto& rb = (*status)["rebuild"]; rb.is_object()) {
+      info.rebuild = RebuildInfo{rb.value("replica", ""),
+                                 rb.value("kind", ""),
+                                 rb.value("done_bytes", std::uint64_t{0}),
+                                 rb.value("total_bytes", std::uint64_t{0}),
+                                 rb.value("rate_bytes_per_s", 0.0),
+                                 rb.value("eta_seconds", 0.0)};
+    }
+  } else {
+    info.health = "offline";
+    if (auto m = maya::jiva::read_manifest(volume_dir(volume))) {
+      for (const auto& r : m->replicas) info.replicas.push_back({r.id, r.uri, "unknown", 0, 0, ""});
+    }
+  }
+  v.replication = std::move(info);
+  if (auto snapshots = list_snapshots(volume)) v.snapshots = std::move(*snapshots);
+}
+
+Result<std::string> JivaStorageDriver::add_replica(const std::string& volume) {
+  MAYA_TRY(valid, validate_volume_name(volume));
+  const fs::path dir = volume_dir(volume);
+  MAYA_TRY(lock, storage::lock_volume(dir, volume));
+  MAYA_TRY(m, maya::jiva::read_manifest(dir));
+  if (m->replicas.size() >= max_replicas())
+    return fail("volume " + volume + " has " + std::to_string(m->replicas.size()) +
+                " replicas, the most the jiva driver keeps");
+  unsigned next = 0;
+  for (const auto& r : m->replicas) next = std::max(next, replica_number(r.id));
+  const std::string id = "r" + std::to_string(next + 1);
+  const fs::path rdir = dir / id;
+  std::error_code ec;
+  fs::remove_all(rdir, ec);  // leftovers of an earlier replica of that name
+  MAYA_TRY(made, make_dirs(rdir, 0700));
+  MAYA_TRY(data, storage::make_data_file(maya::jiva::replica_data(rdir), m->size_bytes, true,
+                                         volume, options_.store_dir));
+  const auto before = *m;
+  m->replicas.push_back({id, maya::jiva::file_uri(rdir)});
+  MAYA_TRY(written, maya::jiva::write_manifest(dir, *m));
+  if (auto followed = target_call(volume, "POST", "/v1/replicas/reload"); !followed) {
+    (void)maya::jiva::write_manifest(dir, before);
+    fs::remove_all(rdir, ec);
+    return fail("replica " + id + " of volume " + volume + " was not added", followed.error());
+  }
+  log::info("volume " + volume + ": replica " + id + " added; it is being rebuilt");
+  return id;
+}
+
+Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const std::string& id) {
+  MAYA_TRY(valid, validate_volume_name(volume));
+  const fs::path dir = volume_dir(volume);
+  MAYA_TRY(lock, storage::lock_volume(dir, volume));
+  MAYA_TRY(m, maya::jiva::read_manifest(dir));
+  auto it = std::find_if(m->replicas.begin(), m->replicas.end(),
+                         [&](const maya::jiva::ReplicaRef& r) { return r.id == id; });
+  if (it == m->replicas.end()) return fail("volume " + volume + " has no replica " + id);
+  if (m->replicas.size() == 1)
+    return fail("replica " + id + " is the only replica of volume " + volume);
+  MAYA_TRY(rdir, maya::jiva::replica_dir(*it));
+  const auto before = *m;
+  m->replicas.erase(it);
+  MAYA_TRY(written, maya::jiva::write_manifest(dir, *m));
+  if (auto followed = target_call(volume, "POST", "/v1/replicas/reload"); !followed) {
+    (void)maya::jiva::write_manifest(dir, before);
+    return fail("replica " + id + " of volume " + volume + " was not removed", followed.error());
+  }
+  std::error_code ec;
+  fs::remove_all(*rdir, ec);
+  if (ec)
+    log::warn("replica " + id + " is removed but " + rdir->string() + " stays: " + ec.message());
+  log::info("volume " + volume + ": replica " + id + " removed");
+  return {};
+}
+
+Result<std::vector<std::string>> JivaStorageDriver::rebuild(const std::string& volume) {
+  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY(answer, target_call(volume, "POST", "/v1/rebuild"));
+  std::vector<std::string> ids;
+  for (const auto& id : (*answer)["rebuilding"]) ids.push_back(id.get<std::string>());
+  return ids;
+}
+
+Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volume,
+                                                        const std::string& snapshot) {
+  MAYA_TRY(valid, validate_volume_name(volume));
+  if (auto ok = validate_volume_name(snapshot); !ok)
+    return fail("invalid snapshot name: " + ok.error().message);
+  const fs::path dir = snapshots_dir(volume_dir(volume));
+  std::error_code ec;
+  if (fs::exists(dir / (snapshot + ".json"), ec) || fs::exists(dir / (snapshot + ".img"), ec))
+    return fail("volume " + volume + " already has a snapshot " + snapshot);
+  MAYA_TRY(manifest, maya::jiva::read_manifest(volume_dir(volume)));
+  MAYA_TRY(taken, target_call(volume, "POST", "/v1/snapshots/" + snapshot, 3600s));
+  SnapshotInfo info{snapshot, iso8601(), manifest->size_bytes,
+                    taken->value("reflinked", false) ? "reflink" : "copy"};
+  json j = {{"name", info.name},
+            {"created", info.created},
+            {"size_bytes", info.size_bytes},
+            {"method", info.method}};
+  MAYA_TRY(written, write_file_atomic(dir / (snapshot + ".json"), j.dump(2) + "\n", 0600));
+  log::info("volume " + volume + ": snapshot " + snapshot + " taken (" + info.method + ")");
+  return info;
+}
+
+Result<std::vector<SnapshotInfo>> JivaStorageDriver::list_snapshots(const std::string& volume) {
+  MAYA_TRY(valid, validate_volume_name(volume));
+  std::vector<SnapshotInfo> out;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(snapshots_dir(volume_dir(volume)), ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() != ".json") continue;
+    if (auto info = read_snapshot(it->path())) out.push_back(std::move(*info));
+  }
+  std::sort(out.begin(), out.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
+    return a.created != b.created ? a.created < b.created : a.name < b.name;
+  });
+  return out;
+}
+
+Result<void> JivaStorageDriver::delete_snapshot(const std::string& volume,
+                                                const std::string& snapshot) {
+  MAYA_TRY(valid, validate_volume_name(volume));
+  if (auto ok = validate_volume_name(snapshot); !ok)
+    return fail("invalid snapshot name: " + ok.error().message);
+  const fs::path dir = snapshots_dir(volume_dir(volume));
+  std::error_code ec;
+  if (!fs::exists(dir / (snapshot + ".json"), ec))
+    return fail("volume " + volume + " has no snapshot " + snapshot);
+  fs::remove(dir / (snapshot + ".json"), ec);  // first: an .img without .json is no snapshot
+  fs::remove(dir / (snapshot + ".img"), ec);
+  log::info("volume " + volume + ": snapshot " + snapshot + " deleted");
+  return {};
+}
+
+Result<void> JivaStorageDriver::revert_snapshot(const std::string& volume,
+                                                const std::string& snapshot) {
+  MAYA_TRY(valid, validate_volume_name(volume));
+  if (auto ok = validate_volume_name(snapshot); !ok)
+    return fail("invalid snapshot name: " + ok.error().message);
+  std::error_code ec;
+  if (!fs::exists(snapshots_dir(volume_dir(volume)) / (snapshot + ".json"), ec))
+    return fail("volume " + volume + " has no snapshot " + snapshot);
+  MAYA_TRY(reverted, target_call(volume, "POST", "/v1/snapshots/" + snapshot + "/revert", 3600s));
+  log::info("volume " + volume + ": reverted to snapshot " + snapshot);
+  return {};
+}
+
+}  // namespace maya::drivers::jiva

@@ -1,0 +1,278 @@
+// Replicator's I/O path: reads, writes, flushes, discards, and the cleaner of idle dirty regions.
+#include <algorithm>
+#include <latch>
+
+#include "lib/block/replicator_internal.h"
+#include "lib/common/log.h"
+
+namespace maya::block {
+
+const char* mode_name(ReplicaMode mode) {
+  switch (mode) {
+    case ReplicaMode::RW:
+      return "RW";
+    case ReplicaMode::WO:
+      return "WO";
+    case ReplicaMode::ERR:
+      return "ERR";
+  }
+  return "?";
+}
+
+Replicator::Replicator(Options options)
+    : options_(options),
+      regions_(region_count(options.size_bytes)),
+      dirty_(regions_),
+      recent_(regions_),
+      degraded_(regions_) {}
+
+Replicator::~Replicator() {
+  close();
+}
+
+std::vector<Replicator::ReplicaPtr> Replicator::write_set() const {
+  std::shared_lock lock(members_mutex_);
+  std::vector<ReplicaPtr> out;
+  for (const auto& r : replicas_) {
+    if (r->mode != ReplicaMode::ERR) out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<Replicator::ReplicaPtr> Replicator::read_set() const {
+  std::shared_lock lock(members_mutex_);
+  std::vector<ReplicaPtr> out;
+  for (const auto& r : replicas_) {
+    if (r->mode == ReplicaMode::RW) out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<std::size_t> Replicator::stripes_of(std::uint64_t offset, std::uint64_t length) const {
+  std::vector<std::size_t> stripes;
+  if (length == 0) return stripes;
+  const std::uint64_t first = offset >> kRegionShift;
+  const std::uint64_t last = (offset + length - 1) >> kRegionShift;
+  for (std::uint64_t r = first; r <= last && stripes.size() < kStripes; ++r)
+    stripes.push_back(static_cast<std::size_t>(r % kStripes));
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  return stripes;
+}
+
+namespace {
+
+// Holds region stripes shared (or exclusive) in ascending order, so two holders never deadlock.
+class StripeLock {
+ public:
+  StripeLock(std::array<std::shared_mutex, 256>& stripes, std::vector<std::size_t> which)
+      : stripes_(stripes), which_(std::move(which)) {
+    for (std::size_t s : which_) stripes_[s].lock_shared();
+  }
+  ~StripeLock() {
+    for (auto it = which_.rbegin(); it != which_.rend(); ++it) stripes_[*it].unlock_shared();
+  }
+
+ private:
+  std::array<std::shared_mutex, 256>& stripes_;
+  std::vector<std::size_t> which_;
+};
+
+}  // namespace
+
+Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length,
+                                      const std::vector<ReplicaPtr>& targets) {
+  if (length == 0) return {};
+  const bool degraded = degraded_since_.load() != 0;
+  if (targets.size() <= 1 && !degraded) return {};  // nothing can diverge
+  const std::uint64_t first = offset >> kRegionShift;
+  const std::uint64_t last = (offset + length - 1) >> kRegionShift;
+  std::vector<std::uint64_t> dirty_words, degraded_words;
+  bool need = false;
+  for (std::uint64_t r = first; r <= last; ++r) {
+    recent_.set(r);
+    if (targets.size() > 1 && !dirty_.test(r)) need = true;
+    if (degraded && !degraded_.test(r)) need = true;
+  }
+  if (!need) return {};
+  std::vector<std::pair<ReplicaPtr, std::string>> failed;
+  {
+    std::lock_guard lock(bitmap_mutex_);
+    for (std::uint64_t r = first; r <= last; ++r) {
+      if (targets.size() > 1 && dirty_.set(r)) dirty_words.push_back(RegionBitmap::word_of(r));
+      if (degraded && degraded_.set(r)) degraded_words.push_back(RegionBitmap::word_of(r));
+    }
+    dirty_words.erase(std::unique(dirty_words.begin(), dirty_words.end()), dirty_words.end());
+    degraded_words.erase(std::unique(degraded_words.begin(), degraded_words.end()),
+                         degraded_words.end());
+    for (const auto& t : targets) {
+      Result<void> saved;
+      for (auto w : dirty_words) {
+        if (saved) saved = t->journal->save_word(BitmapKind::dirty, w, dirty_.word(w));
+      }
+      for (auto w : degraded_words) {
+        if (saved) saved = t->journal->save_word(BitmapKind::degraded, w, degraded_.word(w));
+      }
+      if (!saved) failed.emplace_back(t, saved.error().message);
+    }
+  }
+  for (auto& [t, why] : failed) replica_failed(t, "journal: " + why, offset, length);
+  return {};
+}
+
+Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::uint64_t bytes,
+                                 const std::function<Result<void>(Replica&)>& op,
+                                 std::uint64_t offset, std::uint64_t length) {
+  std::vector<Result<void>> results(targets.size());
+  if (targets.size() == 1 || bytes < options_.inline_write_bytes) {
+    for (std::size_t i = 0; i < targets.size(); ++i) results[i] = op(*targets[i]);
+  } else {
+    std::latch done(static_cast<std::ptrdiff_t>(targets.size() - 1));
+    for (std::size_t i = 1; i < targets.size(); ++i) {
+      targets[i]->lane->post([&, i] {
+        results[i] = op(*targets[i]);
+        done.count_down();
+      });
+    }
+    results[0] = op(*targets[0]);
+    done.wait();
+  }
+  bool served = false;
+  std::string last_error;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (!results[i]) {
+      last_error = results[i].error().message;
+      replica_failed(targets[i], results[i].error().message, offset, length);
+    }
+  }
+  {
+    std::shared_lock lock(members_mutex_);
+    for (std::size_t i = 0; i < targets.size(); ++i)
+      if (results[i] && targets[i]->mode == ReplicaMode::RW) served = true;
+  }
+  if (!served) {
+    return fail("no replica holds the data any more" +
+                (last_error.empty() ? std::string() : " (last error: " + last_error + ")"));
+  }
+  return {};
+}
+
+Result<void> Replicator::read(std::uint64_t offset, std::span<std::byte> out) {
+  std::shared_lock io(io_mutex_);
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    auto readers = read_set();
+    if (readers.empty()) return fail("no replica can serve reads (all failed)");
+    const auto& r = readers[next_read_.fetch_add(1, std::memory_order_relaxed) % readers.size()];
+    auto got = r->data->read(offset, out);
+    if (got) return got;
+    replica_failed(r, got.error().message, 0, 0);
+  }
+  return fail("reads keep failing on every replica");
+}
+
+Result<void> Replicator::write(std::uint64_t offset, std::span<const std::byte> data, bool fua) {
+  std::shared_lock io(io_mutex_);
+  if (snapshot_) {
+    if (auto saved = snapshot_before_write(offset, data.size()); !saved) return saved;
+  }
+  StripeLock stripes(stripes_, stripes_of(offset, data.size()));
+  auto targets = write_set();
+  MAYA_TRY(marked, mark_written(offset, data.size(), targets));
+  MAYA_TRY(written,
+           fan_out(
+               targets, data.size(), [&](Replica& r) { return r.data->write(offset, data, fua); },
+               offset, data.size()));
+  revision_.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+Result<void> Replicator::discard(std::uint64_t offset, std::uint64_t length) {
+  std::shared_lock io(io_mutex_);
+  if (snapshot_) {
+    if (auto saved = snapshot_before_write(offset, length); !saved) return saved;
+  }
+  StripeLock stripes(stripes_, stripes_of(offset, length));
+  auto targets = write_set();
+  MAYA_TRY(marked, mark_written(offset, length, targets));
+  MAYA_TRY(done, fan_out(
+                     targets, 0, [&](Replica& r) { return r.data->discard(offset, length); },
+                     offset, length));
+  revision_.fetch_add(1, std::memory_order_relaxed);
+  return {};
+}
+
+Result<void> Replicator::flush() {
+  std::shared_lock io(io_mutex_);
+  auto targets = write_set();
+  return fan_out(
+      targets, 0,
+      [](Replica& r) -> Result<void> {
+        MAYA_TRY(flushed, r.data->flush());
+        return r.journal->sync();
+      },
+      0, 0);
+}
+
+Result<Extent> Replicator::extent_at(std::uint64_t offset) {
+  std::shared_lock io(io_mutex_);
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    auto readers = read_set();
+    if (readers.empty()) return fail("no replica can serve reads (all failed)");
+    auto got = readers.front()->data->extent_at(offset);
+    if (got) return got;
+    replica_failed(readers.front(), got.error().message, 0, 0);
+  }
+  return fail("every replica fails");
+}
+
+void Replicator::clean_loop() {
+  std::unique_lock lock(threads_mutex_);
+  while (!stopping_) {
+    threads_cv_.wait_for(lock, options_.clean_interval, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    clean_once();
+    lock.lock();
+  }
+}
+
+// Regions that saw no write during the last interval lose their dirty bit once their data is
+// flushed. A write marks its region (recent) and checks the dirty bit while holding its stripe
+// shared; the bit is cleared under the stripe held exclusively, so a write is either seen here
+// (recent) or sees the cleared bit and saves it again.
+void Replicator::clean_once() {
+  RegionBitmap candidates(regions_);
+  {
+    std::lock_guard lock(bitmap_mutex_);
+    if (dirty_.empty()) return;
+    for (std::uint64_t r = 0; r < regions_; ++r) {
+      if (dirty_.test(r) && !recent_.test(r)) candidates.set(r);
+    }
+    recent_.clear_all();
+  }
+  if (candidates.empty()) return;
+  auto targets = write_set();
+  for (const auto& t : targets) {
+    if (auto flushed = t->data->flush(); !flushed) {
+      replica_failed(t, flushed.error().message, 0, 0);
+      return;
+    }
+  }
+  for (std::size_t s = 0; s < kStripes; ++s) {
+    std::unique_lock stripe(stripes_[s], std::try_to_lock);
+    if (!stripe.owns_lock()) continue;  // busy: next time
+    std::vector<std::uint64_t> words;
+    std::lock_guard lock(bitmap_mutex_);
+    for (std::uint64_t r = s; r < regions_; r += kStripes) {
+      if (candidates.test(r) && !recent_.test(r) && dirty_.test(r)) {
+        dirty_.clear(r);
+        words.push_back(RegionBitmap::word_of(r));
+      }
+    }
+    for (const auto& t : targets) {
+      for (auto w : words) (void)t->journal->save_word(BitmapKind::dirty, w, dirty_.word(w));
+    }
+  }
+}
+
+}  // namespace maya::block

@@ -1,0 +1,208 @@
+// Replicator: a BlockBackend that mirrors a volume over N replicas (Longhorn's engine split:
+// fan-out writes, a replica set with RW/WO/ERR modes, a failure policy, a rebuild task).
+//
+// - Writes go to every RW and WO replica from the caller's one buffer and are acknowledged once
+//   all of them have it; small writes run one after another on the caller's thread (cheaper
+//   than a hand-off), large ones in parallel. Reads go round-robin across RW replicas. Flush,
+//   FUA and discard reach every replica.
+// - A replica that fails (I/O error, journal error, a fault injected for tests) becomes ERR and
+//   leaves the I/O path; before the failing write is acknowledged, the replicas that stay move
+//   to a new generation that names them as the members. The volume serves while one RW replica
+//   remains ("degraded"); with none, I/O fails (never stale data).
+// - At open, the replicas of the newest generation are the sources; older ones are stale and
+//   rebuilt before they serve reads. If a member of the newest generation known is missing, the
+//   volume does not serve: that member may have gone on without the others (the data-loss case
+//   of openebs/openebs#2956).
+// - Regions are 1 MiB. `dirty` marks regions written since they were last idle, so that after
+//   a crash only those are compared; `degraded` marks regions written while a replica is away,
+//   so that it catches up by copying only those. Both live in every replica's journal.
+// - Rebuild (rebuild.cpp): a WO replica gets the allocated ranges of an RW one (holes stay
+//   holes), region by region under a region lock so concurrent writes land right, each region
+//   read back and compared, then it becomes RW.
+// - Snapshots (snapshot_copy.cpp): a point-in-time copy into a file, by reflink when the file
+//   system can, else copied in the background with copy-before-write of regions not yet copied.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lib/block/backend.h"
+#include "lib/block/region_bitmap.h"
+#include "lib/block/replica_journal.h"
+
+namespace maya::block {
+
+enum class ReplicaMode { RW, WO, ERR };
+const char* mode_name(ReplicaMode mode);
+
+struct ReplicaStatus {
+  std::string id;
+  ReplicaMode mode = ReplicaMode::ERR;
+  std::uint64_t generation = 0;
+  std::uint64_t revision = 0;
+  std::string error;  // why it is ERR
+};
+
+struct RebuildStatus {
+  std::string replica;
+  std::string kind;  // "full" | "regions"
+  std::uint64_t done_bytes = 0, total_bytes = 0;
+  double rate_bytes_per_s = 0;
+  double eta_seconds = 0;
+};
+
+struct SnapshotCopyStatus {
+  std::filesystem::path file;
+  std::uint64_t done_bytes = 0, total_bytes = 0;
+  bool reflinked = false;
+};
+
+class Replicator final : public BlockBackend {
+ public:
+  struct Member {
+    std::string id;
+    std::unique_ptr<BlockBackend> data;
+    std::unique_ptr<ReplicaJournal> journal;  // null: the replica could not be opened (ERR)
+    std::string error;                        // why it could not be opened
+  };
+  struct Options {
+    std::uint64_t size_bytes = 0;
+    std::uint32_t block_size = 512;
+    bool thin = true;
+    std::chrono::milliseconds clean_interval{2000};  // how often idle dirty regions are cleared
+    std::size_t inline_write_bytes = 64 * 1024;      // smaller writes go replica after replica
+  };
+
+  // Opens the volume over `members` (the manifest's replicas, in order): picks the sources,
+  // marks stale ones for rebuild, starts the rebuild and cleaner threads. Fails when no replica
+  // can serve current data.
+  static Result<std::unique_ptr<Replicator>> open(std::vector<Member> members, Options options);
+  ~Replicator() override;  // close() if not done
+
+  std::uint64_t size_bytes() const override { return options_.size_bytes; }
+  std::uint32_t block_size() const override { return options_.block_size; }
+  bool thin() const override { return options_.thin; }
+  bool discard_zeroes() const override { return discard_zeroes_; }
+  Result<void> read(std::uint64_t offset, std::span<std::byte> out) override;
+  Result<void> write(std::uint64_t offset, std::span<const std::byte> data, bool fua) override;
+  Result<void> flush() override;
+  Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
+  Result<Extent> extent_at(std::uint64_t offset) override;
+
+  // Flushes everything, marks the journals clean and stops the threads. Idempotent.
+  void close();
+
+  std::vector<ReplicaStatus> replicas() const;
+  std::string health() const;  // healthy | degraded | failed
+  std::optional<RebuildStatus> rebuild_status() const;
+  std::uint64_t generation() const;
+
+  // Takes replica `id` out of the I/O path as if it had failed (tests, `replica fault`).
+  Result<void> fail_replica(const std::string& id, const std::string& why);
+  // Adds a new (empty) replica, or brings back one that is ERR with fresh handles: it starts
+  // WO and is rebuilt, from the regions it missed when its journal allows, else fully.
+  Result<void> add_replica(Member member);
+  // Removes a replica for good; the last RW one cannot go.
+  Result<void> remove_replica(const std::string& id);
+  // Waits until no rebuild is pending or running (tests).
+  void wait_rebuilds();
+
+  // A point-in-time copy of the volume into `file` (created). Returns once the point is taken;
+  // the copy may finish in the background (snapshot_status()).
+  Result<void> snapshot(const std::filesystem::path& file);
+  std::optional<SnapshotCopyStatus> snapshot_status() const;
+  // Waits for a background snapshot copy; its error if it failed.
+  Result<void> wait_snapshot();
+  // Replaces the contents of every replica with `file` (the caller ensures nobody uses the
+  // volume); replicas not RW are rebuilt afterwards.
+  Result<void> revert(const std::filesystem::path& file);
+
+ private:
+  struct Replica;
+  struct RebuildPlan;
+  using ReplicaPtr = std::shared_ptr<Replica>;
+
+ public:
+  class SnapshotCopy;  // snapshot_copy.cpp
+
+ private:
+  explicit Replicator(Options options);
+  Result<void> start(std::vector<Member> members);
+
+  // I/O path (replicator.cpp). Region stripes are held shared by every write and discard while
+  // it marks its regions and reaches the replicas; rebuild, the cleaner and snapshot copies
+  // hold a stripe exclusively for the regions they work on.
+  Result<void> mark_written(std::uint64_t offset, std::uint64_t length,
+                            const std::vector<ReplicaPtr>& targets);
+  std::vector<ReplicaPtr> write_set() const;
+  std::vector<ReplicaPtr> read_set() const;
+  Result<void> fan_out(const std::vector<ReplicaPtr>& targets, std::uint64_t bytes,
+                       const std::function<Result<void>(Replica&)>& op, std::uint64_t offset,
+                       std::uint64_t length);
+  std::vector<std::size_t> stripes_of(std::uint64_t offset, std::uint64_t length) const;
+  // Copy-before-write of regions a background snapshot copy has not reached (snapshot_copy.cpp).
+  Result<void> snapshot_before_write(std::uint64_t offset, std::uint64_t length);
+  void clean_loop();
+  void clean_once();
+
+  // Membership (replicator_membership.cpp). replica_failed takes members_mutex_ itself.
+  void replica_failed(const ReplicaPtr& replica, const std::string& why, std::uint64_t offset,
+                      std::uint64_t length);
+  Result<void> save_membership();  // members_mutex_ held exclusively
+  ReplicaPtr find(const std::string& id) const;
+  void plan_rebuild(Replica& replica);  // members_mutex_ held exclusively
+
+  // Rebuild (rebuild.cpp).
+  void rebuild_loop();
+  Result<void> rebuild_one(const ReplicaPtr& source, const ReplicaPtr& target);
+  Result<void> copy_region_range(Replica& source, Replica& target, std::uint64_t offset,
+                                 std::uint64_t length, bool target_may_hold_data,
+                                 std::uint64_t& done);
+  void promote(const ReplicaPtr& replica);
+
+  Options options_;
+  bool discard_zeroes_ = true;
+  std::uint64_t regions_;
+
+  mutable std::shared_mutex members_mutex_;  // replicas_' modes and plans, generation_, meta
+  std::vector<ReplicaPtr> replicas_;
+  std::uint64_t generation_ = 0;
+  std::atomic<std::uint64_t> degraded_since_{0};
+  std::atomic<std::uint64_t> revision_{0};
+  std::atomic<std::uint64_t> next_read_{0};
+
+  // `dirty` is saved to the journals before a region's first write; `recent` lives in memory.
+  std::mutex bitmap_mutex_;
+  RegionBitmap dirty_, recent_, degraded_;
+
+  // I/O pauses (snapshot point, revert, remove) take this exclusively; every I/O shares it.
+  std::shared_mutex io_mutex_;
+  static constexpr std::size_t kStripes = 256;
+  std::array<std::shared_mutex, kStripes> stripes_;
+
+  mutable std::mutex threads_mutex_;
+  std::condition_variable threads_cv_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  std::thread cleaner_;
+  std::thread rebuilder_;
+  std::optional<RebuildStatus> rebuild_;
+  bool rebuild_busy_ = false;
+
+  std::unique_ptr<SnapshotCopy> snapshot_;
+};
+
+}  // namespace maya::block

@@ -1,0 +1,343 @@
+// Replicator's replica set: choosing the sources at open, the failure policy, generations,
+// adding and removing replicas, clean close.
+#include <algorithm>
+
+#include "lib/block/replicator_internal.h"
+#include "lib/common/log.h"
+
+namespace maya::block {
+
+Result<std::unique_ptr<Replicator>> Replicator::open(std::vector<Member> members, Options options) {
+  if (members.empty()) return fail("a volume needs at least one replica");
+  std::unique_ptr<Replicator> r(new Replicator(options));
+  MAYA_TRY(started, r->start(std::move(members)));
+  return r;
+}
+
+Replicator::ReplicaPtr Replicator::find(const std::string& id) const {
+  for (const auto& r : replicas_) {
+    if (r->id == id) return r;
+  }
+  return nullptr;
+}
+
+Result<void> Replicator::start(std::vector<Member> members) {
+  std::unique_lock lock(members_mutex_);
+  for (auto& m : members) {
+    auto r = std::make_shared<Replica>();
+    r->id = m.id;
+    r->data = std::move(m.data);
+    r->journal = std::move(m.journal);
+    r->error = m.error;
+    r->lane = std::make_unique<Lane>();
+    if (r->data && r->journal) {
+      if (r->data->size_bytes() < options_.size_bytes) {
+        r->error = "its data is smaller than the volume";
+      } else if (auto meta = r->journal->load_meta(); !meta) {
+        r->error = meta.error().message;
+      } else if (meta->generation != 0 && meta->size_bytes != options_.size_bytes) {
+        r->error = "its metadata is of a volume of another size";
+      } else {
+        r->meta = *meta;
+        r->mode = ReplicaMode::WO;  // decided below
+      }
+      if (!r->error.empty()) r->mode = ReplicaMode::ERR;
+    } else if (r->error.empty()) {
+      r->error = "it cannot be opened";
+    }
+    if (r->data) discard_zeroes_ = discard_zeroes_ && r->data->discard_zeroes();
+    replicas_.push_back(std::move(r));
+  }
+
+  std::uint64_t newest = 0;
+  for (const auto& r : replicas_) {
+    if (r->mode != ReplicaMode::ERR) newest = std::max(newest, r->meta.generation);
+  }
+  std::vector<ReplicaPtr> sources;
+  for (const auto& r : replicas_) {
+    if (r->mode != ReplicaMode::ERR && r->meta.generation == newest) sources.push_back(r);
+  }
+  if (sources.empty()) {
+    std::string why;
+    for (const auto& r : replicas_) why += (why.empty() ? "" : "; ") + r->id + ": " + r->error;
+    return fail("no replica can be opened (" + why + ")");
+  }
+
+  if (newest == 0) {
+    // A new volume: every replica that opens is a member of generation 1.
+    for (const auto& r : sources) r->mode = ReplicaMode::RW;
+  } else {
+    // Every member of the newest generation must be here: a missing one may have gone on
+    // without the others, and what they hold may be older than what it holds.
+    for (const auto& id : sources.front()->meta.members) {
+      auto member = find(id);
+      bool present = std::any_of(sources.begin(), sources.end(),
+                                 [&](const ReplicaPtr& s) { return s->id == id; });
+      if (!present) {
+        return fail("replica " + id + " holds the newest data (generation " +
+                    std::to_string(newest) + ") but " +
+                    (member ? "cannot be used: " + member->error : "is not in the manifest") +
+                    "; the volume stays offline rather than serve older data. Bring " + id +
+                    " back, or remove it with `maya volume replica remove` to accept the others");
+      }
+    }
+    // The source that saw the most writes leads; after an unclean stop the others copy the
+    // regions that were dirty on any of them before they serve reads.
+    ReplicaPtr lead = *std::max_element(sources.begin(), sources.end(),
+                                        [](const ReplicaPtr& a, const ReplicaPtr& b) {
+                                          return a->meta.revision < b->meta.revision;
+                                        });
+    revision_ = lead->meta.revision;
+    degraded_since_ = lead->meta.degraded_since;
+    if (auto bm = lead->journal->load_bitmap(BitmapKind::degraded, regions_); bm) degraded_ = *bm;
+    bool all_clean = true;
+    for (const auto& s : sources) {
+      all_clean = all_clean && s->meta.clean;
+      if (auto bm = s->journal->load_bitmap(BitmapKind::dirty, regions_); bm) dirty_.merge(*bm);
+    }
+    if (all_clean) dirty_.clear_all();
+    lead->mode = ReplicaMode::RW;
+    for (const auto& s : sources) {
+      if (s == lead) continue;
+      if (dirty_.empty()) {
+        s->mode = ReplicaMode::RW;
+      } else {
+        s->plan = std::make_unique<RebuildPlan>(RebuildPlan{false, dirty_, true});
+      }
+    }
+  }
+  generation_ = newest;
+  // Stale replicas (older generations, or new ones) are rebuilt.
+  for (const auto& r : replicas_) {
+    if (r->mode == ReplicaMode::WO && !r->plan) plan_rebuild(*r);
+  }
+  bool any_away = false;
+  for (const auto& r : replicas_) any_away = any_away || r->mode == ReplicaMode::ERR;
+  if (any_away && degraded_since_ == 0) degraded_since_ = generation_ + 1;
+  MAYA_TRY(saved, save_membership());
+  for (const auto& r : replicas_) {
+    if (r->mode != ReplicaMode::ERR) (void)r->journal->save_bitmap(BitmapKind::dirty, dirty_);
+    if (r->mode == ReplicaMode::ERR) log::warn("replica " + r->id + " is offline: " + r->error);
+  }
+  lock.unlock();
+  cleaner_ = std::thread([this] { clean_loop(); });
+  rebuilder_ = std::thread([this] { rebuild_loop(); });
+  return {};
+}
+
+// The regions `replica` (WO, handles open) must copy: those written while it was away and those
+// dirty when it left, if the degraded bitmap reaches back to its generation; else everything.
+void Replicator::plan_rebuild(Replica& replica) {
+  auto plan = std::make_unique<RebuildPlan>();
+  const std::uint64_t since = degraded_since_.load();
+  if (replica.meta.generation != 0 && since != 0 && replica.meta.generation + 1 >= since) {
+    plan->full = false;
+    plan->regions = degraded_;
+    if (auto own = replica.journal->load_bitmap(BitmapKind::dirty, regions_); own)
+      plan->regions.merge(*own);
+    plan->regions.merge(dirty_);
+  }
+  // A replica with no data at all (new) needs no holes punched.
+  auto first = replica.data->extent_at(0);
+  plan->target_may_hold_data =
+      !(first && !first->mapped && first->offset + first->length >= options_.size_bytes);
+  replica.plan = std::move(plan);
+  replica.mode = ReplicaMode::WO;
+}
+
+// Writes the new membership to every RW replica (and the others' ids are left out). Called
+// whenever the RW set changes, with generation_ already advanced.
+Result<void> Replicator::save_membership() {
+  std::vector<std::string> members;
+  for (const auto& r : replicas_) {
+    if (r->mode == ReplicaMode::RW) members.push_back(r->id);
+  }
+  if (members.empty()) return fail("no replica is left to serve the volume");
+  ++generation_;
+  std::string failures;
+  for (const auto& r : replicas_) {
+    if (r->mode != ReplicaMode::RW) continue;
+    ReplicaMeta meta{r->id,   options_.size_bytes,   generation_, revision_.load(), false,
+                     members, degraded_since_.load()};
+    if (auto saved = r->journal->save_meta(meta); saved) {
+      r->meta = meta;
+    } else {
+      failures += (failures.empty() ? "" : "; ") + r->id + ": " + saved.error().message;
+      r->mode = ReplicaMode::ERR;
+      r->error = "cannot save its metadata: " + saved.error().message;
+    }
+  }
+  if (!failures.empty()) {
+    log::warn("replicas failed while saving generation " + std::to_string(generation_) + ": " +
+              failures);
+    return save_membership();  // the set changed again
+  }
+  return {};
+}
+
+void Replicator::replica_failed(const ReplicaPtr& replica, const std::string& why,
+                                std::uint64_t offset, std::uint64_t length) {
+  {
+    std::unique_lock lock(members_mutex_);
+    if (replica->mode != ReplicaMode::ERR) {
+      const bool was_rw = replica->mode == ReplicaMode::RW;
+      replica->mode = ReplicaMode::ERR;
+      replica->error = why;
+      replica->plan.reset();
+      log::error("replica " + replica->id + " failed and left the volume: " + why);
+      if (degraded_since_ == 0) degraded_since_ = generation_ + 1;
+      if (was_rw) {
+        if (auto saved = save_membership(); !saved) log::error(saved.error().message);
+      }
+    }
+  }
+  // The write that failed here is not on that replica: remember its regions.
+  if (length > 0) {
+    std::lock_guard lock(bitmap_mutex_);
+    const std::uint64_t first = offset >> kRegionShift;
+    const std::uint64_t last = (offset + length - 1) >> kRegionShift;
+    std::vector<std::uint64_t> words;
+    for (std::uint64_t r = first; r <= last; ++r) {
+      if (degraded_.set(r)) words.push_back(RegionBitmap::word_of(r));
+    }
+    for (const auto& t : write_set()) {
+      for (auto w : words) (void)t->journal->save_word(BitmapKind::degraded, w, degraded_.word(w));
+    }
+  }
+}
+
+Result<void> Replicator::fail_replica(const std::string& id, const std::string& why) {
+  ReplicaPtr r;
+  {
+    std::shared_lock lock(members_mutex_);
+    r = find(id);
+  }
+  if (!r) return fail("volume has no replica " + id);
+  replica_failed(r, why, 0, 0);
+  return {};
+}
+
+Result<void> Replicator::add_replica(Member member) {
+  if (!member.data || !member.journal)
+    return fail("replica " + member.id + " cannot be opened: " + member.error);
+  if (member.data->size_bytes() < options_.size_bytes)
+    return fail("replica " + member.id + " is smaller than the volume");
+  MAYA_TRY(meta, member.journal->load_meta());
+  std::unique_lock io(io_mutex_);  // no I/O holds the old handles meanwhile
+  std::unique_lock lock(members_mutex_);
+  auto existing = find(member.id);
+  if (existing && existing->mode != ReplicaMode::ERR)
+    return fail("replica " + member.id + " is already part of the volume (" +
+                mode_name(existing->mode) + ")");
+  auto r = existing ? existing : std::make_shared<Replica>();
+  r->id = member.id;
+  r->data = std::move(member.data);
+  r->journal = std::move(member.journal);
+  r->meta =
+      (meta->generation != 0 && meta->size_bytes == options_.size_bytes) ? *meta : ReplicaMeta{};
+  r->error.clear();
+  if (!r->lane) r->lane = std::make_unique<Lane>();
+  plan_rebuild(*r);
+  if (!existing) replicas_.push_back(r);
+  log::info("replica " + r->id + " joins the volume write-only; rebuilding " +
+            (r->plan->full ? std::string("everything")
+                           : std::to_string(r->plan->regions.count()) + " region(s)"));
+  lock.unlock();
+  threads_cv_.notify_all();
+  return {};
+}
+
+Result<void> Replicator::remove_replica(const std::string& id) {
+  std::unique_lock io(io_mutex_);
+  std::unique_lock lock(members_mutex_);
+  auto r = find(id);
+  if (!r) return fail("volume has no replica " + id);
+  if (r->mode == ReplicaMode::RW) {
+    auto rw = std::count_if(replicas_.begin(), replicas_.end(),
+                            [](const ReplicaPtr& x) { return x->mode == ReplicaMode::RW; });
+    if (rw == 1)
+      return fail("replica " + id + " is the last one holding the data; add another first");
+  }
+  const bool was_rw = r->mode == ReplicaMode::RW;
+  r->removed = true;
+  r->mode = ReplicaMode::ERR;
+  replicas_.erase(std::find(replicas_.begin(), replicas_.end(), r));
+  if (was_rw) {
+    MAYA_TRY(saved, save_membership());
+  }
+  log::info("replica " + id + " removed from the volume");
+  return {};
+}
+
+void Replicator::promote(const ReplicaPtr& replica) {
+  std::unique_lock lock(members_mutex_);
+  if (replica->removed || replica->mode != ReplicaMode::WO) return;
+  replica->mode = ReplicaMode::RW;
+  replica->plan.reset();
+  const bool all_rw = std::all_of(replicas_.begin(), replicas_.end(),
+                                  [](const ReplicaPtr& r) { return r->mode == ReplicaMode::RW; });
+  if (all_rw) degraded_since_ = 0;
+  if (auto saved = save_membership(); !saved) log::error(saved.error().message);
+  if (all_rw) {
+    std::lock_guard bits(bitmap_mutex_);
+    degraded_.clear_all();
+    for (const auto& r : replicas_) (void)r->journal->save_bitmap(BitmapKind::degraded, degraded_);
+  }
+  log::info("replica " + replica->id + " is rebuilt and serves reads (generation " +
+            std::to_string(generation_) + ")");
+}
+
+std::vector<ReplicaStatus> Replicator::replicas() const {
+  std::shared_lock lock(members_mutex_);
+  std::vector<ReplicaStatus> out;
+  for (const auto& r : replicas_) {
+    out.push_back({r->id, r->mode, r->meta.generation,
+                   r->mode == ReplicaMode::RW ? revision_.load() : r->meta.revision, r->error});
+  }
+  return out;
+}
+
+std::string Replicator::health() const {
+  std::shared_lock lock(members_mutex_);
+  std::size_t rw = 0;
+  for (const auto& r : replicas_) rw += r->mode == ReplicaMode::RW ? 1 : 0;
+  if (rw == 0) return "failed";
+  return rw == replicas_.size() ? "healthy" : "degraded";
+}
+
+std::uint64_t Replicator::generation() const {
+  std::shared_lock lock(members_mutex_);
+  return generation_;
+}
+
+void Replicator::close() {
+  {
+    std::lock_guard lock(threads_mutex_);
+    if (closed_) return;
+    closed_ = true;
+    stopping_ = true;
+  }
+  threads_cv_.notify_all();
+  if (cleaner_.joinable()) cleaner_.join();
+  if (rebuilder_.joinable()) rebuilder_.join();
+  if (snapshot_) (void)wait_snapshot();
+  std::unique_lock io(io_mutex_);
+  std::unique_lock lock(members_mutex_);
+  // Clean: everything flushed, nothing in flight; the dirty regions are settled.
+  bool flushed = true;
+  for (const auto& r : replicas_) {
+    if (r->mode == ReplicaMode::ERR) continue;
+    flushed = r->data->flush().has_value() && r->journal->sync().has_value() && flushed;
+  }
+  for (const auto& r : replicas_) {
+    if (r->mode != ReplicaMode::RW) continue;
+    ReplicaMeta meta = r->meta;
+    meta.revision = revision_.load();
+    meta.clean = flushed;
+    meta.degraded_since = degraded_since_.load();
+    if (auto saved = r->journal->save_meta(meta); !saved)
+      log::warn("replica " + r->id + ": " + saved.error().message);
+  }
+}
+
+}  // namespace maya::block

@@ -1,0 +1,67 @@
+#include "lib/jiva/frontends.h"
+
+#include "lib/common/log.h"
+
+namespace maya::jiva {
+
+using nlohmann::json;
+
+Result<void> Frontends::resume_fuse(int fd) {
+  std::lock_guard lock(mutex_);
+  local_ = true;
+  auto resumed = FuseFrontend::resume(Fd(fd), fuse_dir_, backend_);
+  if (!resumed) {
+    local_ = false;
+    return std::unexpected(resumed.error());
+  }
+  fuse_ = std::move(*resumed);
+  log::info("fuse: resumed serving " + fuse_->file().string());
+  return {};
+}
+
+Result<json> Frontends::expose_fuse() {
+  std::lock_guard lock(mutex_);
+  if (!fuse_) {
+    local_ = true;  // from now on no login completes; then check that nobody is logged in
+    if (std::size_t n = target_->normal_session_count(); n > 0) {
+      local_ = false;
+      return fail("volume " + volume_ + " has " + std::to_string(n) +
+                  " iSCSI session(s); it cannot be attached to this host while an initiator "
+                  "uses it");
+    }
+    auto mounted = FuseFrontend::mount(fuse_dir_, backend_, volume_);
+    if (!mounted) {
+      local_ = false;
+      return std::unexpected(mounted.error());
+    }
+    fuse_ = std::move(*mounted);
+    log::info("fuse: serving " + fuse_->file().string());
+  }
+  return fuse_json();
+}
+
+Result<void> Frontends::withdraw_fuse() {
+  std::lock_guard lock(mutex_);
+  if (fuse_) {
+    MAYA_TRY(gone, fuse_->unmount());
+    fuse_.reset();
+    log::info("fuse: unmounted " + fuse_dir_.string());
+  }
+  local_ = false;
+  return {};
+}
+
+json Frontends::fuse_json() const {
+  if (!fuse_) return nullptr;
+  return {{"mountpoint", fuse_->mountpoint().string()},
+          {"file", fuse_->file().string()},
+          {"fd", fuse_->fd()},
+          {"requests", fuse_->requests()}};
+}
+
+json Frontends::fuse_status() {
+  std::lock_guard lock(mutex_);
+  return fuse_json();
+}
+
+}  // namespace maya::jiva

@@ -1,0 +1,50 @@
+// Frontends: how a jiva volume is reached besides its iSCSI portal (FUSE on this host), and the
+// rule that only one of them writes at a time: while the FUSE frontend is up, iSCSI logins are
+// refused ("service unavailable"), and it cannot come up while an initiator is logged in.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "lib/block/backend.h"
+#include "lib/common/result.h"
+#include "lib/jiva/fuse_frontend.h"
+#include "lib/target/target.h"
+
+namespace maya::jiva {
+
+class Frontends {
+ public:
+  Frontends(block::BlockBackend& backend, std::filesystem::path fuse_dir, std::string volume)
+      : backend_(backend), fuse_dir_(std::move(fuse_dir)), volume_(std::move(volume)) {}
+
+  void set_target(target::Target* t) { target_ = t; }
+  bool admits_iscsi() const { return !local_.load(); }
+  bool local() const { return local_.load(); }
+
+  // Serves an inherited /dev/fuse descriptor (a restarted target).
+  Result<void> resume_fuse(int fd);
+  // Mounts the FUSE file (or returns the mounted one); an error says why not (409-worthy when
+  // an initiator is logged in).
+  Result<nlohmann::json> expose_fuse();
+  Result<void> withdraw_fuse();
+  // null, or {mountpoint, file, fd, requests}.
+  nlohmann::json fuse_status();
+
+ private:
+  nlohmann::json fuse_json() const;  // mutex_ held
+
+  block::BlockBackend& backend_;
+  const std::filesystem::path fuse_dir_;
+  const std::string volume_;
+  target::Target* target_ = nullptr;
+  std::mutex mutex_;
+  std::atomic<bool> local_{false};
+  std::unique_ptr<FuseFrontend> fuse_;
+};
+
+}  // namespace maya::jiva
