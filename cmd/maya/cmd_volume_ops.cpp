@@ -108,7 +108,7 @@ int wait_rebuilt(const Globals& globals, const std::string& volume) {
       std::cout << "volume " << volume << " is " << v->value("health", "healthy") << "\n";
       return 0;
     }
-    std::this_thread::sleep_for(500ms);
+    std::this_thread::sleep_for(200ms);
   }
 }
 

@@ -67,6 +67,7 @@ Result<Manifest> read_manifest(const fs::path& volume_dir) {
     m.iqn = j.at("iqn").get<std::string>();
     m.port = j.at("port").get<std::uint16_t>();
     m.created = j.value("created", "");
+    m.last_replica = j.value("last_replica", 0u);
     for (const auto& r : j.at("replicas"))
       m.replicas.push_back({r.at("id").get<std::string>(), r.at("uri").get<std::string>()});
     if (m.replicas.empty()) return fail(file.string() + " lists no replica");
@@ -79,10 +80,15 @@ Result<Manifest> read_manifest(const fs::path& volume_dir) {
 Result<void> write_manifest(const fs::path& volume_dir, const Manifest& m) {
   json replicas = json::array();
   for (const auto& r : m.replicas) replicas.push_back({{"id", r.id}, {"uri", r.uri}});
-  json j = {{"name", m.name},       {"size_bytes", m.size_bytes},
-            {"thin", m.thin},       {"block_size", m.block_size},
-            {"iqn", m.iqn},         {"port", m.port},
-            {"created", m.created}, {"replicas", replicas}};
+  json j = {{"name", m.name},
+            {"size_bytes", m.size_bytes},
+            {"thin", m.thin},
+            {"block_size", m.block_size},
+            {"iqn", m.iqn},
+            {"port", m.port},
+            {"created", m.created},
+            {"replicas", replicas},
+            {"last_replica", m.last_replica}};
   return write_file_atomic(manifest_file(volume_dir), j.dump(2) + "\n", 0644);
 }
 

@@ -32,6 +32,7 @@ struct Manifest {
   std::uint16_t port = 0;
   std::string created;  // ISO 8601, UTC
   std::vector<ReplicaRef> replicas;
+  unsigned last_replica = 0;  // the highest replica number ever given (ids are never reused)
 };
 
 struct ChapSecret {

@@ -1,5 +1,5 @@
-// The storage-driver conformance suite, run against the "jiva" driver: real `maya target run`
-// processes, attach through FUSE and a loop device.
+// The storage-driver conformance suite, run against the "jiva" driver with 1 and with 3
+// replicas: real `maya target run` processes, attach through FUSE and a loop device.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,9 +21,11 @@ std::optional<std::string> fuse_and_loop_unavailable() {
   return std::nullopt;
 }
 
-StorageDriverCase jiva_case() {
+StorageDriverCase jiva_case(unsigned replicas) {
   StorageDriverCase c;
-  c.name = "jiva";
+  c.name = replicas == 1 ? "jiva" : "jiva" + std::to_string(replicas);
+  c.driver = "jiva";
+  c.replicas = replicas;
   c.make = [](const std::filesystem::path& store) -> std::unique_ptr<drivers::StorageDriver> {
     drivers::jiva::JivaOptions o;
     o.store_dir = store;
@@ -40,8 +42,8 @@ StorageDriverCase jiva_case() {
   return c;
 }
 
-INSTANTIATE_TEST_SUITE_P(Jiva, StorageDriverConformance, ::testing::Values(jiva_case()),
-                         storage_driver_case_name);
+INSTANTIATE_TEST_SUITE_P(Jiva, StorageDriverConformance,
+                         ::testing::Values(jiva_case(1), jiva_case(3)), storage_driver_case_name);
 
 }  // namespace
 }  // namespace maya::testing

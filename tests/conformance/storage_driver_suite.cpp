@@ -100,7 +100,7 @@ void StorageDriverConformance::SetUp() {
   store_ = root_.path() / "store";
   driver_ = GetParam().make(store_);
   ASSERT_NE(driver_, nullptr);
-  EXPECT_EQ(driver_->name(), GetParam().name);
+  EXPECT_EQ(driver_->name(), GetParam().driver.empty() ? GetParam().name : GetParam().driver);
 }
 
 void StorageDriverConformance::TearDown() {
@@ -125,7 +125,8 @@ drivers::VolumeSpec StorageDriverConformance::spec(const std::string& name,
   drivers::VolumeSpec s;
   s.name = name;
   s.size_bytes = size;
-  s.storage_driver = GetParam().name;
+  s.storage_driver = GetParam().driver.empty() ? GetParam().name : GetParam().driver;
+  s.replicas = GetParam().replicas;
   s.fstype = "ext4";
   return s;
 }

@@ -24,13 +24,15 @@
 namespace maya::testing {
 
 struct StorageDriverCase {
-  std::string name;  // the driver's name, also the test-name suffix
+  std::string name;    // the test-name suffix, and the driver's name unless `driver` says
+  std::string driver;  // the driver's name when it differs from `name` ("jiva" for "jiva3")
   // A fresh driver whose volumes live under `store` (a new, empty temp dir path per test).
   std::function<std::unique_ptr<drivers::StorageDriver>(const std::filesystem::path& store)> make;
   // Why attach cannot work on this host (no root, no loop devices, ...), or nullopt.
   std::function<std::optional<std::string>()> attach_unavailable;
   // Whether a new volume allocates (almost) nothing until written.
   bool thin_provisioning = true;
+  unsigned replicas = 1;  // the spec's replicas for every volume the suite creates
 };
 
 inline void PrintTo(const StorageDriverCase& c, std::ostream* out) {

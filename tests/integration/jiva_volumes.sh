@@ -10,40 +10,8 @@
 # resident memory of an idle target.
 set -euo pipefail
 
-maya_bin=${1:?usage: jiva_volumes.sh MAYA_BINARY}
-for tool in iscsi-ls iscsi-inq qemu-img jq; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (see packaging/install-deps.sh)"; exit 77; }
-done
-
-T=$(mktemp -d /tmp/maya-jiva.XXXXXX)
-CONF=$T/etc/maya.conf
-maya() { "$maya_bin" --config "$CONF" "$@"; }
-cleanup() {
-  set +e
-  kill "${writer:-}" 2>/dev/null
-  maya unload --stop-targets >/dev/null 2>&1
-  for f in "$T"/run/maya/targets/*.pid; do
-    [[ -e $f ]] && pkill -9 -F "$f" 2>/dev/null
-  done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() {
-  echo "not ok - $*" >&2
-  tail -20 "$T/var/lib/maya/maya.log" >&2 2>/dev/null || true
-  exit 1
-}
-ok() { echo "ok - $*"; }
-ms() { date +%s%3N; }
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
-count_procs() { { pgrep -f -- "$1" || true; } | wc -l; }  # pgrep fails when none match
-targets_of() { count_procs "target run --volume $1 --store $T/"; }
-
-"$maya_bin" init --root "$T" >/dev/null
-# Ports of our own: any free discovery port, a block of target ports picked at random.
-first=$((21000 + (RANDOM % 400) * 40))
-sed -i "s/^discovery_port = .*/discovery_port = 0/; s/^target_ports = .*/target_ports = \"$first-$((first + 39))\"/" "$CONF"
-maya load >/dev/null || fail "maya load"
+source "$(dirname "${BASH_SOURCE[0]}")/jiva_lib.sh" "$@"
+jiva_setup
 discovery_portal() {  # port 0 in the config: a new port at every daemon start
   discovery=$(maya status -o json | jq -r '.sockets.iscsi_discovery' | sed 's/^0\.0\.0\.0:/127.0.0.1:/')
   [[ $discovery == 127.0.0.1:* ]] || fail "maya status shows no discovery portal"
@@ -71,7 +39,7 @@ iqn=$(jq -r .iqn <<<"$json")
 portal=$(jq -r .portal <<<"$json")
 pid=$(jq -r .target_pid <<<"$json")
 [[ $iqn == iqn.2026-11.io.maya:v ]] || fail "inspect: iqn is $iqn"
-[[ $portal == 127.0.0.1:$first ]] || fail "inspect: portal is $portal, not the first port of the range"
+[[ $portal == 127.0.0.1:$first_port ]] || fail "inspect: portal is $portal, not the first port of the range"
 [[ $(jq -r .target_state <<<"$json") == running ]] || fail "inspect: target_state $(jq -r .target_state <<<"$json")"
 [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" || fail "inspect: target_pid $pid is not a live process"
 [[ $(jq -r .chap_credentials <<<"$json") == null ]] || fail "inspect shows CHAP secrets without --show-secrets"

@@ -115,7 +115,7 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume) {
   if (m->replicas.size() >= max_replicas())
     return fail("volume " + volume + " has " + std::to_string(m->replicas.size()) +
                 " replicas, the most the jiva driver keeps");
-  unsigned next = 0;
+  unsigned next = m->last_replica;
   for (const auto& r : m->replicas) next = std::max(next, replica_number(r.id));
   const std::string id = "r" + std::to_string(next + 1);
   const fs::path rdir = dir / id;
@@ -126,6 +126,7 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume) {
                                          volume, options_.store_dir));
   const auto before = *m;
   m->replicas.push_back({id, maya::jiva::file_uri(rdir)});
+  m->last_replica = next + 1;
   MAYA_TRY(written, maya::jiva::write_manifest(dir, *m));
   if (auto followed = target_call(volume, "POST", "/v1/replicas/reload"); !followed) {
     (void)maya::jiva::write_manifest(dir, before);

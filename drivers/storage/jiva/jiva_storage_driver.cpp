@@ -176,6 +176,7 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
       }
       m.replicas.push_back({id, maya::jiva::file_uri(dir / id)});
     }
+    m.last_replica = static_cast<unsigned>(m.replicas.size());
     MAYA_TRY(written, maya::jiva::write_manifest(*staging, m));
     if (options_.chap) {
       MAYA_TRY(secret, maya::jiva::random_secret());
