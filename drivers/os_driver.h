@@ -38,6 +38,41 @@ class OsDriver {
                              const std::string& options) = 0;
   // Unmounting a target that is not mounted succeeds.
   virtual Result<void> unmount(const std::filesystem::path& target) = 0;
+  // Freezes (or thaws) the file system mounted at `target`: writes block and the file system is
+  // clean on its device meanwhile (for a consistent snapshot).
+  virtual Result<void> freeze(const std::filesystem::path& target, bool frozen) {
+    (void)frozen;
+    return fail("cannot freeze " + target.string() + ": not supported by this OS driver");
+  }
+};
+
+// What it takes to log in to one iSCSI target.
+struct IscsiLogin {
+  std::string portal;  // "127.0.0.1:3261"
+  std::string iqn;
+  std::string chap_user, chap_secret;  // empty: no CHAP
+};
+
+struct IscsiSession {
+  int id = 0;
+  std::string portal;  // "127.0.0.1:3261"
+  std::string iqn;
+};
+
+// Optional capability of OS drivers whose host has a kernel iSCSI initiator (open-iscsi).
+class IscsiAttacher {
+ public:
+  virtual ~IscsiAttacher() = default;
+  // Whether the kernel can log in (iscsi_tcp loaded and iscsiadm present); why not otherwise.
+  virtual std::optional<std::string> unavailable() = 0;
+  // Discovers, logs in with CHAP and waits (bounded) for the LUN 0 block device; returns it.
+  virtual Result<std::filesystem::path> login(const IscsiLogin& login) = 0;
+  // Logs out and forgets the node record; fine when not logged in.
+  virtual Result<void> logout(const std::string& iqn, const std::string& portal) = 0;
+  virtual Result<std::vector<IscsiSession>> sessions() = 0;
+  // The LUN 0 device of a session to `iqn` at `portal`, if logged in.
+  virtual std::optional<std::filesystem::path> device(const std::string& iqn,
+                                                      const std::string& portal) = 0;
 };
 
 }  // namespace maya::drivers

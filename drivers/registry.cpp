@@ -22,11 +22,11 @@ Result<std::string> own_binary() {
 const std::map<std::string, StorageFactory>& storage_registry() {
   static const std::map<std::string, StorageFactory> registry = {
       {"local",
-       [](const config::Config& c) -> Result<std::unique_ptr<StorageDriver>> {
+       [](const config::Config& c, OsDriver&) -> Result<std::unique_ptr<StorageDriver>> {
          return std::make_unique<local::LocalStorageDriver>(c.store_dir);
        }},
       {"jiva",
-       [](const config::Config& c) -> Result<std::unique_ptr<StorageDriver>> {
+       [](const config::Config& c, OsDriver& os) -> Result<std::unique_ptr<StorageDriver>> {
          MAYA_TRY(self, own_binary());
          jiva::JivaOptions o;
          o.store_dir = c.store_dir;
@@ -36,6 +36,7 @@ const std::map<std::string, StorageFactory>& storage_registry() {
          o.port_first = c.iscsi_port_first;
          o.port_last = c.iscsi_port_last;
          o.chap = c.iscsi_chap;
+         o.iscsi = dynamic_cast<IscsiAttacher*>(&os);
          return std::make_unique<jiva::JivaStorageDriver>(std::move(o));
        }},
   };
@@ -54,18 +55,18 @@ const std::map<std::string, OsFactory>& os_registry() {
 
 Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(
     const config::Config& config) {
-  docker::DockerVolumeDriver::StorageDrivers storage;
-  for (const std::string& name : config.storage_drivers) {
-    auto factory = storage_registry().find(name);
-    if (factory == storage_registry().end()) return fail("unknown storage driver \"" + name + "\"");
-    MAYA_TRY(driver, factory->second(config));
-    storage.emplace(name, std::move(*driver));
-  }
   if (config.os_drivers.empty()) return fail("no OS driver is enabled in [drivers] os");
   auto os_factory = os_registry().find(config.os_drivers.front());
   if (os_factory == os_registry().end())
     return fail("unknown OS driver \"" + config.os_drivers.front() + "\"");
   MAYA_TRY(os, os_factory->second(config));
+  docker::DockerVolumeDriver::StorageDrivers storage;
+  for (const std::string& name : config.storage_drivers) {
+    auto factory = storage_registry().find(name);
+    if (factory == storage_registry().end()) return fail("unknown storage driver \"" + name + "\"");
+    MAYA_TRY(driver, factory->second(config, **os));
+    storage.emplace(name, std::move(*driver));
+  }
   return std::make_unique<docker::DockerVolumeDriver>(std::move(storage), std::move(*os),
                                                       config.state_dir);
 }

@@ -15,7 +15,9 @@
 
 namespace maya::drivers {
 
-using StorageFactory = std::function<Result<std::unique_ptr<StorageDriver>>(const config::Config&)>;
+// A storage driver may use the host's OS driver (jiva logs in with its iSCSI initiator).
+using StorageFactory =
+    std::function<Result<std::unique_ptr<StorageDriver>>(const config::Config&, OsDriver&)>;
 using OsFactory = std::function<Result<std::unique_ptr<OsDriver>>(const config::Config&)>;
 
 const std::map<std::string, StorageFactory>& storage_registry();

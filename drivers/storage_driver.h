@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,8 +66,10 @@ struct StorageVolume {
   std::uint64_t allocated_bytes = 0;            // space really used (thin volumes)
   std::filesystem::path location;               // where the data lives (<store>/<name>/)
   std::optional<std::filesystem::path> device;  // set while attached ("/dev/loop3")
-  std::optional<IscsiExport> iscsi;             // set when the volume is an iSCSI target
-  std::optional<ReplicationInfo> replication;   // set when the driver replicates
+  std::string attach;       // how it is attached now: "fuse", "iscsi", "loop" (local); "" if not
+  std::string attach_mode;  // how it attaches when asked: "auto", "iscsi", "fuse" (jiva)
+  std::optional<IscsiExport> iscsi;            // set when the volume is an iSCSI target
+  std::optional<ReplicationInfo> replication;  // set when the driver replicates
   std::vector<SnapshotInfo> snapshots;
 };
 
@@ -122,9 +125,13 @@ class ReplicaManager {
 class SnapshotManager {
  public:
   virtual ~SnapshotManager() = default;
-  // Returns once the snapshot is complete (the point in time is taken at once).
+  // Returns once the snapshot is complete (the point in time is taken at once). `quiesce`, if
+  // set, is called with true just before the point in time and with false right after (to
+  // freeze and thaw a mounted file system).
+  using Quiesce = std::function<Result<void>(bool)>;
   virtual Result<SnapshotInfo> create_snapshot(const std::string& volume,
-                                               const std::string& snapshot) = 0;
+                                               const std::string& snapshot,
+                                               const Quiesce& quiesce = {}) = 0;
   virtual Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& volume) = 0;
   virtual Result<void> delete_snapshot(const std::string& volume, const std::string& snapshot) = 0;
   // The volume's data becomes the snapshot's; refused while the volume is in use.

@@ -24,6 +24,8 @@ struct VolumeInfo {
   std::string error;                       // why state is "error"
   std::filesystem::path mountpoint;        // empty unless mounted
   std::string device;                      // empty unless attached
+  std::string attach;                      // how it is attached now (fuse, iscsi, loop), or ""
+  std::string attach_mode;                 // how it attaches when mounted (auto, iscsi, fuse)
   std::uint64_t allocated_bytes = 0;       // space the data really uses
   std::map<std::string, unsigned> mounts;  // mount ID → references
   std::optional<IscsiExport> iscsi;        // set when the volume is an iSCSI target

@@ -19,7 +19,8 @@ struct VolumeSpec {
   std::string mount_options;   // comma-separated, passed to mount(2) via libmount
   std::optional<uid_t> uid;    // owner of the file system root
   std::optional<gid_t> gid;
-  std::string from;  // "VOLUME@SNAPSHOT": a clone of that snapshot (size 0: the snapshot's)
+  std::string from;    // "VOLUME@SNAPSHOT": a clone of that snapshot (size 0: the snapshot's)
+  std::string attach;  // auto | iscsi | fuse (jiva)
 };
 
 }  // namespace maya::drivers

@@ -25,6 +25,8 @@ test_packages=(
   # iSCSI: conformance (iscsi-test-cu), real initiators (iscsi-ls/-inq, qemu-img over iscsi://)
   # and the reference target tgtd for the benchmark
   libiscsi-bin qemu-utils qemu-block-extra tgt
+  # benchmarks: fio inside containers (tests/bench/container_bench.sh)
+  fio
 )
 
 case "${1:-}" in

@@ -42,7 +42,8 @@ void print_volume(const json& v) {
                   format_size(v["allocated_bytes"].get<std::uint64_t>()) + " used)");
   row("state", text(v["state"]) + (v["error"].is_null() ? "" : ": " + text(v["error"])));
   row("mountpoint", text(v["mountpoint"]));
-  row("device", text(v["device"]));
+  row("device", text(v["device"]) + (v["attach"].is_null() ? "" : " (" + text(v["attach"]) + ")"));
+  if (!v["attach_mode"].is_null()) row("attach", text(v["attach_mode"]));
   row("mounts", text(v["mount_count"]));
   row("fstype", text(v["fstype"]) + (v["mount_options"].get<std::string>().empty()
                                          ? ""

@@ -14,8 +14,9 @@
 namespace maya::drivers {
 namespace {
 
-constexpr std::array<std::string_view, 10> kKeys = {
-    "size", "fstype", "mountopts", "uid", "gid", "driver", "replicas", "thin", "from", "spec"};
+constexpr std::array<std::string_view, 11> kKeys = {"size", "fstype", "mountopts", "uid",
+                                                    "gid",  "driver", "replicas",  "thin",
+                                                    "from", "attach", "spec"};
 constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
 
 std::string known_keys() {
@@ -79,6 +80,10 @@ Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& 
     if (auto ok = validate_volume_name(value.substr(at + 1)); !ok)
       return fail("option from: invalid snapshot name: " + ok.error().message);
     spec.from = value;
+  } else if (key == "attach") {
+    if (value != "auto" && value != "iscsi" && value != "fuse")
+      return fail("option attach=\"" + value + "\" is not auto, iscsi or fuse");
+    spec.attach = value;
   } else if (key == "thin") {
     MAYA_TRY(thin, parse_bool(key, value));
     spec.thin = *thin;
@@ -105,7 +110,7 @@ Result<VolumeOptions> options_from_spec_file(const std::filesystem::path& file) 
     if (name == "spec" || std::find(kKeys.begin(), kKeys.end(), name) == kKeys.end())
       return fail(where + "unknown key \"" + name +
                   "\" in a volume spec (known: size, fstype, "
-                  "mountopts, uid, gid, driver, replicas, thin, from)");
+                  "mountopts, uid, gid, driver, replicas, thin, from, attach)");
     if (auto s = node.value_exact<std::string>()) {
       options[name] = *s;
     } else if (auto i = node.value_exact<std::int64_t>()) {
@@ -130,6 +135,7 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
   spec.name = name;
   spec.size_bytes = defaults.size_bytes;
   spec.thin = defaults.thin;
+  spec.attach = defaults.attach;
   spec.replicas = defaults.replicas;
   spec.fstype = defaults.fstype;
   spec.storage_driver = defaults.storage_driver;

@@ -23,7 +23,9 @@ json to_json(const VolumeRecord& r) {
                {"fstype", s.fstype},
                {"mount_options", s.mount_options},
                {"uid", s.uid ? json(*s.uid) : json(nullptr)},
-               {"gid", s.gid ? json(*s.gid) : json(nullptr)}};
+               {"gid", s.gid ? json(*s.gid) : json(nullptr)},
+               {"from", s.from},
+               {"attach", s.attach}};
   return {{"version", 1},
           {"spec", spec},
           {"created", r.created},
@@ -43,6 +45,8 @@ VolumeRecord from_json(const json& j) {
   r.spec.mount_options = s.at("mount_options").get<std::string>();
   if (!s.at("uid").is_null()) r.spec.uid = s.at("uid").get<uid_t>();
   if (!s.at("gid").is_null()) r.spec.gid = s.at("gid").get<gid_t>();
+  r.spec.from = s.value("from", "");
+  r.spec.attach = s.value("attach", "");
   r.created = j.at("created").get<std::string>();
   r.mounts = j.at("mounts").get<std::map<std::string, unsigned>>();
   r.boot_id = j.value("boot_id", "");

@@ -68,6 +68,8 @@ struct SnapshotCopyStatus {
   std::filesystem::path file;
   std::uint64_t done_bytes = 0, total_bytes = 0;
   bool reflinked = false;
+  bool finished = false;
+  std::string error;  // why the copy failed (finished)
 };
 
 class Replicator final : public BlockBackend {

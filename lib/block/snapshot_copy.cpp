@@ -144,8 +144,13 @@ Result<void> Replicator::snapshot(const fs::path& file) {
 
 std::optional<SnapshotCopyStatus> Replicator::snapshot_status() const {
   if (!snapshot_) return std::nullopt;
-  return SnapshotCopyStatus{snapshot_->file, snapshot_->done.load(), snapshot_->total,
-                            snapshot_->reflinked};
+  SnapshotCopyStatus status{snapshot_->file,      snapshot_->done.load(),     snapshot_->total,
+                            snapshot_->reflinked, snapshot_->finished.load(), ""};
+  if (status.finished) {
+    std::lock_guard lock(snapshot_->mutex);
+    status.error = snapshot_->error;
+  }
+  return status;
 }
 
 Result<void> Replicator::wait_snapshot() {

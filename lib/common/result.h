@@ -30,3 +30,10 @@ inline std::unexpected<Error> fail(const std::string& context, const Error& caus
 #define MAYA_TRY(var, expr) \
   auto var = (expr);        \
   if (!var) return std::unexpected(var.error())
+
+// Returns the error of a Result<void>-returning expression, if any.
+#define MAYA_TRY_VOID(expr)                            \
+  do {                                                 \
+    if (auto maya_try_void_ = (expr); !maya_try_void_) \
+      return std::unexpected(maya_try_void_.error());  \
+  } while (0)

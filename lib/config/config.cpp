@@ -202,6 +202,10 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
     return defaults.error_at("storage_driver",
                              "\"" + *sdriver + "\" is not enabled in [drivers] storage");
   cfg.volume_defaults.storage_driver = *sdriver;
+  MAYA_TRY(attach, defaults.string("attach", "auto"));
+  if (*attach != "auto" && *attach != "iscsi" && *attach != "fuse")
+    return defaults.error_at("attach", "\"" + *attach + "\" is not auto, iscsi or fuse");
+  cfg.volume_defaults.attach = *attach;
   MAYA_TRY(defaults_ok, defaults.reject_unknown());
 
   MAYA_TRY(log_t, section("log"));

@@ -31,6 +31,7 @@ struct VolumeDefaults {
   unsigned replicas = 1;
   std::string fstype;
   std::string storage_driver;
+  std::string attach = "auto";  // auto | iscsi | fuse: how jiva volumes attach to this host
   bool operator==(const VolumeDefaults&) const = default;
 };
 

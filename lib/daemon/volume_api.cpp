@@ -32,6 +32,8 @@ json volume_json(const drivers::VolumeInfo& v, bool show_secrets) {
       {"error", or_null(v.error)},
       {"mountpoint", or_null(v.mountpoint.string())},
       {"device", or_null(v.device)},
+      {"attach", or_null(v.attach)},
+      {"attach_mode", or_null(v.attach_mode)},
       {"mount_count", v.mount_count()},
       {"mounts", v.mounts},
       {"created", v.created},

@@ -5,6 +5,9 @@
 namespace maya::daemon {
 namespace {
 
+using drivers::ReplicaManager;
+using drivers::SnapshotManager;
+using drivers::StorageDriver;
 using drivers::VolumeRecord;
 using drivers::docker::DockerVolumeDriver;
 using http::Request;
@@ -17,103 +20,121 @@ std::pair<std::string, std::string> split(const std::string& params) {
   return {params.substr(0, slash), params.substr(slash + 1)};
 }
 
-template <class Capability>
-Result<Capability*> capability(drivers::StorageDriver& storage, const VolumeRecord& record,
-                               const char* what) {
-  auto* c = dynamic_cast<Capability*>(&storage);
+// The storage driver of a volume as capability C, or an error naming what it lacks.
+template <class C>
+Result<C*> capability(StorageDriver& storage, const VolumeRecord& record, const char* what) {
+  auto* c = dynamic_cast<C*>(&storage);
   if (c == nullptr)
     return fail("volume " + record.spec.name + " uses the " + std::string(storage.name()) +
                 " driver, which has no " + what);
   return c;
 }
 
-http::Response answer(const Result<json>& result, int ok_status = 200) {
+// Runs `op` with volume `name`'s driver as capability C; the answer, or the error as 400.
+template <class C>
+http::Response with(DockerVolumeDriver* driver, const std::string& name, bool in_use_ok,
+                    const char* what,
+                    const std::function<Result<json>(C&, const VolumeRecord&)>& op,
+                    int ok_status = 200) {
+  auto result = driver->with_storage(name, in_use_ok,
+                                     [&](StorageDriver& s, const VolumeRecord& r) -> Result<json> {
+                                       MAYA_TRY(c, capability<C>(s, r, what));
+                                       return op(**c, r);
+                                     });
   if (!result) return json_error(400, result.error().message);
   return json_response(ok_status, *result);
+}
+
+http::Response add_replica(DockerVolumeDriver* d, const std::string& name) {
+  return with<ReplicaManager>(d, name, true, "replicas",
+                              [&](ReplicaManager& m, const VolumeRecord&) -> Result<json> {
+                                MAYA_TRY(id, m.add_replica(name));
+                                return json{{"added", *id}};
+                              });
+}
+
+http::Response remove_replica(DockerVolumeDriver* d, const std::string& params) {
+  auto [name, id] = split(params);
+  return with<ReplicaManager>(d, name, true, "replicas",
+                              [&](ReplicaManager& m, const VolumeRecord&) -> Result<json> {
+                                MAYA_TRY_VOID(m.remove_replica(name, id));
+                                return json{{"removed", id}};
+                              });
+}
+
+http::Response rebuild(DockerVolumeDriver* d, const std::string& name) {
+  return with<ReplicaManager>(d, name, true, "replicas",
+                              [&](ReplicaManager& m, const VolumeRecord&) -> Result<json> {
+                                MAYA_TRY(ids, m.rebuild(name));
+                                return json{{"rebuilding", *ids}};
+                              });
+}
+
+http::Response list_snapshots(DockerVolumeDriver* d, const std::string& name) {
+  return with<SnapshotManager>(d, name, true, "snapshots",
+                               [&](SnapshotManager& m, const VolumeRecord&) -> Result<json> {
+                                 MAYA_TRY(list, m.list_snapshots(name));
+                                 json out = json::array();
+                                 for (const auto& snap : *list) out.push_back(snapshot_json(snap));
+                                 return json{{"snapshots", out}};
+                               });
+}
+
+http::Response create_snapshot(DockerVolumeDriver* d, const std::string& name,
+                               const std::string& snap) {
+  auto op = [&](SnapshotManager& m, const VolumeRecord& r) -> Result<json> {
+    // A mounted volume's file system is frozen for the instant of the point in time.
+    SnapshotManager::Quiesce quiesce;
+    if (r.references() > 0) quiesce = [d, name](bool frozen) { return d->freeze(name, frozen); };
+    MAYA_TRY(info, m.create_snapshot(name, snap, quiesce));
+    return snapshot_json(*info);
+  };
+  return with<SnapshotManager>(d, name, true, "snapshots", op, 201);
+}
+
+http::Response delete_snapshot(DockerVolumeDriver* d, const std::string& params) {
+  auto [name, snap] = split(params);
+  return with<SnapshotManager>(d, name, true, "snapshots",
+                               [&](SnapshotManager& m, const VolumeRecord&) -> Result<json> {
+                                 MAYA_TRY_VOID(m.delete_snapshot(name, snap));
+                                 return json{{"deleted", snap}};
+                               });
+}
+
+http::Response revert_snapshot(DockerVolumeDriver* d, const std::string& params) {
+  auto [name, snap] = split(params);
+  return with<SnapshotManager>(d, name, false, "snapshots",
+                               [&](SnapshotManager& m, const VolumeRecord&) -> Result<json> {
+                                 MAYA_TRY_VOID(m.revert_snapshot(name, snap));
+                                 return json{{"reverted", snap}};
+                               });
 }
 
 }  // namespace
 
 void add_volume_ops_routes(http::Router& router, DockerVolumeDriver* driver) {
   if (driver == nullptr) return;
-  using drivers::ReplicaManager;
-  using drivers::SnapshotManager;
-  using drivers::StorageDriver;
-
-  router.add("POST", "/v1/volumes/{name}/replicas",
-             [driver](const Request&, const std::string& name) {
-               return answer(driver->with_storage(
-                   name, true, [&](StorageDriver& s, const VolumeRecord& r) -> Result<json> {
-                     MAYA_TRY(m, capability<ReplicaManager>(s, r, "replicas"));
-                     MAYA_TRY(id, (*m)->add_replica(name));
-                     return json{{"added", *id}};
-                   }));
-             });
+  router.add(
+      "POST", "/v1/volumes/{name}/replicas",
+      [driver](const Request&, const std::string& name) { return add_replica(driver, name); });
   router.add("DELETE", "/v1/volumes/{name}/replicas/{id}",
-             [driver](const Request&, const std::string& p) {
-               auto [name, id] = split(p);
-               return answer(driver->with_storage(
-                   name, true, [&](StorageDriver& s, const VolumeRecord& r) -> Result<json> {
-                     MAYA_TRY(m, capability<ReplicaManager>(s, r, "replicas"));
-                     MAYA_TRY(removed, (*m)->remove_replica(name, id));
-                     return json{{"removed", id}};
-                   }));
-             });
+             [driver](const Request&, const std::string& p) { return remove_replica(driver, p); });
   router.add("POST", "/v1/volumes/{name}/rebuild",
-             [driver](const Request&, const std::string& name) {
-               return answer(driver->with_storage(
-                   name, true, [&](StorageDriver& s, const VolumeRecord& r) -> Result<json> {
-                     MAYA_TRY(m, capability<ReplicaManager>(s, r, "replicas"));
-                     MAYA_TRY(ids, (*m)->rebuild(name));
-                     return json{{"rebuilding", *ids}};
-                   }));
-             });
-  router.add("GET", "/v1/volumes/{name}/snapshots",
-             [driver](const Request&, const std::string& name) {
-               return answer(driver->with_storage(
-                   name, true, [&](StorageDriver& s, const VolumeRecord& r) -> Result<json> {
-                     MAYA_TRY(m, capability<SnapshotManager>(s, r, "snapshots"));
-                     MAYA_TRY(list, (*m)->list_snapshots(name));
-                     json out = json::array();
-                     for (const auto& snap : *list) out.push_back(snapshot_json(snap));
-                     return json{{"snapshots", out}};
-                   }));
-             });
+             [driver](const Request&, const std::string& name) { return rebuild(driver, name); });
+  router.add(
+      "GET", "/v1/volumes/{name}/snapshots",
+      [driver](const Request&, const std::string& name) { return list_snapshots(driver, name); });
   router.add("POST", "/v1/volumes/{name}/snapshots",
              [driver](const Request& req, const std::string& name) {
                json body = json::parse(req.body, nullptr, false);
                if (!body.is_object() || !body.contains("name") || !body["name"].is_string())
                  return json_error(400, "expected {\"name\": \"SNAPSHOT\"}");
-               const std::string snap = body["name"].get<std::string>();
-               return answer(driver->with_storage(
-                                 name, true,
-                                 [&](StorageDriver& s, const VolumeRecord& r) -> Result<json> {
-                                   MAYA_TRY(m, capability<SnapshotManager>(s, r, "snapshots"));
-                                   MAYA_TRY(info, (*m)->create_snapshot(name, snap));
-                                   return snapshot_json(*info);
-                                 }),
-                             201);
+               return create_snapshot(driver, name, body["name"].get<std::string>());
              });
   router.add("DELETE", "/v1/volumes/{name}/snapshots/{snap}",
-             [driver](const Request&, const std::string& p) {
-               auto [name, snap] = split(p);
-               return answer(driver->with_storage(
-                   name, true, [&](StorageDriver& s, const VolumeRecord& r) -> Result<json> {
-                     MAYA_TRY(m, capability<SnapshotManager>(s, r, "snapshots"));
-                     MAYA_TRY(deleted, (*m)->delete_snapshot(name, snap));
-                     return json{{"deleted", snap}};
-                   }));
-             });
+             [driver](const Request&, const std::string& p) { return delete_snapshot(driver, p); });
   router.add("POST", "/v1/volumes/{name}/snapshots/{snap}/revert",
-             [driver](const Request&, const std::string& p) {
-               auto [name, snap] = split(p);
-               return answer(driver->with_storage(
-                   name, false, [&](StorageDriver& s, const VolumeRecord& r) -> Result<json> {
-                     MAYA_TRY(m, capability<SnapshotManager>(s, r, "snapshots"));
-                     MAYA_TRY(reverted, (*m)->revert_snapshot(name, snap));
-                     return json{{"reverted", snap}};
-                   }));
-             });
+             [driver](const Request&, const std::string& p) { return revert_snapshot(driver, p); });
 }
 
 }  // namespace maya::daemon

@@ -68,6 +68,7 @@ Result<Manifest> read_manifest(const fs::path& volume_dir) {
     m.port = j.at("port").get<std::uint16_t>();
     m.created = j.value("created", "");
     m.last_replica = j.value("last_replica", 0u);
+    m.attach = j.value("attach", "auto");
     for (const auto& r : j.at("replicas"))
       m.replicas.push_back({r.at("id").get<std::string>(), r.at("uri").get<std::string>()});
     if (m.replicas.empty()) return fail(file.string() + " lists no replica");
@@ -88,7 +89,8 @@ Result<void> write_manifest(const fs::path& volume_dir, const Manifest& m) {
             {"port", m.port},
             {"created", m.created},
             {"replicas", replicas},
-            {"last_replica", m.last_replica}};
+            {"last_replica", m.last_replica},
+            {"attach", m.attach}};
   return write_file_atomic(manifest_file(volume_dir), j.dump(2) + "\n", 0644);
 }
 

@@ -32,7 +32,8 @@ struct Manifest {
   std::uint16_t port = 0;
   std::string created;  // ISO 8601, UTC
   std::vector<ReplicaRef> replicas;
-  unsigned last_replica = 0;  // the highest replica number ever given (ids are never reused)
+  unsigned last_replica = 0;    // the highest replica number ever given (ids are never reused)
+  std::string attach = "auto";  // how it attaches to this host: auto | iscsi | fuse
 };
 
 struct ChapSecret {

@@ -97,7 +97,7 @@ http::Response rebuild(TargetState& s) {
   return json_response(200, {{"rebuilding", started}});
 }
 
-http::Response snapshot(TargetState& s, const std::string& name) {
+http::Response snapshot(TargetState& s, const std::string& name, bool wait) {
   if (auto valid = validate_volume_name(name); !valid)
     return json_error(400, "invalid snapshot name: " + valid.error().message);
   const auto file = snapshot_file(s.volume_dir, name);
@@ -109,7 +109,9 @@ http::Response snapshot(TargetState& s, const std::string& name) {
     if (auto taken = s.replicator->snapshot(file); !taken)
       return json_error(500, taken.error().message);
   }
-  // The point in time is taken and I/O goes on; answer once the copy is complete.
+  // The point in time is taken and I/O goes on; answer now (?wait=false) or once the copy is
+  // complete.
+  if (!wait) return json_response(200, {{"snapshot", name}, {"file", file.string()}});
   if (auto copied = s.replicator->wait_snapshot(); !copied) {
     std::filesystem::remove(file, ec);
     return json_error(500, "snapshot " + name + " could not be copied: " + copied.error().message);
@@ -125,12 +127,13 @@ http::Response snapshot_progress(TargetState& s, const std::string& name) {
   auto status = s.replicator->snapshot_status();
   if (!status || status->file != snapshot_file(s.volume_dir, name))
     return json_response(200, {{"snapshot", name}, {"copying", false}});
-  const bool copying = status->done_bytes < status->total_bytes;
-  return json_response(200, {{"snapshot", name},
-                             {"copying", copying},
-                             {"done_bytes", status->done_bytes},
-                             {"total_bytes", status->total_bytes},
-                             {"reflinked", status->reflinked}});
+  return json_response(200,
+                       {{"snapshot", name},
+                        {"copying", !status->finished},
+                        {"done_bytes", status->done_bytes},
+                        {"total_bytes", status->total_bytes},
+                        {"reflinked", status->reflinked},
+                        {"error", status->error.empty() ? json(nullptr) : json(status->error)}});
 }
 
 http::Response revert(TargetState& s, const std::string& name) {
@@ -177,8 +180,9 @@ http::Router make_target_router(TargetState& s) {
   });
   router.add("POST", "/v1/rebuild",
              [&s](const Request&, const std::string&) { return rebuild(s); });
-  router.add("POST", "/v1/snapshots/{name}",
-             [&s](const Request&, const std::string& name) { return snapshot(s, name); });
+  router.add("POST", "/v1/snapshots/{name}", [&s](const Request& r, const std::string& name) {
+    return snapshot(s, name, r.target.find("wait=false") == std::string::npos);
+  });
   router.add("GET", "/v1/snapshots/{name}",
              [&s](const Request&, const std::string& name) { return snapshot_progress(s, name); });
   router.add("POST", "/v1/snapshots/{name}/revert",

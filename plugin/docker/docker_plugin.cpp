@@ -51,6 +51,7 @@ json status_of(const drivers::VolumeInfo& v) {
                  {"fstype", v.spec.fstype},
                  {"state", v.state},
                  {"device", v.device},
+                 {"attach", v.attach},
                  {"mounts", v.mount_count()},
                  {"created", v.created}};
   if (!v.error.empty()) status["error"] = v.error;

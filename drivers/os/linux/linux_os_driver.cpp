@@ -1,5 +1,8 @@
 #include "drivers/os/linux/linux_os_driver.h"
 
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -7,6 +10,7 @@
 
 #include "drivers/os/linux/block_probe.h"
 #include "drivers/os/linux/mount_table.h"
+#include "lib/common/fd.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/process/exec.h"
@@ -155,6 +159,15 @@ Result<void> LinuxOsDriver::unmount(const fs::path& target) {
   if (!existing->has_value()) return {};
   MAYA_TRY(unmounted, libmount_umount(where));
   log::info("unmounted " + where.string());
+  return {};
+}
+
+Result<void> LinuxOsDriver::freeze(const fs::path& target, bool frozen) {
+  Fd fd(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return fail("cannot open " + target.string() + ": " + std::strerror(errno));
+  if (::ioctl(fd.get(), frozen ? FIFREEZE : FITHAW, 0) != 0)
+    return fail(std::string(frozen ? "cannot freeze " : "cannot thaw ") + target.string() + ": " +
+                std::strerror(errno));
   return {};
 }
 

@@ -9,11 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "drivers/os/linux/iscsi_initiator.h"
 #include "drivers/os_driver.h"
 
 namespace maya::drivers::linux_os {
 
-class LinuxOsDriver final : public OsDriver {
+class LinuxOsDriver final : public OsDriver, public IscsiInitiator {
  public:
   // `mkfs_timeout` bounds each mkfs run; it is killed when the time is up.
   explicit LinuxOsDriver(std::chrono::seconds mkfs_timeout = std::chrono::seconds(120));
@@ -30,6 +31,7 @@ class LinuxOsDriver final : public OsDriver {
   Result<void> mount(const std::filesystem::path& device, const std::filesystem::path& target,
                      const std::string& fstype, const std::string& options) override;
   Result<void> unmount(const std::filesystem::path& target) override;
+  Result<void> freeze(const std::filesystem::path& target, bool frozen) override;
 
   // The file system types format() accepts.
   static std::vector<std::string> supported_fstypes();

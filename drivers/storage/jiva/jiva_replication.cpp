@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "drivers/storage/common/volume_dir.h"
 #include "drivers/storage/jiva/jiva_storage_driver.h"
@@ -172,7 +173,8 @@ Result<std::vector<std::string>> JivaStorageDriver::rebuild(const std::string& v
 }
 
 Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volume,
-                                                        const std::string& snapshot) {
+                                                        const std::string& snapshot,
+                                                        const Quiesce& quiesce) {
   MAYA_TRY(valid, validate_volume_name(volume));
   if (auto ok = validate_volume_name(snapshot); !ok)
     return fail("invalid snapshot name: " + ok.error().message);
@@ -181,7 +183,24 @@ Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volum
   if (fs::exists(dir / (snapshot + ".json"), ec) || fs::exists(dir / (snapshot + ".img"), ec))
     return fail("volume " + volume + " already has a snapshot " + snapshot);
   MAYA_TRY(manifest, maya::jiva::read_manifest(volume_dir(volume)));
-  MAYA_TRY(taken, target_call(volume, "POST", "/v1/snapshots/" + snapshot, 3600s));
+  // The point in time, between freeze and thaw; then the copy runs while I/O goes on.
+  if (quiesce) MAYA_TRY_VOID(quiesce(true));
+  auto taken = target_call(volume, "POST", "/v1/snapshots/" + snapshot + "?wait=false");
+  if (quiesce) {
+    if (auto thawed = quiesce(false); !thawed) log::error(thawed.error().message);
+  }
+  if (!taken) return std::unexpected(taken.error());
+  for (;;) {
+    MAYA_TRY(progress, target_call(volume, "GET", "/v1/snapshots/" + snapshot));
+    if (!progress->value("copying", false)) {
+      if ((*progress)["error"].is_string())
+        return fail("snapshot " + snapshot + " of volume " + volume +
+                    " could not be copied: " + (*progress)["error"].get<std::string>());
+      taken = progress;
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
   SnapshotInfo info{snapshot, iso8601(), manifest->size_bytes,
                     taken->value("reflinked", false) ? "reflink" : "copy"};
   json j = {{"name", info.name},

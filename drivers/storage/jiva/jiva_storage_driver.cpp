@@ -80,19 +80,6 @@ std::vector<std::string> volume_names(const fs::path& store) {
   return names;
 }
 
-// A copy of descriptor `fd` of process `pid` (pidfd_getfd, Linux 5.6+): the daemon's own
-// reference to a target's /dev/fuse connection.
-Result<Fd> take_fuse_fd(pid_t pid, int fd) {
-  if (fd < 0) return fail("the target did not say which descriptor holds its FUSE connection");
-  Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (pidfd.get() < 0) return fail(std::string("pidfd_open: ") + std::strerror(errno));
-  Fd copy(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
-  if (copy.get() < 0)
-    return fail(std::string("cannot keep a copy of the target's FUSE connection: pidfd_getfd: ") +
-                std::strerror(errno));
-  return copy;
-}
-
 }  // namespace
 
 JivaStorageDriver::JivaStorageDriver(JivaOptions options) : options_(std::move(options)) {
@@ -162,6 +149,7 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
     }
     MAYA_TRY(port, free_port());
     m.port = *port;
+    m.attach = spec.attach.empty() ? "auto" : spec.attach;
 
     MAYA_TRY(staging, make_staging_dir(options_.store_dir, name));
     DirGuard cleanup(*staging);
@@ -237,8 +225,16 @@ Result<StorageVolume> JivaStorageDriver::describe(const std::string& name) {
   v.name = name;
   v.size_bytes = m->size_bytes;
   v.location = dir;
-  if (auto devices = devices_backed_by_path(*bindings, fuse_file(name)); !devices.empty())
+  v.attach_mode = m->attach;
+  if (auto devices = devices_backed_by_path(*bindings, fuse_file(name)); !devices.empty()) {
     v.device = devices.front();
+    v.attach = "fuse";
+  } else if (options_.iscsi != nullptr) {
+    if (auto device = options_.iscsi->device(m->iqn, portal(m->port))) {
+      v.device = *device;
+      v.attach = "iscsi";
+    }
+  }
   for (const auto& replica : m->replicas) {
     auto rdir = maya::jiva::replica_dir(replica);
     struct stat data {};
@@ -280,49 +276,6 @@ Result<std::vector<StorageVolume>> JivaStorageDriver::list() {
   return volumes;
 }
 
-Result<fs::path> JivaStorageDriver::attach(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
-  MAYA_TRY(lock, lock_volume(volume_dir(name), name));
-  MAYA_TRY(volume, describe(name));
-  if (volume->device) return *volume->device;
-  MAYA_TRY(pid, supervisor_->ensure(name));
-  MAYA_TRY(fuse, target_call(name, "POST", "/v1/frontend/fuse"));
-  const fs::path file = fuse_file(name);
-  if (!supervisor_->has_fuse(name)) {
-    if (auto kept = take_fuse_fd(*pid, fuse->value("fd", -1)); kept) {
-      supervisor_->keep_fuse(name, std::move(*kept));
-    } else {
-      log::warn("volume " + name + ": " + kept.error().message +
-                "; a crash of its target would break the attachment");
-    }
-  }
-  auto device = bind_loop_device(file);
-  if (!device) {
-    (void)target_call(name, "DELETE", "/v1/frontend/fuse");
-    supervisor_->drop_fuse(name);
-    return fail("cannot attach volume " + name, device.error());
-  }
-  log::info("attached jiva volume " + name + " as " + device->string() + " (FUSE, " +
-            file.string() + ")");
-  return device;
-}
-
-Result<void> JivaStorageDriver::detach(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
-  MAYA_TRY(lock, lock_volume(volume_dir(name), name));
-  MAYA_TRY(bindings, bound_loop_devices());
-  for (const auto& device : devices_backed_by_path(*bindings, fuse_file(name))) {
-    auto unbound = unbind_loop_device(device);
-    if (!unbound) return fail("cannot detach volume " + name, unbound.error());
-    log::info("detached jiva volume " + name + " from " + device.string());
-  }
-  if (supervisor_->status(name).pid != 0) {
-    MAYA_TRY(withdrawn, target_call(name, "DELETE", "/v1/frontend/fuse"));
-  }
-  supervisor_->drop_fuse(name);
-  return {};
-}
-
 fs::path JivaStorageDriver::fuse_file(const std::string& name) const {
   return maya::jiva::target_paths(options_.run_dir, name).fuse_dir / "volume";
 }
@@ -346,7 +299,7 @@ Result<nlohmann::json> JivaStorageDriver::target_call(const std::string& name,
 }
 
 std::vector<std::string> JivaStorageDriver::start_targets() {
-  std::vector<std::string> notes;
+  std::vector<std::string> notes = logout_stale_sessions();
   for (const auto& name : volume_names(options_.store_dir)) {
     const bool was_running = supervisor_->status(name).pid != 0;
     auto pid = supervisor_->ensure(name);

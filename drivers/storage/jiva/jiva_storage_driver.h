@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "drivers/os_driver.h"
 #include "drivers/storage/jiva/target_supervisor.h"
 #include "drivers/storage_driver.h"
 
@@ -29,6 +30,7 @@ struct JivaOptions {
   std::string address = "0.0.0.0";          // the targets' portal IP
   std::uint16_t port_first = 3261, port_last = 3516;
   bool chap = true;
+  IscsiAttacher* iscsi = nullptr;  // the host's kernel initiator (attach = iscsi), not owned
 };
 
 class JivaStorageDriver final : public StorageDriver,
@@ -56,8 +58,8 @@ class JivaStorageDriver final : public StorageDriver,
   Result<std::string> add_replica(const std::string& volume) override;
   Result<void> remove_replica(const std::string& volume, const std::string& id) override;
   Result<std::vector<std::string>> rebuild(const std::string& volume) override;
-  Result<SnapshotInfo> create_snapshot(const std::string& volume,
-                                       const std::string& snapshot) override;
+  Result<SnapshotInfo> create_snapshot(const std::string& volume, const std::string& snapshot,
+                                       const Quiesce& quiesce = {}) override;
   Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& volume) override;
   Result<void> delete_snapshot(const std::string& volume, const std::string& snapshot) override;
   Result<void> revert_snapshot(const std::string& volume, const std::string& snapshot) override;
@@ -72,6 +74,13 @@ class JivaStorageDriver final : public StorageDriver,
   std::string portal(std::uint16_t port) const;
   // <run>/targets/NAME.fuse/volume: the file a loop device binds to attach the volume.
   std::filesystem::path fuse_file(const std::string& name) const;
+  // attach = auto resolved: "iscsi" where the host's initiator works, else "fuse"
+  // (jiva_attach.cpp, with the rest of attach and detach).
+  Result<std::string> attach_mode(const std::string& configured) const;
+  Result<std::filesystem::path> attach_iscsi(const std::string& name);
+  // Sessions of the host's initiator to maya IQNs of volumes that no longer exist.
+  std::vector<std::string> logout_stale_sessions();
+  static Result<Fd> take_fuse_fd(pid_t pid, int fd);
   // A request to the volume's target process; its {"error"} as the error.
   Result<nlohmann::json> target_call(const std::string& name, const std::string& method,
                                      const std::string& path,

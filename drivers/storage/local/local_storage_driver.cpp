@@ -53,7 +53,10 @@ Result<StorageVolume> describe_volume(const fs::path& dir, const std::string& na
   volume.allocated_bytes = static_cast<std::uint64_t>(st.st_blocks) * 512;
   volume.location = dir;
   auto devices = devices_backed_by(bindings, file);
-  if (!devices.empty()) volume.device = devices.front();
+  if (!devices.empty()) {
+    volume.device = devices.front();
+    volume.attach = "loop";
+  }
   return volume;
 }
 

@@ -45,6 +45,11 @@ Result<nlohmann::json> DockerVolumeDriver::with_storage(const std::string& name,
   return op(**storage, *record);
 }
 
+Result<void> DockerVolumeDriver::freeze(const std::string& name, bool frozen) {
+  if (!is_mounted(name)) return {};
+  return os_->freeze(mountpoint(name), frozen);
+}
+
 std::vector<TargetHost*> DockerVolumeDriver::target_hosts() const {
   std::vector<TargetHost*> hosts;
   for (const auto& [name, driver] : storage_) {
@@ -239,6 +244,8 @@ VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
   info.allocated_bytes = stored->allocated_bytes;
   if (stored->device) info.device = stored->device->string();
   info.iscsi = stored->iscsi;
+  info.attach = stored->attach;
+  info.attach_mode = stored->attach_mode;
   info.replication = stored->replication;
   info.snapshots = stored->snapshots;
   if (record.references() > 0 && !mounted) {

@@ -36,6 +36,8 @@ class DockerVolumeDriver final : public VolumeDriver {
   // Runs `op` on the storage driver of volume `name` (for its optional capabilities: replicas,
   // snapshots). Unless `in_use_ok`, it holds the volume's lock and refuses a mounted volume.
   using StorageOp = std::function<Result<nlohmann::json>(StorageDriver&, const VolumeRecord&)>;
+  // Freezes or thaws the file system of a mounted volume (no-op when not mounted).
+  Result<void> freeze(const std::string& name, bool frozen);
   Result<nlohmann::json> with_storage(const std::string& name, bool in_use_ok, const StorageOp& op);
 
   Result<VolumeInfo> create(const VolumeSpec& spec) override;
