@@ -3,7 +3,8 @@
 # through the FUSE frontend where the kernel has no iSCSI initiator (issue 7):
 #   a container writes 50 MiB and its checksum, a second verifies it; kill -9 of the target while
 #   the volume is mounted and idle (the mounted file system keeps working); kill -9 of the daemon
-#   during a write (the write completes) and `maya load`; a replica fails while mounted (the
+#   during a write (the write completes) and `maya load`; `maya unload` while mounted (the file
+#   system keeps working) and `maya load` again; a replica fails while mounted (the
 #   container keeps writing), rebuild; a snapshot of the mounted volume and a clone of it in
 #   another container (fsck-clean, holding the data of the snapshot point); removal.
 #
@@ -85,6 +86,16 @@ wait_plugin_socket
 [[ $(target_pid) == "$new" ]] || fail "maya load did not adopt the running target"
 docker exec jiva-sleeper sh -c 'cd /data && sha256sum -c during.sha256' >/dev/null || fail "the data written while the daemon died differs"
 pass "daemon $daemon killed; target $new adopted"
+
+step "maya unload with the volume mounted: the file system keeps working; maya load adopts"
+maya unload >/dev/null || fail "maya unload"
+docker exec jiva-sleeper sh -c 'echo while-unloaded > /data/unloaded && sync && cd /data && sha256sum -c payload.sha256 >/dev/null' ||
+  fail "the mounted file system broke when the daemon stopped"
+maya load >/dev/null
+wait_plugin_socket
+[[ $(target_pid) == "$new" ]] || fail "maya load did not adopt the running target"
+[[ $(docker exec jiva-sleeper cat /data/unloaded) == while-unloaded ]] || fail "lost a write"
+pass
 
 step "a replica fails while mounted: the container keeps writing"
 curl -sf --unix-socket "$(target_socket)" -X POST http://target/v1/replicas/r2/fault >/dev/null || fail "fault injection"
