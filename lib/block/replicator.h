@@ -204,7 +204,12 @@ class Replicator final : public BlockBackend {
   std::optional<RebuildStatus> rebuild_;
   bool rebuild_busy_ = false;
 
-  std::unique_ptr<SnapshotCopy> snapshot_;
+  // The last snapshot copy. Replaced only with io_mutex_ held exclusively and snapshot_mutex_
+  // held; the write path reads it under io_mutex_ shared, everyone else copies the pointer
+  // under snapshot_mutex_.
+  std::shared_ptr<SnapshotCopy> snapshot_;
+  mutable std::mutex snapshot_mutex_;
+  std::shared_ptr<SnapshotCopy> current_snapshot() const;
 };
 
 }  // namespace maya::block

@@ -320,7 +320,7 @@ void Replicator::close() {
   threads_cv_.notify_all();
   if (cleaner_.joinable()) cleaner_.join();
   if (rebuilder_.joinable()) rebuilder_.join();
-  if (snapshot_) (void)wait_snapshot();
+  (void)wait_snapshot();
   std::unique_lock io(io_mutex_);
   std::unique_lock lock(members_mutex_);
   // Clean: everything flushed, nothing in flight; the dirty regions are settled.

@@ -79,10 +79,16 @@ Result<void> Replicator::snapshot_before_write(std::uint64_t offset, std::uint64
   return {};
 }
 
+std::shared_ptr<Replicator::SnapshotCopy> Replicator::current_snapshot() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
 Result<void> Replicator::snapshot(const fs::path& file) {
+  std::unique_lock io(io_mutex_);  // the point in time: no I/O in flight from here
+  std::unique_lock guard(snapshot_mutex_);
   if (snapshot_ && !snapshot_->finished.load())
     return fail("a snapshot is still being copied; try again when it is done");
-  std::unique_lock io(io_mutex_);  // the point in time: no I/O in flight from here
   snapshot_.reset();
   auto readers = read_set();
   if (readers.empty()) return fail("no replica can serve reads (all failed)");
@@ -92,7 +98,7 @@ Result<void> Replicator::snapshot(const fs::path& file) {
   }
   Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (fd.get() < 0) return fail("cannot create " + file.string() + ": " + std::strerror(errno));
-  auto s = std::make_unique<SnapshotCopy>(file, std::move(fd), regions_);
+  auto s = std::make_shared<SnapshotCopy>(file, std::move(fd), regions_);
   s->total = options_.size_bytes;
   BlockBackend& source = *readers.front()->data;
   if (source.native_fd() >= 0 &&
@@ -143,28 +149,30 @@ Result<void> Replicator::snapshot(const fs::path& file) {
 }
 
 std::optional<SnapshotCopyStatus> Replicator::snapshot_status() const {
-  if (!snapshot_) return std::nullopt;
-  SnapshotCopyStatus status{snapshot_->file,      snapshot_->done.load(),     snapshot_->total,
-                            snapshot_->reflinked, snapshot_->finished.load(), ""};
+  auto copy = current_snapshot();
+  if (!copy) return std::nullopt;
+  SnapshotCopyStatus status{copy->file,      copy->done.load(),     copy->total,
+                            copy->reflinked, copy->finished.load(), ""};
   if (status.finished) {
-    std::lock_guard lock(snapshot_->mutex);
-    status.error = snapshot_->error;
+    std::lock_guard lock(copy->mutex);
+    status.error = copy->error;
   }
   return status;
 }
 
 Result<void> Replicator::wait_snapshot() {
-  if (!snapshot_) return {};
-  while (!snapshot_->finished.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  std::lock_guard lock(snapshot_->mutex);
-  if (!snapshot_->error.empty()) return fail(snapshot_->error);
+  auto copy = current_snapshot();
+  if (!copy) return {};
+  while (!copy->finished.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::lock_guard lock(copy->mutex);
+  if (!copy->error.empty()) return fail(copy->error);
   return {};
 }
 
 Result<void> Replicator::revert(const fs::path& file) {
   Fd from(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (from.get() < 0) return fail("cannot open " + file.string() + ": " + std::strerror(errno));
-  if (snapshot_ && !snapshot_->finished.load())
+  if (auto copy = current_snapshot(); copy && !copy->finished.load())
     return fail("a snapshot is still being copied; try again when it is done");
   std::unique_lock io(io_mutex_);
   std::unique_lock lock(members_mutex_);

@@ -17,10 +17,10 @@ using nlohmann::json;
 
 json status_of(TargetState& s) {
   json replicas = json::array();
-  std::lock_guard lock(s.mutex);
+  const Manifest manifest = s.manifest_copy();
   for (const auto& r : s.replicator->replicas()) {
     std::string uri;
-    for (const auto& ref : s.manifest.replicas) {
+    for (const auto& ref : manifest.replicas) {
       if (ref.id == r.id) uri = ref.uri;
     }
     replicas.push_back({{"id", r.id},
@@ -41,10 +41,10 @@ json status_of(TargetState& s) {
   }
   return {{"volume", s.volume},
           {"pid", ::getpid()},
-          {"iqn", s.manifest.iqn},
+          {"iqn", manifest.iqn},
           {"portal", s.portal},
           {"started_at", s.started_at},
-          {"size_bytes", s.manifest.size_bytes},
+          {"size_bytes", manifest.size_bytes},
           {"connections", s.target->connection_count()},
           {"sessions", s.target->normal_session_count()},
           {"health", s.replicator->health()},
@@ -75,18 +75,22 @@ http::Response reload(TargetState& s) {
       return json_error(409, gone.error().message);
     removed.push_back(r.id);
   }
-  s.manifest = *fresh;
+  {
+    std::lock_guard guard(s.manifest_mutex);
+    s.manifest = *fresh;
+  }
   return json_response(200, {{"added", added}, {"removed", removed}});
 }
 
 http::Response rebuild(TargetState& s) {
   std::lock_guard lock(s.mutex);
+  const Manifest manifest = s.manifest_copy();
   json started = json::array();
   for (const auto& r : s.replicator->replicas()) {
     if (r.mode != block::ReplicaMode::ERR) continue;
-    for (const auto& ref : s.manifest.replicas) {
+    for (const auto& ref : manifest.replicas) {
       if (ref.id != r.id) continue;
-      auto member = open_replica(ref, s.manifest);
+      auto member = open_replica(ref, manifest);
       if (auto back = s.replicator->add_replica(std::move(member)); back) {
         started.push_back(r.id);
       } else {

@@ -27,13 +27,18 @@ namespace maya::jiva {
 struct TargetState {
   std::string volume;
   std::filesystem::path volume_dir;
-  Manifest manifest;  // as last read (reload re-reads it); guarded by `mutex`
+  Manifest manifest;  // as last read (reload re-reads it); guarded by `manifest_mutex`
   target::Target* target = nullptr;
   block::Replicator* replicator = nullptr;
   Frontends* frontends = nullptr;
   std::string portal;
   std::string started_at;
-  std::mutex mutex;  // one management request at a time
+  std::mutex mutex;  // one management request at a time (status never waits for it)
+  std::mutex manifest_mutex;
+  Manifest manifest_copy() {
+    std::lock_guard lock(manifest_mutex);
+    return manifest;
+  }
 };
 
 inline std::filesystem::path snapshot_file(const std::filesystem::path& volume_dir,

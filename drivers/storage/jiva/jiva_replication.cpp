@@ -81,7 +81,7 @@ Result<void> JivaStorageDriver::clone_into(const CloneSource& origin, const fs::
 
 void JivaStorageDriver::describe_replication(const std::string& volume, StorageVolume& v) {
   ReplicationInfo info;
-  auto status = target_call(volume, "GET", "/v1/status");
+  auto status = target_call(volume, "GET", "/v1/status", 3s);  // a wedged target: "offline"
   if (status && (*status)["replicas"].is_array()) {
     info.health = status->value("health", "unknown");
     for (const auto& r : (*status)["replicas"]) {
