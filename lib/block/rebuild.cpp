@@ -35,8 +35,11 @@ void Replicator::rebuild_loop() {
     auto rebuilt = rebuild_one(source, target);
     lock.lock();
     rebuild_.reset();
-    if (!rebuilt && !stopping_)
-      log::error("rebuild of replica " + target->id + " stopped: " + rebuilt.error().message);
+    if (!rebuilt && !stopping_) {
+      const bool cancelled = rebuilt.error().message.starts_with("cancelled");
+      (cancelled ? log::info : log::error)("rebuild of replica " + target->id +
+                                           " stopped: " + rebuilt.error().message);
+    }
     threads_cv_.notify_all();
   }
   rebuild_busy_ = false;
@@ -67,9 +70,13 @@ std::optional<RebuildStatus> Replicator::rebuild_status() const {
 // may hold data there. `done` counts the bytes copied.
 Result<void> Replicator::copy_region_range(Replica& source, Replica& target, std::uint64_t offset,
                                            std::uint64_t length, bool target_may_hold_data,
-                                           std::uint64_t& done) {
+                                           std::uint64_t& done,
+                                           const std::function<bool()>& still_valid) {
   std::shared_lock io(io_mutex_);
   std::unique_lock stripe(stripes_[(offset >> kRegionShift) % kStripes]);
+  // A write that failed on the source marked it ERR while holding this stripe: checked now,
+  // the source cannot have missed a write to this region.
+  if (!still_valid()) return fail("cancelled: the source or the plan changed");
   std::vector<std::byte> a, b;
   const std::uint64_t end = offset + length;
   for (std::uint64_t pos = offset; pos < end;) {
@@ -102,17 +109,25 @@ Result<void> Replicator::copy_region_range(Replica& source, Replica& target, std
 
 Result<void> Replicator::rebuild_one(const ReplicaPtr& source, const ReplicaPtr& target) {
   RebuildPlan plan;
+  std::uint64_t epoch = 0;
   {
     std::shared_lock members(members_mutex_);
     if (!target->plan) return {};
     plan.full = target->plan->full;
     plan.regions = target->plan->regions;
     plan.target_may_hold_data = target->plan->target_may_hold_data;
+    epoch = target->plan_epoch;
   }
+  auto still_valid = [&] {
+    std::shared_lock members(members_mutex_);
+    return !target->removed && target->mode == ReplicaMode::WO && target->plan_epoch == epoch &&
+           source->mode == ReplicaMode::RW;
+  };
   RebuildStatus status;
   status.replica = target->id;
   status.kind = plan.full ? "full" : "regions";
   if (plan.full) {
+    std::shared_lock io(io_mutex_);  // the source's handles stay put
     for (std::uint64_t pos = 0; pos < options_.size_bytes;) {
       auto extent = source->data->extent_at(pos);
       if (!extent || extent->length == 0) break;
@@ -145,24 +160,20 @@ Result<void> Replicator::rebuild_one(const ReplicaPtr& source, const ReplicaPtr&
                   rebuild_->rate_bytes_per_s
             : 0;
   };
-  auto give_up = [&]() -> std::optional<std::string> {
-    std::shared_lock members(members_mutex_);
-    if (target->removed || target->mode != ReplicaMode::WO) return "the target left the volume";
-    if (source->mode != ReplicaMode::RW) return "the source left the volume";
-    return std::nullopt;
-  };
+
   for (std::uint64_t r = 0; r < regions_; ++r) {
     if (!plan.full && !plan.regions.test(r)) continue;
     {
       std::lock_guard lock(threads_mutex_);
       if (stopping_) return fail("the target process is stopping");
     }
-    if (auto why = give_up()) return fail(*why);
+    if (!still_valid()) return fail("cancelled: the source or the plan changed");
     const std::uint64_t offset = r << kRegionShift;
     const std::uint64_t length = std::min(kRegionBytes, options_.size_bytes - offset);
     std::uint64_t copied = 0;
     auto result = copy_region_range(*source, *target, offset, length,
-                                    plan.target_may_hold_data || !plan.full, copied);
+                                    plan.target_may_hold_data || !plan.full, copied, still_valid);
+    if (!result && result.error().message.starts_with("cancelled")) return result;
     if (!result) {
       const bool source_side = result.error().message.starts_with("source ");
       replica_failed(source_side ? source : target, result.error().message, 0, 0);
@@ -171,14 +182,19 @@ Result<void> Replicator::rebuild_one(const ReplicaPtr& source, const ReplicaPtr&
     done += plan.full ? copied : length;
     progress();
   }
-  if (auto flushed = target->data->flush(); !flushed) {
-    replica_failed(target, flushed.error().message, 0, 0);
-    return flushed;
+  {
+    std::shared_lock io(io_mutex_);
+    if (!still_valid()) return fail("cancelled: the source or the plan changed");
+    if (auto flushed = target->data->flush(); !flushed) {
+      io.unlock();
+      replica_failed(target, flushed.error().message, 0, 0);
+      return flushed;
+    }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   log::info("replica " + target->id + ": " + std::to_string(done) +
             " bytes copied and verified in " + std::to_string(seconds) + " s");
-  promote(target);
+  promote(target, epoch);
   return {};
 }
 

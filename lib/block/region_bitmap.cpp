@@ -57,6 +57,14 @@ std::uint64_t RegionBitmap::word(std::uint64_t index) const {
   return index < words_.size() ? words_[index].load() : 0;
 }
 
+std::uint64_t RegionBitmap::take_word(std::uint64_t index) {
+  return index < words_.size() ? words_[index].exchange(0) : 0;
+}
+
+void RegionBitmap::set_word(std::uint64_t index, std::uint64_t bits) {
+  if (index < words_.size()) words_[index].store(bits);
+}
+
 std::vector<std::uint8_t> RegionBitmap::to_bytes() const {
   std::vector<std::uint8_t> out(words_.size() * 8);
   for (std::size_t i = 0; i < words_.size(); ++i) {

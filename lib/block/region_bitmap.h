@@ -38,6 +38,9 @@ class RegionBitmap {
   // The 64-bit word holding `region`, and words as bytes (little-endian), for persistence.
   static std::uint64_t word_of(std::uint64_t region) { return region / 64; }
   std::uint64_t word(std::uint64_t index) const;
+  // Clears word `index` and returns what it held, atomically.
+  std::uint64_t take_word(std::uint64_t index);
+  void set_word(std::uint64_t index, std::uint64_t bits);
   std::size_t words() const { return words_.size(); }
   std::vector<std::uint8_t> to_bytes() const;
   // From persisted bytes (missing bytes read as clear; bits past `regions` are ignored).

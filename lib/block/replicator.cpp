@@ -105,6 +105,8 @@ Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length
     dirty_words.erase(std::unique(dirty_words.begin(), dirty_words.end()), dirty_words.end());
     degraded_words.erase(std::unique(degraded_words.begin(), degraded_words.end()),
                          degraded_words.end());
+    // Durable before the data write (md's write-intent rule): after a power loss, a region
+    // whose data may differ between replicas is always marked.
     for (const auto& t : targets) {
       Result<void> saved;
       for (auto w : dirty_words) {
@@ -113,6 +115,7 @@ Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length
       for (auto w : degraded_words) {
         if (saved) saved = t->journal->save_word(BitmapKind::degraded, w, degraded_.word(w));
       }
+      if (saved && (!dirty_words.empty() || !degraded_words.empty())) saved = t->journal->sync();
       if (!saved) failed.emplace_back(t, saved.error().message);
     }
   }
@@ -159,6 +162,7 @@ Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::ui
 
 Result<void> Replicator::read(std::uint64_t offset, std::span<std::byte> out) {
   std::shared_lock io(io_mutex_);
+  if (closing_) return fail("the volume is shutting down");
   for (int attempt = 0; attempt < 16; ++attempt) {
     auto readers = read_set();
     if (readers.empty()) return fail("no replica can serve reads (all failed)");
@@ -172,6 +176,7 @@ Result<void> Replicator::read(std::uint64_t offset, std::span<std::byte> out) {
 
 Result<void> Replicator::write(std::uint64_t offset, std::span<const std::byte> data, bool fua) {
   std::shared_lock io(io_mutex_);
+  if (closing_) return fail("the volume is shutting down");
   if (snapshot_) {
     if (auto saved = snapshot_before_write(offset, data.size()); !saved) return saved;
   }
@@ -188,6 +193,7 @@ Result<void> Replicator::write(std::uint64_t offset, std::span<const std::byte> 
 
 Result<void> Replicator::discard(std::uint64_t offset, std::uint64_t length) {
   std::shared_lock io(io_mutex_);
+  if (closing_) return fail("the volume is shutting down");
   if (snapshot_) {
     if (auto saved = snapshot_before_write(offset, length); !saved) return saved;
   }
@@ -203,12 +209,13 @@ Result<void> Replicator::discard(std::uint64_t offset, std::uint64_t length) {
 
 Result<void> Replicator::flush() {
   std::shared_lock io(io_mutex_);
+  if (closing_) return fail("the volume is shutting down");
   auto targets = write_set();
   return fan_out(
       targets, 0,
       [](Replica& r) -> Result<void> {
-        MAYA_TRY(flushed, r.data->flush());
-        return r.journal->sync();
+        MAYA_TRY(synced, r.journal->sync());
+        return r.data->flush();
       },
       0, 0);
 }
@@ -237,20 +244,28 @@ void Replicator::clean_loop() {
 }
 
 // Regions that saw no write during the last interval lose their dirty bit once their data is
-// flushed. A write marks its region (recent) and checks the dirty bit while holding its stripe
-// shared; the bit is cleared under the stripe held exclusively, so a write is either seen here
-// (recent) or sees the cleared bit and saves it again.
+// flushed. A write marks its region `recent` and checks the dirty bit while holding its stripe
+// shared. Here `recent` is harvested word by word (exchange), so a write marking a region after
+// the harvest is seen below; every stripe with a candidate is then taken once, so writes that
+// marked a region before the harvest have finished before the flush; and a bit is cleared only
+// under its stripe held exclusively, and only if no write marked the region since the harvest.
 void Replicator::clean_once() {
+  std::shared_lock io(io_mutex_);  // replicas' handles stay put (add_replica swaps them)
   RegionBitmap candidates(regions_);
   {
     std::lock_guard lock(bitmap_mutex_);
     if (dirty_.empty()) return;
-    for (std::uint64_t r = 0; r < regions_; ++r) {
-      if (dirty_.test(r) && !recent_.test(r)) candidates.set(r);
-    }
-    recent_.clear_all();
+    for (std::size_t w = 0; w < dirty_.words(); ++w)
+      candidates.set_word(w, dirty_.word(w) & ~recent_.take_word(w));
   }
   if (candidates.empty()) return;
+  std::vector<bool> busy(kStripes, false);
+  for (std::uint64_t r = 0; r < regions_; ++r) {
+    if (candidates.test(r)) busy[r % kStripes] = true;
+  }
+  for (std::size_t s = 0; s < kStripes; ++s) {
+    if (busy[s]) std::unique_lock barrier(stripes_[s]);  // waits for writes in flight there
+  }
   auto targets = write_set();
   for (const auto& t : targets) {
     if (auto flushed = t->data->flush(); !flushed) {
@@ -259,6 +274,7 @@ void Replicator::clean_once() {
     }
   }
   for (std::size_t s = 0; s < kStripes; ++s) {
+    if (!busy[s]) continue;
     std::unique_lock stripe(stripes_[s], std::try_to_lock);
     if (!stripe.owns_lock()) continue;  // busy: next time
     std::vector<std::uint64_t> words;

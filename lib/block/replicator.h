@@ -170,10 +170,12 @@ class Replicator final : public BlockBackend {
   // Rebuild (rebuild.cpp).
   void rebuild_loop();
   Result<void> rebuild_one(const ReplicaPtr& source, const ReplicaPtr& target);
+  // Copies under the region's stripe, once `still_valid` (checked with the stripe held) says
+  // the source is RW and the target's plan is the one being carried out.
   Result<void> copy_region_range(Replica& source, Replica& target, std::uint64_t offset,
                                  std::uint64_t length, bool target_may_hold_data,
-                                 std::uint64_t& done);
-  void promote(const ReplicaPtr& replica);
+                                 std::uint64_t& done, const std::function<bool()>& still_valid);
+  void promote(const ReplicaPtr& replica, std::uint64_t plan_epoch);
 
   Options options_;
   bool discard_zeroes_ = true;
@@ -199,6 +201,7 @@ class Replicator final : public BlockBackend {
   std::condition_variable threads_cv_;
   bool stopping_ = false;
   bool closed_ = false;
+  std::atomic<bool> closing_{false};  // close() began: I/O is refused from now on
   std::thread cleaner_;
   std::thread rebuilder_;
   std::optional<RebuildStatus> rebuild_;

@@ -67,6 +67,8 @@ struct Replicator::Replica {
   ReplicaMeta meta;  // as loaded, then as last saved
   std::string error;
   std::unique_ptr<RebuildPlan> plan;  // WO replicas waiting for (or in) a rebuild
+  std::uint64_t plan_epoch = 0;       // bumped whenever `plan` is replaced: a running rebuild of
+                                      // an older plan stops and never promotes
   std::unique_ptr<Lane> lane;
   bool removed = false;
 };

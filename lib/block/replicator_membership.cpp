@@ -64,19 +64,30 @@ Result<void> Replicator::start(std::vector<Member> members) {
   }
 
   if (newest == 0) {
-    // A new volume: every replica that opens is a member of generation 1.
+    // A new volume: every replica is a member of generation 1. If one cannot be opened, the
+    // others may be new replicas that never got their data (a WO replica keeps generation 0)
+    // while the unreadable one holds it: nothing can be trusted.
+    for (const auto& r : replicas_) {
+      if (r->mode == ReplicaMode::ERR)
+        return fail("replica " + r->id + " cannot be used (" + r->error +
+                    ") and no other replica has ever held data; the volume stays offline");
+    }
     for (const auto& r : sources) r->mode = ReplicaMode::RW;
   } else {
     // Every member of the newest generation must be here: a missing one may have gone on
     // without the others, and what they hold may be older than what it holds.
     for (const auto& id : sources.front()->meta.members) {
       auto member = find(id);
+      if (!member) {  // removed from the manifest on purpose (`maya volume replica remove`)
+        log::warn("replica " + id + " of generation " + std::to_string(newest) +
+                  " is no longer in the manifest; going on without it");
+        continue;
+      }
       bool present = std::any_of(sources.begin(), sources.end(),
                                  [&](const ReplicaPtr& s) { return s->id == id; });
       if (!present) {
         return fail("replica " + id + " holds the newest data (generation " +
-                    std::to_string(newest) + ") but " +
-                    (member ? "cannot be used: " + member->error : "is not in the manifest") +
+                    std::to_string(newest) + ") but " + "cannot be used: " + member->error +
                     "; the volume stays offline rather than serve older data. Bring " + id +
                     " back, or remove it with `maya volume replica remove` to accept the others");
       }
@@ -103,6 +114,7 @@ Result<void> Replicator::start(std::vector<Member> members) {
         s->mode = ReplicaMode::RW;
       } else {
         s->plan = std::make_unique<RebuildPlan>(RebuildPlan{false, dirty_, true});
+        ++s->plan_epoch;
       }
     }
   }
@@ -142,6 +154,7 @@ void Replicator::plan_rebuild(Replica& replica) {
   plan->target_may_hold_data =
       !(first && !first->mapped && first->offset + first->length >= options_.size_bytes);
   replica.plan = std::move(plan);
+  ++replica.plan_epoch;
   replica.mode = ReplicaMode::WO;
 }
 
@@ -184,6 +197,7 @@ void Replicator::replica_failed(const ReplicaPtr& replica, const std::string& wh
       replica->mode = ReplicaMode::ERR;
       replica->error = why;
       replica->plan.reset();
+      ++replica->plan_epoch;
       log::error("replica " + replica->id + " failed and left the volume: " + why);
       if (degraded_since_ == 0) degraded_since_ = generation_ + 1;
       if (was_rw) {
@@ -193,6 +207,7 @@ void Replicator::replica_failed(const ReplicaPtr& replica, const std::string& wh
   }
   // The write that failed here is not on that replica: remember its regions.
   if (length > 0) {
+    const auto targets = write_set();  // before bitmap_mutex_: members_mutex_ comes first
     std::lock_guard lock(bitmap_mutex_);
     const std::uint64_t first = offset >> kRegionShift;
     const std::uint64_t last = (offset + length - 1) >> kRegionShift;
@@ -200,8 +215,10 @@ void Replicator::replica_failed(const ReplicaPtr& replica, const std::string& wh
     for (std::uint64_t r = first; r <= last; ++r) {
       if (degraded_.set(r)) words.push_back(RegionBitmap::word_of(r));
     }
-    for (const auto& t : write_set()) {
+    // Durable before the write that failed on the replica is acknowledged.
+    for (const auto& t : targets) {
       for (auto w : words) (void)t->journal->save_word(BitmapKind::degraded, w, degraded_.word(w));
+      if (!words.empty()) (void)t->journal->sync();
     }
   }
 }
@@ -269,9 +286,10 @@ Result<void> Replicator::remove_replica(const std::string& id) {
   return {};
 }
 
-void Replicator::promote(const ReplicaPtr& replica) {
+void Replicator::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
   std::unique_lock lock(members_mutex_);
-  if (replica->removed || replica->mode != ReplicaMode::WO) return;
+  if (replica->removed || replica->mode != ReplicaMode::WO || replica->plan_epoch != plan_epoch)
+    return;  // it failed, left, or got a new plan meanwhile
   replica->mode = ReplicaMode::RW;
   replica->plan.reset();
   const bool all_rw = std::all_of(replicas_.begin(), replicas_.end(),
@@ -311,6 +329,7 @@ std::uint64_t Replicator::generation() const {
 }
 
 void Replicator::close() {
+  closing_ = true;  // I/O that starts now fails; what is in flight ends before the clean mark
   {
     std::lock_guard lock(threads_mutex_);
     if (closed_) return;

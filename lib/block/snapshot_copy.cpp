@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -189,13 +190,23 @@ Result<void> Replicator::revert(const fs::path& file) {
   // Every RW replica now holds the snapshot; the others copy everything again.
   for (const auto& r : replicas_) {
     if (r->mode == ReplicaMode::WO) plan_rebuild(*r);
-    if (r->mode == ReplicaMode::WO && r->plan) r->plan->full = true;
+    if (r->mode == ReplicaMode::WO && r->plan)
+      r->plan->full = true;  // plan_rebuild bumped the epoch
   }
+  // Replicas that are away hold pre-revert data everywhere: when they come back they copy
+  // everything (their generation is older than where the degraded bitmap starts now).
+  const bool any_away = std::any_of(replicas_.begin(), replicas_.end(),
+                                    [](const ReplicaPtr& r) { return r->mode != ReplicaMode::RW; });
+  degraded_since_ = any_away ? generation_ + 2 : 0;  // save_membership() moves to generation_ + 1
   {
     std::lock_guard bits(bitmap_mutex_);
     dirty_.clear_all();
+    degraded_.clear_all();
     for (const auto& r : replicas_) {
-      if (r->mode != ReplicaMode::ERR) (void)r->journal->save_bitmap(BitmapKind::dirty, dirty_);
+      if (r->mode == ReplicaMode::ERR) continue;
+      (void)r->journal->save_bitmap(BitmapKind::dirty, dirty_);
+      (void)r->journal->save_bitmap(BitmapKind::degraded, degraded_);
+      (void)r->journal->sync();
     }
   }
   MAYA_TRY(saved, save_membership());

@@ -115,38 +115,41 @@ Result<void> Connection::on_login(const PduView& pdu) {
     statsn_ = req.exp_statsn;
     exp_cmdsn_ = req.cmdsn;
   }
+  auto refuse = [&](std::uint16_t status) {
+    step = LoginStep{};
+    step.fail = true;
+    step.response.csg = req.csg;
+    step.response.isid = req.isid;
+    step.response.itt = req.itt;
+    step.response.status_class = static_cast<std::uint8_t>(status >> 8);
+    step.response.status_detail = static_cast<std::uint8_t>(status);
+  };
   if (step.complete) {
     params_ = login_.params();
-    auto refuse = [&](std::uint16_t status) {
-      step = LoginStep{};
-      step.fail = true;
-      step.response.csg = req.csg;
-      step.response.isid = req.isid;
-      step.response.itt = req.itt;
-      step.response.status_class = static_cast<std::uint8_t>(status >> 8);
-      step.response.status_detail = static_cast<std::uint8_t>(status);
-    };
     const std::uint16_t continued = login_.requested_tsih();
     if (continued != 0 &&
         !context_.registry->exists(continued, params_.initiator_name, login_.isid())) {
       refuse(login_status::kSessionDoesNotExist);
-    } else if (!params_.discovery && context_.admit_normal && !context_.admit_normal()) {
-      refuse(login_status::kServiceUnavailable);
     }
   }
   if (step.complete) {
     const bool normal = !params_.discovery;
-    auto opened = context_.registry->open(params_.initiator_name, login_.isid(), normal,
-                                          hooks_.stop, login_.requested_tsih());
-    tsih_ = opened.tsih;
-    session_id_ = opened.id;
-    step.response.tsih = tsih_;
-    if (normal && context_.disk != nullptr) {
-      nexus_ = make_nexus(params_.initiator_name, login_.isid(), context_.login.target_name,
-                          context_.login.tpgt);
-      if (opened.replaced) context_.disk->nexus_removed(nexus_);
-      context_.disk->nexus_added(nexus_);
-      nexus_live_ = true;
+    auto opened =
+        context_.registry->open(params_.initiator_name, login_.isid(), normal, hooks_.stop,
+                                login_.requested_tsih(), context_.admit_normal);
+    if (opened.refused) {
+      refuse(login_status::kServiceUnavailable);
+    } else {
+      tsih_ = opened.tsih;
+      session_id_ = opened.id;
+      step.response.tsih = tsih_;
+      if (normal && context_.disk != nullptr) {
+        nexus_ = make_nexus(params_.initiator_name, login_.isid(), context_.login.target_name,
+                            context_.login.tpgt);
+        if (opened.replaced) context_.disk->nexus_removed(nexus_);
+        context_.disk->nexus_added(nexus_);
+        nexus_live_ = true;
+      }
     }
   }
   step.response.sn = next_sn(true);

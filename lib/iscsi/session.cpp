@@ -21,9 +21,14 @@ scsi::Nexus make_nexus(const std::string& initiator_name, const Isid& isid,
 
 SessionRegistry::Opened SessionRegistry::open(const std::string& initiator_name, const Isid& isid,
                                               bool normal, std::function<void()> stop,
-                                              std::uint16_t continue_tsih) {
+                                              std::uint16_t continue_tsih,
+                                              const std::function<bool()>& admit) {
   std::lock_guard lock(mutex_);
   Opened opened;
+  if (normal && admit && !admit()) {
+    opened.refused = true;
+    return opened;
+  }
   opened.id = next_id_++;
   if (normal || continue_tsih != 0) {
     // Reinstatement (same initiator and ISID) or continuation (that TSIH): the old goes.

@@ -26,14 +26,18 @@ class SessionRegistry {
     std::uint16_t tsih = 0;
     std::uint64_t id = 0;   // unique per open(), even when a continued session keeps its TSIH
     bool replaced = false;  // an older session with the same initiator and ISID was closed
+    bool refused = false;   // `admit` said no: nothing was registered or closed
   };
 
   // Registers a session. `stop` ends its connection (called under the registry lock, so it
   // must only signal, e.g. shutdown(2) the socket). Normal sessions reinstate older ones.
   // `continue_tsih` != 0: the initiator continues that session on a new connection; it keeps
   // its TSIH and the old connection is stopped.
+  // `admit` (if set) is asked under the registry's lock before a normal session registers, so
+  // that a check of normal_sessions() and an admission cannot pass each other.
   Opened open(const std::string& initiator_name, const Isid& isid, bool normal,
-              std::function<void()> stop, std::uint16_t continue_tsih = 0);
+              std::function<void()> stop, std::uint16_t continue_tsih = 0,
+              const std::function<bool()>& admit = {});
   // Is there a session `tsih` of this initiator and ISID?
   bool exists(std::uint16_t tsih, const std::string& initiator_name, const Isid& isid) const;
   // Forgets a session; true if it was still registered (not replaced meanwhile): the caller

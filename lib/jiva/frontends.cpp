@@ -21,6 +21,7 @@ Result<void> Frontends::resume_fuse(int fd) {
 
 Result<json> Frontends::expose_fuse() {
   std::lock_guard lock(mutex_);
+  if (reserved_) return fail("volume " + volume_ + " is being reverted to a snapshot");
   if (!fuse_) {
     local_ = true;  // from now on no login completes; then check that nobody is logged in
     if (std::size_t n = target_->normal_session_count(); n > 0) {
@@ -49,6 +50,32 @@ Result<void> Frontends::withdraw_fuse() {
   }
   local_ = false;
   return {};
+}
+
+void Frontends::stop_serving() {
+  std::lock_guard lock(mutex_);
+  fuse_.reset();  // stops the workers; the mount and the daemon's copy of the descriptor stay
+}
+
+Result<void> Frontends::reserve(const std::string& why) {
+  std::lock_guard lock(mutex_);
+  if (fuse_ || reserved_)
+    return fail("volume " + volume_ + " is attached to this host; detach it first");
+  local_ = true;  // no login completes from now on (admission is checked under the registry lock)
+  if (std::size_t n = target_->normal_session_count(); n > 0) {
+    local_ = false;
+    return fail("volume " + volume_ + " has " + std::to_string(n) +
+                " iSCSI session(s); log the initiators out before " + why);
+  }
+  reserved_ = true;
+  return {};
+}
+
+void Frontends::release() {
+  std::lock_guard lock(mutex_);
+  if (!reserved_) return;
+  reserved_ = false;
+  local_ = false;
 }
 
 json Frontends::fuse_json() const {

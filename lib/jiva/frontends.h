@@ -32,6 +32,12 @@ class Frontends {
   // an initiator is logged in).
   Result<nlohmann::json> expose_fuse();
   Result<void> withdraw_fuse();
+  // Stops answering FUSE requests and leaves the mount to the next target (shutdown).
+  void stop_serving();
+  // Keeps every frontend out while the volume's data is replaced (revert): no login completes
+  // and FUSE cannot come up; fails while one is in use. release() ends it.
+  Result<void> reserve(const std::string& why);
+  void release();
   // null, or {mountpoint, file, fd, requests}.
   nlohmann::json fuse_status();
 
@@ -43,7 +49,8 @@ class Frontends {
   const std::string volume_;
   target::Target* target_ = nullptr;
   std::mutex mutex_;
-  std::atomic<bool> local_{false};
+  std::atomic<bool> local_{false};  // iSCSI logins are refused (FUSE up, or reserved)
+  bool reserved_ = false;
   std::unique_ptr<FuseFrontend> fuse_;
 };
 

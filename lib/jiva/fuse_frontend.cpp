@@ -196,22 +196,29 @@ bool FuseFrontend::handle(std::span<std::uint8_t> request, std::vector<std::uint
 
   switch (in->opcode) {
     case FUSE_INIT: {
-      const auto* init = args<fuse_init_in>(request);
-      if (init == nullptr || init->major != FUSE_KERNEL_VERSION) {
+      // Kernels before 5.17 send the 16-byte fuse_init_in of protocol 7.35 and older; flags2
+      // and the rest exist only with FUSE_INIT_EXT.
+      constexpr std::size_t kCompatInitIn = 16;
+      fuse_init_in init{};
+      const std::size_t got = request.size() - sizeof(fuse_in_header);
+      if (request.size() < sizeof(fuse_in_header) + kCompatInitIn) {
+        reply(unique, EINVAL);
+        return true;
+      }
+      std::memcpy(&init, request.data() + sizeof(fuse_in_header), std::min(got, sizeof init));
+      fuse_init_out out{};
+      out.major = FUSE_KERNEL_VERSION;
+      if (init.major != FUSE_KERNEL_VERSION) {
         // Tell the kernel our major version; it retries or gives up.
-        fuse_init_out out{};
-        out.major = FUSE_KERNEL_VERSION;
         out.minor = FUSE_KERNEL_MINOR_VERSION;
         reply(unique, 0, std::span(bytes_of(out)).first(8));
         return true;
       }
-      fuse_init_out out{};
-      out.major = FUSE_KERNEL_VERSION;
-      out.minor = std::min(init->minor, kMinorWanted);
-      out.max_readahead = init->max_readahead;
+      out.minor = std::min(init.minor, kMinorWanted);
+      out.max_readahead = init.max_readahead;
       const std::uint32_t wanted = FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_ASYNC_DIO |
                                    FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES;
-      out.flags = init->flags & wanted;
+      out.flags = init.flags & wanted;
       out.max_background = 64;
       out.congestion_threshold = 48;
       out.max_write = kMaxWrite;

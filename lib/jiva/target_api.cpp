@@ -130,7 +130,7 @@ http::Response snapshot(TargetState& s, const std::string& name, bool wait) {
 http::Response snapshot_progress(TargetState& s, const std::string& name) {
   auto status = s.replicator->snapshot_status();
   if (!status || status->file != snapshot_file(s.volume_dir, name))
-    return json_response(200, {{"snapshot", name}, {"copying", false}});
+    return json_error(404, "this target took no snapshot " + name + " since it started");
   return json_response(200,
                        {{"snapshot", name},
                         {"copying", !status->finished},
@@ -144,11 +144,12 @@ http::Response revert(TargetState& s, const std::string& name) {
   const auto file = snapshot_file(s.volume_dir, name);
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return json_error(404, "no snapshot " + name);
-  if (s.frontends->local())
-    return json_error(409, "volume " + s.volume + " is attached to this host; detach it first");
-  if (std::size_t n = s.target->normal_session_count(); n > 0)
-    return json_error(409, "volume " + s.volume + " has " + std::to_string(n) +
-                               " iSCSI session(s); log the initiators out first");
+  if (auto reserved = s.frontends->reserve("reverting it"); !reserved)
+    return json_error(409, reserved.error().message);
+  struct Release {
+    Frontends* f;
+    ~Release() { f->release(); }
+  } release{s.frontends};
   std::lock_guard lock(s.mutex);
   if (auto back = s.replicator->wait_snapshot(); !back)
     return json_error(500, "the last snapshot copy failed: " + back.error().message);

@@ -134,6 +134,7 @@ int run_volume_target(const VolumeTargetOptions& options) {
   log::info("target for volume " + options.volume + ": " + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
             ", stopping");
   (*target)->stop();
+  frontends.stop_serving();  // the FUSE mount stays for the next target; no request runs now
   (*replicator)->close();
   return 0;
 }

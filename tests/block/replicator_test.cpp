@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "lib/block/file_backend.h"
 #include "lib/block/memory_backend.h"
 #include "lib/block/replicator.h"
 #include "lib/common/log.h"
@@ -347,6 +350,80 @@ TEST_F(ReplicatorTest, RemovingTheLastReadWriteReplicaIsRefused) {
   EXPECT_FALSE((*r)->remove_replica("r9"));
   EXPECT_EQ((*r)->replicas().size(), 1u);
   EXPECT_EQ((*r)->health(), "healthy");
+}
+
+TEST_F(ReplicatorTest, ANewVolumeWithAnUnreadableReplicaStaysOffline) {
+  // Generation 0 everywhere could also be a half-added replica next to an unreadable one that
+  // holds the data: nothing can be trusted.
+  std::vector<Replicator::Member> members;
+  members.push_back({"r1", nullptr, nullptr, "no such file"});
+  members.push_back({"r2", std::make_unique<MemoryBackend>(MemoryBackendOptions{kSize}),
+                     std::make_unique<MemoryJournal>(), ""});
+  auto r = Replicator::open(std::move(members), options());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("r1"), std::string::npos) << r.error().message;
+}
+
+TEST_F(ReplicatorTest, AMemberRemovedFromTheManifestIsNotWaitedFor) {
+  // r1 and r2 were the members of generation 3; r1 was lost and removed from the manifest.
+  auto journal = std::make_unique<MemoryJournal>();
+  ASSERT_TRUE(journal->save_meta({"r2", kSize, 3, 5, true, {"r1", "r2"}, 0}));
+  std::vector<Replicator::Member> members;
+  members.push_back(
+      {"r2", std::make_unique<MemoryBackend>(MemoryBackendOptions{kSize}), std::move(journal), ""});
+  auto r = Replicator::open(std::move(members), options());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*r)->health(), "healthy");
+}
+
+TEST_F(ReplicatorTest, AReplicaAwayDuringARevertCopiesEverythingWhenItComesBack) {
+  // Real files: revert copies the snapshot into each replica's file.
+  char tmpl[] = "/tmp/maya-revert-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::filesystem::path dir = tmpl;
+  auto open_file_replica = [&](const std::string& id) {
+    std::filesystem::create_directories(dir / id);
+    FileBackendOptions o;
+    o.size = kSize;
+    o.create = true;
+    Replicator::Member m{id, nullptr, nullptr, ""};
+    auto data = FileBackend::open(dir / id / "data.img", o);
+    auto journal = FileJournal::open(dir / id);
+    EXPECT_TRUE(data && journal);
+    m.data = std::move(*data);
+    m.journal = std::move(*journal);
+    return m;
+  };
+  std::vector<Replicator::Member> members;
+  members.push_back(open_file_replica("r1"));
+  members.push_back(open_file_replica("r2"));
+  auto r = Replicator::open(std::move(members), options());
+  ASSERT_TRUE(r) << r.error().message;
+  for (std::uint64_t region = 0; region < 16; ++region)
+    ASSERT_TRUE((*r)->write(region << 20, pattern(1 << 20, 1), false));
+  ASSERT_TRUE((*r)->snapshot(dir / "snap.img"));
+  ASSERT_TRUE((*r)->wait_snapshot());
+  for (std::uint64_t region = 0; region < 16; ++region)
+    ASSERT_TRUE((*r)->write(region << 20, pattern(1 << 20, 2), false));
+  // r2 leaves holding pattern 2 everywhere; only region 0 is written while it is away.
+  ASSERT_TRUE((*r)->fail_replica("r2", "away during the revert"));
+  ASSERT_TRUE((*r)->write(0, pattern(1 << 20, 3), false));
+  ASSERT_TRUE((*r)->revert(dir / "snap.img")) << "revert";
+  EXPECT_EQ(read_back(**r, 0, 1 << 20), pattern(1 << 20, 1));
+  // r2 comes back with pattern 2 where the volume now holds pattern 1: it must copy everything,
+  // not only region 0, the one written while it was away.
+  ASSERT_TRUE((*r)->add_replica(open_file_replica("r2")));
+  (*r)->wait_rebuilds();
+  EXPECT_EQ((*r)->health(), "healthy");
+  (*r)->close();
+  auto a = std::filesystem::file_size(dir / "r1" / "data.img");
+  std::ifstream f1(dir / "r1" / "data.img", std::ios::binary),
+      f2(dir / "r2" / "data.img", std::ios::binary);
+  std::string c1((std::istreambuf_iterator<char>(f1)), {}),
+      c2((std::istreambuf_iterator<char>(f2)), {});
+  EXPECT_EQ(a, kSize);
+  EXPECT_TRUE(c1 == c2) << "r2 differs from r1 after coming back";
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

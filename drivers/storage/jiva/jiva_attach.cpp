@@ -1,5 +1,6 @@
 // The jiva driver's attach and detach: through the kernel's iSCSI initiator (open-iscsi) where
 // the host has one, else through a FUSE file served by the volume's target and a loop device.
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -90,6 +91,13 @@ Result<void> JivaStorageDriver::detach(const std::string& name) {
   }
   if (supervisor_->status(name).pid != 0) {
     MAYA_TRY(withdrawn, target_call(name, "DELETE", "/v1/frontend/fuse"));
+  } else if (supervisor_->has_fuse(name)) {
+    // The target is down: nobody will unmount its FUSE file; without our descriptor the mount
+    // would be dead and block the next attach.
+    const fs::path dir = maya::jiva::target_paths(options_.run_dir, name).fuse_dir;
+    if (::umount2(dir.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+      log::warn("volume " + name + ": cannot unmount " + dir.string() + ": " +
+                std::strerror(errno));
   }
   supervisor_->drop_fuse(name);
   if (options_.iscsi != nullptr && !options_.iscsi->unavailable()) {

@@ -153,8 +153,14 @@ Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const 
   m->replicas.erase(it);
   MAYA_TRY(written, maya::jiva::write_manifest(dir, *m));
   if (auto followed = target_call(volume, "POST", "/v1/replicas/reload"); !followed) {
-    (void)maya::jiva::write_manifest(dir, before);
-    return fail("replica " + id + " of volume " + volume + " was not removed", followed.error());
+    // A target that does not run (it may refuse to start because of this very replica) reads
+    // the manifest when it starts; one that answers and refuses keeps the replica.
+    if (followed.error().message.find("does not answer") == std::string::npos) {
+      (void)maya::jiva::write_manifest(dir, before);
+      return fail("replica " + id + " of volume " + volume + " was not removed", followed.error());
+    }
+    log::warn("volume " + volume + ": its target does not run; replica " + id +
+              " is removed from the manifest it reads when it starts");
   }
   std::error_code ec;
   fs::remove_all(*rdir, ec);
@@ -190,12 +196,23 @@ Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volum
     if (auto thawed = quiesce(false); !thawed) log::error(thawed.error().message);
   }
   if (!taken) return std::unexpected(taken.error());
+  auto discard_image = [&] {
+    std::error_code ignored;
+    fs::remove(dir / (snapshot + ".img"), ignored);
+  };
   for (;;) {
-    MAYA_TRY(progress, target_call(volume, "GET", "/v1/snapshots/" + snapshot));
+    auto progress = target_call(volume, "GET", "/v1/snapshots/" + snapshot);
+    if (!progress) {
+      discard_image();
+      return fail("snapshot " + snapshot + " of volume " + volume + " was not completed",
+                  progress.error());
+    }
     if (!progress->value("copying", false)) {
-      if ((*progress)["error"].is_string())
+      if ((*progress)["error"].is_string()) {
+        discard_image();
         return fail("snapshot " + snapshot + " of volume " + volume +
                     " could not be copied: " + (*progress)["error"].get<std::string>());
+      }
       taken = progress;
       break;
     }
@@ -234,7 +251,7 @@ Result<void> JivaStorageDriver::delete_snapshot(const std::string& volume,
     return fail("invalid snapshot name: " + ok.error().message);
   const fs::path dir = snapshots_dir(volume_dir(volume));
   std::error_code ec;
-  if (!fs::exists(dir / (snapshot + ".json"), ec))
+  if (!fs::exists(dir / (snapshot + ".json"), ec) && !fs::exists(dir / (snapshot + ".img"), ec))
     return fail("volume " + volume + " has no snapshot " + snapshot);
   fs::remove(dir / (snapshot + ".json"), ec);  // first: an .img without .json is no snapshot
   fs::remove(dir / (snapshot + ".img"), ec);
