@@ -115,21 +115,12 @@ Result<void> Connection::on_login(const PduView& pdu) {
     statsn_ = req.exp_statsn;
     exp_cmdsn_ = req.cmdsn;
   }
-  auto refuse = [&](std::uint16_t status) {
-    step = LoginStep{};
-    step.fail = true;
-    step.response.csg = req.csg;
-    step.response.isid = req.isid;
-    step.response.itt = req.itt;
-    step.response.status_class = static_cast<std::uint8_t>(status >> 8);
-    step.response.status_detail = static_cast<std::uint8_t>(status);
-  };
   if (step.complete) {
     params_ = login_.params();
     const std::uint16_t continued = login_.requested_tsih();
     if (continued != 0 &&
         !context_.registry->exists(continued, params_.initiator_name, login_.isid())) {
-      refuse(login_status::kSessionDoesNotExist);
+      step = failed_login(req, login_status::kSessionDoesNotExist);
     }
   }
   if (step.complete) {
@@ -138,7 +129,7 @@ Result<void> Connection::on_login(const PduView& pdu) {
         context_.registry->open(params_.initiator_name, login_.isid(), normal, hooks_.stop,
                                 login_.requested_tsih(), context_.admit_normal);
     if (opened.refused) {
-      refuse(login_status::kServiceUnavailable);
+      step = failed_login(req, login_status::kServiceUnavailable);
     } else {
       tsih_ = opened.tsih;
       session_id_ = opened.id;

@@ -30,8 +30,7 @@ bool LoginMachine::auth_required() const {
   return config_.chap.enabled() && (!negotiator_.params().discovery || config_.discovery_auth);
 }
 
-LoginStep LoginMachine::fail(const LoginReq& req, std::uint16_t status) {
-  failed_ = true;
+LoginStep failed_login(const LoginReq& req, std::uint16_t status) {
   LoginStep step;
   step.fail = true;
   step.response.csg = req.csg;
@@ -40,6 +39,11 @@ LoginStep LoginMachine::fail(const LoginReq& req, std::uint16_t status) {
   step.response.status_class = static_cast<std::uint8_t>(status >> 8);
   step.response.status_detail = static_cast<std::uint8_t>(status);
   return step;
+}
+
+LoginStep LoginMachine::fail(const LoginReq& req, std::uint16_t status) {
+  failed_ = true;
+  return failed_login(req, status);
 }
 
 std::optional<std::uint16_t> LoginMachine::first_request(const LoginReq& req,

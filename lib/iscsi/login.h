@@ -51,6 +51,9 @@ struct LoginStep {
   bool complete = false;           // full feature phase reached: assign the TSIH
 };
 
+// A Login Response that refuses `req` with `status` (the connection closes after sending it).
+LoginStep failed_login(const LoginReq& req, std::uint16_t status);
+
 class LoginMachine {
  public:
   explicit LoginMachine(const LoginConfig& config);
