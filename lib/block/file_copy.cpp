@@ -24,6 +24,19 @@ std::string errno_text() {
 
 }  // namespace
 
+Result<void> write_at(int fd, std::span<const std::byte> data, std::uint64_t offset) {
+  for (std::size_t done = 0; done < data.size();) {
+    ssize_t n =
+        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot write at " + std::to_string(offset + done) + ": " + errno_text());
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
 Result<CopyMethod> copy_fd(int from, int to, std::uint64_t size,
                            const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   if (::ftruncate(to, static_cast<off_t>(size)) != 0)
@@ -64,15 +77,8 @@ Result<CopyMethod> copy_fd(int from, int to, std::uint64_t size,
       ssize_t got = ::pread(from, buffer.data(), n, static_cast<off_t>(at));
       if (got <= 0)
         return fail("cannot read what to copy: " + (got < 0 ? errno_text() : "short file"));
-      for (ssize_t off = 0; off < got;) {
-        ssize_t put = ::pwrite(to, buffer.data() + off, static_cast<std::size_t>(got - off),
-                               static_cast<off_t>(at) + off);
-        if (put < 0) {
-          if (errno == EINTR) continue;
-          return fail("cannot write the copy: " + errno_text());
-        }
-        off += put;
-      }
+      auto bytes = std::as_bytes(std::span(buffer.data(), static_cast<std::size_t>(got)));
+      if (auto put = write_at(to, bytes, at); !put) return fail("the copy", put.error());
       at += static_cast<std::uint64_t>(got);
       done += static_cast<std::uint64_t>(got);
       if (progress) progress(done, total);

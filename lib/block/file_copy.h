@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 
 #include "lib/common/result.h"
 
@@ -21,6 +22,9 @@ Result<CopyMethod> copy_file(
 // The same between open descriptors; `to` is made exactly `size` bytes, its old contents gone.
 Result<CopyMethod> copy_fd(int from, int to, std::uint64_t size,
                            const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
+
+// pwrite until all of `data` is at `offset` of `fd` (short writes and EINTR are retried).
+Result<void> write_at(int fd, std::span<const std::byte> data, std::uint64_t offset);
 
 // Whether `dir`'s file system shares blocks on FICLONE.
 bool supports_reflink(const std::filesystem::path& dir);

@@ -21,23 +21,6 @@ namespace maya::block {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-Result<void> write_all(int fd, std::span<const std::byte> data, std::uint64_t offset) {
-  for (std::size_t done = 0; done < data.size();) {
-    ssize_t n =
-        ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(std::string("cannot write the snapshot: ") + std::strerror(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
-}  // namespace
-
 // Copies region `r` into the snapshot unless done, with the region's stripe held exclusively.
 Result<void> copy_snapshot_region(Replicator::SnapshotCopy& s, BlockBackend& source,
                                   std::shared_mutex& stripe, std::uint64_t r, std::uint64_t size) {
@@ -53,7 +36,7 @@ Result<void> copy_snapshot_region(Replicator::SnapshotCopy& s, BlockBackend& sou
     if (extent->mapped) {
       buffer.resize(stop - pos);
       MAYA_TRY(got, source.read(pos, buffer));
-      MAYA_TRY(put, write_all(s.fd.get(), buffer, pos));
+      MAYA_TRY_VOID(write_at(s.fd.get(), buffer, pos));
     }
     pos = stop;
   }
