@@ -126,6 +126,9 @@ Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length
 Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::uint64_t bytes,
                                  const std::function<Result<void>(Replica&)>& op,
                                  std::uint64_t offset, std::uint64_t length) {
+  // With every replica gone there is nobody to write to, and the threaded branch below needs
+  // a first target: answer with an error (a CHECK CONDITION to the initiator), never a crash.
+  if (targets.empty()) return fail("no replica holds the data any more (all failed)");
   std::vector<Result<void>> results(targets.size());
   if (targets.size() == 1 || bytes < options_.inline_write_bytes) {
     for (std::size_t i = 0; i < targets.size(); ++i) results[i] = op(*targets[i]);

@@ -3,6 +3,7 @@
 // open (a stale replica never wins), rebuilds (full, from the regions a replica missed, under
 // concurrent writes) and snapshots. Faults are the one place a fake is right.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -142,6 +143,37 @@ TEST_F(ReplicatorTest, AFailingReplicaLeavesAndTheVolumeServesDegraded) {
   EXPECT_FALSE((*r)->write(0, data, false));
   EXPECT_EQ((*r)->health(), "failed");
   EXPECT_FALSE((*r)->read(0, std::span(data)));
+}
+
+// Issue 10, failure 1: with every replica gone, a write at or above the inline size took the
+// threaded fan-out branch with an empty target list and crashed. Every operation must answer
+// with an error instead, whatever its size, and the volume must stay "failed", not crash.
+TEST_F(ReplicatorTest, AVolumeWithNoLiveReplicaAnswersEveryOperationWithAnError) {
+  Fleet fleet(2);
+  auto fakes = fleet.fakes;
+  auto r = Replicator::open(fleet.members(), options());
+  ASSERT_TRUE(r);
+  for (auto& f : fakes) f.data->inject_fault(MemoryBackend::Fault::write);
+  auto big = pattern(kSize / 2, 9);  // fails on both replicas: both leave
+  EXPECT_FALSE((*r)->write(0, big, false));
+  ASSERT_EQ((*r)->health(), "failed");
+  for (auto& f : fakes) f.data->clear_faults();  // nothing brings them back by itself
+  for (std::size_t bytes :
+       {std::size_t{512}, std::size_t{4096}, std::size_t{64 << 10}, std::size_t{1 << 20}}) {
+    auto data = pattern(bytes, 10);
+    EXPECT_FALSE((*r)->write(0, data, false)) << bytes;
+    EXPECT_FALSE((*r)->write(0, data, true)) << bytes;
+    EXPECT_FALSE((*r)->read(0, std::span(data))) << bytes;
+  }
+  EXPECT_FALSE((*r)->discard(0, 1 << 20));
+  EXPECT_FALSE((*r)->discard(0, 8 << 20));
+  EXPECT_FALSE((*r)->flush());
+  EXPECT_FALSE((*r)->extent_at(0));
+  auto snap = std::filesystem::temp_directory_path() /
+              ("maya-noreplica-" + std::to_string(::getpid()) + ".img");
+  EXPECT_FALSE((*r)->snapshot(snap));
+  std::filesystem::remove(snap);
+  EXPECT_EQ((*r)->health(), "failed");
 }
 
 TEST_F(ReplicatorTest, AReadErrorFailsOverToAnotherReplica) {
