@@ -1,6 +1,7 @@
 // Plain HTTP messages, free of Beast so that handlers and tests need not include it.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace maya::http {
@@ -9,6 +10,10 @@ struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // "/v1/status"
   std::string body;
+  // True once the client has closed its connection: it gave up waiting (Docker's plugin client
+  // times out and retries the same call). Set by the server while the handler runs; empty for
+  // requests that did not come from a socket.
+  std::function<bool()> caller_gone;
 };
 
 struct Response {

@@ -1,5 +1,6 @@
 #include "lib/http/server.h"
 
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <array>
@@ -88,6 +89,11 @@ class Session : public std::enable_shared_from_this<Session> {
     auto message = parser_->release();
     Request request{std::string(message.method_string()), std::string(message.target()),
                     std::move(message.body())};
+    // The socket stays open while the handler runs (a busy session is never closed under it).
+    request.caller_gone = [fd = socket_.native_handle()] {
+      pollfd p{fd, POLLRDHUP, 0};
+      return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+    };
     bool keep_alive = message.keep_alive();
     unsigned version = message.version();
     busy_ = true;

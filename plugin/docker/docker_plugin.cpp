@@ -20,6 +20,7 @@ struct Call {
   std::string name;
   std::string id;
   drivers::VolumeOptions opts;
+  std::function<bool()> caller_gone;
 };
 
 // Parses {"Name": "...", "ID": "...", "Opts": {...}}; every Opts value must be a string.
@@ -28,6 +29,7 @@ Result<Call> parse_call(const http::Request& request, bool needs_name) {
   if (body.is_discarded() || !body.is_object())
     return fail("the request body is not a JSON object");
   Call call;
+  call.caller_gone = request.caller_gone;
   if (needs_name) {
     if (!body.contains("Name") || !body["Name"].is_string())
       return fail("the request has no volume Name");
@@ -131,6 +133,19 @@ http::Router make_router(drivers::VolumeDriver& driver,
   });
   add("/VolumeDriver.Mount", "mount", true, [&driver](const Call& c) -> Result<json> {
     MAYA_TRY(mountpoint, driver.mount(c.name, c.id));
+    // Docker gave up on this Mount (its client timed out and closed the connection) and will
+    // retry it with the same ID: for Docker it failed, so it must leave no reference behind,
+    // or the retry would count a second one that no Unmount ever releases. Repeats of an ID
+    // that Docker did see succeed still count (a `docker cp` into a running container mounts
+    // the container's ID again and unmounts it once).
+    if (c.caller_gone && c.caller_gone()) {
+      if (auto undone = driver.unmount(c.name, c.id); !undone)
+        return fail("Docker gave up waiting for the mount of " + c.name +
+                        ", and its reference could not be released",
+                    undone.error());
+      return fail("Docker gave up waiting for the mount of " + c.name +
+                  "; its reference was released, and Docker's retry mounts it again");
+    }
     return json{{"Mountpoint", mountpoint->string()}};
   });
   add("/VolumeDriver.Unmount", "unmount", true, [&driver](const Call& c) -> Result<json> {

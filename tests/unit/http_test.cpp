@@ -152,6 +152,35 @@ TEST_F(ServerFixture, HandlersRunInParallel) {
   EXPECT_EQ(b.get()->body, "together");
 }
 
+// A handler can tell that its caller hung up while it ran (Docker's plugin client does so
+// when it times out), and not before: the client below waits for the handler to look once.
+TEST_F(ServerFixture, HandlersSeeWhenTheCallerHasGone) {
+  std::promise<bool> before_close, after_close;
+  std::promise<void> looked;
+  start([&](const Request& request) {
+    before_close.set_value(request.caller_gone && request.caller_gone());
+    looked.set_value();
+    bool gone = false;
+    for (int i = 0; i < 1000 && !gone; ++i) {  // at most 10 s
+      gone = request.caller_gone();
+      if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    after_close.set_value(gone);
+    return text(200, "nobody reads this");
+  });
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get.size()));
+  ASSERT_EQ(looked.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ::close(fd);
+  EXPECT_FALSE(before_close.get_future().get()) << "the caller was still there";
+  EXPECT_TRUE(after_close.get_future().get()) << "the handler never saw the caller go";
+}
+
 TEST_F(ServerFixture, HandlerExceptionsBecome500) {
   start([](const Request&) -> Response { throw std::runtime_error("boom"); });
   auto r = request(socket_, {"GET", "/", ""});

@@ -8,6 +8,7 @@
 
 #include "drivers/volume/docker/docker_volume_driver.h"
 #include "lib/common/files.h"
+#include "plugin/docker/docker_plugin.h"
 
 namespace maya::drivers::docker {
 namespace {
@@ -140,6 +141,29 @@ TEST_F(Refcount, FirstReferenceMountsLastReleases) {
 
   ASSERT_TRUE(driver_->mount("v", "c3").has_value());
   EXPECT_EQ(calls_.format, 1) << "a volume with a file system is never formatted again";
+}
+
+// Docker's plugin client gives up on a slow Mount (a request timeout), closes the connection
+// and retries with the same ID. The Mount it gave up on must leave no reference behind, or the
+// retry counts a second one that no Unmount ever releases and the volume stays mounted forever.
+TEST_F(Refcount, AMountDockerGaveUpOnLeavesNoReferenceAndItsRetryCountsOnce) {
+  auto router = plugin::docker::make_router(*driver_, [] { return config::VolumeDefaults{}; });
+  http::Request mount{"POST", "/VolumeDriver.Mount", R"({"Name":"v","ID":"c1"})", {}};
+  bool gone = true;
+  mount.caller_gone = [&gone] { return gone; };
+  auto abandoned = router(mount);
+  EXPECT_NE(abandoned.body.find("gave up"), std::string::npos) << abandoned.body;
+  EXPECT_EQ(refs(), 0u);
+  EXPECT_TRUE(calls_.attached.empty()) << "the only reference went, so the volume detached";
+
+  gone = false;  // the retry, whose answer Docker reads
+  auto retried = router(mount);
+  EXPECT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(refs(), 1u);
+  http::Request unmount{"POST", "/VolumeDriver.Unmount", R"({"Name":"v","ID":"c1"})", {}};
+  EXPECT_EQ(router(unmount).status, 200);
+  EXPECT_EQ(refs(), 0u) << "one Unmount releases the volume";
+  EXPECT_TRUE(calls_.attached.empty());
 }
 
 TEST_F(Refcount, FailedMountChangesNoCountAndDetaches) {
