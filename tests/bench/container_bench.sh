@@ -14,7 +14,6 @@ set -euo pipefail
 set -E
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../e2e" && pwd)
-PLUGIN_SOCKET=/run/docker/plugins/maya.sock
 command -v fio >/dev/null || { echo "SKIP: fio is not installed (packaging/install-deps.sh --with-tests)"; exit 77; }
 [[ -e /dev/fuse ]] || { echo "SKIP: no /dev/fuse"; exit 77; }
 
@@ -50,9 +49,9 @@ for kind in jiva local; do
   step "fio on a $kind volume"
   vol=bench-$kind
   if [[ $kind == jiva ]]; then
-    docker volume create -d maya -o size=3GiB -o replicas=1 -o attach=fuse "$vol" >/dev/null
+    docker volume create -d "$PLUGIN" -o size=3GiB -o replicas=1 -o attach=fuse "$vol" >/dev/null
   else
-    docker volume create -d maya -o size=3GiB -o driver=local "$vol" >/dev/null
+    docker volume create -d "$PLUGIN" -o size=3GiB -o driver=local "$vol" >/dev/null
   fi
   sync  # earlier runs' dirty pages must not be written back during this one
   seq=$(run_fio "$vol" --name=seq --filename=/data/seq --rw=write --bs=1M --size=1G --direct=1 \

@@ -8,14 +8,13 @@
 # the first failure prints "not ok - <step>: <why>", logs of maya and dockerd, and exits 1.
 #
 # maya runs from a temp root ($T) made by `maya init --root $T`; only its Docker plugin socket
-# is the real /run/docker/plugins/maya.sock, because that is where dockerd looks for plugin
-# `maya`. So this test refuses to run while another maya serves that socket.
+# lives where dockerd looks for plugins, /run/docker/plugins, under a name of this run's own
+# ($PLUGIN, see maya_e2e.sh), so an installed maya serving plugin `maya` is left untouched.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 set -E # the ERR trap also fires inside functions
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PLUGIN_SOCKET=/run/docker/plugins/maya.sock
 VOL=e2evol
 SIZE=256MiB
 SIZE_BYTES=$((256 * 1024 * 1024))
@@ -27,8 +26,8 @@ maya_e2e_setup
 # ---------------------------------------------------------------------------------------------
 # The volume's life, as a user lives it.
 # ---------------------------------------------------------------------------------------------
-step "docker volume create -d maya -o size=$SIZE $VOL"
-out=$(docker volume create -d maya -o size=$SIZE "$VOL")
+step "docker volume create -d $PLUGIN -o size=$SIZE $VOL"
+out=$(docker volume create -d "$PLUGIN" -o size=$SIZE "$VOL")
 [[ $out == "$VOL" ]] || fail "docker printed '$out'"
 [[ -d $T/opt/maya-store/$VOL ]] || fail "no backing directory $T/opt/maya-store/$VOL"
 pass
@@ -123,14 +122,14 @@ docker rm -f maya-e2e-sleeper >/dev/null
 [[ -z $(loops_under "$T") ]] || fail "loop devices still attached: $(loops_under "$T" | tr '\n' ' ')"
 pass
 
-step "docker volume ls lists $VOL with driver maya"
+step "docker volume ls lists $VOL with driver $PLUGIN"
 listed=$(docker volume ls --format '{{.Driver}} {{.Name}}')
-grep -qx "maya $VOL" <<<"$listed" || fail "not listed: $(tr '\n' ';' <<<"$listed")"
+grep -qx "$PLUGIN $VOL" <<<"$listed" || fail "not listed: $(tr '\n' ';' <<<"$listed")"
 pass
 
-step "docker volume inspect $VOL shows driver maya and a Status"
+step "docker volume inspect $VOL shows driver $PLUGIN and a Status"
 inspect=$(docker volume inspect "$VOL")
-[[ $(jq -r '.[0].Driver' <<<"$inspect") == maya ]] || fail "Driver is $(jq -r '.[0].Driver' <<<"$inspect")"
+[[ $(jq -r '.[0].Driver' <<<"$inspect") == "$PLUGIN" ]] || fail "Driver is $(jq -r '.[0].Driver' <<<"$inspect")"
 status=$(jq -c '.[0].Status' <<<"$inspect")
 jq_true 'type == "object" and has("state") and (has("size") or has("size_bytes"))' "$status" ||
   fail "Status lacks a state or size key: $status"
@@ -162,7 +161,7 @@ run_ms=()
 for i in 1 2 3 4 5; do
   v=e2etime$i
   t0=$(date +%s%N)
-  docker volume create -d maya -o size=$SIZE "$v" >/dev/null
+  docker volume create -d "$PLUGIN" -o size=$SIZE "$v" >/dev/null
   stamp=$(drun -v "$v:/data" "$E2E_IMAGE" sh -c '
     set -e
     echo first > /data/first

@@ -34,7 +34,7 @@
 #     of the busybox tarball ~0.15 s; `docker run --rm … echo hi` ~0.3 s; dockerd stops in ~2.5 s.
 #   * Legacy volume plugins: dockerd looks for sockets in /run/docker/plugins/<name>.sock and
 #     spec files in /etc/docker/plugins/<name>.spec at fixed paths, whatever --exec-root is;
-#     both work with this private dockerd (plugin `maya` ← /run/docker/plugins/maya.sock).
+#     both work with this private dockerd (plugin `maya-e2e-PID` ← /run/docker/plugins/maya-e2e-PID.sock).
 #   * The docker CLI: this machine also has /usr/local/bin/docker (a newer CLI, not from a
 #     package); we use the CLI shipped with the engine (/usr/bin/docker) when it exists.
 #   * Images: no registry is reachable, so every `docker run` needs --pull never and the local

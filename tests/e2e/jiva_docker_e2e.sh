@@ -16,7 +16,6 @@ set -euo pipefail
 set -E
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PLUGIN_SOCKET=/run/docker/plugins/maya.sock
 VOL=jvol
 [[ -e /dev/fuse ]] || { echo "SKIP: no /dev/fuse: jiva volumes attach through FUSE here"; exit 77; }
 
@@ -27,8 +26,8 @@ maya_e2e_setup
 target_pid() { maya volume inspect "$VOL" -o json | jq -r '.target_pid // empty'; }
 target_socket() { echo "$T/run/maya/targets/$VOL.sock"; }
 
-step "docker volume create -d maya -o size=512MiB -o replicas=2 $VOL"
-[[ $(docker volume create -d maya -o size=512MiB -o replicas=2 "$VOL") == "$VOL" ]] || fail "create"
+step "docker volume create -d $PLUGIN -o size=512MiB -o replicas=2 $VOL"
+[[ $(docker volume create -d "$PLUGIN" -o size=512MiB -o replicas=2 "$VOL") == "$VOL" ]] || fail "create"
 json=$(maya volume inspect "$VOL" -o json)
 [[ $(jq -r .driver <<<"$json") == jiva && $(jq '.replicas | length' <<<"$json") == 2 ]] ||
   fail "not a 2-replica jiva volume: $(jq -c '{driver, replicas}' <<<"$json")"
@@ -118,7 +117,7 @@ pass
 
 step "a clone of it: fsck-clean, with the data of the snapshot point, in another container"
 e2fsck -fn "$T/opt/maya-store/$VOL/snapshots/s1.img" >"$T/fsck.out" 2>&1 || fail "the snapshot is not fsck-clean: $(tail -5 "$T/fsck.out")"
-[[ $(docker volume create -d maya -o from="$VOL@s1" clone) == clone ]] || fail "clone create"
+[[ $(docker volume create -d "$PLUGIN" -o from="$VOL@s1" clone) == clone ]] || fail "clone create"
 seen=$(drun -v clone:/data "$E2E_IMAGE" sh -c 'cat /data/marker; ls /data/after 2>/dev/null || echo none; cd /data && sha256sum -c payload.sha256 during.sha256 degraded.sha256 >/dev/null && echo sums-ok')
 [[ $seen == "at-snapshot"$'\n'"none"$'\n'"sums-ok" ]] || fail "the clone holds: $(tr '\n' ' ' <<<"$seen")"
 [[ $(docker exec jiva-sleeper cat /data/marker) == after-snapshot ]] || fail "the source changed"

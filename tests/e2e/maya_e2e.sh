@@ -22,6 +22,12 @@ MAYA=$(readlink -f -- "$1")
   exit 2
 }
 
+# The plugin's name is this run's own, so an installed maya serving plugin `maya` on
+# /run/docker/plugins/maya.sock goes on untouched beside the test (dockerd finds plugins by
+# socket name there: `docker volume create -d "$PLUGIN"`).
+PLUGIN=maya-e2e-$$
+PLUGIN_SOCKET=/run/docker/plugins/$PLUGIN.sock
+
 # shellcheck source=dockerd.sh
 source "$HERE/dockerd.sh"
 
