@@ -37,7 +37,8 @@ class TargetSupervisor {
     std::vector<std::string> command;  // argv up to the volume: {"/usr/bin/maya", "target", "run"}
     std::filesystem::path store_dir;
     std::filesystem::path run_dir;
-    std::string address;  // portal IP handed to every target
+    std::string address;                  // portal IP handed to every target
+    std::vector<std::string> extra_args;  // appended to every target's arguments
   };
 
   explicit TargetSupervisor(Options options);
