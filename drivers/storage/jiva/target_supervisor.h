@@ -37,8 +37,9 @@ class TargetSupervisor {
     std::vector<std::string> command;  // argv up to the volume: {"/usr/bin/maya", "target", "run"}
     std::filesystem::path store_dir;
     std::filesystem::path run_dir;
-    std::string address;                  // portal IP handed to every target
-    std::vector<std::string> extra_args;  // appended to every target's arguments
+    std::string address;  // portal IP handed to every target
+    // Appended to every target's arguments (e.g. the connection caps).
+    std::vector<std::string> extra_args;
   };
 
   explicit TargetSupervisor(Options options);
