@@ -16,10 +16,14 @@
 namespace maya::target {
 namespace {
 
-constexpr int kMaxWaitMs = 200;                                // how often stop() is noticed
-constexpr int kAcceptsPerRound = 64;                           // then the others get their turn
-constexpr int kReadsPerEvent = 16;                             // likewise for one busy connection
-constexpr std::size_t kReadChunk = 16384;                      // bytes read at once before login
+constexpr int kMaxWaitMs = 200;            // how often stop() is noticed
+constexpr int kAcceptsPerRound = 64;       // then the others get their turn
+constexpr int kReadsPerEvent = 16;         // likewise for one busy connection
+constexpr std::size_t kReadChunk = 16384;  // bytes read at once before login
+// Login PDUs carry at most 8 KiB of text (MaxRecvDataSegmentLength keeps its default of 8192
+// until the login ends; Linux's target refuses more): with a BHS and AHS, a part-received PDU
+// beyond this bound is an attempt to make us buffer, not a login.
+constexpr std::size_t kMaxLoginPdu = 16384;
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);  // after EMFILE and the like
 constexpr int kSendTimeoutSeconds = 30;
 
@@ -216,6 +220,9 @@ void LoginLoop::feed(Pending& p) {
   }
   p.in.erase(p.in.begin(), p.in.begin() + static_cast<std::ptrdiff_t>(start));
   if (p.in.empty()) p.in.shrink_to_fit();  // nothing kept for a connection between PDUs
+  if (reason.empty() && !p.conn->logged_in() && p.in.size() > kMaxLoginPdu) {
+    reason = "a login PDU of more than " + std::to_string(kMaxLoginPdu) + " bytes";
+  }
   if (!p.conn->out().empty()) {
     auto bytes = p.conn->out().flatten();
     p.conn->out().clear();

@@ -246,6 +246,29 @@ TEST(ConnectionLimits, TrickledLoginIsDroppedAtTheDeadline) {
   target->stop();
 }
 
+TEST(ConnectionLimits, OversizedLoginPduIsDropped) {
+  log::set_level(log::Level::error);
+  TestDisk disk;
+  auto target = make_target(disk, {});
+  ASSERT_TRUE(target);
+  auto c = MiniInitiator::connect(target->port());
+  ASSERT_TRUE(c);
+  // A login that announces 60,000 bytes of text (within the full-feature limit, far beyond a
+  // login's), then sends 20 KiB of it: the target stops buffering and closes.
+  Header bhs{};
+  bhs[0] = 0x43;
+  bhs[1] = 0x87;
+  bhs[5] = 0x00;
+  bhs[6] = 0xea;
+  bhs[7] = 0x60;
+  c->send_raw(bhs);
+  std::vector<std::uint8_t> text(20 * 1024, 'x');
+  c->send_raw(text);
+  EXPECT_TRUE(c->closed_by_peer(5000));
+  EXPECT_TRUE(login_inquiry_write(target->port()));
+  target->stop();
+}
+
 TEST(ConnectionLimits, OldestLoginInProgressMakesRoom) {
   log::set_level(log::Level::error);
   TestDisk disk;
