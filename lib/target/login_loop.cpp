@@ -70,9 +70,13 @@ LoginLoop::~LoginLoop() = default;
 
 void LoginLoop::run() {
   std::array<epoll_event, 64> events;
+  Clock::time_point next_reap{};
   while (!target_.stopping_) {
-    target_.reap(false);
     auto now = Clock::now();
+    if (now >= next_reap) {  // join the threads of finished connections, now and then
+      target_.reap(false);
+      next_reap = now + std::chrono::milliseconds(kMaxWaitMs);
+    }
     if (!listening_ && now >= resume_accept_) watch_listener(true);
     int wait_ms = kMaxWaitMs;
     if (Pending* first = oldest()) {

@@ -374,10 +374,16 @@ TEST(ConnectionLimits, ThreadCreationFailureRefusesTheLogin) {
   auto first = login(port, &st, nullptr, "iqn.2026-11.io.maya:t1");
   ASSERT_TRUE(first);
   EXPECT_EQ(st, 0);
-  auto second = login(port, &st, nullptr, "iqn.2026-11.io.maya:t2");
-  ASSERT_TRUE(second);
-  EXPECT_EQ(st, kOutOfResources);
-  EXPECT_TRUE(second->closed_by_peer(5000));
+  // No room at all (the writer thread fails), then room for one thread (the reader fails).
+  const long busy = cgroup->read("pids.current");
+  for (long room : {0L, 1L}) {
+    ASSERT_TRUE(cgroup->write("pids.max", std::to_string(busy + room)));
+    auto refused = login(port, &st, nullptr, "iqn.2026-11.io.maya:t2");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(st, kOutOfResources) << "room for " << room << " thread(s)";
+    EXPECT_TRUE(refused->closed_by_peer(5000));
+  }
+  ASSERT_TRUE(cgroup->write("pids.max", std::to_string(now + 2)));
   int wstatus = 0;
   EXPECT_EQ(::waitpid(pid, &wstatus, WNOHANG), 0) << "the target process died";
   // The first connection still works; once it leaves, a new login gets its threads.
