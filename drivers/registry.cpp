@@ -32,6 +32,9 @@ const std::map<std::string, StorageFactory>& storage_registry() {
          o.store_dir = c.store_dir;
          o.run_dir = c.run_dir;
          o.target_command = {*self, "target", "run"};
+         o.target_args = {"--max-connections", std::to_string(c.iscsi_max_connections),
+                          "--max-connections-per-address",
+                          std::to_string(c.iscsi_max_connections_per_address)};
          o.address = c.iscsi_address;
          o.port_first = c.iscsi_port_first;
          o.port_last = c.iscsi_port_last;

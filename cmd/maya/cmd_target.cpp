@@ -1,7 +1,9 @@
 // maya target serve: one standalone iSCSI target on a file (tests, benchmarks, users who just
 // want a target). maya target run --volume NAME: the target of one jiva volume, as the daemon
 // spawns it.
+#include <cstdint>
 #include <iostream>
+#include <tuple>
 
 #include "cmd/maya/commands.h"
 #include "lib/common/names.h"
@@ -12,10 +14,34 @@
 namespace maya::cli {
 namespace {
 
+// --max-connections and --max-connections-per-address: -1 when not given.
+struct CapFlags {
+  std::int64_t total = -1, per_address = -1;
+
+  void add_to(po::options_description& options) {
+    options.add_options()("max-connections", po::value(&total)->value_name("N"),
+                          "logged-in connections served at once (default 64)")(
+        "max-connections-per-address", po::value(&per_address)->value_name("N"),
+        "of those, from one source address (default 16)");
+  }
+  // Checks the flags given and applies them; an error message, or empty.
+  std::string apply(std::uint32_t& max_connections, std::uint32_t& max_per_address) const {
+    for (auto [value, name, field] :
+         {std::tuple{total, "--max-connections", &max_connections},
+          std::tuple{per_address, "--max-connections-per-address", &max_per_address}}) {
+      if (value == -1) continue;
+      if (value < 1 || value > 65535) return std::string(name) + " must be 1 to 65535";
+      *field = static_cast<std::uint32_t>(value);
+    }
+    return {};
+  }
+};
+
 constexpr const char* kSummary =
     "Serves one iSCSI target with one LUN (0) backed by a file.\n\n"
     "  maya target serve --backing FILE --iqn IQN --listen ADDR:PORT [--size SIZE]\n"
-    "                    [--chap-user U --chap-secret S [--mutual-user U --mutual-secret S]]\n\n"
+    "                    [--chap-user U --chap-secret S [--mutual-user U --mutual-secret S]]\n"
+    "                    [--max-connections N] [--max-connections-per-address N]\n\n"
     "--size creates FILE (sparse) or grows it to SIZE; without it the file's size is used.\n"
     "PORT 0 picks a free port; the first line printed says which. Stops on SIGINT or SIGTERM.";
 
@@ -37,6 +63,8 @@ int serve(Globals& globals, const Args& args) {
                                             "mutual CHAP: the target's user")(
       "mutual-secret", po::value(&opts.mutual_secret)->value_name("SECRET"),
       "mutual CHAP: the target's secret");
+  CapFlags caps;
+  caps.add_to(options);
   Parsed parsed =
       parse({"target serve",
              "maya target serve --backing FILE --iqn IQN --listen ADDR:PORT [options]", kSummary},
@@ -54,6 +82,8 @@ int serve(Globals& globals, const Args& args) {
     return error("--mutual-user and --mutual-secret go together");
   if (!opts.mutual_user.empty() && opts.chap_user.empty())
     return error("mutual CHAP needs --chap-user and --chap-secret too");
+  if (auto bad = caps.apply(opts.max_connections, opts.max_connections_per_address); !bad.empty())
+    return error(bad);
   return target::serve_main(opts);
 }
 
@@ -62,7 +92,9 @@ constexpr const char* kRunSummary =
     "credentials its manifest holds. The daemon starts and supervises one per volume; run it by\n"
     "hand only to debug a volume whose target will not start. Stops on SIGINT or SIGTERM.\n\n"
     "  maya target run --volume NAME [--config PATH]\n"
-    "  maya target run --volume NAME --store DIR --run DIR [--address IP]   (what the daemon runs)";
+    "  maya target run --volume NAME --store DIR --run DIR [--address IP]   (what the daemon "
+    "runs)\n"
+    "                  [--max-connections N] [--max-connections-per-address N]";
 
 int run(Globals& globals, const Args& args) {
   jiva::VolumeTargetOptions opts;
@@ -77,6 +109,8 @@ int run(Globals& globals, const Args& args) {
                                                       "portal address (default: [iscsi] address)")(
       "fuse-fd", po::value(&opts.fuse_fd)->value_name("FD"),
       "resume serving this inherited /dev/fuse descriptor (the daemon passes it)");
+  CapFlags caps;
+  caps.add_to(options);
   Parsed parsed = parse({"target run", "maya target run --volume NAME [options]", kRunSummary},
                         options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
@@ -87,11 +121,15 @@ int run(Globals& globals, const Args& args) {
     opts.store_dir = cfg->store_dir;
     opts.run_dir = cfg->run_dir;
     opts.address = cfg->iscsi_address;
+    opts.max_connections = cfg->iscsi_max_connections;
+    opts.max_connections_per_address = cfg->iscsi_max_connections_per_address;
   } else {
     opts.store_dir = store;
     opts.run_dir = run_dir;
   }
   if (!address.empty()) opts.address = address;
+  if (auto bad = caps.apply(opts.max_connections, opts.max_connections_per_address); !bad.empty())
+    return error(bad);
   return jiva::run_volume_target(opts);
 }
 

@@ -158,6 +158,10 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
   cfg.iscsi_port_last = range->second;
   MAYA_TRY(chap, iscsi.boolean("chap", true));
   cfg.iscsi_chap = *chap;
+  MAYA_TRY(max_conns, iscsi.integer("max_connections", 64, 1, 65535));
+  cfg.iscsi_max_connections = static_cast<std::uint32_t>(*max_conns);
+  MAYA_TRY(max_per_addr, iscsi.integer("max_connections_per_address", 16, 1, 65535));
+  cfg.iscsi_max_connections_per_address = static_cast<std::uint32_t>(*max_per_addr);
   MAYA_TRY(iscsi_ok, iscsi.reject_unknown());
 
   MAYA_TRY(drivers_t, section("drivers"));

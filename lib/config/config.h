@@ -56,6 +56,8 @@ struct Config {
   std::uint16_t iscsi_port_first = 0;
   std::uint16_t iscsi_port_last = 0;
   bool iscsi_chap = true;
+  std::uint32_t iscsi_max_connections = 64;              // logged-in, per portal
+  std::uint32_t iscsi_max_connections_per_address = 16;  // of those, per source address
 
   VolumeDefaults volume_defaults;
 

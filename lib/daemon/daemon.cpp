@@ -175,6 +175,7 @@ class Daemon {
     if (hosts.empty()) return {};
     target::TargetOptions options;
     options.listen = target::format_endpoint({config_.iscsi_address, config_.iscsi_discovery_port});
+    options.limits = {config_.iscsi_max_connections, config_.iscsi_max_connections_per_address};
     const std::string address = config_.iscsi_address;
     auto directory = [hosts, address](const std::string& local_host) {
       const bool wildcard = address == "0.0.0.0" || address == "::";
@@ -267,6 +268,9 @@ class Daemon {
     keep(fresh->iscsi_port_first, config_.iscsi_port_first, "[iscsi] target_ports");
     keep(fresh->iscsi_port_last, config_.iscsi_port_last, "[iscsi] target_ports");
     keep(fresh->iscsi_chap, config_.iscsi_chap, "[iscsi] chap");
+    keep(fresh->iscsi_max_connections, config_.iscsi_max_connections, "[iscsi] max_connections");
+    keep(fresh->iscsi_max_connections_per_address, config_.iscsi_max_connections_per_address,
+         "[iscsi] max_connections_per_address");
     keep(fresh->storage_drivers, config_.storage_drivers, "[drivers] storage");
     bool changed = !(*fresh == config_);
     config_ = std::move(*fresh);

@@ -48,7 +48,9 @@ Result<std::size_t> Connection::receive(std::span<const std::uint8_t> in) {
   ping_outstanding_ = false;  // the peer is alive
   std::size_t pos = 0;
   const std::uint32_t limit = context_.login.offer.max_recv_data_segment_length;
+  const bool in_login = phase_ == Phase::kLogin;
   while (!closing_ && out_.data_bytes() < kFlushThreshold) {
+    if (in_login && phase_ != Phase::kLogin) break;  // logged in: the caller may hand us over
     auto rest = in.subspan(pos);
     auto frame = parse_frame(rest, digests_, limit);
     if (!frame) {
@@ -121,6 +123,11 @@ Result<void> Connection::on_login(const PduView& pdu) {
     if (continued != 0 &&
         !context_.registry->exists(continued, params_.initiator_name, login_.isid())) {
       step = failed_login(req, login_status::kSessionDoesNotExist);
+    }
+  }
+  if (step.complete && hooks_.admit) {
+    if (const std::uint16_t refused = hooks_.admit(); refused != 0) {
+      step = failed_login(req, refused);
     }
   }
   if (step.complete) {

@@ -44,6 +44,9 @@ struct ConnectionHooks {
   std::function<void()> stop;  // ends this connection from another thread (reinstatement)
   std::string portal;          // "addr:port,tpgt" of the local end, for SendTargets
   std::string local_host;      // the local end's IP address
+  // Asked as a login is about to complete (before the session registers): 0 admits it, else
+  // the Login status that refuses it (e.g. login_status::kOutOfResources over a connection cap).
+  std::function<std::uint16_t()> admit;
 };
 
 class Connection {
@@ -62,8 +65,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Parses and handles the whole PDUs at the start of `in`; returns how many bytes it used. It
-  // stops early when out() grows past kFlushThreshold: send out(), then call again with the
-  // rest. An error means: send what out() holds, then drop the connection.
+  // stops early when out() grows past kFlushThreshold, and right after the login completes (so
+  // the socket layer can move a logged-in connection elsewhere): send out(), then call again
+  // with the rest. An error means: send what out() holds, then drop the connection.
   Result<std::size_t> receive(std::span<const std::uint8_t> in);
   OutQueue& out() { return out_; }
   // Logout or a failed login: flush out(), then close.

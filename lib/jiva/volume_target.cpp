@@ -98,6 +98,7 @@ int run_volume_target(const VolumeTargetOptions& options) {
   target_options.chap.user = chap->user;
   target_options.chap.secret = chap->secret;
   target_options.admit_normal = [&frontends] { return frontends.admits_iscsi(); };
+  target_options.limits = {options.max_connections, options.max_connections_per_address};
   auto target = target::Target::create(target_options, **replicator);
   if (!target) {
     return failed("volume " + options.volume + ": cannot serve on " + target_options.listen + ": " +

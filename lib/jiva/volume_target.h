@@ -13,6 +13,7 @@
 // (which gets the /dev/fuse descriptor as --fuse-fd); it outlives the daemon that started it.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -22,8 +23,10 @@ struct VolumeTargetOptions {
   std::filesystem::path store_dir;
   std::filesystem::path run_dir;
   std::string volume;
-  std::string address = "0.0.0.0";  // the portal's IP; the port comes from the manifest
-  int fuse_fd = -1;                 // an inherited /dev/fuse descriptor to resume serving
+  std::string address = "0.0.0.0";     // the portal's IP; the port comes from the manifest
+  int fuse_fd = -1;                    // an inherited /dev/fuse descriptor to resume serving
+  std::uint32_t max_connections = 64;  // [iscsi] max_connections
+  std::uint32_t max_connections_per_address = 16;  // [iscsi] max_connections_per_address
 };
 
 // Serves until SIGINT/SIGTERM; returns the process exit status. Errors go to the log.

@@ -62,6 +62,7 @@ int serve_main(const ServeOptions& options) {
   target_options.iqn = options.iqn;
   target_options.chap = {options.chap_user, options.chap_secret, options.mutual_user,
                          options.mutual_secret};
+  target_options.limits = {options.max_connections, options.max_connections_per_address};
   auto target = Target::create(target_options, **backend);
   if (!target) {
     log::error(target.error().message);

@@ -15,6 +15,8 @@ struct ServeOptions {
   std::string chap_user, chap_secret;      // initiator must authenticate (optional)
   std::string mutual_user, mutual_secret;  // target authenticates itself too (optional)
   std::uint32_t block_size = 512;
+  std::uint32_t max_connections = 64;              // logged-in connections at once
+  std::uint32_t max_connections_per_address = 16;  // of those, from one source address
 };
 
 // Serves until SIGINT or SIGTERM. Prints "serving IQN on ADDR:PORT (LUN 0: FILE, SIZE)" to stdout

@@ -1,5 +1,6 @@
 #include "lib/target/target.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -8,18 +9,24 @@
 
 #include "lib/common/log.h"
 #include "lib/iscsi/discovery.h"
+#include "lib/iscsi/login.h"
+#include "lib/target/connection_slot.h"
+#include "lib/target/login_loop.h"
 #include "lib/target/sender.h"
 
 namespace maya::target {
 namespace {
 
-constexpr int kAcceptPollMs = 200;
-constexpr int kSendTimeoutSeconds = 30;
+// Room for a burst of connections while the login loop is busy.
+constexpr int kListenBacklog = 1024;
 
 }  // namespace
 
 Target::Target(TargetOptions options, Fd listener, Endpoint endpoint)
-    : options_(std::move(options)), listener_(std::move(listener)), endpoint_(std::move(endpoint)) {
+    : options_(std::move(options)),
+      listener_(std::move(listener)),
+      endpoint_(std::move(endpoint)),
+      admission_(options_.limits) {
   context_.login.target_name = options_.iqn;
   context_.login.target_alias = options_.alias;
   context_.login.tpgt = options_.tpgt;
@@ -27,6 +34,14 @@ Target::Target(TargetOptions options, Fd listener, Endpoint endpoint)
   context_.login.discovery_auth = options_.discovery_auth;
   context_.registry = &registry_;
   context_.admit_normal = options_.admit_normal;
+}
+
+Result<std::unique_ptr<Target>> Target::make(TargetOptions options, Fd listener,
+                                             Endpoint endpoint) {
+  std::unique_ptr<Target> t(new Target(std::move(options), std::move(listener), endpoint));
+  MAYA_TRY(loop, LoginLoop::create(*t));
+  t->loop_ = std::move(*loop);
+  return t;
 }
 
 Result<std::unique_ptr<Target>> Target::create_with_disk(const TargetOptions& options,
@@ -40,26 +55,26 @@ Result<std::unique_ptr<Target>> Target::create_with_disk(const TargetOptions& op
     return fail("mutual CHAP needs one-way CHAP credentials as well");
   }
   MAYA_TRY(endpoint, parse_endpoint(options.listen));
-  MAYA_TRY(listener, listen_tcp(*endpoint));
+  MAYA_TRY(listener, listen_tcp(*endpoint, kListenBacklog));
   MAYA_TRY(bound, local_endpoint(listener->get()));
   bound->host = endpoint->host;  // keep "0.0.0.0" / "::" as given
-  std::unique_ptr<Target> t(new Target(options, std::move(*listener), *bound));
-  t->context_.disk = &disk;
-  t->context_.block_size = block_size;
-  return t;
+  MAYA_TRY(t, make(options, std::move(*listener), *bound));
+  (*t)->context_.disk = &disk;
+  (*t)->context_.block_size = block_size;
+  return std::move(*t);
 }
 
 Result<std::unique_ptr<Target>> Target::create_discovery(const TargetOptions& options,
                                                          iscsi::TargetDirectory directory) {
   MAYA_TRY(endpoint, parse_endpoint(options.listen));
-  MAYA_TRY(listener, listen_tcp(*endpoint));
+  MAYA_TRY(listener, listen_tcp(*endpoint, kListenBacklog));
   MAYA_TRY(bound, local_endpoint(listener->get()));
   bound->host = endpoint->host;
   TargetOptions discovery = options;
   discovery.iqn.clear();
-  std::unique_ptr<Target> t(new Target(discovery, std::move(*listener), *bound));
-  t->context_.directory = std::move(directory);
-  return t;
+  MAYA_TRY(t, make(std::move(discovery), std::move(*listener), *bound));
+  (*t)->context_.directory = std::move(directory);
+  return std::move(*t);
 }
 
 Target::~Target() {
@@ -71,20 +86,7 @@ void Target::start() {
 }
 
 void Target::run() {
-  while (!stopping_) {
-    reap(false);
-    if (wait_readable(listener_.get(), kAcceptPollMs) != WaitResult::kReadable) continue;
-    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;  // EINTR, ECONNABORTED, EMFILE…: try again on the next round
-    std::lock_guard lock(mutex_);
-    if (stopping_) {
-      ::close(fd);
-      break;
-    }
-    Slot& slot = slots_.emplace_back();
-    slot.fd = fd;
-    slot.thread = std::thread([this, s = &slot] { serve(s); });
-  }
+  loop_->run();
 }
 
 void Target::stop() {
@@ -126,82 +128,158 @@ std::size_t Target::connection_count() const {
       std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.done.load(); }));
 }
 
-void Target::serve(Slot* slot) {
-  const int fd = slot->fd;
-  tune_connection(fd, kSendTimeoutSeconds);
-  std::string peer = "?";
-  if (auto p = peer_endpoint(fd)) peer = format_endpoint(*p);
-  iscsi::ConnectionHooks hooks;
-  hooks.stop = [this, slot] {
-    std::lock_guard lock(mutex_);
-    if (slot->fd >= 0) ::shutdown(slot->fd, SHUT_RDWR);
-  };
-  if (auto local = local_endpoint(fd)) {
-    hooks.portal = iscsi::format_target_address(local->host, local->port, options_.tpgt);
-    hooks.local_host = local->host;
-  }
-  log::debug("iscsi: connection from " + peer);
+Target::Slot* Target::open_slot(int fd, std::string host) {
+  std::lock_guard lock(mutex_);
+  Slot& slot = slots_.emplace_back();
+  slot.fd = fd;
+  slot.host = std::move(host);
+  return &slot;
+}
 
+void Target::close_slot(Slot* slot) {
   {
-    iscsi::Connection conn(context_, std::move(hooks));
-    Sender sender(fd);
-    const std::size_t max_pdu = conn.max_pdu_length();
-    std::vector<std::uint8_t> buffer(2 * max_pdu);
-    std::size_t start = 0, end = 0;
-    const int idle_ms = std::max(1, options_.idle_seconds) * 1000;
-    std::string reason;
-    while (!stopping_) {
-      auto ready = wait_readable(fd, idle_ms);
-      if (ready == WaitResult::kError) break;
-      if (ready == WaitResult::kTimeout) {
-        if (!conn.on_idle()) {
-          reason = conn.logged_in() ? "no answer to a ping" : "login did not finish in time";
-          break;
-        }
-      } else {
-        if (buffer.size() - end < max_pdu) {  // make room for one whole PDU at the tail
-          std::memmove(buffer.data(), buffer.data() + start, end - start);
-          end -= start;
-          start = 0;
-        }
-        auto n = read_some(fd, std::span(buffer).subspan(end));
-        if (!n) {
-          reason = n.error().message;
-          break;
-        }
-        if (*n == 0) break;  // orderly close
-        end += *n;
-        // Handle everything that arrived, handing the answers to the sender whenever the
-        // engine pauses for it.
-        for (;;) {
-          auto used =
-              conn.receive(std::span<const std::uint8_t>(buffer).subspan(start, end - start));
-          if (!used) {
-            reason = used.error().message;
-          } else {
-            start += *used;
-            if (start == end) start = end = 0;
-          }
-          if (!sender.submit(conn.out()) || !used || *used == 0 || conn.closing()) break;
-        }
-      }
-      sender.submit(conn.out());
-      if (!reason.empty() || conn.closing()) break;
-    }
-    // Whatever was answered goes out before the connection closes (a logout response, a
-    // reject); a send that failed ends it too.
-    sender.drain();
-    if (reason.empty()) reason = sender.error();
-    if (!reason.empty()) log::warn("iscsi: dropping connection from " + peer + ": " + reason);
-    conn.end_session();
+    std::lock_guard lock(mutex_);
+    if (slot->fd >= 0) ::close(slot->fd);
+    slot->fd = -1;
   }
+  slot->done = true;
+}
+
+void Target::stop_connection(Slot* slot) {
+  std::lock_guard lock(mutex_);
+  if (slot->fd >= 0) ::shutdown(slot->fd, SHUT_RDWR);
+}
+
+std::uint16_t Target::admit(Slot* slot, std::unique_ptr<Sender>& sender) {
+  std::string why;
+  switch (admission_.acquire(slot->host)) {
+    case Admission::Verdict::kAdmitted:
+      break;
+    case Admission::Verdict::kPortalFull:
+      why = std::to_string(options_.limits.max_connections) +
+            " connections are logged in ([iscsi] max_connections)";
+      break;
+    case Admission::Verdict::kAddressFull:
+      why = std::to_string(options_.limits.max_connections_per_address) + " connections from " +
+            slot->host + " are logged in ([iscsi] max_connections_per_address)";
+      break;
+  }
+  if (why.empty()) {
+    try {
+      sender = std::make_unique<Sender>(slot->fd);
+      std::lock_guard lock(mutex_);
+      slot->thread = std::thread([this, slot] { serve(slot); });
+      slot->admitted = true;
+      return 0;
+    } catch (const std::exception& e) {  // std::system_error from thread creation, bad_alloc
+      sender.reset();
+      admission_.release(slot->host);
+      why = std::string("cannot start its thread: ") + e.what();
+    }
+  }
+  std::size_t held = 0;
+  if (refusals_.allow(held)) {
+    log::warn("iscsi: refusing a login from " + slot->host + " on " + format_endpoint(endpoint_) +
+              ": " + why +
+              (held ? " (" + std::to_string(held) + " more refused since the last report)" : ""));
+  }
+  return iscsi::login_status::kOutOfResources;
+}
+
+void Target::hand_off(Slot* slot, std::unique_ptr<Handoff> handoff) {
+  {
+    std::lock_guard lock(mutex_);
+    slot->handoff = std::move(handoff);
+    slot->handed = true;
+  }
+  handed_.notify_all();
+}
+
+void Target::serve(Slot* slot) {
+  std::unique_ptr<Handoff> handoff;
+  {
+    std::unique_lock lock(mutex_);
+    handed_.wait(lock, [slot] { return slot->handed; });
+    handoff = std::move(slot->handoff);
+  }
+  const int fd = slot->fd;  // only this thread closes it from now on
+  if (!handoff->abandon) serve_logged_in(fd, *handoff);
+  handoff.reset();  // the engine ends its session; the sender has written everything
+  admission_.release(slot->host);
   {
     std::lock_guard lock(mutex_);
     ::close(slot->fd);
     slot->fd = -1;
   }
-  log::debug("iscsi: connection from " + peer + " closed");
   slot->done = true;
+}
+
+void Target::serve_logged_in(int fd, Handoff& h) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  iscsi::Connection& conn = *h.conn;
+  Sender& sender = *h.sender;
+  std::string reason;
+  if (!h.output.empty()) {  // the end of the login, before anything else
+    iovec iov{h.output.data(), h.output.size()};
+    if (auto written = write_all(fd, std::span(&iov, 1)); !written) {
+      reason = written.error().message;
+    }
+  }
+  const std::size_t max_pdu = conn.max_pdu_length();
+  std::vector<std::uint8_t> buffer(std::max(2 * max_pdu, h.input.size() + max_pdu));
+  std::copy(h.input.begin(), h.input.end(), buffer.begin());
+  std::size_t start = 0, end = h.input.size();
+  h.input = {};
+  const int idle_ms = std::max(1, options_.idle_seconds) * 1000;
+  bool fresh = end > 0;  // bytes that came with the login wait in the buffer
+  while (reason.empty() && !conn.closing() && !stopping_) {
+    if (!fresh) {
+      auto ready = wait_readable(fd, idle_ms);
+      if (ready == WaitResult::kError) break;
+      if (ready == WaitResult::kTimeout) {
+        if (!conn.on_idle()) {
+          reason = "no answer to a ping";
+          break;
+        }
+        sender.submit(conn.out());
+        continue;
+      }
+      if (buffer.size() - end < max_pdu) {  // make room for one whole PDU at the tail
+        std::memmove(buffer.data(), buffer.data() + start, end - start);
+        end -= start;
+        start = 0;
+      }
+      auto n = read_some(fd, std::span(buffer).subspan(end));
+      if (!n) {
+        reason = n.error().message;
+        break;
+      }
+      if (*n == 0) break;  // orderly close
+      end += *n;
+    }
+    fresh = false;
+    // Handle everything that arrived, handing the answers to the sender whenever the engine
+    // pauses for it.
+    for (;;) {
+      auto used = conn.receive(std::span<const std::uint8_t>(buffer).subspan(start, end - start));
+      if (!used) {
+        reason = used.error().message;
+      } else {
+        start += *used;
+        if (start == end) start = end = 0;
+      }
+      if (!sender.submit(conn.out()) || !used || *used == 0 || conn.closing()) break;
+    }
+    sender.submit(conn.out());
+  }
+  // Whatever was answered goes out before the connection closes (a logout response, a
+  // reject); a send that failed ends it too.
+  sender.drain();
+  if (reason.empty()) reason = sender.error();
+  if (!reason.empty()) log::warn("iscsi: dropping connection from " + h.peer + ": " + reason);
+  conn.end_session();
+  log::debug("iscsi: connection from " + h.peer + " closed");
 }
 
 }  // namespace maya::target

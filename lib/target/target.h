@@ -1,10 +1,16 @@
 // Target: one iSCSI target on one TCP portal (IPv4 or IPv6; port 0 picks a free port), one IQN,
-// LUN 0 served by a ScsiDisk, optional CHAP (one-way or mutual). An accept loop hands each
-// connection to its own thread with a blocking socket: batched reads parse many PDUs at once,
-// answers go out in one gathered write, TCP_NODELAY. stop() ends everything cleanly.
+// LUN 0 served by a ScsiDisk, optional CHAP (one-way or mutual). One thread (the login loop,
+// epoll) accepts connections and runs every login: a connection that has not logged in costs a
+// socket and a few hundred bytes, no thread, and is dropped at the login deadline or when newer
+// ones need its place. A connection that logs in within the caps gets its own thread with a
+// blocking socket (batched reads parse many PDUs at once) and a writer thread (answers go out
+// in gathered writes, TCP_NODELAY); over a cap, or when no thread can be made, the login is
+// refused with "out of resources" (0x0302). stop() ends everything cleanly.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -20,9 +26,13 @@
 #include "lib/iscsi/connection.h"
 #include "lib/iscsi/session.h"
 #include "lib/scsi/scsi_disk.h"
+#include "lib/target/admission.h"
 #include "lib/target/socket_io.h"
 
 namespace maya::target {
+
+class LoginLoop;
+class Sender;
 
 struct TargetOptions {
   std::string listen = "0.0.0.0:3260";  // "ADDR:PORT" or "[IPv6]:PORT"
@@ -32,8 +42,14 @@ struct TargetOptions {
   iscsi::ChapCredentials chap;  // empty user: no authentication
   bool discovery_auth = false;  // CHAP for discovery sessions too (SendTargets leaks names)
   // Idle connections are pinged (NOP-In) after this long and dropped if the ping goes
-  // unanswered for as long again; a login must finish within it too.
+  // unanswered for as long again.
   int idle_seconds = 30;
+  // The whole login phase, from accept to full feature phase, must fit in this.
+  std::chrono::milliseconds login_timeout{15000};
+  // Logged-in connections (normal and discovery sessions), in all and per source address.
+  ConnectionLimits limits;
+  // Connections still logging in; when full, the oldest one is dropped for a new one.
+  std::size_t max_pending_logins = 1024;
   // Set: normal sessions start only while it returns true (iscsi::TargetContext::admit_normal).
   std::function<bool()> admit_normal;
 };
@@ -61,25 +77,36 @@ class Target {
   std::uint16_t port() const { return endpoint_.port; }
   const std::string& iqn() const { return options_.iqn; }
 
-  // Accepts connections until stop(); blocking.
+  // Accepts connections and runs logins until stop(); blocking.
   void run();
   // run() on a background thread.
   void start();
   // Closes the portal and every connection, waits for their threads. Thread-safe, idempotent.
   void stop();
+  // Open connections, logging in or logged in; logged in (counted against the caps).
   std::size_t connection_count() const;
+  std::size_t logged_in_count() const { return admission_.count(); }
   std::size_t session_count() const { return registry_.size(); }
   std::size_t normal_session_count() const { return registry_.normal_sessions(); }
 
  private:
-  struct Slot {
-    std::thread thread;
-    int fd = -1;  // guarded by mutex_; -1 once the connection closed it
-    std::atomic<bool> done{false};
-  };
+  friend class LoginLoop;
+  struct Slot;     // one connection (connection_slot.h)
+  struct Handoff;  // a logged-in connection passed from the login loop to its thread
 
   Target(TargetOptions options, Fd listener, Endpoint endpoint);
+  static Result<std::unique_ptr<Target>> make(TargetOptions options, Fd listener,
+                                              Endpoint endpoint);
+  // Called by the login loop.
+  Slot* open_slot(int fd, std::string host);
+  void close_slot(Slot* slot);  // a connection that never got a thread
+  void stop_connection(Slot* slot);
+  // Within the caps, starts the connection's threads (`sender` receives its writer) and returns
+  // 0; else a Login status that refuses it.
+  std::uint16_t admit(Slot* slot, std::unique_ptr<Sender>& sender);
+  void hand_off(Slot* slot, std::unique_ptr<Handoff> handoff);
   void serve(Slot* slot);
+  void serve_logged_in(int fd, Handoff& handoff);
   void reap(bool all);
 
   TargetOptions options_;
@@ -88,9 +115,13 @@ class Target {
   std::unique_ptr<scsi::ScsiDisk> owned_disk_;
   iscsi::SessionRegistry registry_;
   iscsi::TargetContext context_;
+  Admission admission_;
+  LogThrottle refusals_;
+  std::unique_ptr<LoginLoop> loop_;
   std::atomic<bool> stopping_{false};
   std::thread runner_;
   mutable std::mutex mutex_;
+  std::condition_variable handed_;
   std::list<Slot> slots_;
 };
 

@@ -45,8 +45,16 @@ std::uint32_t RxPdu::u32(std::size_t at) const {
   return get32(bhs.data() + at);
 }
 
-std::optional<MiniInitiator> MiniInitiator::connect(std::uint16_t port, const char* host) {
+std::optional<MiniInitiator> MiniInitiator::connect(std::uint16_t port, const char* host,
+                                                    const char* source) {
   Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return std::nullopt;
+  if (source != nullptr) {
+    sockaddr_in s{};
+    s.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &s.sin_addr);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&s), sizeof s) != 0) return std::nullopt;
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);

@@ -36,7 +36,9 @@ struct ScsiReply {
 
 class MiniInitiator {
  public:
-  static std::optional<MiniInitiator> connect(std::uint16_t port, const char* host = "127.0.0.1");
+  // `source`: the local address to connect from (e.g. another 127.0.0.x), or any.
+  static std::optional<MiniInitiator> connect(std::uint16_t port, const char* host = "127.0.0.1",
+                                              const char* source = nullptr);
 
   bool send_raw(std::span<const std::uint8_t> bytes);
   bool send(const Header& bhs, std::span<const std::uint8_t> data = {});

@@ -23,6 +23,7 @@ class Robustness : public ::testing::Test {
     o.listen = "127.0.0.1:0";
     o.iqn = kIqn;
     o.idle_seconds = 2;
+    o.login_timeout = std::chrono::seconds(2);
     auto t = target::Target::create_with_disk(o, disk_, 512);
     ASSERT_TRUE(t) << t.error().message;
     target_ = std::move(*t);

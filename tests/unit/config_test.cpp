@@ -39,6 +39,8 @@ TEST(Config, DefaultsWhenSectionsAreMissing) {
   EXPECT_EQ(cfg->iscsi_discovery_port, 3260);
   EXPECT_LT(cfg->iscsi_port_first, cfg->iscsi_port_last);
   EXPECT_TRUE(cfg->iscsi_chap);
+  EXPECT_EQ(cfg->iscsi_max_connections, 64u);
+  EXPECT_EQ(cfg->iscsi_max_connections_per_address, 16u);
   EXPECT_EQ(cfg->volume_defaults.size_bytes, 100ull << 30);
   EXPECT_TRUE(cfg->volume_defaults.thin);
   EXPECT_EQ(cfg->volume_defaults.fstype, "ext4");
@@ -127,6 +129,9 @@ TEST(Config, BadValuesAreExplained) {
   expect_error_at(m + "[iscsi]\ntarget_ports = \"4000-3999\"\n", 4, 16, "above the last");
   expect_error_at(m + "[iscsi]\ntarget_ports = \"3200-3300\"\n", 4, 16, "contains discovery_port");
   expect_error_at(m + "[iscsi]\ndiscovery_port = 70000\n", 4, 18, "out of range");
+  expect_error_at(m + "[iscsi]\nmax_connections = 0\n", 4, 19, "out of range");
+  expect_error_at(m + "[iscsi]\nmax_connections_per_address = \"8\"\n", 4, 31,
+                  "expected an integer");
   expect_error_at(m + "[paths]\nstate = \"relative/dir\"\n", 4, 9, "absolute path");
   expect_error_at(m + "[drivers]\nos = [\"windows\"]\n", 4, 6, "unknown driver \"windows\"");
   expect_error_at(m + "[log]\nlevel = \"loud\"\n", 4, 9, "unknown log level");

@@ -88,8 +88,9 @@ JivaStorageDriver::JivaStorageDriver(JivaOptions options) : options_(std::move(o
   if (!ec) options_.store_dir = store;
   fs::path run = fs::absolute(options_.run_dir, ec).lexically_normal();
   if (!ec) options_.run_dir = run;
-  supervisor_ = std::make_unique<TargetSupervisor>(TargetSupervisor::Options{
-      options_.target_command, options_.store_dir, options_.run_dir, options_.address});
+  supervisor_ = std::make_unique<TargetSupervisor>(
+      TargetSupervisor::Options{options_.target_command, options_.store_dir, options_.run_dir,
+                                options_.address, options_.target_args});
 }
 
 std::string JivaStorageDriver::portal(std::uint16_t port) const {

@@ -27,6 +27,7 @@ struct JivaOptions {
   std::filesystem::path store_dir;
   std::filesystem::path run_dir;
   std::vector<std::string> target_command;  // {"/usr/bin/maya", "target", "run"}
+  std::vector<std::string> target_args;     // after the volume's own, e.g. connection caps
   std::string address = "0.0.0.0";          // the targets' portal IP
   std::uint16_t port_first = 3261, port_last = 3516;
   bool chap = true;

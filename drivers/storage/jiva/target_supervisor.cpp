@@ -95,6 +95,7 @@ Result<pid_t> TargetSupervisor::spawn(const std::string& volume, Watched& w) {
   std::vector<std::string> argv = options_.command;
   argv.insert(argv.end(), {"--volume", volume, "--store", options_.store_dir.string(), "--run",
                            options_.run_dir.string(), "--address", options_.address});
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   int fuse_fd = -1;
   if (auto kept = fuse_.find(volume); kept != fuse_.end()) {
     fuse_fd = kept->second.get();

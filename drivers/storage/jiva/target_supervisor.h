@@ -38,6 +38,8 @@ class TargetSupervisor {
     std::filesystem::path store_dir;
     std::filesystem::path run_dir;
     std::string address;  // portal IP handed to every target
+    // Appended to every target's arguments (e.g. the connection caps).
+    std::vector<std::string> extra_args;
   };
 
   explicit TargetSupervisor(Options options);
