@@ -24,7 +24,7 @@ struct IscsiExport {
   std::string iqn;
   std::string portal;        // "ADDR:PORT" on which the volume's target answers
   pid_t target_pid = 0;      // 0 unless its target runs
-  std::string target_state;  // running | starting | restarting | stopped
+  std::string target_state;  // running | starting | restarting | stopped | broken
   unsigned target_restarts = 0;
   std::string last_event;              // the last thing that happened to the target, with its time
   std::string chap_user, chap_secret;  // empty when the volume has no CHAP
@@ -71,6 +71,10 @@ struct StorageVolume {
   std::optional<IscsiExport> iscsi;            // set when the volume is an iSCSI target
   std::optional<ReplicationInfo> replication;  // set when the driver replicates
   std::vector<SnapshotInfo> snapshots;
+  // Why the volume cannot be served now, and the remedy; empty when nothing is wrong. Set for
+  // a damaged volume (its description unreadable, its target failing to start): it is left
+  // down until fixed, and never keeps the others from serving.
+  std::string broken;
 };
 
 class StorageDriver {

@@ -20,8 +20,8 @@ namespace maya::drivers {
 struct VolumeInfo {
   VolumeSpec spec;
   std::string created;                     // ISO 8601, UTC
-  std::string state;                       // "detached" | "mounted" | "error"
-  std::string error;                       // why state is "error"
+  std::string state;                       // "detached" | "mounted" | "error" | "broken"
+  std::string error;                       // why state is "error" or "broken" (+ remedy)
   std::filesystem::path mountpoint;        // empty unless mounted
   std::string device;                      // empty unless attached
   std::string attach;                      // how it is attached now (fuse, iscsi, loop), or ""

@@ -20,7 +20,8 @@ constexpr const char* kSummary =
     "  maya volume list                     all volumes (-o json)\n"
     "  maya volume inspect NAME [--show-secrets]\n"
     "                                       one volume (-o json: the documented object)\n"
-    "  maya volume delete NAME [--force]    delete; --force unmounts a volume in use first\n"
+    "  maya volume delete NAME [--force]    delete; --force unmounts a volume in use first,\n"
+    "                                       and deletes a broken one (state broken)\n"
     "  maya volume create NEW --from VOLUME@SNAPSHOT   a clone of a snapshot\n"
     "  maya volume replica add|remove ...   replicas of a jiva volume\n"
     "  maya volume rebuild NAME [--wait]    bring back replicas that are away\n"
@@ -151,6 +152,14 @@ int list(Globals& globals, const Args& args) {
               << std::setw(10) << text(v["size"]) << std::setw(10) << text(v["state"])
               << std::setw(7) << text(v["mount_count"]) << text(v["mountpoint"]) << "\n";
   }
+  // Why a volume is broken or in error, and what to do, under the table.
+  bool first = true;
+  for (const json& v : (*answer)["volumes"]) {
+    if (v["error"].is_null()) continue;
+    std::cout << (first ? "\n" : "") << text(v["name"]) << ": " << text(v["state"]) << ": "
+              << text(v["error"]) << "\n";
+    first = false;
+  }
   return 0;
 }
 
@@ -183,7 +192,9 @@ int inspect(Globals& globals, const Args& args) {
 int remove(Globals& globals, const Args& args) {
   std::string name;
   po::options_description options("Options");
-  options.add_options()("force", "unmount the volume first if containers still use it");
+  options.add_options()("force",
+                        "unmount the volume first if containers still use it; delete it even "
+                        "if it is broken (its data with it)");
   po::options_description hidden;
   hidden.add_options()("name", po::value(&name));
   options.add(hidden);

@@ -87,7 +87,7 @@ class Daemon {
     control_options.make_error = json_error;
     ControlHooks hooks{
         [this] { return status(); },
-        [this] { return reload(); },
+        [this] { return reload_all(); },
         [this](bool stop_targets) -> Result<void> {
           if (stop_targets && volumes_) {
             for (drivers::TargetHost* host : volumes_->target_hosts()) {
@@ -145,7 +145,7 @@ class Daemon {
   void on_signal(boost::system::error_code ec, int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
-      (void)reload();  // a broken file is logged and changes nothing
+      (void)reload_all();  // a broken file is logged and changes nothing
       signals_.async_wait([this](auto e, int s) { on_signal(e, s); });
       return;
     }
@@ -239,6 +239,24 @@ class Daemon {
       if (it->path().extension() == ".json") ++n;
     }
     return n;
+  }
+
+  // reload(), then every volume's target again (no lock held: that can take seconds): the
+  // ones that run are adopted, stopped ones start, broken ones get another chance, and ports
+  // are checked again. What is wrong comes back as warnings.
+  Result<json> reload_all() {
+    MAYA_TRY(answer, reload());
+    if (volumes_) {
+      for (drivers::TargetHost* host : volumes_->target_hosts()) {
+        for (const std::string& note : host->start_targets()) {
+          log::info("targets: " + note);
+          if (note.find(" is broken") != std::string::npos ||
+              note.find(" did not start") != std::string::npos)
+            (*answer)["warnings"].push_back(note);
+        }
+      }
+    }
+    return answer;
   }
 
   // Re-reads the config file. A broken file changes nothing; settings that need a restart

@@ -44,8 +44,8 @@ json volume_json(const drivers::VolumeInfo& v, bool show_secrets) {
   };
   if (v.iscsi) {
     const auto& e = *v.iscsi;
-    out["iqn"] = e.iqn;
-    out["portal"] = e.portal;
+    out["iqn"] = or_null(e.iqn);  // null when its jiva.json cannot be read
+    out["portal"] = or_null(e.portal);
     out["target_pid"] = e.target_pid != 0 ? json(e.target_pid) : json(nullptr);
     out["target_state"] = e.target_state;
     out["target_restarts"] = e.target_restarts;

@@ -9,6 +9,7 @@
 #include "lib/common/files.h"
 #include "lib/common/names.h"
 #include "lib/jiva/manifest.h"
+#include "lib/jiva/port_claims.h"
 
 namespace maya::jiva {
 namespace {
@@ -107,6 +108,31 @@ TEST(JivaChap, SecretsAreRandomAndTheFileIsPrivate) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->user, "db");
   EXPECT_EQ(back->secret, *a);
+}
+
+TEST(JivaPortClaims, TheServingTargetKeepsItsPortElseTheFirstCreated) {
+  // Distinct ports: no clash.
+  EXPECT_TRUE(port_clashes({{"a", 3261, "2026-01-01T00:00:00Z", true},
+                            {"b", 3262, "2026-01-02T00:00:00Z", false}})
+                  .empty());
+  // Nobody serves: the volume created first keeps the port, whatever the names' order.
+  auto first = port_clashes({{"a-damaged", 3261, "2026-01-02T00:00:00Z", false},
+                             {"b-healthy", 3261, "2026-01-01T00:00:00Z", false}});
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(first.contains("a-damaged"));
+  EXPECT_NE(first["a-damaged"].find("port 3261, which belongs to volume b-healthy"),
+            std::string::npos)
+      << first["a-damaged"];
+  // A target serving on the port keeps it even if it was created later.
+  auto serving = port_clashes({{"old", 3261, "2026-01-01T00:00:00Z", false},
+                               {"new", 3261, "2026-01-02T00:00:00Z", true},
+                               {"third", 3261, "", false}});
+  EXPECT_EQ(serving.size(), 2u);
+  EXPECT_TRUE(serving.contains("old") && serving.contains("third"));
+  EXPECT_NE(serving["old"].find("serves on it now"), std::string::npos);
+  // Same creation time: the name decides, so every daemon decides alike.
+  auto tie = port_clashes({{"y", 1, "t", false}, {"x", 1, "t", false}});
+  EXPECT_TRUE(tie.contains("y") && !tie.contains("x"));
 }
 
 }  // namespace

@@ -46,6 +46,8 @@ Result<fs::path> JivaStorageDriver::attach(const std::string& name) {
   MAYA_TRY(lock, lock_volume(volume_dir(name), name));
   MAYA_TRY(volume, describe(name));
   if (volume->device) return *volume->device;
+  // A broken target gets another chance from ensure(); a damaged jiva.json cannot.
+  if (volume->attach_mode.empty()) return fail("volume " + name + " is broken: " + volume->broken);
   MAYA_TRY(mode, attach_mode(volume->attach_mode));
   MAYA_TRY(pid, supervisor_->ensure(name));
   if (*mode == "iscsi") return attach_iscsi(name);

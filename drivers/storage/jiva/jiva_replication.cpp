@@ -172,6 +172,10 @@ Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const 
 
 Result<std::vector<std::string>> JivaStorageDriver::rebuild(const std::string& volume) {
   MAYA_TRY(valid, validate_volume_name(volume));
+  // An explicit command gives a broken volume another chance.
+  if (supervisor_->status(volume).state == "broken") {
+    MAYA_TRY(started, supervisor_->ensure(volume));
+  }
   MAYA_TRY(answer, target_call(volume, "POST", "/v1/rebuild"));
   std::vector<std::string> ids;
   for (const auto& id : (*answer)["rebuilding"]) ids.push_back(id.get<std::string>());

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -24,6 +25,7 @@
 #include "lib/common/time_format.h"
 #include "lib/http/client.h"
 #include "lib/jiva/manifest.h"
+#include "lib/jiva/port_claims.h"
 
 namespace maya::drivers::jiva {
 namespace {
@@ -88,9 +90,55 @@ JivaStorageDriver::JivaStorageDriver(JivaOptions options) : options_(std::move(o
   if (!ec) options_.store_dir = store;
   fs::path run = fs::absolute(options_.run_dir, ec).lexically_normal();
   if (!ec) options_.run_dir = run;
-  supervisor_ = std::make_unique<TargetSupervisor>(
-      TargetSupervisor::Options{options_.target_command, options_.store_dir, options_.run_dir,
-                                options_.address, options_.target_args});
+  supervisor_ = std::make_unique<TargetSupervisor>(TargetSupervisor::Options{
+      options_.target_command, options_.store_dir, options_.run_dir, options_.address,
+      options_.target_args,
+      [this](const std::string& volume, const std::map<std::string, std::uint16_t>& serving) {
+        return preflight(volume, serving);
+      }});
+}
+
+std::string JivaStorageDriver::remedy(const std::string& name) const {
+  return "; fix it and run `maya load` to try again, or delete the volume and its data with "
+         "`maya volume delete --force " +
+         name + "`";
+}
+
+std::map<std::string, std::string> JivaStorageDriver::port_problems(
+    const std::map<std::string, std::uint16_t>& serving) {
+  std::vector<maya::jiva::PortClaim> claims;
+  for (const auto& name : volume_names(options_.store_dir)) {
+    auto m = maya::jiva::read_manifest(volume_dir(name));
+    if (!m) continue;  // broken on its own account
+    auto port = serving.find(name);
+    claims.push_back({name, m->port, m->created, port != serving.end() && port->second == m->port});
+  }
+  return maya::jiva::port_clashes(claims);
+}
+
+std::map<std::string, std::uint16_t> JivaStorageDriver::serving_now() {
+  auto serving = supervisor_->serving();
+  for (const auto& name : volume_names(options_.store_dir)) {
+    if (serving.contains(name) || supervisor_->status(name).pid == 0) continue;
+    // Running, but not seen answering by this daemon yet (it adopts it after this check).
+    auto status = target_call(name, "GET", "/v1/status", std::chrono::seconds(2));
+    if (!status || !(*status)["portal"].is_string()) continue;
+    const std::string portal = (*status)["portal"].get<std::string>();
+    const auto colon = portal.rfind(':');
+    if (colon == std::string::npos) continue;
+    unsigned long port = std::strtoul(portal.c_str() + colon + 1, nullptr, 10);
+    if (port > 0 && port <= 65535) serving[name] = static_cast<std::uint16_t>(port);
+  }
+  return serving;
+}
+
+Result<void> JivaStorageDriver::preflight(const std::string& name,
+                                          const std::map<std::string, std::uint16_t>& serving) {
+  auto m = maya::jiva::read_manifest(volume_dir(name));
+  if (!m) return std::unexpected(m.error());
+  auto problems = port_problems(serving);
+  if (auto it = problems.find(name); it != problems.end()) return fail(it->second);
+  return {};
 }
 
 std::string JivaStorageDriver::portal(std::uint16_t port) const {
@@ -189,7 +237,7 @@ Result<void> JivaStorageDriver::remove(const std::string& name) {
   MAYA_TRY(valid, validate_volume_name(name));
   const fs::path dir = volume_dir(name);
   MAYA_TRY(lock, lock_volume(dir, name));
-  MAYA_TRY(volume, describe(name));
+  MAYA_TRY(volume, describe(name));  // a damaged volume too: it can always be deleted
   if (volume->device)
     return fail("volume " + name + " is attached as " + volume->device->string() +
                 "; detach it before deleting it");
@@ -218,19 +266,30 @@ Result<StorageVolume> JivaStorageDriver::describe(const std::string& name) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail("volume " + name + " does not exist");
-  auto m = maya::jiva::read_manifest(dir);
-  if (!m) return fail("volume " + name + " is damaged", m.error());
   auto bindings = bound_loop_devices();
   if (!bindings) return std::unexpected(bindings.error());
   StorageVolume v;
   v.name = name;
-  v.size_bytes = m->size_bytes;
   v.location = dir;
-  v.attach_mode = m->attach;
   if (auto devices = devices_backed_by_path(*bindings, fuse_file(name)); !devices.empty()) {
     v.device = devices.front();
     v.attach = "fuse";
-  } else if (options_.iscsi != nullptr) {
+  }
+  auto m = maya::jiva::read_manifest(dir);
+  if (!m) {  // shown (and deletable), never served
+    TargetStatus target = supervisor_->status(name);
+    v.broken = m.error().message + remedy(name);
+    IscsiExport e;
+    e.target_pid = target.pid;
+    e.target_state = "broken";
+    e.target_restarts = target.restarts;
+    e.last_event = target.last_event;
+    v.iscsi = std::move(e);
+    return v;
+  }
+  v.size_bytes = m->size_bytes;
+  v.attach_mode = m->attach;
+  if (!v.device && options_.iscsi != nullptr) {
     if (auto device = options_.iscsi->device(m->iqn, portal(m->port))) {
       v.device = *device;
       v.attach = "iscsi";
@@ -250,6 +309,7 @@ Result<StorageVolume> JivaStorageDriver::describe(const std::string& name) {
   e.target_state = target.state;
   e.target_restarts = target.restarts;
   e.last_event = target.last_event;
+  if (target.state == "broken") v.broken = target.broken + remedy(name);
   if (auto chap = maya::jiva::read_chap(dir); chap) {
     e.chap_user = chap->user;
     e.chap_secret = chap->secret;
@@ -301,7 +361,21 @@ Result<nlohmann::json> JivaStorageDriver::target_call(const std::string& name,
 
 std::vector<std::string> JivaStorageDriver::start_targets() {
   std::vector<std::string> notes = logout_stale_sessions();
+  // A damaged volume stays down and says why; it never keeps another from serving. Every
+  // volume gets a new chance here (maya load), so the checks run again.
+  const auto problems = port_problems(serving_now());
   for (const auto& name : volume_names(options_.store_dir)) {
+    std::string damaged;
+    if (auto m = maya::jiva::read_manifest(volume_dir(name)); !m) {
+      damaged = m.error().message;
+    } else if (auto it = problems.find(name); it != problems.end()) {
+      damaged = it->second;
+    }
+    if (!damaged.empty()) {
+      supervisor_->mark_broken(name, damaged);
+      notes.push_back("volume " + name + " is broken and stays down: " + damaged + remedy(name));
+      continue;
+    }
     const bool was_running = supervisor_->status(name).pid != 0;
     auto pid = supervisor_->ensure(name);
     if (!pid) {
@@ -338,8 +412,11 @@ Result<void> JivaStorageDriver::stop_targets() {
 }
 
 std::vector<TargetHost::Target> JivaStorageDriver::iscsi_targets() {
+  // One volume per portal: broken volumes and claimants of another volume's port are left out.
   std::vector<Target> targets;
+  const auto problems = port_problems(supervisor_->serving());
   for (const auto& name : volume_names(options_.store_dir)) {
+    if (problems.contains(name) || supervisor_->status(name).state == "broken") continue;
     if (auto m = maya::jiva::read_manifest(volume_dir(name))) targets.push_back({m->iqn, m->port});
   }
   return targets;

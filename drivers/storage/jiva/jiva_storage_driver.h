@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -72,6 +73,17 @@ class JivaStorageDriver final : public StorageDriver,
   // A free port of the range (not in any manifest, bindable now); store lock held.
   Result<std::uint16_t> free_port();
   Result<StorageVolume> describe(const std::string& name);
+  // Volumes that may not use the port their jiva.json names (lib/jiva/port_claims.h), with
+  // why; `serving` = the ports running targets serve on.
+  std::map<std::string, std::string> port_problems(
+      const std::map<std::string, std::uint16_t>& serving);
+  // The ports running targets serve on, asking those the supervisor has not seen answer yet.
+  std::map<std::string, std::uint16_t> serving_now();
+  // May the target of `name` start now? (TargetSupervisor::Preflight)
+  Result<void> preflight(const std::string& name,
+                         const std::map<std::string, std::uint16_t>& serving);
+  // What to do about a broken volume, appended to its cause.
+  std::string remedy(const std::string& name) const;
   std::string portal(std::uint16_t port) const;
   // <run>/targets/NAME.fuse/volume: the file a loop device binds to attach the volume.
   std::filesystem::path fuse_file(const std::string& name) const;

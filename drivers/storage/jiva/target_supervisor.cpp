@@ -1,11 +1,17 @@
 #include "drivers/storage/jiva/target_supervisor.h"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "lib/common/files.h"
 #include "lib/common/log.h"
@@ -21,17 +27,34 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-constexpr auto kPollInterval = 250ms;
+constexpr auto kPollInterval = 250ms;  // besides pidfds: starts, adoptions, missed events
+constexpr auto kStartingPoll = 20ms;   // while a target starts: how soon its answer is seen
 constexpr auto kReadyTimeout = 10s;
 constexpr auto kStartGrace = 5s;  // a started target has this long to take its pidfile lock
 constexpr auto kMaxBackoff = std::chrono::seconds(30);
-constexpr auto kHealthyAfter = 60s;
+// A target that answered and then ran this long was serving: its death is not a failed start.
+constexpr auto kServingAfter = 2s;
 constexpr auto kStopTimeout = 5s;
 constexpr std::uintmax_t kMaxLogBytes = 4u << 20;
 
-bool answers(const fs::path& socket) {
-  auto response = http::request(socket, {"GET", "/v1/status", ""}, 500ms);
-  return response && response->status == 200;
+// The port a target serves on if it answers on its control socket ("portal": "ADDR:PORT").
+std::optional<std::uint16_t> answers(const fs::path& socket,
+                                     std::chrono::milliseconds timeout = 500ms) {
+  auto response = http::request(socket, {"GET", "/v1/status", ""}, timeout);
+  if (!response || response->status != 200) return std::nullopt;
+  auto body = nlohmann::json::parse(response->body, nullptr, false);
+  std::uint16_t port = 0;
+  if (body.is_object() && body.contains("portal") && body["portal"].is_string()) {
+    const std::string portal = body["portal"].get<std::string>();
+    if (auto colon = portal.rfind(':'); colon != std::string::npos) {
+      try {
+        port = static_cast<std::uint16_t>(std::stoul(portal.substr(colon + 1)));
+      } catch (const std::exception&) {
+        port = 0;
+      }
+    }
+  }
+  return port;
 }
 
 // The last non-empty line of a log, for error messages.
@@ -44,12 +67,29 @@ std::string last_line(const fs::path& file) {
   return last;
 }
 
+// A log line without its time and level ("2026-…Z error volume v: …" → "volume v: …").
+std::string message_of(std::string line) {
+  if (line.empty() || line[0] < '0' || line[0] > '9') return line;
+  for (int field = 0; field < 2; ++field) {
+    auto space = line.find(' ');
+    if (space == std::string::npos) return line;
+    line.erase(0, line.find_first_not_of(' ', space));
+  }
+  return line;
+}
+
 // Keeps a target's log from growing without bound: one older generation is kept.
 void rotate(const fs::path& log_file) {
   std::error_code ec;
   if (fs::file_size(log_file, ec) > kMaxLogBytes && !ec) {
     fs::rename(log_file, log_file.string() + ".1", ec);
   }
+}
+
+// A pidfd of `pid` (readable once it exits); invalid where the kernel has none.
+Fd open_pidfd(pid_t pid) {
+  if (pid <= 0) return Fd();
+  return Fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
 }
 
 // Waits until no process holds `pidfile` and `child` (if any; set to 0 once reaped) exited.
@@ -67,15 +107,25 @@ bool wait_stopped(const fs::path& pidfile, pid_t& child, std::chrono::millisecon
 }  // namespace
 
 TargetSupervisor::TargetSupervisor(Options options)
-    : options_(std::move(options)), watcher_([this] { watch(); }) {}
+    : options_(std::move(options)), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  watcher_ = std::thread([this] { watch(); });
+}
 
 TargetSupervisor::~TargetSupervisor() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake();
   watcher_.join();
+}
+
+void TargetSupervisor::wake() {
+  const std::uint64_t one = 1;
+  if (wake_fd_.valid()) {
+    ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
+    (void)n;  // a full counter still wakes the watcher
+  }
 }
 
 fs::path TargetSupervisor::pidfile(const std::string& volume) const {
@@ -87,7 +137,33 @@ void TargetSupervisor::note(const std::string& volume, Watched& w, const std::st
   log::warn("target of volume " + volume + ": " + event);
 }
 
+std::map<std::string, std::uint16_t> TargetSupervisor::serving_locked() const {
+  std::map<std::string, std::uint16_t> ports;
+  for (const auto& [volume, w] : watched_) {
+    if (w.pid != 0 && w.port != 0) ports[volume] = w.port;
+  }
+  return ports;
+}
+
+std::map<std::string, std::uint16_t> TargetSupervisor::serving() const {
+  std::lock_guard lock(mutex_);
+  return serving_locked();
+}
+
+void TargetSupervisor::give_up(const std::string& volume, Watched& w, const std::string& cause) {
+  w.state = "broken";
+  w.broken = cause;
+  w.since = Clock::now();
+  note(volume, w, "broken, not started again: " + cause);
+}
+
 Result<pid_t> TargetSupervisor::spawn(const std::string& volume, Watched& w) {
+  if (options_.preflight) {
+    if (auto cleared = options_.preflight(volume, serving_locked()); !cleared) {
+      give_up(volume, w, cleared.error().message);
+      return fail("volume " + volume + " is broken: " + cleared.error().message);
+    }
+  }
   const fs::path volume_dir = options_.store_dir / volume;
   const fs::path log_file = maya::jiva::target_log(volume_dir);
   MAYA_TRY(dirs, make_dirs(options_.run_dir / "targets", 0755));
@@ -104,8 +180,11 @@ Result<pid_t> TargetSupervisor::spawn(const std::string& volume, Watched& w) {
   MAYA_TRY(pid, spawn_detached(std::move(argv), log_file, fuse_fd));
   w.child = *pid;
   w.pid = *pid;
+  w.pidfd = open_pidfd(*pid);
+  w.port = 0;
   w.state = "starting";
   w.since = Clock::now();
+  wake();  // the watcher waits on the new pidfd from now on
   return *pid;
 }
 
@@ -114,49 +193,72 @@ Result<pid_t> TargetSupervisor::ensure(const std::string& volume) {
   {
     std::lock_guard lock(mutex_);
     Watched& w = watched_[volume];
+    if (w.state == "broken") {  // another chance, from a clean slate
+      w.state.clear();
+      w.broken.clear();
+      w.failed_starts = 0;
+      w.backoff = std::chrono::seconds(0);
+    }
     if (auto holder = PidFile::holder(paths.pidfile)) {
-      if (w.state.empty() || w.state == "stopped") {
-        w.state = "running";
+      if (w.state.empty() || w.state == "stopped" || w.state == "restarting") {
+        w.state = "starting";  // adopted: running once it answers
         w.since = Clock::now();
       }
       if (*holder != 0) w.pid = *holder;
+      if (!w.pidfd.valid()) w.pidfd = open_pidfd(w.pid);
+      wake();
     } else if (w.state != "starting") {
       auto spawned = spawn(volume, w);
       if (!spawned) {
-        watched_.erase(volume);
+        if (w.state != "broken") watched_.erase(volume);
         return std::unexpected(spawned.error());
       }
     }
   }
   const auto deadline = Clock::now() + kReadyTimeout;
   for (;;) {
-    if (answers(paths.socket)) {
+    if (auto port = answers(paths.socket)) {
       std::lock_guard lock(mutex_);
       auto it = watched_.find(volume);
       if (it == watched_.end()) return fail("volume " + volume + " was deleted meanwhile");
-      if (auto holder = PidFile::holder(paths.pidfile); holder && *holder != 0) {
-        it->second.pid = *holder;
+      Watched& w = it->second;
+      if (auto holder = PidFile::holder(paths.pidfile); holder && *holder != 0) w.pid = *holder;
+      if (*port != 0) w.port = *port;
+      if (w.state != "running") {
+        w.state = "running";
+        w.since = Clock::now();
       }
-      if (it->second.state != "running") {
-        it->second.state = "running";
-        it->second.since = Clock::now();
-      }
-      return it->second.pid;
+      return w.pid;
     }
+    std::string broken;
     bool gave_up = false;
     {
       std::lock_guard lock(mutex_);
       auto it = watched_.find(volume);
       // The watcher saw it die (state went back to restarting): report why now.
-      gave_up = it == watched_.end() || it->second.state == "restarting";
+      gave_up =
+          it == watched_.end() || it->second.state == "restarting" || it->second.state == "broken";
+      if (it != watched_.end()) broken = it->second.broken;
     }
+    if (!broken.empty()) return fail("volume " + volume + " is broken: " + broken);
     if (gave_up || Clock::now() >= deadline) {
       std::string why = last_line(maya::jiva::target_log(options_.store_dir / volume));
       return fail("the target of volume " + volume + " did not start" +
                   (why.empty() ? std::string(" within 10 s") : ": " + why));
     }
-    std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(20ms);
   }
+}
+
+void TargetSupervisor::mark_broken(const std::string& volume, const std::string& cause) {
+  std::lock_guard lock(mutex_);
+  Watched& w = watched_[volume];
+  if (w.state == "broken" && w.broken == cause) return;
+  if (auto holder = PidFile::holder(pidfile(volume)); holder && *holder != 0) {
+    w.pid = *holder;
+    if (!w.pidfd.valid()) w.pidfd = open_pidfd(w.pid);
+  }
+  give_up(volume, w, cause);
 }
 
 Result<void> TargetSupervisor::stop(const std::string& volume) {
@@ -210,6 +312,8 @@ TargetStatus TargetSupervisor::status(const std::string& volume) const {
     s.state = it->second.state;
     s.restarts = it->second.restarts;
     s.last_event = it->second.last_event;
+    s.broken = it->second.broken;
+    s.port = it->second.port;
   }
   if (holder) {
     s.pid = *holder;
@@ -217,6 +321,7 @@ TargetStatus TargetSupervisor::status(const std::string& volume) const {
   } else if (s.state.empty() || s.state == "running") {
     s.state = "stopped";
   }
+  if (!holder) s.port = 0;
   return s;
 }
 
@@ -235,6 +340,51 @@ bool TargetSupervisor::has_fuse(const std::string& volume) const {
   return fuse_.contains(volume);
 }
 
+void TargetSupervisor::died(const std::string& volume, Watched& w, Clock::time_point now,
+                            const std::string& exit_text) {
+  const std::string what =
+      "pid " + std::to_string(w.pid) + " " + (exit_text.empty() ? "is gone" : exit_text);
+  const bool answered = w.state == "running";
+  const bool was_serving = answered && now - w.since >= kServingAfter;
+  w.pid = 0;
+  w.port = 0;
+  w.pidfd.reset();
+  w.state = "restarting";
+  if (was_serving) {
+    // Its initiators are waiting: no backoff, however often it happens. A target that crashes
+    // every few seconds still serves in between.
+    w.failed_starts = 0;
+    w.backoff = std::chrono::seconds(0);
+    w.next_start = now;
+    note(volume, w, what + " while serving; restarting it at once");
+    return;
+  }
+  // Died before it answered, or right after: a failed start. Enough of them in a row and the
+  // volume is broken (a bad replica.json, a port another program holds, a crash on open).
+  ++w.failed_starts;
+  const std::string count =
+      "failed start " + std::to_string(w.failed_starts) + " of " + std::to_string(kMaxFailedStarts);
+  if (w.failed_starts >= kMaxFailedStarts) {
+    std::string why = message_of(last_line(maya::jiva::target_log(options_.store_dir / volume)));
+    give_up(volume, w,
+            "its target failed to start " + std::to_string(w.failed_starts) +
+                " times in a row (last: " + what + ")" + (why.empty() ? "" : ": " + why));
+    return;
+  }
+  if (answered) {  // it had answered: someone may be waiting on it, so no delay yet
+    w.next_start = now;
+    note(volume, w, what + " right after it started (" + count + "); restarting it at once");
+    return;
+  }
+  w.next_start = now + w.backoff;
+  note(volume, w,
+       what + " before it served (" + count + "); " +
+           (w.backoff.count() == 0
+                ? std::string("restarting it at once")
+                : "backing off: restarting it in " + std::to_string(w.backoff.count()) + " s"));
+  w.backoff = std::min(kMaxBackoff, std::max(std::chrono::seconds(1), w.backoff * 2));
+}
+
 void TargetSupervisor::check(const std::string& volume, Watched& w, Clock::time_point now) {
   int status = 0;
   std::string exit_text;
@@ -243,27 +393,41 @@ void TargetSupervisor::check(const std::string& volume, Watched& w, Clock::time_
     w.child = 0;
   }
   auto holder = PidFile::holder(pidfile(volume));
-  if (holder) {
-    if (*holder != 0) w.pid = *holder;
-    if (w.state != "running") {
-      w.state = "running";
-      w.since = now;
+  if (w.state == "broken") {  // left alone; a target that still runs is only followed
+    w.pid = holder ? *holder : 0;
+    if (!holder) {
+      w.pidfd.reset();
+      w.port = 0;
     }
-    if (now - w.since >= kHealthyAfter) w.backoff = std::chrono::seconds(0);
     return;
   }
-  if (w.state == "starting" && exit_text.empty() && now - w.since < kStartGrace) return;
-  if (w.state == "running" || w.state == "starting") {
-    note(volume, w,
-         "pid " + std::to_string(w.pid) + " " + (exit_text.empty() ? "is gone" : exit_text) +
-             (w.backoff.count() == 0
-                  ? "; restarting it"
-                  : "; restarting it in " + std::to_string(w.backoff.count()) + " s"));
-    w.state = "restarting";
-    w.pid = 0;
-    w.next_start = now + w.backoff;
-    w.backoff = std::min(kMaxBackoff, std::max(std::chrono::seconds(1), w.backoff * 2));
+  if (holder) {
+    if (*holder != 0 && *holder != w.pid) {
+      w.pid = *holder;
+      w.pidfd = open_pidfd(w.pid);
+    }
+    if (w.state != "running" && w.state != "starting") {
+      w.state = "starting";
+      w.since = now;
+    }
+    if (w.state == "starting") {
+      // Ready once it answers (its portal listens by then); a refused connect is quick.
+      if (auto port = answers(maya::jiva::target_paths(options_.run_dir, volume).socket, 200ms)) {
+        w.state = "running";
+        w.since = now;
+        if (*port != 0) w.port = *port;
+      }
+    } else if (now - w.since >= kServingAfter) {
+      w.failed_starts = 0;
+      w.backoff = std::chrono::seconds(0);
+    }
     return;
+  }
+  if (w.state == "starting" && exit_text.empty() && w.child > 0 && now - w.since < kStartGrace)
+    return;
+  if (w.state == "running" || w.state == "starting") {
+    died(volume, w, now, exit_text);
+    if (w.state != "restarting" || now < w.next_start) return;
   }
   if (w.state == "restarting" && now >= w.next_start) {
     std::error_code ec;
@@ -275,21 +439,41 @@ void TargetSupervisor::check(const std::string& volume, Watched& w, Clock::time_
     if (auto spawned = spawn(volume, w); spawned) {
       log::info("target of volume " + volume + " started again (pid " + std::to_string(*spawned) +
                 ", restart " + std::to_string(w.restarts) + ")");
-    } else {
+    } else if (w.state != "broken") {
       note(volume, w, spawned.error().message);
-      w.next_start = now + w.backoff;
+      w.next_start = now + std::max(std::chrono::seconds(1), w.backoff);
     }
   }
 }
 
 void TargetSupervisor::watch() {
   std::unique_lock lock(mutex_);
+  std::vector<pollfd> fds;
   while (!stopping_) {
-    wake_.wait_for(lock, kPollInterval, [this] { return stopping_; });
-    if (stopping_) break;
+    fds.clear();
+    fds.push_back({wake_fd_.get(), POLLIN, 0});
+    auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(kPollInterval);
     const auto now = Clock::now();
+    for (const auto& [volume, w] : watched_) {
+      if (w.pidfd.valid()) fds.push_back({w.pidfd.get(), POLLIN, 0});
+      if (w.state == "starting")
+        timeout = std::min<std::chrono::milliseconds>(timeout, kStartingPoll);
+      if (w.state == "restarting") {
+        auto due = std::chrono::duration_cast<std::chrono::milliseconds>(w.next_start - now);
+        timeout = std::clamp<std::chrono::milliseconds>(due, 0ms, timeout);
+      }
+    }
+    lock.unlock();
+    // A pidfd closed meanwhile by stop() at worst wakes us early: every target is checked anyway.
+    ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+    std::uint64_t count = 0;
+    ssize_t drained = ::read(wake_fd_.get(), &count, sizeof count);
+    (void)drained;  // EAGAIN when nobody woke us
+    lock.lock();
+    if (stopping_) break;
+    const auto checked = Clock::now();
     for (auto it = watched_.begin(); it != watched_.end();) {
-      check(it->first, it->second, now);
+      check(it->first, it->second, checked);
       it = it->second.state == "stopped" ? watched_.erase(it) : std::next(it);
     }
   }

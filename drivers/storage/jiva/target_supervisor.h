@@ -3,16 +3,26 @@
 // daemon restart never interrupts I/O. Whether a target runs is read from its pidfile's flock
 // (<run>/targets/NAME.pid), so a new daemon adopts the targets an earlier one started.
 //
-// A watcher thread looks at every supervised target four times a second; one that died is
-// started again, at once the first time, then with a doubling delay (up to 30 s) while it
-// keeps dying; a target that stayed up for a minute starts with a clean slate.
+// A watcher thread waits on a pidfd of every running target, so a death is seen at once (and
+// looks at every target four times a second besides). What follows a death depends on how the
+// target lived:
+//   - it was serving (it answered on its control socket, then ran for 2 s): it is started
+//     again at once, every time; its initiators wait for no backoff;
+//   - it answered but died within those 2 s: started again at once, counted as a failed start;
+//   - it died before it answered: a failed start, started again at once the first time, then
+//     with a doubling delay (1 s, 2 s, ...).
+// After kMaxFailedStarts failed starts in a row the volume is `broken` (the cause: the last
+// line of its target.log) and is left down. A volume is also broken at once when the preflight
+// check refuses it (its jiva.json does not parse, its port is another volume's). ensure()
+// (maya load, create, attach, rebuild) gives a broken volume another chance.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -26,13 +36,23 @@ namespace maya::drivers::jiva {
 
 struct TargetStatus {
   pid_t pid = 0;      // 0 unless running
-  std::string state;  // running | starting | restarting | stopped
+  std::string state;  // running | starting | restarting | stopped | broken
   unsigned restarts = 0;
   std::string last_event;  // "2026-11-30T07:00:00Z: pid 123 was killed by SIGKILL; restarted"
+  std::string broken;      // state broken: why ("port 3261 is volume d1's", a target.log line)
+  std::uint16_t port = 0;  // the port the running target serves on, once it answered
 };
 
 class TargetSupervisor {
  public:
+  // How many failed starts in a row make a volume broken.
+  static constexpr unsigned kMaxFailedStarts = 5;
+
+  // Checked before every start: may `volume` start now? `serving` maps the volumes whose
+  // targets run to the ports they serve on. An error makes the volume broken at once.
+  using Preflight = std::function<Result<void>(
+      const std::string& volume, const std::map<std::string, std::uint16_t>& serving)>;
+
   struct Options {
     std::vector<std::string> command;  // argv up to the volume: {"/usr/bin/maya", "target", "run"}
     std::filesystem::path store_dir;
@@ -40,6 +60,7 @@ class TargetSupervisor {
     std::string address;  // portal IP handed to every target
     // Appended to every target's arguments (e.g. the connection caps).
     std::vector<std::string> extra_args;
+    Preflight preflight;  // optional
   };
 
   explicit TargetSupervisor(Options options);
@@ -48,14 +69,20 @@ class TargetSupervisor {
   TargetSupervisor& operator=(const TargetSupervisor&) = delete;
 
   // Supervises `volume`: adopts its running target or starts one, and waits (at most 10 s)
-  // until it answers on its control socket. Returns its pid.
+  // until it answers on its control socket. Returns its pid. A broken volume gets another
+  // chance (its count of failed starts starts again).
   Result<pid_t> ensure(const std::string& volume);
+  // Marks `volume` broken: its target is not started again until ensure(). A target that runs
+  // now is left running (its initiators lose nothing); it is not restarted when it stops.
+  void mark_broken(const std::string& volume, const std::string& cause);
   // Stops supervising `volume` and stops its target: SIGTERM, SIGKILL after 5 s. Fine when
   // no target runs.
   Result<void> stop(const std::string& volume);
   // Stops every target of the store, supervised or not (unload --stop-targets, tests).
   void stop_all();
   TargetStatus status(const std::string& volume) const;
+  // The ports that running targets serve on, by volume (those that answered so far).
+  std::map<std::string, std::uint16_t> serving() const;
 
   // The /dev/fuse descriptor of a volume attached through FUSE: kept here so the connection
   // outlives a crashed target, and handed to the target started after it (--fuse-fd).
@@ -68,23 +95,32 @@ class TargetSupervisor {
   struct Watched {
     pid_t child = 0;  // our child, to reap; 0 when adopted or reaped
     pid_t pid = 0;
+    Fd pidfd;  // of `pid` while it runs: readable when it exits
     std::string state;
     unsigned restarts = 0;
+    unsigned failed_starts = 0;  // in a row
     std::chrono::seconds backoff{0};
+    std::uint16_t port = 0;
     Clock::time_point since{};       // when the current state began
     Clock::time_point next_start{};  // restarting: when to try
     std::string last_event;
+    std::string broken;
   };
 
   Result<pid_t> spawn(const std::string& volume, Watched& w);  // mutex_ held
   void watch();
+  void wake();
   void check(const std::string& volume, Watched& w, Clock::time_point now);  // mutex_ held
+  void died(const std::string& volume, Watched& w, Clock::time_point now,
+            const std::string& exit_text);                                        // mutex_ held
+  void give_up(const std::string& volume, Watched& w, const std::string& cause);  // mutex_ held
   void note(const std::string& volume, Watched& w, const std::string& event);
+  std::map<std::string, std::uint16_t> serving_locked() const;
   std::filesystem::path pidfile(const std::string& volume) const;
 
   Options options_;
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
+  Fd wake_fd_;  // an eventfd: stop, or a new target to watch
   bool stopping_ = false;
   std::map<std::string, Watched> watched_;
   std::map<std::string, Fd> fuse_;

@@ -163,6 +163,10 @@ Result<void> DockerVolumeDriver::remove(const std::string& name, bool force) {
     MAYA_TRY(down, bring_down(record->spec));
   }
   MAYA_TRY(storage, storage_for(record->spec));
+  if (!force) {  // its data may be saved by fixing it: deleting it takes --force
+    if (auto stored = (*storage)->inspect(name); stored && !stored->broken.empty())
+      return fail("volume " + name + " is broken (" + stored->broken + ")");
+  }
   MAYA_TRY(detached, (*storage)->detach(name));  // a crash may have left it attached
   MAYA_TRY(removed, (*storage)->remove(name));
   MAYA_TRY(erased, records_.erase(name));
@@ -251,6 +255,10 @@ VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
   if (record.references() > 0 && !mounted) {
     info.state = "error";
     info.error = "the volume has mount references but is not mounted";
+  }
+  if (!stored->broken.empty()) {
+    info.state = "broken";
+    info.error = stored->broken;
   }
   return info;
 }

@@ -1,0 +1,28 @@
+// Which volume may use a port that several jiva volumes claim (their jiva.json name the same
+// port: a hand edit, a restored backup). Exactly one of them keeps it, decided the same way
+// every time, and the others stay down (broken) with a sentence that names the owner:
+//   1. a claimant whose target serves on that port now keeps it: a running, healthy volume is
+//      never taken down because another volume's manifest was damaged;
+//   2. else the claimant created first (jiva.json "created", then the name): ports are handed
+//      out once (create never gives a port another manifest holds), so a later volume that
+//      names an earlier volume's port is the damaged one.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace maya::jiva {
+
+struct PortClaim {
+  std::string volume;
+  std::uint16_t port = 0;
+  std::string created;   // ISO 8601 from jiva.json ("" sorts last)
+  bool serving = false;  // its target serves on `port` now
+};
+
+// volume → why it may not use its port, for every claimant that does not own it.
+std::map<std::string, std::string> port_clashes(const std::vector<PortClaim>& claims);
+
+}  // namespace maya::jiva
