@@ -87,6 +87,7 @@ int run(Globals& globals, const Args& args) {
     opts.store_dir = cfg->store_dir;
     opts.run_dir = cfg->run_dir;
     opts.address = cfg->iscsi_address;
+    opts.space_warn_percent = cfg->volume_defaults.space_warn_percent;
   } else {
     opts.store_dir = store;
     opts.run_dir = run_dir;

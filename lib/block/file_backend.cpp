@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -150,6 +151,13 @@ Result<void> FileBackend::write_all(std::uint64_t offset, std::span<const std::b
 Result<void> FileBackend::write(std::uint64_t offset, std::span<const std::byte> data, bool fua) {
   if (auto ok = check_range(offset, data.size(), "write"); !ok) return ok;
   return write_all(offset, data, fua);
+}
+
+std::optional<SpaceUsage> FileBackend::space() const {
+  struct statvfs st {};
+  if (::fstatvfs(fd_.get(), &st) != 0 || st.f_blocks == 0) return std::nullopt;
+  return SpaceUsage{static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize,
+                    static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize};
 }
 
 Result<void> FileBackend::flush() {

@@ -160,6 +160,16 @@ void MemoryBackend::inject_fault(Fault fault, std::uint64_t offset, std::uint64_
   faults_.push_back({fault, offset, length});
 }
 
+void MemoryBackend::set_space(std::optional<SpaceUsage> usage) {
+  std::lock_guard lock(mutex_);
+  space_ = usage;
+}
+
+std::optional<SpaceUsage> MemoryBackend::space() const {
+  std::lock_guard lock(mutex_);
+  return space_;
+}
+
 void MemoryBackend::clear_faults() {
   std::lock_guard lock(mutex_);
   faults_.clear();

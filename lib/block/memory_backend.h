@@ -43,6 +43,9 @@ class MemoryBackend final : public BlockBackend {
   // ignores the range). Stays until clear_faults().
   void inject_fault(Fault fault, std::uint64_t offset = 0, std::uint64_t length = UINT64_MAX);
   void clear_faults();
+  // The room space() reports (tests of the low-space warning); unset: unknown.
+  void set_space(std::optional<SpaceUsage> usage);
+  std::optional<SpaceUsage> space() const override;
 
   // Observability for tests.
   std::uint64_t writes() const;
@@ -71,6 +74,7 @@ class MemoryBackend final : public BlockBackend {
   mutable std::mutex mutex_;
   std::map<std::uint64_t, Chunk> chunks_;
   std::vector<FaultRange> faults_;
+  std::optional<SpaceUsage> space_;
   std::uint64_t writes_ = 0;
   std::uint64_t fua_writes_ = 0;
   std::uint64_t flushes_ = 0;

@@ -24,7 +24,12 @@ void Replicator::rebuild_loop() {
         if (!source && r->mode == ReplicaMode::RW) source = r;
       }
     }
-    if (!target && source && retry_full_replicas()) continue;  // space may be back
+    if (!target && source) {  // space may be back for a replica that left when it ran out
+      lock.unlock();
+      const bool retried = retry_full_replicas();
+      lock.lock();
+      if (retried) continue;
+    }
     if (!target || !source) {
       rebuild_busy_ = false;
       threads_cv_.notify_all();

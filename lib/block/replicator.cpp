@@ -205,7 +205,7 @@ Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::ui
     std::shared_lock lock(members_mutex_);
     for (std::size_t i = 0; i < targets.size(); ++i)
       if (results[i] && targets[i]->mode == ReplicaMode::RW) served = true;
-    if (served && !read_only_.empty()) {
+    if (served && !last_error.empty() && !read_only_.empty()) {
       // A replica left but the others could not record it (no space): not acknowledged.
       return fail("the volume is read-only: " + read_only_, errno_code(ENOSPC));
     }
@@ -306,6 +306,7 @@ void Replicator::clean_loop() {
     lock.unlock();
     clean_once();
     converge_once();
+    check_space();
     lock.lock();
   }
 }
@@ -356,6 +357,62 @@ void Replicator::clean_once() {
       for (auto w : words) (void)t->journal->save_word(BitmapKind::dirty, w, dirty_.word(w));
     }
   }
+}
+
+// The fullest store among the replicas in the volume decides: crossing space_warn_percent
+// upwards logs a warning and counts one soft-threshold event; falling back below clears it.
+void Replicator::check_space() {
+  std::optional<SpaceUsage> worst;
+  std::string worst_id;
+  unsigned worst_percent = 0;
+  {
+    std::shared_lock io(io_mutex_);  // handles stay put
+    std::shared_lock members(members_mutex_);
+    for (const auto& r : replicas_) {
+      if (!r->data || r->removed) continue;
+      auto usage = r->data->space();
+      if (!usage || usage->total_bytes == 0) continue;
+      const std::uint64_t used =
+          usage->total_bytes - std::min(usage->free_bytes, usage->total_bytes);
+      const auto percent = static_cast<unsigned>(used * 100 / usage->total_bytes);
+      if (!worst || percent > worst_percent) {
+        worst = usage;
+        worst_percent = percent;
+        worst_id = r->id;
+      }
+    }
+  }
+  const unsigned warn = options_.space_warn_percent;
+  std::lock_guard lock(space_mutex_);
+  space_status_.usage = worst;
+  space_status_.used_percent = worst ? worst_percent : 0;
+  space_status_.warn_percent = warn;
+  const bool over = worst && warn > 0 && worst_percent >= warn;
+  if (over && space_status_.warning.empty()) {
+    space_status_.warning = "the store of replica " + worst_id + " is " +
+                            std::to_string(worst_percent) + "% full (warning at " +
+                            std::to_string(warn) + "%): writes fail once it is full";
+    log::warn(space_status_.warning);
+    soft_threshold_events_.fetch_add(1);
+  } else if (!over && !space_status_.warning.empty()) {
+    log::info("the store of replica " + worst_id + " is " + std::to_string(worst_percent) +
+              "% full again, below the warning at " + std::to_string(warn) + "%");
+    space_status_.warning.clear();
+  } else if (over) {
+    space_status_.warning = "the store of replica " + worst_id + " is " +
+                            std::to_string(worst_percent) + "% full (warning at " +
+                            std::to_string(warn) + "%): writes fail once it is full";
+  }
+}
+
+Replicator::SpaceStatus Replicator::space_status() const {
+  std::lock_guard lock(space_mutex_);
+  return space_status_;
+}
+
+std::optional<SpaceUsage> Replicator::space() const {
+  std::lock_guard lock(space_mutex_);
+  return space_status_.usage;
 }
 
 }  // namespace maya::block

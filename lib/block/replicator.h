@@ -97,6 +97,9 @@ class Replicator final : public BlockBackend {
     // to space_retry_max while it keeps failing.
     std::chrono::milliseconds space_retry{1000};
     std::chrono::milliseconds space_retry_max{30000};
+    // Warn when a replica's store is this full (percent used; 0: never): a log line, the
+    // warning in status, and soft_threshold_events() for the SCSI unit attention.
+    unsigned space_warn_percent = 90;
   };
 
   // Opens the volume over `members` (the manifest's replicas, in order): picks the sources,
@@ -124,6 +127,19 @@ class Replicator final : public BlockBackend {
   std::uint64_t generation() const;
   // Why writes are refused while reads go on (the membership cannot be saved: no space), or "".
   std::string read_only_reason() const;
+  // The fullest replica store (checked every clean interval), and the warning while it is past
+  // space_warn_percent ("" otherwise).
+  struct SpaceStatus {
+    std::optional<SpaceUsage> usage;
+    unsigned used_percent = 0;
+    unsigned warn_percent = 0;
+    std::string warning;
+  };
+  SpaceStatus space_status() const;
+  std::optional<SpaceUsage> space() const override;
+  std::uint64_t soft_threshold_events() const override { return soft_threshold_events_.load(); }
+  // Checks the stores now (the cleaner does it every clean interval).
+  void check_space();
 
   // Takes replica `id` out of the I/O path as if it had failed (tests, `replica fault`).
   Result<void> fail_replica(const std::string& id, const std::string& why);
@@ -217,6 +233,9 @@ class Replicator final : public BlockBackend {
   std::atomic<std::uint64_t> diverged_count_{0};
   std::string read_only_;  // members_mutex_; why writes are refused
   std::atomic<bool> read_only_flag_{false};
+  mutable std::mutex space_mutex_;
+  SpaceStatus space_status_;  // space_mutex_
+  std::atomic<std::uint64_t> soft_threshold_events_{0};
 
   // I/O pauses (snapshot point, revert, remove) take this exclusively; every I/O shares it.
   std::shared_mutex io_mutex_;

@@ -137,6 +137,7 @@ Result<void> Replicator::start(std::vector<Member> members) {
     if (r->mode == ReplicaMode::ERR) log::warn("replica " + r->id + " is offline: " + r->error);
   }
   lock.unlock();
+  check_space();
   cleaner_ = std::thread([this] { clean_loop(); });
   rebuilder_ = std::thread([this] { rebuild_loop(); });
   return {};
@@ -236,13 +237,22 @@ std::string Replicator::read_only_reason() const {
 }
 
 bool Replicator::retry_full_replicas() {
-  std::unique_lock lock(members_mutex_);
-  if (!read_only_.empty()) return false;
   const auto now = std::chrono::steady_clock::now();
+  auto due = [&](const Replica& r) {
+    return r.mode == ReplicaMode::ERR && r.out_of_space && !r.removed && r.data && r.journal &&
+           now >= r.retry_at;
+  };
+  {
+    std::shared_lock lock(members_mutex_);
+    if (!read_only_.empty() || std::none_of(replicas_.begin(), replicas_.end(),
+                                            [&](const ReplicaPtr& r) { return due(*r); }))
+      return false;
+  }
+  // As add_replica: no write is in flight while the plan is made, so none is missed by it.
+  std::unique_lock io(io_mutex_);
+  std::unique_lock lock(members_mutex_);
   for (const auto& r : replicas_) {
-    if (r->mode != ReplicaMode::ERR || !r->out_of_space || r->removed || !r->data || !r->journal)
-      continue;
-    if (now < r->retry_at) continue;
+    if (!due(*r)) continue;
     plan_rebuild(*r);
     r->error.clear();
     log::info("replica " + r->id + " left because its store was full; trying to rebuild it");

@@ -24,6 +24,8 @@ struct VolumeTargetOptions {
   std::string volume;
   std::string address = "0.0.0.0";  // the portal's IP; the port comes from the manifest
   int fuse_fd = -1;                 // an inherited /dev/fuse descriptor to resume serving
+  // [volume.defaults] space_warn_percent: warn when a replica's store is this full.
+  unsigned space_warn_percent = 90;
 };
 
 // Serves until SIGINT/SIGTERM; returns the process exit status. Errors go to the log.

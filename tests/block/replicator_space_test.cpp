@@ -185,5 +185,27 @@ TEST_F(ReplicatorSpaceTest, AVolumeWhoseJournalCannotBeWrittenAtOpenServesReads)
   EXPECT_GT(j2->meta().generation, 3u);
 }
 
+TEST_F(ReplicatorSpaceTest, AStorePastTheWarningIsReportedOncePerCrossing) {
+  std::vector<Fake> fakes;
+  auto r = Replicator::open(make_members(2, fakes), options());  // warns at 90%
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)->soft_threshold_events(), 0u) << "no room known: nothing to say";
+  fakes[0].data->set_space(SpaceUsage{1000, 500});
+  fakes[1].data->set_space(SpaceUsage{1000, 80});  // 92% used
+  (*r)->check_space();
+  auto status = (*r)->space_status();
+  EXPECT_EQ(status.used_percent, 92u);
+  EXPECT_NE(status.warning.find("r2"), std::string::npos) << status.warning;
+  EXPECT_EQ((*r)->soft_threshold_events(), 1u);
+  (*r)->check_space();
+  EXPECT_EQ((*r)->soft_threshold_events(), 1u) << "once, not on every check";
+  fakes[1].data->set_space(SpaceUsage{1000, 600});  // space freed
+  (*r)->check_space();
+  EXPECT_EQ((*r)->space_status().warning, "");
+  fakes[1].data->set_space(SpaceUsage{1000, 0});  // and full again: a new crossing
+  (*r)->check_space();
+  EXPECT_EQ((*r)->soft_threshold_events(), 2u);
+}
+
 }  // namespace
 }  // namespace maya::block

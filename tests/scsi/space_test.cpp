@@ -6,6 +6,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -64,6 +65,59 @@ TEST_F(SpaceDiskTest, AnIoErrorStaysAMediumError) {
   backend->inject_fault(Fault::write, 0, kBlock);
   EXPECT_TRUE(HasSense(run(Cdb::write(10, 0, 1), pattern(kBlock, 6)), sense_key::kMediumError,
                        asc::kWriteError));
+}
+
+// A backend whose store crossed the soft threshold `events` times (what the replicator reports).
+class ThresholdBackend final : public block::BlockBackend {
+ public:
+  explicit ThresholdBackend(block::BlockBackend& inner) : inner_(inner) {}
+  std::uint64_t size_bytes() const override { return inner_.size_bytes(); }
+  std::uint32_t block_size() const override { return inner_.block_size(); }
+  bool thin() const override { return inner_.thin(); }
+  bool discard_zeroes() const override { return inner_.discard_zeroes(); }
+  Result<void> read(std::uint64_t o, std::span<std::byte> out) override {
+    return inner_.read(o, out);
+  }
+  Result<void> write(std::uint64_t o, std::span<const std::byte> d, bool fua) override {
+    return inner_.write(o, d, fua);
+  }
+  Result<void> flush() override { return inner_.flush(); }
+  Result<void> discard(std::uint64_t o, std::uint64_t n) override { return inner_.discard(o, n); }
+  Result<block::Extent> extent_at(std::uint64_t o) override { return inner_.extent_at(o); }
+  std::uint64_t soft_threshold_events() const override { return events; }
+  std::atomic<std::uint64_t> events{0};
+
+ private:
+  block::BlockBackend& inner_;
+};
+
+class SoftThresholdTest : public DiskTest {
+ protected:
+  SoftThresholdTest() : threshold(*backend) {
+    disk = make_disk(threshold, Identity{.serial = "SN0002", .naa = 0x6001405aabbccdeull});
+    disk->nexus_added(a);
+    disk->nexus_added(b);
+    run(Cdb::test_unit_ready(), {}, &a);
+    run(Cdb::test_unit_ready(), {}, &b);
+  }
+  ThresholdBackend threshold;
+};
+
+TEST_F(SoftThresholdTest, EveryNexusHearsTheSoftThresholdOnceACrossing) {
+  EXPECT_TRUE(IsGood(run(Cdb::test_unit_ready(), {}, &a)));
+  threshold.events = 1;
+  for (const Nexus* n : {&a, &b}) {
+    TaskResult r = run(Cdb::test_unit_ready(), {}, n);
+    EXPECT_TRUE(HasSense(r, sense_key::kUnitAttention, asc::kThinProvisioningSoftThresholdReached));
+    EXPECT_EQ(r.sense[2], 0x06);
+    EXPECT_EQ(r.sense[12], 0x38);
+    EXPECT_EQ(r.sense[13], 0x07);
+    EXPECT_TRUE(IsGood(run(Cdb::test_unit_ready(), {}, n))) << "once";
+  }
+  threshold.events = 2;  // freed, then past the threshold again
+  EXPECT_TRUE(HasSense(run(Cdb::test_unit_ready(), {}, &a), sense_key::kUnitAttention,
+                       asc::kThinProvisioningSoftThresholdReached));
+  EXPECT_TRUE(IsGood(run(Cdb::test_unit_ready(), {}, &a)));
 }
 
 // A real file system that fills up: the errno (ENOSPC) reaches the caller as the error's code.
