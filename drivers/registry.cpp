@@ -31,7 +31,8 @@ const std::map<std::string, StorageFactory>& storage_registry() {
          jiva::JivaOptions o;
          o.store_dir = c.store_dir;
          o.run_dir = c.run_dir;
-         o.target_command = {*self, "target", "run"};
+         // The target reads [volume.defaults] space_warn_percent from the same config.
+         o.target_command = {*self, "--config", c.file.string(), "target", "run"};
          o.address = c.iscsi_address;
          o.port_first = c.iscsi_port_first;
          o.port_last = c.iscsi_port_last;

@@ -91,6 +91,11 @@ int run(Globals& globals, const Args& args) {
   } else {
     opts.store_dir = store;
     opts.run_dir = run_dir;
+    // The daemon names its config: the paths come from the flags, the warning level from it.
+    if (!globals.config.empty()) {
+      if (auto cfg = config::load(config::resolve_path(globals.config)); cfg)
+        opts.space_warn_percent = cfg->volume_defaults.space_warn_percent;
+    }
   }
   if (!address.empty()) opts.address = address;
   return jiva::run_volume_target(opts);
