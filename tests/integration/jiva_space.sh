@@ -117,3 +117,25 @@ out=$(qio -c 'write -P 0x44 56M 64k') || fail "a write once space is back: $out"
 [[ $(maya volume inspect rb -o json | jq -r .read_only) == null ]] || fail "still read-only once space is back"
 out=$(qio -c 'read -P 0x11 0 1M' -c 'read -P 0x33 48M 1M' -c 'read -P 0x44 56M 64k') || fail "read back: $out"
 ok "a target started on a full store serves reads, says why, and takes writes once space is freed"
+
+# --- through FUSE: a full store is ENOSPC, not EIO --------------------------------------------
+if [[ -e /dev/fuse ]]; then
+  head -c $((16 << 20)) /dev/zero >"$store/filler3" 2>/dev/null || true
+  curl -sf --unix-socket "$(target_socket rb)" -X POST http://target/v1/frontend/fuse >"$T/fuse.json" ||
+    fail "cannot expose rb through FUSE"
+  file=$(jq -r .file "$T/fuse.json")
+  [[ -e $file ]] || fail "the FUSE file is missing: $(cat "$T/fuse.json")"
+  if dd if=/dev/zero of="$file" bs=64k seek=640 count=4 conv=notrunc oflag=direct >"$T/dd.out" 2>&1; then
+    fail "a write through FUSE to a full store succeeded"
+  fi
+  grep -q "No space left on device" "$T/dd.out" || fail "FUSE answered a full store with: $(cat "$T/dd.out")"
+  dd if="$file" of=/dev/null bs=1M count=1 iflag=direct 2>"$T/dd.out" || fail "FUSE reads on a full store: $(cat "$T/dd.out")"
+  rm -f "$store/filler3"
+  dd if=/dev/zero of="$file" bs=64k seek=640 count=4 conv=notrunc oflag=direct 2>"$T/dd.out" ||
+    fail "a write through FUSE once space is back: $(cat "$T/dd.out")"
+  curl -sf --unix-socket "$(target_socket rb)" -X DELETE http://target/v1/frontend/fuse >/dev/null ||
+    fail "cannot withdraw the FUSE file"
+  ok "through FUSE a full store is ENOSPC (not EIO); reads go on; writes resume once space is freed"
+else
+  echo "# no /dev/fuse: the FUSE part is not run"
+fi
