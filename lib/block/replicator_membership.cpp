@@ -190,6 +190,7 @@ Result<void> Replicator::save_membership() {
   if (!failed.empty() && failed.size() == members.size() &&
       std::all_of(failed.begin(), failed.end(),
                   [](const auto& f) { return out_of_space(f.second); })) {
+    --generation_;  // not recorded anywhere: the next attempt takes the number again
     return fail(failed.front().second.message, failed.front().second.code);
   }
   for (auto& [r, error] : failed) {
