@@ -162,31 +162,32 @@ Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::ui
     results[0] = op(*targets[0]);
     done.wait();
   }
-  // Out of space on every RW replica (they share a full store, or each filled up): the
-  // volume is full, not broken. Nobody leaves; the initiator gets the cause; what the write
-  // left may differ between replicas, so its regions stay dirty until they are copied.
-  bool rw_ok = false, rw_tried = false, rw_all_full = true;
+  // Out of space on the RW replicas (they share a full store, or each filled up) and none took
+  // the write: the volume is full, not broken. Those replicas stay (any that failed otherwise
+  // leave); the initiator gets the cause; what the write left may differ between replicas, so
+  // its regions stay dirty until they are copied.
+  bool rw_ok = false, rw_any_full = false;
+  std::vector<bool> was_rw(targets.size(), false);
   Error full_error;
   {
     std::shared_lock lock(members_mutex_);
     for (std::size_t i = 0; i < targets.size(); ++i) {
-      if (targets[i]->mode != ReplicaMode::RW) continue;
-      rw_tried = true;
+      was_rw[i] = targets[i]->mode == ReplicaMode::RW;
+      if (!was_rw[i]) continue;
       if (results[i]) {
         rw_ok = true;
       } else if (out_of_space(results[i].error())) {
+        rw_any_full = true;
         full_error = results[i].error();
-      } else {
-        rw_all_full = false;
       }
     }
   }
-  const bool volume_full = rw_tried && !rw_ok && rw_all_full;
+  const bool volume_full = !rw_ok && rw_any_full;
   std::string last_error;
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (results[i]) continue;
     const bool space = out_of_space(results[i].error());
-    if (volume_full && space && targets[i]->mode == ReplicaMode::RW) continue;  // stays
+    if (volume_full && space && was_rw[i]) continue;  // stays
     last_error = results[i].error().message;
     replica_failed(targets[i], results[i].error().message, offset, length, space);
   }

@@ -109,6 +109,22 @@ TEST_F(ReplicatorSpaceTest, OutOfSpaceEverywhereFailsTheWriteButNoReplicaLeaves)
   }
 }
 
+TEST_F(ReplicatorSpaceTest, AFullReplicaStaysWhenTheOtherFailsForAnotherReason) {
+  std::vector<Fake> fakes;
+  auto r = Replicator::open(make_members(2, fakes), options());
+  ASSERT_TRUE(r);
+  fakes[0].data->inject_fault(Fault::no_space);
+  fakes[1].data->inject_fault(Fault::write);  // EIO: a dead disk
+  auto put = (*r)->write(0, pattern(4096, 10), false);
+  ASSERT_FALSE(put);
+  EXPECT_TRUE(out_of_space(put.error())) << put.error().message;
+  EXPECT_EQ(mode_of(**r, "r1"), ReplicaMode::RW) << "full, not broken: it keeps the data";
+  EXPECT_EQ(mode_of(**r, "r2"), ReplicaMode::ERR);
+  fakes[0].data->clear_faults();
+  EXPECT_TRUE((*r)->write(0, pattern(4096, 11), false));
+  EXPECT_EQ(read_back(**r, 0, 4096), pattern(4096, 11));
+}
+
 TEST_F(ReplicatorSpaceTest, APartialWriteThatLeftReplicasDifferentConverges) {
   std::vector<Fake> fakes;
   auto r = Replicator::open(make_members(2, fakes), options());
