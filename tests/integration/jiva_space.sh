@@ -9,7 +9,8 @@
 #   - the store full again and the target killed: the restarted target cannot write its
 #     journal, yet serves reads and says why (inspect: read-only); once space is freed it
 #     takes writes again
-#   - `maya volume rebuild --wait` is bounded and prints what it waits for
+#   - `maya volume rebuild --wait` is bounded and prints what it waits for; with nothing to
+#     rebuild from (the original hang) it says why and exits non-zero at once
 #
 #   bash tests/integration/jiva_space.sh MAYA_BINARY
 set -euo pipefail
@@ -139,3 +140,18 @@ if [[ -e /dev/fuse ]]; then
 else
   echo "# no /dev/fuse: the FUSE part is not run"
 fi
+
+# --- rebuild --wait when nothing can progress: it says why and exits non-zero, at once ---------
+maya volume create dead --size 16MiB --replicas 2 >/dev/null || fail "create dead"
+for r in r1 r2; do
+  curl -sf --unix-socket "$(target_socket dead)" -X POST "http://target/v1/replicas/$r/fault" >/dev/null ||
+    fail "cannot fail replica $r of dead"
+done
+[[ $(maya volume inspect dead -o json | jq -r .health) == failed ]] || fail "dead is not failed"
+rc=0
+timeout 60 "$maya_bin" --config "$CONF" volume rebuild dead --wait --timeout 30s >"$T/dead.out" 2>&1 || rc=$?
+[[ $rc -ne 124 ]] || fail "rebuild --wait hung: $(cat "$T/dead.out")"
+[[ $rc -ne 0 ]] || fail "rebuild --wait of a volume with no data left succeeded: $(cat "$T/dead.out")"
+sed 's/^/# /' "$T/dead.out"
+grep -q "no replica holds the data" "$T/dead.out" || fail "rebuild --wait does not say why: $(cat "$T/dead.out")"
+ok "rebuild --wait with nothing to rebuild from says why and exits non-zero"
