@@ -9,6 +9,7 @@
 #   - the store full again and the target killed: the restarted target cannot write its
 #     journal, yet serves reads and says why (inspect: read-only); once space is freed it
 #     takes writes again
+#   - through FUSE a full store is ENOSPC, not EIO (where /dev/fuse exists)
 #   - `maya volume rebuild --wait` is bounded and prints what it waits for; with nothing to
 #     rebuild from (the original hang) it says why and exits non-zero at once
 #
