@@ -51,6 +51,12 @@ void print_volume(const json& v) {
                                          : " (" + text(v["mount_options"]) + ")"));
   if (v.contains("health")) {
     row("health", text(v["health"]));
+    if (v.contains("read_only") && !v["read_only"].is_null())
+      row("read-only", text(v["read_only"]) + " (reads go on; writes resume once space is freed)");
+    if (v.contains("store_used_percent") && !v["store_used_percent"].is_null())
+      row("store", text(v["store_used_percent"]) + "% used");
+    if (v.contains("space_warning") && !v["space_warning"].is_null())
+      row("warning", text(v["space_warning"]));
     for (const auto& r : v["replicas"]) {
       row("  replica " + text(r["id"]), text(r["mode"]) + " (generation " + text(r["generation"]) +
                                             ", revision " + text(r["revision"]) + ")" +
