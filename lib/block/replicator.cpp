@@ -142,6 +142,26 @@ Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length
   return {};
 }
 
+// Regions a write that was not acknowledged may have left different between replicas: read from
+// one replica and copied to the others (converge_once), dirty until then. The dirty marks are
+// saved to the targets' journals where they have room (best effort: the write already failed).
+void Replicator::mark_diverged(std::uint64_t offset, std::uint64_t length,
+                               const std::vector<ReplicaPtr>& targets) {
+  if (length == 0) return;
+  std::lock_guard lock(bitmap_mutex_);
+  std::vector<std::uint64_t> words;
+  for (std::uint64_t r = offset >> kRegionShift; r <= (offset + length - 1) >> kRegionShift; ++r) {
+    if (diverged_.set(r)) diverged_count_.fetch_add(1);
+    if (dirty_.set(r)) words.push_back(RegionBitmap::word_of(r));
+  }
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  if (words.empty()) return;
+  for (const auto& t : targets) {
+    for (auto w : words) (void)t->journal->save_word(BitmapKind::dirty, w, dirty_.word(w));
+    (void)t->journal->sync();
+  }
+}
+
 Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::uint64_t bytes,
                                  const std::function<Result<void>(Replica&)>& op,
                                  std::uint64_t offset, std::uint64_t length) {
@@ -192,24 +212,28 @@ Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::ui
     replica_failed(targets[i], results[i].error().message, offset, length, space);
   }
   if (volume_full) {
-    if (length > 0 && targets.size() > 1) {
-      std::lock_guard lock(bitmap_mutex_);
-      for (std::uint64_t r = offset >> kRegionShift; r <= (offset + length - 1) >> kRegionShift;
-           ++r) {
-        if (diverged_.set(r)) diverged_count_.fetch_add(1);
-      }
-    }
+    if (length > 0 && targets.size() > 1) mark_diverged(offset, length, targets);
     return fail("out of space: " + full_error.message, full_error.code);
   }
-  bool served = false;
+  bool served = false, refused = false;
+  std::string why;
   {
     std::shared_lock lock(members_mutex_);
     for (std::size_t i = 0; i < targets.size(); ++i)
       if (results[i] && targets[i]->mode == ReplicaMode::RW) served = true;
-    if (served && !last_error.empty() && !read_only_.empty()) {
-      // A replica left but the others could not record it (no space): not acknowledged.
-      return fail("the volume is read-only: " + read_only_, errno_code(ENOSPC));
-    }
+    // Read-only: a replica left (maybe while this write ran, maybe just before it took its
+    // targets) and the others could not record it for lack of space, so the durable membership
+    // still names a replica that may not hold this write. Acknowledging it would let that
+    // replica serve the old data as a source after a restart: the write is refused, whether or
+    // not it failed anywhere itself. A flush that lost no replica has nothing to protect.
+    refused = served && !read_only_.empty() && (length > 0 || !last_error.empty());
+    why = read_only_;
+  }
+  if (refused) {
+    // Not acknowledged, but its data may be on some replicas and not others: one answer for
+    // reads, and the region kept dirty (durably where the journals allow) until copied.
+    if (length > 0) mark_diverged(offset, length, targets);
+    return fail("the volume is read-only: " + why, errno_code(ENOSPC));
   }
   if (!served) {
     return fail("no replica holds the data any more" +

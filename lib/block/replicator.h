@@ -183,6 +183,10 @@ class Replicator final : public BlockBackend {
   Result<void> fan_out(const std::vector<ReplicaPtr>& targets, std::uint64_t bytes,
                        const std::function<Result<void>(Replica&)>& op, std::uint64_t offset,
                        std::uint64_t length);
+  // Marks regions a failed write may have left different between replicas (diverged_ and
+  // dirty), saving the dirty marks to `targets` where they have room.
+  void mark_diverged(std::uint64_t offset, std::uint64_t length,
+                     const std::vector<ReplicaPtr>& targets);
   std::vector<std::size_t> stripes_of(std::uint64_t offset, std::uint64_t length) const;
   // Copy-before-write of regions a background snapshot copy has not reached (snapshot_copy.cpp).
   Result<void> snapshot_before_write(std::uint64_t offset, std::uint64_t length);

@@ -6,6 +6,8 @@
 // leaves the volume serving reads rather than offline.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -199,6 +201,48 @@ TEST_F(ReplicatorSpaceTest, AVolumeWhoseJournalCannotBeWrittenAtOpenServesReads)
   ASSERT_TRUE((*r)->write(0, pattern(4096, 9), false));
   EXPECT_EQ((*r)->read_only_reason(), "");
   EXPECT_GT(j2->meta().generation, 3u);
+}
+
+// r1 dies (EIO) on a write to region 0 and r2 cannot save the membership without it (no room
+// for a new replica.json): r1 is ERR in memory, but the saved membership still names it. A
+// write to region 1 that passed the read-only check just before then reaches r2 alone; if it
+// were acknowledged, r1 would serve the old data of region 1 as a source after a restart.
+TEST_F(ReplicatorSpaceTest, NoWriteIsAcknowledgedWhileTheSavedMembershipNamesAReplicaWithoutIt) {
+  std::vector<Fake> fakes;
+  auto r = Replicator::open(make_members(2, fakes), options());
+  ASSERT_TRUE(r);
+  fakes[0].data->inject_fault(Fault::write, 0, 1 << 20);
+  fakes[1].journal->set_meta_out_of_space(true);
+  const auto later = pattern(4096, 12);
+  std::thread concurrent;
+  Result<void> put3 = fail("not run");
+  std::atomic<bool> once{false};
+  // Runs while r1's failure is being recorded (the membership lock held): the concurrent write
+  // passes the read-only check now and takes its targets once r1 is out.
+  fakes[1].journal->set_save_meta_hook([&] {
+    if (once.exchange(true)) return;
+    concurrent = std::thread([&] { put3 = (*r)->write(1 << 20, later, false); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // lets it reach the lock
+  });
+  EXPECT_FALSE((*r)->write(0, pattern(4096, 11), false));
+  ASSERT_TRUE(concurrent.joinable());
+  concurrent.join();
+  fakes[1].journal->set_save_meta_hook(nullptr);
+  EXPECT_NE((*r)->read_only_reason(), "");
+  const auto members = fakes[1].journal->meta().members;
+  const bool r1_named = std::find(members.begin(), members.end(), "r1") != members.end();
+  ASSERT_TRUE(r1_named) << "the membership without r1 could not be saved";
+  if (put3) {
+    EXPECT_EQ(read_back(*fakes[0].data, 1 << 20, 4096), later)
+        << "acknowledged, yet r1 (still a member on disk) does not hold it";
+  }
+  EXPECT_FALSE(put3) << "a write is refused while the saved membership names a replica without it";
+  // Space back: the membership is saved without r1, and writes are acknowledged again.
+  fakes[1].journal->set_meta_out_of_space(false);
+  ASSERT_TRUE((*r)->write(1 << 20, later, false));
+  EXPECT_EQ(read_back(**r, 1 << 20, 4096), later);
+  const auto saved = fakes[1].journal->meta().members;
+  EXPECT_EQ(std::find(saved.begin(), saved.end(), "r1"), saved.end());
 }
 
 TEST_F(ReplicatorSpaceTest, AStorePastTheWarningIsReportedOncePerCrossing) {
