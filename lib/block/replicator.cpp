@@ -1,5 +1,6 @@
 // Replicator's I/O path: reads, writes, flushes, discards, and the cleaner of idle dirty regions.
 #include <algorithm>
+#include <bit>
 #include <latch>
 
 #include "lib/block/replicator_internal.h"
@@ -212,7 +213,22 @@ Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::ui
     replica_failed(targets[i], results[i].error().message, offset, length, space);
   }
   if (volume_full) {
-    if (length > 0 && targets.size() > 1) mark_diverged(offset, length, targets);
+    if (targets.size() > 1) {
+      if (length > 0) {
+        mark_diverged(offset, length, targets);
+      } else {
+        // A flush (fdatasync) that fails for space has lost written-back pages, maybe different
+        // ones on each replica, and reports it once: the next flush succeeds. Every region
+        // written since the last good flush is dirty; none may be cleared before it is copied.
+        std::lock_guard lock(bitmap_mutex_);
+        for (std::size_t w = 0; w < dirty_.words(); ++w) {
+          const std::uint64_t fresh = dirty_.word(w) & ~diverged_.word(w);
+          if (fresh == 0) continue;
+          diverged_.set_word(w, diverged_.word(w) | fresh);
+          diverged_count_.fetch_add(static_cast<std::uint64_t>(std::popcount(fresh)));
+        }
+      }
+    }
     return fail("out of space: " + full_error.message, full_error.code);
   }
   bool served = false, refused = false;
@@ -359,13 +375,15 @@ void Replicator::clean_once() {
   for (std::size_t s = 0; s < kStripes; ++s) {
     if (busy[s]) std::unique_lock barrier(stripes_[s]);  // waits for writes in flight there
   }
+  // The flush goes by the write path's policy: out of space on every RW replica keeps them all
+  // and keeps the dirty regions (diverged) until they are copied; any other failure, or a
+  // replica that alone ran out, takes that replica out. Either way nothing is cleared now.
   auto targets = write_set();
-  for (const auto& t : targets) {
-    if (auto flushed = t->data->flush(); !flushed) {
-      replica_failed(t, flushed.error().message, 0, 0, out_of_space(flushed.error()));
-      return;
-    }
-  }
+  if (auto flushed = fan_out(
+          targets, 0, [](Replica& r) { return r.data->flush(); }, 0, 0);
+      !flushed)
+    return;
+  if (write_set().size() != targets.size()) return;
   for (std::size_t s = 0; s < kStripes; ++s) {
     if (!busy[s]) continue;
     std::unique_lock stripe(stripes_[s], std::try_to_lock);

@@ -245,6 +245,39 @@ TEST_F(ReplicatorSpaceTest, NoWriteIsAcknowledgedWhileTheSavedMembershipNamesARe
   EXPECT_EQ(std::find(saved.begin(), saved.end(), "r1"), saved.end());
 }
 
+// fdatasync that fails with ENOSPC has dropped written-back pages, maybe different ones on each
+// replica, and says so once: the next flush succeeds. Every replica stays (the store is full,
+// not broken), including when the cleaner's own flush is the one that fails, and the regions
+// written before stay dirty until they are copied, so the replicas end up alike.
+TEST_F(ReplicatorSpaceTest, AFlushThatRunsOutOfSpaceKeepsTheReplicasAndTheirDirtyRegions) {
+  std::vector<Fake> fakes;
+  auto r = Replicator::open(make_members(2, fakes), options());
+  ASSERT_TRUE(r);
+  for (auto& f : fakes) f.data->inject_fault(Fault::flush_no_space);
+  ASSERT_TRUE((*r)->write(0, pattern(64 << 10, 13), false));
+  auto flushed = (*r)->flush();
+  ASSERT_FALSE(flushed);
+  EXPECT_TRUE(out_of_space(flushed.error())) << flushed.error().message;
+  // The cleaner flushes too, and hits the same full store.
+  EXPECT_TRUE(eventually([&] { return fakes[0].data->faults_hit() >= 3; }));
+  EXPECT_EQ(mode_of(**r, "r1"), ReplicaMode::RW);
+  EXPECT_EQ(mode_of(**r, "r2"), ReplicaMode::RW);
+  EXPECT_EQ((*r)->health(), "healthy");
+  // What r2 lost: its written-back pages of region 0 are gone, and the next flush says so.
+  ASSERT_TRUE(fakes[1].data->write(0, pattern(64 << 10, 14), false));
+  const auto hits = fakes[0].data->faults_hit();
+  EXPECT_TRUE(eventually([&] { return fakes[0].data->faults_hit() > hits; }));
+  for (auto& f : fakes) f.data->clear_faults();
+  EXPECT_TRUE(eventually([&] {
+    return read_back(*fakes[0].data, 0, 1 << 20) == read_back(*fakes[1].data, 0, 1 << 20);
+  })) << "region 0 stays dirty until the replicas agree again";
+  EXPECT_TRUE(eventually([&] {
+    return fakes[0].journal->word(BitmapKind::dirty, 0) == 0 &&
+           fakes[1].journal->word(BitmapKind::dirty, 0) == 0;
+  })) << "and is cleaned once they do";
+  EXPECT_EQ((*r)->health(), "healthy");
+}
+
 TEST_F(ReplicatorSpaceTest, AStorePastTheWarningIsReportedOncePerCrossing) {
   std::vector<Fake> fakes;
   auto r = Replicator::open(make_members(2, fakes), options());  // warns at 90%
