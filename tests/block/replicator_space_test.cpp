@@ -278,6 +278,42 @@ TEST_F(ReplicatorSpaceTest, AFlushThatRunsOutOfSpaceKeepsTheReplicasAndTheirDirt
   EXPECT_EQ((*r)->health(), "healthy");
 }
 
+// A replica rebuilt after its store was full joins only once a membership naming it is saved:
+// while the others' journals have no room it does not serve (a restart would not count it),
+// the regions it missed stay marked, and it is tried again until it can join.
+TEST_F(ReplicatorSpaceTest, ARebuiltReplicaJoinsOnlyOnceTheMembershipNamingItIsSaved) {
+  std::vector<Fake> fakes;
+  auto r = Replicator::open(make_members(2, fakes), options());
+  ASSERT_TRUE(r);
+  fakes[1].data->inject_fault(Fault::no_space);
+  const auto data = pattern(2 << 20, 15);
+  ASSERT_TRUE((*r)->write(1 << 20, data, false));
+  ASSERT_EQ(mode_of(**r, "r2"), ReplicaMode::ERR);
+  for (auto& f : fakes) f.journal->set_meta_out_of_space(true);
+  fakes[1].data->clear_faults();
+  auto member_on_disk = [&] {
+    const auto members = fakes[0].journal->meta().members;
+    return std::find(members.begin(), members.end(), "r2") != members.end();
+  };
+  // Rebuilt at least once (it got the data), and never RW without being a member on disk.
+  bool serves_unsaved = false;
+  EXPECT_TRUE(eventually([&] {
+    serves_unsaved = serves_unsaved || (mode_of(**r, "r2") == ReplicaMode::RW && !member_on_disk());
+    return fakes[1].data->writes() > 0;
+  }));
+  for (int i = 0; i < 50; ++i) {  // a few retries
+    serves_unsaved = serves_unsaved || (mode_of(**r, "r2") == ReplicaMode::RW && !member_on_disk());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(serves_unsaved);
+  EXPECT_EQ((*r)->health(), "degraded");
+  for (auto& f : fakes) f.journal->set_meta_out_of_space(false);
+  EXPECT_TRUE(eventually([&] { return (*r)->health() == "healthy"; }));
+  EXPECT_TRUE(member_on_disk());
+  EXPECT_EQ(fakes[0].journal->meta().degraded_since, 0u);
+  EXPECT_EQ(read_back(*fakes[1].data, 1 << 20, 2 << 20), data);
+}
+
 TEST_F(ReplicatorSpaceTest, AStorePastTheWarningIsReportedOncePerCrossing) {
   std::vector<Fake> fakes;
   auto r = Replicator::open(make_members(2, fakes), options());  // warns at 90%
