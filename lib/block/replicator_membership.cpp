@@ -190,7 +190,8 @@ Result<void> Replicator::save_membership() {
   if (!failed.empty() && failed.size() == members.size() &&
       std::all_of(failed.begin(), failed.end(),
                   [](const auto& f) { return out_of_space(f.second); })) {
-    --generation_;  // not recorded anywhere: the next attempt takes the number again
+    // generation_ is not taken back: a save can fail after its rename (the directory's fsync),
+    // so this number may be on a disk with this member set; the next attempt takes a new one.
     return fail(failed.front().second.message, failed.front().second.code);
   }
   for (auto& [r, error] : failed) {

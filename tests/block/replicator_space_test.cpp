@@ -314,6 +314,26 @@ TEST_F(ReplicatorSpaceTest, ARebuiltReplicaJoinsOnlyOnceTheMembershipNamingItIsS
   EXPECT_EQ(read_back(*fakes[1].data, 1 << 20, 2 << 20), data);
 }
 
+// Saving replica.json can fail for space after the rename landed (the directory's fsync): that
+// generation may be on disk. A later save with another member set must not reuse its number,
+// or after a restart two replicas would be sources of one generation holding different data.
+TEST_F(ReplicatorSpaceTest, AGenerationThatMayHaveReachedADiskIsNeverReused) {
+  std::vector<Fake> fakes;
+  auto r = Replicator::open(make_members(3, fakes), options());
+  ASSERT_TRUE(r);
+  fakes[0].data->inject_fault(Fault::write);
+  for (auto& f : fakes) f.journal->set_saved_but_out_of_space(true);
+  EXPECT_FALSE((*r)->write(0, pattern(4096, 16), false)) << "r1 left and that is not saved";
+  EXPECT_NE((*r)->read_only_reason(), "");
+  const auto on_r3 = fakes[2].journal->meta();  // {r2, r3}, stored despite the error
+  for (auto& f : fakes) f.journal->set_saved_but_out_of_space(false);
+  ASSERT_TRUE((*r)->fail_replica("r3", "test"));
+  const auto on_r2 = fakes[1].journal->meta();  // {r2}
+  EXPECT_GT(on_r2.generation, on_r3.generation)
+      << "r2 (" << on_r2.members.size() << " member(s)) and r3 (" << on_r3.members.size()
+      << ") must not both be generation " << on_r3.generation;
+}
+
 TEST_F(ReplicatorSpaceTest, AStorePastTheWarningIsReportedOncePerCrossing) {
   std::vector<Fake> fakes;
   auto r = Replicator::open(make_members(2, fakes), options());  // warns at 90%
