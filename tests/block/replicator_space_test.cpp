@@ -158,8 +158,14 @@ TEST_F(ReplicatorSpaceTest, AReplicaThatAloneRunsOutLeavesAndIsRebuiltWhenSpaceR
   ASSERT_TRUE((*r)->write(1 << 20, data, false)) << "r1 took it";
   EXPECT_EQ(mode_of(**r, "r2"), ReplicaMode::ERR);
   EXPECT_EQ((*r)->health(), "degraded");
-  // Still full: retried with a backoff, and it goes back to ERR each time.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Still full: retried by itself (each try hits the full store again), and never RW meanwhile.
+  const auto first_hits = fakes[1].data->faults_hit();
+  bool rw_while_full = false;
+  EXPECT_TRUE(eventually([&] {
+    rw_while_full = rw_while_full || mode_of(**r, "r2") == ReplicaMode::RW;
+    return fakes[1].data->faults_hit() >= first_hits + 2;
+  })) << "retried at least twice while full";
+  EXPECT_FALSE(rw_while_full);
   EXPECT_NE(mode_of(**r, "r2"), ReplicaMode::RW);
   fakes[1].data->clear_faults();  // space is back: no manual step
   EXPECT_TRUE(eventually([&] { return (*r)->health() == "healthy"; }));
