@@ -138,6 +138,11 @@ void MemoryJournal::set_saved_but_out_of_space(bool on) {
   saved_but_full_ = on;
 }
 
+void MemoryJournal::set_save_word_hook(std::function<void()> hook) {
+  std::lock_guard lock(mutex_);
+  save_word_hook_ = std::move(hook);
+}
+
 void MemoryJournal::set_save_meta_hook(std::function<void()> hook) {
   std::lock_guard lock(mutex_);
   save_meta_hook_ = std::move(hook);
@@ -155,6 +160,12 @@ Result<RegionBitmap> MemoryJournal::load_bitmap(BitmapKind kind, std::uint64_t r
 }
 
 Result<void> MemoryJournal::save_word(BitmapKind kind, std::uint64_t index, std::uint64_t word) {
+  std::function<void()> hook;
+  {
+    std::lock_guard lock(mutex_);
+    hook = save_word_hook_;
+  }
+  if (hook) hook();
   std::lock_guard lock(mutex_);
   MAYA_TRY(ok, check());
   if (full_) return fail("cannot write a bitmap: no space (injected)", errno_code(ENOSPC));

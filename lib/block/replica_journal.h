@@ -90,6 +90,8 @@ class MemoryJournal final : public ReplicaJournal {
   void set_saved_but_out_of_space(bool on);
   // Called at the start of every save_meta, outside the journal's lock (tests of races).
   void set_save_meta_hook(std::function<void()> hook);
+  // Called at the start of every save_word, outside the journal's lock (tests of races).
+  void set_save_word_hook(std::function<void()> hook);
   ReplicaMeta meta() const;
   std::uint64_t word(BitmapKind kind, std::uint64_t index) const;
 
@@ -100,7 +102,7 @@ class MemoryJournal final : public ReplicaJournal {
   bool full_ = false;
   bool meta_full_ = false;
   bool saved_but_full_ = false;
-  std::function<void()> save_meta_hook_;
+  std::function<void()> save_meta_hook_, save_word_hook_;
   ReplicaMeta meta_;
   std::map<std::pair<int, std::uint64_t>, std::uint64_t> words_;
 };

@@ -26,6 +26,8 @@ Replicator::Replicator(Options options)
       dirty_(regions_),
       recent_(regions_),
       degraded_(regions_),
+      durable_dirty_(regions_),
+      durable_degraded_(regions_),
       diverged_(regions_) {}
 
 Replicator::~Replicator() {
@@ -93,22 +95,26 @@ Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length
   bool need = false;
   for (std::uint64_t r = first; r <= last; ++r) {
     recent_.set(r);
-    if (targets.size() > 1 && !dirty_.test(r)) need = true;
-    if (degraded && !degraded_.test(r)) need = true;
+    if (targets.size() > 1 && !durable_dirty_.test(r)) need = true;
+    if (degraded && !durable_degraded_.test(r)) need = true;
   }
   if (!need) return {};
   std::vector<std::pair<ReplicaPtr, Error>> failed;
   {
+    // Decided again under the lock: a bit another writer set is durable once its save is done
+    // (and is gone again if that save found no room).
     std::lock_guard lock(bitmap_mutex_);
-    std::vector<std::uint64_t> newly_dirty, newly_degraded;
+    std::vector<std::uint64_t> newly_dirty, newly_degraded, saving_dirty, saving_degraded;
     for (std::uint64_t r = first; r <= last; ++r) {
-      if (targets.size() > 1 && dirty_.set(r)) {
+      if (targets.size() > 1 && !durable_dirty_.test(r)) {
+        if (dirty_.set(r)) newly_dirty.push_back(r);
         dirty_words.push_back(RegionBitmap::word_of(r));
-        newly_dirty.push_back(r);
+        saving_dirty.push_back(r);
       }
-      if (degraded && degraded_.set(r)) {
+      if (degraded && !durable_degraded_.test(r)) {
+        if (degraded_.set(r)) newly_degraded.push_back(r);
         degraded_words.push_back(RegionBitmap::word_of(r));
-        newly_degraded.push_back(r);
+        saving_degraded.push_back(r);
       }
     }
     dirty_words.erase(std::unique(dirty_words.begin(), dirty_words.end()), dirty_words.end());
@@ -137,6 +143,9 @@ Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length
       for (auto r : newly_degraded) degraded_.clear(r);
       return fail("out of space: " + failed.front().second.message, failed.front().second.code);
     }
+    // Saved on every target that stays (those that failed leave below).
+    for (auto r : saving_dirty) durable_dirty_.set(r);
+    for (auto r : saving_degraded) durable_degraded_.set(r);
   }
   for (auto& [t, error] : failed)
     replica_failed(t, "journal: " + error.message, offset, length, out_of_space(error));
@@ -392,6 +401,7 @@ void Replicator::clean_once() {
     std::lock_guard lock(bitmap_mutex_);
     for (std::uint64_t r = s; r < regions_; r += kStripes) {
       if (candidates.test(r) && !recent_.test(r) && dirty_.test(r)) {
+        durable_dirty_.clear(r);  // before dirty_: a writer never skips a bit being cleared
         dirty_.clear(r);
         words.push_back(RegionBitmap::word_of(r));
       }

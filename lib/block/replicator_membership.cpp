@@ -132,6 +132,9 @@ Result<void> Replicator::start(std::vector<Member> members) {
     if (!out_of_space(saved.error())) return saved;
     set_read_only(saved.error());
   }
+  // What was loaded is in the journals (the sources'); new marks are saved before they count.
+  durable_dirty_ = dirty_;
+  durable_degraded_ = degraded_;
   for (const auto& r : replicas_) {
     if (r->mode != ReplicaMode::ERR) (void)r->journal->save_bitmap(BitmapKind::dirty, dirty_);
     if (r->mode == ReplicaMode::ERR) log::warn("replica " + r->id + " is offline: " + r->error);
@@ -415,6 +418,7 @@ void Replicator::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
                   [](const ReplicaPtr& r) { return r->mode == ReplicaMode::RW; });
   if (all_rw && still_all_rw) {
     std::lock_guard bits(bitmap_mutex_);
+    durable_degraded_.clear_all();
     degraded_.clear_all();
     for (const auto& r : replicas_) (void)r->journal->save_bitmap(BitmapKind::degraded, degraded_);
   }

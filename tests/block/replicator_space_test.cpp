@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "lib/block/memory_backend.h"
@@ -338,6 +339,44 @@ TEST_F(ReplicatorSpaceTest, AGenerationThatMayHaveReachedADiskIsNeverReused) {
   EXPECT_GT(on_r2.generation, on_r3.generation)
       << "r2 (" << on_r2.members.size() << " member(s)) and r3 (" << on_r3.members.size()
       << ") must not both be generation " << on_r3.generation;
+}
+
+// The write-intent rule under a race: a write to a clean region sets its dirty bit and saves it
+// to the journals, which have no room, so the bit is taken back and the write refused. A second
+// write to that region that finds the bit set while it is being saved must not count it as
+// saved: acknowledged, its region would be marked in no journal.
+TEST_F(ReplicatorSpaceTest, AWriteNeverCountsADirtyBitThatIsStillBeingSaved) {
+  std::vector<Fake> fakes;
+  auto r = Replicator::open(make_members(2, fakes), options());
+  ASSERT_TRUE(r);
+  for (auto& f : fakes) f.journal->set_out_of_space(true);
+  std::thread second;
+  Result<void> put2 = fail("not run");
+  std::promise<void> second_done;
+  auto finished = second_done.get_future();
+  std::atomic<bool> once{false};
+  // Runs in the first write's save of the bit: the second write goes now, and is given a
+  // while to finish (it must wait instead, or be refused).
+  fakes[0].journal->set_save_word_hook([&] {
+    if (once.exchange(true)) return;
+    second = std::thread([&] {
+      put2 = (*r)->write(4096, pattern(4096, 18), false);
+      second_done.set_value();
+    });
+    (void)finished.wait_for(std::chrono::milliseconds(300));
+  });
+  EXPECT_FALSE((*r)->write(0, pattern(4096, 17), false)) << "no room for the mark";
+  ASSERT_TRUE(second.joinable());
+  second.join();
+  fakes[0].journal->set_save_word_hook(nullptr);
+  if (put2) {
+    for (auto& f : fakes)
+      EXPECT_NE(f.journal->word(BitmapKind::dirty, 0) & 1, 0u) << f.id << ": acknowledged unmarked";
+  }
+  EXPECT_FALSE(put2) << "the mark could not be saved for it either";
+  for (auto& f : fakes) f.journal->set_out_of_space(false);
+  ASSERT_TRUE((*r)->write(4096, pattern(4096, 18), false));
+  for (auto& f : fakes) EXPECT_NE(f.journal->word(BitmapKind::dirty, 0) & 1, 0u) << f.id;
 }
 
 TEST_F(ReplicatorSpaceTest, AStorePastTheWarningIsReportedOncePerCrossing) {
