@@ -12,18 +12,20 @@ MemoryBackend::MemoryBackend(const MemoryBackendOptions& options) : options_(opt
 }
 
 Result<void> MemoryBackend::check(Fault kind, std::uint64_t offset, std::uint64_t length) const {
-  if (kind != Fault::flush && (offset > options_.size || length > options_.size - offset)) {
+  if (kind != Fault::flush && kind != Fault::flush_no_space &&
+      (offset > options_.size || length > options_.size - offset)) {
     return fail("range of " + std::to_string(length) + " bytes at " + std::to_string(offset) +
                 " is past the end of the memory disk");
   }
   for (const FaultRange& f : faults_) {
     if (f.fault != kind) continue;
-    const bool overlaps =
-        kind == Fault::flush || (offset < f.offset + std::min(f.length, UINT64_MAX - f.offset) &&
-                                 f.offset < offset + std::max<std::uint64_t>(length, 1));
+    const bool overlaps = kind == Fault::flush || kind == Fault::flush_no_space ||
+                          (offset < f.offset + std::min(f.length, UINT64_MAX - f.offset) &&
+                           f.offset < offset + std::max<std::uint64_t>(length, 1));
     if (overlaps) {
+      ++faults_hit_;
       const auto at = std::to_string(std::max(offset, f.offset));
-      if (kind == Fault::no_space)
+      if (kind == Fault::no_space || kind == Fault::flush_no_space)
         return fail("injected: no space left at " + at, errno_code(ENOSPC));
       return fail("injected fault at " + at, errno_code(EIO));
     }
@@ -105,6 +107,7 @@ void MemoryBackend::store(std::uint64_t offset, std::span<const std::byte> data)
 Result<void> MemoryBackend::flush() {
   std::lock_guard lock(mutex_);
   if (auto ok = check(Fault::flush, 0, 0); !ok) return ok;
+  if (auto ok = check(Fault::flush_no_space, 0, 0); !ok) return ok;
   ++flushes_;
   return {};
 }
@@ -183,6 +186,11 @@ std::uint64_t MemoryBackend::writes() const {
 std::uint64_t MemoryBackend::fua_writes() const {
   std::lock_guard lock(mutex_);
   return fua_writes_;
+}
+
+std::uint64_t MemoryBackend::faults_hit() const {
+  std::lock_guard lock(mutex_);
+  return faults_hit_;
 }
 
 std::uint64_t MemoryBackend::flushes() const {

@@ -37,8 +37,9 @@ class MemoryBackend final : public BlockBackend {
   Result<Extent> extent_at(std::uint64_t offset) override;
 
   // `no_space`: a write reaching [offset, offset + length) stores what comes before `offset`
-  // and then fails with ENOSPC (a store that filled up mid-write); other kinds fail with EIO.
-  enum class Fault { read, write, flush, discard, no_space };
+  // and then fails with ENOSPC (a store that filled up mid-write); `flush_no_space`: a flush
+  // fails with ENOSPC (fdatasync that lost written-back pages); other kinds fail with EIO.
+  enum class Fault { read, write, flush, discard, no_space, flush_no_space };
   // Makes every operation of kind `fault` that touches [offset, offset + length) fail (flush
   // ignores the range). Stays until clear_faults().
   void inject_fault(Fault fault, std::uint64_t offset = 0, std::uint64_t length = UINT64_MAX);
@@ -51,6 +52,7 @@ class MemoryBackend final : public BlockBackend {
   std::uint64_t writes() const;
   std::uint64_t fua_writes() const;
   std::uint64_t flushes() const;
+  std::uint64_t faults_hit() const;         // operations failed by an injected fault
   bool mapped(std::uint64_t offset) const;  // is the block holding `offset` mapped?
 
  private:
@@ -78,6 +80,7 @@ class MemoryBackend final : public BlockBackend {
   std::uint64_t writes_ = 0;
   std::uint64_t fua_writes_ = 0;
   std::uint64_t flushes_ = 0;
+  mutable std::uint64_t faults_hit_ = 0;
 };
 
 }  // namespace maya::block

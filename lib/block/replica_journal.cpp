@@ -111,11 +111,41 @@ Result<ReplicaMeta> MemoryJournal::load_meta() {
 }
 
 Result<void> MemoryJournal::save_meta(const ReplicaMeta& meta) {
+  std::function<void()> hook;
+  {
+    std::lock_guard lock(mutex_);
+    hook = save_meta_hook_;
+  }
+  if (hook) hook();
   std::lock_guard lock(mutex_);
   MAYA_TRY(ok, check());
-  if (full_) return fail("cannot write replica.json: no space (injected)", errno_code(ENOSPC));
+  if (full_ || meta_full_)
+    return fail("cannot write replica.json: no space (injected)", errno_code(ENOSPC));
   meta_ = meta;
+  if (saved_but_full_)
+    return fail("cannot sync the directory of replica.json: no space (injected)",
+                errno_code(ENOSPC));
   return {};
+}
+
+void MemoryJournal::set_meta_out_of_space(bool full) {
+  std::lock_guard lock(mutex_);
+  meta_full_ = full;
+}
+
+void MemoryJournal::set_saved_but_out_of_space(bool on) {
+  std::lock_guard lock(mutex_);
+  saved_but_full_ = on;
+}
+
+void MemoryJournal::set_save_word_hook(std::function<void()> hook) {
+  std::lock_guard lock(mutex_);
+  save_word_hook_ = std::move(hook);
+}
+
+void MemoryJournal::set_save_meta_hook(std::function<void()> hook) {
+  std::lock_guard lock(mutex_);
+  save_meta_hook_ = std::move(hook);
 }
 
 Result<RegionBitmap> MemoryJournal::load_bitmap(BitmapKind kind, std::uint64_t regions) {
@@ -130,6 +160,12 @@ Result<RegionBitmap> MemoryJournal::load_bitmap(BitmapKind kind, std::uint64_t r
 }
 
 Result<void> MemoryJournal::save_word(BitmapKind kind, std::uint64_t index, std::uint64_t word) {
+  std::function<void()> hook;
+  {
+    std::lock_guard lock(mutex_);
+    hook = save_word_hook_;
+  }
+  if (hook) hook();
   std::lock_guard lock(mutex_);
   MAYA_TRY(ok, check());
   if (full_) return fail("cannot write a bitmap: no space (injected)", errno_code(ENOSPC));

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -81,6 +82,16 @@ class MemoryJournal final : public ReplicaJournal {
   void set_failing(bool failing);  // every call fails while set
   // Saves (meta, bitmap words, sync) fail with ENOSPC while set; loads still work.
   void set_out_of_space(bool full);
+  // save_meta alone fails with ENOSPC while set (a new replica.json needs room; the bitmaps
+  // are rewritten in place).
+  void set_meta_out_of_space(bool full);
+  // save_meta stores the metadata and then fails with ENOSPC while set (write_file_atomic whose
+  // rename landed but whose directory fsync ran out of space).
+  void set_saved_but_out_of_space(bool on);
+  // Called at the start of every save_meta, outside the journal's lock (tests of races).
+  void set_save_meta_hook(std::function<void()> hook);
+  // Called at the start of every save_word, outside the journal's lock (tests of races).
+  void set_save_word_hook(std::function<void()> hook);
   ReplicaMeta meta() const;
   std::uint64_t word(BitmapKind kind, std::uint64_t index) const;
 
@@ -89,6 +100,9 @@ class MemoryJournal final : public ReplicaJournal {
   mutable std::mutex mutex_;
   bool failing_ = false;
   bool full_ = false;
+  bool meta_full_ = false;
+  bool saved_but_full_ = false;
+  std::function<void()> save_meta_hook_, save_word_hook_;
   ReplicaMeta meta_;
   std::map<std::pair<int, std::uint64_t>, std::uint64_t> words_;
 };

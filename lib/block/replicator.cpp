@@ -1,5 +1,6 @@
 // Replicator's I/O path: reads, writes, flushes, discards, and the cleaner of idle dirty regions.
 #include <algorithm>
+#include <bit>
 #include <latch>
 
 #include "lib/block/replicator_internal.h"
@@ -25,6 +26,8 @@ Replicator::Replicator(Options options)
       dirty_(regions_),
       recent_(regions_),
       degraded_(regions_),
+      durable_dirty_(regions_),
+      durable_degraded_(regions_),
       diverged_(regions_) {}
 
 Replicator::~Replicator() {
@@ -92,22 +95,26 @@ Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length
   bool need = false;
   for (std::uint64_t r = first; r <= last; ++r) {
     recent_.set(r);
-    if (targets.size() > 1 && !dirty_.test(r)) need = true;
-    if (degraded && !degraded_.test(r)) need = true;
+    if (targets.size() > 1 && !durable_dirty_.test(r)) need = true;
+    if (degraded && !durable_degraded_.test(r)) need = true;
   }
   if (!need) return {};
   std::vector<std::pair<ReplicaPtr, Error>> failed;
   {
+    // Decided again under the lock: a bit another writer set is durable once its save is done
+    // (and is gone again if that save found no room).
     std::lock_guard lock(bitmap_mutex_);
-    std::vector<std::uint64_t> newly_dirty, newly_degraded;
+    std::vector<std::uint64_t> newly_dirty, newly_degraded, saving_dirty, saving_degraded;
     for (std::uint64_t r = first; r <= last; ++r) {
-      if (targets.size() > 1 && dirty_.set(r)) {
+      if (targets.size() > 1 && !durable_dirty_.test(r)) {
+        if (dirty_.set(r)) newly_dirty.push_back(r);
         dirty_words.push_back(RegionBitmap::word_of(r));
-        newly_dirty.push_back(r);
+        saving_dirty.push_back(r);
       }
-      if (degraded && degraded_.set(r)) {
+      if (degraded && !durable_degraded_.test(r)) {
+        if (degraded_.set(r)) newly_degraded.push_back(r);
         degraded_words.push_back(RegionBitmap::word_of(r));
-        newly_degraded.push_back(r);
+        saving_degraded.push_back(r);
       }
     }
     dirty_words.erase(std::unique(dirty_words.begin(), dirty_words.end()), dirty_words.end());
@@ -136,10 +143,33 @@ Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length
       for (auto r : newly_degraded) degraded_.clear(r);
       return fail("out of space: " + failed.front().second.message, failed.front().second.code);
     }
+    // Saved on every target that stays (those that failed leave below).
+    for (auto r : saving_dirty) durable_dirty_.set(r);
+    for (auto r : saving_degraded) durable_degraded_.set(r);
   }
   for (auto& [t, error] : failed)
     replica_failed(t, "journal: " + error.message, offset, length, out_of_space(error));
   return {};
+}
+
+// Regions a write that was not acknowledged may have left different between replicas: read from
+// one replica and copied to the others (converge_once), dirty until then. The dirty marks are
+// saved to the targets' journals where they have room (best effort: the write already failed).
+void Replicator::mark_diverged(std::uint64_t offset, std::uint64_t length,
+                               const std::vector<ReplicaPtr>& targets) {
+  if (length == 0) return;
+  std::lock_guard lock(bitmap_mutex_);
+  std::vector<std::uint64_t> words;
+  for (std::uint64_t r = offset >> kRegionShift; r <= (offset + length - 1) >> kRegionShift; ++r) {
+    if (diverged_.set(r)) diverged_count_.fetch_add(1);
+    if (dirty_.set(r)) words.push_back(RegionBitmap::word_of(r));
+  }
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  if (words.empty()) return;
+  for (const auto& t : targets) {
+    for (auto w : words) (void)t->journal->save_word(BitmapKind::dirty, w, dirty_.word(w));
+    (void)t->journal->sync();
+  }
 }
 
 Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::uint64_t bytes,
@@ -192,24 +222,43 @@ Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::ui
     replica_failed(targets[i], results[i].error().message, offset, length, space);
   }
   if (volume_full) {
-    if (length > 0 && targets.size() > 1) {
-      std::lock_guard lock(bitmap_mutex_);
-      for (std::uint64_t r = offset >> kRegionShift; r <= (offset + length - 1) >> kRegionShift;
-           ++r) {
-        if (diverged_.set(r)) diverged_count_.fetch_add(1);
+    if (targets.size() > 1) {
+      if (length > 0) {
+        mark_diverged(offset, length, targets);
+      } else {
+        // A flush (fdatasync) that fails for space has lost written-back pages, maybe different
+        // ones on each replica, and reports it once: the next flush succeeds. Every region
+        // written since the last good flush is dirty; none may be cleared before it is copied.
+        std::lock_guard lock(bitmap_mutex_);
+        for (std::size_t w = 0; w < dirty_.words(); ++w) {
+          const std::uint64_t fresh = dirty_.word(w) & ~diverged_.word(w);
+          if (fresh == 0) continue;
+          diverged_.set_word(w, diverged_.word(w) | fresh);
+          diverged_count_.fetch_add(static_cast<std::uint64_t>(std::popcount(fresh)));
+        }
       }
     }
     return fail("out of space: " + full_error.message, full_error.code);
   }
-  bool served = false;
+  bool served = false, refused = false;
+  std::string why;
   {
     std::shared_lock lock(members_mutex_);
     for (std::size_t i = 0; i < targets.size(); ++i)
       if (results[i] && targets[i]->mode == ReplicaMode::RW) served = true;
-    if (served && !last_error.empty() && !read_only_.empty()) {
-      // A replica left but the others could not record it (no space): not acknowledged.
-      return fail("the volume is read-only: " + read_only_, errno_code(ENOSPC));
-    }
+    // Read-only: a replica left (maybe while this write ran, maybe just before it took its
+    // targets) and the others could not record it for lack of space, so the durable membership
+    // still names a replica that may not hold this write. Acknowledging it would let that
+    // replica serve the old data as a source after a restart: the write is refused, whether or
+    // not it failed anywhere itself. A flush that lost no replica has nothing to protect.
+    refused = served && !read_only_.empty() && (length > 0 || !last_error.empty());
+    why = read_only_;
+  }
+  if (refused) {
+    // Not acknowledged, but its data may be on some replicas and not others: one answer for
+    // reads, and the region kept dirty (durably where the journals allow) until copied.
+    if (length > 0) mark_diverged(offset, length, targets);
+    return fail("the volume is read-only: " + why, errno_code(ENOSPC));
   }
   if (!served) {
     return fail("no replica holds the data any more" +
@@ -335,13 +384,15 @@ void Replicator::clean_once() {
   for (std::size_t s = 0; s < kStripes; ++s) {
     if (busy[s]) std::unique_lock barrier(stripes_[s]);  // waits for writes in flight there
   }
+  // The flush goes by the write path's policy: out of space on every RW replica keeps them all
+  // and keeps the dirty regions (diverged) until they are copied; any other failure, or a
+  // replica that alone ran out, takes that replica out. Either way nothing is cleared now.
   auto targets = write_set();
-  for (const auto& t : targets) {
-    if (auto flushed = t->data->flush(); !flushed) {
-      replica_failed(t, flushed.error().message, 0, 0, out_of_space(flushed.error()));
-      return;
-    }
-  }
+  if (auto flushed = fan_out(
+          targets, 0, [](Replica& r) { return r.data->flush(); }, 0, 0);
+      !flushed)
+    return;
+  if (write_set().size() != targets.size()) return;
   for (std::size_t s = 0; s < kStripes; ++s) {
     if (!busy[s]) continue;
     std::unique_lock stripe(stripes_[s], std::try_to_lock);
@@ -350,6 +401,7 @@ void Replicator::clean_once() {
     std::lock_guard lock(bitmap_mutex_);
     for (std::uint64_t r = s; r < regions_; r += kStripes) {
       if (candidates.test(r) && !recent_.test(r) && dirty_.test(r)) {
+        durable_dirty_.clear(r);  // before dirty_: a writer never skips a bit being cleared
         dirty_.clear(r);
         words.push_back(RegionBitmap::word_of(r));
       }

@@ -183,6 +183,10 @@ class Replicator final : public BlockBackend {
   Result<void> fan_out(const std::vector<ReplicaPtr>& targets, std::uint64_t bytes,
                        const std::function<Result<void>(Replica&)>& op, std::uint64_t offset,
                        std::uint64_t length);
+  // Marks regions a failed write may have left different between replicas (diverged_ and
+  // dirty), saving the dirty marks to `targets` where they have room.
+  void mark_diverged(std::uint64_t offset, std::uint64_t length,
+                     const std::vector<ReplicaPtr>& targets);
   std::vector<std::size_t> stripes_of(std::uint64_t offset, std::uint64_t length) const;
   // Copy-before-write of regions a background snapshot copy has not reached (snapshot_copy.cpp).
   Result<void> snapshot_before_write(std::uint64_t offset, std::uint64_t length);
@@ -229,6 +233,10 @@ class Replicator final : public BlockBackend {
   // `dirty` is saved to the journals before a region's first write; `recent` lives in memory.
   std::mutex bitmap_mutex_;
   RegionBitmap dirty_, recent_, degraded_;
+  // The bits of dirty_ and degraded_ known to be in the journals (set only after the save, and
+  // cleared with them, under bitmap_mutex_): a writer that finds its regions here skips the
+  // lock; one that finds a bit in dirty_ alone (being saved, or rolled back) takes it.
+  RegionBitmap durable_dirty_, durable_degraded_;
   RegionBitmap diverged_;  // a write ran out of space there: replicas may differ until copied
   std::atomic<std::uint64_t> diverged_count_{0};
   std::string read_only_;  // members_mutex_; why writes are refused

@@ -132,6 +132,9 @@ Result<void> Replicator::start(std::vector<Member> members) {
     if (!out_of_space(saved.error())) return saved;
     set_read_only(saved.error());
   }
+  // What was loaded is in the journals (the sources'); new marks are saved before they count.
+  durable_dirty_ = dirty_;
+  durable_degraded_ = degraded_;
   for (const auto& r : replicas_) {
     if (r->mode != ReplicaMode::ERR) (void)r->journal->save_bitmap(BitmapKind::dirty, dirty_);
     if (r->mode == ReplicaMode::ERR) log::warn("replica " + r->id + " is offline: " + r->error);
@@ -190,7 +193,8 @@ Result<void> Replicator::save_membership() {
   if (!failed.empty() && failed.size() == members.size() &&
       std::all_of(failed.begin(), failed.end(),
                   [](const auto& f) { return out_of_space(f.second); })) {
-    --generation_;  // not recorded anywhere: the next attempt takes the number again
+    // generation_ is not taken back: a save can fail after its rename (the directory's fsync),
+    // so this number may be on a disk with this member set; the next attempt takes a new one.
     return fail(failed.front().second.message, failed.front().second.code);
   }
   for (auto& [r, error] : failed) {
@@ -204,6 +208,7 @@ Result<void> Replicator::save_membership() {
     }
   }
   if (!failures.empty()) {
+    if (degraded_since_ == 0) degraded_since_ = generation_ + 1;  // they miss what follows
     log::warn("replicas failed while saving generation " + std::to_string(generation_) + ": " +
               failures);
     return save_membership();  // the set changed again
@@ -377,16 +382,43 @@ void Replicator::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
   std::unique_lock lock(members_mutex_);
   if (replica->removed || replica->mode != ReplicaMode::WO || replica->plan_epoch != plan_epoch)
     return;  // it failed, left, or got a new plan meanwhile
+  const std::uint64_t since = degraded_since_.load();
   replica->mode = ReplicaMode::RW;
-  replica->plan.reset();
-  replica->out_of_space = false;
-  replica->retry_backoff = std::chrono::milliseconds(0);
   const bool all_rw = std::all_of(replicas_.begin(), replicas_.end(),
                                   [](const ReplicaPtr& r) { return r->mode == ReplicaMode::RW; });
   if (all_rw) degraded_since_ = 0;
-  if (auto saved = save_membership(); !saved) log::error(saved.error().message);
-  if (all_rw) {
+  if (auto saved = save_membership(); !saved) {
+    // It is no member on disk, so it must not serve reads (a restart would not count it) and the
+    // regions it missed stay marked. It goes out again and is retried later, as a replica whose
+    // store was full (the others' stores are: nothing else stops the membership being saved).
+    degraded_since_ = since;
+    if (replica->mode == ReplicaMode::RW) {
+      replica->mode = ReplicaMode::ERR;
+      replica->plan.reset();
+      ++replica->plan_epoch;
+      replica->error =
+          "rebuilt, but the membership naming it cannot be saved: " + saved.error().message;
+      replica->out_of_space = true;
+      replica->retry_backoff = replica->retry_backoff.count() > 0
+                                   ? std::min(replica->retry_backoff * 2, options_.space_retry_max)
+                                   : options_.space_retry;
+      replica->retry_at = std::chrono::steady_clock::now() + replica->retry_backoff;
+    }
+    log::error("replica " + replica->id + " is rebuilt but cannot join (retried in " +
+               std::to_string(replica->retry_backoff.count()) + " ms): " + saved.error().message);
+    return;
+  }
+  replica->plan.reset();
+  replica->out_of_space = false;
+  replica->retry_backoff = std::chrono::milliseconds(0);
+  // Only once the membership naming every replica is saved are the regions they missed
+  // forgotten (a replica that failed while it was saved keeps the volume degraded).
+  const bool still_all_rw =
+      std::all_of(replicas_.begin(), replicas_.end(),
+                  [](const ReplicaPtr& r) { return r->mode == ReplicaMode::RW; });
+  if (all_rw && still_all_rw) {
     std::lock_guard bits(bitmap_mutex_);
+    durable_degraded_.clear_all();
     degraded_.clear_all();
     for (const auto& r : replicas_) (void)r->journal->save_bitmap(BitmapKind::degraded, degraded_);
   }

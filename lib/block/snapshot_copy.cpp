@@ -183,6 +183,8 @@ Result<void> Replicator::revert(const fs::path& file) {
   degraded_since_ = any_away ? generation_ + 2 : 0;  // save_membership() moves to generation_ + 1
   {
     std::lock_guard bits(bitmap_mutex_);
+    durable_dirty_.clear_all();
+    durable_degraded_.clear_all();
     dirty_.clear_all();
     degraded_.clear_all();
     for (const auto& r : replicas_) {
