@@ -197,6 +197,35 @@ inq d1 || fail "d1 does not answer after its target was killed"
 [[ $(field d2 state) == broken ]] || fail "d2 is $(field d2 state) after d1's restart"
 ok "port clash: d1 keeps serving (reload, kill -9), d2 broken with the reason and the remedy, discovery lists each portal once"
 
+# The damaged volume is the OLDER one (o-old, created first, edited to n-new's port): n-new
+# serves, so it keeps the port at maya load, and again after kill -9 of its target, when nobody
+# serves on the port (n-new's target served on it last: target.served).
+maya volume create o-old --driver jiva --size 64MiB >/dev/null || fail "create o-old"
+sleep 1.1  # a later creation time for n-new
+maya volume create n-new --driver jiva --size 64MiB >/dev/null || fail "create n-new"
+pn=$(field n-new portal)
+pn=${pn##*:}
+n_pid=$(field n-new target_pid)
+jq ".port = $pn" "$STORE/o-old/jiva.json" >"$T/o.json" && cp "$T/o.json" "$STORE/o-old/jiva.json"
+maya load >"$T/reload.out" 2>&1 || fail "maya load (older volume edited): $(cat "$T/reload.out")"
+[[ $(field o-old state) == broken ]] || fail "o-old is $(field o-old state), not broken"
+field o-old error | grep -q "port $pn, which belongs to volume n-new" || fail "o-old: $(field o-old error)"
+[[ $(field n-new target_pid) == "$n_pid" ]] || fail "n-new's target changed at maya load"
+kill -9 "$n_pid"
+wait_new_target n-new 10 "$n_pid"
+inq n-new || fail "n-new does not answer after its target was killed"
+[[ $(field n-new state) == detached ]] || fail "n-new is $(field n-new state) after kill -9: $(field n-new error)"
+[[ $(field o-old state) == broken ]] || fail "o-old is $(field o-old state) after n-new's restart"
+field o-old error | grep -q "belongs to volume n-new" || fail "o-old after n-new's restart: $(field o-old error)"
+# And once more through discovery: n-new listed on its portal, o-old not at all.
+discovery=$(maya status -o json | jq -r '.sockets.iscsi_discovery' | sed 's/^0\.0\.0\.0:/127.0.0.1:/')
+iscsi-ls "iscsi://$discovery" >"$T/ls.out" 2>&1 || fail "iscsi-ls: $(cat "$T/ls.out")"
+grep -q "Target:iqn.2026-11.io.maya:n-new Portal:127.0.0.1:$pn," "$T/ls.out" || fail "discovery does not list n-new: $(cat "$T/ls.out")"
+grep -q "io.maya:o-old" "$T/ls.out" && fail "discovery lists the broken o-old: $(cat "$T/ls.out")"
+maya volume delete --force o-old >/dev/null || fail "delete --force o-old"
+maya volume delete --force n-new >/dev/null || fail "delete --force n-new"
+ok "port clash, the older volume damaged: the newer one keeps serving through kill -9 of its target, the older one stays broken"
+
 # The owner is the volume created first, not the first name: a-bad sorts before b-ok.
 maya volume create b-ok --driver jiva --size 64MiB >/dev/null || fail "create b-ok"
 sleep 1.1
@@ -205,6 +234,9 @@ pb=$(field b-ok portal)
 pb=${pb##*:}
 jq ".port = $pb" "$STORE/a-bad/jiva.json" >"$T/a.json" && cp "$T/a.json" "$STORE/a-bad/jiva.json"
 maya unload --stop-targets >/dev/null || fail "unload --stop-targets"
+# A store where no target served yet (no target.served, as before this version): creation
+# order alone decides.
+rm -f "$STORE"/{a-bad,b-ok}/target.served
 maya load >/dev/null || fail "maya load of a store with a port clash"
 [[ $(field b-ok target_state) == running ]] || fail "b-ok is not running after load: $(field b-ok target_state)"
 inq b-ok || fail "b-ok does not answer"
