@@ -101,6 +101,8 @@ class TargetSupervisor {
     unsigned failed_starts = 0;  // in a row
     std::chrono::seconds backoff{0};
     std::uint16_t port = 0;
+    std::uint16_t served = 0;        // the port in its target.served (0: not written yet)
+    bool unanswered = false;         // killed for not answering within kReadyTimeout
     Clock::time_point since{};       // when the current state began
     Clock::time_point next_start{};  // restarting: when to try
     std::string last_event;
@@ -110,11 +112,15 @@ class TargetSupervisor {
   Result<pid_t> spawn(const std::string& volume, Watched& w);  // mutex_ held
   void watch();
   void wake();
-  void check(const std::string& volume, Watched& w, Clock::time_point now);  // mutex_ held
+  // Whether `volume`'s target is starting and is to be asked now whether it answers.
+  bool check(const std::string& volume, Watched& w, Clock::time_point now);  // mutex_ held
   void died(const std::string& volume, Watched& w, Clock::time_point now,
             const std::string& exit_text);                                        // mutex_ held
   void give_up(const std::string& volume, Watched& w, const std::string& cause);  // mutex_ held
   void note(const std::string& volume, Watched& w, const std::string& event);
+  // Its target answered, serving on `port`: target.served says so from now on (the port keeps
+  // its owner while the target restarts, and across a daemon restart).
+  void remember_served(const std::string& volume, Watched& w, std::uint16_t port);  // mutex_ held
   std::map<std::string, std::uint16_t> serving_locked() const;
   std::filesystem::path pidfile(const std::string& volume) const;
 
