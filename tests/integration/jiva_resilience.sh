@@ -183,6 +183,11 @@ field d2 error | grep -q "port $p1, which belongs to volume d1" || fail "d2's er
 field d2 error | grep -q "maya volume delete --force d2" || fail "d2's error gives no remedy: $(field d2 error)"
 maya volume inspect d2 | grep -q "^state *broken: .*port $p1" || fail "inspect (table) does not show d2 broken: $(maya volume inspect d2)"
 maya volume list | grep -q "^d2 .* broken" || fail "list does not show d2 broken: $(maya volume list)"
+# d2's target, still running on its old port when its jiva.json was edited, is stopped: a
+# damaged volume stays down.
+for _ in $(seq 1 100); do [[ $(targets_of d2) == 0 ]] && break; sleep 0.1; done
+[[ $(targets_of d2) == 0 ]] || fail "the broken d2's target still runs 10 s after maya load"
+[[ $(field d2 target_pid) =~ ^(0|null)?$ ]] || fail "inspect shows a target pid for the broken d2: $(field d2 target_pid)"
 [[ $(field d1 state) == detached && $(field d1 target_pid) == "$d1_pid" ]] || fail "d1 changed: $(maya volume inspect d1 -o json | jq -c '{state, error, target_pid}')"
 inq d1 || fail "d1 does not answer after the reload"
 discovery=$(maya status -o json | jq -r '.sockets.iscsi_discovery' | sed 's/^0\.0\.0\.0:/127.0.0.1:/')

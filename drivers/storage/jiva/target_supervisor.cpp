@@ -269,14 +269,28 @@ Result<pid_t> TargetSupervisor::ensure(const std::string& volume) {
 }
 
 void TargetSupervisor::mark_broken(const std::string& volume, const std::string& cause) {
-  std::lock_guard lock(mutex_);
-  Watched& w = watched_[volume];
-  if (w.state == "broken" && w.broken == cause) return;
-  if (auto holder = PidFile::holder(pidfile(volume)); holder && *holder != 0) {
-    w.pid = *holder;
-    if (!w.pidfd.valid()) w.pidfd = open_pidfd(w.pid);
+  pid_t pid = 0;
+  {
+    std::lock_guard lock(mutex_);
+    Watched& w = watched_[volume];
+    if (auto holder = PidFile::holder(pidfile(volume)); holder && *holder != 0) {
+      pid = *holder;
+      w.pid = *holder;
+      if (!w.pidfd.valid()) w.pidfd = open_pidfd(w.pid);
+    }
+    if (w.state != "broken" || w.broken != cause) give_up(volume, w, cause);
   }
-  give_up(volume, w, cause);
+  if (pid <= 0) return;
+  // A damaged volume stays down: a target still running from before the damage (on the port
+  // it had then) would keep serving a volume whose manifest says otherwise. The watcher reaps
+  // it if it is our child.
+  pid_t not_ours = 0;
+  if (auto stopped = terminate(volume, pid, not_ours); !stopped) {
+    log::warn(stopped.error().message);
+  } else {
+    log::info("target of volume " + volume + " (pid " + std::to_string(pid) +
+              ") stopped: the volume is broken");
+  }
 }
 
 Result<void> TargetSupervisor::stop(const std::string& volume) {
@@ -289,11 +303,15 @@ Result<void> TargetSupervisor::stop(const std::string& volume) {
     }
     fuse_.erase(volume);
   }
-  const fs::path file = pidfile(volume);
-  auto holder = PidFile::holder(file);
+  auto holder = PidFile::holder(pidfile(volume));
   // A target that has not taken its pidfile yet is still our child: stop that one.
   const pid_t pid = holder && *holder > 0 ? *holder : child;
   if (pid <= 0) return {};
+  return terminate(volume, pid, child);
+}
+
+Result<void> TargetSupervisor::terminate(const std::string& volume, pid_t pid, pid_t& child) {
+  const fs::path file = pidfile(volume);
   ::kill(pid, SIGTERM);
   if (wait_stopped(file, child, kStopTimeout)) return {};
   log::warn("target of volume " + volume + " (pid " + std::to_string(pid) +
