@@ -110,7 +110,13 @@ writer=
 echo "jiva: after each of 5 kill -9 in $(((last_kill - first_kill) / 1000)) s, a new write succeeded after ${figures[*]} ms (max $(printf '%s\n' "${figures[@]}" | sort -n | tail -1) ms); the writer's I/O resumed after ${inflight[*]} ms"
 ((last_kill - first_kill < 60000)) || fail "the five kills took more than a minute"
 for f in "${figures[@]}" "${inflight[@]}"; do ((f < 10000)) || fail "a write took $f ms to succeed after a kill -9 (bound 10 s)"; done
-at_once=$(grep -c "target of volume k: pid [0-9]* was killed by SIGKILL while serving; restarting it at once" "$LOG" || true)
+# Each restart's log line was written before the new target answered (wait_new_target); the
+# count is read until it is complete (10 s at most), never after a guessed pause.
+for _ in $(seq 1 100); do
+  at_once=$(grep -c "target of volume k: pid [0-9]* was killed by SIGKILL while serving; restarting it at once" "$LOG" || true)
+  ((at_once >= 5)) && break
+  sleep 0.1
+done
 ((at_once == 5)) || fail "the daemon log shows $at_once restarts 'at once' of k, not 5: $(grep 'volume k' "$LOG" | tail -12)"
 if grep "target of volume k:" "$LOG" | grep -q "backing off"; then
   fail "the supervisor backed off restarting k: $(grep 'volume k:' "$LOG" | grep 'backing off')"
@@ -148,7 +154,14 @@ PY
     t_kill=$(ms)
     kill -9 "$pid"
     wait_new_target f 10 "$pid"
-    sleep 3
+    # Until a write that began 2.5 s after the new target ran has completed (15 s at most): the
+    # stall window below is complete, and the target served long enough for the next kill.
+    t_new=$(ms)
+    for _ in $(seq 1 150); do
+      awk -v t="$((t_new + 2500))" '$1 >= t { found = 1 } END { exit !found }' "$T/fio.log" && break
+      kill -0 "$writer" 2>/dev/null || break
+      sleep 0.1
+    done
     kill -0 "$writer" 2>/dev/null || fail "round $round: the writer on the mounted volume died: I/O error"
     # The longest write around the kill is the stall the program saw.
     stall=$(awk -v t="$t_kill" '$2 > t && $1 < t + 2500 { d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$T/fio.log")
@@ -274,7 +287,7 @@ field g2 error | grep -q "replica.json" || fail "g2's error does not name replic
 maya volume list >"$T/list.out"
 grep -q "^g1 .*broken" "$T/list.out" && grep -q "^g2: broken: .*replica.json" "$T/list.out" ||
   fail "list does not show g1 and g2 broken with the cause: $(cat "$T/list.out")"
-sleep 2
+# Broken is final: the 5th failed start is not followed by a restart, so the count is read now.
 [[ $(field g2 target_restarts) == 4 ]] || fail "g2 was restarted $(field g2 target_restarts) times, not 4 (then left down)"
 [[ $(targets_of g2) == 0 ]] || fail "a target of g2 runs although it is broken"
 inq d1 || fail "d1 stopped answering while g1 and g2 broke"
