@@ -83,6 +83,11 @@ TEST(JivaSupervisor, AStuckStartingTargetHoldsUpNoOtherVolumeAndIsKilledAtItsDea
 
   TargetSupervisor sup(
       {{script.string()}, root.path() / "store", root.path() / "run", "127.0.0.1", {}, nullptr});
+  // The fake targets run detached: stop them however the test ends.
+  struct StopAll {
+    TargetSupervisor& sup;
+    ~StopAll() { sup.stop_all(); }
+  } stop_all{sup};
   auto ok_pid = sup.ensure("ok");
   ASSERT_TRUE(ok_pid) << ok_pid.error().message;
   // It answered: its port is remembered in target.served.
