@@ -65,22 +65,35 @@ std::string bar(double fraction, int width = 30) {
          std::string(static_cast<std::size_t>(width - filled), '.') + "]";
 }
 
-// Seconds from "90", "90s", "15m" or "2h"; nullopt when it is none of those.
-std::optional<long long> parse_seconds(const std::string& text) {
-  if (text.empty()) return std::nullopt;
+// The longest --timeout taken: more is a typo, and the seconds must not overflow.
+constexpr long long kMaxTimeoutSeconds = 30LL * 24 * 3600;
+
+// Seconds from "90", "90s", "15m" or "2h" (at most 30 days); an error says what is wrong.
+Result<long long> parse_seconds(const std::string& text) {
+  const auto not_duration = [&] {
+    return fail("--timeout \"" + text + "\" is not a duration (e.g. 90s, 15m, 2h)");
+  };
+  if (text.empty()) return not_duration();
   std::size_t used = 0;
   long long n = 0;
   try {
     n = std::stoll(text, &used);
+  } catch (const std::out_of_range&) {
+    return fail("--timeout \"" + text + "\" is too long: at most 30 days (720h)");
   } catch (const std::exception&) {
-    return std::nullopt;
+    return not_duration();
   }
   const std::string unit = text.substr(used);
-  if (n <= 0) return std::nullopt;
-  if (unit.empty() || unit == "s") return n;
-  if (unit == "m") return n * 60;
-  if (unit == "h") return n * 3600;
-  return std::nullopt;
+  if (n <= 0) return not_duration();
+  long long per = 0;
+  if (unit.empty() || unit == "s") per = 1;
+  if (unit == "m") per = 60;
+  if (unit == "h") per = 3600;
+  if (per == 0) return not_duration();
+  // Compared before multiplying: n * per overflows (undefined) for a huge n.
+  if (n > kMaxTimeoutSeconds / per)
+    return fail("--timeout \"" + text + "\" is too long: at most 30 days (720h)");
+  return n * per;
 }
 
 // Polls the volume until no replica is rebuilding; shows what it waits for and the progress
@@ -211,8 +224,7 @@ int rebuild(Globals& globals, const Args& args) {
   if (exit_code) return *exit_code;
   if (!w) return error(w.error().message);
   const auto timeout = parse_seconds(timeout_text);
-  if (!timeout)
-    return error("--timeout \"" + timeout_text + "\" is not a duration (e.g. 90s, 15m, 2h)");
+  if (!timeout) return error(timeout.error().message);
   auto started = call_daemon(globals, "POST", "/v1/volumes/" + (*w)[0] + "/rebuild");
   if (!started) return 1;
   std::string ids;

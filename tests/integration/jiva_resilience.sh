@@ -110,7 +110,13 @@ writer=
 echo "jiva: after each of 5 kill -9 in $(((last_kill - first_kill) / 1000)) s, a new write succeeded after ${figures[*]} ms (max $(printf '%s\n' "${figures[@]}" | sort -n | tail -1) ms); the writer's I/O resumed after ${inflight[*]} ms"
 ((last_kill - first_kill < 60000)) || fail "the five kills took more than a minute"
 for f in "${figures[@]}" "${inflight[@]}"; do ((f < 10000)) || fail "a write took $f ms to succeed after a kill -9 (bound 10 s)"; done
-at_once=$(grep -c "target of volume k: pid [0-9]* was killed by SIGKILL while serving; restarting it at once" "$LOG" || true)
+# Each restart's log line was written before the new target answered (wait_new_target); the
+# count is read until it is complete (10 s at most), never after a guessed pause.
+for _ in $(seq 1 100); do
+  at_once=$(grep -c "target of volume k: pid [0-9]* was killed by SIGKILL while serving; restarting it at once" "$LOG" || true)
+  ((at_once >= 5)) && break
+  sleep 0.1
+done
 ((at_once == 5)) || fail "the daemon log shows $at_once restarts 'at once' of k, not 5: $(grep 'volume k' "$LOG" | tail -12)"
 if grep "target of volume k:" "$LOG" | grep -q "backing off"; then
   fail "the supervisor backed off restarting k: $(grep 'volume k:' "$LOG" | grep 'backing off')"
@@ -148,7 +154,14 @@ PY
     t_kill=$(ms)
     kill -9 "$pid"
     wait_new_target f 10 "$pid"
-    sleep 3
+    # Until a write that began 2.5 s after the new target ran has completed (15 s at most): the
+    # stall window below is complete, and the target served long enough for the next kill.
+    t_new=$(ms)
+    for _ in $(seq 1 150); do
+      awk -v t="$((t_new + 2500))" '$1 >= t { found = 1 } END { exit !found }' "$T/fio.log" && break
+      kill -0 "$writer" 2>/dev/null || break
+      sleep 0.1
+    done
     kill -0 "$writer" 2>/dev/null || fail "round $round: the writer on the mounted volume died: I/O error"
     # The longest write around the kill is the stall the program saw.
     stall=$(awk -v t="$t_kill" '$2 > t && $1 < t + 2500 { d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$T/fio.log")
@@ -183,6 +196,11 @@ field d2 error | grep -q "port $p1, which belongs to volume d1" || fail "d2's er
 field d2 error | grep -q "maya volume delete --force d2" || fail "d2's error gives no remedy: $(field d2 error)"
 maya volume inspect d2 | grep -q "^state *broken: .*port $p1" || fail "inspect (table) does not show d2 broken: $(maya volume inspect d2)"
 maya volume list | grep -q "^d2 .* broken" || fail "list does not show d2 broken: $(maya volume list)"
+# d2's target, still running on its old port when its jiva.json was edited, is stopped: a
+# damaged volume stays down.
+for _ in $(seq 1 100); do [[ $(targets_of d2) == 0 ]] && break; sleep 0.1; done
+[[ $(targets_of d2) == 0 ]] || fail "the broken d2's target still runs 10 s after maya load"
+[[ $(field d2 target_pid) =~ ^(0|null)?$ ]] || fail "inspect shows a target pid for the broken d2: $(field d2 target_pid)"
 [[ $(field d1 state) == detached && $(field d1 target_pid) == "$d1_pid" ]] || fail "d1 changed: $(maya volume inspect d1 -o json | jq -c '{state, error, target_pid}')"
 inq d1 || fail "d1 does not answer after the reload"
 discovery=$(maya status -o json | jq -r '.sockets.iscsi_discovery' | sed 's/^0\.0\.0\.0:/127.0.0.1:/')
@@ -197,6 +215,35 @@ inq d1 || fail "d1 does not answer after its target was killed"
 [[ $(field d2 state) == broken ]] || fail "d2 is $(field d2 state) after d1's restart"
 ok "port clash: d1 keeps serving (reload, kill -9), d2 broken with the reason and the remedy, discovery lists each portal once"
 
+# The damaged volume is the OLDER one (o-old, created first, edited to n-new's port): n-new
+# serves, so it keeps the port at maya load, and again after kill -9 of its target, when nobody
+# serves on the port (n-new's target served on it last: target.served).
+maya volume create o-old --driver jiva --size 64MiB >/dev/null || fail "create o-old"
+sleep 1.1  # a later creation time for n-new
+maya volume create n-new --driver jiva --size 64MiB >/dev/null || fail "create n-new"
+pn=$(field n-new portal)
+pn=${pn##*:}
+n_pid=$(field n-new target_pid)
+jq ".port = $pn" "$STORE/o-old/jiva.json" >"$T/o.json" && cp "$T/o.json" "$STORE/o-old/jiva.json"
+maya load >"$T/reload.out" 2>&1 || fail "maya load (older volume edited): $(cat "$T/reload.out")"
+[[ $(field o-old state) == broken ]] || fail "o-old is $(field o-old state), not broken"
+field o-old error | grep -q "port $pn, which belongs to volume n-new" || fail "o-old: $(field o-old error)"
+[[ $(field n-new target_pid) == "$n_pid" ]] || fail "n-new's target changed at maya load"
+kill -9 "$n_pid"
+wait_new_target n-new 10 "$n_pid"
+inq n-new || fail "n-new does not answer after its target was killed"
+[[ $(field n-new state) == detached ]] || fail "n-new is $(field n-new state) after kill -9: $(field n-new error)"
+[[ $(field o-old state) == broken ]] || fail "o-old is $(field o-old state) after n-new's restart"
+field o-old error | grep -q "belongs to volume n-new" || fail "o-old after n-new's restart: $(field o-old error)"
+# And once more through discovery: n-new listed on its portal, o-old not at all.
+discovery=$(maya status -o json | jq -r '.sockets.iscsi_discovery' | sed 's/^0\.0\.0\.0:/127.0.0.1:/')
+iscsi-ls "iscsi://$discovery" >"$T/ls.out" 2>&1 || fail "iscsi-ls: $(cat "$T/ls.out")"
+grep -q "Target:iqn.2026-11.io.maya:n-new Portal:127.0.0.1:$pn," "$T/ls.out" || fail "discovery does not list n-new: $(cat "$T/ls.out")"
+grep -q "io.maya:o-old" "$T/ls.out" && fail "discovery lists the broken o-old: $(cat "$T/ls.out")"
+maya volume delete --force o-old >/dev/null || fail "delete --force o-old"
+maya volume delete --force n-new >/dev/null || fail "delete --force n-new"
+ok "port clash, the older volume damaged: the newer one keeps serving through kill -9 of its target, the older one stays broken"
+
 # The owner is the volume created first, not the first name: a-bad sorts before b-ok.
 maya volume create b-ok --driver jiva --size 64MiB >/dev/null || fail "create b-ok"
 sleep 1.1
@@ -205,6 +252,9 @@ pb=$(field b-ok portal)
 pb=${pb##*:}
 jq ".port = $pb" "$STORE/a-bad/jiva.json" >"$T/a.json" && cp "$T/a.json" "$STORE/a-bad/jiva.json"
 maya unload --stop-targets >/dev/null || fail "unload --stop-targets"
+# A store where no target served yet (no target.served, as before this version): creation
+# order alone decides.
+rm -f "$STORE"/{a-bad,b-ok}/target.served
 maya load >/dev/null || fail "maya load of a store with a port clash"
 [[ $(field b-ok target_state) == running ]] || fail "b-ok is not running after load: $(field b-ok target_state)"
 inq b-ok || fail "b-ok does not answer"
@@ -237,7 +287,7 @@ field g2 error | grep -q "replica.json" || fail "g2's error does not name replic
 maya volume list >"$T/list.out"
 grep -q "^g1 .*broken" "$T/list.out" && grep -q "^g2: broken: .*replica.json" "$T/list.out" ||
   fail "list does not show g1 and g2 broken with the cause: $(cat "$T/list.out")"
-sleep 2
+# Broken is final: the 5th failed start is not followed by a restart, so the count is read now.
 [[ $(field g2 target_restarts) == 4 ]] || fail "g2 was restarted $(field g2 target_restarts) times, not 4 (then left down)"
 [[ $(targets_of g2) == 0 ]] || fail "a target of g2 runs although it is broken"
 inq d1 || fail "d1 stopped answering while g1 and g2 broke"

@@ -98,6 +98,25 @@ TEST_F(VolumeCli, SpecFileAndBadInput) {
   EXPECT_EQ(root_.maya({"volume", "create", "--help"}).status, 0);
 }
 
+// --timeout is bounded before it is turned into seconds: a huge value is refused with a
+// sentence, never multiplied into an overflow; the check comes before the daemon is asked.
+TEST_F(VolumeCli, RebuildTimeoutIsBounded) {
+  for (const char* t :
+       {"99999999999999999h", "9223372036854775807m", "999999999999999999999", "721h", "2592001"}) {
+    RunResult r = root_.maya({"volume", "rebuild", "nosuch", "--wait", "--timeout", t});
+    EXPECT_EQ(r.status, 1) << t;
+    EXPECT_NE(r.err.find("is too long: at most 30 days"), std::string::npos) << t << ": " << r.err;
+  }
+  for (const char* t : {"abc", "0", "5d"}) {
+    RunResult r = root_.maya({"volume", "rebuild", "nosuch", "--wait", "--timeout", t});
+    EXPECT_EQ(r.status, 1) << t;
+    EXPECT_NE(r.err.find("is not a duration"), std::string::npos) << t << ": " << r.err;
+  }
+  // 720h is allowed: it gets as far as asking the daemon about the volume.
+  RunResult r = root_.maya({"volume", "rebuild", "nosuch", "--wait", "--timeout", "720h"});
+  EXPECT_EQ(r.err.find("--timeout"), std::string::npos) << r.err;
+}
+
 // Issue 11, trap 1: `maya volume NAME` creates NAME, so a command's name or a typo of one
 // must never become a 100 GiB volume: it gets "did you mean" and exit 2, and nothing is made.
 TEST_F(VolumeCli, TheShortFormNeverTakesACommandOrATypoOfOneForAName) {

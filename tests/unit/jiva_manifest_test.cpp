@@ -130,9 +130,34 @@ TEST(JivaPortClaims, TheServingTargetKeepsItsPortElseTheFirstCreated) {
   EXPECT_EQ(serving.size(), 2u);
   EXPECT_TRUE(serving.contains("old") && serving.contains("third"));
   EXPECT_NE(serving["old"].find("serves on it now"), std::string::npos);
+  // Nobody serves now (the owner's target just crashed): the one that served on the port last
+  // keeps it, though the damaged claimant was created first.
+  auto crashed = port_clashes({{"old-damaged", 3261, "2026-01-01T00:00:00Z", false, false},
+                               {"new-healthy", 3261, "2026-01-02T00:00:00Z", false, true}});
+  ASSERT_EQ(crashed.size(), 1u);
+  ASSERT_TRUE(crashed.contains("old-damaged"));
+  EXPECT_NE(crashed["old-damaged"].find("belongs to volume new-healthy (its target served on it "
+                                        "last)"),
+            std::string::npos)
+      << crashed["old-damaged"];
+  // Serving now beats having served last.
+  auto both = port_clashes({{"a", 7, "2026-01-01T00:00:00Z", false, true},
+                            {"b", 7, "2026-01-02T00:00:00Z", true, true}});
+  EXPECT_TRUE(both.contains("a") && !both.contains("b"));
   // Same creation time: the name decides, so every daemon decides alike.
   auto tie = port_clashes({{"y", 1, "t", false}, {"x", 1, "t", false}});
   EXPECT_TRUE(tie.contains("y") && !tie.contains("x"));
+}
+
+TEST(JivaPortClaims, ServedPortFileRoundTrip) {
+  TempDir dir;
+  EXPECT_FALSE(read_served_port(dir.path()));
+  ASSERT_TRUE(write_file_atomic(served_port_file(dir.path()), "3262\n"));
+  EXPECT_EQ(read_served_port(dir.path()), std::uint16_t{3262});
+  ASSERT_TRUE(write_file_atomic(served_port_file(dir.path()), "garbage"));
+  EXPECT_FALSE(read_served_port(dir.path()));
+  ASSERT_TRUE(write_file_atomic(served_port_file(dir.path()), "70000"));
+  EXPECT_FALSE(read_served_port(dir.path()));
 }
 
 }  // namespace

@@ -111,7 +111,9 @@ std::map<std::string, std::string> JivaStorageDriver::port_problems(
     auto m = maya::jiva::read_manifest(volume_dir(name));
     if (!m) continue;  // broken on its own account
     auto port = serving.find(name);
-    claims.push_back({name, m->port, m->created, port != serving.end() && port->second == m->port});
+    const bool now = port != serving.end() && port->second == m->port;
+    const bool last = maya::jiva::read_served_port(volume_dir(name)) == m->port;
+    claims.push_back({name, m->port, m->created, now, now || last});
   }
   return maya::jiva::port_clashes(claims);
 }
@@ -414,7 +416,8 @@ Result<void> JivaStorageDriver::stop_targets() {
 std::vector<TargetHost::Target> JivaStorageDriver::iscsi_targets() {
   // One volume per portal: broken volumes and claimants of another volume's port are left out.
   std::vector<Target> targets;
-  const auto problems = port_problems(supervisor_->serving());
+  // Ranked exactly as start_targets() and the preflight rank: the same owner everywhere.
+  const auto problems = port_problems(serving_now());
   for (const auto& name : volume_names(options_.store_dir)) {
     if (problems.contains(name) || supervisor_->status(name).state == "broken") continue;
     if (auto m = maya::jiva::read_manifest(volume_dir(name))) targets.push_back({m->iqn, m->port});

@@ -74,7 +74,9 @@ class JivaStorageDriver final : public StorageDriver,
   Result<std::uint16_t> free_port();
   Result<StorageVolume> describe(const std::string& name);
   // Volumes that may not use the port their jiva.json names (lib/jiva/port_claims.h), with
-  // why; `serving` = the ports running targets serve on.
+  // why; `serving` = the ports running targets serve on. A volume whose target served on its
+  // port last (target.served) ranks with those: the one ranking for preflight, maya load and
+  // discovery.
   std::map<std::string, std::string> port_problems(
       const std::map<std::string, std::uint16_t>& serving);
   // The ports running targets serve on, asking those the supervisor has not seen answer yet.

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -18,6 +19,7 @@
 #include "lib/common/time_format.h"
 #include "lib/http/client.h"
 #include "lib/jiva/manifest.h"
+#include "lib/jiva/port_claims.h"
 #include "lib/process/exec.h"
 #include "lib/process/pidfile.h"
 
@@ -137,6 +139,20 @@ void TargetSupervisor::note(const std::string& volume, Watched& w, const std::st
   log::warn("target of volume " + volume + ": " + event);
 }
 
+void TargetSupervisor::remember_served(const std::string& volume, Watched& w, std::uint16_t port) {
+  if (port == 0 || port == w.served) return;
+  const fs::path dir = options_.store_dir / volume;
+  if (maya::jiva::read_served_port(dir) != port) {
+    if (auto written =
+            write_file_atomic(maya::jiva::served_port_file(dir), std::to_string(port) + "\n");
+        !written) {
+      log::warn("volume " + volume + ": " + written.error().message);
+      return;
+    }
+  }
+  w.served = port;
+}
+
 std::map<std::string, std::uint16_t> TargetSupervisor::serving_locked() const {
   std::map<std::string, std::uint16_t> ports;
   for (const auto& [volume, w] : watched_) {
@@ -182,6 +198,7 @@ Result<pid_t> TargetSupervisor::spawn(const std::string& volume, Watched& w) {
   w.pid = *pid;
   w.pidfd = open_pidfd(*pid);
   w.port = 0;
+  w.unanswered = false;
   w.state = "starting";
   w.since = Clock::now();
   wake();  // the watcher waits on the new pidfd from now on
@@ -224,6 +241,7 @@ Result<pid_t> TargetSupervisor::ensure(const std::string& volume) {
       Watched& w = it->second;
       if (auto holder = PidFile::holder(paths.pidfile); holder && *holder != 0) w.pid = *holder;
       if (*port != 0) w.port = *port;
+      remember_served(volume, w, *port);
       if (w.state != "running") {
         w.state = "running";
         w.since = Clock::now();
@@ -251,14 +269,28 @@ Result<pid_t> TargetSupervisor::ensure(const std::string& volume) {
 }
 
 void TargetSupervisor::mark_broken(const std::string& volume, const std::string& cause) {
-  std::lock_guard lock(mutex_);
-  Watched& w = watched_[volume];
-  if (w.state == "broken" && w.broken == cause) return;
-  if (auto holder = PidFile::holder(pidfile(volume)); holder && *holder != 0) {
-    w.pid = *holder;
-    if (!w.pidfd.valid()) w.pidfd = open_pidfd(w.pid);
+  pid_t pid = 0;
+  {
+    std::lock_guard lock(mutex_);
+    Watched& w = watched_[volume];
+    if (auto holder = PidFile::holder(pidfile(volume)); holder && *holder != 0) {
+      pid = *holder;
+      w.pid = *holder;
+      if (!w.pidfd.valid()) w.pidfd = open_pidfd(w.pid);
+    }
+    if (w.state != "broken" || w.broken != cause) give_up(volume, w, cause);
   }
-  give_up(volume, w, cause);
+  if (pid <= 0) return;
+  // A damaged volume stays down: a target still running from before the damage (on the port
+  // it had then) would keep serving a volume whose manifest says otherwise. The watcher reaps
+  // it if it is our child.
+  pid_t not_ours = 0;
+  if (auto stopped = terminate(volume, pid, not_ours); !stopped) {
+    log::warn(stopped.error().message);
+  } else {
+    log::info("target of volume " + volume + " (pid " + std::to_string(pid) +
+              ") stopped: the volume is broken");
+  }
 }
 
 Result<void> TargetSupervisor::stop(const std::string& volume) {
@@ -271,11 +303,15 @@ Result<void> TargetSupervisor::stop(const std::string& volume) {
     }
     fuse_.erase(volume);
   }
-  const fs::path file = pidfile(volume);
-  auto holder = PidFile::holder(file);
+  auto holder = PidFile::holder(pidfile(volume));
   // A target that has not taken its pidfile yet is still our child: stop that one.
   const pid_t pid = holder && *holder > 0 ? *holder : child;
   if (pid <= 0) return {};
+  return terminate(volume, pid, child);
+}
+
+Result<void> TargetSupervisor::terminate(const std::string& volume, pid_t pid, pid_t& child) {
+  const fs::path file = pidfile(volume);
   ::kill(pid, SIGTERM);
   if (wait_stopped(file, child, kStopTimeout)) return {};
   log::warn("target of volume " + volume + " (pid " + std::to_string(pid) +
@@ -346,6 +382,7 @@ void TargetSupervisor::died(const std::string& volume, Watched& w, Clock::time_p
       "pid " + std::to_string(w.pid) + " " + (exit_text.empty() ? "is gone" : exit_text);
   const bool answered = w.state == "running";
   const bool was_serving = answered && now - w.since >= kServingAfter;
+  w.unanswered = false;
   w.pid = 0;
   w.port = 0;
   w.pidfd.reset();
@@ -385,7 +422,7 @@ void TargetSupervisor::died(const std::string& volume, Watched& w, Clock::time_p
   w.backoff = std::min(kMaxBackoff, std::max(std::chrono::seconds(1), w.backoff * 2));
 }
 
-void TargetSupervisor::check(const std::string& volume, Watched& w, Clock::time_point now) {
+bool TargetSupervisor::check(const std::string& volume, Watched& w, Clock::time_point now) {
   int status = 0;
   std::string exit_text;
   if (w.child > 0 && ::waitpid(w.child, &status, WNOHANG) == w.child) {
@@ -399,7 +436,7 @@ void TargetSupervisor::check(const std::string& volume, Watched& w, Clock::time_
       w.pidfd.reset();
       w.port = 0;
     }
-    return;
+    return false;
   }
   if (holder) {
     if (*holder != 0 && *holder != w.pid) {
@@ -411,29 +448,36 @@ void TargetSupervisor::check(const std::string& volume, Watched& w, Clock::time_
       w.since = now;
     }
     if (w.state == "starting") {
-      // Ready once it answers (its portal listens by then); a refused connect is quick.
-      if (auto port = answers(maya::jiva::target_paths(options_.run_dir, volume).socket, 200ms)) {
-        w.state = "running";
-        w.since = now;
-        if (*port != 0) w.port = *port;
+      // Ready once it answers (its portal listens by then): watch() asks it, without the lock.
+      // One that holds its pidfile but never answers (stopped, stuck opening its replicas) is
+      // killed after kReadyTimeout: its death is then a failed start like any other.
+      if (now - w.since < kReadyTimeout) return true;
+      if (w.pid > 0 && !w.unanswered) {
+        w.unanswered = true;
+        note(volume, w,
+             "pid " + std::to_string(w.pid) + " did not answer within " +
+                 std::to_string(
+                     std::chrono::duration_cast<std::chrono::seconds>(kReadyTimeout).count()) +
+                 " s of its start; killing it");
+        ::kill(w.pid, SIGKILL);
       }
     } else if (now - w.since >= kServingAfter) {
       w.failed_starts = 0;
       w.backoff = std::chrono::seconds(0);
     }
-    return;
+    return false;
   }
   if (w.state == "starting" && exit_text.empty() && w.child > 0 && now - w.since < kStartGrace)
-    return;
+    return false;
   if (w.state == "running" || w.state == "starting") {
     died(volume, w, now, exit_text);
-    if (w.state != "restarting" || now < w.next_start) return;
+    if (w.state != "restarting" || now < w.next_start) return false;
   }
   if (w.state == "restarting" && now >= w.next_start) {
     std::error_code ec;
     if (!fs::exists(maya::jiva::manifest_file(options_.store_dir / volume), ec)) {
       w.state = "stopped";  // the volume is gone: nothing to keep alive
-      return;
+      return false;
     }
     ++w.restarts;
     if (auto spawned = spawn(volume, w); spawned) {
@@ -444,6 +488,7 @@ void TargetSupervisor::check(const std::string& volume, Watched& w, Clock::time_
       w.next_start = now + std::max(std::chrono::seconds(1), w.backoff);
     }
   }
+  return false;
 }
 
 void TargetSupervisor::watch() {
@@ -472,9 +517,43 @@ void TargetSupervisor::watch() {
     lock.lock();
     if (stopping_) break;
     const auto checked = Clock::now();
+    struct Probe {
+      std::string volume;
+      pid_t pid;
+      fs::path socket;
+      std::optional<std::uint16_t> port;
+    };
+    std::vector<Probe> probes;
     for (auto it = watched_.begin(); it != watched_.end();) {
-      check(it->first, it->second, checked);
+      if (check(it->first, it->second, checked))
+        probes.push_back({it->first,
+                          it->second.pid,
+                          maya::jiva::target_paths(options_.run_dir, it->first).socket,
+                          {}});
       it = it->second.state == "stopped" ? watched_.erase(it) : std::next(it);
+    }
+    if (probes.empty()) continue;
+    // A probe takes up to 200 ms (a target that accepts but never answers): ensure(), status()
+    // and serving() of every other volume must not wait for it.
+    // The probes run side by side, so several stuck targets delay the restarts this thread
+    // does by 200 ms, not 200 ms each.
+    lock.unlock();
+    std::vector<std::future<std::optional<std::uint16_t>>> asked;
+    for (auto& probe : probes)
+      asked.push_back(
+          std::async(std::launch::async, [&probe] { return answers(probe.socket, 200ms); }));
+    for (std::size_t i = 0; i < probes.size(); ++i) probes[i].port = asked[i].get();
+    lock.lock();
+    const auto answered_at = Clock::now();
+    for (auto& probe : probes) {
+      auto it = watched_.find(probe.volume);
+      if (!probe.port || it == watched_.end()) continue;
+      Watched& w = it->second;
+      if (w.state != "starting" || w.pid != probe.pid || w.unanswered) continue;  // moved on
+      w.state = "running";
+      w.since = answered_at;
+      if (*probe.port != 0) w.port = *probe.port;
+      remember_served(probe.volume, w, *probe.port);
     }
   }
 }

@@ -13,7 +13,8 @@
 //     with a doubling delay (1 s, 2 s, ...).
 // After kMaxFailedStarts failed starts in a row the volume is `broken` (the cause: the last
 // line of its target.log) and is left down. A volume is also broken at once when the preflight
-// check refuses it (its jiva.json does not parse, its port is another volume's). ensure()
+// check refuses it (its jiva.json does not parse, its port is another volume's); mark_broken()
+// stops a target that still runs then. ensure()
 // (maya load, create, attach, rebuild) gives a broken volume another chance.
 #pragma once
 
@@ -73,7 +74,7 @@ class TargetSupervisor {
   // chance (its count of failed starts starts again).
   Result<pid_t> ensure(const std::string& volume);
   // Marks `volume` broken: its target is not started again until ensure(). A target that runs
-  // now is left running (its initiators lose nothing); it is not restarted when it stops.
+  // now is stopped (a damaged volume stays down; a port clash's owner is never marked).
   void mark_broken(const std::string& volume, const std::string& cause);
   // Stops supervising `volume` and stops its target: SIGTERM, SIGKILL after 5 s. Fine when
   // no target runs.
@@ -101,6 +102,8 @@ class TargetSupervisor {
     unsigned failed_starts = 0;  // in a row
     std::chrono::seconds backoff{0};
     std::uint16_t port = 0;
+    std::uint16_t served = 0;        // the port in its target.served (0: not written yet)
+    bool unanswered = false;         // killed for not answering within kReadyTimeout
     Clock::time_point since{};       // when the current state began
     Clock::time_point next_start{};  // restarting: when to try
     std::string last_event;
@@ -110,11 +113,18 @@ class TargetSupervisor {
   Result<pid_t> spawn(const std::string& volume, Watched& w);  // mutex_ held
   void watch();
   void wake();
-  void check(const std::string& volume, Watched& w, Clock::time_point now);  // mutex_ held
+  // Whether `volume`'s target is starting and is to be asked now whether it answers.
+  bool check(const std::string& volume, Watched& w, Clock::time_point now);  // mutex_ held
   void died(const std::string& volume, Watched& w, Clock::time_point now,
             const std::string& exit_text);                                        // mutex_ held
   void give_up(const std::string& volume, Watched& w, const std::string& cause);  // mutex_ held
   void note(const std::string& volume, Watched& w, const std::string& event);
+  // SIGTERM to `pid`, SIGKILL after 5 s; waits until its pidfile is free (and `child`, if
+  // not 0, is reaped). mutex_ not held.
+  Result<void> terminate(const std::string& volume, pid_t pid, pid_t& child);
+  // Its target answered, serving on `port`: target.served says so from now on (the port keeps
+  // its owner while the target restarts, and across a daemon restart).
+  void remember_served(const std::string& volume, Watched& w, std::uint16_t port);  // mutex_ held
   std::map<std::string, std::uint16_t> serving_locked() const;
   std::filesystem::path pidfile(const std::string& volume) const;
 
