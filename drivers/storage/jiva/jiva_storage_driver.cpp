@@ -368,13 +368,17 @@ std::vector<std::string> JivaStorageDriver::start_targets() {
   const auto problems = port_problems(serving_now());
   for (const auto& name : volume_names(options_.store_dir)) {
     std::string damaged;
+    bool clash = false;
     if (auto m = maya::jiva::read_manifest(volume_dir(name)); !m) {
       damaged = m.error().message;
     } else if (auto it = problems.find(name); it != problems.end()) {
       damaged = it->second;
+      clash = true;
     }
     if (!damaged.empty()) {
-      supervisor_->mark_broken(name, damaged);
+      // A target on a port another volume owns is stopped; one whose manifest cannot be read
+      // now still serves what it read at its start (a mounted volume keeps working).
+      supervisor_->mark_broken(name, damaged, clash);
       notes.push_back("volume " + name + " is broken and stays down: " + damaged + remedy(name));
       continue;
     }

@@ -268,7 +268,8 @@ Result<pid_t> TargetSupervisor::ensure(const std::string& volume) {
   }
 }
 
-void TargetSupervisor::mark_broken(const std::string& volume, const std::string& cause) {
+void TargetSupervisor::mark_broken(const std::string& volume, const std::string& cause,
+                                   bool stop_running) {
   pid_t pid = 0;
   {
     std::lock_guard lock(mutex_);
@@ -281,6 +282,11 @@ void TargetSupervisor::mark_broken(const std::string& volume, const std::string&
     if (w.state != "broken" || w.broken != cause) give_up(volume, w, cause);
   }
   if (pid <= 0) return;
+  if (!stop_running) {
+    log::warn("volume " + volume + " is broken (" + cause + "); its running target (pid " +
+              std::to_string(pid) + ") keeps serving what it opened, but is not restarted");
+    return;
+  }
   // A damaged volume stays down: a target still running from before the damage (on the port
   // it had then) would keep serving a volume whose manifest says otherwise. The watcher reaps
   // it if it is our child.

@@ -73,9 +73,11 @@ class TargetSupervisor {
   // until it answers on its control socket. Returns its pid. A broken volume gets another
   // chance (its count of failed starts starts again).
   Result<pid_t> ensure(const std::string& volume);
-  // Marks `volume` broken: its target is not started again until ensure(). A target that runs
-  // now is stopped (a damaged volume stays down; a port clash's owner is never marked).
-  void mark_broken(const std::string& volume, const std::string& cause);
+  // Marks `volume` broken: its target is not started again until ensure(). With `stop_running`
+  // a target that runs now is stopped too (one on a port another volume owns: a damaged volume
+  // stays down; a port clash's owner is never marked). Without it a running target is left to
+  // serve what it opened before the damage (a mounted file system keeps its data path).
+  void mark_broken(const std::string& volume, const std::string& cause, bool stop_running);
   // Stops supervising `volume` and stops its target: SIGTERM, SIGKILL after 5 s. Fine when
   // no target runs.
   Result<void> stop(const std::string& volume);
