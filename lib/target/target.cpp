@@ -1,6 +1,7 @@
 #include "lib/target/target.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -21,6 +22,22 @@ namespace {
 constexpr int kListenBacklog = 1024;
 
 }  // namespace
+
+Result<std::size_t> raise_descriptor_limit() {
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+    return fail(std::string("getrlimit(RLIMIT_NOFILE): ") + std::strerror(errno));
+  }
+  if (nofile.rlim_cur != nofile.rlim_max) {
+    const rlim_t was = nofile.rlim_cur;
+    nofile.rlim_cur = nofile.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+      return fail("cannot raise the descriptor limit from " + std::to_string(was) + " to " +
+                  std::to_string(nofile.rlim_max) + ": " + std::strerror(errno));
+    }
+  }
+  return nofile.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(nofile.rlim_cur);
+}
 
 Target::Target(TargetOptions options, Fd listener, Endpoint endpoint)
     : options_(std::move(options)),

@@ -49,10 +49,18 @@ struct TargetOptions {
   // Logged-in connections (normal and discovery sessions), in all and per source address.
   ConnectionLimits limits;
   // Connections still logging in; when full, the oldest one is dropped for a new one.
+  // Bounded further by the soft RLIMIT_NOFILE (pending_logins_for_fd_limit in login_loop.h).
   std::size_t max_pending_logins = 1024;
+  // Of those, from one source address; when full, that address's oldest one is dropped.
+  std::size_t max_pending_logins_per_address = 256;
   // Set: normal sessions start only while it returns true (iscsi::TargetContext::admit_normal).
   std::function<bool()> admit_normal;
 };
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (the default soft limit, 1024, runs out
+// long before the connection caps do); returns the soft limit now in force. Call it at the
+// start of a process that serves, before any thread starts.
+Result<std::size_t> raise_descriptor_limit();
 
 class Target {
  public:
