@@ -272,7 +272,9 @@ void LoginLoop::feed(Pending& p) {
       hooks.local_host = local->host;
     }
     // Called from receive() below, while `p` is alive.
-    hooks.admit = [target, slot, &p] { return target->admit(slot, p.sender); };
+    hooks.admit = [target, slot, &p](bool discovery) {
+      return target->admit(slot, discovery, p.sender);
+    };
     p.conn = std::make_unique<iscsi::Connection>(target_.context_, std::move(hooks));
   }
   std::string reason;

@@ -201,5 +201,68 @@ TEST(ConnectionLimits, OneAddressCannotFillTheLoginQueue) {
   target->stop();
 }
 
+// Discovery logins from `source` until one is refused (at most `most`); returns them.
+std::vector<MiniInitiator> fill_with_discovery(std::uint16_t port, const char* source, int most) {
+  std::vector<MiniInitiator> kept;
+  for (int i = 0; i < most; ++i) {
+    auto c = MiniInitiator::connect(port, "127.0.0.1", source);
+    if (!c) break;
+    auto st = c->login("", "iqn.2026-11.io.maya:d" + std::to_string(i), true);
+    if (!st || *st != 0) break;
+    kept.push_back(std::move(*c));
+  }
+  return kept;
+}
+
+TEST(ConnectionLimits, IdleDiscoverySessionsNeverKeepANormalLoginOut) {
+  log::set_level(log::Level::error);
+  TestDisk disk;
+  target::TargetOptions o;
+  o.limits = {8, 8};  // discovery sessions keep their default caps: 16, and 4 per address
+  auto target = make_target(disk, o);
+  ASSERT_TRUE(target);
+  std::vector<MiniInitiator> discovery;
+  for (const char* source : {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"}) {
+    auto some = fill_with_discovery(target->port(), source, 10);
+    if (some.empty() && discovery.empty()) GTEST_SKIP() << "cannot connect from " << source;
+    for (auto& c : some) discovery.push_back(std::move(c));
+  }
+  std::printf("[ figures  ] %zu idle discovery sessions admitted from 5 addresses\n",
+              discovery.size());
+  EXPECT_LE(discovery.size(), 16u);
+  EXPECT_EQ(target->logged_in_count(), discovery.size());
+  // The normal sessions' cap is untouched: a real initiator logs in and is served.
+  EXPECT_TRUE(login_inquiry_write(target->port()));
+  target->stop();
+}
+
+TEST(ConnectionLimits, IdleDiscoverySessionIsClosed) {
+  log::set_level(log::Level::error);
+  TestDisk disk;
+  target::TargetOptions o;
+  o.discovery_idle_timeout = milliseconds(500);
+  auto target = make_target(disk, o);
+  ASSERT_TRUE(target);
+  auto normal = MiniInitiator::connect(target->port());
+  ASSERT_TRUE(normal);
+  ASSERT_EQ(normal->login(kIqn, "iqn.2026-11.io.maya:n1"), std::optional<std::uint16_t>(0));
+  auto d = MiniInitiator::connect(target->port());
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->login("", "iqn.2026-11.io.maya:d1", true), std::optional<std::uint16_t>(0));
+  // A request within the timeout is answered; then silence closes the session.
+  auto listed = d->text(std::string("SendTargets=All") + '\0');
+  ASSERT_TRUE(listed);
+  const auto start = Clock::now();
+  EXPECT_TRUE(d->closed_by_peer(10000));
+  const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  std::printf("[ figures  ] an idle discovery session was closed after %.0f ms (timeout 500)\n",
+              ms);
+  EXPECT_TRUE(wait_for([&] { return target->discovery_count() == 0; }));
+  // A normal session idle as long is not closed.
+  EXPECT_FALSE(normal->closed_by_peer(100));
+  EXPECT_EQ(target->logged_in_count(), 1u);
+  target->stop();
+}
+
 }  // namespace
 }  // namespace maya::iscsi::testing
