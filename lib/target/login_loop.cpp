@@ -83,9 +83,10 @@ LoginLoop::LoginLoop(Target& target, Fd epoll) : target_(target), epoll_(std::mo
   max_pending_ = std::max<std::size_t>(1, target_.options_.max_pending_logins);
   rlimit nofile{};
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
-    max_pending_ =
-        pending_logins_for_fd_limit(static_cast<std::size_t>(nofile.rlim_cur),
-                                    target_.options_.limits.max_connections, max_pending_);
+    max_pending_ = pending_logins_for_fd_limit(
+        static_cast<std::size_t>(nofile.rlim_cur),
+        target_.options_.limits.max_connections + target_.options_.discovery_limits.max_connections,
+        max_pending_);
   }
   max_pending_per_host_ = std::max<std::size_t>(1, target_.options_.max_pending_logins_per_address);
 }
