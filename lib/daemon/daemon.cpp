@@ -365,6 +365,9 @@ int run(config::Config config, const Options& options) {
     return 1;
   };
   log::set_level(config.log_level);
+  // The discovery portal's connections must never take the descriptors the daemon needs; the
+  // targets it starts inherit the raised limit.
+  if (auto raised = target::raise_descriptor_limit(); !raised) log::warn(raised.error().message);
   for (const fs::path& dir : {config.run_dir, config.state_dir}) {
     if (auto made = make_dirs(dir, 0755); !made) return start_error(made.error().message);
   }

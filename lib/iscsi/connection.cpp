@@ -126,7 +126,7 @@ Result<void> Connection::on_login(const PduView& pdu) {
     }
   }
   if (step.complete && hooks_.admit) {
-    if (const std::uint16_t refused = hooks_.admit(); refused != 0) {
+    if (const std::uint16_t refused = hooks_.admit(params_.discovery); refused != 0) {
       step = failed_login(req, refused);
     }
   }

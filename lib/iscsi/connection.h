@@ -44,9 +44,10 @@ struct ConnectionHooks {
   std::function<void()> stop;  // ends this connection from another thread (reinstatement)
   std::string portal;          // "addr:port,tpgt" of the local end, for SendTargets
   std::string local_host;      // the local end's IP address
-  // Asked as a login is about to complete (before the session registers): 0 admits it, else
-  // the Login status that refuses it (e.g. login_status::kOutOfResources over a connection cap).
-  std::function<std::uint16_t()> admit;
+  // Asked as a login is about to complete (before the session registers), with whether it is a
+  // discovery session: 0 admits it, else the Login status that refuses it (e.g.
+  // login_status::kOutOfResources over a connection cap).
+  std::function<std::uint16_t(bool discovery)> admit;
 };
 
 class Connection {

@@ -69,6 +69,8 @@ class ControlLoop {
 int run_volume_target(const VolumeTargetOptions& options) {
   block_stop_signals();
   ::signal(SIGPIPE, SIG_IGN);
+  // Idle connections must never take the descriptors the replicas and journal need.
+  if (auto raised = target::raise_descriptor_limit(); !raised) log::warn(raised.error().message);
   if (auto valid = validate_volume_name(options.volume); !valid)
     return failed(valid.error().message);
   const fs::path volume_dir = options.store_dir / options.volume;

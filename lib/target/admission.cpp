@@ -2,30 +2,37 @@
 
 namespace maya::target {
 
-Admission::Verdict Admission::acquire(const std::string& address) {
+Admission::Verdict Admission::acquire(const std::string& address, bool discovery) {
   std::lock_guard lock(mutex_);
-  if (total_ >= limits_.max_connections) return Verdict::kPortalFull;
-  std::size_t& mine = per_address_[address];
-  if (mine >= limits_.max_connections_per_address) {
-    if (mine == 0) per_address_.erase(address);
+  Pool& pool = pools_[discovery];
+  if (pool.total >= pool.limits.max_connections) return Verdict::kPortalFull;
+  std::size_t& mine = pool.per_address[address];
+  if (mine >= pool.limits.max_connections_per_address) {
+    if (mine == 0) pool.per_address.erase(address);
     return Verdict::kAddressFull;
   }
   ++mine;
-  ++total_;
+  ++pool.total;
   return Verdict::kAdmitted;
 }
 
-void Admission::release(const std::string& address) {
+void Admission::release(const std::string& address, bool discovery) {
   std::lock_guard lock(mutex_);
-  auto it = per_address_.find(address);
-  if (it == per_address_.end() || it->second == 0) return;
-  if (--it->second == 0) per_address_.erase(it);
-  --total_;
+  Pool& pool = pools_[discovery];
+  auto it = pool.per_address.find(address);
+  if (it == pool.per_address.end() || it->second == 0) return;
+  if (--it->second == 0) pool.per_address.erase(it);
+  --pool.total;
 }
 
 std::size_t Admission::count() const {
   std::lock_guard lock(mutex_);
-  return total_;
+  return pools_[0].total + pools_[1].total;
+}
+
+std::size_t Admission::count(bool discovery) const {
+  std::lock_guard lock(mutex_);
+  return pools_[discovery].total;
 }
 
 bool LogThrottle::allow(std::size_t& held_back) {

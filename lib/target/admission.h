@@ -1,6 +1,8 @@
 // Admission: the caps on one portal's logged-in connections (in all, and per source address),
-// and a throttle so that refusals are logged once in a while rather than once per attempt.
-// Thread-safe: the login loop admits, connection threads release.
+// counted apart for normal and discovery sessions so that idle discovery sessions (often
+// unauthenticated) never keep a normal login out; and a throttle so that refusals are logged once
+// in a while rather than once per attempt. Thread-safe: the login loop admits, connection threads
+// release.
 #pragma once
 
 #include <chrono>
@@ -21,20 +23,25 @@ class Admission {
  public:
   enum class Verdict : std::uint8_t { kAdmitted, kPortalFull, kAddressFull };
 
-  explicit Admission(ConnectionLimits limits) : limits_(limits) {}
+  Admission(ConnectionLimits normal, ConnectionLimits discovery)
+      : pools_{Pool{normal, 0, {}}, Pool{discovery, 0, {}}} {}
 
-  // Counts a connection from `address` unless a cap is reached.
-  Verdict acquire(const std::string& address);
+  // Counts a connection from `address` unless a cap (of its kind) is reached.
+  Verdict acquire(const std::string& address, bool discovery);
   // Forgets one admitted connection from `address`.
-  void release(const std::string& address);
-  std::size_t count() const;
-  const ConnectionLimits& limits() const { return limits_; }
+  void release(const std::string& address, bool discovery);
+  std::size_t count() const;  // of both kinds
+  std::size_t count(bool discovery) const;
+  const ConnectionLimits& limits(bool discovery) const { return pools_[discovery].limits; }
 
  private:
-  const ConnectionLimits limits_;
+  struct Pool {
+    ConnectionLimits limits;
+    std::size_t total = 0;
+    std::map<std::string, std::size_t> per_address;
+  };
   mutable std::mutex mutex_;
-  std::size_t total_ = 0;
-  std::map<std::string, std::size_t> per_address_;
+  Pool pools_[2];  // [0] normal sessions, [1] discovery sessions
 };
 
 // Lets one log line through per interval and counts the ones it held back.

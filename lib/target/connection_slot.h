@@ -20,6 +20,7 @@ struct Target::Slot {
   int fd = -1;         // guarded by Target::mutex_; -1 once closed
   std::string host;    // the peer's address, counted by the Admission once admitted
   bool admitted = false;
+  bool discovery = false;            // a discovery session: counted apart, closed when idle
   std::atomic<bool> done{false};     // closed, and its thread (if any) about to end
   std::unique_ptr<Handoff> handoff;  // guarded by Target::mutex_
   bool handed = false;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -26,6 +27,9 @@ constexpr std::size_t kReadChunk = 16384;  // bytes read at once before login
 constexpr std::size_t kMaxLoginPdu = 16384;
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);  // after EMFILE and the like
 constexpr int kSendTimeoutSeconds = 30;
+// Descriptors kept for everything but connections: replicas, journals, the control socket, logs.
+constexpr std::size_t kReservedFds = 64;
+constexpr std::size_t kMinPendingLogins = 8;
 
 std::string errno_text(int e) {
   return std::strerror(e);
@@ -33,9 +37,17 @@ std::string errno_text(int e) {
 
 }  // namespace
 
+std::size_t pending_logins_for_fd_limit(std::size_t soft_limit, std::size_t max_connections,
+                                        std::size_t wanted) {
+  const std::size_t reserve = max_connections + kReservedFds;
+  const std::size_t room = soft_limit > reserve ? (soft_limit - reserve) / 2 : 0;
+  return std::min(wanted, std::max(kMinPendingLogins, room));
+}
+
 struct LoginLoop::Pending {
   Target::Slot* slot = nullptr;
   int fd = -1;
+  std::string host;  // counted in per_host_
   std::string peer;  // "host:port"
   Clock::time_point deadline;
   std::unique_ptr<iscsi::Connection> conn;  // made when the first bytes arrive
@@ -64,7 +76,20 @@ Result<std::unique_ptr<LoginLoop>> LoginLoop::create(Target& target) {
   return std::unique_ptr<LoginLoop>(new LoginLoop(target, std::move(epoll)));
 }
 
-LoginLoop::LoginLoop(Target& target, Fd epoll) : target_(target), epoll_(std::move(epoll)) {}
+LoginLoop::LoginLoop(Target& target, Fd epoll) : target_(target), epoll_(std::move(epoll)) {
+  // Each connection logging in holds one descriptor (two when the initiator runs in this process,
+  // as in tests): keep the queue within what the descriptor limit leaves after the logged-in
+  // connections and the data path, so that idle connections can never starve either.
+  max_pending_ = std::max<std::size_t>(1, target_.options_.max_pending_logins);
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    max_pending_ = pending_logins_for_fd_limit(
+        static_cast<std::size_t>(nofile.rlim_cur),
+        target_.options_.limits.max_connections + target_.options_.discovery_limits.max_connections,
+        max_pending_);
+  }
+  max_pending_per_host_ = std::max<std::size_t>(1, target_.options_.max_pending_logins_per_address);
+}
 
 LoginLoop::~LoginLoop() = default;
 
@@ -113,6 +138,21 @@ LoginLoop::Pending* LoginLoop::oldest() {
   return nullptr;
 }
 
+LoginLoop::Pending* LoginLoop::oldest(const std::string& host) {
+  for (Pending& p : pending_) {
+    if (!p.dead && p.host == host) return &p;
+  }
+  return nullptr;
+}
+
+void LoginLoop::forget(Pending& p) {
+  p.dead = true;
+  --live_;
+  if (auto it = per_host_.find(p.host); it != per_host_.end() && --it->second == 0) {
+    per_host_.erase(it);
+  }
+}
+
 void LoginLoop::accept_some() {
   for (int i = 0; i < kAcceptsPerRound; ++i) {
     const int fd =
@@ -124,7 +164,18 @@ void LoginLoop::accept_some() {
     const int e = errno;
     if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
     if (e == EAGAIN || e == EWOULDBLOCK) return;
-    // Out of descriptors or memory: stop accepting for a moment rather than spin.
+    if ((e == EMFILE || e == ENFILE) && oldest() != nullptr) {
+      // Out of descriptors: the oldest login in progress gives its own up for the newcomer.
+      std::size_t held = 0;
+      if (accept_log_.allow(held)) {
+        log::warn("iscsi: out of descriptors on " + format_endpoint(target_.endpoint_) + " (" +
+                  errno_text(e) + "); dropping the oldest connection logging in" +
+                  (held ? " (" + std::to_string(held) + " more times since the last report)" : ""));
+      }
+      drop(*oldest(), "out of descriptors", false);
+      continue;
+    }
+    // Out of memory, or no connection of ours to give up: stop accepting for a moment.
     std::size_t held = 0;
     if (accept_log_.allow(held)) {
       log::warn("iscsi: cannot accept connections on " + format_endpoint(target_.endpoint_) + ": " +
@@ -138,7 +189,25 @@ void LoginLoop::accept_some() {
 }
 
 void LoginLoop::add(int fd) {
-  if (live_ >= std::max<std::size_t>(1, target_.options_.max_pending_logins)) {
+  tune_connection(fd, kSendTimeoutSeconds);
+  std::string host = "?", peer = "?";
+  if (auto p = peer_endpoint(fd)) {
+    host = p->host;
+    peer = format_endpoint(*p);
+  }
+  if (auto mine = per_host_.find(host);
+      mine != per_host_.end() && mine->second >= max_pending_per_host_) {
+    // One source address never fills the queue: its own oldest login makes room.
+    std::size_t held = 0;
+    if (host_log_.allow(held)) {
+      log::warn("iscsi: " + std::to_string(mine->second) + " connections from " + host + " to " +
+                format_endpoint(target_.endpoint_) +
+                " are logging in at once; dropping its oldest for each new one" +
+                (held ? " (" + std::to_string(held) + " more since the last report)" : ""));
+    }
+    drop(*oldest(host), "too many connections from one address logging in", false);
+  }
+  if (live_ >= max_pending_) {
     std::size_t held = 0;
     if (full_log_.allow(held)) {
       log::warn("iscsi: " + std::to_string(live_) + " connections to " +
@@ -148,16 +217,12 @@ void LoginLoop::add(int fd) {
     }
     drop(*oldest(), "too many connections logging in", false);
   }
-  tune_connection(fd, kSendTimeoutSeconds);
-  std::string host = "?", peer = "?";
-  if (auto p = peer_endpoint(fd)) {
-    host = p->host;
-    peer = format_endpoint(*p);
-  }
   Target::Slot* slot = target_.open_slot(fd, host);
   Pending& p = pending_.emplace_back();
   p.slot = slot;
   p.fd = fd;
+  p.host = std::move(host);
+  ++per_host_[p.host];
   p.peer = std::move(peer);
   p.deadline = Clock::now() + target_.options_.login_timeout;
   ++live_;
@@ -208,7 +273,9 @@ void LoginLoop::feed(Pending& p) {
       hooks.local_host = local->host;
     }
     // Called from receive() below, while `p` is alive.
-    hooks.admit = [target, slot, &p] { return target->admit(slot, p.sender); };
+    hooks.admit = [target, slot, &p](bool discovery) {
+      return target->admit(slot, discovery, p.sender);
+    };
     p.conn = std::make_unique<iscsi::Connection>(target_.context_, std::move(hooks));
   }
   std::string reason;
@@ -276,8 +343,7 @@ void LoginLoop::hand_off(Pending& p, bool abandon) {
   h->peer = p.peer;
   h->abandon = abandon;
   target_.hand_off(p.slot, std::move(h));
-  p.dead = true;
-  --live_;
+  forget(p);
 }
 
 void LoginLoop::drop(Pending& p, const std::string& why, bool warn) {
@@ -294,8 +360,7 @@ void LoginLoop::drop(Pending& p, const std::string& why, bool warn) {
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, p.fd, nullptr);
   p.conn.reset();  // before the slot goes: its hooks point at the slot
   target_.close_slot(p.slot);
-  p.dead = true;
-  --live_;
+  forget(p);
 }
 
 void LoginLoop::expire(Clock::time_point now) {

@@ -3,12 +3,15 @@
 // on non-blocking sockets. What it keeps for a connection still logging in is small (no thread,
 // no receive buffer until bytes arrive). It drops a connection whose login has not finished by
 // the deadline (trickled bytes do not extend it), and the oldest one when max_pending_logins are
-// waiting. A connection that logs in is handed, with its engine and any bytes already read or
-// still to write, to the thread Target::admit started for it.
+// waiting (fewer when RLIMIT_NOFILE is low), when one source address has
+// max_pending_logins_per_address waiting (its own oldest), or when accept runs out of descriptors.
+// A connection that logs in is handed, with its engine and any bytes already read or still to
+// write, to the thread Target::admit started for it.
 #pragma once
 
 #include <chrono>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +21,11 @@
 #include "lib/target/target.h"
 
 namespace maya::target {
+
+// How many connections may be logging in at once with `soft_limit` descriptors: half of what
+// is left after the logged-in connections and a reserve for the data path, at most `wanted`.
+std::size_t pending_logins_for_fd_limit(std::size_t soft_limit, std::size_t max_connections,
+                                        std::size_t wanted);
 
 class LoginLoop {
  public:
@@ -47,14 +55,19 @@ class LoginLoop {
   void watch_listener(bool on);
   void watch_output(Pending& p, bool on);
   Pending* oldest();
+  Pending* oldest(const std::string& host);
+  void forget(Pending& p);  // dead: uncounted
 
   Target& target_;
   Fd epoll_;
   std::list<Pending> pending_;  // in accept order: the oldest (and first deadline) in front
   std::size_t live_ = 0;        // entries in pending_ that are not dead
+  std::map<std::string, std::size_t> per_host_;  // live entries per source address
+  std::size_t max_pending_ = 0;                  // options, bounded by RLIMIT_NOFILE
+  std::size_t max_pending_per_host_ = 0;
   bool listening_ = true;
   Clock::time_point resume_accept_{};
-  LogThrottle full_log_, expired_log_, accept_log_;
+  LogThrottle full_log_, host_log_, expired_log_, accept_log_;
 };
 
 }  // namespace maya::target

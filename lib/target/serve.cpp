@@ -47,6 +47,7 @@ Result<std::unique_ptr<Target>> Target::create(const TargetOptions& options,
 
 int serve_main(const ServeOptions& options) {
   block_stop_signals();  // taken synchronously below; blocked before any thread starts
+  if (auto raised = raise_descriptor_limit(); !raised) log::warn(raised.error().message);
 
   block::FileBackendOptions file_options;
   file_options.size = options.size;

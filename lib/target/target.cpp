@@ -1,6 +1,7 @@
 #include "lib/target/target.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -22,11 +23,27 @@ constexpr int kListenBacklog = 1024;
 
 }  // namespace
 
+Result<std::size_t> raise_descriptor_limit() {
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+    return fail(std::string("getrlimit(RLIMIT_NOFILE): ") + std::strerror(errno));
+  }
+  if (nofile.rlim_cur != nofile.rlim_max) {
+    const rlim_t was = nofile.rlim_cur;
+    nofile.rlim_cur = nofile.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+      return fail("cannot raise the descriptor limit from " + std::to_string(was) + " to " +
+                  std::to_string(nofile.rlim_max) + ": " + std::strerror(errno));
+    }
+  }
+  return nofile.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(nofile.rlim_cur);
+}
+
 Target::Target(TargetOptions options, Fd listener, Endpoint endpoint)
     : options_(std::move(options)),
       listener_(std::move(listener)),
       endpoint_(std::move(endpoint)),
-      admission_(options_.limits) {
+      admission_(options_.limits, options_.discovery_limits) {
   context_.login.target_name = options_.iqn;
   context_.login.target_alias = options_.alias;
   context_.login.tpgt = options_.tpgt;
@@ -72,6 +89,7 @@ Result<std::unique_ptr<Target>> Target::create_discovery(const TargetOptions& op
   bound->host = endpoint->host;
   TargetOptions discovery = options;
   discovery.iqn.clear();
+  discovery.discovery_limits = options.limits;  // nothing else to keep room for
   MAYA_TRY(t, make(std::move(discovery), std::move(*listener), *bound));
   (*t)->context_.directory = std::move(directory);
   return std::move(*t);
@@ -150,18 +168,20 @@ void Target::stop_connection(Slot* slot) {
   if (slot->fd >= 0) ::shutdown(slot->fd, SHUT_RDWR);
 }
 
-std::uint16_t Target::admit(Slot* slot, std::unique_ptr<Sender>& sender) {
+std::uint16_t Target::admit(Slot* slot, bool discovery, std::unique_ptr<Sender>& sender) {
   std::string why;
-  switch (admission_.acquire(slot->host)) {
+  const ConnectionLimits& limits = admission_.limits(discovery);
+  const std::string kind = discovery ? " discovery sessions" : " connections";
+  switch (admission_.acquire(slot->host, discovery)) {
     case Admission::Verdict::kAdmitted:
       break;
     case Admission::Verdict::kPortalFull:
-      why = std::to_string(options_.limits.max_connections) +
-            " connections are logged in ([iscsi] max_connections)";
+      why = std::to_string(limits.max_connections) + kind + " are logged in" +
+            (discovery ? "" : " ([iscsi] max_connections)");
       break;
     case Admission::Verdict::kAddressFull:
-      why = std::to_string(options_.limits.max_connections_per_address) + " connections from " +
-            slot->host + " are logged in ([iscsi] max_connections_per_address)";
+      why = std::to_string(limits.max_connections_per_address) + kind + " from " + slot->host +
+            " are logged in" + (discovery ? "" : " ([iscsi] max_connections_per_address)");
       break;
   }
   if (why.empty()) {
@@ -170,10 +190,11 @@ std::uint16_t Target::admit(Slot* slot, std::unique_ptr<Sender>& sender) {
       std::lock_guard lock(mutex_);
       slot->thread = std::thread([this, slot] { serve(slot); });
       slot->admitted = true;
+      slot->discovery = discovery;
       return 0;
     } catch (const std::exception& e) {  // std::system_error from thread creation, bad_alloc
       sender.reset();
-      admission_.release(slot->host);
+      admission_.release(slot->host, discovery);
       why = std::string("cannot start its thread: ") + e.what();
     }
   }
@@ -203,9 +224,9 @@ void Target::serve(Slot* slot) {
     handoff = std::move(slot->handoff);
   }
   const int fd = slot->fd;  // only this thread closes it from now on
-  if (!handoff->abandon) serve_logged_in(fd, *handoff);
+  if (!handoff->abandon) serve_logged_in(fd, slot->discovery, *handoff);
   handoff.reset();  // the engine ends its session; the sender has written everything
-  admission_.release(slot->host);
+  admission_.release(slot->host, slot->discovery);
   {
     std::lock_guard lock(mutex_);
     ::close(slot->fd);
@@ -214,7 +235,7 @@ void Target::serve(Slot* slot) {
   slot->done = true;
 }
 
-void Target::serve_logged_in(int fd, Handoff& h) {
+void Target::serve_logged_in(int fd, bool discovery, Handoff& h) {
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   iscsi::Connection& conn = *h.conn;
@@ -231,13 +252,22 @@ void Target::serve_logged_in(int fd, Handoff& h) {
   std::copy(h.input.begin(), h.input.end(), buffer.begin());
   std::size_t start = 0, end = h.input.size();
   h.input = {};
-  const int idle_ms = std::max(1, options_.idle_seconds) * 1000;
+  // A discovery session is not pinged: one that asks nothing for a while has what it came for.
+  const int idle_ms = discovery
+                          ? static_cast<int>(std::clamp<long long>(
+                                options_.discovery_idle_timeout.count(), 1, 24LL * 3600 * 1000))
+                          : std::max(1, options_.idle_seconds) * 1000;
   bool fresh = end > 0;  // bytes that came with the login wait in the buffer
   while (reason.empty() && !conn.closing() && !stopping_) {
     if (!fresh) {
       auto ready = wait_readable(fd, idle_ms);
       if (ready == WaitResult::kError) break;
       if (ready == WaitResult::kTimeout) {
+        if (discovery) {
+          log::debug("iscsi: closing discovery session from " + h.peer + ": idle for " +
+                     std::to_string(idle_ms) + " ms");
+          break;
+        }
         if (!conn.on_idle()) {
           reason = "no answer to a ping";
           break;

@@ -46,13 +46,25 @@ struct TargetOptions {
   int idle_seconds = 30;
   // The whole login phase, from accept to full feature phase, must fit in this.
   std::chrono::milliseconds login_timeout{15000};
-  // Logged-in connections (normal and discovery sessions), in all and per source address.
+  // Logged-in connections of normal sessions, in all and per source address.
   ConnectionLimits limits;
+  // Logged-in discovery sessions, counted apart (a discovery-only portal uses `limits`).
+  ConnectionLimits discovery_limits{16, 4};
+  // A discovery session that sends nothing for this long is closed (no ping keeps it).
+  std::chrono::milliseconds discovery_idle_timeout{30000};
   // Connections still logging in; when full, the oldest one is dropped for a new one.
+  // Bounded further by the soft RLIMIT_NOFILE (pending_logins_for_fd_limit in login_loop.h).
   std::size_t max_pending_logins = 1024;
+  // Of those, from one source address; when full, that address's oldest one is dropped.
+  std::size_t max_pending_logins_per_address = 256;
   // Set: normal sessions start only while it returns true (iscsi::TargetContext::admit_normal).
   std::function<bool()> admit_normal;
 };
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (the default soft limit, 1024, runs out
+// long before the connection caps do); returns the soft limit now in force. Call it at the
+// start of a process that serves, before any thread starts.
+Result<std::size_t> raise_descriptor_limit();
 
 class Target {
  public:
@@ -86,6 +98,7 @@ class Target {
   // Open connections, logging in or logged in; logged in (counted against the caps).
   std::size_t connection_count() const;
   std::size_t logged_in_count() const { return admission_.count(); }
+  std::size_t discovery_count() const { return admission_.count(true); }
   std::size_t session_count() const { return registry_.size(); }
   std::size_t normal_session_count() const { return registry_.normal_sessions(); }
 
@@ -103,10 +116,10 @@ class Target {
   void stop_connection(Slot* slot);
   // Within the caps, starts the connection's threads (`sender` receives its writer) and returns
   // 0; else a Login status that refuses it.
-  std::uint16_t admit(Slot* slot, std::unique_ptr<Sender>& sender);
+  std::uint16_t admit(Slot* slot, bool discovery, std::unique_ptr<Sender>& sender);
   void hand_off(Slot* slot, std::unique_ptr<Handoff> handoff);
   void serve(Slot* slot);
-  void serve_logged_in(int fd, Handoff& handoff);
+  void serve_logged_in(int fd, bool discovery, Handoff& handoff);
   void reap(bool all);
 
   TargetOptions options_;

@@ -1,10 +1,10 @@
 // What a portal does with many connections: 1,000 idle unauthenticated connections cost little
-// (measured RSS and threads) and a real login is still served among them; the caps on logged-in
-// connections (in all, per source address) refuse with "out of resources" and admit again once
-// one leaves; a login that trickles in is dropped at the login deadline; the oldest connection
-// still logging in makes room for a new one; a thread that cannot be made refuses the login
-// rather than aborting (a child process in a pids cgroup). Loopback addresses only; every wait
-// is bounded.
+// (measured RSS and threads) and a real login is still served among them within 2 s; the caps
+// on logged-in connections (in all, per source address) refuse with "out of resources" and
+// admit again once one leaves; a login that trickles in is dropped at the login deadline; the
+// oldest connection still logging in makes room for a new one; a thread that cannot be made refuses
+// the login rather than aborting (a child process in a pids cgroup). Loopback addresses only; every
+// wait is bounded.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -119,8 +119,11 @@ TEST(ConnectionLimits, ThousandIdleConnectionsCostLittle) {
   const auto connecting = Clock::now();
   std::vector<MiniInitiator> idle;
   idle.reserve(kIdle);
+  // From four loopback source addresses: one address may hold only 256 logins in progress.
+  const char* sources[] = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"};
   for (int i = 0; i < kIdle; ++i) {
-    auto c = MiniInitiator::connect(target->port());
+    auto c = MiniInitiator::connect(target->port(), "127.0.0.1", sources[i % 4]);
+    if (!c && i < 4) GTEST_SKIP() << "cannot connect from " << sources[i];
     ASSERT_TRUE(c) << "connection " << i;
     idle.push_back(std::move(*c));
   }
@@ -136,7 +139,9 @@ TEST(ConnectionLimits, ThousandIdleConnectionsCostLittle) {
   const auto latency = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   const long rss_after = status_field("VmRSS");
   EXPECT_TRUE(served);
-  EXPECT_LT(latency, 10000.0);  // a generous bound; the figure is printed below
+  // The goal is 100 ms; 2 s tolerates a loaded CI machine, while a login that waited behind the
+  // idle connections (or for one of them to time out) would still exceed it. Printed below.
+  EXPECT_LT(latency, 2000.0);
   std::printf(
       "[ figures  ] %d idle connections: RSS %.1f -> %.1f MiB (+%.1f MiB), threads %ld -> %ld; "
       "login + INQUIRY + 4 KiB write among them: %.1f ms; RSS after it %.1f MiB; connecting took "
