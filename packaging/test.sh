@@ -3,15 +3,16 @@
 # Tests that need root, loop devices or a Docker engine run here when this is root (CI is);
 # each one that skips says why at the end. Each phase prints when it starts and how long it took.
 #
-# After the main build and tests come three more builds, each in its own directory and each
-# building only what it runs:
-#   build-fuzz  (clang, libFuzzer + ASan + UBSan) every fuzzer in tests/fuzz for FUZZ_SECONDS
-#               (default 30), two at a time;
-#   build-asan  (ASan + UBSan) the unit, SCSI, iSCSI, block and integration tests;
-#   build-tsan  (TSan) the replicator (tests/block) and the iSCSI target tests (loopback,
+# After the main build and tests come two instrumented builds, each in its own directory and
+# each building only what it runs:
+#   build-fuzz  (clang; libFuzzer coverage + ASan + UBSan on every library) every fuzzer in
+#               tests/fuzz for FUZZ_SECONDS (default 30), two at a time; then, from the same
+#               objects, the unit, SCSI, iSCSI, block and integration tests under ASan + UBSan.
+#               One build serves both: a second ASan build would cost as much as the main one.
+#   build-tsan  (g++, TSan) the replicator (tests/block) and the iSCSI target tests (loopback,
 #               concurrency).
 # A failure in any phase fails the script, but every phase runs and the statuses are combined.
-# MAYA_TEST_QUICK=1 skips the three extra builds (a developer's quick run).
+# MAYA_TEST_QUICK=1 skips the instrumented builds (a developer's quick run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,7 @@ record() {  # record NAME STATUS
   fi
 }
 # Sanitizer reports end the process with a failure; UBSan's included.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
@@ -52,42 +53,42 @@ if [[ ${MAYA_TEST_QUICK:-0} == 1 ]]; then
   exit "$status"
 fi
 
-phase "building the fuzzers (build-fuzz/, clang)"
+# The suites under ASan + UBSan: the gtest ones and the integration scripts; not the 3 × 1200 s
+# conformance runs nor the Docker e2e, which drive the same code through slower clients.
+asan_targets=(maya maya_unit_tests maya_scsi_tests maya_iscsi_tests maya_block_tests
+  maya_integration_tests)
+asan_labels='^(unit|scsi|iscsi|block|integration)$'
+
+phase "building the fuzzers and the ASan+UBSan tests (build-fuzz/, clang)"
 rc=0
-{ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
+{ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
     -DMAYA_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-16 >/dev/null &&
-  cmake --build build-fuzz --target fuzz; } || rc=$?
-record "building the fuzzers" "$rc"
+  cmake --build build-fuzz --target fuzz "${asan_targets[@]}"; } || rc=$?
+record "building build-fuzz" "$rc"
 if ((rc == 0)); then
   phase "fuzzing each target for ${FUZZ_SECONDS:-30} s, two at a time"
   rc=0
   bash tests/fuzz/run.sh build-fuzz/tests/fuzz "${FUZZ_SECONDS:-30}" 2 || rc=$?
   record "fuzzing" "$rc"
+  phase "running the unit, SCSI, iSCSI, block and integration tests under ASan + UBSan"
+  rc=0
+  ctest --test-dir build-fuzz --output-on-failure -j2 -L "$asan_labels" || rc=$?
+  record "ctest under ASan + UBSan (build-fuzz/)" "$rc"
 fi
 
-# ctest -L takes a regular expression over the labels set in tests/**/CMakeLists.txt.
-sanitized() {  # sanitized DIR SANITIZERS LABELS TARGETS...
-  local dir=$1 sanitizers=$2 labels=$3
-  shift 3
-  phase "building with -fsanitize=$sanitizers ($dir/: $*)"
-  rc=0
-  { cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
-      -DMAYA_SANITIZE="$sanitizers" >/dev/null &&
-    cmake --build "$dir" --target "$@"; } || rc=$?
-  record "building $dir" "$rc"
-  ((rc == 0)) || return 0
-  phase "running the $labels tests under -fsanitize=$sanitizers"
-  rc=0
-  ctest --test-dir "$dir" --output-on-failure -j2 -L "$labels" || rc=$?
-  record "ctest ($dir/)" "$rc"
-}
-# ASan + UBSan: the unit, SCSI, iSCSI, block and integration tests (the gtest ones and the
-# integration scripts; not the 3 × 1200 s conformance runs nor the Docker e2e, which exercise
-# the same code through slower clients).
-sanitized build-asan address,undefined '^(unit|scsi|iscsi|block|integration)$' \
-  maya maya_unit_tests maya_scsi_tests maya_iscsi_tests maya_block_tests maya_integration_tests
 # TSan: the threaded parts, the replicator's fan-out and the target's connection threads.
-sanitized build-tsan thread '^(block|iscsi)$' maya_block_tests maya_iscsi_tests
+phase "building the block and iSCSI tests with -fsanitize=thread (build-tsan/)"
+rc=0
+{ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
+    -DMAYA_SANITIZE=thread >/dev/null &&
+  cmake --build build-tsan --target maya_block_tests maya_iscsi_tests; } || rc=$?
+record "building build-tsan" "$rc"
+if ((rc == 0)); then
+  phase "running the block and iSCSI tests under TSan"
+  rc=0
+  ctest --test-dir build-tsan --output-on-failure -j2 -L '^(block|iscsi)$' || rc=$?
+  record "ctest under TSan (build-tsan/)" "$rc"
+fi
 
 phase "finished"
 if ((status != 0)); then
