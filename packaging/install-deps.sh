@@ -27,6 +27,10 @@ test_packages=(
   libiscsi-bin qemu-utils qemu-block-extra tgt
   # benchmarks: fio inside containers (tests/bench/container_bench.sh)
   fio
+  # fuzzing (tests/fuzz, build-fuzz): libFuzzer and the sanitizer runtimes. Clang 16, not 14:
+  # libstdc++ 12's <expected>, which Result<T> is, needs conditionally trivial destructors
+  # (P0848), which clang 14 lacks and clang 16 has.
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev
 )
 
 case "${1:-}" in

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/common/files.h"
+#include "lib/common/json_number.h"
 
 namespace maya::block {
 
@@ -46,12 +47,12 @@ Result<ReplicaMeta> FileJournal::load_meta() {
   try {
     ReplicaMeta m;
     m.id = j.at("id").get<std::string>();
-    m.size_bytes = j.at("size_bytes").get<std::uint64_t>();
-    m.generation = j.at("generation").get<std::uint64_t>();
-    m.revision = j.value("revision", std::uint64_t{0});
+    m.size_bytes = json_unsigned<std::uint64_t>(j.at("size_bytes"));
+    m.generation = json_unsigned<std::uint64_t>(j.at("generation"));
+    m.revision = json_unsigned(j, "revision", std::uint64_t{0});
     m.clean = j.value("clean", false);
     m.members = j.value("members", std::vector<std::string>{});
-    m.degraded_since = j.value("degraded_since", std::uint64_t{0});
+    m.degraded_since = json_unsigned(j, "degraded_since", std::uint64_t{0});
     return m;
   } catch (const json::exception& e) {
     return fail(file.string() + " is damaged: " + e.what());

@@ -126,6 +126,12 @@ Result<void> FuseFrontend::unmount() {
   return {};
 }
 
+bool FuseFrontend::answer(int out, std::span<std::uint8_t> request, block::BlockBackend& backend) {
+  FuseFrontend frontend(Fd(::dup(out)), {}, backend);
+  std::vector<std::uint8_t> scratch;
+  return frontend.handle(request, scratch);
+}
+
 void FuseFrontend::serve() {
   std::vector<std::uint8_t> buffer(kBufferSize);
   std::vector<std::uint8_t> scratch;

@@ -54,6 +54,11 @@ class FuseFrontend {
   std::filesystem::path file() const { return mountpoint_ / kFileName; }
   std::uint64_t requests() const { return requests_.load(); }
 
+  // Decodes and answers one request (the bytes a read of /dev/fuse gives) as a served
+  // connection does, the reply written to `out` (a pipe, /dev/null): decoding without a mount,
+  // for tests and fuzzing. False once the request ends the connection (FUSE_DESTROY).
+  static bool answer(int out, std::span<std::uint8_t> request, block::BlockBackend& backend);
+
  private:
   FuseFrontend(Fd fuse, std::filesystem::path mountpoint, block::BlockBackend& backend);
   void start(unsigned workers);

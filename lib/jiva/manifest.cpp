@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/common/files.h"
+#include "lib/common/json_number.h"
 
 namespace maya::jiva {
 
@@ -61,13 +62,13 @@ Result<Manifest> read_manifest(const fs::path& volume_dir) {
   try {
     Manifest m;
     m.name = j.at("name").get<std::string>();
-    m.size_bytes = j.at("size_bytes").get<std::uint64_t>();
+    m.size_bytes = json_unsigned<std::uint64_t>(j.at("size_bytes"));
     m.thin = j.value("thin", true);
-    m.block_size = j.value("block_size", 512u);
+    m.block_size = json_unsigned(j, "block_size", 512u);
     m.iqn = j.at("iqn").get<std::string>();
-    m.port = j.at("port").get<std::uint16_t>();
+    m.port = json_unsigned<std::uint16_t>(j.at("port"));
     m.created = j.value("created", "");
-    m.last_replica = j.value("last_replica", 0u);
+    m.last_replica = json_unsigned(j, "last_replica", 0u);
     m.attach = j.value("attach", "auto");
     for (const auto& r : j.at("replicas"))
       m.replicas.push_back({r.at("id").get<std::string>(), r.at("uri").get<std::string>()});

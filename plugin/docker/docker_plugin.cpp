@@ -5,6 +5,7 @@
 #include "drivers/volume/spec_options.h"
 #include "lib/common/log.h"
 #include "lib/common/size.h"
+#include "lib/http/json.h"
 
 namespace maya::plugin::docker {
 namespace {
@@ -13,7 +14,7 @@ using nlohmann::json;
 constexpr const char* kContentType = "application/vnd.docker.plugins.v1.2+json";
 
 http::Response reply(const json& body) {
-  return {200, body.dump(), kContentType};
+  return {200, http::dump_json(body), kContentType};
 }
 
 struct Call {
@@ -107,7 +108,7 @@ http::Router::Route endpoint(const char* what, bool needs_name, Handler handler)
 }  // namespace
 
 http::Response docker_error(int status, const std::string& message) {
-  return {status, json{{"Err", message}}.dump(), kContentType};
+  return {status, http::dump_json(json{{"Err", message}}), kContentType};
 }
 
 http::Router make_router(drivers::VolumeDriver& driver,

@@ -13,8 +13,10 @@
 #include <thread>
 
 #include "lib/http/client.h"
+#include "lib/http/json.h"
 #include "lib/http/router.h"
 #include "lib/http/server.h"
+#include "plugin/docker/docker_plugin.h"
 
 namespace maya::http {
 namespace {
@@ -228,6 +230,22 @@ TEST(HttpClient, ExplainsMissingAndOverlongSockets) {
   auto too_long = request("/tmp/" + std::string(200, 'x'), {"GET", "/", ""});
   ASSERT_FALSE(too_long.has_value());
   EXPECT_NE(too_long.error().message.find("at most 107"), std::string::npos);
+}
+
+// Found by tests/fuzz (api_handlers, http_request): a request path with a byte that is not UTF-8
+// came back in the "no route" error, and dumping that JSON threw: a 404 became a 500 with a
+// parser message. Bad bytes are now replaced with U+FFFD.
+TEST(JsonReplies, BytesThatAreNotUtf8AreReplacedNotThrown) {
+  Response r = json_error(404, "no route for GET /v1/volumes/\xff");
+  EXPECT_EQ(r.status, 404);
+  auto body = nlohmann::json::parse(r.body, nullptr, false);
+  ASSERT_FALSE(body.is_discarded()) << r.body;
+  EXPECT_EQ(body["error"], "no route for GET /v1/volumes/\xEF\xBF\xBD");
+
+  Response d = plugin::docker::docker_error(400, "invalid volume name \"\xc3\x28\"");
+  auto err = nlohmann::json::parse(d.body, nullptr, false);
+  ASSERT_FALSE(err.is_discarded()) << d.body;
+  EXPECT_EQ(err["Err"], "invalid volume name \"\xEF\xBF\xBD(\"");
 }
 
 }  // namespace

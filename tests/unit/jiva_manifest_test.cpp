@@ -90,6 +90,30 @@ TEST(JivaManifest, RoundTripsAndReportsDamage) {
   }
 }
 
+// Found by tests/fuzz (jiva_json): numbers that do not fit were converted with a static_cast,
+// undefined for 1e300 (UBSan), and a port of 70000 silently became 4464. Both are damage now.
+TEST(JivaManifest, NumbersOutOfRangeAreDamageNotWrappedOrUndefined) {
+  TempDir dir;
+  const std::string replicas = R"("replicas":[{"id":"r1","uri":"file:///r1"}])";
+  for (std::string fields :
+       {R"("size_bytes":1e300,"port":3261)", R"("size_bytes":4096.5,"port":3261)",
+        R"("size_bytes":4096,"port":70000)", R"("size_bytes":4096,"port":-1)",
+        R"("size_bytes":4096,"port":3261,"block_size":1e20)",
+        R"("size_bytes":4096,"port":3261,"last_replica":4294967296)"}) {
+    const std::string text = R"({"name":"db","iqn":"x",)" + fields + "," + replicas + "}";
+    ASSERT_TRUE(write_file_atomic(manifest_file(dir.path()), text));
+    auto r = read_manifest(dir.path());
+    ASSERT_FALSE(r) << text << " was read as port " << r->port << ", size " << r->size_bytes;
+    EXPECT_NE(r.error().message.find("is damaged"), std::string::npos) << r.error().message;
+  }
+  const std::string good =
+      R"({"name":"db","iqn":"x","size_bytes":4096,"port":65535,)" + replicas + "}";
+  ASSERT_TRUE(write_file_atomic(manifest_file(dir.path()), good));
+  auto r = read_manifest(dir.path());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->port, 65535);
+}
+
 TEST(JivaChap, SecretsAreRandomAndTheFileIsPrivate) {
   TempDir dir;
   auto none = read_chap(dir.path());

@@ -1,0 +1,88 @@
+// FUSE request decoding without a mount (FuseFrontend::answer, the seam tests/fuzz uses): the
+// replies a pipe receives for GETATTR, WRITE, READ and requests that are too short.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/fuse.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "lib/block/memory_backend.h"
+#include "lib/jiva/fuse_frontend.h"
+
+namespace maya::jiva {
+namespace {
+
+constexpr std::uint64_t kFile = 2;
+
+class FuseDecode : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(::pipe2(pipe_, O_NONBLOCK), 0); }
+  void TearDown() override {
+    ::close(pipe_[0]);
+    ::close(pipe_[1]);
+  }
+  template <class Args>
+  std::vector<std::uint8_t> request(std::uint32_t opcode, std::uint64_t node, const Args& args,
+                                    std::size_t extra = 0) {
+    std::vector<std::uint8_t> r(sizeof(fuse_in_header) + sizeof args + extra, 0xab);
+    fuse_in_header in{};
+    in.len = static_cast<std::uint32_t>(r.size());
+    in.opcode = opcode;
+    in.unique = ++unique_;
+    in.nodeid = node;
+    std::memcpy(r.data(), &in, sizeof in);
+    std::memcpy(r.data() + sizeof in, &args, sizeof args);
+    return r;
+  }
+  // Answers `r` and returns the reply's header and payload.
+  std::pair<fuse_out_header, std::vector<std::uint8_t>> answer(std::vector<std::uint8_t> r) {
+    EXPECT_TRUE(FuseFrontend::answer(pipe_[1], r, backend_));
+    std::vector<std::uint8_t> buf(1 << 17);
+    ssize_t n = ::read(pipe_[0], buf.data(), buf.size());
+    EXPECT_GE(n, static_cast<ssize_t>(sizeof(fuse_out_header)));
+    fuse_out_header out{};
+    std::memcpy(&out, buf.data(), sizeof out);
+    EXPECT_EQ(out.len, static_cast<std::uint32_t>(n));
+    EXPECT_EQ(out.unique, unique_);
+    return {out, std::vector<std::uint8_t>(buf.begin() + sizeof out, buf.begin() + n)};
+  }
+
+  int pipe_[2] = {-1, -1};
+  std::uint64_t unique_ = 0;
+  block::MemoryBackend backend_{{.size = 1 << 20}};
+};
+
+TEST_F(FuseDecode, GetattrWriteReadAndShortRequests) {
+  auto [attr_h, attr] = answer(request(FUSE_GETATTR, kFile, fuse_getattr_in{}));
+  ASSERT_EQ(attr_h.error, 0);
+  fuse_attr_out a{};
+  ASSERT_EQ(attr.size(), sizeof a);
+  std::memcpy(&a, attr.data(), sizeof a);
+  EXPECT_EQ(a.attr.size, 1u << 20);
+
+  fuse_write_in w{};
+  w.offset = 4096;
+  w.size = 512;
+  auto [write_h, written] = answer(request(FUSE_WRITE, kFile, w, 512));
+  ASSERT_EQ(write_h.error, 0);
+  fuse_read_in rd{};
+  rd.offset = 4096;
+  rd.size = 512;
+  auto [read_h, data] = answer(request(FUSE_READ, kFile, rd));
+  ASSERT_EQ(read_h.error, 0);
+  EXPECT_EQ(data, std::vector<std::uint8_t>(512, 0xab));
+
+  w.offset = (1 << 20) - 256;  // past the end of the volume
+  EXPECT_EQ(answer(request(FUSE_WRITE, kFile, w, 512)).first.error, -ENOSPC);
+  w.size = 4096;  // more than the request carries
+  w.offset = 0;
+  EXPECT_EQ(answer(request(FUSE_WRITE, kFile, w, 512)).first.error, -EINVAL);
+  auto shorter = request(FUSE_READ, kFile, rd);
+  shorter.resize(sizeof(fuse_in_header) + 4);
+  EXPECT_EQ(answer(shorter).first.error, -EINVAL);
+}
+
+}  // namespace
+}  // namespace maya::jiva
