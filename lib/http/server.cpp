@@ -1,7 +1,9 @@
 #include "lib/http/server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <boost/asio/executor_work_guard.hpp>
@@ -229,12 +231,38 @@ Result<std::unique_ptr<UnixServer>> UnixServer::listen(asio::io_context& io,
   return std::unique_ptr<UnixServer>(new UnixServer(std::move(impl)));
 }
 
+Result<std::unique_ptr<UnixServer>> UnixServer::adopt(asio::io_context& io, int fd,
+                                                      const std::filesystem::path& socket_path,
+                                                      ServerOptions options, Handler handler) {
+  auto impl = std::make_shared<Impl>(io, socket_path, options.workers);
+  impl->shared->handler = std::move(handler);
+  impl->shared->options = std::move(options);
+  impl->shared->pool = &impl->pool;
+  error_code ec;
+  impl->acceptor.assign(local(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return fail("cannot serve the inherited socket " + socket_path.string() + ": " + ec.message());
+  }
+  impl->accept();
+  return std::unique_ptr<UnixServer>(new UnixServer(std::move(impl)));
+}
+
+Result<int> UnixServer::hand_over() {
+  if (impl_->shared->closed) return fail(impl_->path.string() + " is already closed");
+  int copy = ::fcntl(impl_->acceptor.native_handle(), F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return fail("cannot keep the listening socket " + impl_->path.string());
+  impl_->shared->options.remove_on_close = false;
+  close();
+  return copy;
+}
+
 void UnixServer::close() {
   if (impl_->shared->closed) return;
   impl_->shared->closed = true;
   error_code ignored;
   impl_->acceptor.close(ignored);
-  ::unlink(impl_->path.c_str());
+  if (impl_->shared->options.remove_on_close) ::unlink(impl_->path.c_str());
   auto sessions = impl_->shared->sessions;  // closing one erases it from the map
   for (auto& [raw, weak] : sessions) {
     if (auto session = weak.lock()) session->close_if_idle();
