@@ -210,6 +210,31 @@ int stop_targets_directly(const config::Config& cfg) {
   return stopped;
 }
 
+// Docker keeps using the volumes it has mounted, but without maya it cannot reach them by
+// name: say so before the plugin socket goes away, naming them.
+void warn_docker_mounts(const config::Config& cfg) {
+  auto answer = daemon::call(cfg, "GET", "/v1/volumes", nullptr, std::chrono::seconds(10));
+  if (!answer || !answer->contains("volumes")) return;
+  std::string names;
+  for (const auto& v : (*answer)["volumes"]) {
+    if (v.value("mount_count", 0) > 0)
+      names += (names.empty() ? "" : ", ") + v.value("name", std::string("?"));
+  }
+  if (names.empty()) return;
+  std::cerr
+      << "warning: Docker holds maya volumes: " << names << ".\n"
+      << "  Containers using them keep running on their mounted file systems, and the mounts "
+         "stay.\n"
+      << "  Until `maya load`, Docker cannot reach maya's plugin socket: a new `docker run -v "
+         "NAME` retries\n"
+      << "  for about 15 s and then creates an empty local volume of that name, which hides "
+         "maya's\n"
+      << "  volume afterwards (remove it with `docker volume rm NAME`); stopping those "
+         "containers cannot\n"
+      << "  release maya's mount references. To upgrade or restart maya without this gap, use "
+         "`maya load --restart`.\n";
+}
+
 }  // namespace
 
 int cmd_unload(Globals& globals, const Args& args) {
@@ -232,6 +257,7 @@ int cmd_unload(Globals& globals, const Args& args) {
     if (stop_targets) std::cout << "stopped " << stop_targets_directly(*cfg) << " target(s)\n";
     return 0;
   }
+  warn_docker_mounts(*cfg);
   if (stop_targets) {
     // The daemon refuses (and keeps running) while volumes are attached to this host.
     auto answer = daemon::call(*cfg, "POST", "/v1/shutdown?stop_targets=true", nullptr,
