@@ -328,12 +328,14 @@ class Daemon {
     json roles = json::array();
     if (config_.role_storage) roles.push_back("storage");
     if (config_.role_orchestration) roles.push_back("orchestration");
+    std::error_code ignored;
     json sockets = {{"control", config_.control_socket().string()}};
     if (plugin_) sockets["plugin"] = config_.plugin_socket.string();
     if (discovery_) sockets["iscsi_discovery"] = target::format_endpoint(discovery_->endpoint());
     json status = {
         {"pid", ::getpid()},
         {"instance", instance_},
+        {"binary", fs::read_symlink("/proc/self/exe", ignored).string()},
         {"version", MAYA_VERSION},
         {"started_at", iso8601(started_wall_)},
         {"uptime_seconds", uptime.count()},

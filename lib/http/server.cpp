@@ -28,6 +28,9 @@ using local = asio::local::stream_protocol;
 using boost::system::error_code;
 
 constexpr std::size_t kHeaderLimit = 16 * 1024;
+// At a handover, how long a connection that has sent nothing yet may still send its request
+// (it was accepted by this process, so only this process can answer it).
+constexpr auto kHandoverGrace = std::chrono::seconds(2);
 
 class Session;
 
@@ -37,6 +40,7 @@ struct Shared {
   ServerOptions options;
   asio::thread_pool* pool = nullptr;
   bool closed = false;
+  bool handing_over = false;  // closed for a handover: requests already here are still served
   std::map<Session*, std::weak_ptr<Session>> sessions;
 };
 
@@ -53,8 +57,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Server shutdown: a session waiting for a request is closed; one running a handler
   // finishes its response first.
+  // At a handover, one that has sent nothing yet gets a moment to send its request first.
   void close_if_idle() {
-    if (!busy_) close();
+    if (busy_) return;
+    if (!shared_->handing_over) return close();
+    timer_.expires_after(kHandoverGrace);
+    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+      if (auto self = weak.lock(); self && !ec) self->close();
+    });
   }
 
  private:
@@ -85,7 +95,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec)
       return respond(error_response(400, "malformed HTTP request: " + ec.message()), false, 11);
-    if (shared_->closed)
+    if (shared_->closed && !shared_->handing_over)
       return respond(error_response(503, "the daemon is shutting down"), false, 11);
 
     auto message = parser_->release();
@@ -253,6 +263,7 @@ Result<int> UnixServer::hand_over() {
   int copy = ::fcntl(impl_->acceptor.native_handle(), F_DUPFD_CLOEXEC, 0);
   if (copy < 0) return fail("cannot keep the listening socket " + impl_->path.string());
   impl_->shared->options.remove_on_close = false;
+  impl_->shared->handing_over = true;
   close();
   return copy;
 }
