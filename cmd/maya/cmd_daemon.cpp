@@ -221,18 +221,21 @@ void warn_docker_mounts(const config::Config& cfg) {
       names += (names.empty() ? "" : ", ") + v.value("name", std::string("?"));
   }
   if (names.empty()) return;
-  std::cerr
-      << "warning: Docker holds maya volumes: " << names << ".\n"
-      << "  Containers using them keep running on their mounted file systems, and the mounts "
-         "stay.\n"
-      << "  Until `maya load`, Docker cannot reach maya's plugin socket: a new `docker run -v "
-         "NAME` retries\n"
-      << "  for about 15 s and then creates an empty local volume of that name, which hides "
-         "maya's\n"
-      << "  volume afterwards (remove it with `docker volume rm NAME`); stopping those "
-         "containers cannot\n"
-      << "  release maya's mount references. To upgrade or restart maya without this gap, use "
-         "`maya load --restart`.\n";
+  std::cerr << "warning: Docker holds maya volumes: " << names << ".\n"
+            << "  Containers using them keep running on their mounted file systems.\n";
+  auto status = daemon::call(cfg, "GET", "/v1/status", nullptr, std::chrono::seconds(10));
+  if (status && status->value("plugin_socket_held_by", json()) == "service manager") {
+    std::cerr << "  systemd holds the plugin socket (maya.socket): Docker's requests wait, and "
+                 "start maya again.\n";
+    return;
+  }
+  std::cerr << "  Until `maya load`, Docker cannot reach maya's plugin socket: a new `docker run "
+               "-v NAME`\n"
+            << "  retries for about 15 s and then creates an empty local volume of that name, "
+               "which hides\n"
+            << "  maya's volume afterwards (remove it with `docker volume rm NAME`). To restart "
+               "or upgrade\n"
+            << "  maya without this gap, use `maya load --restart`.\n";
 }
 
 }  // namespace

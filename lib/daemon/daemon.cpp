@@ -331,6 +331,8 @@ class Daemon {
     std::error_code ignored;
     json sockets = {{"control", config_.control_socket().string()}};
     if (plugin_) sockets["plugin"] = config_.plugin_socket.string();
+    // Who keeps the plugin socket open when this daemon stops: systemd's maya.socket, or nobody.
+    json plugin_held = plugin_ ? json(owned_.at("plugin") ? "maya" : "service manager") : json();
     if (discovery_) sockets["iscsi_discovery"] = target::format_endpoint(discovery_->endpoint());
     json status = {
         {"pid", ::getpid()},
@@ -344,6 +346,7 @@ class Daemon {
         {"host", {{"name", config_.host_name}, {"id", config_.host_id}}},
         {"roles", roles},
         {"sockets", sockets},
+        {"plugin_socket_held_by", plugin_held},
         {"log_level", std::string(log::level_name(config_.log_level))},
         {"log_file", log_to_file_ ? json(config_.log_file().string()) : json(nullptr)},
         {"volumes", count_volumes()},

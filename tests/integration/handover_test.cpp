@@ -130,6 +130,7 @@ TEST_F(Handover, RestartAndUpgradeNeverRefuseAPluginClient) {
     instances.push_back(now["instance"].get<std::string>());
     // The same process: systemd's MAINPID, the volume targets' parent and the pidfile stay.
     EXPECT_EQ(now["pid"], before["pid"]);
+    EXPECT_EQ(now["plugin_socket_held_by"], "maya");
     int mark = answered;
     while (answered < mark + 5 && attempts < 150000)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -200,6 +201,7 @@ TEST_F(Handover, AdoptsThePluginSocketPassedWithListenFds) {
   json status = wait_status();
   ASSERT_TRUE(status.is_object()) << read_file(fg_log).value_or("");
   EXPECT_EQ(status["pid"], child);
+  EXPECT_EQ(status["plugin_socket_held_by"], "service manager");
   Attempt a = activate_once(plugin_socket());
   EXPECT_EQ(a.connect_errno, 0);
   EXPECT_TRUE(a.answered);
