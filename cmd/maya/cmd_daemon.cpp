@@ -229,13 +229,16 @@ void warn_docker_mounts(const config::Config& cfg) {
                  "start maya again.\n";
     return;
   }
-  std::cerr << "  Until `maya load`, Docker cannot reach maya's plugin socket: a new `docker run "
+  std::cerr << "  Until `maya load`, Docker cannot reach maya's plugin socket. A new `docker run "
                "-v NAME`\n"
-            << "  retries for about 15 s and then creates an empty local volume of that name, "
-               "which hides\n"
-            << "  maya's volume afterwards (remove it with `docker volume rm NAME`). To restart "
-               "or upgrade\n"
-            << "  maya without this gap, use `maya load --restart`.\n";
+            << "  retries for about 15 s and fails (\"volume name must be unique\"), or, where "
+               "Docker no longer\n"
+            << "  knows the volume, creates an empty local volume of that name that hides maya's "
+               "(remove it\n"
+            << "  with `docker volume rm NAME`). A container stopped meanwhile waits as long and "
+               "maya keeps\n"
+            << "  its mount. To restart or upgrade maya without this gap, use `maya load "
+               "--restart`.\n";
 }
 
 }  // namespace

@@ -304,6 +304,7 @@ TEST_F(Handover, UnloadNamesTheVolumesDockerHolds) {
   EXPECT_NE(unload.err.find("warning: Docker holds maya volumes: held."), std::string::npos)
       << unload.err;
   EXPECT_EQ(unload.err.find("idle"), std::string::npos) << unload.err;
+  EXPECT_NE(unload.err.find("retries for about 15 s"), std::string::npos) << unload.err;
   EXPECT_NE(unload.err.find("empty local volume"), std::string::npos) << unload.err;
   EXPECT_NE(unload.err.find("maya load --restart"), std::string::npos) << unload.err;
 
