@@ -73,8 +73,12 @@ int restart_running(const config::Config& cfg, pid_t pid, const Globals& globals
   if (ec) return error("cannot find the maya binary to restart with: " + ec.message());
   auto answer = daemon::call(cfg, "POST", "/v1/restart", {{"exe", exe.string()}});
   if (!answer) {
+    const bool old = answer.error().message.starts_with("no such endpoint");
     return error("the running daemon (pid " + std::to_string(pid) +
-                 ") did not restart: " + answer.error().message);
+                 ") did not restart: " + answer.error().message +
+                 (old ? " (a daemon older than this maya cannot hand its sockets over: `maya "
+                        "unload` and `maya load` restart it, with a gap for Docker)"
+                      : ""));
   }
   const json old_instance = (*answer)["instance"];
   // Requests wait in the socket's backlog until the new image serves them.
