@@ -31,7 +31,8 @@ const std::map<std::string, StorageFactory>& storage_registry() {
          jiva::JivaOptions o;
          o.store_dir = c.store_dir;
          o.run_dir = c.run_dir;
-         o.target_command = {*self, "target", "run"};
+         // The target reads [volume.defaults] space_warn_percent from the same config.
+         o.target_command = {*self, "--config", c.file.string(), "target", "run"};
          o.target_args = {"--max-connections", std::to_string(c.iscsi_max_connections),
                           "--max-connections-per-address",
                           std::to_string(c.iscsi_max_connections_per_address)};

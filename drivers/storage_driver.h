@@ -50,6 +50,9 @@ struct RebuildInfo {
 struct ReplicationInfo {
   std::string health;  // healthy | degraded | failed | offline (its target does not answer)
   std::vector<ReplicaInfo> replicas;
+  std::string read_only;      // why the target refuses writes (e.g. no space for its journal)
+  std::string space_warning;  // a replica's store is past [volume.defaults] space_warn_percent
+  std::optional<unsigned> space_used_percent;  // of the fullest replica store
   std::optional<RebuildInfo> rebuild;
 };
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cmd/maya/commands.h"
+#include "lib/common/size.h"
 #include "lib/daemon/control_client.h"
 #include "lib/daemon/daemon.h"
 #include "lib/daemon/launcher.h"
@@ -43,6 +44,13 @@ void print_status_table(const json& s) {
     std::cout << "log       " << s["log_file"].get<std::string>() << " ("
               << s["log_level"].get<std::string>() << ")\n";
   std::cout << "volumes   " << s["volumes"] << "\n";
+  if (s.contains("store") && s["store"].is_object()) {
+    const auto& st = s["store"];
+    std::cout << "store     " << st["path"].get<std::string>() << " ("
+              << st["used_percent"].get<unsigned>() << "% used, "
+              << format_size_approx(st["free_bytes"].get<std::uint64_t>()) << " free; warning at "
+              << st["warn_percent"].get<unsigned>() << "%)\n";
+  }
   if (s.contains("warnings")) {
     for (const auto& w : s["warnings"]) std::cout << "warning   " << w.get<std::string>() << "\n";
   }

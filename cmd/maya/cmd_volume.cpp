@@ -2,7 +2,8 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
-#include <set>
+#include <optional>
+#include <vector>
 
 #include "cmd/maya/commands.h"
 #include "lib/common/size.h"
@@ -51,6 +52,12 @@ void print_volume(const json& v) {
                                          : " (" + text(v["mount_options"]) + ")"));
   if (v.contains("health")) {
     row("health", text(v["health"]));
+    if (v.contains("read_only") && !v["read_only"].is_null())
+      row("read-only", text(v["read_only"]) + " (reads go on; writes resume once space is freed)");
+    if (v.contains("store_used_percent") && !v["store_used_percent"].is_null())
+      row("store", text(v["store_used_percent"]) + "% used");
+    if (v.contains("space_warning") && !v["space_warning"].is_null())
+      row("warning", text(v["space_warning"]));
     for (const auto& r : v["replicas"]) {
       row("  replica " + text(r["id"]), text(r["mode"]) + " (generation " + text(r["generation"]) +
                                             ", revision " + text(r["revision"]) + ")" +
@@ -210,12 +217,44 @@ int remove(Globals& globals, const Args& args) {
   return 0;
 }
 
+// The number of single-character insertions, deletions and substitutions that turn a into b.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The short form `maya volume NAME` creates NAME, so it must never take a command for a name:
+// a command's name, or a word within two edits of one (a typo), gets an error that says which
+// command was meant and how to create a volume of that name after all. The two-letter aliases
+// (ls, rm) count only as themselves: every two-letter name is within two edits of them.
+std::optional<std::string> command_meant(const std::string& word) {
+  static const std::vector<std::string> kCommands = {"create",  "list",    "inspect",  "delete",
+                                                     "replica", "rebuild", "snapshot", "help",
+                                                     "attach",  "detach"};
+  if (word == "ls" || word == "rm") return word;
+  std::optional<std::string> best;
+  std::size_t best_distance = 3;
+  for (const auto& command : kCommands) {
+    std::size_t d = edit_distance(word, command);
+    if (d < best_distance) best = command, best_distance = d;
+  }
+  return best;
+}
+
 }  // namespace
 
 int cmd_volume(Globals& globals, const Args& args) {
-  static const std::set<std::string> kVerbs = {"create", "list",    "ls",      "inspect", "delete",
-                                               "rm",     "replica", "rebuild", "snapshot"};
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << "Usage: maya volume COMMAND ...\n\n" << kSummary << "\n";
     return args.empty() ? 2 : 0;
   }
@@ -227,9 +266,17 @@ int cmd_volume(Globals& globals, const Args& args) {
   if (verb == "delete" || verb == "rm") return remove(globals, rest);
   if (verb == "replica" || verb == "rebuild" || verb == "snapshot")
     return cmd_volume_ops(globals, verb, rest);
-  if (!verb.empty() && verb[0] != '-' && !kVerbs.contains(verb))
+  if (!verb.empty() && verb[0] != '-') {
+    if (auto meant = command_meant(verb)) {
+      std::cerr << "maya: unknown volume command \"" << verb << "\""
+                << (*meant == verb ? "" : " (did you mean \"" + *meant + "\"?)")
+                << "; to create a volume of that name: maya volume create " << verb << "\n";
+      return 2;
+    }
     return create(globals, args, "maya volume NAME [--spec FILE]", true);
-  return error("unknown volume command \"" + verb + "\" (see `maya volume --help`)");
+  }
+  std::cerr << "maya: unknown volume command \"" << verb << "\" (see `maya volume --help`)\n";
+  return 2;
 }
 
 }  // namespace maya::cli

@@ -1,4 +1,4 @@
-// maya volume replica add|remove, maya volume rebuild [--wait], maya volume snapshot
+// maya volume replica add|remove, maya volume rebuild [--wait [--timeout D]], maya volume snapshot
 // create|list|delete|revert: replicas and snapshots of jiva volumes, through the daemon.
 #include <unistd.h>
 
@@ -26,7 +26,8 @@ constexpr const char* kReplicaSummary =
 constexpr const char* kRebuildSummary =
     "Brings back every replica of VOLUME that is away (failed or unreadable). A replica that was\n"
     "away briefly copies only the regions written meanwhile; otherwise everything is copied.\n"
-    "--wait shows the progress until the volume is healthy.";
+    "--wait shows the progress until the volume is healthy, for at most --timeout (default 1h);\n"
+    "it stops at once, saying why, when no replica holds the data to rebuild from.";
 constexpr const char* kSnapshotSummary =
     "Point-in-time snapshots of a jiva volume, and reverting to one.\n\n"
     "  maya volume snapshot create VOLUME SNAPSHOT\n"
@@ -64,21 +65,64 @@ std::string bar(double fraction, int width = 30) {
          std::string(static_cast<std::size_t>(width - filled), '.') + "]";
 }
 
-// Polls the volume until no replica is rebuilding; shows progress on stderr.
-int wait_rebuilt(const Globals& globals, const std::string& volume) {
+// Seconds from "90", "90s", "15m" or "2h"; nullopt when it is none of those.
+std::optional<long long> parse_seconds(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  const std::string unit = text.substr(used);
+  if (n <= 0) return std::nullopt;
+  if (unit.empty() || unit == "s") return n;
+  if (unit == "m") return n * 60;
+  if (unit == "h") return n * 3600;
+  return std::nullopt;
+}
+
+// Polls the volume until no replica is rebuilding; shows what it waits for and the progress
+// on stderr. Bounded: gives up after `timeout`, and at once when nothing can progress (no
+// replica holds the data to copy from), saying why; non-zero then.
+int wait_rebuilt(const Globals& globals, const std::string& volume, std::chrono::seconds timeout) {
   const bool tty = ::isatty(STDERR_FILENO) != 0;
-  auto last_line = std::chrono::steady_clock::now() - 10s;
+  const auto started = std::chrono::steady_clock::now();
+  auto last_line = started - 10s;
   std::size_t shown = 0;
+  std::string waiting_for;
   for (;;) {
     auto v = call_daemon(globals, "GET", "/v1/volumes/" + volume);
     if (!v) return 1;
-    bool pending = false;
-    std::string away;
+    bool pending = false, any_rw = false;
+    std::string away, queued;
     for (const auto& r : (*v)["replicas"]) {
-      if (r.value("mode", "") == "WO") pending = true;
-      if (r.value("mode", "") == "ERR") away += (away.empty() ? "" : ", ") + r.value("id", "?");
+      const std::string mode = r.value("mode", ""), id = r.value("id", "?");
+      if (mode == "RW") any_rw = true;
+      if (mode == "WO") {
+        pending = true;
+        queued += (queued.empty() ? "" : ", ") + id;
+      }
+      if (mode == "ERR") away += (away.empty() ? "" : ", ") + id;
     }
     const json& rb = (*v)["rebuild"];
+    auto clear_line = [&] {
+      if (tty && shown > 0) std::cerr << "\n";
+      shown = 0;
+    };
+    if (pending && !any_rw) {
+      clear_line();
+      return error("volume " + volume + ": replica(s) " + queued +
+                   " cannot be rebuilt: no replica holds the data to copy from (health " +
+                   v->value("health", "failed") + "; see `maya volume inspect " + volume + "`)");
+    }
+    if (pending && waiting_for != queued) {
+      clear_line();
+      std::cerr << "waiting for replica(s) " << queued << " of volume " << volume
+                << " to be rebuilt (at most " << format_duration(timeout.count()) << ")\n";
+      waiting_for = queued;
+    }
     if (rb.is_object()) {
       const double total = rb.value("total_bytes", 0.0), done = rb.value("done_bytes", 0.0);
       std::ostringstream line;
@@ -100,13 +144,20 @@ int wait_rebuilt(const Globals& globals, const std::string& volume) {
       }
     }
     if (!pending && !rb.is_object()) {
-      if (tty && shown > 0) std::cerr << "\n";
+      clear_line();
       if (!away.empty())
         return error("volume " + volume + " is " + v->value("health", "degraded") +
                      ": replica(s) " + away + " could not be rebuilt (see `maya volume inspect " +
                      volume + "`)");
       std::cout << "volume " << volume << " is " << v->value("health", "healthy") << "\n";
       return 0;
+    }
+    if (std::chrono::steady_clock::now() - started >= timeout) {
+      clear_line();
+      return error("volume " + volume + ": gave up waiting after " +
+                   format_duration(timeout.count()) + "; replica(s) " + queued +
+                   " still rebuilding (it goes on; `maya volume inspect " + volume +
+                   "` shows where it is)");
     }
     std::this_thread::sleep_for(200ms);
   }
@@ -149,19 +200,26 @@ int replica(Globals& globals, const Args& args) {
 int rebuild(Globals& globals, const Args& args) {
   std::optional<int> exit_code;
   po::options_description options("Options");
-  options.add_options()("wait", "show the progress until the volume is healthy");
+  std::string timeout_text = "1h";
+  options.add_options()("wait", "show the progress until the volume is healthy")(
+      "timeout", po::value(&timeout_text),
+      "how long --wait waits at most: 90s, 15m, 2h (default 1h)");
   po::variables_map vars;
-  auto w = words({"volume rebuild", "maya volume rebuild VOLUME [--wait]", kRebuildSummary},
+  auto w = words({"volume rebuild", "maya volume rebuild VOLUME [--wait [--timeout DURATION]]",
+                  kRebuildSummary},
                  options, args, globals, 1, exit_code, &vars);
   if (exit_code) return *exit_code;
   if (!w) return error(w.error().message);
+  const auto timeout = parse_seconds(timeout_text);
+  if (!timeout)
+    return error("--timeout \"" + timeout_text + "\" is not a duration (e.g. 90s, 15m, 2h)");
   auto started = call_daemon(globals, "POST", "/v1/volumes/" + (*w)[0] + "/rebuild");
   if (!started) return 1;
   std::string ids;
   for (const auto& id : (*started)["rebuilding"])
     ids += (ids.empty() ? "" : ", ") + id.get<std::string>();
   if (!ids.empty()) std::cout << "bringing back replica(s) " << ids << "\n";
-  if (vars.count("wait")) return wait_rebuilt(globals, (*w)[0]);
+  if (vars.count("wait")) return wait_rebuilt(globals, (*w)[0], std::chrono::seconds(*timeout));
   if (ids.empty()) std::cout << "no replica of volume " << (*w)[0] << " is away\n";
   return 0;
 }

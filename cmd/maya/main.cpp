@@ -83,8 +83,19 @@ int main(int argc, char** argv) {
   }
   std::string name = argv[i];
   if (name == "help") {
-    print_help();
-    return 0;
+    if (i + 1 >= argc) {
+      print_help();
+      return 0;
+    }
+    // `maya help COMMAND [SUB]` is `maya COMMAND [SUB] --help`.
+    auto command = commands().find(argv[i + 1]);
+    if (command == commands().end()) {
+      std::cerr << "maya: unknown command \"" << argv[i + 1] << "\" (see `maya --help`)\n";
+      return 2;
+    }
+    Args args(argv + i + 2, argv + argc);
+    args.push_back("--help");
+    return command->second.run(globals, args);
   }
   if (name == "version") {
     std::cout << "maya " MAYA_VERSION "\n";

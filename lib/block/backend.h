@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "lib/common/result.h"
@@ -17,6 +18,12 @@ struct Extent {
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
   bool mapped = true;
+};
+
+// Room on the store that holds a backend's blocks (the file system of its file).
+struct SpaceUsage {
+  std::uint64_t total_bytes = 0;
+  std::uint64_t free_bytes = 0;
 };
 
 class BlockBackend {
@@ -41,6 +48,11 @@ class BlockBackend {
   virtual Result<Extent> extent_at(std::uint64_t offset) = 0;
   // The open file of a file backend (for reflinks), or -1.
   virtual int native_fd() const { return -1; }
+  // Room on the store, where known.
+  virtual std::optional<SpaceUsage> space() const { return std::nullopt; }
+  // How many times the store's use rose past the soft threshold (SBC-4 thin provisioning);
+  // the SCSI disk raises THIN PROVISIONING SOFT THRESHOLD REACHED once for each.
+  virtual std::uint64_t soft_threshold_events() const { return 0; }
 };
 
 }  // namespace maya::block

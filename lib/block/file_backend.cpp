@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -14,8 +15,10 @@
 namespace maya::block {
 namespace {
 
-std::string errno_text() {
-  return std::strerror(errno);
+// An error whose cause is the current errno (carried as its code, e.g. ENOSPC on a full store).
+std::unexpected<Error> fail_errno(const std::string& what) {
+  const int err = errno;
+  return fail(what + ": " + std::strerror(err), errno_code(err));
 }
 
 bool valid_block_size(std::uint32_t size) {
@@ -36,15 +39,15 @@ Result<std::unique_ptr<FileBackend>> FileBackend::open(const std::filesystem::pa
   int flags = O_RDWR | O_CLOEXEC;
   if (options.create) flags |= O_CREAT;
   Fd fd(::open(path.c_str(), flags, 0600));
-  if (!fd.valid()) return fail("opening " + path.string() + ": " + errno_text());
+  if (!fd.valid()) return fail_errno("opening " + path.string());
 
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return fail("stat " + path.string() + ": " + errno_text());
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("stat " + path.string());
   if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
     return fail(path.string() + " is neither a regular file nor a block device");
   }
   const off_t end = ::lseek(fd.get(), 0, SEEK_END);
-  if (end < 0) return fail("finding the size of " + path.string() + ": " + errno_text());
+  if (end < 0) return fail_errno("finding the size of " + path.string());
   const auto file_size = static_cast<std::uint64_t>(end);
 
   std::uint64_t size = file_size;
@@ -55,8 +58,7 @@ Result<std::unique_ptr<FileBackend>> FileBackend::open(const std::filesystem::pa
         return fail("block device " + path.string() + " is smaller than the requested size");
       }
       if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-        return fail("growing " + path.string() + " to " + std::to_string(size) +
-                    " bytes: " + errno_text());
+        return fail_errno("growing " + path.string() + " to " + std::to_string(size) + " bytes");
       }
     }
   }
@@ -103,8 +105,7 @@ Result<void> FileBackend::read(std::uint64_t offset, std::span<std::byte> out) {
         ::pread(fd_.get(), out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail("reading " + path_.string() + " at " + std::to_string(offset + done) + ": " +
-                  errno_text());
+      return fail_errno("reading " + path_.string() + " at " + std::to_string(offset + done));
     }
     if (n == 0) {  // the file was shortened under us: the rest reads as zeros
       std::fill(out.begin() + static_cast<std::ptrdiff_t>(done), out.end(), std::byte{0});
@@ -135,8 +136,7 @@ Result<void> FileBackend::write_all(std::uint64_t offset, std::span<const std::b
     }
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail("writing " + path_.string() + " at " + std::to_string(offset + done) + ": " +
-                  errno_text());
+      return fail_errno("writing " + path_.string() + " at " + std::to_string(offset + done));
     }
     if (n == 0) {
       return fail("writing " + path_.string() + " at " + std::to_string(offset + done) +
@@ -153,10 +153,17 @@ Result<void> FileBackend::write(std::uint64_t offset, std::span<const std::byte>
   return write_all(offset, data, fua);
 }
 
+std::optional<SpaceUsage> FileBackend::space() const {
+  struct statvfs st {};
+  if (::fstatvfs(fd_.get(), &st) != 0 || st.f_blocks == 0) return std::nullopt;
+  return SpaceUsage{static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize,
+                    static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize};
+}
+
 Result<void> FileBackend::flush() {
   while (::fdatasync(fd_.get()) != 0) {
     if (errno == EINTR) continue;
-    return fail("flushing " + path_.string() + ": " + errno_text());
+    return fail_errno("flushing " + path_.string());
   }
   return {};
 }
@@ -167,8 +174,8 @@ Result<void> FileBackend::discard(std::uint64_t offset, std::uint64_t length) {
   while (::fallocate(fd_.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                      static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
     if (errno == EINTR) continue;
-    return fail("punching a hole of " + std::to_string(length) + " bytes at " +
-                std::to_string(offset) + " in " + path_.string() + ": " + errno_text());
+    return fail_errno("punching a hole of " + std::to_string(length) + " bytes at " +
+                      std::to_string(offset) + " in " + path_.string());
   }
   return {};
 }
@@ -181,7 +188,7 @@ Result<Extent> FileBackend::extent_at(std::uint64_t offset) {
   const off_t data = ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_DATA);
   if (data < 0) {
     if (errno == ENXIO) return Extent{offset, size_ - offset, false};  // a hole up to EOF
-    return fail("SEEK_DATA in " + path_.string() + ": " + errno_text());
+    return fail_errno("SEEK_DATA in " + path_.string());
   }
   const auto data_at = static_cast<std::uint64_t>(data);
   if (data_at > offset) {
@@ -191,7 +198,7 @@ Result<Extent> FileBackend::extent_at(std::uint64_t offset) {
     // Data starts inside the block at `offset`: that block is mapped.
   }
   const off_t hole = ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_HOLE);
-  if (hole < 0) return fail("SEEK_HOLE in " + path_.string() + ": " + errno_text());
+  if (hole < 0) return fail_errno("SEEK_HOLE in " + path_.string());
   std::uint64_t end = std::min(static_cast<std::uint64_t>(hole), size_);
   end = std::min((end + block_size_ - 1) / block_size_ * block_size_, size_);
   if (end <= offset) end = offset + block_size_;

@@ -40,6 +40,7 @@ class FileBackend final : public BlockBackend {
   Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
   Result<Extent> extent_at(std::uint64_t offset) override;
   int native_fd() const override { return fd_.get(); }
+  std::optional<SpaceUsage> space() const override;  // fstatvfs of the file's file system
 
  private:
   FileBackend(Fd fd, std::filesystem::path path, std::uint64_t size, std::uint32_t block_size);

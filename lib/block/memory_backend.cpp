@@ -1,6 +1,7 @@
 #include "lib/block/memory_backend.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <string>
 
@@ -21,7 +22,10 @@ Result<void> MemoryBackend::check(Fault kind, std::uint64_t offset, std::uint64_
         kind == Fault::flush || (offset < f.offset + std::min(f.length, UINT64_MAX - f.offset) &&
                                  f.offset < offset + std::max<std::uint64_t>(length, 1));
     if (overlaps) {
-      return fail("injected fault at " + std::to_string(std::max(offset, f.offset)));
+      const auto at = std::to_string(std::max(offset, f.offset));
+      if (kind == Fault::no_space)
+        return fail("injected: no space left at " + at, errno_code(ENOSPC));
+      return fail("injected fault at " + at, errno_code(EIO));
     }
   }
   return {};
@@ -64,8 +68,25 @@ Result<void> MemoryBackend::read(std::uint64_t offset, std::span<std::byte> out)
 Result<void> MemoryBackend::write(std::uint64_t offset, std::span<const std::byte> data, bool fua) {
   std::lock_guard lock(mutex_);
   if (auto ok = check(Fault::write, offset, data.size()); !ok) return ok;
+  if (auto room = check(Fault::no_space, offset, data.size()); !room) {
+    // What fits before the full part is stored, as a file system that fills up mid-write does.
+    std::uint64_t fits = data.size();
+    for (const FaultRange& f : faults_) {
+      const bool overlaps = f.offset < offset + data.size() &&
+                            offset < f.offset + std::min(f.length, UINT64_MAX - f.offset);
+      if (f.fault == Fault::no_space && overlaps)
+        fits = std::min<std::uint64_t>(fits, f.offset > offset ? f.offset - offset : 0);
+    }
+    store(offset, data.first(fits));
+    return room;
+  }
   ++writes_;
   if (fua) ++fua_writes_;
+  store(offset, data);
+  return {};
+}
+
+void MemoryBackend::store(std::uint64_t offset, std::span<const std::byte> data) {
   std::size_t done = 0;
   while (done < data.size()) {
     const std::uint64_t at = offset + done;
@@ -79,7 +100,6 @@ Result<void> MemoryBackend::write(std::uint64_t offset, std::span<const std::byt
     }
     done += n;
   }
-  return {};
 }
 
 Result<void> MemoryBackend::flush() {
@@ -138,6 +158,16 @@ Result<Extent> MemoryBackend::extent_at(std::uint64_t offset) {
 void MemoryBackend::inject_fault(Fault fault, std::uint64_t offset, std::uint64_t length) {
   std::lock_guard lock(mutex_);
   faults_.push_back({fault, offset, length});
+}
+
+void MemoryBackend::set_space(std::optional<SpaceUsage> usage) {
+  std::lock_guard lock(mutex_);
+  space_ = usage;
+}
+
+std::optional<SpaceUsage> MemoryBackend::space() const {
+  std::lock_guard lock(mutex_);
+  return space_;
 }
 
 void MemoryBackend::clear_faults() {

@@ -36,11 +36,16 @@ class MemoryBackend final : public BlockBackend {
   Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
   Result<Extent> extent_at(std::uint64_t offset) override;
 
-  enum class Fault { read, write, flush, discard };
+  // `no_space`: a write reaching [offset, offset + length) stores what comes before `offset`
+  // and then fails with ENOSPC (a store that filled up mid-write); other kinds fail with EIO.
+  enum class Fault { read, write, flush, discard, no_space };
   // Makes every operation of kind `fault` that touches [offset, offset + length) fail (flush
   // ignores the range). Stays until clear_faults().
   void inject_fault(Fault fault, std::uint64_t offset = 0, std::uint64_t length = UINT64_MAX);
   void clear_faults();
+  // The room space() reports (tests of the low-space warning); unset: unknown.
+  void set_space(std::optional<SpaceUsage> usage);
+  std::optional<SpaceUsage> space() const override;
 
   // Observability for tests.
   std::uint64_t writes() const;
@@ -61,6 +66,7 @@ class MemoryBackend final : public BlockBackend {
   };
 
   Result<void> check(Fault kind, std::uint64_t offset, std::uint64_t length) const;
+  void store(std::uint64_t offset, std::span<const std::byte> data);
   Chunk& chunk_for_write(std::uint64_t index);
   bool block_mapped(std::uint64_t offset) const;
 
@@ -68,6 +74,7 @@ class MemoryBackend final : public BlockBackend {
   mutable std::mutex mutex_;
   std::map<std::uint64_t, Chunk> chunks_;
   std::vector<FaultRange> faults_;
+  std::optional<SpaceUsage> space_;
   std::uint64_t writes_ = 0;
   std::uint64_t fua_writes_ = 0;
   std::uint64_t flushes_ = 0;

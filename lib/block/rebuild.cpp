@@ -24,6 +24,12 @@ void Replicator::rebuild_loop() {
         if (!source && r->mode == ReplicaMode::RW) source = r;
       }
     }
+    if (!target && source) {  // space may be back for a replica that left when it ran out
+      lock.unlock();
+      const bool retried = retry_full_replicas();
+      lock.lock();
+      if (retried) continue;
+    }
     if (!target || !source) {
       rebuild_busy_ = false;
       threads_cv_.notify_all();
@@ -81,7 +87,7 @@ Result<void> Replicator::copy_region_range(Replica& source, Replica& target, std
   const std::uint64_t end = offset + length;
   for (std::uint64_t pos = offset; pos < end;) {
     auto extent = source.data->extent_at(pos);
-    if (!extent) return fail("source " + source.id + ": " + extent.error().message);
+    if (!extent) return fail("source " + source.id, extent.error());
     const std::uint64_t stop = std::min(end, extent->offset + extent->length);
     if (stop <= pos) return fail("source " + source.id + ": no extent at " + std::to_string(pos));
     const std::uint64_t n = stop - pos;
@@ -89,18 +95,18 @@ Result<void> Replicator::copy_region_range(Replica& source, Replica& target, std
       a.resize(n);
       b.resize(n);
       if (auto got = source.data->read(pos, a); !got)
-        return fail("source " + source.id + ": " + got.error().message);
+        return fail("source " + source.id, got.error());
       if (auto put = target.data->write(pos, a, false); !put)
-        return fail("target " + target.id + ": " + put.error().message);
+        return fail("target " + target.id, put.error());
       if (auto back = target.data->read(pos, b); !back)
-        return fail("target " + target.id + ": " + back.error().message);
+        return fail("target " + target.id, back.error());
       if (std::memcmp(a.data(), b.data(), n) != 0)
         return fail("target " + target.id + ": what was written at " + std::to_string(pos) +
                     " reads back different");
       done += n;
     } else if (target_may_hold_data) {
       if (auto punched = target.data->discard(pos, n); !punched)
-        return fail("target " + target.id + ": " + punched.error().message);
+        return fail("target " + target.id, punched.error());
     }
     pos = stop;
   }
@@ -176,7 +182,8 @@ Result<void> Replicator::rebuild_one(const ReplicaPtr& source, const ReplicaPtr&
     if (!result && result.error().message.starts_with("cancelled")) return result;
     if (!result) {
       const bool source_side = result.error().message.starts_with("source ");
-      replica_failed(source_side ? source : target, result.error().message, 0, 0);
+      replica_failed(source_side ? source : target, result.error().message, 0, 0,
+                     out_of_space(result.error()));
       return result;
     }
     done += plan.full ? copied : length;
@@ -187,7 +194,7 @@ Result<void> Replicator::rebuild_one(const ReplicaPtr& source, const ReplicaPtr&
     if (!still_valid()) return fail("cancelled: the source or the plan changed");
     if (auto flushed = target->data->flush(); !flushed) {
       io.unlock();
-      replica_failed(target, flushed.error().message, 0, 0);
+      replica_failed(target, flushed.error().message, 0, 0, out_of_space(flushed.error()));
       return flushed;
     }
   }
@@ -196,6 +203,59 @@ Result<void> Replicator::rebuild_one(const ReplicaPtr& source, const ReplicaPtr&
             " bytes copied and verified in " + std::to_string(seconds) + " s");
   promote(target, epoch);
   return {};
+}
+
+// Regions where a write ran out of space on every replica may differ (a partial write on one):
+// the first RW replica's content is copied to the others, holes included, under the region's
+// stripe. A region stays marked while any copy fails (for lack of space: tried again later).
+void Replicator::converge_once() {
+  if (diverged_count_.load() == 0) return;
+  RegionBitmap todo(regions_);
+  {
+    std::lock_guard lock(bitmap_mutex_);
+    todo = diverged_;
+  }
+  for (std::uint64_t region = 0; region < regions_; ++region) {
+    if (!todo.test(region)) continue;
+    ReplicaPtr lead;
+    std::vector<std::pair<ReplicaPtr, ReplicaMode>> others;
+    {
+      std::shared_lock members(members_mutex_);
+      if (!read_only_.empty()) return;
+      for (const auto& r : replicas_) {
+        if (r->mode == ReplicaMode::RW && !lead) {
+          lead = r;
+        } else if (r->mode != ReplicaMode::ERR) {
+          others.emplace_back(r, r->mode);
+        }
+      }
+    }
+    if (!lead) return;
+    const std::uint64_t offset = region << kRegionShift;
+    const std::uint64_t length = std::min(kRegionBytes, options_.size_bytes - offset);
+    bool converged = true;
+    for (const auto& entry : others) {
+      const ReplicaPtr& other = entry.first;
+      const ReplicaMode mode = entry.second;
+      auto still_valid = [&] {
+        std::shared_lock members(members_mutex_);
+        return lead->mode == ReplicaMode::RW && other->mode == mode && !other->removed;
+      };
+      std::uint64_t copied = 0;
+      auto result = copy_region_range(*lead, *other, offset, length, true, copied, still_valid);
+      if (result) continue;
+      converged = false;
+      if (result.error().message.starts_with("cancelled") || out_of_space(result.error()))
+        continue;  // the set changed, or still no room: next time
+      const bool source_side = result.error().message.starts_with("source ");
+      replica_failed(source_side ? lead : other, result.error().message, 0, 0);
+    }
+    if (converged) {
+      std::lock_guard lock(bitmap_mutex_);
+      diverged_.clear(region);
+      diverged_count_.fetch_sub(1);
+    }
+  }
 }
 
 }  // namespace maya::block

@@ -16,13 +16,14 @@ using nlohmann::json;
 
 namespace {
 
-std::string errno_text() {
-  return std::strerror(errno);
+std::unexpected<Error> fail_errno(const std::string& what) {
+  const int err = errno;
+  return fail(what + ": " + std::strerror(err), errno_code(err));
 }
 
 Result<Fd> open_bitmap(const fs::path& file) {
   Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return fail("cannot open " + file.string() + ": " + errno_text());
+  if (fd.get() < 0) return fail_errno("cannot open " + file.string());
   return fd;
 }
 
@@ -71,7 +72,7 @@ Result<void> FileJournal::save_meta(const ReplicaMeta& m) {
 Result<RegionBitmap> FileJournal::load_bitmap(BitmapKind kind, std::uint64_t regions) {
   std::vector<std::uint8_t> bytes((regions + 63) / 64 * 8);
   ssize_t n = ::pread(fd(kind), bytes.data(), bytes.size(), 0);
-  if (n < 0) return fail("cannot read a bitmap in " + dir_.string() + ": " + errno_text());
+  if (n < 0) return fail_errno("cannot read a bitmap in " + dir_.string());
   bytes.resize(static_cast<std::size_t>(n));
   return RegionBitmap::from_bytes(regions, bytes);
 }
@@ -80,7 +81,7 @@ Result<void> FileJournal::save_word(BitmapKind kind, std::uint64_t index, std::u
   std::uint8_t bytes[8];
   for (int b = 0; b < 8; ++b) bytes[b] = static_cast<std::uint8_t>(word >> (8 * b));
   if (::pwrite(fd(kind), bytes, 8, static_cast<off_t>(index * 8)) != 8)
-    return fail("cannot write a bitmap in " + dir_.string() + ": " + errno_text());
+    return fail_errno("cannot write a bitmap in " + dir_.string());
   return {};
 }
 
@@ -88,13 +89,13 @@ Result<void> FileJournal::save_bitmap(BitmapKind kind, const RegionBitmap& bitma
   auto bytes = bitmap.to_bytes();
   if (::pwrite(fd(kind), bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size()) ||
       ::ftruncate(fd(kind), static_cast<off_t>(bytes.size())) != 0)
-    return fail("cannot write a bitmap in " + dir_.string() + ": " + errno_text());
+    return fail_errno("cannot write a bitmap in " + dir_.string());
   return {};
 }
 
 Result<void> FileJournal::sync() {
   if (::fdatasync(dirty_.get()) != 0 || ::fdatasync(degraded_.get()) != 0)
-    return fail("cannot sync the bitmaps in " + dir_.string() + ": " + errno_text());
+    return fail_errno("cannot sync the bitmaps in " + dir_.string());
   return {};
 }
 
@@ -112,6 +113,7 @@ Result<ReplicaMeta> MemoryJournal::load_meta() {
 Result<void> MemoryJournal::save_meta(const ReplicaMeta& meta) {
   std::lock_guard lock(mutex_);
   MAYA_TRY(ok, check());
+  if (full_) return fail("cannot write replica.json: no space (injected)", errno_code(ENOSPC));
   meta_ = meta;
   return {};
 }
@@ -130,6 +132,7 @@ Result<RegionBitmap> MemoryJournal::load_bitmap(BitmapKind kind, std::uint64_t r
 Result<void> MemoryJournal::save_word(BitmapKind kind, std::uint64_t index, std::uint64_t word) {
   std::lock_guard lock(mutex_);
   MAYA_TRY(ok, check());
+  if (full_) return fail("cannot write a bitmap: no space (injected)", errno_code(ENOSPC));
   words_[{static_cast<int>(kind), index}] = word;
   return {};
 }
@@ -145,6 +148,11 @@ Result<void> MemoryJournal::save_bitmap(BitmapKind kind, const RegionBitmap& bit
 Result<void> MemoryJournal::sync() {
   std::lock_guard lock(mutex_);
   return check();
+}
+
+void MemoryJournal::set_out_of_space(bool full) {
+  std::lock_guard lock(mutex_);
+  full_ = full;
 }
 
 void MemoryJournal::set_failing(bool failing) {

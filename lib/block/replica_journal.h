@@ -79,6 +79,8 @@ class MemoryJournal final : public ReplicaJournal {
   Result<void> sync() override;
 
   void set_failing(bool failing);  // every call fails while set
+  // Saves (meta, bitmap words, sync) fail with ENOSPC while set; loads still work.
+  void set_out_of_space(bool full);
   ReplicaMeta meta() const;
   std::uint64_t word(BitmapKind kind, std::uint64_t index) const;
 
@@ -86,6 +88,7 @@ class MemoryJournal final : public ReplicaJournal {
   Result<void> check() const;
   mutable std::mutex mutex_;
   bool failing_ = false;
+  bool full_ = false;
   ReplicaMeta meta_;
   std::map<std::pair<int, std::uint64_t>, std::uint64_t> words_;
 };

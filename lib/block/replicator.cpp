@@ -24,7 +24,8 @@ Replicator::Replicator(Options options)
       regions_(region_count(options.size_bytes)),
       dirty_(regions_),
       recent_(regions_),
-      degraded_(regions_) {}
+      degraded_(regions_),
+      diverged_(regions_) {}
 
 Replicator::~Replicator() {
   close();
@@ -95,12 +96,19 @@ Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length
     if (degraded && !degraded_.test(r)) need = true;
   }
   if (!need) return {};
-  std::vector<std::pair<ReplicaPtr, std::string>> failed;
+  std::vector<std::pair<ReplicaPtr, Error>> failed;
   {
     std::lock_guard lock(bitmap_mutex_);
+    std::vector<std::uint64_t> newly_dirty, newly_degraded;
     for (std::uint64_t r = first; r <= last; ++r) {
-      if (targets.size() > 1 && dirty_.set(r)) dirty_words.push_back(RegionBitmap::word_of(r));
-      if (degraded && degraded_.set(r)) degraded_words.push_back(RegionBitmap::word_of(r));
+      if (targets.size() > 1 && dirty_.set(r)) {
+        dirty_words.push_back(RegionBitmap::word_of(r));
+        newly_dirty.push_back(r);
+      }
+      if (degraded && degraded_.set(r)) {
+        degraded_words.push_back(RegionBitmap::word_of(r));
+        newly_degraded.push_back(r);
+      }
     }
     dirty_words.erase(std::unique(dirty_words.begin(), dirty_words.end()), dirty_words.end());
     degraded_words.erase(std::unique(degraded_words.begin(), degraded_words.end()),
@@ -116,10 +124,21 @@ Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length
         if (saved) saved = t->journal->save_word(BitmapKind::degraded, w, degraded_.word(w));
       }
       if (saved && (!dirty_words.empty() || !degraded_words.empty())) saved = t->journal->sync();
-      if (!saved) failed.emplace_back(t, saved.error().message);
+      if (!saved) failed.emplace_back(t, saved.error());
+    }
+    // No journal has room for the marks: the write is refused before it starts, nobody leaves,
+    // and the marks are taken back so the next write to these regions saves them again.
+    const bool all_full = !failed.empty() && failed.size() == targets.size() &&
+                          std::all_of(failed.begin(), failed.end(),
+                                      [](const auto& f) { return out_of_space(f.second); });
+    if (all_full) {
+      for (auto r : newly_dirty) dirty_.clear(r);
+      for (auto r : newly_degraded) degraded_.clear(r);
+      return fail("out of space: " + failed.front().second.message, failed.front().second.code);
     }
   }
-  for (auto& [t, why] : failed) replica_failed(t, "journal: " + why, offset, length);
+  for (auto& [t, error] : failed)
+    replica_failed(t, "journal: " + error.message, offset, length, out_of_space(error));
   return {};
 }
 
@@ -143,18 +162,54 @@ Result<void> Replicator::fan_out(const std::vector<ReplicaPtr>& targets, std::ui
     results[0] = op(*targets[0]);
     done.wait();
   }
-  bool served = false;
-  std::string last_error;
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    if (!results[i]) {
-      last_error = results[i].error().message;
-      replica_failed(targets[i], results[i].error().message, offset, length);
+  // Out of space on the RW replicas (they share a full store, or each filled up) and none took
+  // the write: the volume is full, not broken. Those replicas stay (any that failed otherwise
+  // leave); the initiator gets the cause; what the write left may differ between replicas, so
+  // its regions stay dirty until they are copied.
+  bool rw_ok = false, rw_any_full = false;
+  std::vector<bool> was_rw(targets.size(), false);
+  Error full_error;
+  {
+    std::shared_lock lock(members_mutex_);
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      was_rw[i] = targets[i]->mode == ReplicaMode::RW;
+      if (!was_rw[i]) continue;
+      if (results[i]) {
+        rw_ok = true;
+      } else if (out_of_space(results[i].error())) {
+        rw_any_full = true;
+        full_error = results[i].error();
+      }
     }
   }
+  const bool volume_full = !rw_ok && rw_any_full;
+  std::string last_error;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (results[i]) continue;
+    const bool space = out_of_space(results[i].error());
+    if (volume_full && space && was_rw[i]) continue;  // stays
+    last_error = results[i].error().message;
+    replica_failed(targets[i], results[i].error().message, offset, length, space);
+  }
+  if (volume_full) {
+    if (length > 0 && targets.size() > 1) {
+      std::lock_guard lock(bitmap_mutex_);
+      for (std::uint64_t r = offset >> kRegionShift; r <= (offset + length - 1) >> kRegionShift;
+           ++r) {
+        if (diverged_.set(r)) diverged_count_.fetch_add(1);
+      }
+    }
+    return fail("out of space: " + full_error.message, full_error.code);
+  }
+  bool served = false;
   {
     std::shared_lock lock(members_mutex_);
     for (std::size_t i = 0; i < targets.size(); ++i)
       if (results[i] && targets[i]->mode == ReplicaMode::RW) served = true;
+    if (served && !last_error.empty() && !read_only_.empty()) {
+      // A replica left but the others could not record it (no space): not acknowledged.
+      return fail("the volume is read-only: " + read_only_, errno_code(ENOSPC));
+    }
   }
   if (!served) {
     return fail("no replica holds the data any more" +
@@ -169,7 +224,14 @@ Result<void> Replicator::read(std::uint64_t offset, std::span<std::byte> out) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     auto readers = read_set();
     if (readers.empty()) return fail("no replica can serve reads (all failed)");
-    const auto& r = readers[next_read_.fetch_add(1, std::memory_order_relaxed) % readers.size()];
+    std::size_t pick = next_read_.fetch_add(1, std::memory_order_relaxed) % readers.size();
+    if (diverged_count_.load() != 0 && !out.empty()) {  // one answer until replicas converge
+      std::lock_guard lock(bitmap_mutex_);
+      for (std::uint64_t r = offset >> kRegionShift;
+           r <= (offset + out.size() - 1) >> kRegionShift && r < regions_; ++r)
+        if (diverged_.test(r)) pick = 0;
+    }
+    const auto& r = readers[pick];
     auto got = r->data->read(offset, out);
     if (got) return got;
     replica_failed(r, got.error().message, 0, 0);
@@ -180,6 +242,7 @@ Result<void> Replicator::read(std::uint64_t offset, std::span<std::byte> out) {
 Result<void> Replicator::write(std::uint64_t offset, std::span<const std::byte> data, bool fua) {
   std::shared_lock io(io_mutex_);
   if (closing_) return fail("the volume is shutting down");
+  if (read_only_flag_.load()) MAYA_TRY_VOID(leave_read_only());
   if (snapshot_) {
     if (auto saved = snapshot_before_write(offset, data.size()); !saved) return saved;
   }
@@ -197,6 +260,7 @@ Result<void> Replicator::write(std::uint64_t offset, std::span<const std::byte> 
 Result<void> Replicator::discard(std::uint64_t offset, std::uint64_t length) {
   std::shared_lock io(io_mutex_);
   if (closing_) return fail("the volume is shutting down");
+  if (read_only_flag_.load()) MAYA_TRY_VOID(leave_read_only());
   if (snapshot_) {
     if (auto saved = snapshot_before_write(offset, length); !saved) return saved;
   }
@@ -242,6 +306,8 @@ void Replicator::clean_loop() {
     if (stopping_) break;
     lock.unlock();
     clean_once();
+    converge_once();
+    check_space();
     lock.lock();
   }
 }
@@ -258,8 +324,8 @@ void Replicator::clean_once() {
   {
     std::lock_guard lock(bitmap_mutex_);
     if (dirty_.empty()) return;
-    for (std::size_t w = 0; w < dirty_.words(); ++w)
-      candidates.set_word(w, dirty_.word(w) & ~recent_.take_word(w));
+    for (std::size_t w = 0; w < dirty_.words(); ++w)  // diverged regions stay dirty
+      candidates.set_word(w, dirty_.word(w) & ~recent_.take_word(w) & ~diverged_.word(w));
   }
   if (candidates.empty()) return;
   std::vector<bool> busy(kStripes, false);
@@ -272,7 +338,7 @@ void Replicator::clean_once() {
   auto targets = write_set();
   for (const auto& t : targets) {
     if (auto flushed = t->data->flush(); !flushed) {
-      replica_failed(t, flushed.error().message, 0, 0);
+      replica_failed(t, flushed.error().message, 0, 0, out_of_space(flushed.error()));
       return;
     }
   }
@@ -292,6 +358,62 @@ void Replicator::clean_once() {
       for (auto w : words) (void)t->journal->save_word(BitmapKind::dirty, w, dirty_.word(w));
     }
   }
+}
+
+// The fullest store among the replicas in the volume decides: crossing space_warn_percent
+// upwards logs a warning and counts one soft-threshold event; falling back below clears it.
+void Replicator::check_space() {
+  std::optional<SpaceUsage> worst;
+  std::string worst_id;
+  unsigned worst_percent = 0;
+  {
+    std::shared_lock io(io_mutex_);  // handles stay put
+    std::shared_lock members(members_mutex_);
+    for (const auto& r : replicas_) {
+      if (!r->data || r->removed) continue;
+      auto usage = r->data->space();
+      if (!usage || usage->total_bytes == 0) continue;
+      const std::uint64_t used =
+          usage->total_bytes - std::min(usage->free_bytes, usage->total_bytes);
+      const auto percent = static_cast<unsigned>(used * 100 / usage->total_bytes);
+      if (!worst || percent > worst_percent) {
+        worst = usage;
+        worst_percent = percent;
+        worst_id = r->id;
+      }
+    }
+  }
+  const unsigned warn = options_.space_warn_percent;
+  std::lock_guard lock(space_mutex_);
+  space_status_.usage = worst;
+  space_status_.used_percent = worst ? worst_percent : 0;
+  space_status_.warn_percent = warn;
+  const bool over = worst && warn > 0 && worst_percent >= warn;
+  if (over && space_status_.warning.empty()) {
+    space_status_.warning = "the store of replica " + worst_id + " is " +
+                            std::to_string(worst_percent) + "% full (warning at " +
+                            std::to_string(warn) + "%): writes fail once it is full";
+    log::warn(space_status_.warning);
+    soft_threshold_events_.fetch_add(1);
+  } else if (!over && !space_status_.warning.empty()) {
+    log::info("the store of replica " + worst_id + " is " + std::to_string(worst_percent) +
+              "% full again, below the warning at " + std::to_string(warn) + "%");
+    space_status_.warning.clear();
+  } else if (over) {
+    space_status_.warning = "the store of replica " + worst_id + " is " +
+                            std::to_string(worst_percent) + "% full (warning at " +
+                            std::to_string(warn) + "%): writes fail once it is full";
+  }
+}
+
+Replicator::SpaceStatus Replicator::space_status() const {
+  std::lock_guard lock(space_mutex_);
+  return space_status_;
+}
+
+std::optional<SpaceUsage> Replicator::space() const {
+  std::lock_guard lock(space_mutex_);
+  return space_status_.usage;
 }
 
 }  // namespace maya::block

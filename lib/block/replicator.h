@@ -9,6 +9,13 @@
 //   leaves the I/O path; before the failing write is acknowledged, the replicas that stay move
 //   to a new generation that names them as the members. The volume serves while one RW replica
 //   remains ("degraded"); with none, I/O fails (never stale data).
+// - Out of space is not a failure of the medium (SBC-4 thin provisioning): when every RW
+//   replica's write fails with ENOSPC/EDQUOT, the write fails with that cause and every replica
+//   stays (no generation bump); the regions it touched may differ between replicas (a partial
+//   write on one), so they stay dirty and are copied from the first RW replica to the others
+//   once space allows. A replica that alone runs out of space leaves like a failed one, and is
+//   rebuilt by itself when space returns (retried with a bounded backoff). A membership that
+//   cannot be saved for lack of space leaves the volume read-only until it can.
 // - At open, the replicas of the newest generation are the sources; older ones are stale and
 //   rebuilt before they serve reads. If a member of the newest generation known is missing, the
 //   volume does not serve: that member may have gone on without the others (the data-loss case
@@ -86,6 +93,13 @@ class Replicator final : public BlockBackend {
     bool thin = true;
     std::chrono::milliseconds clean_interval{2000};  // how often idle dirty regions are cleared
     std::size_t inline_write_bytes = 64 * 1024;      // smaller writes go replica after replica
+    // A replica that left because its store was full is tried again after this, doubling up
+    // to space_retry_max while it keeps failing.
+    std::chrono::milliseconds space_retry{1000};
+    std::chrono::milliseconds space_retry_max{30000};
+    // Warn when a replica's store is this full (percent used; 0: never): a log line, the
+    // warning in status, and soft_threshold_events() for the SCSI unit attention.
+    unsigned space_warn_percent = 90;
   };
 
   // Opens the volume over `members` (the manifest's replicas, in order): picks the sources,
@@ -111,6 +125,21 @@ class Replicator final : public BlockBackend {
   std::string health() const;  // healthy | degraded | failed
   std::optional<RebuildStatus> rebuild_status() const;
   std::uint64_t generation() const;
+  // Why writes are refused while reads go on (the membership cannot be saved: no space), or "".
+  std::string read_only_reason() const;
+  // The fullest replica store (checked every clean interval), and the warning while it is past
+  // space_warn_percent ("" otherwise).
+  struct SpaceStatus {
+    std::optional<SpaceUsage> usage;
+    unsigned used_percent = 0;
+    unsigned warn_percent = 0;
+    std::string warning;
+  };
+  SpaceStatus space_status() const;
+  std::optional<SpaceUsage> space() const override;
+  std::uint64_t soft_threshold_events() const override { return soft_threshold_events_.load(); }
+  // Checks the stores now (the cleaner does it every clean interval).
+  void check_space();
 
   // Takes replica `id` out of the I/O path as if it had failed (tests, `replica fault`).
   Result<void> fail_replica(const std::string& id, const std::string& why);
@@ -159,10 +188,19 @@ class Replicator final : public BlockBackend {
   Result<void> snapshot_before_write(std::uint64_t offset, std::uint64_t length);
   void clean_loop();
   void clean_once();
+  // Copies regions a write that ran out of space may have left different (diverged_) from the
+  // first RW replica to the others (rebuild.cpp).
+  void converge_once();
+  // Saves the membership again after it could not be (read-only); an error while it still can't.
+  Result<void> leave_read_only();
 
   // Membership (replicator_membership.cpp). replica_failed takes members_mutex_ itself.
+  // `space`: it failed for lack of space (retried later, see Options::space_retry).
   void replica_failed(const ReplicaPtr& replica, const std::string& why, std::uint64_t offset,
-                      std::uint64_t length);
+                      std::uint64_t length, bool space = false);
+  void set_read_only(const Error& why);  // members_mutex_ held exclusively
+  // ERR replicas that left for lack of space and are due for a retry become WO with a plan.
+  bool retry_full_replicas();
   Result<void> save_membership();  // members_mutex_ held exclusively
   ReplicaPtr find(const std::string& id) const;
   void plan_rebuild(Replica& replica);  // members_mutex_ held exclusively
@@ -191,6 +229,13 @@ class Replicator final : public BlockBackend {
   // `dirty` is saved to the journals before a region's first write; `recent` lives in memory.
   std::mutex bitmap_mutex_;
   RegionBitmap dirty_, recent_, degraded_;
+  RegionBitmap diverged_;  // a write ran out of space there: replicas may differ until copied
+  std::atomic<std::uint64_t> diverged_count_{0};
+  std::string read_only_;  // members_mutex_; why writes are refused
+  std::atomic<bool> read_only_flag_{false};
+  mutable std::mutex space_mutex_;
+  SpaceStatus space_status_;  // space_mutex_
+  std::atomic<std::uint64_t> soft_threshold_events_{0};
 
   // I/O pauses (snapshot point, revert, remove) take this exclusively; every I/O shares it.
   std::shared_mutex io_mutex_;

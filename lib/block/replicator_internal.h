@@ -1,6 +1,7 @@
 // The parts of Replicator that its .cpp files share (not for other users).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -71,6 +72,9 @@ struct Replicator::Replica {
                                       // an older plan stops and never promotes
   std::unique_ptr<Lane> lane;
   bool removed = false;
+  bool out_of_space = false;  // ERR because its store was full: retried at retry_at
+  std::chrono::steady_clock::time_point retry_at{};
+  std::chrono::milliseconds retry_backoff{0};
 };
 
 class Replicator::SnapshotCopy {

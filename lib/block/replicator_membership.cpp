@@ -126,12 +126,18 @@ Result<void> Replicator::start(std::vector<Member> members) {
   bool any_away = false;
   for (const auto& r : replicas_) any_away = any_away || r->mode == ReplicaMode::ERR;
   if (any_away && degraded_since_ == 0) degraded_since_ = generation_ + 1;
-  MAYA_TRY(saved, save_membership());
+  if (auto saved = save_membership(); !saved) {
+    // A full store must not take the data offline: serve reads, refuse writes, say why, and
+    // save the membership again once there is room (see leave_read_only).
+    if (!out_of_space(saved.error())) return saved;
+    set_read_only(saved.error());
+  }
   for (const auto& r : replicas_) {
     if (r->mode != ReplicaMode::ERR) (void)r->journal->save_bitmap(BitmapKind::dirty, dirty_);
     if (r->mode == ReplicaMode::ERR) log::warn("replica " + r->id + " is offline: " + r->error);
   }
   lock.unlock();
+  check_space();
   cleaner_ = std::thread([this] { clean_loop(); });
   rebuilder_ = std::thread([this] { rebuild_loop(); });
   return {};
@@ -168,6 +174,7 @@ Result<void> Replicator::save_membership() {
   if (members.empty()) return fail("no replica is left to serve the volume");
   ++generation_;
   std::string failures;
+  std::vector<std::pair<ReplicaPtr, Error>> failed;
   for (const auto& r : replicas_) {
     if (r->mode != ReplicaMode::RW) continue;
     ReplicaMeta meta{r->id,   options_.size_bytes,   generation_, revision_.load(), false,
@@ -175,9 +182,25 @@ Result<void> Replicator::save_membership() {
     if (auto saved = r->journal->save_meta(meta); saved) {
       r->meta = meta;
     } else {
-      failures += (failures.empty() ? "" : "; ") + r->id + ": " + saved.error().message;
-      r->mode = ReplicaMode::ERR;
-      r->error = "cannot save its metadata: " + saved.error().message;
+      failed.emplace_back(r, saved.error());
+    }
+  }
+  // No RW replica has room for its metadata: none of them is broken, the membership just
+  // cannot be recorded. The caller decides (read-only until there is room).
+  if (!failed.empty() && failed.size() == members.size() &&
+      std::all_of(failed.begin(), failed.end(),
+                  [](const auto& f) { return out_of_space(f.second); })) {
+    --generation_;  // not recorded anywhere: the next attempt takes the number again
+    return fail(failed.front().second.message, failed.front().second.code);
+  }
+  for (auto& [r, error] : failed) {
+    failures += (failures.empty() ? "" : "; ") + r->id + ": " + error.message;
+    r->mode = ReplicaMode::ERR;
+    r->error = "cannot save its metadata: " + error.message;
+    if (out_of_space(error)) {
+      r->out_of_space = true;
+      r->retry_backoff = options_.space_retry;
+      r->retry_at = std::chrono::steady_clock::now() + r->retry_backoff;
     }
   }
   if (!failures.empty()) {
@@ -188,8 +211,59 @@ Result<void> Replicator::save_membership() {
   return {};
 }
 
+void Replicator::set_read_only(const Error& why) {
+  if (read_only_.empty())
+    log::warn("volume is read-only until space is freed (reads go on): " + why.message);
+  read_only_ = why.message;
+  read_only_flag_ = true;
+}
+
+Result<void> Replicator::leave_read_only() {
+  std::unique_lock lock(members_mutex_);
+  if (read_only_.empty()) return {};
+  if (auto saved = save_membership(); !saved) {
+    if (out_of_space(saved.error())) read_only_ = saved.error().message;
+    return fail("the volume is read-only: " + read_only_, errno_code(ENOSPC));
+  }
+  log::info("the membership is saved again (generation " + std::to_string(generation_) +
+            "); the volume takes writes");
+  read_only_.clear();
+  read_only_flag_ = false;
+  return {};
+}
+
+std::string Replicator::read_only_reason() const {
+  std::shared_lock lock(members_mutex_);
+  return read_only_;
+}
+
+bool Replicator::retry_full_replicas() {
+  const auto now = std::chrono::steady_clock::now();
+  auto due = [&](const Replica& r) {
+    return r.mode == ReplicaMode::ERR && r.out_of_space && !r.removed && r.data && r.journal &&
+           now >= r.retry_at;
+  };
+  {
+    std::shared_lock lock(members_mutex_);
+    if (!read_only_.empty() || std::none_of(replicas_.begin(), replicas_.end(),
+                                            [&](const ReplicaPtr& r) { return due(*r); }))
+      return false;
+  }
+  // As add_replica: no write is in flight while the plan is made, so none is missed by it.
+  std::unique_lock io(io_mutex_);
+  std::unique_lock lock(members_mutex_);
+  for (const auto& r : replicas_) {
+    if (!due(*r)) continue;
+    plan_rebuild(*r);
+    r->error.clear();
+    log::info("replica " + r->id + " left because its store was full; trying to rebuild it");
+    return true;
+  }
+  return false;
+}
+
 void Replicator::replica_failed(const ReplicaPtr& replica, const std::string& why,
-                                std::uint64_t offset, std::uint64_t length) {
+                                std::uint64_t offset, std::uint64_t length, bool space) {
   {
     std::unique_lock lock(members_mutex_);
     if (replica->mode != ReplicaMode::ERR) {
@@ -198,10 +272,23 @@ void Replicator::replica_failed(const ReplicaPtr& replica, const std::string& wh
       replica->error = why;
       replica->plan.reset();
       ++replica->plan_epoch;
-      log::error("replica " + replica->id + " failed and left the volume: " + why);
+      if (space) {  // retried when space may be back, less often while it keeps failing
+        replica->retry_backoff =
+            replica->out_of_space && replica->retry_backoff.count() > 0
+                ? std::min(replica->retry_backoff * 2, options_.space_retry_max)
+                : options_.space_retry;
+        replica->retry_at = std::chrono::steady_clock::now() + replica->retry_backoff;
+      }
+      replica->out_of_space = space;
+      log::error("replica " + replica->id + " failed and left the volume: " + why +
+                 (space ? " (retried in " + std::to_string(replica->retry_backoff.count()) + " ms)"
+                        : std::string()));
       if (degraded_since_ == 0) degraded_since_ = generation_ + 1;
       if (was_rw) {
-        if (auto saved = save_membership(); !saved) log::error(saved.error().message);
+        if (auto saved = save_membership(); !saved) {
+          log::error(saved.error().message);
+          if (out_of_space(saved.error())) set_read_only(saved.error());
+        }
       }
     }
   }
@@ -292,6 +379,8 @@ void Replicator::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
     return;  // it failed, left, or got a new plan meanwhile
   replica->mode = ReplicaMode::RW;
   replica->plan.reset();
+  replica->out_of_space = false;
+  replica->retry_backoff = std::chrono::milliseconds(0);
   const bool all_rw = std::all_of(replicas_.begin(), replicas_.end(),
                                   [](const ReplicaPtr& r) { return r->mode == ReplicaMode::RW; });
   if (all_rw) degraded_since_ = 0;

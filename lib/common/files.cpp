@@ -25,12 +25,16 @@ Result<void> write_file_atomic(const std::filesystem::path& path, std::string_vi
   std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
   std::string tmp = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
   int raw = ::mkstemp(tmp.data());
-  if (raw < 0) return fail("cannot create a file in " + dir.string() + ": " + errno_text(errno));
+  if (raw < 0) {
+    const int err = errno;
+    return fail("cannot create a file in " + dir.string() + ": " + errno_text(err),
+                errno_code(err));
+  }
   Fd fd(raw);
   auto abandon = [&](const std::string& what) {
     int err = errno;
     ::unlink(tmp.c_str());
-    return fail("cannot " + what + " " + path.string() + ": " + errno_text(err));
+    return fail("cannot " + what + " " + path.string() + ": " + errno_text(err), errno_code(err));
   };
   if (::fchmod(fd.get(), mode) != 0) return abandon("set the mode of");
   std::size_t done = 0;
@@ -43,8 +47,10 @@ Result<void> write_file_atomic(const std::filesystem::path& path, std::string_vi
   if (::fsync(fd.get()) != 0) return abandon("sync");
   if (::rename(tmp.c_str(), path.c_str()) != 0) return abandon("replace");
   Fd dirfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dirfd.get() < 0 || ::fsync(dirfd.get()) != 0)
-    return fail("cannot sync directory " + dir.string() + ": " + errno_text(errno));
+  if (dirfd.get() < 0 || ::fsync(dirfd.get()) != 0) {
+    const int err = errno;
+    return fail("cannot sync directory " + dir.string() + ": " + errno_text(err), errno_code(err));
+  }
   return {};
 }
 

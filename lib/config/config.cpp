@@ -210,6 +210,8 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
   if (*attach != "auto" && *attach != "iscsi" && *attach != "fuse")
     return defaults.error_at("attach", "\"" + *attach + "\" is not auto, iscsi or fuse");
   cfg.volume_defaults.attach = *attach;
+  MAYA_TRY(space_warn, defaults.integer("space_warn_percent", 90, 0, 100));
+  cfg.volume_defaults.space_warn_percent = static_cast<unsigned>(*space_warn);
   MAYA_TRY(defaults_ok, defaults.reject_unknown());
 
   MAYA_TRY(log_t, section("log"));

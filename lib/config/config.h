@@ -32,6 +32,8 @@ struct VolumeDefaults {
   std::string fstype;
   std::string storage_driver;
   std::string attach = "auto";  // auto | iscsi | fuse: how jiva volumes attach to this host
+  // Warn when a replica's store is this full (percent used); 0: never.
+  unsigned space_warn_percent = 90;
   bool operator==(const VolumeDefaults&) const = default;
 };
 

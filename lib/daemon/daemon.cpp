@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -351,8 +352,30 @@ class Daemon {
         {"log_file", log_to_file_ ? json(config_.log_file().string()) : json(nullptr)},
         {"volumes", count_volumes()},
     };
-    if (!discovery_error_.empty()) status["warnings"] = json::array({discovery_error_});
+    json warnings = json::array();
+    if (!discovery_error_.empty()) warnings.push_back(discovery_error_);
+    status["store"] = store_space(warnings);
+    if (!warnings.empty()) status["warnings"] = warnings;
     return status;
+  }
+
+  // Room on the store (where replicas live), and a warning past space_warn_percent.
+  json store_space(json& warnings) const {
+    struct statvfs st {};
+    if (::statvfs(config_.store_dir.c_str(), &st) != 0 || st.f_blocks == 0) return nullptr;
+    const std::uint64_t total = static_cast<std::uint64_t>(st.f_blocks) * st.f_frsize;
+    const std::uint64_t free = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+    const auto used_percent = static_cast<unsigned>((total - std::min(free, total)) * 100 / total);
+    const unsigned warn = config_.volume_defaults.space_warn_percent;
+    if (warn > 0 && used_percent >= warn)
+      warnings.push_back("the store " + config_.store_dir.string() + " is " +
+                         std::to_string(used_percent) + "% full (warning at " +
+                         std::to_string(warn) + "%): writes to volumes fail once it is full");
+    return {{"path", config_.store_dir.string()},
+            {"total_bytes", total},
+            {"free_bytes", free},
+            {"used_percent", used_percent},
+            {"warn_percent", warn}};
   }
 
   std::size_t count_volumes() const {

@@ -56,6 +56,11 @@ json volume_json(const drivers::VolumeInfo& v, bool show_secrets) {
   }
   if (v.replication) {
     out["health"] = v.replication->health;
+    out["read_only"] = or_null(v.replication->read_only);
+    out["space_warning"] = or_null(v.replication->space_warning);
+    out["store_used_percent"] = v.replication->space_used_percent
+                                    ? json(*v.replication->space_used_percent)
+                                    : json(nullptr);
     json replicas = json::array();
     for (const auto& r : v.replication->replicas) {
       replicas.push_back({{"id", r.id},

@@ -11,7 +11,7 @@ struct Request {
   std::string target;  // "/v1/status"
   std::string body;
   // True once the client has closed its connection: it gave up waiting (Docker's plugin client
-  // times out and retries the same call). Set by the server while the handler runs; empty for
+  // times a Mount out after 2 minutes). Set by the server while the handler runs; empty for
   // requests that did not come from a socket.
   std::function<bool()> caller_gone;
 };

@@ -23,6 +23,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The errno a failed write answers with: ENOSPC when the store is full (a file system on the
+// volume then reports a full disk and keeps going), EIO otherwise.
+int errno_for(const Error& error) {
+  return out_of_space(error) ? ENOSPC : EIO;
+}
+
 constexpr std::uint64_t kRootId = FUSE_ROOT_ID;  // 1
 constexpr std::uint64_t kFileId = 2;
 constexpr std::uint32_t kMaxWrite = 1u << 20;
@@ -299,8 +305,8 @@ bool FuseFrontend::handle(std::span<std::uint8_t> request, std::vector<std::uint
       }
       auto data = std::as_bytes(request.subspan(data_at, wr->size));
       const bool fua = (wr->flags & (O_SYNC | O_DSYNC)) != 0;
-      if (!backend_.write(wr->offset, data, fua)) {
-        reply(unique, EIO);
+      if (auto put = backend_.write(wr->offset, data, fua); !put) {
+        reply(unique, errno_for(put.error()));
         return true;
       }
       fuse_write_out out{};
@@ -310,7 +316,11 @@ bool FuseFrontend::handle(std::span<std::uint8_t> request, std::vector<std::uint
     }
     case FUSE_FSYNC:
     case FUSE_FSYNCDIR:
-      reply(unique, backend_.flush() ? 0 : EIO);
+      if (auto flushed = backend_.flush(); !flushed) {
+        reply(unique, errno_for(flushed.error()));
+      } else {
+        reply(unique, 0);
+      }
       return true;
     case FUSE_FLUSH:
     case FUSE_RELEASE:
@@ -334,24 +344,29 @@ bool FuseFrontend::handle(std::span<std::uint8_t> request, std::vector<std::uint
         std::uint64_t first = (fa->offset + bs - 1) / bs * bs;
         std::uint64_t last = (fa->offset + fa->length) / bs * bs;
         bool ok = true;
+        int err = EIO;
+        auto note = [&](const Result<void>& r) {
+          if (!r && ok) err = errno_for(r.error());
+          ok = ok && r.has_value();
+        };
         auto zero = [&](std::uint64_t at, std::uint64_t n) {
-          if (n == 0) return;
+          if (n == 0 || !ok) return;
           std::vector<std::byte> zeros(n);
-          ok = ok && backend_.write(at, zeros, false).has_value();
+          note(backend_.write(at, zeros, false));
         };
         if (first >= last) {
           zero(fa->offset, fa->length);
         } else {
           zero(fa->offset, first - fa->offset);
           if (backend_.discard_zeroes()) {
-            ok = ok && backend_.discard(first, last - first).has_value();
+            if (ok) note(backend_.discard(first, last - first));
           } else {
             for (std::uint64_t at = first; at < last && ok; at += kMaxWrite)
               zero(at, std::min<std::uint64_t>(kMaxWrite, last - at));
           }
           zero(last, fa->offset + fa->length - last);
         }
-        reply(unique, ok ? 0 : EIO);
+        reply(unique, ok ? 0 : err);
       } else {
         reply(unique, fa->mode == 0 || fa->mode == FALLOC_FL_KEEP_SIZE ? 0 : EOPNOTSUPP);
       }

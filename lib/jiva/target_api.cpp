@@ -30,6 +30,16 @@ json status_of(TargetState& s) {
                         {"revision", r.revision},
                         {"error", r.error.empty() ? json(nullptr) : json(r.error)}});
   }
+  const std::string read_only = s.replicator->read_only_reason();
+  const auto store = s.replicator->space_status();
+  json space = nullptr;
+  if (store.usage) {
+    space = {{"total_bytes", store.usage->total_bytes},
+             {"free_bytes", store.usage->free_bytes},
+             {"used_percent", store.used_percent},
+             {"warn_percent", store.warn_percent},
+             {"warning", store.warning.empty() ? json(nullptr) : json(store.warning)}};
+  }
   json rebuild = nullptr;
   if (auto rb = s.replicator->rebuild_status()) {
     rebuild = {{"replica", rb->replica},
@@ -51,6 +61,8 @@ json status_of(TargetState& s) {
           {"generation", s.replicator->generation()},
           {"replicas", replicas},
           {"rebuild", rebuild},
+          {"read_only", read_only.empty() ? json(nullptr) : json(read_only)},
+          {"space", space},
           {"fuse", s.frontends->fuse_status()}};
 }
 

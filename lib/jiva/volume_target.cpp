@@ -84,6 +84,7 @@ int run_volume_target(const VolumeTargetOptions& options) {
   replication.size_bytes = manifest->size_bytes;
   replication.block_size = manifest->block_size;
   replication.thin = manifest->thin;
+  replication.space_warn_percent = options.space_warn_percent;
   auto replicator = block::Replicator::open(open_replicas(*manifest), replication);
   if (!replicator) return failed("volume " + options.volume + ": " + replicator.error().message);
 

@@ -27,6 +27,8 @@ struct VolumeTargetOptions {
   int fuse_fd = -1;                    // an inherited /dev/fuse descriptor to resume serving
   std::uint32_t max_connections = 64;  // [iscsi] max_connections
   std::uint32_t max_connections_per_address = 16;  // [iscsi] max_connections_per_address
+  // [volume.defaults] space_warn_percent: warn when a replica's store is this full.
+  unsigned space_warn_percent = 90;
 };
 
 // Serves until SIGINT/SIGTERM; returns the process exit status. Errors go to the log.

@@ -1,8 +1,8 @@
 // Commands about the device rather than its data: TEST UNIT READY, REQUEST SENSE, START STOP
 // UNIT, REPORT LUNS, READ CAPACITY (10)/(16), SYNCHRONIZE CACHE (10)/(16), PRE-FETCH (10)/(16).
 
-#include "lib/scsi/cdb.h"
 #include "lib/common/endian.h"
+#include "lib/scsi/cdb.h"
 #include "lib/scsi/handlers.h"
 #include "lib/scsi/opcodes.h"
 #include "lib/scsi/sense.h"
@@ -19,10 +19,6 @@ struct Range {
 Range range_of(std::span<const std::uint8_t> cdb) {
   if (cdb.size() == 10) return {load_be32(&cdb[2]), load_be16(&cdb[7])};
   return {load_be64(&cdb[2]), load_be32(&cdb[10])};
-}
-
-TaskResult medium_write_error() {
-  return check_condition(sense_key::kMediumError, asc::kWriteError);
 }
 
 }  // namespace
@@ -52,7 +48,7 @@ TaskResult handle_start_stop_unit(Disk& disk, const Request& req) {
   if (power_condition != 0) return good();      // power conditions are accepted and ignored
   if (loej) return invalid_field_in_cdb(4, 1);  // the medium is not removable
   if (!start && !no_flush) {
-    if (!disk.backend().flush()) return medium_write_error();
+    if (auto flushed = disk.backend().flush(); !flushed) return write_error(flushed.error());
   }
   return good();  // a virtual disk is always spinning: stopping changes nothing
 }
@@ -102,7 +98,7 @@ TaskResult handle_synchronize_cache(Disk& disk, const Request& req) {
   const Range range = range_of(req.cdb);
   if (!disk.in_range(range.lba, range.blocks)) return lba_out_of_range();
   // The backend flushes whole files; IMMED is honoured by completing after the flush.
-  if (!disk.backend().flush()) return medium_write_error();
+  if (auto io = disk.backend().flush(); !io) return write_error(io.error());
   return good();
 }
 

@@ -73,6 +73,12 @@ TaskResult Disk::execute(const Task& task) {
   if (task.lun != 0 && !exempt) {
     return check_condition(sense_key::kIllegalRequest, asc::kLogicalUnitNotSupported);
   }
+  // The store rose past its soft threshold: every nexus hears it once (SBC-4 4.7.3.7).
+  if (const std::uint64_t events = backend_.soft_threshold_events(); events != 0) {
+    std::uint64_t seen = soft_threshold_seen_.load(std::memory_order_relaxed);
+    if (events > seen && soft_threshold_seen_.compare_exchange_strong(seen, events))
+      unit_attentions_.post_all(asc::kThinProvisioningSoftThresholdReached);
+  }
   if (!exempt && task.lun == 0 && unit_attentions_.pending()) {
     if (auto ua = unit_attentions_.take(nexus_key(nexus))) {
       return check_condition(sense_key::kUnitAttention, *ua);

@@ -76,6 +76,8 @@ class Disk final : public ScsiDisk {
   Limits limits_;
   std::shared_mutex io_lock_;
   std::atomic<bool> wce_{true};
+  // The backend's soft-threshold events already raised as unit attentions.
+  std::atomic<std::uint64_t> soft_threshold_seen_{0};
   UnitAttentions unit_attentions_;
   Reservations reservations_{unit_attentions_};
   Nexus anonymous_;  // used when a Task comes without a nexus

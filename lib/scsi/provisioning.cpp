@@ -16,10 +16,6 @@ namespace {
 constexpr std::uint64_t kPatternChunkBytes = 1u << 20;
 constexpr std::size_t kMaxLbaStatusDescriptors = 64;
 
-TaskResult write_error() {
-  return check_condition(sense_key::kMediumError, asc::kWriteError);
-}
-
 // Discards [lba, lba + blocks) under the shared I/O lock.
 Result<void> deallocate(Disk& disk, std::uint64_t lba, std::uint64_t blocks) {
   std::shared_lock lock(disk.io_lock());
@@ -75,7 +71,8 @@ TaskResult handle_unmap(Disk& disk, const Request& req) {
   for (std::size_t i = 0; i < count; ++i) {
     const std::uint8_t* d = p + 8 + 16 * i;
     const std::uint32_t blocks = load_be32(d + 8);
-    if (blocks != 0 && !deallocate(disk, load_be64(d), blocks)) return write_error();
+    if (blocks == 0) continue;
+    if (auto done = deallocate(disk, load_be64(d), blocks); !done) return write_error(done.error());
   }
   return good();
 }
@@ -105,7 +102,7 @@ TaskResult handle_write_same(Disk& disk, const Request& req) {
   }
   if (unmap) {
     // Holes read back as zeros (LBPRZ) whatever the pattern, as SBC-3 allows.
-    if (!deallocate(disk, lba, blocks)) return write_error();
+    if (auto io = deallocate(disk, lba, blocks); !io) return write_error(io.error());
     return good();
   }
   std::vector<std::byte> zeros;
@@ -116,7 +113,7 @@ TaskResult handle_write_same(Disk& disk, const Request& req) {
   } else {
     pattern = std::as_bytes(data);
   }
-  if (!write_pattern(disk, lba, blocks, pattern)) return write_error();
+  if (auto io = write_pattern(disk, lba, blocks, pattern); !io) return write_error(io.error());
   return good();
 }
 

@@ -26,14 +26,6 @@ std::span<const std::byte> as_bytes_of(std::span<const std::uint8_t> s) {
   return std::as_bytes(s);
 }
 
-TaskResult read_error() {
-  return check_condition(sense_key::kMediumError, asc::kUnrecoveredReadError);
-}
-
-TaskResult write_error() {
-  return check_condition(sense_key::kMediumError, asc::kWriteError);
-}
-
 TaskResult miscompare(std::uint64_t offset) {
   return check_condition(Sense{
       .key = sense_key::kMiscompare, .asc = asc::kMiscompareDuringVerify, .information = offset});
@@ -95,7 +87,7 @@ TaskResult verify_range(Disk& disk, std::uint64_t lba, std::uint32_t blocks,
   for (std::uint64_t done = 0; done < total;) {
     const std::size_t n = std::min<std::uint64_t>(buffer.size(), total - done);
     const std::span<std::byte> chunk(buffer.data(), n);
-    if (!disk.backend().read(lba * bs + done, chunk)) return read_error();
+    if (auto io = disk.backend().read(lba * bs + done, chunk); !io) return read_error(io.error());
     if (bytchk == 1) {
       if (auto diff = first_difference(chunk, expected.subspan(done, n))) {
         return miscompare(done + *diff);
@@ -122,8 +114,9 @@ TaskResult handle_read(Disk& disk, const Request& req) {
   const std::uint64_t bs = disk.block_size();
   if (req.task.spare_data_in != nullptr) r.data_in = std::move(*req.task.spare_data_in);
   r.data_in.resize(c.blocks * bs);  // every byte is overwritten by the read
-  if (!disk.backend().read(c.lba * bs, std::as_writable_bytes(std::span(r.data_in)))) {
-    return read_error();
+  if (auto got = disk.backend().read(c.lba * bs, std::as_writable_bytes(std::span(r.data_in)));
+      !got) {
+    return read_error(got.error());
   }
   return r;
 }
@@ -132,7 +125,8 @@ TaskResult handle_write(Disk& disk, const Request& req) {
   const BlockCdb c = decode_block_cdb(req.cdb);
   if (auto bad = check_block_cdb(disk, c)) return std::move(*bad);
   if (c.blocks == 0) return good();
-  if (!write_data(disk, c.lba, c.blocks, req.task.data_out, c.fua)) return write_error();
+  if (auto io = write_data(disk, c.lba, c.blocks, req.task.data_out, c.fua); !io)
+    return write_error(io.error());
   return good();
 }
 
@@ -145,12 +139,12 @@ TaskResult handle_write_and_verify(Disk& disk, const Request& req) {
   const auto data =
       req.task.data_out.first(std::min<std::uint64_t>(req.task.data_out.size(), c.blocks * bs));
   // Verification means the data is on the medium: write through.
-  if (!write_data(disk, c.lba, c.blocks, data, true)) return write_error();
+  if (auto io = write_data(disk, c.lba, c.blocks, data, true); !io) return write_error(io.error());
   const auto written_blocks = static_cast<std::uint32_t>((data.size() + bs - 1) / bs);
   if (written_blocks == 0) return good();
   if (c.bytchk == 0) return verify_range(disk, c.lba, written_blocks, {}, 0);
   std::vector<std::byte> readback(written_blocks * bs);  // whole blocks, compared as far as sent
-  if (!disk.backend().read(c.lba * bs, readback)) return read_error();
+  if (auto io = disk.backend().read(c.lba * bs, readback); !io) return read_error(io.error());
   if (auto diff = first_difference(std::span(readback).first(data.size()), as_bytes_of(data))) {
     return miscompare(*diff);
   }
@@ -186,13 +180,14 @@ TaskResult handle_compare_and_write(Disk& disk, const Request& req) {
 
   std::unique_lock lock(disk.io_lock());
   std::vector<std::byte> current(half);
-  if (!disk.backend().read(lba * bs, current)) return read_error();
+  if (auto io = disk.backend().read(lba * bs, current); !io) return read_error(io.error());
   if (auto diff = first_difference(current, as_bytes_of(data.first(half)))) {
     return miscompare(*diff);
   }
-  if (!disk.backend().write(lba * bs, as_bytes_of(data.subspan(half, half)),
-                            fua || !disk.write_cache_enabled())) {
-    return write_error();
+  if (auto put = disk.backend().write(lba * bs, as_bytes_of(data.subspan(half, half)),
+                                      fua || !disk.write_cache_enabled());
+      !put) {
+    return write_error(put.error());
   }
   return good();
 }

@@ -69,6 +69,26 @@ TaskResult reservation_conflict() {
   return r;
 }
 
+Sense sense_for_write_error(const Error& cause) {
+  if (out_of_space(cause))
+    return Sense{.key = sense_key::kDataProtect, .asc = asc::kSpaceAllocationFailedWriteProtect};
+  return Sense{.key = sense_key::kMediumError, .asc = asc::kWriteError};
+}
+
+Sense sense_for_read_error(const Error& cause) {
+  if (out_of_space(cause))
+    return Sense{.key = sense_key::kDataProtect, .asc = asc::kSpaceAllocationFailedWriteProtect};
+  return Sense{.key = sense_key::kMediumError, .asc = asc::kUnrecoveredReadError};
+}
+
+TaskResult write_error(const Error& cause) {
+  return check_condition(sense_for_write_error(cause));
+}
+
+TaskResult read_error(const Error& cause) {
+  return check_condition(sense_for_read_error(cause));
+}
+
 TaskResult good() {
   return TaskResult{};
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "lib/common/result.h"
 #include "lib/scsi/scsi_disk.h"
 
 namespace maya::scsi {
@@ -42,6 +43,7 @@ inline constexpr Asc kLbaOutOfRange{0x21, 0x00};
 inline constexpr Asc kInvalidFieldInCdb{0x24, 0x00};
 inline constexpr Asc kLogicalUnitNotSupported{0x25, 0x00};
 inline constexpr Asc kInvalidFieldInParameterList{0x26, 0x00};
+inline constexpr Asc kSpaceAllocationFailedWriteProtect{0x27, 0x07};
 inline constexpr Asc kInvalidReleaseOfPersistentReservation{0x26, 0x04};
 inline constexpr Asc kPowerOnResetOccurred{0x29, 0x00};
 inline constexpr Asc kBusDeviceResetOccurred{0x29, 0x03};
@@ -49,6 +51,7 @@ inline constexpr Asc kModeParametersChanged{0x2a, 0x01};
 inline constexpr Asc kReservationsPreempted{0x2a, 0x03};
 inline constexpr Asc kReservationsReleased{0x2a, 0x04};
 inline constexpr Asc kRegistrationsPreempted{0x2a, 0x05};
+inline constexpr Asc kThinProvisioningSoftThresholdReached{0x38, 0x07};
 inline constexpr Asc kSavingParametersNotSupported{0x39, 0x00};
 inline constexpr Asc kInternalTargetFailure{0x44, 0x00};
 }  // namespace asc
@@ -79,6 +82,14 @@ TaskResult invalid_opcode();
 TaskResult lba_out_of_range();
 TaskResult parameter_list_length_error();
 TaskResult reservation_conflict();
+// The one place a backend error becomes sense data, decided by its cause (Error::code): out of
+// space (ENOSPC, EDQUOT) is DATA PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT (SBC-4 thin
+// provisioning: the initiator may retry once space is freed); anything else is MEDIUM ERROR,
+// WRITE ERROR or UNRECOVERED READ ERROR.
+Sense sense_for_write_error(const Error& cause);
+Sense sense_for_read_error(const Error& cause);
+TaskResult write_error(const Error& cause);
+TaskResult read_error(const Error& cause);
 TaskResult good();
 
 }  // namespace maya::scsi

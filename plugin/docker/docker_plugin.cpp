@@ -133,18 +133,19 @@ http::Router make_router(drivers::VolumeDriver& driver,
   });
   add("/VolumeDriver.Mount", "mount", true, [&driver](const Call& c) -> Result<json> {
     MAYA_TRY(mountpoint, driver.mount(c.name, c.id));
-    // Docker gave up on this Mount (its client timed out and closed the connection) and will
-    // retry it with the same ID: for Docker it failed, so it must leave no reference behind,
-    // or the retry would count a second one that no Unmount ever releases. Repeats of an ID
-    // that Docker did see succeed still count (a `docker cp` into a running container mounts
-    // the container's ID again and unmounts it once).
+    // Docker gave up on this Mount: its plugin client times a Mount out after 2 minutes and
+    // hangs up. For Docker the Mount failed, so it never sends an Unmount for this ID (a later
+    // start of the container mounts under a new one, or retries this one if the connection
+    // broke): a reference kept here would keep the volume mounted forever. Repeats of an ID
+    // whose Mount Docker did see succeed still count: moby mounts a running container's
+    // volumes again under the container's ID for `docker cp`, and unmounts them once.
     if (c.caller_gone && c.caller_gone()) {
       if (auto undone = driver.unmount(c.name, c.id); !undone)
         return fail("Docker gave up waiting for the mount of " + c.name +
                         ", and its reference could not be released",
                     undone.error());
       return fail("Docker gave up waiting for the mount of " + c.name +
-                  "; its reference was released, and Docker's retry mounts it again");
+                  "; its reference was released (the next Mount attaches it again)");
     }
     return json{{"Mountpoint", mountpoint->string()}};
   });

@@ -98,5 +98,45 @@ TEST_F(VolumeCli, SpecFileAndBadInput) {
   EXPECT_EQ(root_.maya({"volume", "create", "--help"}).status, 0);
 }
 
+// Issue 11, trap 1: `maya volume NAME` creates NAME, so a command's name or a typo of one
+// must never become a 100 GiB volume: it gets "did you mean" and exit 2, and nothing is made.
+TEST_F(VolumeCli, TheShortFormNeverTakesACommandOrATypoOfOneForAName) {
+  for (const auto& [word, meant] :
+       std::vector<std::pair<std::string, std::string>>{{"lsit", "list"},
+                                                        {"lst", "list"},
+                                                        {"inspcet", "inspect"},
+                                                        {"delet", "delete"},
+                                                        {"snapshots", "snapshot"},
+                                                        {"creat", "create"},
+                                                        {"rebuilt", "rebuild"}}) {
+    RunResult r = root_.maya({"volume", word});
+    EXPECT_EQ(r.status, 2) << word;
+    EXPECT_NE(
+        r.err.find("unknown volume command \"" + word + "\" (did you mean \"" + meant + "\"?)"),
+        std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("maya volume create " + word), std::string::npos) << r.err;
+  }
+  for (const char* word : {"attach", "detach"}) {
+    RunResult r = root_.maya({"volume", word, "x"});
+    EXPECT_EQ(r.status, 2) << word;
+    EXPECT_EQ(r.err.find("positional"), std::string::npos) << "a Boost message: " << r.err;
+  }
+  EXPECT_EQ(json::parse(root_.maya({"volume", "list", "-o", "json"}).out).size(), 0u)
+      << "no volume was made";
+  // Help, three ways.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"volume", "help"}, {"help", "volume"}, {"volume", "--help"}}) {
+    RunResult r = root_.maya(args);
+    EXPECT_EQ(r.status, 0) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_NE(r.out.find("Usage: maya volume"), std::string::npos) << r.out;
+  }
+  // A real name still works in the short form, and so does a typo'd name through create.
+  RunResult web = root_.maya({"volume", "web1"});
+  EXPECT_EQ(web.status, 0) << web.err;
+  EXPECT_EQ(root_.maya({"volume", "create", "lsit", "--size", "1GiB"}).status, 0);
+  EXPECT_EQ(json::parse(root_.maya({"volume", "list", "-o", "json"}).out).size(), 2u);
+}
+
 }  // namespace
 }  // namespace maya::testing

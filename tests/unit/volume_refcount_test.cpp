@@ -143,9 +143,9 @@ TEST_F(Refcount, FirstReferenceMountsLastReleases) {
   EXPECT_EQ(calls_.format, 1) << "a volume with a file system is never formatted again";
 }
 
-// Docker's plugin client gives up on a slow Mount (a request timeout), closes the connection
-// and retries with the same ID. The Mount it gave up on must leave no reference behind, or the
-// retry counts a second one that no Unmount ever releases and the volume stays mounted forever.
+// Docker's plugin client gives up on a slow Mount (a 2-minute request timeout) and hangs up;
+// for Docker that Mount failed, so no Unmount ever comes for it. It must leave no reference
+// behind, or the volume stays mounted forever; a later Mount (a retry) counts once.
 TEST_F(Refcount, AMountDockerGaveUpOnLeavesNoReferenceAndItsRetryCountsOnce) {
   auto router = plugin::docker::make_router(*driver_, [] { return config::VolumeDefaults{}; });
   http::Request mount{"POST", "/VolumeDriver.Mount", R"({"Name":"v","ID":"c1"})", {}};

@@ -84,6 +84,11 @@ void JivaStorageDriver::describe_replication(const std::string& volume, StorageV
   auto status = target_call(volume, "GET", "/v1/status", 3s);  // a wedged target: "offline"
   if (status && (*status)["replicas"].is_array()) {
     info.health = status->value("health", "unknown");
+    if (const auto& ro = (*status)["read_only"]; ro.is_string()) info.read_only = ro;
+    if (const auto& sp = (*status)["space"]; sp.is_object()) {
+      info.space_used_percent = sp.value("used_percent", 0u);
+      if (sp["warning"].is_string()) info.space_warning = sp["warning"];
+    }
     for (const auto& r : (*status)["replicas"]) {
       info.replicas.push_back({r.value("id", ""), r.value("uri", ""), r.value("mode", ""),
                                r.value("generation", std::uint64_t{0}),
