@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "lib/common/files.h"
@@ -116,7 +117,13 @@ TEST_F(Handover, RestartAndUpgradeNeverRefuseAPluginClient) {
         ++answered;
     }
   });
-  while (answered < 5 && attempts < 1000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Waits (bounded) until the client has `n` answers.
+  auto wait_answers = [&](int n) {
+    auto until = Clock::now() + std::chrono::seconds(60);
+    while (answered < n && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  wait_answers(5);
 
   std::vector<std::string> instances = {before["instance"].get<std::string>()};
   for (const std::string& exe : {upgraded.string(), std::string(MAYA_BINARY), upgraded.string()}) {
@@ -131,9 +138,7 @@ TEST_F(Handover, RestartAndUpgradeNeverRefuseAPluginClient) {
     // The same process: systemd's MAINPID, the volume targets' parent and the pidfile stay.
     EXPECT_EQ(now["pid"], before["pid"]);
     EXPECT_EQ(now["plugin_socket_held_by"], "maya");
-    int mark = answered;
-    while (answered < mark + 5 && attempts < 150000)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    wait_answers(answered + 5);
   }
   stop = true;
   client.join();
@@ -246,6 +251,13 @@ TEST_F(Handover, SocketActivationWithSystemdSocketActivate) {
     _exit(127);
   }
   ASSERT_GT(child, 0);
+  // However the test ends, the tool (which waits for a connection forever) goes.
+  std::unique_ptr<pid_t, void (*)(pid_t*)> reap(&child, [](pid_t* pid) {
+    if (::waitpid(*pid, nullptr, WNOHANG) == 0) {
+      ::kill(*pid, SIGKILL);
+      ::waitpid(*pid, nullptr, 0);
+    }
+  });
   for (int i = 0; i < 600 && !fs::exists(plugin_socket()); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(fs::exists(plugin_socket()));
@@ -259,8 +271,6 @@ TEST_F(Handover, SocketActivationWithSystemdSocketActivate) {
   EXPECT_NE(read_file(fg_log).value_or("").find("serving the inherited plugin socket"),
             std::string::npos);
   ASSERT_EQ(root_.maya({"unload"}).status, 0);
-  int wstatus = 0;
-  ::waitpid(child, &wstatus, 0);
   ::unlink(plugin_socket().c_str());
 }
 
