@@ -31,13 +31,13 @@ if [[ $(cat /proc/1/comm 2>/dev/null) == systemd && -z ${MAYA_CONFIG:-} ]]; then
   fi
   systemctl enable maya.socket maya.service
   if systemctl is-active --quiet maya.service; then
-    maya load --restart
+    maya load --restart || systemctl restart maya.service # a daemon too old to hand over
   else
     systemctl start maya.socket maya.service
   fi
   for _ in $(seq 300); do maya status >/dev/null 2>&1 && break; sleep 0.1; done
 elif maya status >/dev/null 2>&1; then
-  maya load --restart
+  maya load --restart || { maya unload && maya load; } # a daemon too old to hand over
 else
   maya load
 fi
