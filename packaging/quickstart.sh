@@ -20,7 +20,27 @@ if [[ -e $config ]]; then
 else
   maya init
 fi
-maya load
+# Where systemd is PID 1, the units run maya: maya.socket holds the Docker plugin socket across
+# restarts. Elsewhere (containers, CI) `maya load` detaches the daemon. Either way a daemon that
+# already runs is restarted as the new binary with its sockets handed over (no gap for Docker).
+if [[ $(cat /proc/1/comm 2>/dev/null) == systemd && -z ${MAYA_CONFIG:-} ]]; then
+  install -m 0644 etc/systemd/maya.socket etc/systemd/maya.service /etc/systemd/system/
+  systemctl daemon-reload
+  if maya status >/dev/null 2>&1 && ! systemctl is-active --quiet maya.service; then
+    maya unload  # a daemon from an earlier `maya load`: systemd takes over from here
+  fi
+  systemctl enable maya.socket maya.service
+  if systemctl is-active --quiet maya.service; then
+    maya load --restart || systemctl restart maya.service # a daemon too old to hand over
+  else
+    systemctl start maya.socket maya.service
+  fi
+  for _ in $(seq 300); do maya status >/dev/null 2>&1 && break; sleep 0.1; done
+elif maya status >/dev/null 2>&1; then
+  maya load --restart || { maya unload && maya load; } # a daemon too old to hand over
+else
+  maya load
+fi
 # A first volume (once): a 1 GiB thin volume, ready for `docker run -v demo:/data …`.
 maya volume inspect demo >/dev/null 2>&1 || maya volume create demo --size 1GiB
 maya volume list

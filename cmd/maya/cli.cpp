@@ -1,6 +1,7 @@
 #include "cmd/maya/cli.h"
 
 #include "lib/daemon/control_client.h"
+#include "lib/process/pidfile.h"
 
 #include <iostream>
 
@@ -55,13 +56,24 @@ std::optional<config::Config> load_config(const Globals& globals) {
   return *loaded;
 }
 
+std::string daemon_not_running_message(const config::Config& cfg) {
+  std::string flag = cfg.file == config::kDefaultConfigPath ? "" : " --config " + cfg.file.string();
+  return "maya daemon is not running (start it with: maya" + flag + " load)";
+}
+
 std::optional<nlohmann::json> call_daemon(const Globals& globals, const std::string& method,
                                           const std::string& target, const nlohmann::json& body,
                                           std::chrono::milliseconds timeout) {
   auto cfg = load_config(globals);
   if (!cfg) return std::nullopt;
+  auto down = [&] {
+    std::cerr << "maya: " << daemon_not_running_message(*cfg) << "\n";
+    throw DaemonNotRunning{};
+  };
+  if (!PidFile::holder(cfg->pidfile())) down();
   auto answer = daemon::call(*cfg, method, target, body, timeout);
   if (!answer) {
+    if (!PidFile::holder(cfg->pidfile())) down();  // it stopped meanwhile
     error(answer.error().message);
     return std::nullopt;
   }

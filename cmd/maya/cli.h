@@ -43,8 +43,17 @@ int error(const std::string& message);
 // Loads the config named by the globals, or prints why it cannot.
 std::optional<config::Config> load_config(const Globals& globals);
 
+// Thrown by call_daemon when no daemon runs: main prints nothing more and exits 3, whatever
+// command asked (every caller would otherwise need to tell "down" from "failed").
+struct DaemonNotRunning {};
+inline constexpr int kExitDaemonNotRunning = 3;
+
+// "maya daemon is not running (start it with: maya load)", with --config when not the default.
+std::string daemon_not_running_message(const config::Config& cfg);
+
 // Sends a request to the daemon the config names; prints the error (and returns nullopt) when
-// it fails.
+// it fails. When no daemon runs it prints daemon_not_running_message and throws
+// DaemonNotRunning.
 std::optional<nlohmann::json> call_daemon(
     const Globals& globals, const std::string& method, const std::string& target,
     const nlohmann::json& body = nullptr,

@@ -2,8 +2,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "cmd/maya/commands.h"
 #include "lib/common/size.h"
@@ -71,6 +73,45 @@ int reload_running(const config::Config& cfg, pid_t pid, const Globals& globals)
   return 0;
 }
 
+// The running daemon execs this very binary (the upgraded one) in its own process, which
+// inherits the listening sockets: Docker and the CLI are never refused meanwhile.
+int restart_running(const config::Config& cfg, pid_t pid, const Globals& globals) {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return error("cannot find the maya binary to restart with: " + ec.message());
+  auto answer = daemon::call(cfg, "POST", "/v1/restart", {{"exe", exe.string()}});
+  if (!answer) {
+    const bool old = answer.error().message.starts_with("no such endpoint");
+    return error("the running daemon (pid " + std::to_string(pid) +
+                 ") did not restart: " + answer.error().message +
+                 (old ? " (a daemon older than this maya cannot hand its sockets over: `maya "
+                        "unload` and `maya load` restart it, with a gap for Docker)"
+                      : ""));
+  }
+  const json old_instance = (*answer)["instance"];
+  // Requests wait in the socket's backlog until the new image serves them.
+  auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+  while (true) {
+    auto status = daemon::call(cfg, "GET", "/v1/status", nullptr, kStartTimeout);
+    if (status && (*status)["instance"] != old_instance) {
+      if (json_output(globals)) {
+        print_json(*status);
+        return 0;
+      }
+      std::cout << "maya daemon (pid " << (*status)["pid"] << ") restarted as maya "
+                << (*status)["version"].get<std::string>() << " from " << exe.string()
+                << "; its sockets stayed open\n";
+      return 0;
+    }
+    if (!PidFile::holder(cfg.pidfile()))
+      return error("the daemon stopped during its restart; see " + cfg.log_file().string());
+    if (std::chrono::steady_clock::now() >= deadline)
+      return error("the daemon did not come back within " + std::to_string(kStartTimeout.count()) +
+                   " s; see " + cfg.log_file().string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 }  // namespace
 
 int cmd_load(Globals& globals, const Args& args) {
@@ -78,15 +119,19 @@ int cmd_load(Globals& globals, const Args& args) {
   po::options_description options("Options");
   options.add_options()(
       "foreground",
-      "run the daemon in this process, logging to stderr (for systemd and debugging)");
+      "run the daemon in this process, logging to stderr (for systemd and debugging)")(
+      "restart",
+      "restart a running daemon as this binary (after an upgrade), its sockets kept open");
   po::options_description hidden;
   hidden.add_options()("ready-fd", po::value(&ready_fd), "internal: pipe to report start-up on")(
       "log-to-file", "internal: log to the state directory");
   options.add(hidden);
-  Parsed parsed = parse({"load", "maya load [--config PATH] [--foreground]",
+  Parsed parsed = parse({"load", "maya load [--config PATH] [--foreground | --restart]",
                          "Validates the config and starts the maya daemon in the background, "
                          "returning once it answers.\nIf a daemon already runs for this config, "
-                         "it reloads the config instead (a broken config changes nothing)."},
+                         "it reloads the config instead (a broken config changes nothing); "
+                         "with --restart it execs this binary instead, handing over its "
+                         "sockets so that Docker is never refused (use it after an upgrade)."},
                         options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
   auto cfg = load_config(globals);
@@ -96,12 +141,15 @@ int cmd_load(Globals& globals, const Args& args) {
   }
 
   bool foreground = parsed.vars.count("foreground") > 0;
-  if (auto pid = PidFile::holder(cfg->pidfile())) {
+  // A daemon restarting as this process holds the lock itself (it comes along across exec).
+  const bool handed_over = foreground && std::getenv("MAYA_PIDFILE_FD") != nullptr;
+  if (auto pid = PidFile::holder(cfg->pidfile()); pid && !handed_over) {
     if (foreground) {
       return error("a maya daemon (pid " + std::to_string(*pid) + ") already runs for " +
                    cfg->file.string() +
                    "; use `maya load` to reload it or `maya unload` to stop it");
     }
+    if (parsed.vars.count("restart")) return restart_running(*cfg, *pid, globals);
     return reload_running(*cfg, *pid, globals);
   }
   if (foreground) {
@@ -174,6 +222,37 @@ int stop_targets_directly(const config::Config& cfg) {
   return stopped;
 }
 
+// Docker keeps using the volumes it has mounted, but without maya it cannot reach them by
+// name: say so before the plugin socket goes away, naming them.
+void warn_docker_mounts(const config::Config& cfg) {
+  auto answer = daemon::call(cfg, "GET", "/v1/volumes", nullptr, std::chrono::seconds(10));
+  if (!answer || !answer->contains("volumes")) return;
+  std::string names;
+  for (const auto& v : (*answer)["volumes"]) {
+    if (v.value("mount_count", 0) > 0)
+      names += (names.empty() ? "" : ", ") + v.value("name", std::string("?"));
+  }
+  if (names.empty()) return;
+  std::cerr << "warning: Docker holds maya volumes: " << names << ".\n"
+            << "  Containers using them keep running on their mounted file systems.\n";
+  auto status = daemon::call(cfg, "GET", "/v1/status", nullptr, std::chrono::seconds(10));
+  if (status && status->value("plugin_socket_held_by", json()) == "service manager") {
+    std::cerr << "  systemd holds the plugin socket (maya.socket): Docker's requests wait, and "
+                 "start maya again.\n";
+    return;
+  }
+  std::cerr << "  Until `maya load`, Docker cannot reach maya's plugin socket. A new `docker run "
+               "-v NAME`\n"
+            << "  retries for about 15 s and fails (\"volume name must be unique\"), or, where "
+               "Docker no longer\n"
+            << "  knows the volume, creates an empty local volume of that name that hides maya's "
+               "(remove it\n"
+            << "  with `docker volume rm NAME`). A container stopped meanwhile waits as long and "
+               "maya keeps\n"
+            << "  its mount. To restart or upgrade maya without this gap, use `maya load "
+               "--restart`.\n";
+}
+
 }  // namespace
 
 int cmd_unload(Globals& globals, const Args& args) {
@@ -196,6 +275,7 @@ int cmd_unload(Globals& globals, const Args& args) {
     if (stop_targets) std::cout << "stopped " << stop_targets_directly(*cfg) << " target(s)\n";
     return 0;
   }
+  warn_docker_mounts(*cfg);
   if (stop_targets) {
     // The daemon refuses (and keeps running) while volumes are attached to this host.
     auto answer = daemon::call(*cfg, "POST", "/v1/shutdown?stop_targets=true", nullptr,

@@ -109,6 +109,8 @@ int main(int argc, char** argv) {
   Args args(argv + i + 1, argv + argc);
   try {
     return it->second.run(globals, args);
+  } catch (const maya::cli::DaemonNotRunning&) {
+    return maya::cli::kExitDaemonNotRunning;  // call_daemon said so
   } catch (const std::exception& e) {
     return maya::cli::error(e.what());
   }

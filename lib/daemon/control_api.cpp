@@ -17,6 +17,14 @@ http::Router make_control_router(ControlHooks hooks) {
     if (!stopping) return json_error(409, stopping.error().message);
     return json_response(200, {{"stopping", true}});
   });
+  router.add("POST", "/v1/restart", [hooks](const http::Request& r, const std::string&) {
+    auto body = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+    if (!body.is_object() || !body.contains("exe") || !body["exe"].is_string())
+      return json_error(400, "a restart needs {\"exe\": \"/path/to/maya\"}");
+    auto answer = hooks.restart(body["exe"].get<std::string>());
+    if (!answer) return json_error(400, answer.error().message);
+    return json_response(200, *answer);
+  });
   return router;
 }
 

@@ -4,6 +4,8 @@
 //   old one
 //   POST /v1/shutdown[?stop_targets=true] -> clean stop; volume targets keep running unless
 //   asked to stop too
+//   POST /v1/restart {"exe": PATH} -> the daemon execs PATH (same pid), which inherits the
+//   listening sockets (LISTEN_FDS); status "instance" changes once the new image serves
 // Errors are {"error": "one sentence"} with a 4xx/5xx status.
 #pragma once
 
@@ -22,6 +24,8 @@ struct ControlHooks {
   std::function<nlohmann::json()> status;
   std::function<Result<nlohmann::json>()> reload;
   std::function<Result<void>(bool stop_targets)> shutdown;
+  // Execs `exe` in this process, handing it the listening sockets.
+  std::function<Result<nlohmann::json>(const std::string& exe)> restart;
 };
 
 using http::json_error;

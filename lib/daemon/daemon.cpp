@@ -1,6 +1,7 @@
 #include "lib/daemon/daemon.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -12,8 +13,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <thread>
 
 #include "drivers/registry.h"
@@ -21,6 +26,7 @@
 #include "lib/common/log.h"
 #include "lib/common/time_format.h"
 #include "lib/daemon/control_api.h"
+#include "lib/daemon/listen_fds.h"
 #include "lib/daemon/volume_api.h"
 #include "lib/http/server.h"
 #include "lib/iscsi/discovery.h"
@@ -58,10 +64,33 @@ class ReadyPipe {
   int fd_;
 };
 
+// What a daemon that hands over to a new image leaves for the exec: its listening sockets
+// (name, fd), the pidfile lock, the binary to run.
+struct Handover {
+  std::vector<std::pair<std::string, int>> sockets;
+  int pidfile_fd = -1;
+  std::string exe;
+};
+
+std::string random_instance() {
+  std::random_device rd;
+  char text[17];
+  std::snprintf(text, sizeof text, "%08x%08x", rd(), rd());
+  return text;
+}
+
 class Daemon {
  public:
-  Daemon(config::Config config, PidFile pidfile, bool log_to_file)
-      : config_(std::move(config)), pidfile_(std::move(pidfile)), log_to_file_(log_to_file) {}
+  Daemon(config::Config config, PidFile pidfile, bool log_to_file,
+         std::vector<InheritedSocket> inherited)
+      : config_(std::move(config)),
+        pidfile_(std::move(pidfile)),
+        log_to_file_(log_to_file),
+        inherited_(std::move(inherited)) {}
+  ~Daemon() {
+    for (const InheritedSocket& s : inherited_)
+      if (s.fd >= 0) ::close(s.fd);
+  }
 
   Result<void> start() {
     if (config_.role_storage) {
@@ -98,12 +127,18 @@ class Daemon {
           asio::post(io_, [this] { stop("shutdown requested"); });
           return {};
         },
+        [this](const std::string& exe) -> Result<nlohmann::json> {
+          if (exe.empty() || exe.front() != '/' || ::access(exe.c_str(), X_OK) != 0)
+            return fail("cannot restart as " + exe + ": not an executable absolute path");
+          asio::post(io_, [this, exe] { begin_handover(exe); });
+          return json{{"restarting", true}, {"pid", ::getpid()}, {"instance", instance_}};
+        },
     };
     http::Router control_router = make_control_router(std::move(hooks));
     add_volume_routes(control_router, volumes_.get(), defaults);
     add_volume_ops_routes(control_router, volumes_.get());
-    MAYA_TRY(control, http::UnixServer::listen(io_, config_.control_socket(), control_options,
-                                               std::move(control_router)));
+    MAYA_TRY(control, serve_unix("control", config_.control_socket(), control_options,
+                                 std::move(control_router)));
     control_ = std::move(*control);
 
     if (volumes_ && serves_docker()) {
@@ -112,18 +147,26 @@ class Daemon {
       plugin_options.socket_mode = 0660;
       plugin_options.make_error = plugin::docker::docker_error;
       plugin_options.workers = 8;  // Docker sends requests in parallel; mounts can be slow
-      MAYA_TRY(plugin, http::UnixServer::listen(io_, config_.plugin_socket, plugin_options,
-                                                plugin::docker::make_router(*volumes_, defaults)));
+      MAYA_TRY(plugin, serve_unix("plugin", config_.plugin_socket, plugin_options,
+                                  plugin::docker::make_router(*volumes_, defaults)));
       plugin_ = std::move(*plugin);
+    }
+    for (InheritedSocket& s : inherited_) {
+      if (s.fd < 0) continue;
+      log::warn("an inherited socket (" + (s.name.empty() ? "unnamed" : s.name) +
+                ") matches nothing this config serves; closing it");
+      ::close(std::exchange(s.fd, -1));
     }
 
     signals_.async_wait([this](auto ec, int sig) { on_signal(ec, sig); });
     return {};
   }
 
-  void run() {
+  // Returns what to exec when the daemon hands over to a new image, else nothing.
+  std::optional<Handover> run() {
     log::info("maya " MAYA_VERSION " daemon started (pid " + std::to_string(::getpid()) +
               ", config " + config_.file.string() + ")");
+    for (const std::string& note : adopted_) log::info(note);
     log::info("control API on " + config_.control_socket().string());
     if (plugin_) log::info("Docker volume plugin \"maya\" on " + config_.plugin_socket.string());
     if (discovery_)
@@ -137,9 +180,17 @@ class Daemon {
     if (watchdog_.joinable()) watchdog_.join();
     control_.reset();  // joins its workers
     plugin_.reset();
+    if (handover_) {
+      // Its threads die with the exec; stop() would shut the shared listening socket down.
+      (void)discovery_.release();
+      handover_->pidfile_fd = pidfile_.keep_across_exec();
+      log::info("handing the sockets over to " + handover_->exe);
+      return std::move(handover_);
+    }
     if (discovery_) discovery_->stop();
     pidfile_.release();
     log::info("maya daemon stopped");
+    return std::nullopt;
   }
 
  private:
@@ -151,6 +202,65 @@ class Daemon {
       return;
     }
     stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  }
+
+  // The inherited socket serving `role` at `path`: named for it (by systemd or by the image
+  // that handed over), or bound there.
+  InheritedSocket* inherited_for(const std::string& role, const fs::path& path) {
+    for (InheritedSocket& s : inherited_) {
+      if (s.fd < 0 || !is_listening_socket(s.fd)) continue;
+      auto bound = unix_socket_path(s.fd);
+      bool named = s.name == role || s.name == "maya-" + role;
+      if (bound ? bound->lexically_normal() == path.lexically_normal() : named) return &s;
+    }
+    return nullptr;
+  }
+
+  Result<std::unique_ptr<http::UnixServer>> serve_unix(const std::string& role,
+                                                       const fs::path& path,
+                                                       http::ServerOptions options,
+                                                       http::Handler handler) {
+    InheritedSocket* s = inherited_for(role, path);
+    struct stat st {};
+    if (s != nullptr && (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))) {
+      log::warn("the inherited " + role + " socket's file " + path.string() +
+                " is gone; binding a new one");
+      ::close(std::exchange(s->fd, -1));
+      s = nullptr;
+    }
+    if (s == nullptr) {
+      owned_[role] = true;
+      return http::UnixServer::listen(io_, path, std::move(options), std::move(handler));
+    }
+    options.remove_on_close = s->owned_by_maya;
+    owned_[role] = s->owned_by_maya;
+    adopted_.push_back("serving the inherited " + role + " socket " + path.string() +
+                       (s->owned_by_maya ? "" : " (held by the service manager)"));
+    return http::UnixServer::adopt(io_, std::exchange(s->fd, -1), path, std::move(options),
+                                   std::move(handler));
+  }
+
+  // A restart (`maya load --restart`): stop accepting, keep every listening socket open, let
+  // in-flight requests finish, then run() returns the handover and the caller execs `exe`.
+  // Clients that connect meanwhile wait in the sockets' backlogs: none is refused.
+  void begin_handover(const std::string& exe) {
+    if (stopping_) return;
+    Handover h;
+    h.exe = exe;
+    auto keep = [&](const std::string& role, http::UnixServer* server) {
+      if (!server) return;
+      auto fd = server->hand_over();
+      if (!fd) return log::error(fd.error().message);
+      h.sockets.emplace_back((owned_[role] ? "maya-" : "") + role, *fd);
+    };
+    keep("control", control_.get());
+    keep("plugin", plugin_.get());
+    if (discovery_) {
+      int fd = ::fcntl(discovery_->listener_fd(), F_DUPFD_CLOEXEC, 0);
+      if (fd >= 0) h.sockets.emplace_back("maya-discovery", fd);
+    }
+    handover_ = std::move(h);
+    stop("restart as " + exe);
   }
 
   void stop(const std::string& why) {
@@ -189,6 +299,14 @@ class Daemon {
       }
       return records;
     };
+    for (InheritedSocket& s : inherited_) {
+      if (s.fd >= 0 && is_listening_socket(s.fd) && !unix_socket_path(s.fd) &&
+          (s.name == "discovery" || s.name == "maya-discovery")) {
+        options.listen_fd = std::exchange(s.fd, -1);
+        adopted_.push_back("serving the inherited iSCSI discovery portal");
+        break;
+      }
+    }
     auto portal = target::Target::create_discovery(options, std::move(directory));
     if (!portal) {
       return fail("cannot serve the iSCSI discovery portal on " + options.listen + " (set " +
@@ -211,11 +329,16 @@ class Daemon {
     json roles = json::array();
     if (config_.role_storage) roles.push_back("storage");
     if (config_.role_orchestration) roles.push_back("orchestration");
+    std::error_code ignored;
     json sockets = {{"control", config_.control_socket().string()}};
     if (plugin_) sockets["plugin"] = config_.plugin_socket.string();
+    // Who keeps the plugin socket open when this daemon stops: systemd's maya.socket, or nobody.
+    json plugin_held = plugin_ ? json(owned_.at("plugin") ? "maya" : "service manager") : json();
     if (discovery_) sockets["iscsi_discovery"] = target::format_endpoint(discovery_->endpoint());
     json status = {
         {"pid", ::getpid()},
+        {"instance", instance_},
+        {"binary", fs::read_symlink("/proc/self/exe", ignored).string()},
         {"version", MAYA_VERSION},
         {"started_at", iso8601(started_wall_)},
         {"uptime_seconds", uptime.count()},
@@ -224,6 +347,7 @@ class Daemon {
         {"host", {{"name", config_.host_name}, {"id", config_.host_id}}},
         {"roles", roles},
         {"sockets", sockets},
+        {"plugin_socket_held_by", plugin_held},
         {"log_level", std::string(log::level_name(config_.log_level))},
         {"log_file", log_to_file_ ? json(config_.log_file().string()) : json(nullptr)},
         {"volumes", count_volumes()},
@@ -343,7 +467,35 @@ class Daemon {
   std::unique_ptr<http::UnixServer> plugin_;
   std::unique_ptr<target::Target> discovery_;
   std::string discovery_error_;
+  std::vector<InheritedSocket> inherited_;
+  std::map<std::string, bool> owned_;  // role → maya removes the socket file at stop
+  std::vector<std::string> adopted_;   // logged once the daemon runs
+  std::optional<Handover> handover_;
+  const std::string instance_ = random_instance();  // changes with every exec
 };
+
+// Replaces this process by `h.exe load --foreground`, the sockets and the pidfile lock
+// inherited. Returns only on failure.
+int exec_handover(const config::Config& config, const Handover& h, bool log_to_file) {
+  // The lock's descriptor out of the way of 3.., where the sockets go (same lock: a dup).
+  int pidfile_fd = ::fcntl(h.pidfile_fd, F_DUPFD, 200);
+  if (pidfile_fd >= 0) ::close(h.pidfile_fd);
+  if (auto moved = prepare_handover(h.sockets); !moved || pidfile_fd < 0) {
+    log::error("restart failed, the daemon stops: " +
+               (moved ? std::string("cannot keep the pidfile lock") : moved.error().message));
+    return 1;
+  }
+  ::setenv("MAYA_PIDFILE_FD", std::to_string(pidfile_fd).c_str(), 1);
+  std::vector<std::string> args = {h.exe, "load", "--foreground", "--config", config.file.string()};
+  if (log_to_file) args.push_back("--log-to-file");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(nullptr);
+  ::execv(argv[0], argv.data());
+  log::error("restart failed, the daemon stops: cannot run " + h.exe + ": " + std::strerror(errno));
+  return 1;
+}
 
 // Detached daemons log to <state>/maya.log; stderr goes there too so nothing is lost.
 Result<void> open_log_file(const fs::path& file) {
@@ -375,19 +527,33 @@ int run(config::Config config, const Options& options) {
     if (auto opened = open_log_file(config.log_file()); !opened)
       return start_error(opened.error().message);
   }
-  auto pidfile = PidFile::acquire(config.pidfile());
-  if (!pidfile) return start_error(pidfile.error().message);
+  std::vector<InheritedSocket> inherited = take_inherited_sockets();
+  // After a restart the lock comes along (held throughout, so no second daemon slips in).
+  Result<PidFile> pidfile = [&] {
+    const char* kept = std::getenv("MAYA_PIDFILE_FD");
+    if (kept == nullptr) return PidFile::acquire(config.pidfile());
+    int fd = std::atoi(kept);
+    ::unsetenv("MAYA_PIDFILE_FD");
+    return PidFile::adopt(config.pidfile(), fd);
+  }();
+  if (!pidfile) {
+    for (const InheritedSocket& s : inherited) ::close(s.fd);
+    return start_error(pidfile.error().message);
+  }
 
   Result<void> started;
+  std::optional<Handover> handover;
+  const config::Config kept = config;
   {
-    Daemon daemon(std::move(config), std::move(*pidfile), options.log_to_file);
+    Daemon daemon(std::move(config), std::move(*pidfile), options.log_to_file,
+                  std::move(inherited));
     started = daemon.start();
     if (started) {
       ready.send("ready\n");
-      daemon.run();
-      return 0;
+      handover = daemon.run();
     }
   }
+  if (started) return handover ? exec_handover(kept, *handover, options.log_to_file) : 0;
   // Reported once the half-started daemon is gone (pidfile, sockets, threads), so that
   // `maya load` returns to a clean slate.
   return start_error(started.error().message);

@@ -1,7 +1,9 @@
 #include "lib/http/server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <boost/asio/executor_work_guard.hpp>
@@ -26,6 +28,9 @@ using local = asio::local::stream_protocol;
 using boost::system::error_code;
 
 constexpr std::size_t kHeaderLimit = 16 * 1024;
+// At a handover, how long a connection that has sent nothing yet may still send its request
+// (it was accepted by this process, so only this process can answer it).
+constexpr auto kHandoverGrace = std::chrono::seconds(2);
 
 class Session;
 
@@ -35,6 +40,7 @@ struct Shared {
   ServerOptions options;
   asio::thread_pool* pool = nullptr;
   bool closed = false;
+  bool handing_over = false;  // closed for a handover: requests already here are still served
   std::map<Session*, std::weak_ptr<Session>> sessions;
 };
 
@@ -51,8 +57,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Server shutdown: a session waiting for a request is closed; one running a handler
   // finishes its response first.
+  // At a handover, one that has sent nothing yet gets a moment to send its request first.
   void close_if_idle() {
-    if (!busy_) close();
+    if (busy_) return;
+    if (!shared_->handing_over) return close();
+    timer_.expires_after(kHandoverGrace);
+    timer_.async_wait([weak = weak_from_this()](error_code ec) {
+      if (auto self = weak.lock(); self && !ec) self->close();
+    });
   }
 
  private:
@@ -83,7 +95,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec)
       return respond(error_response(400, "malformed HTTP request: " + ec.message()), false, 11);
-    if (shared_->closed)
+    if (shared_->closed && !shared_->handing_over)
       return respond(error_response(503, "the daemon is shutting down"), false, 11);
 
     auto message = parser_->release();
@@ -229,12 +241,39 @@ Result<std::unique_ptr<UnixServer>> UnixServer::listen(asio::io_context& io,
   return std::unique_ptr<UnixServer>(new UnixServer(std::move(impl)));
 }
 
+Result<std::unique_ptr<UnixServer>> UnixServer::adopt(asio::io_context& io, int fd,
+                                                      const std::filesystem::path& socket_path,
+                                                      ServerOptions options, Handler handler) {
+  auto impl = std::make_shared<Impl>(io, socket_path, options.workers);
+  impl->shared->handler = std::move(handler);
+  impl->shared->options = std::move(options);
+  impl->shared->pool = &impl->pool;
+  error_code ec;
+  impl->acceptor.assign(local(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return fail("cannot serve the inherited socket " + socket_path.string() + ": " + ec.message());
+  }
+  impl->accept();
+  return std::unique_ptr<UnixServer>(new UnixServer(std::move(impl)));
+}
+
+Result<int> UnixServer::hand_over() {
+  if (impl_->shared->closed) return fail(impl_->path.string() + " is already closed");
+  int copy = ::fcntl(impl_->acceptor.native_handle(), F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return fail("cannot keep the listening socket " + impl_->path.string());
+  impl_->shared->options.remove_on_close = false;
+  impl_->shared->handing_over = true;
+  close();
+  return copy;
+}
+
 void UnixServer::close() {
   if (impl_->shared->closed) return;
   impl_->shared->closed = true;
   error_code ignored;
   impl_->acceptor.close(ignored);
-  ::unlink(impl_->path.c_str());
+  if (impl_->shared->options.remove_on_close) ::unlink(impl_->path.c_str());
   auto sessions = impl_->shared->sessions;  // closing one erases it from the map
   for (auto& [raw, weak] : sessions) {
     if (auto session = weak.lock()) session->close_if_idle();

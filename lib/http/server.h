@@ -31,6 +31,8 @@ struct ServerOptions {
   // Builds the answer to requests the server refuses itself (malformed, too large); plain
   // text when unset. Each protocol has its own error shape ({"error":…}, Docker's {"Err":…}).
   std::function<Response(int status, const std::string& message)> make_error;
+  // Remove the socket file at close(). Off for a socket the service manager (systemd) holds.
+  bool remove_on_close = true;
 };
 
 class UnixServer {
@@ -39,12 +41,22 @@ class UnixServer {
   static Result<std::unique_ptr<UnixServer>> listen(boost::asio::io_context& io,
                                                     const std::filesystem::path& socket_path,
                                                     ServerOptions options, Handler handler);
+  // Serves an already-listening Unix socket (inherited from systemd or from the daemon image
+  // this one replaced) instead of binding; takes ownership of `fd`. `socket_path` is where
+  // clients find it.
+  static Result<std::unique_ptr<UnixServer>> adopt(boost::asio::io_context& io, int fd,
+                                                   const std::filesystem::path& socket_path,
+                                                   ServerOptions options, Handler handler);
   ~UnixServer();
   UnixServer(const UnixServer&) = delete;
   UnixServer& operator=(const UnixServer&) = delete;
 
   // Stops accepting, waits for running handlers, removes the socket file.
   void close();
+  // For a handover: stops accepting as close() does but leaves the socket listening and its
+  // file in place, and returns a copy of the listening descriptor (CLOEXEC). Connections that
+  // arrive meanwhile wait in the backlog for the next process; none is refused.
+  Result<int> hand_over();
   const std::filesystem::path& path() const;
 
   struct Impl;

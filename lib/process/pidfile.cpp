@@ -84,6 +84,30 @@ PidFile::~PidFile() {
   release();
 }
 
+Result<PidFile> PidFile::adopt(const std::filesystem::path& path, int fd) {
+  struct stat held {};
+  struct stat now {};
+  if (::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0 ||
+      ::fstat(fd, &held) != 0 || ::stat(path.c_str(), &now) != 0 || held.st_ino != now.st_ino ||
+      held.st_dev != now.st_dev) {
+    if (fd >= 0) ::close(fd);
+    return fail("the inherited pidfile lock is not " + path.string() + "'s");
+  }
+  std::string text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) < 0) {
+    ::close(fd);
+    return fail("cannot write pidfile " + path.string());
+  }
+  return PidFile(path, fd);
+}
+
+int PidFile::keep_across_exec() {
+  int fd = fd_;
+  fd_ = -1;
+  if (fd >= 0) ::fcntl(fd, F_SETFD, 0);
+  return fd;
+}
+
 void PidFile::release() {
   if (fd_ < 0) return;
   ::unlink(path_.c_str());

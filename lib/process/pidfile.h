@@ -19,6 +19,9 @@ class PidFile {
   static Result<PidFile> acquire(const std::filesystem::path& path,
                                  const std::string& what = "a maya daemon");
 
+  // Takes over a lock this process inherited across exec (`fd`, from keep_across_exec()).
+  static Result<PidFile> adopt(const std::filesystem::path& path, int fd);
+
   // The pid of the live process holding the lock at `path`, if any (0 while it starts up).
   static std::optional<pid_t> holder(const std::filesystem::path& path);
 
@@ -29,6 +32,9 @@ class PidFile {
 
   // Removes the file and drops the lock (also done by the destructor).
   void release();
+  // Keeps the lock held across an exec of this process: returns the descriptor (no longer
+  // CLOEXEC) and forgets it, so the file is neither removed nor unlocked.
+  int keep_across_exec();
 
  private:
   PidFile(std::filesystem::path path, int fd) : path_(std::move(path)), fd_(fd) {}

@@ -84,12 +84,15 @@ Result<std::unique_ptr<Target>> Target::create_with_disk(const TargetOptions& op
 Result<std::unique_ptr<Target>> Target::create_discovery(const TargetOptions& options,
                                                          iscsi::TargetDirectory directory) {
   MAYA_TRY(endpoint, parse_endpoint(options.listen));
-  MAYA_TRY(listener, listen_tcp(*endpoint, kListenBacklog));
+  Result<Fd> listener = options.listen_fd >= 0 ? Result<Fd>(Fd(options.listen_fd))
+                                               : listen_tcp(*endpoint, kListenBacklog);
+  if (!listener) return std::unexpected(listener.error());
   MAYA_TRY(bound, local_endpoint(listener->get()));
   bound->host = endpoint->host;
   TargetOptions discovery = options;
   discovery.iqn.clear();
   discovery.discovery_limits = options.limits;  // nothing else to keep room for
+  discovery.listen_fd = -1;
   MAYA_TRY(t, make(std::move(discovery), std::move(*listener), *bound));
   (*t)->context_.directory = std::move(directory);
   return std::move(*t);

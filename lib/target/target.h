@@ -36,6 +36,9 @@ class Sender;
 
 struct TargetOptions {
   std::string listen = "0.0.0.0:3260";  // "ADDR:PORT" or "[IPv6]:PORT"
+  // An already-listening TCP socket to serve instead of binding `listen` (inherited across a
+  // daemon restart); the Target owns it. Discovery portals only.
+  int listen_fd = -1;
   std::string iqn;
   std::string alias;
   std::uint16_t tpgt = 1;
@@ -87,6 +90,9 @@ class Target {
   // The bound portal (the real port when 0 was asked for).
   const Endpoint& endpoint() const { return endpoint_; }
   std::uint16_t port() const { return endpoint_.port; }
+  // The listening descriptor (for a handover: stop() would shut the socket down for everyone
+  // holding it, so a handing-over daemon leaves the Target to die with its exec).
+  int listener_fd() const { return listener_.get(); }
   const std::string& iqn() const { return options_.iqn; }
 
   // Accepts connections and runs logins until stop(); blocking.

@@ -106,6 +106,29 @@ third=$(drun -v "$VOL:/data" "$E2E_IMAGE" sh -c 'cat /data/hello.txt; sha256sum 
 [[ $(sed -n 2p <<<"$third" | awk '{print $1}') == "$sum_written" ]] || fail "payload checksum differs"
 pass
 
+# Issue 11: no window in which Docker meets a closed plugin socket. Docker, finding none,
+# retries for 15 s and then makes an empty local volume of the same name: a look-alike.
+step "maya load --restart while docker run -v $VOL starts: the container gets maya's volume"
+before=$(maya status -o json | jq -r '.instance')
+(drun -v "$VOL:/data" "$E2E_IMAGE" cat /data/hello.txt >"$T/during-restart.out" 2>&1
+  echo $? >"$T/during-restart.rc") &
+runner=$!
+restarts=0
+while kill -0 "$runner" 2>/dev/null && ((restarts < 20)); do
+  maya load --restart >/dev/null || fail "maya load --restart failed"
+  restarts=$((restarts + 1))
+done
+wait "$runner" || true
+[[ $(cat "$T/during-restart.rc") == 0 ]] || fail "docker run failed: $(cat "$T/during-restart.out")"
+[[ $(cat "$T/during-restart.out") == "written by the first container" ]] ||
+  fail "the container read '$(cat "$T/during-restart.out")', not maya's volume"
+[[ $(maya status -o json | jq -r '.instance') != "$before" ]] || fail "the daemon did not restart"
+listed=$(docker volume ls --format '{{.Driver}} {{.Name}}')
+! grep -qx "local $VOL" <<<"$listed" || fail "Docker made a local look-alike of $VOL"
+[[ $(docker exec maya-e2e-sleeper cat /data/hello.txt) == "written by the first container" ]] ||
+  fail "the running container lost the volume"
+pass "$restarts restart(s) during the run"
+
 step "docker volume inspect $VOL shows the plugin's Status while mounted"
 status=$(docker volume inspect "$VOL" | jq -c '.[0].Status')
 jq_true 'type == "object" and has("state") and (has("size") or has("size_bytes"))' "$status" ||

@@ -19,9 +19,13 @@ namespace maya::testing {
 namespace fs = std::filesystem;
 
 RunResult run_maya(const std::vector<std::string>& args) {
+  return run_exe(MAYA_BINARY, args);
+}
+
+RunResult run_exe(const std::string& exe, const std::vector<std::string>& args) {
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return {};
-  std::vector<std::string> argv_text = {MAYA_BINARY};
+  std::vector<std::string> argv_text = {exe};
   argv_text.insert(argv_text.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_text) argv.push_back(a.data());

@@ -19,6 +19,8 @@ struct RunResult {
 
 // Runs `MAYA_BINARY args...` with a 60 s limit and returns its output.
 RunResult run_maya(const std::vector<std::string>& args);
+// The same with another binary (a copy of maya, as an upgrade installs one).
+RunResult run_exe(const std::string& exe, const std::vector<std::string>& args);
 
 // A temp directory used as `maya init --root`; unloads any daemon and removes it on destruction.
 class TempRoot {
