@@ -210,6 +210,8 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
   if (*attach != "auto" && *attach != "iscsi" && *attach != "fuse")
     return defaults.error_at("attach", "\"" + *attach + "\" is not auto, iscsi or fuse");
   cfg.volume_defaults.attach = *attach;
+  MAYA_TRY(keep_lost_found, defaults.boolean("keep_lost_found", false));
+  cfg.volume_defaults.keep_lost_found = *keep_lost_found;
   MAYA_TRY(defaults_ok, defaults.reject_unknown());
 
   MAYA_TRY(log_t, section("log"));

@@ -31,7 +31,8 @@ struct VolumeDefaults {
   unsigned replicas = 1;
   std::string fstype;
   std::string storage_driver;
-  std::string attach = "auto";  // auto | iscsi | fuse: how jiva volumes attach to this host
+  std::string attach = "auto";   // auto | iscsi | fuse: how jiva volumes attach to this host
+  bool keep_lost_found = false;  // keep ext4's empty lost+found after the first format
   bool operator==(const VolumeDefaults&) const = default;
 };
 

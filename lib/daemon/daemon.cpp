@@ -292,6 +292,7 @@ class Daemon {
     keep(fresh->storage_drivers, config_.storage_drivers, "[drivers] storage");
     bool changed = !(*fresh == config_);
     config_ = std::move(*fresh);
+    if (volumes_) volumes_->configure({config_.volume_defaults.keep_lost_found, config_.store_dir});
     loaded_wall_ = std::time(nullptr);
     log::set_level(config_.log_level);
     log::info(std::string("configuration reloaded from ") + config_.file.string() +

@@ -21,7 +21,9 @@ namespace fs = std::filesystem;
 RunResult run_maya(const std::vector<std::string>& args) {
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return {};
-  std::vector<std::string> argv_text = {MAYA_BINARY};
+  // MAYA_TEST_BINARY runs the tests against another build (e.g. main's, to see a test fail).
+  const char* binary = std::getenv("MAYA_TEST_BINARY");
+  std::vector<std::string> argv_text = {binary != nullptr && *binary ? binary : MAYA_BINARY};
   argv_text.insert(argv_text.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_text) argv.push_back(a.data());

