@@ -7,6 +7,7 @@
 
 #include <toml++/toml.h>
 
+#include "drivers/volume/mount_options.h"
 #include "lib/common/files.h"
 #include "lib/common/names.h"
 #include "lib/common/size.h"
@@ -155,6 +156,9 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
     if (key == "spec") continue;
     MAYA_TRY(applied, apply(spec, key, value));
   }
+  // Checked once every key is in: the file system may come after the options.
+  if (auto ok = check_mount_options(spec.fstype, spec.mount_options); !ok)
+    return fail("option mountopts: " + ok.error().message);
   // A clone is as large as its snapshot unless a size was asked for.
   if (!spec.from.empty() && !sized) spec.size_bytes = 0;
   return spec;

@@ -93,5 +93,29 @@ TEST_F(VolumeTraps, AFreshExt4VolumeHasAnEmptyRootUnlessLostFoundIsKept) {
   ASSERT_EQ(call("Unmount", {{"Name", "kept"}, {"ID", "a"}})["Err"], "");
 }
 
+// Trap 5: a bad mount option used to be accepted, then fail every `docker run`.
+TEST_F(VolumeTraps, ABadMountOptionIsRefusedAtCreateNamingIt) {
+  RunResult cli =
+      root_.maya({"volume", "create", "bad", "--size", "64MiB", "--mountopts", "noatime,bogus"});
+  EXPECT_NE(cli.status, 0) << cli.out;
+  EXPECT_NE(cli.err.find("\"bogus\""), std::string::npos) << cli.err;
+  json docker =
+      create("bad2", {{"size", "64MiB"}, {"fstype", "xfs"}, {"mountopts", "data=journal"}});
+  EXPECT_NE(docker["Err"].get<std::string>().find("\"data=journal\" is not known for xfs"),
+            std::string::npos)
+      << docker;
+  EXPECT_TRUE(fs::is_empty(store())) << "nothing was created";
+  EXPECT_NE(root_.maya({"volume", "inspect", "bad"}).status, 0);
+
+  // Good options still work, at create and at the mount.
+  ASSERT_EQ(create("good", {{"size", "64MiB"},
+                            {"driver", "local"},
+                            {"mountopts", "noatime,data=journal,errors=remount-ro"}})["Err"],
+            "");
+  json mounted = call("Mount", {{"Name", "good"}, {"ID", "a"}});
+  ASSERT_EQ(mounted["Err"], "") << mounted;
+  ASSERT_EQ(call("Unmount", {{"Name", "good"}, {"ID", "a"}})["Err"], "");
+}
+
 }  // namespace
 }  // namespace maya::testing
