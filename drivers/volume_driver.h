@@ -31,6 +31,7 @@ struct VolumeInfo {
   std::optional<IscsiExport> iscsi;        // set when the volume is an iSCSI target
   std::optional<ReplicationInfo> replication;
   std::vector<SnapshotInfo> snapshots;
+  std::vector<std::string> warnings;  // from create: what the user should know (overcommit)
   unsigned mount_count() const {
     unsigned n = 0;
     for (const auto& [id, count] : mounts) n += count;

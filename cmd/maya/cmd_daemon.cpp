@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cmd/maya/commands.h"
+#include "lib/common/size.h"
 #include "lib/daemon/control_client.h"
 #include "lib/daemon/daemon.h"
 #include "lib/daemon/launcher.h"
@@ -41,6 +42,14 @@ void print_status_table(const json& s) {
     std::cout << "log       " << s["log_file"].get<std::string>() << " ("
               << s["log_level"].get<std::string>() << ")\n";
   std::cout << "volumes   " << s["volumes"] << "\n";
+  if (const json& st = s.value("store", json()); st.is_object() && st.contains("free_bytes")) {
+    std::cout << "store     " << st["path"].get<std::string>() << ": "
+              << format_size(st["committed_bytes"].get<std::uint64_t>())
+              << " committed to thin volumes, "
+              << format_size(st["free_bytes"].get<std::uint64_t>()) << " free of "
+              << format_size(st["total_bytes"].get<std::uint64_t>())
+              << (st["overcommitted"].get<bool>() ? " (overcommitted)" : "") << "\n";
+  }
   if (s.contains("warnings")) {
     for (const auto& w : s["warnings"]) std::cout << "warning   " << w.get<std::string>() << "\n";
   }

@@ -125,6 +125,8 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
 
   auto created = call_daemon(globals, "POST", "/v1/volumes", {{"name", name}, {"opts", opts}});
   if (!created) return 1;
+  if (created->contains("warnings"))
+    for (const auto& w : (*created)["warnings"]) std::cerr << "warning: " << text(w) << "\n";
   if (json_output(globals)) {
     print_json(*created);
   } else {

@@ -228,7 +228,20 @@ class Daemon {
         {"volumes", count_volumes()},
     };
     if (!discovery_error_.empty()) status["warnings"] = json::array({discovery_error_});
+    status["store"] = store_json();
     return status;
+  }
+
+  // The store's free space against what its thin volumes may grow to (null: no storage role).
+  json store_json() {
+    if (!volumes_) return nullptr;
+    auto space = volumes_->store_space();
+    if (!space) return {{"path", config_.store_dir.string()}, {"error", space.error().message}};
+    return {{"path", space->store.string()},
+            {"committed_bytes", space->committed_bytes},
+            {"free_bytes", space->free_bytes},
+            {"total_bytes", space->total_bytes},
+            {"overcommitted", space->committed_bytes > space->free_bytes}};
   }
 
   std::size_t count_volumes() const {

@@ -116,7 +116,9 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
         if (!spec) return json_error(400, spec.error().message);
         auto created = driver->create(*spec);
         if (!created) return json_error(400, created.error().message);
-        return json_response(201, volume_json(*created));
+        json answer = volume_json(*created);
+        answer["warnings"] = created->warnings;
+        return json_response(201, answer);
       }));
   router.add("GET", "/v1/volumes/{name}",
              guarded([driver](const Request& r, const std::string& name) {

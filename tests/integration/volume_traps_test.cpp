@@ -117,5 +117,43 @@ TEST_F(VolumeTraps, ABadMountOptionIsRefusedAtCreateNamingIt) {
   ASSERT_EQ(call("Unmount", {{"Name", "good"}, {"ID", "a"}})["Err"], "");
 }
 
+// Trap 7: a thin volume may be bigger than the disk, but maya says so.
+TEST_F(VolumeTraps, OvercommitIsWarnedAtCreateAndShownInStatus) {
+  RunResult small = root_.maya({"volume", "create", "small", "--size", "64MiB"});
+  created_.push_back("small");
+  ASSERT_EQ(small.status, 0) << small.err;
+  EXPECT_EQ(small.err.find("warning"), std::string::npos) << small.err;
+  json space = root_.status()["store"];
+  ASSERT_TRUE(space.is_object()) << root_.status();
+  EXPECT_EQ(space["path"], store().string());
+  EXPECT_EQ(space["committed_bytes"], 64ull << 20);
+  EXPECT_GT(space["free_bytes"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(space["overcommitted"], false);
+
+  struct statvfs st {};
+  ASSERT_EQ(::statvfs(store().c_str(), &st), 0);
+  std::uint64_t free_mib = std::uint64_t{st.f_bavail} * st.f_frsize >> 20;
+  std::string big = std::to_string(free_mib + 1024) + "MiB";
+  RunResult cli = root_.maya({"volume", "create", "big", "--size", big});
+  created_.push_back("big");
+  ASSERT_EQ(cli.status, 0) << cli.err << " (a thin volume may be bigger than the disk)";
+  EXPECT_NE(cli.err.find("warning: thin volumes in " + store().string()), std::string::npos)
+      << cli.err;
+  EXPECT_NE(cli.err.find("free"), std::string::npos) << cli.err;
+
+  json docker = create("big2", {{"size", big}});
+  EXPECT_EQ(docker["Err"], "") << docker;
+  std::string log = read_file(root_.path() / "var/lib/maya/maya.log").value_or("");
+  EXPECT_NE(log.find("volume big2: thin volumes in"), std::string::npos)
+      << "Docker users find the warning in the daemon log";
+
+  space = root_.status()["store"];
+  EXPECT_EQ(space["overcommitted"], true);
+  EXPECT_GT(space["committed_bytes"], space["free_bytes"]);
+  RunResult table = root_.maya({"status"});
+  EXPECT_NE(table.out.find("committed to thin volumes"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("(overcommitted)"), std::string::npos) << table.out;
+}
+
 }  // namespace
 }  // namespace maya::testing

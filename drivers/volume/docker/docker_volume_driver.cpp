@@ -1,7 +1,9 @@
 #include "drivers/volume/docker/docker_volume_driver.h"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -31,6 +33,32 @@ void DockerVolumeDriver::configure(Settings settings) {
 DockerVolumeDriver::Settings DockerVolumeDriver::settings() {
   std::lock_guard guard(settings_mutex_);
   return settings_;
+}
+
+Result<DockerVolumeDriver::StoreSpace> DockerVolumeDriver::store_space() {
+  StoreSpace space;
+  space.store = settings().store_dir;
+  if (space.store.empty()) return fail("the store directory is not configured");
+  struct statvfs st {};
+  if (::statvfs(space.store.c_str(), &st) != 0)
+    return fail("cannot read the free space of " + space.store.string() + ": " +
+                std::strerror(errno));
+  space.free_bytes = std::uint64_t{st.f_bavail} * st.f_frsize;
+  space.total_bytes = std::uint64_t{st.f_blocks} * st.f_frsize;
+  for (const VolumeRecord& record : records_.load_all(nullptr)) {
+    if (record.spec.thin)
+      space.committed_bytes += record.spec.size_bytes * std::max(1u, record.spec.replicas);
+  }
+  return space;
+}
+
+std::optional<std::string> DockerVolumeDriver::overcommit_warning() {
+  auto space = store_space();
+  if (!space || space->committed_bytes <= space->free_bytes) return std::nullopt;
+  return "thin volumes in " + space->store.string() + " may now grow to " +
+         format_size(space->committed_bytes) + " (size × replicas), more than its " +
+         format_size(space->free_bytes) +
+         " free: writes will fail for lack of space if they all fill up";
 }
 
 std::shared_ptr<std::mutex> DockerVolumeDriver::lock_for(const std::string& name) {
@@ -167,7 +195,12 @@ Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& spec) {
   log::info("volume " + spec.name + " created (" + spec.storage_driver + ", " +
             format_size(record.spec.size_bytes) +
             (spec.from.empty() ? std::string() : ", a clone of " + spec.from) + ")");
-  return describe(record);
+  VolumeInfo info = describe(record);
+  if (auto warning = overcommit_warning()) {
+    log::warn("volume " + spec.name + ": " + *warning);
+    info.warnings.push_back(*warning);
+  }
+  return info;
 }
 
 Result<void> DockerVolumeDriver::remove(const std::string& name, bool force) {

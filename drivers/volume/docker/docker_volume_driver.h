@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,16 @@ class DockerVolumeDriver final : public VolumeDriver {
   void configure(Settings settings);
   Settings settings();
 
+  // The store's space against what its thin volumes may grow to (size × replicas each; thick
+  // volumes hold their space already, so free space has counted them).
+  struct StoreSpace {
+    std::filesystem::path store;
+    std::uint64_t committed_bytes = 0;  // thin volumes' size × replicas
+    std::uint64_t free_bytes = 0;       // statvfs: available to maya
+    std::uint64_t total_bytes = 0;
+  };
+  Result<StoreSpace> store_space();
+
   // Brings records and the host together after a start: mounts that records need are
   // restored, mounts and loop devices nobody references are released, references from an
   // earlier boot are dropped. Returns what it did, one line each, for the log.
@@ -59,6 +70,8 @@ class DockerVolumeDriver final : public VolumeDriver {
 
  private:
   std::shared_ptr<std::mutex> lock_for(const std::string& name);
+  // What to tell whoever creates a volume when the store is overcommitted.
+  std::optional<std::string> overcommit_warning();
   Result<StorageDriver*> storage_for(const VolumeSpec& spec);
   std::filesystem::path mountpoint(const std::string& name) const;
   bool is_mounted(const std::string& name);
