@@ -148,12 +148,14 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
     MAYA_TRY(from_file, options_from_spec_file(file->second));
     sized = sized || from_file->contains("size");
     for (const auto& [key, value] : *from_file) {
+      spec.given.insert(key);
       if (auto applied = apply(spec, key, value); !applied)
         return fail(file->second + ": " + applied.error().message);
     }
   }
   for (const auto& [key, value] : options) {
     if (key == "spec") continue;
+    spec.given.insert(key);
     MAYA_TRY(applied, apply(spec, key, value));
   }
   // Checked once every key is in: the file system may come after the options.

@@ -155,5 +155,80 @@ TEST_F(VolumeTraps, OvercommitIsWarnedAtCreateAndShownInStatus) {
   EXPECT_NE(table.out.find("(overcommitted)"), std::string::npos) << table.out;
 }
 
+// Trap 4: snapshots outlive their volume (as on EBS) and restore with --from, until deleted.
+TEST_F(VolumeTraps, SnapshotsOutliveTheirVolumeAndRestoreWithItsSpec) {
+  RunResult made =
+      root_.maya({"volume", "create", "src", "--size", "300MiB", "--replicas", "2", "--uid", "1000",
+                  "--gid", "1001", "--fstype", "xfs", "--mountopts", "noatime"});
+  created_.push_back("src");
+  ASSERT_EQ(made.status, 0) << made.err;
+  json mounted = call("Mount", {{"Name", "src"}, {"ID", "a"}});
+  ASSERT_EQ(mounted["Err"], "") << mounted;
+  std::ofstream(fs::path(mounted["Mountpoint"].get<std::string>()) / "hello") << "before";
+  ASSERT_EQ(call("Unmount", {{"Name", "src"}, {"ID", "a"}})["Err"], "");
+  RunResult snap = root_.maya({"volume", "snapshot", "create", "src", "s1"});
+  ASSERT_EQ(snap.status, 0) << snap.err;
+  EXPECT_EQ(json::parse(root_.maya({"volume", "snapshot", "list", "src", "-o", "json"}).out).size(),
+            1u);
+
+  RunResult deleted = root_.maya({"volume", "delete", "src"});
+  ASSERT_EQ(deleted.status, 0) << deleted.err;
+  RunResult listed = root_.maya({"snapshot", "list", "-o", "json"});
+  ASSERT_EQ(listed.status, 0) << listed.err;
+  json all = json::parse(listed.out);
+  ASSERT_EQ(all.size(), 1u) << all;
+  EXPECT_EQ(all[0]["volume"], "src");
+  EXPECT_EQ(all[0]["name"], "s1");
+  EXPECT_EQ(all[0]["volume_deleted"], true);
+  EXPECT_NE(root_.maya({"snapshot", "list"}).out.find("deleted"), std::string::npos);
+
+  // A clone of the kept snapshot (through Docker) has the data and the source's spec.
+  json clone = create("restored", {{"from", "src@s1"}});
+  ASSERT_EQ(clone["Err"], "") << clone;
+  json v = json::parse(root_.maya({"volume", "inspect", "restored", "-o", "json"}).out);
+  EXPECT_EQ(v["replicas_wanted"], 2);
+  EXPECT_EQ(v["uid"], 1000);
+  EXPECT_EQ(v["gid"], 1001);
+  EXPECT_EQ(v["fstype"], "xfs");
+  EXPECT_EQ(v["mount_options"], "noatime");
+  mounted = call("Mount", {{"Name", "restored"}, {"ID", "a"}});
+  ASSERT_EQ(mounted["Err"], "") << mounted;
+  fs::path mp = mounted["Mountpoint"].get<std::string>();
+  EXPECT_EQ(read_file(mp / "hello").value_or(""), "before");
+  struct stat st {};
+  ASSERT_EQ(::stat(mp.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1000u);
+  ASSERT_EQ(call("Unmount", {{"Name", "restored"}, {"ID", "a"}})["Err"], "");
+  // An option given wins over the source's.
+  RunResult one = root_.maya({"volume", "create", "single", "--from", "src@s1", "--replicas", "1"});
+  created_.push_back("single");
+  ASSERT_EQ(one.status, 0) << one.err;
+  EXPECT_EQ(
+      json::parse(root_.maya({"volume", "inspect", "single", "-o", "json"}).out)["replicas_wanted"],
+      1);
+
+  EXPECT_NE(create("x", {{"from", "nosuch@snap"}})["Err"].get<std::string>().find("no such volume"),
+            std::string::npos);
+  RunResult gone = root_.maya({"snapshot", "delete", "src@s1"});
+  ASSERT_EQ(gone.status, 0) << gone.err;
+  EXPECT_EQ(json::parse(root_.maya({"snapshot", "list", "-o", "json"}).out).size(), 0u);
+  EXPECT_NE(create("y", {{"from", "src@s1"}})["Err"].get<std::string>().find("no such volume"),
+            std::string::npos);
+
+  // docker volume rm keeps them too; delete --with-snapshots does not.
+  ASSERT_EQ(root_.maya({"volume", "snapshot", "create", "restored", "s2"}).status, 0);
+  EXPECT_EQ(call("Remove", {{"Name", "restored"}})["Err"], "");
+  all = json::parse(root_.maya({"snapshot", "list", "-o", "json"}).out);
+  ASSERT_EQ(all.size(), 1u) << all;
+  EXPECT_EQ(all[0]["volume"], "restored");
+  ASSERT_EQ(root_.maya({"volume", "snapshot", "create", "single", "s3"}).status, 0);
+  RunResult with = root_.maya({"volume", "delete", "single", "--with-snapshots"});
+  ASSERT_EQ(with.status, 0) << with.err;
+  all = json::parse(root_.maya({"snapshot", "list", "-o", "json"}).out);
+  ASSERT_EQ(all.size(), 1u) << all;
+  EXPECT_EQ(all[0]["volume"], "restored");
+  EXPECT_EQ(root_.maya({"snapshot", "delete", "restored@s2"}).status, 0);
+}
+
 }  // namespace
 }  // namespace maya::testing

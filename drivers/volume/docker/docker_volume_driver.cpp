@@ -23,6 +23,7 @@ DockerVolumeDriver::DockerVolumeDriver(StorageDrivers storage, std::unique_ptr<O
       os_(std::move(os)),
       state_dir_(std::move(state_dir)),
       records_(state_dir_ / "volumes"),
+      deleted_(state_dir_ / "deleted-volumes"),
       boot_id_(current_boot_id()) {}
 
 void DockerVolumeDriver::configure(Settings settings) {
@@ -173,8 +174,10 @@ Result<void> DockerVolumeDriver::bring_down(const VolumeSpec& spec) {
   return {};
 }
 
-Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& spec) {
-  MAYA_TRY(valid, validate_volume_name(spec.name));
+Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& asked) {
+  MAYA_TRY(valid, validate_volume_name(asked.name));
+  VolumeSpec spec = asked;
+  MAYA_TRY(inherited, inherit(spec));
   MAYA_TRY(storage, storage_for(spec));
   if (spec.replicas > (*storage)->max_replicas()) {
     return fail("the " + spec.storage_driver + " driver keeps at most " +
@@ -203,7 +206,41 @@ Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& spec) {
   return info;
 }
 
+Result<void> DockerVolumeDriver::inherit(VolumeSpec& spec) {
+  if (spec.from.empty()) return {};
+  const std::string source = spec.from.substr(0, spec.from.find('@'));
+  auto record = records_.exists(source) ? records_.load(source) : deleted_.load(source);
+  if (!record) {
+    // A volume deleted before snapshots were kept, or by hand: the storage driver decides.
+    if (records_.exists(source) || deleted_.exists(source)) return {};
+    bool kept = false;
+    for (const auto& [name, driver] : storage_) {
+      if (auto* m = dynamic_cast<SnapshotManager*>(driver.get())) {
+        if (auto all = m->kept_snapshots())
+          for (const auto& k : *all) kept = kept || k.volume == source;
+      }
+    }
+    if (!kept) return fail("no such volume: " + source);
+    return {};
+  }
+  const VolumeSpec& from = record->spec;
+  auto inherits = [&](const char* key) { return !spec.given.contains(key); };
+  if (inherits("driver")) spec.storage_driver = from.storage_driver;
+  if (inherits("replicas")) spec.replicas = from.replicas;
+  if (inherits("uid")) spec.uid = from.uid;
+  if (inherits("gid")) spec.gid = from.gid;
+  if (inherits("fstype")) spec.fstype = from.fstype;
+  if (inherits("mountopts")) spec.mount_options = from.mount_options;
+  if (inherits("thin")) spec.thin = from.thin;
+  if (inherits("attach")) spec.attach = from.attach;
+  return {};
+}
+
 Result<void> DockerVolumeDriver::remove(const std::string& name, bool force) {
+  return remove(name, force, false);
+}
+
+Result<void> DockerVolumeDriver::remove(const std::string& name, bool force, bool with_snapshots) {
   auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   MAYA_TRY(record, records_.load(name));
@@ -220,12 +257,78 @@ Result<void> DockerVolumeDriver::remove(const std::string& name, bool force) {
       return fail("volume " + name + " is broken (" + stored->broken + ")");
   }
   MAYA_TRY(detached, (*storage)->detach(name));  // a crash may have left it attached
+  if (auto* snapshots = dynamic_cast<SnapshotManager*>(*storage)) {
+    auto listed = snapshots->list_snapshots(name);
+    if (listed && !listed->empty()) {
+      if (with_snapshots) {
+        for (const SnapshotInfo& snap : *listed)
+          MAYA_TRY_VOID(snapshots->delete_snapshot(name, snap.name));
+      } else {
+        // What a clone of a kept snapshot inherits (saved before the snapshots move).
+        MAYA_TRY(saved, deleted_.save(*record));
+      }
+    }
+  }
   MAYA_TRY(removed, (*storage)->remove(name));
   MAYA_TRY(erased, records_.erase(name));
   std::error_code ec;
   fs::remove(mountpoint(name), ec);
   log::info("volume " + name + " removed");
   return {};
+}
+
+Result<std::vector<DockerVolumeDriver::HostSnapshot>> DockerVolumeDriver::all_snapshots() {
+  std::vector<HostSnapshot> out;
+  for (const VolumeRecord& record : records_.load_all(nullptr)) {
+    auto storage = storage_for(record.spec);
+    auto* m = storage ? dynamic_cast<SnapshotManager*>(*storage) : nullptr;
+    if (m == nullptr) continue;
+    if (auto listed = m->list_snapshots(record.spec.name))
+      for (auto& snap : *listed) out.push_back({record.spec.name, std::move(snap), false});
+  }
+  for (const auto& [name, driver] : storage_) {
+    auto* m = dynamic_cast<SnapshotManager*>(driver.get());
+    if (m == nullptr) continue;
+    MAYA_TRY(kept, m->kept_snapshots());
+    for (auto& k : *kept) out.push_back({k.volume, std::move(k.info), true});
+  }
+  return out;
+}
+
+Result<void> DockerVolumeDriver::delete_any_snapshot(const std::string& volume,
+                                                     const std::string& snapshot) {
+  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY(all, all_snapshots());
+  bool volume_known = records_.exists(volume);
+  for (const HostSnapshot& s : *all) {
+    if (s.volume != volume) continue;
+    volume_known = true;
+    if (s.info.name != snapshot) continue;
+    if (!s.volume_deleted) {
+      auto done = with_storage(
+          volume, true, [&](StorageDriver& d, const VolumeRecord&) -> Result<nlohmann::json> {
+            auto& m = dynamic_cast<SnapshotManager&>(d);
+            MAYA_TRY_VOID(m.delete_snapshot(volume, snapshot));
+            return nlohmann::json();
+          });
+      if (!done) return std::unexpected(done.error());
+      return {};
+    }
+    for (const auto& [name, driver] : storage_) {
+      auto* m = dynamic_cast<SnapshotManager*>(driver.get());
+      if (m == nullptr || !m->delete_kept_snapshot(volume, snapshot)) continue;
+      if (!records_.exists(volume)) {
+        auto left = all_snapshots();
+        bool more = false;
+        if (left)
+          for (const HostSnapshot& l : *left) more = more || l.volume == volume;
+        if (left && !more) (void)deleted_.erase(volume);  // nothing left to clone from
+      }
+      return {};
+    }
+  }
+  if (!volume_known) return fail("no such volume: " + volume);
+  return fail("volume " + volume + " has no snapshot " + snapshot);
 }
 
 Result<fs::path> DockerVolumeDriver::mount(const std::string& name, const std::string& id) {

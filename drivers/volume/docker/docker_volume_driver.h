@@ -61,12 +61,24 @@ class DockerVolumeDriver final : public VolumeDriver {
   Result<nlohmann::json> with_storage(const std::string& name, bool in_use_ok, const StorageOp& op);
 
   Result<VolumeInfo> create(const VolumeSpec& spec) override;
+  // Keeps the volume's snapshots (SnapshotManager::kept_snapshots) unless `with_snapshots`.
   Result<void> remove(const std::string& name, bool force) override;
+  Result<void> remove(const std::string& name, bool force, bool with_snapshots) override;
   Result<std::filesystem::path> mount(const std::string& name, const std::string& id) override;
   Result<void> unmount(const std::string& name, const std::string& id) override;
   Result<std::filesystem::path> path(const std::string& name) override;
   Result<VolumeInfo> get(const std::string& name) override;
   Result<std::vector<VolumeInfo>> list() override;
+
+  // Every snapshot on this host: of existing volumes and those deleted volumes kept.
+  struct HostSnapshot {
+    std::string volume;
+    SnapshotInfo info;
+    bool volume_deleted = false;
+  };
+  Result<std::vector<HostSnapshot>> all_snapshots();
+  // Deletes VOLUME@SNAPSHOT, whether its volume exists or was deleted.
+  Result<void> delete_any_snapshot(const std::string& volume, const std::string& snapshot);
 
  private:
   std::shared_ptr<std::mutex> lock_for(const std::string& name);
@@ -80,11 +92,15 @@ class DockerVolumeDriver final : public VolumeDriver {
   // Unmount and detach.
   Result<void> bring_down(const VolumeSpec& spec);
   VolumeInfo describe(const VolumeRecord& record);
+  // A clone takes what its options did not set from its source volume's spec (the volume, or
+  // the record kept when it was deleted); "no such volume" when neither exists.
+  Result<void> inherit(VolumeSpec& spec);
 
   StorageDrivers storage_;
   std::unique_ptr<OsDriver> os_;
   std::filesystem::path state_dir_;
   VolumeRecords records_;
+  VolumeRecords deleted_;  // <state>/deleted-volumes: specs of deleted volumes that kept snapshots
   std::string boot_id_;
   std::mutex settings_mutex_;
   Settings settings_;
