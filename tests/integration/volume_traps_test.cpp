@@ -2,8 +2,10 @@
 // (root only; CI runs as root): an empty root on a fresh ext4 volume, mount options checked
 // at create, the overcommit warning, snapshots that outlive their volume, a forced delete.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -228,6 +230,69 @@ TEST_F(VolumeTraps, SnapshotsOutliveTheirVolumeAndRestoreWithItsSpec) {
   ASSERT_EQ(all.size(), 1u) << all;
   EXPECT_EQ(all[0]["volume"], "restored");
   EXPECT_EQ(root_.maya({"snapshot", "delete", "restored@s2"}).status, 0);
+}
+
+// Trap 3: delete --force with a container on the volume unmounted it, then failed at the loop
+// device and left the volume in error. Now it refuses before it changes anything, naming the
+// process; once that is gone it completes. The "container" is a process in a mount namespace
+// of its own (unshare -m), which holds a copy of the volume's mount, as a container does.
+TEST_F(VolumeTraps, ForcedDeleteRefusesWhileAnotherNamespaceHoldsTheVolumeThenCompletes) {
+  if (::access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "SKIP: unshare(1) is missing";
+  ASSERT_EQ(create("held", {{"size", "64MiB"}})["Err"], "");
+  json mounted = call("Mount", {{"Name", "held"}, {"ID", "a"}});
+  ASSERT_EQ(mounted["Err"], "") << mounted;
+  fs::path mp = mounted["Mountpoint"].get<std::string>();
+  std::ofstream(mp / "data") << "still here";
+
+  pid_t holder = ::fork();
+  if (holder == 0) {
+    ::execl("/usr/bin/unshare", "unshare", "-m", "--propagation", "private", "sleep", "600",
+            nullptr);
+    _exit(127);
+  }
+  ASSERT_GT(holder, 0);
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } reaper{holder};
+  // Bounded wait until it runs sleep in its own mount namespace.
+  struct stat own {
+  }, its{};
+  ASSERT_EQ(::stat("/proc/self/ns/mnt", &own), 0);
+  const std::string proc = "/proc/" + std::to_string(holder);
+  bool ready = false;
+  for (int i = 0; i < 500 && !ready; ++i) {
+    ready = ::stat((proc + "/ns/mnt").c_str(), &its) == 0 && its.st_ino != own.st_ino &&
+            read_file(proc + "/comm").value_or("") == "sleep\n";
+    if (!ready) ::usleep(10000);
+  }
+  ASSERT_TRUE(ready) << "unshare did not start sleep in a namespace of its own within 5 s";
+
+  RunResult refused = root_.maya({"volume", "delete", "held", "--force"});
+  EXPECT_NE(refused.status, 0) << refused.out;
+  EXPECT_NE(refused.err.find("process sleep (pid " + std::to_string(holder) + ")"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("another mount namespace"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("Nothing was changed"), std::string::npos) << refused.err;
+  // Nothing changed: still mounted, its reference kept, its data in place, no error state.
+  json v = json::parse(root_.maya({"volume", "inspect", "held", "-o", "json"}).out);
+  EXPECT_EQ(v["state"], "mounted") << v;
+  EXPECT_EQ(v["mount_count"], 1);
+  EXPECT_EQ(read_file(mp / "data").value_or(""), "still here");
+
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, nullptr, 0);
+  reaper.pid = 0;
+  RunResult deleted = root_.maya({"volume", "delete", "held", "--force"});
+  EXPECT_EQ(deleted.status, 0) << deleted.err;
+  EXPECT_FALSE(fs::exists(store() / "held"));
+  EXPECT_NE(root_.maya({"volume", "inspect", "held"}).status, 0);
 }
 
 }  // namespace

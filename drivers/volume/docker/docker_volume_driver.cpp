@@ -244,14 +244,25 @@ Result<void> DockerVolumeDriver::remove(const std::string& name, bool force, boo
   auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   MAYA_TRY(record, records_.load(name));
-  if (record->references() > 0) {
-    if (!force) {
-      return fail("volume " + name + " is in use (" + std::to_string(record->references()) +
-                  " mount reference(s)); stop the containers using it first");
-    }
-    MAYA_TRY(down, bring_down(record->spec));
+  if (record->references() > 0 && !force) {
+    return fail("volume " + name + " is in use (" + std::to_string(record->references()) +
+                " mount reference(s)); stop the containers using it first");
   }
   MAYA_TRY(storage, storage_for(record->spec));
+  // A delete completes or changes nothing: whoever else holds the device (a container's copy
+  // of the mount in its own namespace, an open file) would make the detach fail after the
+  // unmount, so they are named now, before anything is touched.
+  if (auto stored = (*storage)->inspect(name); stored && stored->device) {
+    MAYA_TRY(held, os_->holders(*stored->device, mountpoint(name)));
+    if (!held->empty()) {
+      std::string who;
+      for (const std::string& h : *held) who += (who.empty() ? "" : "; ") + h;
+      return fail("volume " + name + " (" + stored->device->string() + ") is held: " + who +
+                  ". Nothing was changed; stop them (containers: docker ps -a --filter volume=" +
+                  name + ", then docker rm -f), then delete it again");
+    }
+  }
+  if (record->references() > 0) MAYA_TRY_VOID(bring_down(record->spec));
   if (!force) {  // its data may be saved by fixing it: deleting it takes --force
     if (auto stored = (*storage)->inspect(name); stored && !stored->broken.empty())
       return fail("volume " + name + " is broken (" + stored->broken + ")");
@@ -409,7 +420,10 @@ VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
   info.snapshots = stored->snapshots;
   if (record.references() > 0 && !mounted) {
     info.state = "error";
-    info.error = "the volume has mount references but is not mounted";
+    info.error =
+        "the volume has mount references but is not mounted (stop the containers using it "
+        "and start them again, or delete it with: maya volume delete --force " +
+        record.spec.name + ")";
   }
   if (!stored->broken.empty()) {
     info.state = "broken";
