@@ -158,9 +158,12 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
     spec.given.insert(key);
     MAYA_TRY(applied, apply(spec, key, value));
   }
-  // Checked once every key is in: the file system may come after the options.
-  if (auto ok = check_mount_options(spec.fstype, spec.mount_options); !ok)
-    return fail("option mountopts: " + ok.error().message);
+  // Checked once every key is in: the file system may come after the options. A clone's file
+  // system may come from its source: the volume driver checks it then.
+  if (spec.from.empty() || spec.given.contains("fstype")) {
+    if (auto ok = check_mount_options(spec.fstype, spec.mount_options); !ok)
+      return fail("option mountopts: " + ok.error().message);
+  }
   // A clone is as large as its snapshot unless a size was asked for.
   if (!spec.from.empty() && !sized) spec.size_bytes = 0;
   return spec;

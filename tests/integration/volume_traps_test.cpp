@@ -209,6 +209,16 @@ TEST_F(VolumeTraps, SnapshotsOutliveTheirVolumeAndRestoreWithItsSpec) {
       json::parse(root_.maya({"volume", "inspect", "single", "-o", "json"}).out)["replicas_wanted"],
       1);
 
+  // Mount options are checked against the file system the clone inherits (xfs here).
+  RunResult xfs =
+      root_.maya({"volume", "create", "xfsopts", "--from", "src@s1", "--mountopts", "inode64"});
+  created_.push_back("xfsopts");
+  EXPECT_EQ(xfs.status, 0) << xfs.err;
+  EXPECT_NE(create("x2", {{"from", "src@s1"}, {"mountopts", "data=journal"}})["Err"]
+                .get<std::string>()
+                .find("is not known for xfs"),
+            std::string::npos);
+
   EXPECT_NE(create("x", {{"from", "nosuch@snap"}})["Err"].get<std::string>().find("no such volume"),
             std::string::npos);
   RunResult gone = root_.maya({"snapshot", "delete", "src@s1"});

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "drivers/volume/mount_options.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
@@ -178,6 +179,8 @@ Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& asked) {
   MAYA_TRY(valid, validate_volume_name(asked.name));
   VolumeSpec spec = asked;
   MAYA_TRY(inherited, inherit(spec));
+  if (auto ok = check_mount_options(spec.fstype, spec.mount_options); !ok)
+    return fail("option mountopts: " + ok.error().message);
   MAYA_TRY(storage, storage_for(spec));
   if (spec.replicas > (*storage)->max_replicas()) {
     return fail("the " + spec.storage_driver + " driver keeps at most " +
