@@ -233,6 +233,15 @@ TEST_F(VolumeTraps, SnapshotsOutliveTheirVolumeAndRestoreWithItsSpec) {
   all = json::parse(root_.maya({"snapshot", "list", "-o", "json"}).out);
   ASSERT_EQ(all.size(), 1u) << all;
   EXPECT_EQ(all[0]["volume"], "restored");
+  // A new volume of that name with a snapshot of the same name: its delete is refused before
+  // it changes anything (the kept one is never overwritten).
+  ASSERT_EQ(create("restored", {{"size", "16MiB"}})["Err"], "");
+  ASSERT_EQ(root_.maya({"volume", "snapshot", "create", "restored", "s2"}).status, 0);
+  RunResult clash = root_.maya({"volume", "delete", "restored"});
+  EXPECT_NE(clash.status, 0);
+  EXPECT_NE(clash.err.find("Nothing was changed"), std::string::npos) << clash.err;
+  EXPECT_EQ(root_.maya({"volume", "inspect", "restored"}).status, 0);
+  ASSERT_EQ(root_.maya({"volume", "delete", "restored", "--with-snapshots"}).status, 0);
   ASSERT_EQ(root_.maya({"volume", "snapshot", "create", "single", "s3"}).status, 0);
   RunResult with = root_.maya({"volume", "delete", "single", "--with-snapshots"});
   ASSERT_EQ(with.status, 0) << with.err;

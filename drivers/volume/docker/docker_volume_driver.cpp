@@ -265,23 +265,34 @@ Result<void> DockerVolumeDriver::remove(const std::string& name, bool force, boo
                   name + ", then docker rm -f), then delete it again");
     }
   }
-  if (record->references() > 0) MAYA_TRY_VOID(bring_down(record->spec));
   if (!force) {  // its data may be saved by fixing it: deleting it takes --force
     if (auto stored = (*storage)->inspect(name); stored && !stored->broken.empty())
       return fail("volume " + name + " is broken (" + stored->broken + ")");
   }
-  MAYA_TRY(detached, (*storage)->detach(name));  // a crash may have left it attached
-  if (auto* snapshots = dynamic_cast<SnapshotManager*>(*storage)) {
-    auto listed = snapshots->list_snapshots(name);
-    if (listed && !listed->empty()) {
-      if (with_snapshots) {
-        for (const SnapshotInfo& snap : *listed)
-          MAYA_TRY_VOID(snapshots->delete_snapshot(name, snap.name));
-      } else {
-        // What a clone of a kept snapshot inherits (saved before the snapshots move).
-        MAYA_TRY(saved, deleted_.save(*record));
+  // Its snapshots outlive it unless `with_snapshots`; what could refuse does so here, first.
+  auto* snapshots = dynamic_cast<SnapshotManager*>(*storage);
+  std::vector<SnapshotInfo> listed;
+  if (snapshots != nullptr) {
+    if (auto l = snapshots->list_snapshots(name)) listed = std::move(*l);
+  }
+  if (!listed.empty() && !with_snapshots) {
+    MAYA_TRY(kept, snapshots->kept_snapshots());
+    for (const auto& k : *kept) {
+      for (const SnapshotInfo& snap : listed) {
+        if (k.volume == name && k.info.name == snap.name)
+          return fail("volume " + name + ": a deleted volume of that name kept a snapshot " +
+                      snap.name + " already; delete it first (maya snapshot delete " + name + "@" +
+                      snap.name + ") or delete this volume --with-snapshots. Nothing was changed");
       }
     }
+    // What a clone of a kept snapshot inherits (saved before the snapshots move).
+    MAYA_TRY(saved, deleted_.save(*record));
+  }
+  if (record->references() > 0) MAYA_TRY_VOID(bring_down(record->spec));
+  MAYA_TRY(detached, (*storage)->detach(name));  // a crash may have left it attached
+  if (with_snapshots) {
+    for (const SnapshotInfo& snap : listed)
+      MAYA_TRY_VOID(snapshots->delete_snapshot(name, snap.name));
   }
   MAYA_TRY(removed, (*storage)->remove(name));
   MAYA_TRY(erased, records_.erase(name));
