@@ -38,6 +38,16 @@ class OsDriver {
                              const std::string& options) = 0;
   // Unmounting a target that is not mounted succeeds.
   virtual Result<void> unmount(const std::filesystem::path& target) = 0;
+  // Who keeps `device` from being released, one line each (processes named by comm and pid,
+  // their container when they are in one): mounts of it in other mount namespaces (a
+  // container's), mounts elsewhere than `mountpoint`, processes that have it or a file on it
+  // open. Empty when nothing but our own mount at `mountpoint` holds it.
+  virtual Result<std::vector<std::string>> holders(const std::filesystem::path& device,
+                                                   const std::filesystem::path& mountpoint) {
+    (void)device;
+    (void)mountpoint;
+    return std::vector<std::string>();
+  }
   // Freezes (or thaws) the file system mounted at `target`: writes block and the file system is
   // clean on its device meanwhile (for a consistent snapshot).
   virtual Result<void> freeze(const std::filesystem::path& target, bool frozen) {

@@ -71,8 +71,10 @@ Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(
     MAYA_TRY(driver, factory->second(config, **os));
     storage.emplace(name, std::move(*driver));
   }
-  return std::make_unique<docker::DockerVolumeDriver>(std::move(storage), std::move(*os),
-                                                      config.state_dir);
+  auto driver = std::make_unique<docker::DockerVolumeDriver>(std::move(storage), std::move(*os),
+                                                             config.state_dir);
+  driver->configure({config.volume_defaults.keep_lost_found, config.store_dir});
+  return driver;
 }
 
 }  // namespace maya::drivers

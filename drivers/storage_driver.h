@@ -143,6 +143,16 @@ class SnapshotManager {
   virtual Result<void> delete_snapshot(const std::string& volume, const std::string& snapshot) = 0;
   // The volume's data becomes the snapshot's; refused while the volume is in use.
   virtual Result<void> revert_snapshot(const std::string& volume, const std::string& snapshot) = 0;
+
+  // Snapshots outlive their volume: removing a volume keeps them (as on EBS), listed here and
+  // clonable (VolumeSpec::from) until deleted themselves.
+  struct KeptSnapshot {
+    std::string volume;  // the deleted volume it was taken of
+    SnapshotInfo info;
+  };
+  virtual Result<std::vector<KeptSnapshot>> kept_snapshots() = 0;
+  virtual Result<void> delete_kept_snapshot(const std::string& volume,
+                                            const std::string& snapshot) = 0;
 };
 
 }  // namespace maya::drivers

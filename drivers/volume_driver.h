@@ -31,6 +31,7 @@ struct VolumeInfo {
   std::optional<IscsiExport> iscsi;        // set when the volume is an iSCSI target
   std::optional<ReplicationInfo> replication;
   std::vector<SnapshotInfo> snapshots;
+  std::vector<std::string> warnings;  // from create: what the user should know (overcommit)
   unsigned mount_count() const {
     unsigned n = 0;
     for (const auto& [id, count] : mounts) n += count;
@@ -45,6 +46,11 @@ class VolumeDriver {
   virtual Result<VolumeInfo> create(const VolumeSpec& spec) = 0;
   // Refuses a mounted volume unless `force`, which unmounts it first.
   virtual Result<void> remove(const std::string& name, bool force) = 0;
+  // The same; `with_snapshots` deletes the volume's snapshots too (by default they outlive it).
+  virtual Result<void> remove(const std::string& name, bool force, bool with_snapshots) {
+    (void)with_snapshots;
+    return remove(name, force);
+  }
   // Adds a reference for `id`; the first reference attaches and mounts. Returns the mountpoint.
   virtual Result<std::filesystem::path> mount(const std::string& name, const std::string& id) = 0;
   // Drops a reference of `id` (an unknown ID succeeds); the last one unmounts and detaches.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace maya::drivers {
@@ -21,6 +22,9 @@ struct VolumeSpec {
   std::optional<gid_t> gid;
   std::string from;    // "VOLUME@SNAPSHOT": a clone of that snapshot (size 0: the snapshot's)
   std::string attach;  // auto | iscsi | fuse (jiva)
+  // The keys the options or spec file set (not saved): a clone inherits the others from its
+  // source volume.
+  std::set<std::string> given;
 };
 
 }  // namespace maya::drivers

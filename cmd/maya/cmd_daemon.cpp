@@ -48,8 +48,13 @@ void print_status_table(const json& s) {
     const auto& st = s["store"];
     std::cout << "store     " << st["path"].get<std::string>() << " ("
               << st["used_percent"].get<unsigned>() << "% used, "
-              << format_size_approx(st["free_bytes"].get<std::uint64_t>()) << " free; warning at "
+              << format_size_approx(st["free_bytes"].get<std::uint64_t>()) << " free of "
+              << format_size_approx(st["total_bytes"].get<std::uint64_t>()) << "; warning at "
               << st["warn_percent"].get<unsigned>() << "%)\n";
+    if (st["committed_bytes"].is_number())
+      std::cout << "committed " << format_size_approx(st["committed_bytes"].get<std::uint64_t>())
+                << " to thin volumes" << (st["overcommitted"].get<bool>() ? " (overcommitted)" : "")
+                << "\n";
   }
   if (s.contains("warnings")) {
     for (const auto& w : s["warnings"]) std::cout << "warning   " << w.get<std::string>() << "\n";

@@ -22,7 +22,9 @@ constexpr const char* kSummary =
     "  maya volume inspect NAME [--show-secrets]\n"
     "                                       one volume (-o json: the documented object)\n"
     "  maya volume delete NAME [--force]    delete; --force unmounts a volume in use first,\n"
-    "                                       and deletes a broken one (state broken)\n"
+    "                                       and deletes a broken one (state broken); its\n"
+    "                                       snapshots stay (maya snapshot list) unless\n"
+    "                                       --with-snapshots\n"
     "  maya volume create NEW --from VOLUME@SNAPSHOT   a clone of a snapshot\n"
     "  maya volume replica add|remove ...   replicas of a jiva volume\n"
     "  maya volume rebuild NAME [--wait]    bring back replicas that are away\n"
@@ -132,6 +134,8 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
 
   auto created = call_daemon(globals, "POST", "/v1/volumes", {{"name", name}, {"opts", opts}});
   if (!created) return 1;
+  if (created->contains("warnings"))
+    for (const auto& w : (*created)["warnings"]) std::cerr << "warning: " << text(w) << "\n";
   if (json_output(globals)) {
     print_json(*created);
   } else {
@@ -201,17 +205,24 @@ int remove(Globals& globals, const Args& args) {
   po::options_description options("Options");
   options.add_options()("force",
                         "unmount the volume first if containers still use it; delete it even "
-                        "if it is broken (its data with it)");
+                        "if it is broken (its data with it)")(
+      "with-snapshots",
+      "delete its snapshots too (by default they outlive it: maya snapshot list)");
   po::options_description hidden;
   hidden.add_options()("name", po::value(&name));
   options.add(hidden);
   po::positional_options_description positional;
   positional.add("name", 1);
-  Parsed parsed = parse({"volume delete", "maya volume delete NAME [--force]", kSummary}, options,
-                        positional, args, globals);
+  Parsed parsed =
+      parse({"volume delete", "maya volume delete NAME [--force] [--with-snapshots]", kSummary},
+            options, positional, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
   if (name.empty()) return error("volume delete needs a NAME");
-  std::string target = "/v1/volumes/" + name + (parsed.vars.count("force") ? "?force=true" : "");
+  std::string query;
+  if (parsed.vars.count("force")) query += "force=true";
+  if (parsed.vars.count("with-snapshots"))
+    query += std::string(query.empty() ? "" : "&") + "snapshots=true";
+  std::string target = "/v1/volumes/" + name + (query.empty() ? "" : "?" + query);
   if (!call_daemon(globals, "DELETE", target)) return 1;
   std::cout << "volume " << name << " deleted\n";
   return 0;

@@ -16,6 +16,8 @@ int cmd_status(Globals& globals, const Args& args);
 int cmd_unload(Globals& globals, const Args& args);
 int cmd_target(Globals& globals, const Args& args);
 int cmd_volume(Globals& globals, const Args& args);
+// maya snapshot list|delete: snapshots of every volume, deleted ones too (cmd_snapshot.cpp).
+int cmd_snapshot(Globals& globals, const Args& args);
 // maya volume replica|rebuild|snapshot (cmd_volume_ops.cpp).
 int cmd_volume_ops(Globals& globals, const std::string& verb, const Args& args);
 

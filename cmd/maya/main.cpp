@@ -20,6 +20,8 @@ const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> table = {
       {"init", {maya::cli::cmd_init, "write the config file and create maya's directories"}},
       {"load", {maya::cli::cmd_load, "start the daemon, or make a running one reload its config"}},
+      {"snapshot",
+       {maya::cli::cmd_snapshot, "list and delete snapshots, those of deleted volumes too"}},
       {"status", {maya::cli::cmd_status, "show the daemon's pid, uptime, roles and sockets"}},
       {"target", {maya::cli::cmd_target, "serve an iSCSI target on a file (maya target serve)"}},
       {"unload", {maya::cli::cmd_unload, "stop the daemon cleanly"}},

@@ -7,6 +7,7 @@
 
 #include <toml++/toml.h>
 
+#include "drivers/volume/mount_options.h"
 #include "lib/common/files.h"
 #include "lib/common/names.h"
 #include "lib/common/size.h"
@@ -147,13 +148,21 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
     MAYA_TRY(from_file, options_from_spec_file(file->second));
     sized = sized || from_file->contains("size");
     for (const auto& [key, value] : *from_file) {
+      spec.given.insert(key);
       if (auto applied = apply(spec, key, value); !applied)
         return fail(file->second + ": " + applied.error().message);
     }
   }
   for (const auto& [key, value] : options) {
     if (key == "spec") continue;
+    spec.given.insert(key);
     MAYA_TRY(applied, apply(spec, key, value));
+  }
+  // Checked once every key is in: the file system may come after the options. A clone's file
+  // system may come from its source: the volume driver checks it then.
+  if (spec.from.empty() || spec.given.contains("fstype")) {
+    if (auto ok = check_mount_options(spec.fstype, spec.mount_options); !ok)
+      return fail("option mountopts: " + ok.error().message);
   }
   // A clone is as large as its snapshot unless a size was asked for.
   if (!spec.from.empty() && !sized) spec.size_bytes = 0;

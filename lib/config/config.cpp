@@ -212,6 +212,8 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
   cfg.volume_defaults.attach = *attach;
   MAYA_TRY(space_warn, defaults.integer("space_warn_percent", 90, 0, 100));
   cfg.volume_defaults.space_warn_percent = static_cast<unsigned>(*space_warn);
+  MAYA_TRY(keep_lost_found, defaults.boolean("keep_lost_found", false));
+  cfg.volume_defaults.keep_lost_found = *keep_lost_found;
   MAYA_TRY(defaults_ok, defaults.reject_unknown());
 
   MAYA_TRY(log_t, section("log"));

@@ -34,6 +34,7 @@ struct VolumeDefaults {
   std::string attach = "auto";  // auto | iscsi | fuse: how jiva volumes attach to this host
   // Warn when a replica's store is this full (percent used); 0: never.
   unsigned space_warn_percent = 90;
+  bool keep_lost_found = false;  // keep ext4's empty lost+found after the first format
   bool operator==(const VolumeDefaults&) const = default;
 };
 

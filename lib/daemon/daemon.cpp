@@ -359,7 +359,8 @@ class Daemon {
     return status;
   }
 
-  // Room on the store (where replicas live), and a warning past space_warn_percent.
+  // Room on the store (where replicas live), a warning past space_warn_percent, and what its
+  // thin volumes may grow to (committed; more than is free: overcommitted).
   json store_space(json& warnings) const {
     struct statvfs st {};
     if (::statvfs(config_.store_dir.c_str(), &st) != 0 || st.f_blocks == 0) return nullptr;
@@ -371,11 +372,20 @@ class Daemon {
       warnings.push_back("the store " + config_.store_dir.string() + " is " +
                          std::to_string(used_percent) + "% full (warning at " +
                          std::to_string(warn) + "%): writes to volumes fail once it is full");
-    return {{"path", config_.store_dir.string()},
-            {"total_bytes", total},
-            {"free_bytes", free},
-            {"used_percent", used_percent},
-            {"warn_percent", warn}};
+    json store = {{"path", config_.store_dir.string()},
+                  {"total_bytes", total},
+                  {"free_bytes", free},
+                  {"used_percent", used_percent},
+                  {"warn_percent", warn},
+                  {"committed_bytes", nullptr},
+                  {"overcommitted", nullptr}};
+    if (volumes_) {
+      if (auto space = volumes_->store_space(); space) {
+        store["committed_bytes"] = space->committed_bytes;
+        store["overcommitted"] = space->committed_bytes > space->free_bytes;
+      }
+    }
+    return store;
   }
 
   std::size_t count_volumes() const {
@@ -439,6 +449,7 @@ class Daemon {
     keep(fresh->storage_drivers, config_.storage_drivers, "[drivers] storage");
     bool changed = !(*fresh == config_);
     config_ = std::move(*fresh);
+    if (volumes_) volumes_->configure({config_.volume_defaults.keep_lost_found, config_.store_dir});
     loaded_wall_ = std::time(nullptr);
     log::set_level(config_.log_level);
     log::info(std::string("configuration reloaded from ") + config_.file.string() +

@@ -121,7 +121,9 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
         if (!spec) return json_error(400, spec.error().message);
         auto created = driver->create(*spec);
         if (!created) return json_error(400, created.error().message);
-        return json_response(201, volume_json(*created));
+        json answer = volume_json(*created);
+        answer["warnings"] = created->warnings;
+        return json_response(201, answer);
       }));
   router.add("GET", "/v1/volumes/{name}",
              guarded([driver](const Request& r, const std::string& name) {
@@ -133,7 +135,8 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
   router.add("DELETE", "/v1/volumes/{name}",
              guarded([driver](const Request& r, const std::string& name) {
                bool force = r.target.find("force=true") != std::string::npos;
-               auto removed = driver->remove(name, force);
+               bool snapshots = r.target.find("snapshots=true") != std::string::npos;
+               auto removed = driver->remove(name, force, snapshots);
                if (!removed) return json_error(400, removed.error().message);
                return json_response(200, {{"removed", name}});
              }));

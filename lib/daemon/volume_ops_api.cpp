@@ -110,6 +110,27 @@ http::Response revert_snapshot(DockerVolumeDriver* d, const std::string& params)
                                });
 }
 
+// Every snapshot on this host, those deleted volumes kept too.
+http::Response all_snapshots(DockerVolumeDriver* d) {
+  auto all = d->all_snapshots();
+  if (!all) return json_error(500, all.error().message);
+  json out = json::array();
+  for (const auto& s : *all) {
+    json j = snapshot_json(s.info);
+    j["volume"] = s.volume;
+    j["volume_deleted"] = s.volume_deleted;
+    out.push_back(std::move(j));
+  }
+  return json_response(200, {{"snapshots", out}});
+}
+
+http::Response delete_any_snapshot(DockerVolumeDriver* d, const std::string& params) {
+  auto [name, snap] = split(params);
+  auto deleted = d->delete_any_snapshot(name, snap);
+  if (!deleted) return json_error(400, deleted.error().message);
+  return json_response(200, {{"deleted", name + "@" + snap}});
+}
+
 }  // namespace
 
 void add_volume_ops_routes(http::Router& router, DockerVolumeDriver* driver) {
@@ -133,6 +154,11 @@ void add_volume_ops_routes(http::Router& router, DockerVolumeDriver* driver) {
              });
   router.add("DELETE", "/v1/volumes/{name}/snapshots/{snap}",
              [driver](const Request&, const std::string& p) { return delete_snapshot(driver, p); });
+  router.add("GET", "/v1/snapshots",
+             [driver](const Request&, const std::string&) { return all_snapshots(driver); });
+  router.add(
+      "DELETE", "/v1/snapshots/{volume}/{snap}",
+      [driver](const Request&, const std::string& p) { return delete_any_snapshot(driver, p); });
   router.add("POST", "/v1/volumes/{name}/snapshots/{snap}/revert",
              [driver](const Request&, const std::string& p) { return revert_snapshot(driver, p); });
 }

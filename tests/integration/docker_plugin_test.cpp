@@ -147,7 +147,7 @@ TEST_F(DockerPlugin, EveryErrorIsClearAndLeavesNothingBehind) {
       {"Create", R"({"Name":"x","Opts":{"size":5}})", "option size must be a string"},
       {"Create", R"({"Name":"x","Opts":{"replicas":"3","driver":"local"}})", "replicas=3"},
       {"Create", R"({"Name":"x","Opts":{"replicas":"17"}})", "replicas=\"17\""},
-      {"Create", R"({"Name":"x","Opts":{"from":"nosuch@snap"}})", "has no snapshot snap"},
+      {"Create", R"({"Name":"x","Opts":{"from":"nosuch@snap"}})", "no such volume: nosuch"},
       {"Create", R"({"Name":"x","Opts":{"driver":"ceph"}})", "\"ceph\" is not enabled"},
       {"Create", R"({"Name":"../../etc"})", "invalid volume name"},
       {"Create", R"({"Name":")" + std::string(300, 'a') + R"("})", "300 characters"},

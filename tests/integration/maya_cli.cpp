@@ -19,7 +19,9 @@ namespace maya::testing {
 namespace fs = std::filesystem;
 
 RunResult run_maya(const std::vector<std::string>& args) {
-  return run_exe(MAYA_BINARY, args);
+  // MAYA_TEST_BINARY runs the tests against another build (e.g. main's, to see a test fail).
+  const char* binary = std::getenv("MAYA_TEST_BINARY");
+  return run_exe(binary != nullptr && *binary ? binary : MAYA_BINARY, args);
 }
 
 RunResult run_exe(const std::string& exe, const std::vector<std::string>& args) {

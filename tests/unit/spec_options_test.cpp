@@ -59,6 +59,13 @@ TEST(SpecOptions, ErrorsNameTheOption) {
       {{{"replicas", "many"}}, "replicas=\"many\""},
       {{{"thin", "maybe"}}, "thin=\"maybe\""},
       {{{"mountopts", "a b"}}, "mountopts"},
+      {{{"mountopts", "bogus,opt"}}, "mount option \"bogus\" is not known for ext4"},
+      {{{"mountopts", "noatime,opt"}}, "mount option \"opt\""},
+      {{{"mountopts", "data=bogus"}}, "\"data=bogus\" has an unknown value"},
+      {{{"mountopts", "commit"}}, "\"commit\" needs a value"},
+      {{{"mountopts", "noatime=1"}}, "\"noatime=1\" takes no value"},
+      {{{"mountopts", "allocsize=64k"}}, "\"allocsize=64k\" is not known for ext4"},
+      {{{"fstype", "xfs"}, {"mountopts", "data=journal"}}, "\"data=journal\" is not known for xfs"},
       {{{"spec", "relative.toml"}}, "absolute path"},
       {{{"spec", "/nonexistent/spec.toml"}}, "/nonexistent/spec.toml"},
   };
@@ -66,6 +73,16 @@ TEST(SpecOptions, ErrorsNameTheOption) {
     auto spec = spec_from_options("db", c.opts, defaults());
     ASSERT_FALSE(spec.has_value()) << c.says;
     EXPECT_NE(spec.error().message.find(c.says), std::string::npos) << spec.error().message;
+  }
+}
+
+TEST(SpecOptions, MountOptionsKnownForTheFileSystemAreAccepted) {
+  for (const auto& [fstype, opts] : std::vector<std::pair<std::string, std::string>>{
+           {"ext4", "noatime,nodev,data=journal,commit=30,errors=remount-ro,x-maya.tag"},
+           {"ext4", "defaults,discard,barrier=1,user_xattr,acl"},
+           {"xfs", "noatime,allocsize=64k,inode64,logbufs=8,nouuid,prjquota"}}) {
+    auto spec = spec_from_options("db", {{"fstype", fstype}, {"mountopts", opts}}, defaults());
+    EXPECT_TRUE(spec.has_value()) << fstype << " " << opts << ": " << spec.error().message;
   }
 }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "drivers/os/linux/block_probe.h"
+#include "drivers/os/linux/holders.h"
 #include "drivers/os/linux/mount_table.h"
 #include "lib/common/fd.h"
 #include "lib/common/files.h"
@@ -160,6 +161,11 @@ Result<void> LinuxOsDriver::unmount(const fs::path& target) {
   MAYA_TRY(unmounted, libmount_umount(where));
   log::info("unmounted " + where.string());
   return {};
+}
+
+Result<std::vector<std::string>> LinuxOsDriver::holders(const fs::path& device,
+                                                        const fs::path& mountpoint) {
+  return device_holders(device, mountpoint);
 }
 
 Result<void> LinuxOsDriver::freeze(const fs::path& target, bool frozen) {

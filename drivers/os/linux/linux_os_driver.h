@@ -32,6 +32,8 @@ class LinuxOsDriver final : public OsDriver, public IscsiInitiator {
                      const std::string& fstype, const std::string& options) override;
   Result<void> unmount(const std::filesystem::path& target) override;
   Result<void> freeze(const std::filesystem::path& target, bool frozen) override;
+  Result<std::vector<std::string>> holders(const std::filesystem::path& device,
+                                           const std::filesystem::path& mountpoint) override;
 
   // The file system types format() accepts.
   static std::vector<std::string> supported_fstypes();

@@ -56,10 +56,15 @@ Result<std::optional<JivaStorageDriver::CloneSource>> JivaStorageDriver::clone_s
   const std::string volume = spec.from.substr(0, at), snapshot = spec.from.substr(at + 1);
   MAYA_TRY(valid_volume, validate_volume_name(volume));
   MAYA_TRY(valid_snapshot, validate_volume_name(snapshot));
-  const fs::path dir = snapshots_dir(volume_dir(volume));
-  auto info = read_snapshot(dir / (snapshot + ".json"));
-  if (!info) return fail("volume " + volume + " has no snapshot " + snapshot);
-  return std::optional<CloneSource>(CloneSource{dir / (snapshot + ".img"), info->size_bytes});
+  std::error_code ec;
+  const bool exists = fs::is_directory(volume_dir(volume), ec);
+  if (!exists && !has_kept_snapshots(volume)) return fail("no such volume: " + volume);
+  // The volume's own snapshots, else those it (or a deleted volume of its name) kept.
+  for (const fs::path& dir : {snapshots_dir(volume_dir(volume)), kept_dir(volume)}) {
+    if (auto info = read_snapshot(dir / (snapshot + ".json")))
+      return std::optional<CloneSource>(CloneSource{dir / (snapshot + ".img"), info->size_bytes});
+  }
+  return fail("volume " + volume + (exists ? "" : " (deleted)") + " has no snapshot " + snapshot);
 }
 
 Result<void> JivaStorageDriver::clone_into(const CloneSource& origin, const fs::path& data,

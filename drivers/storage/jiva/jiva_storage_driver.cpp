@@ -251,6 +251,8 @@ Result<void> JivaStorageDriver::remove(const std::string& name) {
                   " iSCSI session(s) open; log the initiators out before deleting it");
     }
   }
+  // Snapshots outlive their volume; refused here, before anything changed, if they cannot.
+  MAYA_TRY(kept, keep_snapshots(name));
   if (supervisor_->status(name).pid != 0) {  // a FUSE file nothing binds any more
     if (auto withdrawn = target_call(name, "DELETE", "/v1/frontend/fuse"); !withdrawn)
       return fail("cannot delete volume " + name, withdrawn.error());

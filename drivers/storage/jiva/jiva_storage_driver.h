@@ -65,6 +65,10 @@ class JivaStorageDriver final : public StorageDriver,
   Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& volume) override;
   Result<void> delete_snapshot(const std::string& volume, const std::string& snapshot) override;
   Result<void> revert_snapshot(const std::string& volume, const std::string& snapshot) override;
+  // jiva_kept_snapshots.cpp
+  Result<std::vector<KeptSnapshot>> kept_snapshots() override;
+  Result<void> delete_kept_snapshot(const std::string& volume,
+                                    const std::string& snapshot) override;
 
  private:
   std::filesystem::path volume_dir(const std::string& name) const {
@@ -100,6 +104,12 @@ class JivaStorageDriver final : public StorageDriver,
   Result<nlohmann::json> target_call(const std::string& name, const std::string& method,
                                      const std::string& path,
                                      std::chrono::seconds timeout = std::chrono::seconds(30));
+
+  // <store>/.snapshots/<volume>: the snapshots a deleted volume kept (jiva_kept_snapshots.cpp).
+  std::filesystem::path kept_dir(const std::string& volume) const;
+  bool has_kept_snapshots(const std::string& volume) const;
+  // Moves the volume's complete snapshots to kept_dir (remove, before the volume goes).
+  Result<void> keep_snapshots(const std::string& volume);
 
   // A clone's origin: the snapshot file of VOLUME@SNAPSHOT and its size (jiva_replication.cpp).
   struct CloneSource {

@@ -1,10 +1,13 @@
 #include "drivers/volume/docker/docker_volume_driver.h"
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "drivers/volume/mount_options.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
@@ -21,7 +24,44 @@ DockerVolumeDriver::DockerVolumeDriver(StorageDrivers storage, std::unique_ptr<O
       os_(std::move(os)),
       state_dir_(std::move(state_dir)),
       records_(state_dir_ / "volumes"),
+      deleted_(state_dir_ / "deleted-volumes"),
       boot_id_(current_boot_id()) {}
+
+void DockerVolumeDriver::configure(Settings settings) {
+  std::lock_guard guard(settings_mutex_);
+  settings_ = std::move(settings);
+}
+
+DockerVolumeDriver::Settings DockerVolumeDriver::settings() {
+  std::lock_guard guard(settings_mutex_);
+  return settings_;
+}
+
+Result<DockerVolumeDriver::StoreSpace> DockerVolumeDriver::store_space() {
+  StoreSpace space;
+  space.store = settings().store_dir;
+  if (space.store.empty()) return fail("the store directory is not configured");
+  struct statvfs st {};
+  if (::statvfs(space.store.c_str(), &st) != 0)
+    return fail("cannot read the free space of " + space.store.string() + ": " +
+                std::strerror(errno));
+  space.free_bytes = std::uint64_t{st.f_bavail} * st.f_frsize;
+  space.total_bytes = std::uint64_t{st.f_blocks} * st.f_frsize;
+  for (const VolumeRecord& record : records_.load_all(nullptr)) {
+    if (record.spec.thin)
+      space.committed_bytes += record.spec.size_bytes * std::max(1u, record.spec.replicas);
+  }
+  return space;
+}
+
+std::optional<std::string> DockerVolumeDriver::overcommit_warning() {
+  auto space = store_space();
+  if (!space || space->committed_bytes <= space->free_bytes) return std::nullopt;
+  return "thin volumes in " + space->store.string() + " may now grow to " +
+         format_size(space->committed_bytes) + " (size × replicas), more than its " +
+         format_size(space->free_bytes) +
+         " free: writes will fail for lack of space if they all fill up";
+}
 
 std::shared_ptr<std::mutex> DockerVolumeDriver::lock_for(const std::string& name) {
   std::lock_guard guard(locks_mutex_);
@@ -90,7 +130,8 @@ Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec) {
   auto signature = os_->probe(*device);
   if (!signature) return undo_attach(signature.error());
   std::string fstype = spec.fstype;
-  if (!signature->has_value()) {
+  const bool fresh = !signature->has_value();
+  if (fresh) {
     log::info("volume " + spec.name + ": formatting " + device->string() + " as " + fstype);
     if (auto formatted = os_->format(*device, fstype); !formatted)
       return undo_attach(formatted.error());
@@ -105,6 +146,14 @@ Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec) {
   if (auto made = make_dirs(target, 0755); !made) return undo_attach(made.error());
   if (auto mounted = os_->mount(*device, target, fstype, spec.mount_options); !mounted)
     return undo_attach(mounted.error());
+  if (fresh && fstype == "ext4" && !settings().keep_lost_found) {
+    // An empty root: initdb and mysqld --initialize refuse a directory that holds lost+found.
+    // rmdir removes it only while empty; e2fsck makes it again when it needs it.
+    fs::path lost = target / "lost+found";
+    if (::rmdir(lost.c_str()) != 0 && errno != ENOENT)
+      log::warn("volume " + spec.name + ": cannot remove " + lost.string() + ": " +
+                std::strerror(errno));
+  }
   if (spec.uid || spec.gid) {
     uid_t uid = spec.uid ? *spec.uid : static_cast<uid_t>(-1);
     gid_t gid = spec.gid ? *spec.gid : static_cast<gid_t>(-1);
@@ -126,8 +175,12 @@ Result<void> DockerVolumeDriver::bring_down(const VolumeSpec& spec) {
   return {};
 }
 
-Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& spec) {
-  MAYA_TRY(valid, validate_volume_name(spec.name));
+Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& asked) {
+  MAYA_TRY(valid, validate_volume_name(asked.name));
+  VolumeSpec spec = asked;
+  MAYA_TRY(inherited, inherit(spec));
+  if (auto ok = check_mount_options(spec.fstype, spec.mount_options); !ok)
+    return fail("option mountopts: " + ok.error().message);
   MAYA_TRY(storage, storage_for(spec));
   if (spec.replicas > (*storage)->max_replicas()) {
     return fail("the " + spec.storage_driver + " driver keeps at most " +
@@ -148,32 +201,159 @@ Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& spec) {
   log::info("volume " + spec.name + " created (" + spec.storage_driver + ", " +
             format_size(record.spec.size_bytes) +
             (spec.from.empty() ? std::string() : ", a clone of " + spec.from) + ")");
-  return describe(record);
+  VolumeInfo info = describe(record);
+  if (auto warning = overcommit_warning()) {
+    log::warn("volume " + spec.name + ": " + *warning);
+    info.warnings.push_back(*warning);
+  }
+  return info;
+}
+
+Result<void> DockerVolumeDriver::inherit(VolumeSpec& spec) {
+  if (spec.from.empty()) return {};
+  const std::string source = spec.from.substr(0, spec.from.find('@'));
+  auto record = records_.exists(source) ? records_.load(source) : deleted_.load(source);
+  if (!record) {
+    // A volume deleted before snapshots were kept, or by hand: the storage driver decides.
+    if (records_.exists(source) || deleted_.exists(source)) return {};
+    bool kept = false;
+    for (const auto& [name, driver] : storage_) {
+      if (auto* m = dynamic_cast<SnapshotManager*>(driver.get())) {
+        if (auto all = m->kept_snapshots())
+          for (const auto& k : *all) kept = kept || k.volume == source;
+      }
+    }
+    if (!kept) return fail("no such volume: " + source);
+    return {};
+  }
+  const VolumeSpec& from = record->spec;
+  auto inherits = [&](const char* key) { return !spec.given.contains(key); };
+  if (inherits("driver")) spec.storage_driver = from.storage_driver;
+  if (inherits("replicas")) spec.replicas = from.replicas;
+  if (inherits("uid")) spec.uid = from.uid;
+  if (inherits("gid")) spec.gid = from.gid;
+  if (inherits("fstype")) spec.fstype = from.fstype;
+  if (inherits("mountopts")) spec.mount_options = from.mount_options;
+  if (inherits("thin")) spec.thin = from.thin;
+  if (inherits("attach")) spec.attach = from.attach;
+  return {};
 }
 
 Result<void> DockerVolumeDriver::remove(const std::string& name, bool force) {
+  return remove(name, force, false);
+}
+
+Result<void> DockerVolumeDriver::remove(const std::string& name, bool force, bool with_snapshots) {
   auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   MAYA_TRY(record, records_.load(name));
-  if (record->references() > 0) {
-    if (!force) {
-      return fail("volume " + name + " is in use (" + std::to_string(record->references()) +
-                  " mount reference(s)); stop the containers using it first");
-    }
-    MAYA_TRY(down, bring_down(record->spec));
+  if (record->references() > 0 && !force) {
+    return fail("volume " + name + " is in use (" + std::to_string(record->references()) +
+                " mount reference(s)); stop the containers using it first");
   }
   MAYA_TRY(storage, storage_for(record->spec));
+  // A delete completes or changes nothing: whoever else holds the device (a container's copy
+  // of the mount in its own namespace, an open file) would make the detach fail after the
+  // unmount, so they are named now, before anything is touched.
+  if (auto stored = (*storage)->inspect(name); stored && stored->device) {
+    MAYA_TRY(held, os_->holders(*stored->device, mountpoint(name)));
+    if (!held->empty()) {
+      std::string who;
+      for (const std::string& h : *held) who += (who.empty() ? "" : "; ") + h;
+      return fail("volume " + name + " (" + stored->device->string() + ") is held: " + who +
+                  ". Nothing was changed; stop them (containers: docker ps -a --filter volume=" +
+                  name + ", then docker rm -f), then delete it again");
+    }
+  }
   if (!force) {  // its data may be saved by fixing it: deleting it takes --force
     if (auto stored = (*storage)->inspect(name); stored && !stored->broken.empty())
       return fail("volume " + name + " is broken (" + stored->broken + ")");
   }
+  // Its snapshots outlive it unless `with_snapshots`; what could refuse does so here, first.
+  auto* snapshots = dynamic_cast<SnapshotManager*>(*storage);
+  std::vector<SnapshotInfo> listed;
+  if (snapshots != nullptr) {
+    if (auto l = snapshots->list_snapshots(name)) listed = std::move(*l);
+  }
+  if (!listed.empty() && !with_snapshots) {
+    MAYA_TRY(kept, snapshots->kept_snapshots());
+    for (const auto& k : *kept) {
+      for (const SnapshotInfo& snap : listed) {
+        if (k.volume == name && k.info.name == snap.name)
+          return fail("volume " + name + ": a deleted volume of that name kept a snapshot " +
+                      snap.name + " already; delete it first (maya snapshot delete " + name + "@" +
+                      snap.name + ") or delete this volume --with-snapshots. Nothing was changed");
+      }
+    }
+    // What a clone of a kept snapshot inherits (saved before the snapshots move).
+    MAYA_TRY(saved, deleted_.save(*record));
+  }
+  if (record->references() > 0) MAYA_TRY_VOID(bring_down(record->spec));
   MAYA_TRY(detached, (*storage)->detach(name));  // a crash may have left it attached
+  if (with_snapshots) {
+    for (const SnapshotInfo& snap : listed)
+      MAYA_TRY_VOID(snapshots->delete_snapshot(name, snap.name));
+  }
   MAYA_TRY(removed, (*storage)->remove(name));
   MAYA_TRY(erased, records_.erase(name));
   std::error_code ec;
   fs::remove(mountpoint(name), ec);
   log::info("volume " + name + " removed");
   return {};
+}
+
+Result<std::vector<DockerVolumeDriver::HostSnapshot>> DockerVolumeDriver::all_snapshots() {
+  std::vector<HostSnapshot> out;
+  for (const VolumeRecord& record : records_.load_all(nullptr)) {
+    auto storage = storage_for(record.spec);
+    auto* m = storage ? dynamic_cast<SnapshotManager*>(*storage) : nullptr;
+    if (m == nullptr) continue;
+    if (auto listed = m->list_snapshots(record.spec.name))
+      for (auto& snap : *listed) out.push_back({record.spec.name, std::move(snap), false});
+  }
+  for (const auto& [name, driver] : storage_) {
+    auto* m = dynamic_cast<SnapshotManager*>(driver.get());
+    if (m == nullptr) continue;
+    MAYA_TRY(kept, m->kept_snapshots());
+    for (auto& k : *kept) out.push_back({k.volume, std::move(k.info), true});
+  }
+  return out;
+}
+
+Result<void> DockerVolumeDriver::delete_any_snapshot(const std::string& volume,
+                                                     const std::string& snapshot) {
+  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY(all, all_snapshots());
+  bool volume_known = records_.exists(volume);
+  for (const HostSnapshot& s : *all) {
+    if (s.volume != volume) continue;
+    volume_known = true;
+    if (s.info.name != snapshot) continue;
+    if (!s.volume_deleted) {
+      auto done = with_storage(
+          volume, true, [&](StorageDriver& d, const VolumeRecord&) -> Result<nlohmann::json> {
+            auto& m = dynamic_cast<SnapshotManager&>(d);
+            MAYA_TRY_VOID(m.delete_snapshot(volume, snapshot));
+            return nlohmann::json();
+          });
+      if (!done) return std::unexpected(done.error());
+      return {};
+    }
+    for (const auto& [name, driver] : storage_) {
+      auto* m = dynamic_cast<SnapshotManager*>(driver.get());
+      if (m == nullptr || !m->delete_kept_snapshot(volume, snapshot)) continue;
+      if (!records_.exists(volume)) {
+        auto left = all_snapshots();
+        bool more = false;
+        if (left)
+          for (const HostSnapshot& l : *left) more = more || l.volume == volume;
+        if (left && !more) (void)deleted_.erase(volume);  // nothing left to clone from
+      }
+      return {};
+    }
+  }
+  if (!volume_known) return fail("no such volume: " + volume);
+  return fail("volume " + volume + " has no snapshot " + snapshot);
 }
 
 Result<fs::path> DockerVolumeDriver::mount(const std::string& name, const std::string& id) {
@@ -254,7 +434,10 @@ VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
   info.snapshots = stored->snapshots;
   if (record.references() > 0 && !mounted) {
     info.state = "error";
-    info.error = "the volume has mount references but is not mounted";
+    info.error =
+        "the volume has mount references but is not mounted (stop the containers using it "
+        "and start them again, or delete it with: maya volume delete --force " +
+        record.spec.name + ")";
   }
   if (!stored->broken.empty()) {
     info.state = "broken";

@@ -1,0 +1,88 @@
+// maya snapshot list|delete: every snapshot on this host, including those of deleted volumes
+// (snapshots outlive their volume, as on EBS), through the daemon.
+#include <iomanip>
+#include <iostream>
+
+#include "cmd/maya/commands.h"
+#include "lib/common/size.h"
+
+namespace maya::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kSummary =
+    "Snapshots outlive their volume: after `maya volume delete` (or `docker volume rm`) they stay\n"
+    "here until deleted themselves, and `--from VOLUME@SNAPSHOT` restores them into a new volume.\n"
+    "  maya snapshot list                    every snapshot, with its source volume\n"
+    "  maya snapshot delete VOLUME@SNAPSHOT  delete one (its volume may be deleted)\n"
+    "Snapshots of an existing volume: maya volume snapshot create|list|delete|revert.";
+
+int list(Globals& globals, const Args& args) {
+  po::options_description none("Options");
+  Parsed parsed =
+      parse({"snapshot list", "maya snapshot list [-o json]", kSummary}, none, {}, args, globals);
+  if (parsed.exit_code) return *parsed.exit_code;
+  auto all = call_daemon(globals, "GET", "/v1/snapshots");
+  if (!all) return 1;
+  if (json_output(globals)) {
+    print_json((*all)["snapshots"]);
+    return 0;
+  }
+  std::size_t vw = 6, sw = 8;
+  for (const auto& s : (*all)["snapshots"]) {
+    vw = std::max(vw, s.value("volume", "").size());
+    sw = std::max(sw, s.value("name", "").size());
+  }
+  auto row = [&](const std::string& v, const std::string& n, const std::string& created,
+                 const std::string& size, const std::string& state) {
+    std::cout << std::left << std::setw(static_cast<int>(vw + 2)) << v
+              << std::setw(static_cast<int>(sw + 2)) << n << std::setw(22) << created
+              << std::setw(12) << size << state << "\n";
+  };
+  row("VOLUME", "SNAPSHOT", "CREATED", "SIZE", "VOLUME STATE");
+  for (const auto& s : (*all)["snapshots"]) {
+    row(s.value("volume", ""), s.value("name", ""), s.value("created", ""),
+        format_size(s.value("size_bytes", std::uint64_t{0})),
+        s.value("volume_deleted", false) ? "deleted" : "exists");
+  }
+  return 0;
+}
+
+int remove(Globals& globals, const Args& args) {
+  std::string ref;
+  po::options_description options("Options");
+  po::options_description hidden;
+  hidden.add_options()("ref", po::value(&ref));
+  options.add(hidden);
+  po::positional_options_description positional;
+  positional.add("ref", 1);
+  Parsed parsed = parse({"snapshot delete", "maya snapshot delete VOLUME@SNAPSHOT", kSummary},
+                        options, positional, args, globals);
+  if (parsed.exit_code) return *parsed.exit_code;
+  auto at = ref.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 == ref.size())
+    return error("snapshot delete needs VOLUME@SNAPSHOT, not \"" + ref + "\"");
+  const std::string volume = ref.substr(0, at), snap = ref.substr(at + 1);
+  if (!call_daemon(globals, "DELETE", "/v1/snapshots/" + volume + "/" + snap)) return 1;
+  if (json_output(globals))
+    print_json({{"deleted", ref}});
+  else
+    std::cout << "snapshot " << ref << " deleted\n";
+  return 0;
+}
+
+}  // namespace
+
+int cmd_snapshot(Globals& globals, const Args& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << "Usage: maya snapshot list|delete ...\n\n" << kSummary << "\n";
+    return args.empty() ? 2 : 0;
+  }
+  Args rest(args.begin() + 1, args.end());
+  if (args[0] == "list" || args[0] == "ls") return list(globals, rest);
+  if (args[0] == "delete" || args[0] == "rm") return remove(globals, rest);
+  return error("unknown snapshot command \"" + args[0] + "\" (see `maya snapshot --help`)");
+}
+
+}  // namespace maya::cli
