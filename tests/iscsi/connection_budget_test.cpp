@@ -17,6 +17,7 @@
 #include "lib/common/log.h"
 #include "lib/target/target.h"
 #include "tests/iscsi/mini_initiator.h"
+#include "tests/iscsi/target_harness.h"
 #include "tests/iscsi/test_disk.h"
 
 namespace maya::iscsi::testing {
@@ -27,52 +28,6 @@ using std::chrono::milliseconds;
 
 constexpr const char* kIqn = "iqn.2026-11.io.maya:budget";
 constexpr std::uint16_t kOutOfResources = 0x0302;
-
-template <class F>
-bool wait_for(F done, milliseconds limit = milliseconds(10000)) {
-  const auto end = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > end) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
-
-std::unique_ptr<target::Target> make_target(TestDisk& disk, target::TargetOptions o) {
-  o.listen = "127.0.0.1:0";
-  o.iqn = kIqn;
-  auto t = target::Target::create_with_disk(o, disk, 512);
-  EXPECT_TRUE(t) << t.error().message;
-  if (!t) return nullptr;
-  (*t)->start();
-  return std::move(*t);
-}
-
-// A login, an INQUIRY and a 4 KiB WRITE(10) on a fresh connection; true when all succeeded.
-bool login_inquiry_write(std::uint16_t port, const char* source = nullptr) {
-  auto c = MiniInitiator::connect(port, "127.0.0.1", source);
-  if (!c) return false;
-  auto st = c->login(kIqn, "iqn.2026-11.io.maya:probe");
-  if (!st || *st != 0) return false;
-  const std::uint8_t inquiry[6] = {0x12, 0, 0, 0, 36, 0};
-  auto inq = c->command(inquiry, 36, true, false);
-  if (!inq || inq->status != 0 || inq->data.size() < 36) return false;
-  std::vector<std::uint8_t> data(4096);
-  std::iota(data.begin(), data.end(), 7);
-  const std::uint8_t write10[10] = {0x2a, 0, 0, 0, 0, 8, 0, 0, 8, 0};
-  auto w = c->command(write10, 4096, false, true, data, 4096);
-  return w && w->status == 0;
-}
-
-// Raises this process's soft RLIMIT_NOFILE to at least `want`; false when the hard limit is lower.
-bool raise_own_nofile(rlim_t want) {
-  rlimit nofile{};
-  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return false;
-  if (nofile.rlim_cur >= want) return true;
-  if (nofile.rlim_max != RLIM_INFINITY && nofile.rlim_max < want) return false;
-  nofile.rlim_cur = want;
-  return ::setrlimit(RLIMIT_NOFILE, &nofile) == 0;
-}
 
 // The target runs in a child whose soft limit is 256 descriptors; 600 idle connections (more
 // than it could ever hold) arrive first, then a real login, then the child must still be able to
@@ -145,7 +100,7 @@ void idle_connections_in_a_child_with_few_descriptors(bool squeeze) {
   // The target makes room by closing the oldest idle connections.
   EXPECT_TRUE(idle.front().closed_by_peer(10000));
   const auto start = Clock::now();
-  const bool served = login_inquiry_write(port);
+  const bool served = login_inquiry_write(port, kIqn);
   const auto ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   EXPECT_TRUE(served);
   ASSERT_EQ(::write(to_child[1], "o", 1), 1);
@@ -178,7 +133,7 @@ TEST(ConnectionLimits, OneAddressCannotFillTheLoginQueue) {
   TestDisk disk;
   target::TargetOptions o;
   o.max_pending_logins_per_address = 4;
-  auto target = make_target(disk, o);
+  auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
   auto other = MiniInitiator::connect(target->port(), "127.0.0.1", "127.0.0.1");
   ASSERT_TRUE(other);
@@ -196,7 +151,7 @@ TEST(ConnectionLimits, OneAddressCannotFillTheLoginQueue) {
   EXPECT_TRUE(flood.front().closed_by_peer(5000));
   EXPECT_FALSE(other->closed_by_peer(100));
   EXPECT_FALSE(flood.back().closed_by_peer(100));
-  EXPECT_TRUE(login_inquiry_write(target->port(), "127.0.0.2"));
+  EXPECT_TRUE(login_inquiry_write(target->port(), kIqn, "127.0.0.2"));
   EXPECT_FALSE(other->closed_by_peer(100));
   target->stop();
 }
@@ -219,7 +174,7 @@ TEST(ConnectionLimits, IdleDiscoverySessionsNeverKeepANormalLoginOut) {
   TestDisk disk;
   target::TargetOptions o;
   o.limits = {8, 8};  // discovery sessions keep their default caps: 16, and 4 per address
-  auto target = make_target(disk, o);
+  auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
   std::vector<MiniInitiator> discovery;
   for (const char* source : {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"}) {
@@ -232,7 +187,7 @@ TEST(ConnectionLimits, IdleDiscoverySessionsNeverKeepANormalLoginOut) {
   EXPECT_LE(discovery.size(), 16u);
   EXPECT_EQ(target->logged_in_count(), discovery.size());
   // The normal sessions' cap is untouched: a real initiator logs in and is served.
-  EXPECT_TRUE(login_inquiry_write(target->port()));
+  EXPECT_TRUE(login_inquiry_write(target->port(), kIqn));
   target->stop();
 }
 
@@ -241,7 +196,7 @@ TEST(ConnectionLimits, IdleDiscoverySessionIsClosed) {
   TestDisk disk;
   target::TargetOptions o;
   o.discovery_idle_timeout = milliseconds(500);
-  auto target = make_target(disk, o);
+  auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
   auto normal = MiniInitiator::connect(target->port());
   ASSERT_TRUE(normal);

@@ -23,6 +23,7 @@
 #include "lib/common/log.h"
 #include "lib/target/target.h"
 #include "tests/iscsi/mini_initiator.h"
+#include "tests/iscsi/target_harness.h"
 #include "tests/iscsi/test_disk.h"
 
 namespace maya::iscsi::testing {
@@ -45,27 +46,6 @@ long status_field(const std::string& name) {
   return -1;
 }
 
-// Polls `done` every 20 ms until it holds or `limit` passes.
-template <class F>
-bool wait_for(F done, milliseconds limit = milliseconds(10000)) {
-  const auto end = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > end) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
-
-std::unique_ptr<target::Target> make_target(TestDisk& disk, target::TargetOptions o) {
-  o.listen = "127.0.0.1:0";
-  o.iqn = kIqn;
-  auto t = target::Target::create_with_disk(o, disk, 512);
-  EXPECT_TRUE(t) << t.error().message;
-  if (!t) return nullptr;
-  (*t)->start();
-  return std::move(*t);
-}
-
 std::optional<MiniInitiator> login(std::uint16_t port, std::uint16_t* status,
                                    const char* source = nullptr,
                                    const std::string& initiator = "iqn.2026-11.io.maya:i1") {
@@ -77,41 +57,18 @@ std::optional<MiniInitiator> login(std::uint16_t port, std::uint16_t* status,
   return c;
 }
 
-// A login, an INQUIRY and a 4 KiB WRITE(10) on a fresh connection; true when all succeeded.
-bool login_inquiry_write(std::uint16_t port) {
-  std::uint16_t status = 0xffff;
-  auto c = login(port, &status, nullptr, "iqn.2026-11.io.maya:probe");
-  if (!c || status != 0) return false;
-  const std::uint8_t inquiry[6] = {0x12, 0, 0, 0, 36, 0};
-  auto inq = c->command(inquiry, 36, true, false);
-  if (!inq || inq->status != 0 || inq->data.size() < 36) return false;
-  std::vector<std::uint8_t> data(4096);
-  std::iota(data.begin(), data.end(), 7);
-  const std::uint8_t write10[10] = {0x2a, 0, 0, 0, 0, 8, 0, 0, 8, 0};
-  auto w = c->command(write10, 4096, false, true, data, 4096);
-  return w && w->status == 0;
-}
-
 TEST(ConnectionLimits, ThousandIdleConnectionsCostLittle) {
   // 1,000 client sockets and 1,000 accepted ones live in this process: raise the soft
   // RLIMIT_NOFILE (to at most the hard limit).
   constexpr int kIdle = 1000;
-  rlimit nofile{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &nofile), 0);
-  const rlim_t want = 2 * kIdle + 256;
-  if (nofile.rlim_cur < want) {
-    if (nofile.rlim_max != RLIM_INFINITY && nofile.rlim_max < want) {
-      GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << nofile.rlim_max << " is below " << want;
-    }
-    nofile.rlim_cur = want;
-    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &nofile), 0);
-  }
+  if (!raise_own_nofile(2 * kIdle + 256))
+    GTEST_SKIP() << "SKIP: the RLIMIT_NOFILE hard limit is below " << 2 * kIdle + 256;
   log::set_level(log::Level::error);
   TestDisk disk;
   target::TargetOptions o;
-  auto target = make_target(disk, o);
+  auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
-  ASSERT_TRUE(login_inquiry_write(target->port()));  // warm up: buffers and threads seen once
+  ASSERT_TRUE(login_inquiry_write(target->port(), kIqn));  // warm up: buffers and threads seen once
   ASSERT_TRUE(wait_for([&] { return target->connection_count() == 0; }));
 
   const long rss_before = status_field("VmRSS");
@@ -135,7 +92,7 @@ TEST(ConnectionLimits, ThousandIdleConnectionsCostLittle) {
   const long threads_idle = status_field("Threads");
 
   const auto start = Clock::now();
-  const bool served = login_inquiry_write(target->port());
+  const bool served = login_inquiry_write(target->port(), kIqn);
   const auto latency = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   const long rss_after = status_field("VmRSS");
   EXPECT_TRUE(served);
@@ -161,7 +118,7 @@ TEST(ConnectionLimits, CapRefusesAndAdmitsAgainAfterOneLeaves) {
   TestDisk disk;
   target::TargetOptions o;
   o.limits = {2, 16};
-  auto target = make_target(disk, o);
+  auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
   std::uint16_t st = 0xffff;
   auto a = login(target->port(), &st, nullptr, "iqn.2026-11.io.maya:a");
@@ -195,7 +152,7 @@ TEST(ConnectionLimits, PerAddressCapCountsEachSourceAddress) {
   TestDisk disk;
   target::TargetOptions o;
   o.limits = {8, 2};
-  auto target = make_target(disk, o);
+  auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
   std::uint16_t st = 0xffff;
   std::vector<MiniInitiator> kept;
@@ -221,7 +178,7 @@ TEST(ConnectionLimits, TrickledLoginIsDroppedAtTheDeadline) {
   TestDisk disk;
   target::TargetOptions o;
   o.login_timeout = milliseconds(1000);
-  auto target = make_target(disk, o);
+  auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
   auto c = MiniInitiator::connect(target->port());
   ASSERT_TRUE(c);
@@ -247,14 +204,14 @@ TEST(ConnectionLimits, TrickledLoginIsDroppedAtTheDeadline) {
       after, sent);
   EXPECT_TRUE(closed);
   EXPECT_GT(sent, 1);
-  EXPECT_TRUE(login_inquiry_write(target->port()));  // others are still served
+  EXPECT_TRUE(login_inquiry_write(target->port(), kIqn));  // others are still served
   target->stop();
 }
 
 TEST(ConnectionLimits, OversizedLoginPduIsDropped) {
   log::set_level(log::Level::error);
   TestDisk disk;
-  auto target = make_target(disk, {});
+  auto target = start_target(disk, {}, kIqn);
   ASSERT_TRUE(target);
   auto c = MiniInitiator::connect(target->port());
   ASSERT_TRUE(c);
@@ -270,7 +227,7 @@ TEST(ConnectionLimits, OversizedLoginPduIsDropped) {
   std::vector<std::uint8_t> text(20 * 1024, 'x');
   c->send_raw(text);
   EXPECT_TRUE(c->closed_by_peer(5000));
-  EXPECT_TRUE(login_inquiry_write(target->port()));
+  EXPECT_TRUE(login_inquiry_write(target->port(), kIqn));
   target->stop();
 }
 
@@ -279,7 +236,7 @@ TEST(ConnectionLimits, OldestLoginInProgressMakesRoom) {
   TestDisk disk;
   target::TargetOptions o;
   o.max_pending_logins = 4;
-  auto target = make_target(disk, o);
+  auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
   std::vector<MiniInitiator> idle;
   for (int i = 0; i < 4; ++i) {
@@ -289,7 +246,7 @@ TEST(ConnectionLimits, OldestLoginInProgressMakesRoom) {
     ASSERT_TRUE(wait_for([&] { return target->connection_count() == idle.size(); }));
   }
   // A fifth connection that logs in: the oldest idle one goes, the login succeeds.
-  EXPECT_TRUE(login_inquiry_write(target->port()));
+  EXPECT_TRUE(login_inquiry_write(target->port(), kIqn));
   EXPECT_TRUE(idle.front().closed_by_peer(5000));
   EXPECT_FALSE(idle.back().closed_by_peer(100));
   target->stop();
