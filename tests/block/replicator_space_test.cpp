@@ -15,18 +15,14 @@
 #include "lib/block/memory_backend.h"
 #include "lib/block/replicator.h"
 #include "lib/common/log.h"
+#include "tests/block/replica_fakes.h"
 
 namespace maya::block {
 namespace {
 
-constexpr std::uint64_t kSize = 16ull << 20;  // 16 regions
-using Fault = MemoryBackend::Fault;
+using namespace fakes;
 
-struct Fake {
-  std::string id;
-  MemoryBackend* data = nullptr;
-  MemoryJournal* journal = nullptr;
-};
+using Fault = MemoryBackend::Fault;
 
 // Makes n replicas; ownership goes to the replicator, the test keeps raw pointers.
 std::vector<Replicator::Member> make_members(int n, std::vector<Fake>& fakes) {
@@ -47,24 +43,6 @@ Replicator::Options options() {
   o.space_retry = std::chrono::milliseconds(20);
   o.space_retry_max = std::chrono::milliseconds(100);
   return o;
-}
-
-std::vector<std::byte> pattern(std::size_t n, unsigned seed) {
-  std::vector<std::byte> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 7 + seed * 13) & 0xff);
-  return v;
-}
-
-std::vector<std::byte> read_back(BlockBackend& b, std::uint64_t offset, std::size_t n) {
-  std::vector<std::byte> v(n);
-  EXPECT_TRUE(b.read(offset, v).has_value());
-  return v;
-}
-
-ReplicaMode mode_of(const Replicator& r, const std::string& id) {
-  for (const auto& s : r.replicas())
-    if (s.id == id) return s.mode;
-  return ReplicaMode::ERR;
 }
 
 // Waits (bounded: 10 s) for `done`; no timing assertion, only a state.

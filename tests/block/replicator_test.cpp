@@ -14,18 +14,12 @@
 #include "lib/block/memory_backend.h"
 #include "lib/block/replicator.h"
 #include "lib/common/log.h"
+#include "tests/block/replica_fakes.h"
 
 namespace maya::block {
 namespace {
 
-constexpr std::uint64_t kSize = 16ull << 20;  // 16 regions
-
-// A replica's parts, kept by the test so it can inspect and damage them.
-struct Fake {
-  std::string id;
-  MemoryBackend* data = nullptr;
-  MemoryJournal* journal = nullptr;
-};
+using namespace fakes;
 
 // The members of a volume; ownership goes to the replicator, the test keeps raw pointers
 // (valid while the replicator lives, or while `keep` holds them).
@@ -64,26 +58,8 @@ Replicator::Options options() {
   return o;
 }
 
-std::vector<std::byte> pattern(std::size_t n, unsigned seed) {
-  std::vector<std::byte> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::byte>((i * 7 + seed * 13) & 0xff);
-  return v;
-}
-
-std::vector<std::byte> read_back(BlockBackend& b, std::uint64_t offset, std::size_t n) {
-  std::vector<std::byte> v(n);
-  EXPECT_TRUE(b.read(offset, v).has_value());
-  return v;
-}
-
 bool same_contents(MemoryBackend& a, MemoryBackend& b) {
   return read_back(a, 0, kSize) == read_back(b, 0, kSize);
-}
-
-ReplicaMode mode_of(const Replicator& r, const std::string& id) {
-  for (const auto& s : r.replicas())
-    if (s.id == id) return s.mode;
-  return ReplicaMode::ERR;
 }
 
 // Waits (at most 30 s) until no journal marks a region dirty: the cleaner's clean mark.
