@@ -52,9 +52,9 @@ void print_status_table(const json& s) {
               << format_size_approx(st["total_bytes"].get<std::uint64_t>()) << "; warning at "
               << st["warn_percent"].get<unsigned>() << "%)\n";
     if (st["committed_bytes"].is_number())
-      std::cout << "committed " << format_size_approx(st["committed_bytes"].get<std::uint64_t>())
-                << " to thin volumes" << (st["overcommitted"].get<bool>() ? " (overcommitted)" : "")
-                << "\n";
+      std::cout << "thin      " << format_size_approx(st["committed_bytes"].get<std::uint64_t>())
+                << " committed to thin volumes"
+                << (st["overcommitted"].get<bool>() ? " (overcommitted)" : "") << "\n";
   }
   if (s.contains("warnings")) {
     for (const auto& w : s["warnings"]) std::cout << "warning   " << w.get<std::string>() << "\n";

@@ -8,6 +8,7 @@
 
 #include "drivers/storage/common/volume_dir.h"
 #include "drivers/storage/jiva/jiva_storage_driver.h"
+#include "drivers/storage/jiva/snapshot_files.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
@@ -17,15 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-Result<SnapshotInfo> read_info(const fs::path& json_file) {
-  MAYA_TRY(text, read_file(json_file));
-  json j = json::parse(*text, nullptr, false);
-  if (!j.is_object() || !j.contains("name") || !j["name"].is_string())
-    return fail(json_file.string() + " is damaged");
-  return SnapshotInfo{j["name"].get<std::string>(), j.value("created", ""),
-                      j.value("size_bytes", std::uint64_t{0}), j.value("method", "")};
-}
 
 Result<void> move(const fs::path& from, const fs::path& to) {
   if (::rename(from.c_str(), to.c_str()) != 0)
@@ -90,7 +82,7 @@ Result<std::vector<SnapshotManager::KeptSnapshot>> JivaStorageDriver::kept_snaps
     for (auto it = fs::directory_iterator(vol->path(), inner);
          !inner && it != fs::directory_iterator(); it.increment(inner)) {
       if (it->path().extension() != ".json") continue;
-      if (auto info = read_info(it->path()))
+      if (auto info = read_snapshot_info(it->path()))
         out.push_back({vol->path().filename().string(), std::move(*info)});
     }
   }
@@ -106,11 +98,9 @@ Result<void> JivaStorageDriver::delete_kept_snapshot(const std::string& volume,
   if (auto ok = validate_volume_name(snapshot); !ok)
     return fail("invalid snapshot name: " + ok.error().message);
   const fs::path kept = kept_dir(volume);
+  if (!snapshot_files_exist(kept, snapshot)) return fail("no snapshot " + volume + "@" + snapshot);
+  remove_snapshot_files(kept, snapshot);
   std::error_code ec;
-  if (!fs::exists(kept / (snapshot + ".json"), ec) && !fs::exists(kept / (snapshot + ".img"), ec))
-    return fail("no snapshot " + volume + "@" + snapshot);
-  fs::remove(kept / (snapshot + ".json"), ec);  // first: an .img without .json is no snapshot
-  fs::remove(kept / (snapshot + ".img"), ec);
   fs::remove(kept, ec);  // only when it was the last one
   log::info("snapshot " + snapshot + " of deleted volume " + volume + " deleted");
   return {};

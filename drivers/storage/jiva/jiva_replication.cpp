@@ -7,6 +7,7 @@
 
 #include "drivers/storage/common/volume_dir.h"
 #include "drivers/storage/jiva/jiva_storage_driver.h"
+#include "drivers/storage/jiva/snapshot_files.h"
 #include "lib/block/file_copy.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
@@ -23,16 +24,6 @@ using namespace std::chrono_literals;
 
 fs::path snapshots_dir(const fs::path& volume_dir) {
   return volume_dir / "snapshots";
-}
-
-// A snapshot is complete once its .json exists; the .img alone is one being copied.
-Result<SnapshotInfo> read_snapshot(const fs::path& json_file) {
-  MAYA_TRY(text, read_file(json_file));
-  json j = json::parse(*text, nullptr, false);
-  if (!j.is_object() || !j.contains("name") || !j["name"].is_string())
-    return fail(json_file.string() + " is damaged");
-  return SnapshotInfo{j["name"].get<std::string>(), j.value("created", ""),
-                      j.value("size_bytes", std::uint64_t{0}), j.value("method", "")};
 }
 
 // "r7" -> 7; anything else -> 0.
@@ -61,7 +52,7 @@ Result<std::optional<JivaStorageDriver::CloneSource>> JivaStorageDriver::clone_s
   if (!exists && !has_kept_snapshots(volume)) return fail("no such volume: " + volume);
   // The volume's own snapshots, else those it (or a deleted volume of its name) kept.
   for (const fs::path& dir : {snapshots_dir(volume_dir(volume)), kept_dir(volume)}) {
-    if (auto info = read_snapshot(dir / (snapshot + ".json")))
+    if (auto info = read_snapshot_info(dir / (snapshot + ".json")))
       return std::optional<CloneSource>(CloneSource{dir / (snapshot + ".img"), info->size_bytes});
   }
   return fail("volume " + volume + (exists ? "" : " (deleted)") + " has no snapshot " + snapshot);
@@ -250,7 +241,7 @@ Result<std::vector<SnapshotInfo>> JivaStorageDriver::list_snapshots(const std::s
   for (auto it = fs::directory_iterator(snapshots_dir(volume_dir(volume)), ec);
        !ec && it != fs::directory_iterator(); it.increment(ec)) {
     if (it->path().extension() != ".json") continue;
-    if (auto info = read_snapshot(it->path())) out.push_back(std::move(*info));
+    if (auto info = read_snapshot_info(it->path())) out.push_back(std::move(*info));
   }
   std::sort(out.begin(), out.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
     return a.created != b.created ? a.created < b.created : a.name < b.name;
@@ -264,11 +255,9 @@ Result<void> JivaStorageDriver::delete_snapshot(const std::string& volume,
   if (auto ok = validate_volume_name(snapshot); !ok)
     return fail("invalid snapshot name: " + ok.error().message);
   const fs::path dir = snapshots_dir(volume_dir(volume));
-  std::error_code ec;
-  if (!fs::exists(dir / (snapshot + ".json"), ec) && !fs::exists(dir / (snapshot + ".img"), ec))
+  if (!snapshot_files_exist(dir, snapshot))
     return fail("volume " + volume + " has no snapshot " + snapshot);
-  fs::remove(dir / (snapshot + ".json"), ec);  // first: an .img without .json is no snapshot
-  fs::remove(dir / (snapshot + ".img"), ec);
+  remove_snapshot_files(dir, snapshot);
   log::info("volume " + volume + ": snapshot " + snapshot + " deleted");
   return {};
 }
