@@ -164,7 +164,12 @@ int cmd_load(Globals& globals, const Args& args) {
     return daemon::run(*cfg, daemon_options);
   }
 
-  auto pid = daemon::launch_detached("/proc/self/exe", *cfg, kStartTimeout);
+  // The binary by its real path, not /proc/self/exe: the kernel names a process after the file
+  // it executed, and the daemon should show as `maya` in ps, pgrep and ss, not `exe`.
+  std::error_code no_path;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", no_path);
+  auto pid =
+      daemon::launch_detached(no_path ? "/proc/self/exe" : self.string(), *cfg, kStartTimeout);
   if (!pid) return error("the daemon did not start: " + pid.error().message);
   auto status = daemon::call(*cfg, "GET", "/v1/status");
   if (!status) return error("the daemon started but does not answer: " + status.error().message);

@@ -95,8 +95,12 @@ http::Router::Route endpoint(const char* what, bool needs_name, Handler handler)
     auto call = parse_call(request, needs_name);
     Result<json> result = call ? handler(*call) : std::unexpected(call.error());
     if (!result) {
-      log::warn(std::string("docker ") + what + (call ? " " + call->name : "") + ": " +
-                result.error().message);
+      // Docker asks Get before every Create: a name that does not exist yet is no trouble.
+      const bool routine =
+          std::string_view(what) == "get" && result.error().message.starts_with("no such volume");
+      log::write(routine ? log::Level::debug : log::Level::warn,
+                 std::string("docker ") + what + (call ? " " + call->name : "") + ": " +
+                     result.error().message);
       return docker_error(500, result.error().message);
     }
     json body = *result;

@@ -66,6 +66,10 @@ TEST_F(Daemon, FullLifeCycle) {
   pid_t pid = status["pid"].get<pid_t>();
   EXPECT_GT(pid, 0);
   EXPECT_TRUE(alive(pid));
+  // It shows as `maya` in ps, pgrep and ss (a process started through /proc/self/exe is `exe`).
+  std::string comm;
+  std::ifstream(("/proc/" + std::to_string(pid) + "/comm").c_str()) >> comm;
+  EXPECT_EQ(comm, "maya");
   EXPECT_EQ(status["config"], root_.config().string());
   EXPECT_EQ(status["roles"], nlohmann::json({"storage", "orchestration"}));
   EXPECT_EQ(status["sockets"]["control"], (run_dir() / "maya.sock").string());
