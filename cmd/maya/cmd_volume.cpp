@@ -25,6 +25,9 @@ constexpr const char* kSummary =
     "                                       and deletes a broken one (state broken); its\n"
     "                                       snapshots stay (maya snapshot list) unless\n"
     "                                       --with-snapshots\n"
+    "  maya volume attach NAME              the volume as a block device on this host (not\n"
+    "                                       mounted); prints the device\n"
+    "  maya volume detach NAME              release a device made by attach\n"
     "  maya volume create NEW --from VOLUME@SNAPSHOT   a clone of a snapshot\n"
     "  maya volume replica add|remove ...   replicas of a jiva volume\n"
     "  maya volume rebuild NAME [--wait]    bring back replicas that are away\n"
@@ -262,6 +265,38 @@ std::optional<std::string> command_meant(const std::string& word) {
   return best;
 }
 
+// `maya volume attach NAME` / `detach NAME`: the volume as a block device on this host.
+int attach_or_detach(Globals& globals, const Args& args, bool attach) {
+  const std::string verb = attach ? "attach" : "detach";
+  std::string name;
+  po::options_description options("Options");
+  po::options_description hidden;
+  hidden.add_options()("name", po::value(&name));
+  options.add(hidden);
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  Parsed parsed =
+      parse({"volume " + verb, "maya volume " + verb + " NAME [-o table|json]",
+             attach ? "Attaches volume NAME to this host as a block device, neither formatted "
+                      "nor mounted, and prints the device. Containers cannot mount it while it "
+                      "is attached; `maya volume detach NAME` releases it."
+                    : "Detaches volume NAME, attached by `maya volume attach`, from this host. "
+                      "Refused while a process uses the device."},
+            options, positional, args, globals);
+  if (parsed.exit_code) return *parsed.exit_code;
+  if (name.empty()) return error("volume " + verb + " needs a NAME");
+  auto answer = call_daemon(globals, "POST", "/v1/volumes/" + name + "/" + verb);
+  if (!answer) return 1;
+  if (json_output(globals)) {
+    print_json(*answer);
+  } else if (attach) {
+    std::cout << (*answer)["device"].get<std::string>() << "\n";
+  } else {
+    std::cout << "volume " << name << " detached\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int cmd_volume(Globals& globals, const Args& args) {
@@ -275,6 +310,8 @@ int cmd_volume(Globals& globals, const Args& args) {
   if (verb == "list" || verb == "ls") return list(globals, rest);
   if (verb == "inspect") return inspect(globals, rest);
   if (verb == "delete" || verb == "rm") return remove(globals, rest);
+  if (verb == "attach" || verb == "detach")
+    return attach_or_detach(globals, rest, verb == "attach");
   if (verb == "replica" || verb == "rebuild" || verb == "snapshot")
     return cmd_volume_ops(globals, verb, rest);
   if (!verb.empty() && verb[0] != '-') {

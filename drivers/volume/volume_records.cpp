@@ -26,11 +26,8 @@ json to_json(const VolumeRecord& r) {
                {"gid", s.gid ? json(*s.gid) : json(nullptr)},
                {"from", s.from},
                {"attach", s.attach}};
-  return {{"version", 1},
-          {"spec", spec},
-          {"created", r.created},
-          {"mounts", r.mounts},
-          {"boot_id", r.boot_id}};
+  return {{"version", 1},       {"spec", spec},         {"created", r.created},
+          {"mounts", r.mounts}, {"boot_id", r.boot_id}, {"host_attached", r.host_attached}};
 }
 
 VolumeRecord from_json(const json& j) {
@@ -50,6 +47,7 @@ VolumeRecord from_json(const json& j) {
   r.created = j.at("created").get<std::string>();
   r.mounts = j.at("mounts").get<std::map<std::string, unsigned>>();
   r.boot_id = j.value("boot_id", "");
+  r.host_attached = j.contains("host_attached") && j.at("host_attached").get<bool>();
   return r;
 }
 

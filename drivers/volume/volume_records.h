@@ -17,6 +17,7 @@ struct VolumeRecord {
   std::string created;                     // ISO 8601, UTC
   std::map<std::string, unsigned> mounts;  // mount ID → references
   std::string boot_id;                     // the boot the references were taken in
+  bool host_attached = false;  // `maya volume attach`: a block device on this host, not mounted
 
   unsigned references() const;
 };

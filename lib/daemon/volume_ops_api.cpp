@@ -161,6 +161,17 @@ void add_volume_ops_routes(http::Router& router, DockerVolumeDriver* driver) {
       [driver](const Request&, const std::string& p) { return delete_any_snapshot(driver, p); });
   router.add("POST", "/v1/volumes/{name}/snapshots/{snap}/revert",
              [driver](const Request&, const std::string& p) { return revert_snapshot(driver, p); });
+  // `maya volume attach|detach`: the volume as a block device on this host, not mounted.
+  router.add("POST", "/v1/volumes/{name}/attach", [driver](const Request&, const std::string& n) {
+    auto device = driver->attach(n);
+    if (!device) return json_error(400, device.error().message);
+    return json_response(200, {{"name", n}, {"device", device->string()}});
+  });
+  router.add("POST", "/v1/volumes/{name}/detach", [driver](const Request&, const std::string& n) {
+    auto detached = driver->detach(n);
+    if (!detached) return json_error(400, detached.error().message);
+    return json_response(200, {{"name", n}, {"detached", true}});
+  });
 }
 
 }  // namespace maya::daemon

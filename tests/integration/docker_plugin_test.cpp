@@ -135,6 +135,44 @@ TEST_F(DockerPlugin, VolumeLifeCycleWithTwoMountIds) {
   expect_nothing_left();
 }
 
+// Issue 11, trap 1: `maya volume attach` gives the volume as a block device on this host,
+// neither formatted nor mounted; while it is attached Docker cannot mount it and a delete
+// without --force is refused; `detach` releases the device.
+TEST_F(DockerPlugin, AttachGivesABlockDeviceThatDockerCannotMountUntilDetached) {
+  for (const char* driver : {"local", "jiva"}) {
+    SCOPED_TRACE(driver);
+    ASSERT_EQ(root_.maya({"volume", "create", "v1", "--driver", driver, "--size", "64MiB"}).status,
+              0);
+    RunResult attached = root_.maya({"volume", "attach", "v1"});
+    ASSERT_EQ(attached.status, 0) << attached.err;
+    const std::string device = attached.out.substr(0, attached.out.find('\n'));
+    struct stat st {};
+    ASSERT_EQ(::stat(device.c_str(), &st), 0) << device;
+    EXPECT_TRUE(S_ISBLK(st.st_mode)) << device;
+    EXPECT_EQ(root_.maya({"volume", "attach", "v1"}).out, attached.out) << "attach is idempotent";
+    auto v = nlohmann::json::parse(root_.maya({"volume", "inspect", "v1", "-o", "json"}).out);
+    EXPECT_EQ(v["state"], "attached");
+    EXPECT_EQ(v["device"], device);
+    json mount = call("Mount", {{"Name", "v1"}, {"ID", "a"}});
+    EXPECT_NE(mount["Err"].get<std::string>().find("maya volume detach v1"), std::string::npos)
+        << mount.dump();
+    RunResult del = root_.maya({"volume", "delete", "v1"});
+    EXPECT_EQ(del.status, 1);
+    EXPECT_NE(del.err.find("detach"), std::string::npos) << del.err;
+
+    RunResult detached = root_.maya({"volume", "detach", "v1"});
+    ASSERT_EQ(detached.status, 0) << detached.err;
+    v = nlohmann::json::parse(root_.maya({"volume", "inspect", "v1", "-o", "json"}).out);
+    EXPECT_EQ(v["state"], "detached");
+    mount = call("Mount", {{"Name", "v1"}, {"ID", "a"}});
+    EXPECT_EQ(mount["Err"], "") << mount.dump();
+    RunResult busy = root_.maya({"volume", "attach", "v1"});
+    EXPECT_EQ(busy.status, 1) << "a volume mounted for containers is not attached as well";
+    EXPECT_EQ(call("Unmount", {{"Name", "v1"}, {"ID", "a"}})["Err"], "");
+    ASSERT_EQ(root_.maya({"volume", "delete", "v1"}).status, 0);
+  }
+}
+
 TEST_F(DockerPlugin, EveryErrorIsClearAndLeavesNothingBehind) {
   struct Case {
     std::string endpoint;

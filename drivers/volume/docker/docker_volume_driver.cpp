@@ -81,6 +81,11 @@ Result<nlohmann::json> DockerVolumeDriver::with_storage(const std::string& name,
     return fail("volume " + name + " is in use (" + std::to_string(record->references()) +
                 " mount reference(s)); stop the containers using it first");
   }
+  if (!in_use_ok && record->host_attached)
+    return fail("volume " + name +
+                " is attached to this host as a block device; detach it first "
+                "(maya volume detach " +
+                name + ")");
   MAYA_TRY(storage, storage_for(record->spec));
   return op(**storage, *record);
 }
@@ -251,6 +256,11 @@ Result<void> DockerVolumeDriver::remove(const std::string& name, bool force, boo
     return fail("volume " + name + " is in use (" + std::to_string(record->references()) +
                 " mount reference(s)); stop the containers using it first");
   }
+  if (record->host_attached && !force)
+    return fail("volume " + name +
+                " is attached to this host as a block device; detach it "
+                "first (maya volume detach " +
+                name + "), or delete it with --force");
   MAYA_TRY(storage, storage_for(record->spec));
   // A delete completes or changes nothing: whoever else holds the device (a container's copy
   // of the mount in its own namespace, an open file) would make the detach fail after the
@@ -360,6 +370,12 @@ Result<fs::path> DockerVolumeDriver::mount(const std::string& name, const std::s
   auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   MAYA_TRY(record, records_.load(name));
+  if (record->host_attached)
+    return fail("volume " + name +
+                " is attached to this host as a block device (maya volume "
+                "attach); a file system on it is not mounted while it is: detach it first "
+                "(maya volume detach " +
+                name + ")");
   bool brought_up = false;
   if (record->references() == 0 || !is_mounted(name)) {
     MAYA_TRY(up, bring_up(record->spec));
@@ -412,7 +428,7 @@ VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
   info.mounts = record.mounts;
   bool mounted = is_mounted(record.spec.name);
   if (mounted) info.mountpoint = mountpoint(record.spec.name);
-  info.state = mounted ? "mounted" : "detached";
+  info.state = mounted ? "mounted" : record.host_attached ? "attached" : "detached";
   auto storage = storage_for(record.spec);
   if (!storage) {
     info.state = "error";
@@ -432,6 +448,11 @@ VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
   info.attach_mode = stored->attach_mode;
   info.replication = stored->replication;
   info.snapshots = stored->snapshots;
+  if (record.host_attached && !stored->device) {
+    info.state = "error";
+    info.error = "the volume was attached with maya volume attach, but no device is there (" +
+                 std::string("maya volume detach ") + record.spec.name + " clears it)";
+  }
   if (record.references() > 0 && !mounted) {
     info.state = "error";
     info.error =
@@ -480,6 +501,10 @@ std::vector<std::string> DockerVolumeDriver::reconcile() {
       record.mounts.clear();
       record.boot_id = boot_id_;
       if (auto saved = records_.save(record); !saved) notes.push_back(saved.error().message);
+    }
+    if (record.host_attached) {
+      notes.push_back(reconcile_host_attach(record));
+      continue;
     }
     bool mounted = is_mounted(name);
     if (record.references() > 0 && !mounted) {

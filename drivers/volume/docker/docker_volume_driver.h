@@ -80,6 +80,13 @@ class DockerVolumeDriver final : public VolumeDriver {
   // Deletes VOLUME@SNAPSHOT, whether its volume exists or was deleted.
   Result<void> delete_any_snapshot(const std::string& volume, const std::string& snapshot);
 
+  // `maya volume attach`: the volume as a block device on this host, neither formatted nor
+  // mounted (host_attach.cpp). Refused while containers mount it; Docker's Mount, a delete
+  // without --force and operations that need the volume idle are refused while it is attached.
+  // Attaching an attached volume gives its device again; detach of a detached one is a no-op.
+  Result<std::filesystem::path> attach(const std::string& name);
+  Result<void> detach(const std::string& name);
+
  private:
   std::shared_ptr<std::mutex> lock_for(const std::string& name);
   // What to tell whoever creates a volume when the store is overcommitted.
@@ -92,6 +99,9 @@ class DockerVolumeDriver final : public VolumeDriver {
   // Unmount and detach.
   Result<void> bring_down(const VolumeSpec& spec);
   VolumeInfo describe(const VolumeRecord& record);
+  // At start: an attachment from an earlier boot is gone (the record is cleared); one from this
+  // boot is attached again if its device went away. Returns a line for the log.
+  std::string reconcile_host_attach(VolumeRecord& record);
   // A clone takes what its options did not set from its source volume's spec (the volume, or
   // the record kept when it was deleted); "no such volume" when neither exists.
   Result<void> inherit(VolumeSpec& spec);

@@ -1,0 +1,79 @@
+// `maya volume attach` / `detach`: a volume as a block device on this host, for a user who
+// wants the device itself (dd, a file system of their own, a VM's disk), not a mount.
+#include "drivers/volume/docker/docker_volume_driver.h"
+#include "lib/common/log.h"
+#include "lib/common/names.h"
+
+namespace maya::drivers::docker {
+
+namespace fs = std::filesystem;
+
+Result<fs::path> DockerVolumeDriver::attach(const std::string& name) {
+  MAYA_TRY(valid, validate_volume_name(name));
+  auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  MAYA_TRY(record, records_.load(name));
+  if (record->references() > 0)
+    return fail("volume " + name + " is mounted for containers (" +
+                std::to_string(record->references()) +
+                " reference(s)); its device is in use by that file system");
+  MAYA_TRY(storage, storage_for(record->spec));
+  if (record->host_attached) {
+    if (auto stored = (*storage)->inspect(name); stored && stored->device) return *stored->device;
+  }
+  MAYA_TRY(device, (*storage)->attach(name));
+  // The device exists before the record says so: a crash in between leaves a device nobody
+  // references, which reconcile releases. Never the reverse.
+  record->host_attached = true;
+  record->boot_id = boot_id_;
+  if (auto saved = records_.save(*record); !saved) {
+    if (auto detached = (*storage)->detach(name); !detached)
+      log::warn("volume " + name + ": " + detached.error().message);
+    return std::unexpected(saved.error());
+  }
+  log::info("volume " + name + " attached to this host as " + device->string());
+  return *device;
+}
+
+Result<void> DockerVolumeDriver::detach(const std::string& name) {
+  MAYA_TRY(valid, validate_volume_name(name));
+  auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  MAYA_TRY(record, records_.load(name));
+  if (!record->host_attached) return {};
+  MAYA_TRY(storage, storage_for(record->spec));
+  if (auto stored = (*storage)->inspect(name); stored && stored->device) {
+    MAYA_TRY(held, os_->holders(*stored->device, mountpoint(name)));
+    if (!held->empty()) {
+      std::string who;
+      for (const std::string& h : *held) who += (who.empty() ? "" : "; ") + h;
+      return fail("volume " + name + " (" + stored->device->string() + ") is in use: " + who +
+                  ". Nothing was changed; stop them first");
+    }
+  }
+  MAYA_TRY(detached, (*storage)->detach(name));
+  record->host_attached = false;
+  MAYA_TRY(saved, records_.save(*record));
+  log::info("volume " + name + " detached from this host");
+  return {};
+}
+
+std::string DockerVolumeDriver::reconcile_host_attach(VolumeRecord& record) {
+  const std::string& name = record.spec.name;
+  if (record.boot_id != boot_id_) {
+    record.host_attached = false;
+    record.boot_id = boot_id_;
+    auto saved = records_.save(record);
+    return saved ? "volume " + name + ": dropped its attachment from an earlier boot"
+                 : saved.error().message;
+  }
+  auto storage = storage_for(record.spec);
+  if (!storage) return "volume " + name + ": " + storage.error().message;
+  if (auto stored = (*storage)->inspect(name); stored && stored->device)
+    return "volume " + name + ": attached to this host as " + stored->device->string();
+  auto device = (*storage)->attach(name);
+  return device ? "volume " + name + ": attached to this host again as " + device->string()
+                : "volume " + name + ": cannot attach it again: " + device.error().message;
+}
+
+}  // namespace maya::drivers::docker
