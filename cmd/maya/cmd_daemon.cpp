@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cmd/maya/commands.h"
+#include "cmd/maya/table.h"
 #include "lib/common/size.h"
 #include "lib/daemon/control_client.h"
 #include "lib/daemon/daemon.h"
@@ -29,36 +30,36 @@ std::string config_flag(const config::Config& cfg) {
 void print_status_table(const json& s) {
   std::string roles;
   for (const auto& r : s["roles"]) roles += (roles.empty() ? "" : ", ") + r.get<std::string>();
-  std::cout << "daemon    running (pid " << s["pid"] << ", up "
-            << format_duration(s["uptime_seconds"].get<long long>()) << ", maya "
-            << s["version"].get<std::string>() << ")\n"
-            << "config    " << s["config"].get<std::string>() << "\n"
-            << "host      " << s["host"]["name"].get<std::string>() << " (id "
-            << s["host"]["id"].get<std::string>() << ")\n"
-            << "roles     " << (roles.empty() ? "none" : roles) << "\n";
-  for (const auto& [name, path] : s["sockets"].items()) {
-    std::cout << name << std::string(name.size() < 10 ? 10 - name.size() : 1, ' ')
-              << path.get<std::string>() << "\n";
-  }
+  Table table = Table::headless();
+  table.add({"daemon", "running (pid " + s["pid"].dump() + ", up " +
+                           format_duration(s["uptime_seconds"].get<long long>()) + ", maya " +
+                           s["version"].get<std::string>() + ")"});
+  table.add({"config", s["config"].get<std::string>()});
+  table.add({"host", s["host"]["name"].get<std::string>() + " (id " +
+                         s["host"]["id"].get<std::string>() + ")"});
+  table.add({"roles", roles.empty() ? "none" : roles});
+  for (const auto& [name, path] : s["sockets"].items()) table.add({name, path.get<std::string>()});
   if (!s["log_file"].is_null())
-    std::cout << "log       " << s["log_file"].get<std::string>() << " ("
-              << s["log_level"].get<std::string>() << ")\n";
-  std::cout << "volumes   " << s["volumes"] << "\n";
+    table.add(
+        {"log", s["log_file"].get<std::string>() + " (" + s["log_level"].get<std::string>() + ")"});
+  table.add({"volumes", s["volumes"].dump()});
   if (s.contains("store") && s["store"].is_object()) {
     const auto& st = s["store"];
-    std::cout << "store     " << st["path"].get<std::string>() << " ("
-              << st["used_percent"].get<unsigned>() << "% used, "
-              << format_size_approx(st["free_bytes"].get<std::uint64_t>()) << " free of "
-              << format_size_approx(st["total_bytes"].get<std::uint64_t>()) << "; warning at "
-              << st["warn_percent"].get<unsigned>() << "%)\n";
+    table.add(
+        {"store", st["path"].get<std::string>() + " (" +
+                      std::to_string(st["used_percent"].get<unsigned>()) + "% used, " +
+                      format_size_approx(st["free_bytes"].get<std::uint64_t>()) + " free of " +
+                      format_size_approx(st["total_bytes"].get<std::uint64_t>()) + "; warning at " +
+                      std::to_string(st["warn_percent"].get<unsigned>()) + "%)"});
     if (st["committed_bytes"].is_number())
-      std::cout << "thin      " << format_size_approx(st["committed_bytes"].get<std::uint64_t>())
-                << " committed to thin volumes"
-                << (st["overcommitted"].get<bool>() ? " (overcommitted)" : "") << "\n";
+      table.add({"thin", format_size_approx(st["committed_bytes"].get<std::uint64_t>()) +
+                             " committed to thin volumes" +
+                             (st["overcommitted"].get<bool>() ? " (overcommitted)" : "")});
   }
   if (s.contains("warnings")) {
-    for (const auto& w : s["warnings"]) std::cout << "warning   " << w.get<std::string>() << "\n";
+    for (const auto& w : s["warnings"]) table.add({"warning", w.get<std::string>()});
   }
+  table.print(std::cout);
 }
 
 int reload_running(const config::Config& cfg, pid_t pid, const Globals& globals) {

@@ -1,9 +1,9 @@
 // maya snapshot list|delete: every snapshot on this host, including those of deleted volumes
 // (snapshots outlive their volume, as on EBS), through the daemon.
-#include <iomanip>
 #include <iostream>
 
 #include "cmd/maya/commands.h"
+#include "cmd/maya/table.h"
 #include "lib/common/size.h"
 
 namespace maya::cli {
@@ -29,23 +29,13 @@ int list(Globals& globals, const Args& args) {
     print_json((*all)["snapshots"]);
     return 0;
   }
-  std::size_t vw = 6, sw = 8;
+  Table table({"VOLUME", "SNAPSHOT", "CREATED", "SIZE", "VOLUME STATE"});
   for (const auto& s : (*all)["snapshots"]) {
-    vw = std::max(vw, s.value("volume", "").size());
-    sw = std::max(sw, s.value("name", "").size());
+    table.add({s.value("volume", ""), s.value("name", ""), s.value("created", ""),
+               format_size_human(s.value("size_bytes", std::uint64_t{0})),
+               s.value("volume_deleted", false) ? "deleted" : "exists"});
   }
-  auto row = [&](const std::string& v, const std::string& n, const std::string& created,
-                 const std::string& size, const std::string& state) {
-    std::cout << std::left << std::setw(static_cast<int>(vw + 2)) << v
-              << std::setw(static_cast<int>(sw + 2)) << n << std::setw(22) << created
-              << std::setw(12) << size << state << "\n";
-  };
-  row("VOLUME", "SNAPSHOT", "CREATED", "SIZE", "VOLUME STATE");
-  for (const auto& s : (*all)["snapshots"]) {
-    row(s.value("volume", ""), s.value("name", ""), s.value("created", ""),
-        format_size(s.value("size_bytes", std::uint64_t{0})),
-        s.value("volume_deleted", false) ? "deleted" : "exists");
-  }
+  table.print(std::cout);
   return 0;
 }
 

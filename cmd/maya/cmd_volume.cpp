@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cmd/maya/commands.h"
+#include "cmd/maya/table.h"
 #include "lib/common/size.h"
 #include "lib/daemon/control_client.h"
 
@@ -39,14 +40,36 @@ std::string text(const json& v) {
   return v.dump();
 }
 
+// A byte count of the volume JSON for people ("9.3GiB", "10GB (9.3GiB)"); "-" when absent.
+std::string human(const json& v, const char* key) {
+  if (!v.contains(key) || !v[key].is_number()) return "-";
+  return format_size_human(v[key].get<std::uint64_t>());
+}
+
+// REPLICAS of `volume list`: replicas in mode RW of those wanted ("2/3"); "-" for local volumes.
+std::string replica_count(const json& v) {
+  if (!v.contains("health")) return "-";
+  std::size_t rw = 0;
+  for (const auto& r : v["replicas"])
+    if (r.value("mode", "") == "RW") ++rw;
+  return std::to_string(rw) + "/" + text(v["replicas_wanted"]);
+}
+
 void print_volume(const json& v) {
   auto row = [](const std::string& key, const std::string& value) {
     std::cout << std::left << std::setw(13) << key << value << "\n";
   };
   row("name", text(v["name"]));
   row("driver", text(v["driver"]));
-  row("size", text(v["size"]) + " (" + text(v["size_bytes"]) + " bytes, " +
-                  format_size(v["allocated_bytes"].get<std::uint64_t>()) + " used)");
+  // "10GB (9.3GiB, 10000000000 bytes, 0B used)", "1GiB (1073741824 bytes, 0B used)"
+  std::string size = human(v, "size_bytes");
+  const std::string detail =
+      text(v["size_bytes"]) + " bytes, " + human(v, "allocated_bytes") + " used)";
+  if (size.ends_with(')'))
+    size.back() = ',', size += " " + detail;
+  else
+    size += " (" + detail;
+  row("size", size);
   row("state", text(v["state"]) + (v["error"].is_null() ? "" : ": " + text(v["error"])));
   row("mountpoint", text(v["mountpoint"]));
   row("device", text(v["device"]) + (v["attach"].is_null() ? "" : " (" + text(v["attach"]) + ")"));
@@ -143,7 +166,7 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
     print_json(*created);
   } else {
     std::cout << "volume " << name << " created (" << text((*created)["driver"]) << ", "
-              << text((*created)["size"]) << ", " << text((*created)["fstype"]) << ")\n";
+              << human(*created, "size_bytes") << ", " << text((*created)["fstype"]) << ")\n";
   }
   return 0;
 }
@@ -158,14 +181,13 @@ int list(Globals& globals, const Args& args) {
     print_json((*answer)["volumes"]);
     return 0;
   }
-  std::cout << std::left << std::setw(24) << "NAME" << std::setw(8) << "DRIVER" << std::setw(10)
-            << "SIZE" << std::setw(10) << "STATE" << std::setw(7) << "MOUNTS"
-            << "MOUNTPOINT\n";
+  Table table({"NAME", "DRIVER", "SIZE", "STATE", "HEALTH", "REPLICAS", "MOUNTS", "MOUNTPOINT"});
   for (const json& v : (*answer)["volumes"]) {
-    std::cout << std::left << std::setw(24) << text(v["name"]) << std::setw(8) << text(v["driver"])
-              << std::setw(10) << text(v["size"]) << std::setw(10) << text(v["state"])
-              << std::setw(7) << text(v["mount_count"]) << text(v["mountpoint"]) << "\n";
+    table.add({text(v["name"]), text(v["driver"]), human(v, "size_bytes"), text(v["state"]),
+               v.contains("health") ? text(v["health"]) : "-", replica_count(v),
+               text(v["mount_count"]), text(v["mountpoint"])});
   }
+  table.print(std::cout);
   // Why a volume is broken or in error, and what to do, under the table.
   bool first = true;
   for (const json& v : (*answer)["volumes"]) {
@@ -203,8 +225,10 @@ int inspect(Globals& globals, const Args& args) {
   return 0;
 }
 
+// Deletes each NAME in turn, as `docker volume rm` does: every result printed, exit 1 when any
+// failed, after all were tried.
 int remove(Globals& globals, const Args& args) {
-  std::string name;
+  std::vector<std::string> names;
   po::options_description options("Options");
   options.add_options()("force",
                         "unmount the volume first if containers still use it; delete it even "
@@ -212,23 +236,29 @@ int remove(Globals& globals, const Args& args) {
       "with-snapshots",
       "delete its snapshots too (by default they outlive it: maya snapshot list)");
   po::options_description hidden;
-  hidden.add_options()("name", po::value(&name));
+  hidden.add_options()("name", po::value(&names));
   options.add(hidden);
   po::positional_options_description positional;
-  positional.add("name", 1);
+  positional.add("name", -1);
   Parsed parsed =
-      parse({"volume delete", "maya volume delete NAME [--force] [--with-snapshots]", kSummary},
+      parse({"volume delete", "maya volume delete NAME... [--force] [--with-snapshots]", kSummary},
             options, positional, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
-  if (name.empty()) return error("volume delete needs a NAME");
+  if (names.empty()) return error("volume delete needs a NAME");
   std::string query;
   if (parsed.vars.count("force")) query += "force=true";
   if (parsed.vars.count("with-snapshots"))
     query += std::string(query.empty() ? "" : "&") + "snapshots=true";
-  std::string target = "/v1/volumes/" + name + (query.empty() ? "" : "?" + query);
-  if (!call_daemon(globals, "DELETE", target)) return 1;
-  std::cout << "volume " << name << " deleted\n";
-  return 0;
+  int status = 0;
+  for (const std::string& name : names) {
+    std::string target = "/v1/volumes/" + name + (query.empty() ? "" : "?" + query);
+    if (!call_daemon(globals, "DELETE", target)) {
+      status = 1;  // call_daemon printed why; the others are still tried
+      continue;
+    }
+    std::cout << "volume " << name << " deleted\n";
+  }
+  return status;
 }
 
 // The number of single-character insertions, deletions and substitutions that turn a into b.

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cmd/maya/commands.h"
+#include "cmd/maya/table.h"
 #include "lib/common/size.h"
 
 namespace maya::cli {
@@ -258,15 +259,13 @@ int snapshot(Globals& globals, const Args& args) {
       print_json((*list)["snapshots"]);
       return 0;
     }
-    std::cout << std::left << std::setw(24) << "NAME" << std::setw(22) << "CREATED" << std::setw(10)
-              << "SIZE"
-              << "METHOD\n";
+    Table table({"NAME", "CREATED", "SIZE", "METHOD"});
     for (const auto& s : (*list)["snapshots"]) {
-      std::cout << std::left << std::setw(24) << s.value("name", "") << std::setw(22)
-                << s.value("created", "") << std::setw(10)
-                << format_size(s.value("size_bytes", std::uint64_t{0})) << s.value("method", "")
-                << "\n";
+      table.add({s.value("name", ""), s.value("created", ""),
+                 format_size_human(s.value("size_bytes", std::uint64_t{0})),
+                 s.value("method", "")});
     }
+    table.print(std::cout);
     return 0;
   }
   if (verb != "create" && verb != "delete" && verb != "rm" && verb != "revert")

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace maya {
 namespace {
@@ -16,23 +17,28 @@ struct Unit {
 };
 
 constexpr std::uint64_t kKi = 1024;
-constexpr std::array<Unit, 16> kUnits = {{
+constexpr std::array<Unit, 21> kUnits = {{
     {"", 1},
     {"B", 1},
     {"K", kKi},
     {"KiB", kKi},
+    {"Ki", kKi},
     {"KB", 1000},
     {"M", kKi* kKi},
     {"MiB", kKi* kKi},
+    {"Mi", kKi* kKi},
     {"MB", 1000 * 1000},
     {"G", kKi* kKi* kKi},
     {"GiB", kKi* kKi* kKi},
+    {"Gi", kKi* kKi* kKi},
     {"GB", 1000ull * 1000 * 1000},
     {"T", kKi* kKi* kKi* kKi},
     {"TiB", kKi* kKi* kKi* kKi},
+    {"Ti", kKi* kKi* kKi* kKi},
     {"TB", 1000ull * 1000 * 1000 * 1000},
     {"P", kKi* kKi* kKi* kKi* kKi},
     {"PiB", kKi* kKi* kKi* kKi* kKi},
+    {"Pi", kKi* kKi* kKi* kKi* kKi},
 }};
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -93,7 +99,8 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   }
   if (unit == nullptr) {
     return bad(text, "unknown unit \"" + std::string(suffix) +
-                         "\" (use B, KiB, MiB, GiB, TiB, PiB, K, M, G, T, P, KB, MB, GB or TB)");
+                         "\" (use B, KiB, MiB, GiB, TiB, PiB, Ki, Mi, Gi, Ti, Pi, K, M, G, T, P, "
+                         "KB, MB, GB or TB)");
   }
   if (whole > std::numeric_limits<std::uint64_t>::max() / unit->factor)
     return bad(text, "it is too large");
@@ -136,6 +143,27 @@ std::string format_size_approx(std::uint64_t bytes) {
   std::snprintf(buf, sizeof buf, i == 0 ? "%.0f%s" : "%.1f%s", value,
                 std::string(kNames[i]).c_str());
   return buf;
+}
+
+std::string format_size_human(std::uint64_t bytes) {
+  const std::string exact = format_size(bytes);
+  // Exact in a binary unit with at most three digits: "100GiB", "512MiB", "17B".
+  const std::size_t unit = exact.ends_with("iB") ? 3 : 1;
+  if (exact.size() - unit <= 3) return exact;
+  // Given in decimal units ("10GB"): that, and what it is in binary units.
+  static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 4> kDecimal = {{
+      {"TB", 1000ull * 1000 * 1000 * 1000},
+      {"GB", 1000ull * 1000 * 1000},
+      {"MB", 1000ull * 1000},
+      {"KB", 1000},
+  }};
+  for (const auto& [name, factor] : kDecimal) {
+    if (bytes % factor == 0 && bytes / factor < 1000) {
+      return std::to_string(bytes / factor) + std::string(name) + " (" + format_size_approx(bytes) +
+             ")";
+    }
+  }
+  return format_size_approx(bytes);
 }
 
 }  // namespace maya

@@ -157,5 +157,80 @@ TEST_F(VolumeCli, TheShortFormNeverTakesACommandOrATypoOfOneForAName) {
   EXPECT_EQ(json::parse(root_.maya({"volume", "list", "-o", "json"}).out).size(), 2u);
 }
 
+// Splits `text` into its lines.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+    lines.push_back(text.substr(start, nl - start));
+  return lines;
+}
+
+// Issue 11, output a person can read: a 60-character name never runs into the next column,
+// and sizes print for people (10GB (9.3GiB), 10GiB), never 9765625KiB; 10Gi is a size.
+TEST_F(VolumeCli, TablesKeepTheirColumnsWithALongNameAndSizesReadable) {
+  const std::string name(60, 'n');
+  ASSERT_EQ(root_.maya({"volume", "create", name, "--size", "10GB"}).status, 0);
+  RunResult local = root_.maya({"volume", "create", "loc", "--size", "10Gi", "--driver", "local"});
+  ASSERT_EQ(local.status, 0) << local.err;
+  EXPECT_NE(local.out.find("(local, 10GiB, ext4)"), std::string::npos) << local.out;
+  EXPECT_EQ(json::parse(root_.maya({"volume", "inspect", "loc", "-o", "json"}).out)["size_bytes"],
+            10ull << 30);
+
+  RunResult list = root_.maya({"volume", "list"});
+  ASSERT_EQ(list.status, 0) << list.err;
+  std::vector<std::string> lines = lines_of(list.out);
+  ASSERT_EQ(lines.size(), 3u) << list.out;
+  const std::string& header = lines[0];
+  std::vector<std::size_t> starts;
+  for (const char* column :
+       {"NAME", "DRIVER", "SIZE", "STATE", "HEALTH", "REPLICAS", "MOUNTS", "MOUNTPOINT"}) {
+    std::size_t at = header.find(column);
+    ASSERT_NE(at, std::string::npos) << column << " in " << header;
+    starts.push_back(at);
+  }
+  for (std::size_t row = 1; row < lines.size(); ++row) {
+    const std::string& line = lines[row];
+    for (std::size_t c = 1; c < starts.size(); ++c) {
+      // Every column of every row starts where the header's does: after two blanks, with a cell.
+      ASSERT_GT(line.size(), starts[c]) << list.out;
+      EXPECT_EQ(line.substr(starts[c] - 2, 2), "  ") << "column " << c << "\n" << list.out;
+      EXPECT_NE(line[starts[c]], ' ') << "column " << c << "\n" << list.out;
+    }
+  }
+  EXPECT_NE(list.out.find(name + "  jiva    10GB (9.3GiB)"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("healthy"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("1/1"), std::string::npos) << "REPLICAS RW/wanted\n" << list.out;
+  EXPECT_NE(list.out.find("10GiB"), std::string::npos) << list.out;
+  EXPECT_EQ(list.out.find("9765625KiB"), std::string::npos) << list.out;
+
+  RunResult inspect = root_.maya({"volume", "inspect", name});
+  ASSERT_EQ(inspect.status, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("10GB (9.3GiB, 10000000000 bytes"), std::string::npos) << inspect.out;
+  EXPECT_EQ(inspect.out.find("9765625KiB"), std::string::npos) << inspect.out;
+  // The JSON keeps its keys and values.
+  json v = json::parse(root_.maya({"volume", "inspect", name, "-o", "json"}).out);
+  EXPECT_EQ(v["size_bytes"], 10'000'000'000ull);
+  EXPECT_EQ(v["size"], "9765625KiB");
+}
+
+// `maya volume delete a b c` as `docker volume rm`: each tried, each result printed, and exit 1
+// when any failed.
+TEST_F(VolumeCli, DeleteTakesSeveralNames) {
+  for (const char* n : {"a", "b", "c", "d", "e"})
+    ASSERT_EQ(root_.maya({"volume", "create", n, "--size", "16Mi", "--driver", "local"}).status, 0);
+  RunResult all = root_.maya({"volume", "delete", "a", "b", "c"});
+  EXPECT_EQ(all.status, 0) << all.err;
+  for (const char* n : {"a", "b", "c"})
+    EXPECT_NE(all.out.find("volume " + std::string(n) + " deleted"), std::string::npos) << all.out;
+
+  RunResult some = root_.maya({"volume", "rm", "d", "nosuch", "e"});
+  EXPECT_EQ(some.status, 1);
+  EXPECT_NE(some.out.find("volume d deleted"), std::string::npos) << some.out;
+  EXPECT_NE(some.out.find("volume e deleted"), std::string::npos) << "tried after a failure";
+  EXPECT_NE(some.err.find("no such volume: nosuch"), std::string::npos) << some.err;
+  EXPECT_EQ(json::parse(root_.maya({"volume", "list", "-o", "json"}).out).size(), 0u);
+}
+
 }  // namespace
 }  // namespace maya::testing

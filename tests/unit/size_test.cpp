@@ -43,5 +43,27 @@ TEST(FormatSize, UsesTheLargestExactBinaryUnit) {
   EXPECT_EQ(parse_size(format_size(3 * TiB + 5 * MiB)).value(), 3 * TiB + 5 * MiB);
 }
 
+TEST(ParseSize, AcceptsKubernetesUnits) {
+  EXPECT_EQ(parse_size("10Gi").value(), 10 * GiB);
+  EXPECT_EQ(parse_size("10G").value(), 10 * GiB);
+  EXPECT_EQ(parse_size("512Mi").value(), 512 * MiB);
+  EXPECT_EQ(parse_size("64Ki").value(), 64 * KiB);
+  EXPECT_EQ(parse_size("2Ti").value(), 2 * TiB);
+  EXPECT_EQ(parse_size("1Pi").value(), 1024 * TiB);
+  EXPECT_EQ(parse_size("1.5Gi").value(), GiB + GiB / 2);
+}
+
+TEST(FormatSizeHuman, NeverPrintsAHugeCountOfSmallUnits) {
+  EXPECT_EQ(format_size_human(100 * GiB), "100GiB");
+  EXPECT_EQ(format_size_human(512 * MiB), "512MiB");
+  EXPECT_EQ(format_size_human(17), "17B");
+  EXPECT_EQ(format_size_human(0), "0B");
+  EXPECT_EQ(format_size_human(1536 * MiB), "1.5GiB");
+  EXPECT_EQ(format_size_human(10'000'000'000), "10GB (9.3GiB)");
+  EXPECT_EQ(format_size_human(20'000'000'000), "20GB (18.6GiB)");
+  EXPECT_EQ(format_size_human(101 * MiB + 300 * KiB), "101.3MiB");
+  EXPECT_EQ(format_size(10'000'000'000), "9765625KiB") << "format_size stays exact (the JSON)";
+}
+
 }  // namespace
 }  // namespace maya
