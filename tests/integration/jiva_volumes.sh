@@ -49,6 +49,11 @@ secret=$(jq -r .chap_credentials.secret <<<"$creds")
 [[ ${#secret} -ge 12 ]] || fail "CHAP secret '$secret' is too short"
 [[ $(stat -c %a "$T/opt/maya-store/v/chap.json") == 600 ]] || fail "chap.json is not mode 0600"
 ok "create: $iqn on $portal, target pid $pid, CHAP user $user (secret only with --show-secrets, file 0600)"
+# The target listens on [iscsi] address (127.0.0.1 by default) only, never on every interface.
+listeners() { awk -v port="$(printf '%04X' "$1")" '$4 == "0A" && $2 ~ ":" port "$" {print $2}' /proc/net/tcp /proc/net/tcp6; }
+[[ $(listeners "$first_port") == "0100007F:$(printf '%04X' "$first_port")" ]] ||
+  fail "the target of v listens on $(listeners "$first_port" | tr '\n' ' '), not 127.0.0.1 only"
+ok "the target listens on 127.0.0.1:$first_port only"
 rss=$(awk '/^VmRSS/ {print $2 " " $3}' "/proc/$pid/status")
 echo "jiva: resident memory of an idle target: $rss"
 
@@ -132,6 +137,19 @@ took=$(($(ms) - t0))
 echo "jiva: maya volume list of 20 volumes took $took ms"
 ((took < 1000)) || fail "maya volume list took $took ms"
 ok "20 volumes: 20 target processes, discovery lists 20, list answers in $took ms"
+
+# --- [iscsi] advertise: discovery and inspect show it; the targets still bind [iscsi] address ---
+maya unload >/dev/null || fail "maya unload"
+sed -i 's/^advertise = .*/advertise = "127.0.0.2"/' "$CONF"
+maya load >/dev/null || fail "maya load with [iscsi] advertise"
+discovery_portal
+iscsi-ls "iscsi://$discovery" >"$T/lsadv.out" 2>&1 || fail "iscsi-ls: $(cat "$T/lsadv.out")"
+grep -q "^Target:iqn.2026-11.io.maya:m01 Portal:127.0.0.2:[0-9]*,1" "$T/lsadv.out" ||
+  fail "discovery does not advertise 127.0.0.2: $(cat "$T/lsadv.out")"
+[[ $(maya volume inspect m01 -o json | jq -r .portal) == 127.0.0.2:* ]] || fail "inspect does not show the advertised portal"
+port=$(maya volume inspect m01 -o json | jq -r .portal | sed 's/.*://')
+[[ $(listeners "$port") == "0100007F:$(printf '%04X' "$port")" ]] || fail "m01's target listens on $(listeners "$port")"
+ok "[iscsi] advertise = 127.0.0.2: discovery and inspect show it, the target binds 127.0.0.1"
 
 maya unload --stop-targets >/dev/null || fail "maya unload --stop-targets"
 left=$(count_procs "target run --volume .* --store $T/")

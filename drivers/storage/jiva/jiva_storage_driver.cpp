@@ -145,7 +145,7 @@ Result<void> JivaStorageDriver::preflight(const std::string& name,
 
 std::string JivaStorageDriver::portal(std::uint16_t port) const {
   // A wildcard address is reachable on loopback; show that one.
-  std::string host = options_.address;
+  std::string host = options_.advertise.empty() ? options_.address : options_.advertise;
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
   const bool v6 = host.find(':') != std::string::npos;

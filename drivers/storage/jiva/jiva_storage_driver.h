@@ -29,7 +29,8 @@ struct JivaOptions {
   std::filesystem::path run_dir;
   std::vector<std::string> target_command;  // {"/usr/bin/maya", "target", "run"}
   std::vector<std::string> target_args;     // after the volume's own, e.g. connection caps
-  std::string address = "0.0.0.0";          // the targets' portal IP
+  std::string address = "127.0.0.1";        // the targets' portal IP
+  std::string advertise;                    // the portal IP shown to initiators; empty: address
   std::uint16_t port_first = 3261, port_last = 3516;
   bool chap = true;
   IscsiAttacher* iscsi = nullptr;  // the host's kernel initiator (attach = iscsi), not owned
