@@ -26,6 +26,7 @@
 #include "lib/common/log.h"
 #include "lib/common/time_format.h"
 #include "lib/daemon/control_api.h"
+#include "lib/daemon/discovery_chap.h"
 #include "lib/daemon/listen_fds.h"
 #include "lib/daemon/volume_api.h"
 #include "lib/http/server.h"
@@ -287,6 +288,13 @@ class Daemon {
     target::TargetOptions options;
     options.listen = target::format_endpoint({config_.iscsi_address, config_.iscsi_discovery_port});
     options.limits = {config_.iscsi_max_connections, config_.iscsi_max_connections_per_address};
+    if (config_.iscsi_chap) {
+      // SendTargets lists every volume: it answers only a login with the host's own credentials.
+      auto chap = ensure_discovery_chap(config_);
+      if (!chap) return fail("cannot set up the discovery portal's CHAP credentials", chap.error());
+      options.chap = *chap;
+      options.discovery_auth = true;
+    }
     const std::string address =
         config_.iscsi_advertise.empty() ? config_.iscsi_address : config_.iscsi_advertise;
     auto directory = [hosts, address](const std::string& local_host) {
