@@ -222,8 +222,9 @@ int cmd_status(Globals& globals, const Args& args) {
   } else {
     print_status_table(*status);
     if (secrets) {
-      std::cout << "discovery CHAP  "
-                << (discovery_chap ? discovery_chap->user + " " + discovery_chap->secret
+      std::cout << "chap      "
+                << (discovery_chap ? discovery_chap->user + " " + discovery_chap->secret +
+                                         " (the iSCSI discovery portal's)"
                                    : std::string("none ([iscsi] chap = false)"))
                 << "\n";
     }
