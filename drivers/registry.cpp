@@ -37,6 +37,7 @@ const std::map<std::string, StorageFactory>& storage_registry() {
                           "--max-connections-per-address",
                           std::to_string(c.iscsi_max_connections_per_address)};
          o.address = c.iscsi_address;
+         o.advertise = c.iscsi_advertise;
          o.port_first = c.iscsi_port_first;
          o.port_last = c.iscsi_port_last;
          o.chap = c.iscsi_chap;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "cmd/maya/commands.h"
@@ -12,6 +13,7 @@
 #include "lib/common/size.h"
 #include "lib/daemon/control_client.h"
 #include "lib/daemon/daemon.h"
+#include "lib/daemon/discovery_chap.h"
 #include "lib/daemon/launcher.h"
 #include "lib/process/pidfile.h"
 
@@ -184,11 +186,15 @@ int cmd_load(Globals& globals, const Args& args) {
 }
 
 int cmd_status(Globals& globals, const Args& args) {
-  Parsed parsed = parse({"status", "maya status [--config PATH] [-o table|json]",
+  po::options_description options("Options");
+  options.add_options()("show-secrets",
+                        "also print the discovery portal's CHAP user and secret ([iscsi] chap)");
+  Parsed parsed = parse({"status", "maya status [--config PATH] [--show-secrets] [-o table|json]",
                          "Shows whether the daemon runs, and its pid, uptime, config, roles, "
                          "sockets and number of volumes.\nExit status 3 when no daemon runs."},
-                        po::options_description("Options"), {}, args, globals);
+                        options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
+  const bool secrets = parsed.vars.count("show-secrets") > 0;
   auto cfg = load_config(globals);
   if (!cfg) return 1;
   auto pid = PidFile::holder(cfg->pidfile());
@@ -205,11 +211,29 @@ int cmd_status(Globals& globals, const Args& args) {
     return error("the daemon (pid " + std::to_string(*pid) +
                  ") does not answer: " + status.error().message);
   }
+  std::optional<iscsi::ChapCredentials> discovery_chap;
+  if (secrets && cfg->iscsi_chap) {
+    auto chap = daemon::read_discovery_chap(*cfg);
+    if (!chap) return error(chap.error().message);
+    if (chap->enabled()) discovery_chap = *chap;
+  }
   if (json_output(globals)) {
     (*status)["running"] = true;
+    if (secrets) {
+      (*status)["discovery_chap_credentials"] =
+          discovery_chap ? json{{"user", discovery_chap->user}, {"secret", discovery_chap->secret}}
+                         : json();
+    }
     print_json(*status);
   } else {
     print_status_table(*status);
+    if (secrets) {
+      std::cout << "chap      "
+                << (discovery_chap ? discovery_chap->user + " " + discovery_chap->secret +
+                                         " (the iSCSI discovery portal's)"
+                                   : std::string("none ([iscsi] chap = false)"))
+                << "\n";
+    }
   }
   return 0;
 }

@@ -143,10 +143,14 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
 
   MAYA_TRY(iscsi_t, section("iscsi"));
   TableReader iscsi(*iscsi_t, "iscsi", src);
-  MAYA_TRY(address, iscsi.string("address", "0.0.0.0"));
+  MAYA_TRY(address, iscsi.string("address", "127.0.0.1"));
   if (!is_ip_address(*address))
     return iscsi.error_at("address", "\"" + *address + "\" is not an IP address");
   cfg.iscsi_address = *address;
+  MAYA_TRY(advertise, iscsi.string("advertise", ""));
+  if (!advertise->empty() && !is_ip_address(*advertise))
+    return iscsi.error_at("advertise", "\"" + *advertise + "\" is not an IP address");
+  cfg.iscsi_advertise = *advertise;
   MAYA_TRY(discovery, iscsi.integer("discovery_port", 3260, 0, 65535));
   cfg.iscsi_discovery_port = static_cast<std::uint16_t>(*discovery);
   MAYA_TRY(range_text, iscsi.string("target_ports", "3261-3516"));

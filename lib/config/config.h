@@ -54,7 +54,8 @@ struct Config {
   fs::path plugin_socket;
   Endpoint api_listen;
 
-  std::string iscsi_address;
+  std::string iscsi_address;    // where every portal binds
+  std::string iscsi_advertise;  // what SendTargets and inspect show; empty: iscsi_address
   std::uint16_t iscsi_discovery_port = 3260;
   std::uint16_t iscsi_port_first = 0;
   std::uint16_t iscsi_port_last = 0;

@@ -26,6 +26,7 @@
 #include "lib/common/log.h"
 #include "lib/common/time_format.h"
 #include "lib/daemon/control_api.h"
+#include "lib/daemon/discovery_chap.h"
 #include "lib/daemon/listen_fds.h"
 #include "lib/daemon/volume_api.h"
 #include "lib/http/server.h"
@@ -287,7 +288,15 @@ class Daemon {
     target::TargetOptions options;
     options.listen = target::format_endpoint({config_.iscsi_address, config_.iscsi_discovery_port});
     options.limits = {config_.iscsi_max_connections, config_.iscsi_max_connections_per_address};
-    const std::string address = config_.iscsi_address;
+    if (config_.iscsi_chap) {
+      // SendTargets lists every volume: it answers only a login with the host's own credentials.
+      auto chap = ensure_discovery_chap(config_);
+      if (!chap) return fail("cannot set up the discovery portal's CHAP credentials", chap.error());
+      options.chap = *chap;
+      options.discovery_auth = true;
+    }
+    const std::string address =
+        config_.iscsi_advertise.empty() ? config_.iscsi_address : config_.iscsi_advertise;
     auto directory = [hosts, address](const std::string& local_host) {
       const bool wildcard = address == "0.0.0.0" || address == "::";
       std::vector<iscsi::TargetRecord> records;
@@ -442,6 +451,7 @@ class Daemon {
     keep(fresh->iscsi_discovery_port, config_.iscsi_discovery_port, "[iscsi] discovery_port");
     keep(fresh->iscsi_port_first, config_.iscsi_port_first, "[iscsi] target_ports");
     keep(fresh->iscsi_port_last, config_.iscsi_port_last, "[iscsi] target_ports");
+    keep(fresh->iscsi_advertise, config_.iscsi_advertise, "[iscsi] advertise");
     keep(fresh->iscsi_chap, config_.iscsi_chap, "[iscsi] chap");
     keep(fresh->iscsi_max_connections, config_.iscsi_max_connections, "[iscsi] max_connections");
     keep(fresh->iscsi_max_connections_per_address, config_.iscsi_max_connections_per_address,

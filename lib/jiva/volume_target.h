@@ -23,7 +23,7 @@ struct VolumeTargetOptions {
   std::filesystem::path store_dir;
   std::filesystem::path run_dir;
   std::string volume;
-  std::string address = "0.0.0.0";     // the portal's IP; the port comes from the manifest
+  std::string address = "127.0.0.1";   // the portal's IP; the port comes from the manifest
   int fuse_fd = -1;                    // an inherited /dev/fuse descriptor to resume serving
   std::uint32_t max_connections = 64;  // [iscsi] max_connections
   std::uint32_t max_connections_per_address = 16;  // [iscsi] max_connections_per_address

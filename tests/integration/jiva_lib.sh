@@ -41,6 +41,18 @@ jiva_setup() {
   maya load >/dev/null || fail "maya load"
 }
 
+# iscsi://USER%SECRET@PORTAL of the discovery portal ($discovery), with the host's discovery CHAP
+# credentials ([iscsi] chap = true), which `maya status --show-secrets` shows.
+discovery_url() {
+  local json
+  json=$(maya status --show-secrets -o json) || fail "maya status --show-secrets"
+  if [[ $(jq -r .discovery_chap_credentials <<<"$json") == null ]]; then
+    echo "iscsi://$discovery"
+  else
+    echo "iscsi://$(jq -r .discovery_chap_credentials.user <<<"$json")%$(jq -r .discovery_chap_credentials.secret <<<"$json")@$discovery"
+  fi
+}
+
 # iscsi://USER%SECRET@PORTAL/IQN/0 of a volume.
 url_of() {
   local json

@@ -204,7 +204,7 @@ for _ in $(seq 1 100); do [[ $(targets_of d2) == 0 ]] && break; sleep 0.1; done
 [[ $(field d1 state) == detached && $(field d1 target_pid) == "$d1_pid" ]] || fail "d1 changed: $(maya volume inspect d1 -o json | jq -c '{state, error, target_pid}')"
 inq d1 || fail "d1 does not answer after the reload"
 discovery=$(maya status -o json | jq -r '.sockets.iscsi_discovery' | sed 's/^0\.0\.0\.0:/127.0.0.1:/')
-iscsi-ls "iscsi://$discovery" >"$T/ls.out" 2>&1 || fail "iscsi-ls: $(cat "$T/ls.out")"
+iscsi-ls "$(discovery_url)" >"$T/ls.out" 2>&1 || fail "iscsi-ls: $(cat "$T/ls.out")"
 [[ -z $(grep -o 'Portal:[^ ]*' "$T/ls.out" | sort | uniq -d) ]] || fail "discovery lists a portal twice: $(cat "$T/ls.out")"
 grep -q "Target:iqn.2026-11.io.maya:d1 Portal:127.0.0.1:$p1," "$T/ls.out" || fail "discovery does not list d1: $(cat "$T/ls.out")"
 grep -q "io.maya:d2" "$T/ls.out" && fail "discovery lists the broken d2: $(cat "$T/ls.out")"
@@ -237,7 +237,7 @@ inq n-new || fail "n-new does not answer after its target was killed"
 field o-old error | grep -q "belongs to volume n-new" || fail "o-old after n-new's restart: $(field o-old error)"
 # And once more through discovery: n-new listed on its portal, o-old not at all.
 discovery=$(maya status -o json | jq -r '.sockets.iscsi_discovery' | sed 's/^0\.0\.0\.0:/127.0.0.1:/')
-iscsi-ls "iscsi://$discovery" >"$T/ls.out" 2>&1 || fail "iscsi-ls: $(cat "$T/ls.out")"
+iscsi-ls "$(discovery_url)" >"$T/ls.out" 2>&1 || fail "iscsi-ls: $(cat "$T/ls.out")"
 grep -q "Target:iqn.2026-11.io.maya:n-new Portal:127.0.0.1:$pn," "$T/ls.out" || fail "discovery does not list n-new: $(cat "$T/ls.out")"
 grep -q "io.maya:o-old" "$T/ls.out" && fail "discovery lists the broken o-old: $(cat "$T/ls.out")"
 maya volume delete --force o-old >/dev/null || fail "delete --force o-old"

@@ -49,13 +49,29 @@ secret=$(jq -r .chap_credentials.secret <<<"$creds")
 [[ ${#secret} -ge 12 ]] || fail "CHAP secret '$secret' is too short"
 [[ $(stat -c %a "$T/opt/maya-store/v/chap.json") == 600 ]] || fail "chap.json is not mode 0600"
 ok "create: $iqn on $portal, target pid $pid, CHAP user $user (secret only with --show-secrets, file 0600)"
+# The target listens on [iscsi] address (127.0.0.1 by default) only, never on every interface.
+listeners() { awk -v port="$(printf '%04X' "$1")" '$4 == "0A" && $2 ~ ":" port "$" {print $2}' /proc/net/tcp /proc/net/tcp6; }
+[[ $(listeners "$first_port") == "0100007F:$(printf '%04X' "$first_port")" ]] ||
+  fail "the target of v listens on $(listeners "$first_port" | tr '\n' ' '), not 127.0.0.1 only"
+ok "the target listens on 127.0.0.1:$first_port only"
 rss=$(awk '/^VmRSS/ {print $2 " " $3}' "/proc/$pid/status")
 echo "jiva: resident memory of an idle target: $rss"
 
 # --- discovery ---------------------------------------------------------------------------------
-iscsi-ls "iscsi://$discovery" >"$T/ls.out" 2>&1 || fail "iscsi-ls on the discovery portal: $(cat "$T/ls.out")"
+iscsi-ls "$(discovery_url)" >"$T/ls.out" 2>&1 || fail "iscsi-ls on the discovery portal: $(cat "$T/ls.out")"
 grep -q "Target:$iqn Portal:$portal,1" "$T/ls.out" || fail "discovery does not list v: $(cat "$T/ls.out")"
 ok "iscsi-ls on the discovery portal lists the volume's target"
+# [iscsi] chap = true: SendTargets answers only the host's discovery credentials (a 0600 file).
+[[ $(stat -c %a "$T/var/lib/maya/discovery-chap.json") == 600 ]] || fail "discovery-chap.json is not mode 0600"
+[[ $(maya status -o json | jq -r .discovery_chap_credentials) == null ]] || fail "status shows secrets without --show-secrets"
+if iscsi-ls "iscsi://$discovery" >"$T/ls-noauth.out" 2>&1; then
+  fail "discovery answered a login without CHAP: $(cat "$T/ls-noauth.out")"
+fi
+if iscsi-ls "iscsi://$(maya status --show-secrets -o json | jq -r .discovery_chap_credentials.user)%wrong-secret-0000@$discovery" >/dev/null 2>&1; then
+  fail "discovery answered a wrong CHAP secret"
+fi
+grep -q "Target:" "$T/ls-noauth.out" && fail "an unauthenticated discovery login saw target names"
+ok "with [iscsi] chap = true, discovery refuses logins without the host's credentials"
 
 # --- data through the target, with CHAP; a wrong secret is refused -----------------------------
 url="iscsi://$user%$secret@$portal/$iqn/0"
@@ -124,7 +140,7 @@ for i in $(seq -w 1 20); do maya volume create "m$i" --driver jiva --size 16MiB 
 echo "jiva: 20 volumes created in $(($(ms) - t0)) ms"
 procs=$(count_procs "target run --volume m[0-9]+ --store $T/")
 [[ $procs -eq 20 ]] || fail "$procs target processes for 20 volumes"
-iscsi-ls "iscsi://$discovery" >"$T/ls20.out" 2>&1 || fail "iscsi-ls: $(cat "$T/ls20.out")"
+iscsi-ls "$(discovery_url)" >"$T/ls20.out" 2>&1 || fail "iscsi-ls: $(cat "$T/ls20.out")"
 [[ $(grep -c "^Target:iqn.2026-11.io.maya:m" "$T/ls20.out") -eq 20 ]] || fail "discovery lists $(grep -c Target: "$T/ls20.out") targets, not 20"
 t0=$(ms)
 maya volume list >/dev/null || fail "maya volume list"
@@ -132,6 +148,22 @@ took=$(($(ms) - t0))
 echo "jiva: maya volume list of 20 volumes took $took ms"
 ((took < 1000)) || fail "maya volume list took $took ms"
 ok "20 volumes: 20 target processes, discovery lists 20, list answers in $took ms"
+
+# --- [iscsi] advertise: discovery and inspect show it; the targets still bind [iscsi] address ---
+maya unload >/dev/null || fail "maya unload"
+sed -i 's/^advertise = .*/advertise = "127.0.0.2"/; s/^chap = .*/chap = false/' "$CONF"
+maya load >/dev/null || fail "maya load with [iscsi] advertise"
+discovery_portal
+# With [iscsi] chap = false, discovery answers without credentials, as before.
+[[ $(maya status --show-secrets -o json | jq -r .discovery_chap_credentials) == null ]] ||
+  fail "status shows discovery credentials with chap = false"
+iscsi-ls "iscsi://$discovery" >"$T/lsadv.out" 2>&1 || fail "iscsi-ls: $(cat "$T/lsadv.out")"
+grep -q "^Target:iqn.2026-11.io.maya:m01 Portal:127.0.0.2:[0-9]*,1" "$T/lsadv.out" ||
+  fail "discovery does not advertise 127.0.0.2: $(cat "$T/lsadv.out")"
+[[ $(maya volume inspect m01 -o json | jq -r .portal) == 127.0.0.2:* ]] || fail "inspect does not show the advertised portal"
+port=$(maya volume inspect m01 -o json | jq -r .portal | sed 's/.*://')
+[[ $(listeners "$port") == "0100007F:$(printf '%04X' "$port")" ]] || fail "m01's target listens on $(listeners "$port")"
+ok "[iscsi] advertise = 127.0.0.2, chap = false: discovery (no CHAP) and inspect show it, the target binds 127.0.0.1"
 
 maya unload --stop-targets >/dev/null || fail "maya unload --stop-targets"
 left=$(count_procs "target run --volume .* --store $T/")

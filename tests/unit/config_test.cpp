@@ -36,6 +36,8 @@ TEST(Config, DefaultsWhenSectionsAreMissing) {
   EXPECT_EQ(cfg->run_dir, "/run/maya");
   EXPECT_EQ(cfg->plugin_socket, "/run/docker/plugins/maya.sock");
   EXPECT_EQ(cfg->api_listen.to_string(), "127.0.0.1:5656");
+  EXPECT_EQ(cfg->iscsi_address, "127.0.0.1");
+  EXPECT_EQ(cfg->iscsi_advertise, "");
   EXPECT_EQ(cfg->iscsi_discovery_port, 3260);
   EXPECT_LT(cfg->iscsi_port_first, cfg->iscsi_port_last);
   EXPECT_TRUE(cfg->iscsi_chap);
@@ -126,6 +128,7 @@ TEST(Config, BadValuesAreExplained) {
   expect_error_at(m + "[api]\nlisten = \"127.0.0.1\"\n", 4, 10, "is not IP:PORT");
   expect_error_at(m + "[api]\nlisten = \"127.0.0.1:70000\"\n", 4, 10, "not a port");
   expect_error_at(m + "[iscsi]\naddress = \"1.2.3\"\n", 4, 11, "not an IP address");
+  expect_error_at(m + "[iscsi]\nadvertise = \"host\"\n", 4, 13, "not an IP address");
   expect_error_at(m + "[iscsi]\ntarget_ports = \"4000-3999\"\n", 4, 16, "above the last");
   expect_error_at(m + "[iscsi]\ntarget_ports = \"3200-3300\"\n", 4, 16, "contains discovery_port");
   expect_error_at(m + "[iscsi]\ndiscovery_port = 70000\n", 4, 18, "out of range");

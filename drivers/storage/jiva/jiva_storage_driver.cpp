@@ -144,8 +144,15 @@ Result<void> JivaStorageDriver::preflight(const std::string& name,
 }
 
 std::string JivaStorageDriver::portal(std::uint16_t port) const {
+  return portal_at(options_.address, port);
+}
+
+std::string JivaStorageDriver::advertised_portal(std::uint16_t port) const {
+  return portal_at(options_.advertise.empty() ? options_.address : options_.advertise, port);
+}
+
+std::string JivaStorageDriver::portal_at(std::string host, std::uint16_t port) {
   // A wildcard address is reachable on loopback; show that one.
-  std::string host = options_.address;
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
   const bool v6 = host.find(':') != std::string::npos;
@@ -307,7 +314,7 @@ Result<StorageVolume> JivaStorageDriver::describe(const std::string& name) {
   }
   IscsiExport e;
   e.iqn = m->iqn;
-  e.portal = portal(m->port);
+  e.portal = advertised_portal(m->port);
   TargetStatus target = supervisor_->status(name);
   e.target_pid = target.pid;
   e.target_state = target.state;

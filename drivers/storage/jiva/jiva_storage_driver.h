@@ -29,7 +29,8 @@ struct JivaOptions {
   std::filesystem::path run_dir;
   std::vector<std::string> target_command;  // {"/usr/bin/maya", "target", "run"}
   std::vector<std::string> target_args;     // after the volume's own, e.g. connection caps
-  std::string address = "0.0.0.0";          // the targets' portal IP
+  std::string address = "127.0.0.1";        // the targets' portal IP
+  std::string advertise;                    // the portal IP shown to initiators; empty: address
   std::uint16_t port_first = 3261, port_last = 3516;
   bool chap = true;
   IscsiAttacher* iscsi = nullptr;  // the host's kernel initiator (attach = iscsi), not owned
@@ -90,7 +91,11 @@ class JivaStorageDriver final : public StorageDriver,
                          const std::map<std::string, std::uint16_t>& serving);
   // What to do about a broken volume, appended to its cause.
   std::string remedy(const std::string& name) const;
+  // HOST:PORT where this host's initiator logs in ([iscsi] address; a wildcard as loopback).
   std::string portal(std::uint16_t port) const;
+  // HOST:PORT shown to initiators elsewhere ([iscsi] advertise, or the above).
+  std::string advertised_portal(std::uint16_t port) const;
+  static std::string portal_at(std::string host, std::uint16_t port);
   // <run>/targets/NAME.fuse/volume: the file a loop device binds to attach the volume.
   std::filesystem::path fuse_file(const std::string& name) const;
   // attach = auto resolved: "iscsi" where the host's initiator works, else "fuse"
