@@ -30,6 +30,11 @@ class MemoryStorage final : public drivers::StorageDriver,
   Result<void> remove(const std::string& name) override {
     if (attached_.contains(name)) return fail(name + " is attached");
     volumes_.erase(name);
+    // As on EBS (and in the jiva driver), a volume's snapshots outlive it.
+    if (auto it = snapshots_.find(name); it != snapshots_.end()) {
+      for (auto& [snap, info] : it->second) kept_[name][snap] = info;
+      snapshots_.erase(it);
+    }
     return {};
   }
   Result<drivers::StorageVolume> inspect(const std::string& name) override {
@@ -82,11 +87,26 @@ class MemoryStorage final : public drivers::StorageDriver,
     if (!snapshots_[volume].contains(snapshot)) return fail("no snapshot " + snapshot);
     return {};
   }
+  Result<std::vector<KeptSnapshot>> kept_snapshots() override {
+    std::vector<KeptSnapshot> out;
+    for (const auto& [volume, snaps] : kept_)
+      for (const auto& [name, info] : snaps) out.push_back({volume, info});
+    return out;
+  }
+  Result<void> delete_kept_snapshot(const std::string& volume,
+                                    const std::string& snapshot) override {
+    auto it = kept_.find(volume);
+    if (it == kept_.end() || it->second.erase(snapshot) == 0)
+      return fail("no snapshot " + volume + "@" + snapshot);
+    if (it->second.empty()) kept_.erase(it);
+    return {};
+  }
 
  private:
   std::map<std::string, std::uint64_t> volumes_;
   std::set<std::string> attached_;
   std::map<std::string, std::map<std::string, drivers::SnapshotInfo>> snapshots_;
+  std::map<std::string, std::map<std::string, drivers::SnapshotInfo>> kept_;  // of deleted ones
   unsigned replicas_ = 0;
 };
 
