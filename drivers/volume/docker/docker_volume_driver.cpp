@@ -265,16 +265,9 @@ Result<void> DockerVolumeDriver::remove(const std::string& name, bool force, boo
   // A delete completes or changes nothing: whoever else holds the device (a container's copy
   // of the mount in its own namespace, an open file) would make the detach fail after the
   // unmount, so they are named now, before anything is touched.
-  if (auto stored = (*storage)->inspect(name); stored && stored->device) {
-    MAYA_TRY(held, os_->holders(*stored->device, mountpoint(name)));
-    if (!held->empty()) {
-      std::string who;
-      for (const std::string& h : *held) who += (who.empty() ? "" : "; ") + h;
-      return fail("volume " + name + " (" + stored->device->string() + ") is held: " + who +
-                  ". Nothing was changed; stop them (containers: docker ps -a --filter volume=" +
-                  name + ", then docker rm -f), then delete it again");
-    }
-  }
+  MAYA_TRY(free, refuse_if_held(**storage, name,
+                                "stop them (containers: docker ps -a --filter volume=" + name +
+                                    ", then docker rm -f), then delete it again"));
   if (!force) {  // its data may be saved by fixing it: deleting it takes --force
     if (auto stored = (*storage)->inspect(name); stored && !stored->broken.empty())
       return fail("volume " + name + " is broken (" + stored->broken + ")");
@@ -419,6 +412,18 @@ Result<void> DockerVolumeDriver::unmount(const std::string& name, const std::str
 Result<fs::path> DockerVolumeDriver::path(const std::string& name) {
   MAYA_TRY(record, records_.load(name));
   return record->references() > 0 ? mountpoint(name) : fs::path();
+}
+
+Result<void> DockerVolumeDriver::refuse_if_held(StorageDriver& storage, const std::string& name,
+                                                const std::string& remedy) {
+  auto stored = storage.inspect(name);
+  if (!stored || !stored->device) return {};
+  MAYA_TRY(held, os_->holders(*stored->device, mountpoint(name)));
+  if (held->empty()) return {};
+  std::string who;
+  for (const std::string& h : *held) who += (who.empty() ? "" : "; ") + h;
+  return fail("volume " + name + " (" + stored->device->string() + ") is held: " + who +
+              ". Nothing was changed; " + remedy);
 }
 
 VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {

@@ -98,6 +98,11 @@ class DockerVolumeDriver final : public VolumeDriver {
   Result<std::filesystem::path> bring_up(const VolumeSpec& spec);
   // Unmount and detach.
   Result<void> bring_down(const VolumeSpec& spec);
+  // Fails, naming them and saying `remedy`, when anyone but our own mount holds the volume's
+  // device (another mount namespace's copy of the mount, an open file): checked before a
+  // delete or a detach changes anything.
+  Result<void> refuse_if_held(StorageDriver& storage, const std::string& name,
+                              const std::string& remedy);
   VolumeInfo describe(const VolumeRecord& record);
   // At start: an attachment from an earlier boot is gone (the record is cleared); one from this
   // boot is attached again if its device went away. Returns a line for the log.

@@ -42,15 +42,7 @@ Result<void> DockerVolumeDriver::detach(const std::string& name) {
   MAYA_TRY(record, records_.load(name));
   if (!record->host_attached) return {};
   MAYA_TRY(storage, storage_for(record->spec));
-  if (auto stored = (*storage)->inspect(name); stored && stored->device) {
-    MAYA_TRY(held, os_->holders(*stored->device, mountpoint(name)));
-    if (!held->empty()) {
-      std::string who;
-      for (const std::string& h : *held) who += (who.empty() ? "" : "; ") + h;
-      return fail("volume " + name + " (" + stored->device->string() + ") is in use: " + who +
-                  ". Nothing was changed; stop them first");
-    }
-  }
+  MAYA_TRY(free, refuse_if_held(**storage, name, "stop them, then detach it again"));
   MAYA_TRY(detached, (*storage)->detach(name));
   record->host_attached = false;
   MAYA_TRY(saved, records_.save(*record));
