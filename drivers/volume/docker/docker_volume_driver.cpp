@@ -265,9 +265,9 @@ Result<void> DockerVolumeDriver::remove(const std::string& name, bool force, boo
   // A delete completes or changes nothing: whoever else holds the device (a container's copy
   // of the mount in its own namespace, an open file) would make the detach fail after the
   // unmount, so they are named now, before anything is touched.
-  MAYA_TRY(free, refuse_if_held(**storage, name,
-                                "stop them (containers: docker ps -a --filter volume=" + name +
-                                    ", then docker rm -f), then delete it again"));
+  MAYA_TRY_VOID(refuse_if_held(**storage, name,
+                               "stop them (containers: docker ps -a --filter volume=" + name +
+                                   ", then docker rm -f), then delete it again"));
   if (!force) {  // its data may be saved by fixing it: deleting it takes --force
     if (auto stored = (*storage)->inspect(name); stored && !stored->broken.empty())
       return fail("volume " + name + " is broken (" + stored->broken + ")");

@@ -42,7 +42,7 @@ Result<void> DockerVolumeDriver::detach(const std::string& name) {
   MAYA_TRY(record, records_.load(name));
   if (!record->host_attached) return {};
   MAYA_TRY(storage, storage_for(record->spec));
-  MAYA_TRY(free, refuse_if_held(**storage, name, "stop them, then detach it again"));
+  MAYA_TRY_VOID(refuse_if_held(**storage, name, "stop them, then detach it again"));
   MAYA_TRY(detached, (*storage)->detach(name));
   record->host_attached = false;
   MAYA_TRY(saved, records_.save(*record));
