@@ -31,6 +31,9 @@ test_packages=(
   # libstdc++ 12's <expected>, which Result<T> is, needs conditionally trivial destructors
   # (P0848), which clang 14 lacks and clang 16 has.
   clang-16 libfuzzer-16-dev libclang-rt-16-dev
+  # systemd-socket-activate: the plugin socket handed over as systemd's maya.socket does
+  # (tests/integration/handover_test.cpp); systemd need not be PID 1 for it
+  systemd
 )
 
 case "${1:-}" in
