@@ -28,6 +28,7 @@ struct IscsiExport {
   unsigned target_restarts = 0;
   std::string last_event;              // the last thing that happened to the target, with its time
   std::string chap_user, chap_secret;  // empty when the volume has no CHAP
+  std::string target_log;              // the target process's log file
 };
 
 // Replicas of a volume, as its target sees them (drivers that replicate, such as jiva).
@@ -60,7 +61,8 @@ struct SnapshotInfo {
   std::string name;
   std::string created;  // ISO 8601, UTC
   std::uint64_t size_bytes = 0;
-  std::string method;  // reflink | copy
+  std::string method;                 // reflink | copy
+  std::uint64_t allocated_bytes = 0;  // space its image takes (blocks shared by reflinks count)
 };
 
 struct StorageVolume {

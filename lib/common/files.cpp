@@ -75,4 +75,10 @@ Result<void> make_dirs(const std::filesystem::path& path, mode_t mode) {
   return {};
 }
 
+std::uint64_t allocated_bytes(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
 }  // namespace maya

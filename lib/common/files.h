@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@ Result<void> write_file_atomic(const std::filesystem::path& path, std::string_vi
 Result<std::string> read_file(const std::filesystem::path& path);
 
 // mkdir -p with `mode` for the directories it creates.
+// Bytes a file's blocks take on disk (st_blocks × 512: holes are free, blocks shared by
+// reflinks count in full); 0 when it cannot be read.
+std::uint64_t allocated_bytes(const std::filesystem::path& path);
+
 Result<void> make_dirs(const std::filesystem::path& path, mode_t mode = 0755);
 
 }  // namespace maya

@@ -11,16 +11,17 @@
 #include <nlohmann/json.hpp>
 
 #include "drivers/volume/docker/docker_volume_driver.h"
+#include "drivers/volume/volume_json.h"
 #include "drivers/volume_driver.h"
 #include "lib/config/config.h"
 #include "lib/http/router.h"
 
 namespace maya::daemon {
 
-// CHAP credentials appear only with `show_secrets` (GET /v1/volumes/NAME?secrets=true; the
-// control socket is root's, mode 0600).
-nlohmann::json volume_json(const drivers::VolumeInfo& volume, bool show_secrets = false);
-nlohmann::json snapshot_json(const drivers::SnapshotInfo& snapshot);
+// VOLUME and SNAPSHOT are drivers::volume_json and snapshot_json; CHAP credentials appear only
+// with ?secrets=true (the control socket is root's, mode 0600).
+using drivers::snapshot_json;
+using drivers::volume_json;
 
 // `driver` may be null on a host without the storage role: the routes then say so.
 void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,

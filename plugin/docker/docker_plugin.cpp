@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drivers/volume/spec_options.h"
+#include "drivers/volume/volume_json.h"
 #include "lib/common/log.h"
 #include "lib/common/size.h"
 #include "lib/http/json.h"
@@ -47,43 +48,11 @@ Result<Call> parse_call(const http::Request& request, bool needs_name) {
   return call;
 }
 
-json status_of(const drivers::VolumeInfo& v) {
-  json status = {{"driver", v.spec.storage_driver},
-                 {"size", v.spec.size_bytes ? format_size(v.spec.size_bytes) : ""},
-                 {"size_bytes", v.spec.size_bytes},
-                 {"fstype", v.spec.fstype},
-                 {"state", v.state},
-                 {"device", v.device},
-                 {"attach", v.attach},
-                 {"mounts", v.mount_count()},
-                 {"created", v.created}};
-  if (!v.error.empty()) status["error"] = v.error;
-  if (v.iscsi) {
-    status["iqn"] = v.iscsi->iqn;
-    status["portal"] = v.iscsi->portal;
-    status["target_state"] = v.iscsi->target_state;
-  }
-  if (v.replication) {
-    status["health"] = v.replication->health;
-    json replicas = json::array();
-    for (const auto& r : v.replication->replicas)
-      replicas.push_back({{"id", r.id}, {"mode", r.mode}, {"revision", r.revision}});
-    status["replicas"] = replicas;
-    if (const auto& rb = v.replication->rebuild)
-      status["rebuild"] = {{"replica", rb->replica},
-                           {"done_bytes", rb->done_bytes},
-                           {"total_bytes", rb->total_bytes}};
-    json snapshots = json::array();
-    for (const auto& s : v.snapshots) snapshots.push_back(s.name);
-    status["snapshots"] = snapshots;
-  }
-  return status;
-}
-
 json volume_of(const drivers::VolumeInfo& v, bool with_status) {
   json out = {{"Name", v.spec.name}, {"Mountpoint", v.mountpoint.string()}};
   if (!v.created.empty()) out["CreatedAt"] = v.created;
-  if (with_status) out["Status"] = status_of(v);
+  // The same values as `maya volume inspect -o json` (secrets left out).
+  if (with_status) out["Status"] = drivers::volume_json(v);
   return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <future>
+#include <set>
 
 #include "lib/common/files.h"
 #include "lib/http/client.h"
@@ -94,7 +95,7 @@ TEST_F(DockerPlugin, VolumeLifeCycleWithTwoMountIds) {
   EXPECT_EQ(status["driver"], "jiva");  // the default
   EXPECT_EQ(status["size"], "64MiB");
   EXPECT_EQ(status["state"], "detached");
-  EXPECT_EQ(status["mounts"], 0);
+  EXPECT_EQ(status["mount_count"], 0);
   EXPECT_FALSE(status["created"].get<std::string>().empty());
   json listed = call("List", json::object());
   ASSERT_EQ(listed["Volumes"].size(), 1u);
@@ -110,7 +111,7 @@ TEST_F(DockerPlugin, VolumeLifeCycleWithTwoMountIds) {
   ASSERT_EQ(second["Mountpoint"], mp.string());
   got = call("Get", {{"Name", "v1"}});
   EXPECT_EQ(got["Volume"]["Status"]["state"], "mounted");
-  EXPECT_EQ(got["Volume"]["Status"]["mounts"], 2);
+  EXPECT_EQ(got["Volume"]["Status"]["mount_count"], 2);
   EXPECT_EQ(got["Volume"]["Status"]["device"].get<std::string>().rfind("/dev/loop", 0), 0u);
 
   json busy = call("Remove", {{"Name", "v1"}});
@@ -122,7 +123,7 @@ TEST_F(DockerPlugin, VolumeLifeCycleWithTwoMountIds) {
   EXPECT_EQ(call("Unmount", {{"Name", "v1"}, {"ID", "b"}})["Err"], "");
   EXPECT_EQ(call("Unmount", {{"Name", "v1"}, {"ID", "unknown"}})["Err"], "");
   EXPECT_FALSE(fs::exists(mp / "hello.txt")) << "the last unmount unmounts";
-  EXPECT_EQ(call("Get", {{"Name", "v1"}})["Volume"]["Status"]["device"], "");
+  EXPECT_EQ(call("Get", {{"Name", "v1"}})["Volume"]["Status"]["device"], nullptr);
 
   // Data persists across a detach.
   ASSERT_EQ(call("Mount", {{"Name", "v1"}, {"ID", "c"}})["Err"], "");
@@ -254,6 +255,74 @@ TEST_F(DockerPlugin, OwnerAndFsTypeOptionsApply) {
   EXPECT_NE(found.find("noatime"), std::string::npos) << found;
 }
 
+// Issue 11, "JSON is stable": every key the README documents for `inspect -o json` is there for
+// every driver (null where it does not apply), and Docker's Status carries the same values.
+TEST_F(DockerPlugin, EveryDocumentedKeyIsThereForEveryDriverAndStatusHasTheSameValues) {
+  const std::vector<std::string> documented = {"name",
+                                               "driver",
+                                               "size_bytes",
+                                               "size",
+                                               "allocated_bytes",
+                                               "state",
+                                               "error",
+                                               "mountpoint",
+                                               "device",
+                                               "attach",
+                                               "attach_mode",
+                                               "mount_count",
+                                               "mounts",
+                                               "fstype",
+                                               "mount_options",
+                                               "uid",
+                                               "gid",
+                                               "thin",
+                                               "replicas_wanted",
+                                               "created",
+                                               "iqn",
+                                               "portal",
+                                               "target_pid",
+                                               "target_state",
+                                               "target_restarts",
+                                               "target_event",
+                                               "target_log",
+                                               "chap",
+                                               "chap_credentials",
+                                               "health",
+                                               "replicas",
+                                               "rebuild",
+                                               "read_only",
+                                               "store_used_percent",
+                                               "space_warning",
+                                               "snapshots"};
+  for (const char* driver : {"local", "jiva"}) {
+    SCOPED_TRACE(driver);
+    const std::string name = "v1";
+    ASSERT_EQ(
+        call("Create", {{"Name", name}, {"Opts", {{"size", "64MiB"}, {"driver", driver}}}})["Err"],
+        "");
+    RunResult inspected = root_.maya({"volume", "inspect", name, "-o", "json"});
+    ASSERT_EQ(inspected.status, 0) << inspected.err;
+    json v = json::parse(inspected.out);
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : v.items()) keys.push_back(key);
+    EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()),
+              std::set<std::string>(documented.begin(), documented.end()));
+    if (std::string(driver) == "local") {
+      for (const char* key : {"iqn", "portal", "target_pid", "target_log", "health", "rebuild"})
+        EXPECT_TRUE(v[key].is_null()) << key << ": " << v[key];
+      EXPECT_EQ(v["replicas"], json::array());
+    } else {
+      EXPECT_TRUE(v["target_log"].get<std::string>().ends_with(".log")) << v["target_log"];
+      EXPECT_TRUE(v["health"].is_string()) << v["health"];
+    }
+    json status = call("Get", {{"Name", name}})["Volume"]["Status"];
+    for (const char* key : {"state", "size_bytes", "size", "driver", "mount_count", "device",
+                            "replicas_wanted", "iqn", "target_log", "fstype"})
+      EXPECT_EQ(status[key], v[key]) << key;
+    ASSERT_EQ(call("Remove", {{"Name", name}})["Err"], "");
+  }
+}
+
 TEST_F(DockerPlugin, MountsAndCountsSurviveKill9OfTheDaemon) {
   ASSERT_EQ(call("Create", {{"Name", "v2"}, {"Opts", {{"size", "64MiB"}}}})["Err"], "");
   json mounted = call("Mount", {{"Name", "v2"}, {"ID", "a"}});
@@ -270,7 +339,7 @@ TEST_F(DockerPlugin, MountsAndCountsSurviveKill9OfTheDaemon) {
 
   json got = call("Get", {{"Name", "v2"}});
   EXPECT_EQ(got["Volume"]["Status"]["state"], "mounted") << got;
-  EXPECT_EQ(got["Volume"]["Status"]["mounts"], 1);
+  EXPECT_EQ(got["Volume"]["Status"]["mount_count"], 1);
   EXPECT_EQ(got["Volume"]["Mountpoint"], mp.string());
   EXPECT_EQ(call("Unmount", {{"Name", "v2"}, {"ID", "a"}})["Err"], "");
   EXPECT_FALSE(fs::exists(mp / "data"));

@@ -230,6 +230,7 @@ Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volum
             {"size_bytes", info.size_bytes},
             {"method", info.method}};
   MAYA_TRY(written, write_file_atomic(dir / (snapshot + ".json"), j.dump(2) + "\n", 0600));
+  info.allocated_bytes = allocated_bytes(dir / (snapshot + ".img"));
   log::info("volume " + volume + ": snapshot " + snapshot + " taken (" + info.method + ")");
   return info;
 }

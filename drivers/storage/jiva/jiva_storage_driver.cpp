@@ -307,10 +307,8 @@ Result<StorageVolume> JivaStorageDriver::describe(const std::string& name) {
     }
   }
   for (const auto& replica : m->replicas) {
-    auto rdir = maya::jiva::replica_dir(replica);
-    struct stat data {};
-    if (rdir && ::stat(maya::jiva::replica_data(*rdir).c_str(), &data) == 0)
-      v.allocated_bytes += static_cast<std::uint64_t>(data.st_blocks) * 512;
+    if (auto rdir = maya::jiva::replica_dir(replica))
+      v.allocated_bytes += allocated_bytes(maya::jiva::replica_data(*rdir));
   }
   IscsiExport e;
   e.iqn = m->iqn;
@@ -320,6 +318,7 @@ Result<StorageVolume> JivaStorageDriver::describe(const std::string& name) {
   e.target_state = target.state;
   e.target_restarts = target.restarts;
   e.last_event = target.last_event;
+  e.target_log = maya::jiva::target_log(dir).string();
   if (target.state == "broken") v.broken = target.broken + remedy(name);
   if (auto chap = maya::jiva::read_chap(dir); chap) {
     e.chap_user = chap->user;

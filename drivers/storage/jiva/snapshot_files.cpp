@@ -19,10 +19,12 @@ Result<SnapshotInfo> read_snapshot_info(const fs::path& json_file) {
   if (!j.is_object() || !j.contains("name") || !j["name"].is_string())
     return fail(json_file.string() + " is damaged");
   const auto size = j.find("size_bytes");
+  fs::path image = json_file;
+  image.replace_extension(".img");
   return SnapshotInfo{
       j["name"].get<std::string>(), text_of("created"),
       size != j.end() && size->is_number_unsigned() ? size->get<std::uint64_t>() : std::uint64_t{0},
-      text_of("method")};
+      text_of("method"), allocated_bytes(image)};
 }
 
 bool snapshot_files_exist(const fs::path& dir, const std::string& name) {
