@@ -92,7 +92,7 @@ Result<StorageVolume> LocalStorageDriver::create(const VolumeSpec& spec) {
   MAYA_TRY(meta_written, write_file_atomic(*staging / "volume.json", meta.dump(2) + "\n", 0600));
   MAYA_TRY(published, publish(*staging, dir, name, store_));
   cleanup.keep();
-  log::info("created volume " + name + " (" + std::to_string(size) + " bytes, " +
+  log::info("created local volume " + name + " (" + std::to_string(size) + " bytes, " +
             (spec.thin ? "thin" : "thick") + ") in " + dir.string());
   return inspect(name);
 }
@@ -109,7 +109,7 @@ Result<void> LocalStorageDriver::remove(const std::string& name) {
   }
   // Renamed away first: the volume vanishes at once, even if removing its files fails midway.
   MAYA_TRY(discarded, discard(dir, name, store_));
-  log::info("deleted volume " + name);
+  log::info("deleted local volume " + name);
   return {};
 }
 
@@ -155,7 +155,7 @@ Result<fs::path> LocalStorageDriver::attach(const std::string& name) {
   if (!devices.empty()) return devices.front();
   auto device = bind_loop_device(file);
   if (!device) return fail("cannot attach volume " + name, device.error());
-  log::info("attached volume " + name + " as " + device->string());
+  log::info("attached local volume " + name + " as " + device->string());
   return device;
 }
 
@@ -166,7 +166,7 @@ Result<void> LocalStorageDriver::detach(const std::string& name) {
   for (const auto& device : devices_backed_by(*bindings, data_file(name))) {
     auto unbound = unbind_loop_device(device);
     if (!unbound) return fail("cannot detach volume " + name, unbound.error());
-    log::info("detached volume " + name + " from " + device.string());
+    log::info("detached local volume " + name + " from " + device.string());
   }
   return {};
 }

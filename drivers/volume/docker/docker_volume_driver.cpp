@@ -137,7 +137,8 @@ Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec) {
   std::string fstype = spec.fstype;
   const bool fresh = !signature->has_value();
   if (fresh) {
-    log::info("volume " + spec.name + ": formatting " + device->string() + " as " + fstype);
+    // The OS driver logs the format: each event is logged once, by the layer that did it.
+    log::debug("volume " + spec.name + ": formatting " + device->string() + " as " + fstype);
     if (auto formatted = os_->format(*device, fstype); !formatted)
       return undo_attach(formatted.error());
   } else if (**signature == "ext4" || **signature == "xfs" || **signature == "btrfs") {
@@ -203,9 +204,10 @@ Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& asked) {
     (void)(*storage)->remove(spec.name);
     return std::unexpected(saved.error());
   }
-  log::info("volume " + spec.name + " created (" + spec.storage_driver + ", " +
-            format_size(record.spec.size_bytes) +
-            (spec.from.empty() ? std::string() : ", a clone of " + spec.from) + ")");
+  // The storage driver logged the creation with its details; this only says what made it.
+  log::debug("volume " + spec.name + " created (" + spec.storage_driver + ", " +
+             format_size(record.spec.size_bytes) +
+             (spec.from.empty() ? std::string() : ", a clone of " + spec.from) + ")");
   VolumeInfo info = describe(record);
   if (auto warning = overcommit_warning()) {
     log::warn("volume " + spec.name + ": " + *warning);
@@ -301,7 +303,7 @@ Result<void> DockerVolumeDriver::remove(const std::string& name, bool force, boo
   MAYA_TRY(erased, records_.erase(name));
   std::error_code ec;
   fs::remove(mountpoint(name), ec);
-  log::info("volume " + name + " removed");
+  log::debug("volume " + name + " removed");  // the storage driver logged the delete
   return {};
 }
 

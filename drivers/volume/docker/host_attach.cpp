@@ -31,7 +31,8 @@ Result<fs::path> DockerVolumeDriver::attach(const std::string& name) {
       log::warn("volume " + name + ": " + detached.error().message);
     return std::unexpected(saved.error());
   }
-  log::info("volume " + name + " attached to this host as " + device->string());
+  // The storage driver logged the attach; each event is logged once.
+  log::debug("volume " + name + " attached to this host as " + device->string());
   return *device;
 }
 
@@ -46,7 +47,7 @@ Result<void> DockerVolumeDriver::detach(const std::string& name) {
   MAYA_TRY(detached, (*storage)->detach(name));
   record->host_attached = false;
   MAYA_TRY(saved, records_.save(*record));
-  log::info("volume " + name + " detached from this host");
+  log::debug("volume " + name + " detached from this host");
   return {};
 }
 
