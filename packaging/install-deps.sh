@@ -14,8 +14,12 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost-program-options-dev libboost-dev libboost-system-dev
   nlohmann-json3-dev libtomlplusplus-dev libmount-dev libblkid-dev libssl-dev
+  # the man page, maya(1), made from the help texts at build time
+  help2man
   # runtime: mkfs, loop devices and mounts; open-iscsi for hosts with a kernel initiator
   util-linux e2fsprogs xfsprogs open-iscsi
+  # where the completion installed with maya is loaded
+  bash-completion
 )
 test_packages=(
   libgtest-dev libgmock-dev googletest curl

@@ -14,37 +14,69 @@ void add_global_options(po::options_description& options, Globals& globals) {
       "help,h", "show this help");
 }
 
+void print_command_help(const CommandSpec& spec, const po::options_description& options) {
+  Globals ignored;
+  po::options_description global("Global options", 100);
+  add_global_options(global, ignored);
+  std::cout << "Usage: " << spec.usage << "\n\n" << spec.summary << "\n\n";
+  if (!options.options().empty()) std::cout << options << "\n";
+  std::cout << global;
+  if (!spec.example.empty()) {
+    std::cout << "\nExample:\n";
+    std::size_t start = 0;
+    while (start < spec.example.size()) {
+      std::size_t end = spec.example.find('\n', start);
+      if (end == std::string::npos) end = spec.example.size();
+      std::cout << "  " << spec.example.substr(start, end - start) << "\n";
+      start = end + 1;
+    }
+  }
+}
+
 Parsed parse(const CommandSpec& spec, po::options_description options,
              const po::positional_options_description& positional,
-             const std::vector<std::string>& args, Globals& globals) {
+             const std::vector<std::string>& args, Globals& globals,
+             const po::options_description& hidden) {
   Parsed parsed;
-  add_global_options(options, globals);
+  po::options_description all;
+  all.add(options).add(hidden);
+  add_global_options(all, globals);
   try {
-    po::store(po::command_line_parser(args).options(options).positional(positional).run(),
-              parsed.vars);
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), parsed.vars);
     if (parsed.vars.count("help")) {
-      std::cout << "Usage: " << spec.usage << "\n\n" << spec.summary << "\n\n" << options;
+      print_command_help(spec, options);
       parsed.exit_code = 0;
       return parsed;
     }
     po::notify(parsed.vars);
   } catch (const po::error& e) {
-    std::cerr << "maya " << spec.name << ": " << e.what() << " (see `maya " << spec.name
-              << " --help`)\n";
-    parsed.exit_code = 2;
+    parsed.exit_code = usage_error(spec.name, e.what());
     return parsed;
   }
   if (globals.output != "table" && globals.output != "json") {
-    std::cerr << "maya " << spec.name << ": unknown output format \"" << globals.output
-              << "\" (use table or json)\n";
-    parsed.exit_code = 2;
+    parsed.exit_code = usage_error(
+        spec.name, "unknown output format \"" + globals.output + "\" (use table or json)");
   }
   return parsed;
 }
 
 int error(const std::string& message) {
   std::cerr << "maya: " << message << "\n";
-  return 1;
+  return kExitFailed;
+}
+
+int usage_error(const std::string& command, const std::string& message) {
+  const std::string maya = command.empty() ? "maya" : "maya " + command;
+  std::cerr << maya << ": " << message << " (see `" << maya << " --help`)\n";
+  return kExitUsage;
+}
+
+int report(const Globals& globals, const nlohmann::json& value, const std::string& text) {
+  if (json_output(globals))
+    print_json(value);
+  else
+    std::cout << text << "\n";
+  return 0;
 }
 
 std::optional<config::Config> load_config(const Globals& globals) {

@@ -30,15 +30,33 @@ struct CommandSpec {
   std::string name;     // "volume create"
   std::string usage;    // "maya init [--root DIR] [--force]"
   std::string summary;  // one paragraph
+  std::string example;  // one or more command lines, shown under "Example:"
 };
 
+// The exit statuses of every command: 0 ok, 1 failed, 2 usage, 3 daemon not running.
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitDaemonNotRunning = 3;
+
 // Parses `args` against `options` plus the global flags (which may also follow the command).
+// `hidden` holds options that --help does not show: positional words and internal flags.
+// --help prints the usage, summary, options and example.
 Parsed parse(const CommandSpec& spec, po::options_description options,
              const po::positional_options_description& positional,
-             const std::vector<std::string>& args, Globals& globals);
+             const std::vector<std::string>& args, Globals& globals,
+             const po::options_description& hidden = po::options_description());
+
+// Prints the help of `spec` (as `--help` does) with `options` and the global flags.
+void print_command_help(const CommandSpec& spec, const po::options_description& options);
 
 // Prints "maya: <message>" on stderr; returns the exit status 1.
 int error(const std::string& message);
+
+// Prints "maya COMMAND: <message> (see `maya COMMAND --help`)" on stderr; returns 2.
+int usage_error(const std::string& command, const std::string& message);
+
+// Prints `value` as JSON with -o json, else the line `text` on stdout; returns 0.
+int report(const Globals& globals, const nlohmann::json& value, const std::string& text);
 
 // Loads the config named by the globals, or prints why it cannot.
 std::optional<config::Config> load_config(const Globals& globals);
@@ -46,7 +64,6 @@ std::optional<config::Config> load_config(const Globals& globals);
 // Thrown by call_daemon when no daemon runs: main prints nothing more and exits 3, whatever
 // command asked (every caller would otherwise need to tell "down" from "failed").
 struct DaemonNotRunning {};
-inline constexpr int kExitDaemonNotRunning = 3;
 
 // "maya daemon is not running (start it with: maya load)", with --config when not the default.
 std::string daemon_not_running_message(const config::Config& cfg);

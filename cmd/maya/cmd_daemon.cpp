@@ -133,14 +133,14 @@ int cmd_load(Globals& globals, const Args& args) {
   po::options_description hidden;
   hidden.add_options()("ready-fd", po::value(&ready_fd), "internal: pipe to report start-up on")(
       "log-to-file", "internal: log to the state directory");
-  options.add(hidden);
   Parsed parsed = parse({"load", "maya load [--config PATH] [--foreground | --restart]",
                          "Validates the config and starts the maya daemon in the background, "
                          "returning once it answers.\nIf a daemon already runs for this config, "
                          "it reloads the config instead (a broken config changes nothing); "
                          "with --restart it execs this binary instead, handing over its "
-                         "sockets so that Docker is never refused (use it after an upgrade)."},
-                        options, {}, args, globals);
+                         "sockets so that Docker is never refused (use it after an upgrade).",
+                         "maya load\nmaya load --restart   # after installing a new maya"},
+                        options, {}, args, globals, hidden);
   if (parsed.exit_code) return *parsed.exit_code;
   auto cfg = load_config(globals);
   if (!cfg) {
@@ -191,7 +191,8 @@ int cmd_status(Globals& globals, const Args& args) {
                         "also print the discovery portal's CHAP user and secret ([iscsi] chap)");
   Parsed parsed = parse({"status", "maya status [--config PATH] [--show-secrets] [-o table|json]",
                          "Shows whether the daemon runs, and its pid, uptime, config, roles, "
-                         "sockets and number of volumes.\nExit status 3 when no daemon runs."},
+                         "sockets and number of volumes.\nExit status 3 when no daemon runs.",
+                         "maya status -o json | jq .pid"},
                         options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
   const bool secrets = parsed.vars.count("show-secrets") > 0;
@@ -299,15 +300,22 @@ int cmd_unload(Globals& globals, const Args& args) {
                          "Stops the daemon cleanly: in-flight requests finish, sockets and the "
                          "pidfile are removed. Volume targets keep running, so volumes stay "
                          "usable and a later `maya load` adopts them; --stop-targets stops them "
-                         "too (their initiators lose the volumes)."},
+                         "too (their initiators lose the volumes).",
+                         "maya unload"},
                         options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
   auto cfg = load_config(globals);
   if (!cfg) return 1;
   auto pid = PidFile::holder(cfg->pidfile());
   if (!pid) {
+    const int stopped = stop_targets ? stop_targets_directly(*cfg) : 0;
+    if (json_output(globals)) {
+      print_json(
+          {{"stopped", false}, {"config", cfg->file.string()}, {"targets_stopped", stopped}});
+      return 0;
+    }
     std::cout << "no maya daemon runs for " << cfg->file.string() << "\n";
-    if (stop_targets) std::cout << "stopped " << stop_targets_directly(*cfg) << " target(s)\n";
+    if (stop_targets) std::cout << "stopped " << stopped << " target(s)\n";
     return 0;
   }
   warn_docker_mounts(*cfg);
@@ -328,8 +336,8 @@ int cmd_unload(Globals& globals, const Args& args) {
                  std::to_string(kStopTimeout.count()) + " s");
   }
   if (stop_targets) stop_targets_directly(*cfg);  // any the daemon did not know of
-  std::cout << "maya daemon (pid " << *pid << ") stopped\n";
-  return 0;
+  return report(globals, {{"stopped", true}, {"pid", *pid}},
+                "maya daemon (pid " + std::to_string(*pid) + ") stopped");
 }
 
 }  // namespace maya::cli

@@ -15,7 +15,9 @@ int cmd_init(Globals& globals, const Args& args) {
   Parsed parsed = parse({"init", "maya init [--config PATH] [--root DIR] [--force]",
                          "Writes the maya config (TOML, every key commented) and creates the "
                          "directories it names.\nThe config goes to --config, else "
-                         "$MAYA_CONFIG, else <root>/etc/maya.conf."},
+                         "$MAYA_CONFIG, else <root>/etc/maya.conf.",
+                         "maya init && maya load\nmaya init --root /tmp/maya-try  # everything "
+                         "under one directory"},
                         options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
 

@@ -20,8 +20,9 @@ constexpr const char* kSummary =
 
 int list(Globals& globals, const Args& args) {
   po::options_description none("Options");
-  Parsed parsed =
-      parse({"snapshot list", "maya snapshot list [-o json]", kSummary}, none, {}, args, globals);
+  Parsed parsed = parse(
+      {"snapshot list", "maya snapshot list [-o json]", kSummary, "maya snapshot list -o json"},
+      none, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
   auto all = call_daemon(globals, "GET", "/v1/snapshots");
   if (!all) return 1;
@@ -29,10 +30,11 @@ int list(Globals& globals, const Args& args) {
     print_json((*all)["snapshots"]);
     return 0;
   }
-  Table table({"VOLUME", "SNAPSHOT", "CREATED", "SIZE", "VOLUME STATE"});
+  Table table({"VOLUME", "SNAPSHOT", "CREATED", "SIZE", "USED", "VOLUME STATE"});
   for (const auto& s : (*all)["snapshots"]) {
     table.add({s.value("volume", ""), s.value("name", ""), s.value("created", ""),
                format_size_human(s.value("size_bytes", std::uint64_t{0})),
+               format_size_human(s.value("allocated_bytes", std::uint64_t{0})),
                s.value("volume_deleted", false) ? "deleted" : "exists"});
   }
   table.print(std::cout);
@@ -44,15 +46,15 @@ int remove(Globals& globals, const Args& args) {
   po::options_description options("Options");
   po::options_description hidden;
   hidden.add_options()("ref", po::value(&ref));
-  options.add(hidden);
   po::positional_options_description positional;
   positional.add("ref", 1);
-  Parsed parsed = parse({"snapshot delete", "maya snapshot delete VOLUME@SNAPSHOT", kSummary},
-                        options, positional, args, globals);
+  Parsed parsed = parse({"snapshot delete", "maya snapshot delete VOLUME@SNAPSHOT", kSummary,
+                         "maya snapshot delete db@before-upgrade"},
+                        options, positional, args, globals, hidden);
   if (parsed.exit_code) return *parsed.exit_code;
   auto at = ref.find('@');
   if (at == std::string::npos || at == 0 || at + 1 == ref.size())
-    return error("snapshot delete needs VOLUME@SNAPSHOT, not \"" + ref + "\"");
+    return usage_error("snapshot delete", "it needs VOLUME@SNAPSHOT, not \"" + ref + "\"");
   const std::string volume = ref.substr(0, at), snap = ref.substr(at + 1);
   if (!call_daemon(globals, "DELETE", "/v1/snapshots/" + volume + "/" + snap)) return 1;
   if (json_output(globals))
@@ -65,14 +67,20 @@ int remove(Globals& globals, const Args& args) {
 }  // namespace
 
 int cmd_snapshot(Globals& globals, const Args& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "Usage: maya snapshot list|delete ...\n\n" << kSummary << "\n";
-    return args.empty() ? 2 : 0;
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    if (args.size() > 1 && args[0] == "help") {  // `maya snapshot help list`
+      Args help(args.begin() + 2, args.end());
+      help.insert(help.begin(), {args[1], "--help"});
+      return cmd_snapshot(globals, help);
+    }
+    std::cout << "Usage: maya snapshot list|delete ...\n\n"
+              << kSummary << "\n\nExample:\n  maya snapshot list\n";
+    return args.empty() ? kExitUsage : 0;
   }
   Args rest(args.begin() + 1, args.end());
   if (args[0] == "list" || args[0] == "ls") return list(globals, rest);
   if (args[0] == "delete" || args[0] == "rm") return remove(globals, rest);
-  return error("unknown snapshot command \"" + args[0] + "\" (see `maya snapshot --help`)");
+  return usage_error("snapshot", "unknown snapshot command \"" + args[0] + "\"");
 }
 
 }  // namespace maya::cli

@@ -67,23 +67,26 @@ int serve(Globals& globals, const Args& args) {
   caps.add_to(options);
   Parsed parsed =
       parse({"target serve",
-             "maya target serve --backing FILE --iqn IQN --listen ADDR:PORT [options]", kSummary},
+             "maya target serve --backing FILE --iqn IQN --listen ADDR:PORT [options]", kSummary,
+             "maya target serve --backing /srv/disk1.img --size 10GiB \\\n"
+             "  --iqn iqn.2026-11.io.maya:disk1 --listen 127.0.0.1:3260"},
             options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
-  if (auto valid = validate_iscsi_name(opts.iqn); !valid) return error(valid.error().message);
+  if (auto valid = validate_iscsi_name(opts.iqn); !valid)
+    return usage_error("target serve", valid.error().message);
   if (!size.empty()) {
     auto bytes = parse_size(size);
-    if (!bytes) return error("--size: " + bytes.error().message);
+    if (!bytes) return usage_error("target serve", "--size: " + bytes.error().message);
     opts.size = *bytes;
   }
   if (opts.chap_user.empty() != opts.chap_secret.empty())
-    return error("--chap-user and --chap-secret go together");
+    return usage_error("target serve", "--chap-user and --chap-secret go together");
   if (opts.mutual_user.empty() != opts.mutual_secret.empty())
-    return error("--mutual-user and --mutual-secret go together");
+    return usage_error("target serve", "--mutual-user and --mutual-secret go together");
   if (!opts.mutual_user.empty() && opts.chap_user.empty())
-    return error("mutual CHAP needs --chap-user and --chap-secret too");
+    return usage_error("target serve", "mutual CHAP needs --chap-user and --chap-secret too");
   if (auto bad = caps.apply(opts.max_connections, opts.max_connections_per_address); !bad.empty())
-    return error(bad);
+    return usage_error("target serve", bad);
   return target::serve_main(opts);
 }
 
@@ -106,15 +109,18 @@ int run(Globals& globals, const Args& args) {
       "run", po::value(&run_dir)->value_name("DIR"),
       "the run directory (default: from the config)")("address",
                                                       po::value(&address)->value_name("IP"),
-                                                      "portal address (default: [iscsi] address)")(
-      "fuse-fd", po::value(&opts.fuse_fd)->value_name("FD"),
-      "resume serving this inherited /dev/fuse descriptor (the daemon passes it)");
+                                                      "portal address (default: [iscsi] address)");
+  po::options_description hidden;
+  hidden.add_options()("fuse-fd", po::value(&opts.fuse_fd)->value_name("FD"),
+                       "internal: resume serving this inherited /dev/fuse descriptor");
   CapFlags caps;
   caps.add_to(options);
-  Parsed parsed = parse({"target run", "maya target run --volume NAME [options]", kRunSummary},
-                        options, {}, args, globals);
+  Parsed parsed = parse({"target run", "maya target run --volume NAME [options]", kRunSummary,
+                         "maya target run --volume db   # debug: see why its target fails"},
+                        options, {}, args, globals, hidden);
   if (parsed.exit_code) return *parsed.exit_code;
-  if (store.empty() != run_dir.empty()) return error("--store and --run go together");
+  if (store.empty() != run_dir.empty())
+    return usage_error("target run", "--store and --run go together");
   if (store.empty()) {
     auto cfg = load_config(globals);
     if (!cfg) return 1;
@@ -135,7 +141,7 @@ int run(Globals& globals, const Args& args) {
   }
   if (!address.empty()) opts.address = address;
   if (auto bad = caps.apply(opts.max_connections, opts.max_connections_per_address); !bad.empty())
-    return error(bad);
+    return usage_error("target run", bad);
   return jiva::run_volume_target(opts);
 }
 
@@ -146,11 +152,11 @@ int cmd_target(Globals& globals, const Args& args) {
     std::cout << "Usage: maya target serve|run [options]\n\n"
               << kSummary << "\n\n"
               << kRunSummary << "\n";
-    return args.empty() ? 2 : 0;
+    return args.empty() ? kExitUsage : 0;
   }
   if (args[0] == "serve") return serve(globals, Args(args.begin() + 1, args.end()));
   if (args[0] == "run") return run(globals, Args(args.begin() + 1, args.end()));
-  return error("unknown target command \"" + args[0] + "\" (see `maya target --help`)");
+  return usage_error("target", "unknown target command \"" + args[0] + "\"");
 }
 
 }  // namespace maya::cli

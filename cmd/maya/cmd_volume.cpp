@@ -46,9 +46,14 @@ std::string human(const json& v, const char* key) {
   return format_size_human(v[key].get<std::uint64_t>());
 }
 
+// Whether the volume JSON has a value for `key` (keys that do not apply are null).
+bool has(const json& v, const char* key) {
+  return v.contains(key) && !v[key].is_null();
+}
+
 // REPLICAS of `volume list`: replicas in mode RW of those wanted ("2/3"); "-" for local volumes.
 std::string replica_count(const json& v) {
-  if (!v.contains("health")) return "-";
+  if (!has(v, "health")) return "-";
   std::size_t rw = 0;
   for (const auto& r : v["replicas"])
     if (r.value("mode", "") == "RW") ++rw;
@@ -78,14 +83,12 @@ void print_volume(const json& v) {
   row("fstype", text(v["fstype"]) + (v["mount_options"].get<std::string>().empty()
                                          ? ""
                                          : " (" + text(v["mount_options"]) + ")"));
-  if (v.contains("health")) {
+  if (has(v, "health")) {
     row("health", text(v["health"]));
-    if (v.contains("read_only") && !v["read_only"].is_null())
+    if (has(v, "read_only"))
       row("read-only", text(v["read_only"]) + " (reads go on; writes resume once space is freed)");
-    if (v.contains("store_used_percent") && !v["store_used_percent"].is_null())
-      row("store", text(v["store_used_percent"]) + "% used");
-    if (v.contains("space_warning") && !v["space_warning"].is_null())
-      row("warning", text(v["space_warning"]));
+    if (has(v, "store_used_percent")) row("store", text(v["store_used_percent"]) + "% used");
+    if (has(v, "space_warning")) row("warning", text(v["space_warning"]));
     for (const auto& r : v["replicas"]) {
       row("  replica " + text(r["id"]), text(r["mode"]) + " (generation " + text(r["generation"]) +
                                             ", revision " + text(r["revision"]) + ")" +
@@ -105,14 +108,15 @@ void print_volume(const json& v) {
   }
   if (!v["iqn"].is_null()) {
     row("iqn", text(v["iqn"]));
-    row("portal", text(v["portal"]) + (v.value("chap", false) ? " (CHAP)" : ""));
+    row("portal", text(v["portal"]) + (v["chap"] == true ? " (CHAP)" : ""));
     std::string target = text(v["target_state"]);
     if (!v["target_pid"].is_null()) target += " (pid " + text(v["target_pid"]) + ")";
-    if (v.value("target_restarts", 0) > 0)
+    if (v["target_restarts"].is_number() && v["target_restarts"] > 0)
       target += ", restarted " + text(v["target_restarts"]) + " time(s)";
     row("target", target);
-    if (!v["target_event"].is_null()) row("last event", text(v["target_event"]));
-    if (v.contains("chap_credentials")) {
+    if (has(v, "target_event")) row("last event", text(v["target_event"]));
+    if (has(v, "target_log")) row("target log", text(v["target_log"]));
+    if (has(v, "chap_credentials")) {
       row("chap user", text(v["chap_credentials"]["user"]));
       row("chap secret", text(v["chap_credentials"]["secret"]));
     }
@@ -121,7 +125,7 @@ void print_volume(const json& v) {
 }
 
 int create(Globals& globals, const Args& args, const std::string& usage, bool short_form) {
-  std::string name, size, driver, fstype, spec, mountopts, replicas, uid, gid, from;
+  std::string name, size, driver, fstype, spec_file, mountopts, replicas, uid, gid, from;
   po::options_description options("Options");
   options.add_options()("size", po::value(&size)->value_name("SIZE"),
                         "capacity, e.g. 10GiB (default from the config)")(
@@ -131,16 +135,23 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
       "mountopts", po::value(&mountopts)->value_name("OPTS"), "mount options, e.g. noatime")(
       "uid", po::value(&uid)->value_name("UID"), "owner of the file system root")(
       "gid", po::value(&gid)->value_name("GID"), "group of the file system root")(
-      "spec", po::value(&spec)->value_name("FILE"), "a TOML spec file (keys as above)")(
+      "spec", po::value(&spec_file)->value_name("FILE"), "a TOML spec file (keys as above)")(
       "from", po::value(&from)->value_name("VOLUME@SNAPSHOT"), "a clone of that snapshot");
   po::options_description hidden;
   hidden.add_options()("name", po::value(&name));
-  options.add(hidden);
   po::positional_options_description positional;
   positional.add("name", 1);
-  Parsed parsed = parse({"volume create", usage, kSummary}, options, positional, args, globals);
+  const CommandSpec spec{
+      "volume create", usage,
+      "Creates volume NAME: thin (space is used as data is written), formatted at its first "
+      "mount.\nOptions not given come from [volume.defaults] in the config; a clone (--from) "
+      "takes its\nsnapshot's spec. Warns when the store's thin volumes could outgrow its free "
+      "space.",
+      "maya volume create db --size 10GiB --replicas 3 --fstype xfs --uid 999\n"
+      "maya volume create db2 --from db@before-upgrade"};
+  Parsed parsed = parse(spec, options, positional, args, globals, hidden);
   if (parsed.exit_code) return *parsed.exit_code;
-  if (name.empty()) return error("volume create needs a NAME (see `maya volume --help`)");
+  if (name.empty()) return usage_error("volume create", "it needs a NAME");
 
   json opts = json::object();
   auto put = [&](const char* key, const std::string& value) {
@@ -154,9 +165,12 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
   put("uid", uid);
   put("gid", gid);
   put("from", from);
-  if (!spec.empty()) opts["spec"] = std::filesystem::absolute(spec).lexically_normal().string();
-  if (short_form && opts.size() > (spec.empty() ? 0u : 1u))
-    return error("the short form takes only --spec; use `maya volume create` for other options");
+  if (!spec_file.empty())
+    opts["spec"] = std::filesystem::absolute(spec_file).lexically_normal().string();
+  if (short_form && opts.size() > (spec_file.empty() ? 0u : 1u))
+    return usage_error("volume create",
+                       "the short form takes only --spec; use `maya volume create` for other "
+                       "options");
 
   auto created = call_daemon(globals, "POST", "/v1/volumes", {{"name", name}, {"opts", opts}});
   if (!created) return 1;
@@ -172,7 +186,10 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
 }
 
 int list(Globals& globals, const Args& args) {
-  Parsed parsed = parse({"volume list", "maya volume list [-o table|json]", kSummary},
+  Parsed parsed = parse({"volume list", "maya volume list [-o table|json]",
+                         "Lists every volume with its driver, size, state, replica health and "
+                         "mounts.\nUnder the table: why a volume is in error, and what to do.",
+                         "maya volume list -o json"},
                         po::options_description("Options"), {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
   auto answer = call_daemon(globals, "GET", "/v1/volumes");
@@ -184,8 +201,7 @@ int list(Globals& globals, const Args& args) {
   Table table({"NAME", "DRIVER", "SIZE", "STATE", "HEALTH", "REPLICAS", "MOUNTS", "MOUNTPOINT"});
   for (const json& v : (*answer)["volumes"]) {
     table.add({text(v["name"]), text(v["driver"]), human(v, "size_bytes"), text(v["state"]),
-               v.contains("health") ? text(v["health"]) : "-", replica_count(v),
-               text(v["mount_count"]), text(v["mountpoint"])});
+               text(v["health"]), replica_count(v), text(v["mount_count"]), text(v["mountpoint"])});
   }
   table.print(std::cout);
   // Why a volume is broken or in error, and what to do, under the table.
@@ -205,14 +221,16 @@ int inspect(Globals& globals, const Args& args) {
   options.add_options()("show-secrets", "also print the volume's CHAP user and secret");
   po::options_description hidden;
   hidden.add_options()("name", po::value(&name));
-  options.add(hidden);
   po::positional_options_description positional;
   positional.add("name", 1);
   Parsed parsed = parse(
-      {"volume inspect", "maya volume inspect NAME [--show-secrets] [-o table|json]", kSummary},
-      options, positional, args, globals);
+      {"volume inspect", "maya volume inspect NAME [--show-secrets] [-o table|json]",
+       "Shows one volume: spec, state, device, mounts, target, replicas, rebuild, snapshots.\n"
+       "-o json prints the object whose keys the README documents.",
+       "maya volume inspect db\nmaya volume inspect db -o json | jq .health"},
+      options, positional, args, globals, hidden);
   if (parsed.exit_code) return *parsed.exit_code;
-  if (name.empty()) return error("volume inspect needs a NAME");
+  if (name.empty()) return usage_error("volume inspect", "it needs a NAME");
   const bool secrets = parsed.vars.count("show-secrets") > 0;
   auto answer =
       call_daemon(globals, "GET", "/v1/volumes/" + name + (secrets ? "?secrets=true" : ""));
@@ -237,27 +255,35 @@ int remove(Globals& globals, const Args& args) {
       "delete its snapshots too (by default they outlive it: maya snapshot list)");
   po::options_description hidden;
   hidden.add_options()("name", po::value(&names));
-  options.add(hidden);
   po::positional_options_description positional;
   positional.add("name", -1);
-  Parsed parsed =
-      parse({"volume delete", "maya volume delete NAME... [--force] [--with-snapshots]", kSummary},
-            options, positional, args, globals);
+  Parsed parsed = parse(
+      {"volume delete", "maya volume delete NAME... [--force] [--with-snapshots]",
+       "Deletes each volume NAME in turn, and its data; exit status 1 when any was not deleted.\n"
+       "A volume in use is refused unless --force, which unmounts it first, or refuses before "
+       "it\nchanges anything, naming the containers or processes that hold it. Its snapshots "
+       "stay\n(`maya snapshot list`) unless --with-snapshots.",
+       "maya volume delete db db2\nmaya volume delete db --force --with-snapshots"},
+      options, positional, args, globals, hidden);
   if (parsed.exit_code) return *parsed.exit_code;
-  if (names.empty()) return error("volume delete needs a NAME");
+  if (names.empty()) return usage_error("volume delete", "it needs a NAME");
   std::string query;
   if (parsed.vars.count("force")) query += "force=true";
   if (parsed.vars.count("with-snapshots"))
     query += std::string(query.empty() ? "" : "&") + "snapshots=true";
   int status = 0;
+  json deleted = json::array(), failed = json::array();
   for (const std::string& name : names) {
     std::string target = "/v1/volumes/" + name + (query.empty() ? "" : "?" + query);
     if (!call_daemon(globals, "DELETE", target)) {
-      status = 1;  // call_daemon printed why; the others are still tried
+      status = kExitFailed;  // call_daemon printed why; the others are still tried
+      failed.push_back(name);
       continue;
     }
-    std::cout << "volume " << name << " deleted\n";
+    deleted.push_back(name);
+    if (!json_output(globals)) std::cout << "volume " << name << " deleted\n";
   }
+  if (json_output(globals)) print_json({{"deleted", deleted}, {"failed", failed}});
   return status;
 }
 
@@ -302,19 +328,20 @@ int attach_or_detach(Globals& globals, const Args& args, bool attach) {
   po::options_description options("Options");
   po::options_description hidden;
   hidden.add_options()("name", po::value(&name));
-  options.add(hidden);
   po::positional_options_description positional;
   positional.add("name", 1);
   Parsed parsed =
       parse({"volume " + verb, "maya volume " + verb + " NAME [-o table|json]",
              attach ? "Attaches volume NAME to this host as a block device, neither formatted "
-                      "nor mounted, and prints the device. Containers cannot mount it while it "
-                      "is attached; `maya volume detach NAME` releases it."
-                    : "Detaches volume NAME, attached by `maya volume attach`, from this host. "
-                      "Refused while a process uses the device."},
-            options, positional, args, globals);
+                      "nor mounted,\nand prints the device. Containers cannot mount it while it "
+                      "is attached;\n`maya volume detach NAME` releases it."
+                    : "Detaches volume NAME, attached by `maya volume attach`, from this host.\n"
+                      "Refused while a process uses the device.",
+             attach ? "maya volume attach db   # prints the device, e.g. /dev/loop3"
+                    : "maya volume detach db"},
+            options, positional, args, globals, hidden);
   if (parsed.exit_code) return *parsed.exit_code;
-  if (name.empty()) return error("volume " + verb + " needs a NAME");
+  if (name.empty()) return usage_error("volume " + verb, "it needs a NAME");
   auto answer = call_daemon(globals, "POST", "/v1/volumes/" + name + "/" + verb);
   if (!answer) return 1;
   if (json_output(globals)) {
@@ -331,8 +358,17 @@ int attach_or_detach(Globals& globals, const Args& args, bool attach) {
 
 int cmd_volume(Globals& globals, const Args& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << "Usage: maya volume COMMAND ...\n\n" << kSummary << "\n";
-    return args.empty() ? 2 : 0;
+    if (args.size() > 1 && args[0] == "help") {  // `maya volume help create`
+      Args help(args.begin() + 2, args.end());
+      help.insert(help.begin(), {args[1], "--help"});
+      return cmd_volume(globals, help);
+    }
+    std::cout << "Usage: maya volume COMMAND ...\n\n"
+              << kSummary
+              << "\n\n`maya volume COMMAND --help` shows a command's options and an example.\n"
+                 "\nExample:\n  maya volume create db --size 10GiB --replicas 3\n"
+                 "  docker run -v db:/var/lib/postgresql/data postgres\n";
+    return args.empty() ? kExitUsage : 0;
   }
   const std::string& verb = args[0];
   Args rest(args.begin() + 1, args.end());
@@ -349,12 +385,11 @@ int cmd_volume(Globals& globals, const Args& args) {
       std::cerr << "maya: unknown volume command \"" << verb << "\""
                 << (*meant == verb ? "" : " (did you mean \"" + *meant + "\"?)")
                 << "; to create a volume of that name: maya volume create " << verb << "\n";
-      return 2;
+      return kExitUsage;
     }
     return create(globals, args, "maya volume NAME [--spec FILE]", true);
   }
-  std::cerr << "maya: unknown volume command \"" << verb << "\" (see `maya volume --help`)\n";
-  return 2;
+  return usage_error("volume", "unknown volume command \"" + verb + "\"");
 }
 
 }  // namespace maya::cli

@@ -38,24 +38,24 @@ constexpr const char* kSnapshotSummary =
     "A clone is a new volume: maya volume create NEW --from VOLUME@SNAPSHOT. On file systems\n"
     "with reflinks (XFS with reflink, btrfs) snapshots and clones share blocks and are instant.";
 
-// Positional words after the options: exactly `count` of them.
-Result<std::vector<std::string>> words(const CommandSpec& spec, po::options_description options,
-                                       const Args& args, Globals& globals, std::size_t count,
-                                       std::optional<int>& exit_code,
-                                       po::variables_map* vars = nullptr) {
+// Positional words after the options: exactly `count` of them. Sets `exit_code` when the
+// command is done: --help printed (0), or a usage error printed (2).
+std::vector<std::string> words(const CommandSpec& spec, const po::options_description& options,
+                               const Args& args, Globals& globals, std::size_t count,
+                               std::optional<int>& exit_code, po::variables_map* vars = nullptr) {
   std::vector<std::string> found;
   po::options_description hidden;
   hidden.add_options()("word", po::value(&found));
-  options.add(hidden);
   po::positional_options_description positional;
   positional.add("word", -1);
-  Parsed parsed = parse(spec, options, positional, args, globals);
+  Parsed parsed = parse(spec, options, positional, args, globals, hidden);
   if (parsed.exit_code) {
     exit_code = parsed.exit_code;
     return found;
   }
   if (vars != nullptr) *vars = parsed.vars;
-  if (found.size() != count) return fail("usage: " + spec.usage);
+  if (found.size() != count)
+    exit_code = usage_error(spec.name, "wrong number of arguments; usage: " + spec.usage);
   return found;
 }
 
@@ -163,7 +163,8 @@ int wait_rebuilt(const Globals& globals, const std::string& volume, std::chrono:
         return error("volume " + volume + " is " + v->value("health", "degraded") +
                      ": replica(s) " + away + " could not be rebuilt (see `maya volume inspect " +
                      volume + "`)");
-      std::cout << "volume " << volume << " is " << v->value("health", "healthy") << "\n";
+      if (!json_output(globals))
+        std::cout << "volume " << volume << " is " << v->value("health", "healthy") << "\n";
       return 0;
     }
     if (std::chrono::steady_clock::now() - started >= timeout) {
@@ -179,36 +180,35 @@ int wait_rebuilt(const Globals& globals, const std::string& volume, std::chrono:
 
 int replica(Globals& globals, const Args& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-    std::cout << "Usage: maya volume replica add|remove ...\n\n" << kReplicaSummary << "\n";
-    return args.empty() ? 2 : 0;
+    std::cout << "Usage: maya volume replica add|remove ...\n\n"
+              << kReplicaSummary << "\n\nExample:\n  maya volume replica add db\n";
+    return args.empty() ? kExitUsage : 0;
   }
   const std::string verb = args[0];
   Args rest(args.begin() + 1, args.end());
   std::optional<int> exit_code;
   if (verb == "add") {
-    auto w = words({"volume replica add", "maya volume replica add VOLUME", kReplicaSummary},
+    auto w = words({"volume replica add", "maya volume replica add VOLUME", kReplicaSummary,
+                    "maya volume replica add db && maya volume rebuild db --wait"},
                    po::options_description("Options"), rest, globals, 1, exit_code);
     if (exit_code) return *exit_code;
-    if (!w) return error(w.error().message);
-    auto added = call_daemon(globals, "POST", "/v1/volumes/" + (*w)[0] + "/replicas");
+    auto added = call_daemon(globals, "POST", "/v1/volumes/" + w[0] + "/replicas");
     if (!added) return 1;
-    std::cout << "replica " << (*added)["added"].get<std::string>() << " added to volume "
-              << (*w)[0] << "; it is being rebuilt (`maya volume rebuild " << (*w)[0]
-              << " --wait` shows the progress)\n";
-    return 0;
+    return report(globals, *added,
+                  "replica " + (*added)["added"].get<std::string>() + " added to volume " + w[0] +
+                      "; it is being rebuilt (`maya volume rebuild " + w[0] +
+                      " --wait` shows the progress)");
   }
   if (verb == "remove" || verb == "rm") {
-    auto w =
-        words({"volume replica remove", "maya volume replica remove VOLUME ID", kReplicaSummary},
-              po::options_description("Options"), rest, globals, 2, exit_code);
+    auto w = words({"volume replica remove", "maya volume replica remove VOLUME ID",
+                    kReplicaSummary, "maya volume replica remove db r2"},
+                   po::options_description("Options"), rest, globals, 2, exit_code);
     if (exit_code) return *exit_code;
-    if (!w) return error(w.error().message);
-    if (!call_daemon(globals, "DELETE", "/v1/volumes/" + (*w)[0] + "/replicas/" + (*w)[1]))
-      return 1;
-    std::cout << "replica " << (*w)[1] << " removed from volume " << (*w)[0] << "\n";
-    return 0;
+    if (!call_daemon(globals, "DELETE", "/v1/volumes/" + w[0] + "/replicas/" + w[1])) return 1;
+    return report(globals, {{"volume", w[0]}, {"removed", w[1]}},
+                  "replica " + w[1] + " removed from volume " + w[0]);
   }
-  return error("unknown replica command \"" + verb + "\" (see `maya volume replica --help`)");
+  return usage_error("volume replica", "unknown replica command \"" + verb + "\"");
 }
 
 int rebuild(Globals& globals, const Args& args) {
@@ -220,63 +220,79 @@ int rebuild(Globals& globals, const Args& args) {
       "how long --wait waits at most: 90s, 15m, 2h (default 1h)");
   po::variables_map vars;
   auto w = words({"volume rebuild", "maya volume rebuild VOLUME [--wait [--timeout DURATION]]",
-                  kRebuildSummary},
+                  kRebuildSummary, "maya volume rebuild db --wait --timeout 30m"},
                  options, args, globals, 1, exit_code, &vars);
   if (exit_code) return *exit_code;
-  if (!w) return error(w.error().message);
   const auto timeout = parse_seconds(timeout_text);
-  if (!timeout) return error(timeout.error().message);
-  auto started = call_daemon(globals, "POST", "/v1/volumes/" + (*w)[0] + "/rebuild");
+  if (!timeout) return usage_error("volume rebuild", timeout.error().message);
+  const std::string& volume = w[0];
+  auto started = call_daemon(globals, "POST", "/v1/volumes/" + volume + "/rebuild");
   if (!started) return 1;
   std::string ids;
   for (const auto& id : (*started)["rebuilding"])
     ids += (ids.empty() ? "" : ", ") + id.get<std::string>();
+  if (vars.count("wait")) {
+    if (!ids.empty()) std::cerr << "bringing back replica(s) " << ids << "\n";
+    const int waited = wait_rebuilt(globals, volume, std::chrono::seconds(*timeout));
+    if (json_output(globals)) {
+      auto now = call_daemon(globals, "GET", "/v1/volumes/" + volume);
+      print_json({{"volume", volume},
+                  {"rebuilt", (*started)["rebuilding"]},
+                  {"health", now ? now->value("health", json()) : json()}});
+    }
+    return waited;
+  }
+  if (json_output(globals)) {
+    print_json({{"volume", volume}, {"rebuilding", (*started)["rebuilding"]}});
+    return 0;
+  }
   if (!ids.empty()) std::cout << "bringing back replica(s) " << ids << "\n";
-  if (vars.count("wait")) return wait_rebuilt(globals, (*w)[0], std::chrono::seconds(*timeout));
-  if (ids.empty()) std::cout << "no replica of volume " << (*w)[0] << " is away\n";
+  if (ids.empty()) std::cout << "no replica of volume " << volume << " is away\n";
   return 0;
 }
 
 int snapshot(Globals& globals, const Args& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << "Usage: maya volume snapshot create|list|delete|revert ...\n\n"
-              << kSnapshotSummary << "\n";
-    return args.empty() ? 2 : 0;
+              << kSnapshotSummary
+              << "\n\nExample:\n  maya volume snapshot create db before-upgrade\n"
+                 "  maya volume create db-copy --from db@before-upgrade\n";
+    return args.empty() ? kExitUsage : 0;
   }
   const std::string verb = args[0];
   Args rest(args.begin() + 1, args.end());
   std::optional<int> exit_code;
   const po::options_description none("Options");
   if (verb == "list" || verb == "ls") {
-    auto w = words(
-        {"volume snapshot list", "maya volume snapshot list VOLUME [-o json]", kSnapshotSummary},
-        none, rest, globals, 1, exit_code);
+    auto w = words({"volume snapshot list", "maya volume snapshot list VOLUME [-o json]",
+                    kSnapshotSummary, "maya volume snapshot list db"},
+                   none, rest, globals, 1, exit_code);
     if (exit_code) return *exit_code;
-    if (!w) return error(w.error().message);
-    auto list = call_daemon(globals, "GET", "/v1/volumes/" + (*w)[0] + "/snapshots");
+    auto list = call_daemon(globals, "GET", "/v1/volumes/" + w[0] + "/snapshots");
     if (!list) return 1;
     if (json_output(globals)) {
       print_json((*list)["snapshots"]);
       return 0;
     }
-    Table table({"NAME", "CREATED", "SIZE", "METHOD"});
+    Table table({"NAME", "CREATED", "SIZE", "USED", "METHOD"});
     for (const auto& s : (*list)["snapshots"]) {
       table.add({s.value("name", ""), s.value("created", ""),
                  format_size_human(s.value("size_bytes", std::uint64_t{0})),
+                 format_size_human(s.value("allocated_bytes", std::uint64_t{0})),
                  s.value("method", "")});
     }
     table.print(std::cout);
     return 0;
   }
   if (verb != "create" && verb != "delete" && verb != "rm" && verb != "revert")
-    return error("unknown snapshot command \"" + verb + "\" (see `maya volume snapshot --help`)");
+    return usage_error("volume snapshot", "unknown snapshot command \"" + verb + "\"");
   const std::string usage = "maya volume snapshot " + verb + " VOLUME SNAPSHOT";
-  auto w = words({"volume snapshot " + verb, usage, kSnapshotSummary}, none, rest, globals, 2,
-                 exit_code);
+  auto w = words({"volume snapshot " + verb, usage, kSnapshotSummary,
+                  "maya volume snapshot " + verb + " db before-upgrade"},
+                 none, rest, globals, 2, exit_code);
   if (exit_code) return *exit_code;
-  if (!w) return error(w.error().message);
-  const std::string& volume = (*w)[0];
-  const std::string& snap = (*w)[1];
+  const std::string& volume = w[0];
+  const std::string& snap = w[1];
   if (verb == "create") {
     auto made = call_daemon(globals, "POST", "/v1/volumes/" + volume + "/snapshots",
                             {{"name", snap}}, std::chrono::hours(2));
@@ -293,12 +309,12 @@ int snapshot(Globals& globals, const Args& args) {
     if (!call_daemon(globals, "POST", "/v1/volumes/" + volume + "/snapshots/" + snap + "/revert",
                      nullptr, std::chrono::hours(2)))
       return 1;
-    std::cout << "volume " << volume << " reverted to snapshot " << snap << "\n";
-    return 0;
+    return report(globals, {{"volume", volume}, {"reverted_to", snap}},
+                  "volume " + volume + " reverted to snapshot " + snap);
   }
   if (!call_daemon(globals, "DELETE", "/v1/volumes/" + volume + "/snapshots/" + snap)) return 1;
-  std::cout << "snapshot " << snap << " of volume " << volume << " deleted\n";
-  return 0;
+  return report(globals, {{"volume", volume}, {"deleted", snap}},
+                "snapshot " + snap + " of volume " + volume + " deleted");
 }
 
 }  // namespace

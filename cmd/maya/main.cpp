@@ -25,7 +25,9 @@ const std::map<std::string, Command>& commands() {
       {"status", {maya::cli::cmd_status, "show the daemon's pid, uptime, roles and sockets"}},
       {"target", {maya::cli::cmd_target, "serve an iSCSI target on a file (maya target serve)"}},
       {"unload", {maya::cli::cmd_unload, "stop the daemon cleanly"}},
-      {"volume", {maya::cli::cmd_volume, "create, list, inspect and delete volumes"}},
+      {"volume",
+       {maya::cli::cmd_volume,
+        "create, list, inspect, attach and delete volumes; their replicas and snapshots"}},
   };
   return table;
 }
@@ -39,9 +41,12 @@ void print_help() {
   }
   std::cout << "\nGlobal options:\n"
                "  --config PATH   config file (default: $MAYA_CONFIG, else /etc/maya.conf)\n"
-               "  -o FORMAT       output of read commands: table (default) or json\n"
+               "  -o FORMAT       output: table (default) or json, for every command\n"
                "  -h, --help      show help; `maya COMMAND --help` for a command\n"
-               "  --version       print the version\n";
+               "  --version       print the version\n"
+               "\nExit status: 0 done, 1 failed, 2 usage error, 3 the daemon is not running.\n"
+               "`maya help COMMAND` (or `maya COMMAND --help`) shows a command's options and an "
+               "example.\n";
 }
 
 }  // namespace
@@ -68,11 +73,11 @@ int main(int argc, char** argv) {
     }
     const char* v = nullptr;
     if (arg == "--config" || arg.starts_with("--config=")) {
-      if (!(v = value("--config"))) return maya::cli::error("--config needs a path");
+      if (!(v = value("--config"))) return maya::cli::usage_error("", "--config needs a path");
       globals.config = v;
     } else if (arg == "-o" || arg == "--output" || arg.starts_with("--output=")) {
       if (!(v = value(arg == "-o" ? "-o" : "--output")))
-        return maya::cli::error(arg + " needs a format (table or json)");
+        return maya::cli::usage_error("", arg + " needs a format (table or json)");
       globals.output = v;
     } else {
       std::cerr << "maya: unknown option " << arg << " (see `maya --help`)\n";

@@ -104,12 +104,12 @@ TEST_F(VolumeCli, RebuildTimeoutIsBounded) {
   for (const char* t :
        {"99999999999999999h", "9223372036854775807m", "999999999999999999999", "721h", "2592001"}) {
     RunResult r = root_.maya({"volume", "rebuild", "nosuch", "--wait", "--timeout", t});
-    EXPECT_EQ(r.status, 1) << t;
+    EXPECT_EQ(r.status, 2) << t;  // a usage error
     EXPECT_NE(r.err.find("is too long: at most 30 days"), std::string::npos) << t << ": " << r.err;
   }
   for (const char* t : {"abc", "0", "5d"}) {
     RunResult r = root_.maya({"volume", "rebuild", "nosuch", "--wait", "--timeout", t});
-    EXPECT_EQ(r.status, 1) << t;
+    EXPECT_EQ(r.status, 2) << t;
     EXPECT_NE(r.err.find("is not a duration"), std::string::npos) << t << ": " << r.err;
   }
   // 720h is allowed: it gets as far as asking the daemon about the volume.
