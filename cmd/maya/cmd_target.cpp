@@ -8,8 +8,8 @@
 #include "cmd/maya/commands.h"
 #include "lib/common/names.h"
 #include "lib/common/size.h"
+#include "lib/iscsi_target/serve.h"
 #include "lib/jiva/volume_target.h"
-#include "lib/target/serve.h"
 
 namespace maya::cli {
 namespace {

@@ -31,8 +31,8 @@
 #include "lib/daemon/volume_api.h"
 #include "lib/http/server.h"
 #include "lib/iscsi/discovery.h"
+#include "lib/iscsi_target/target.h"
 #include "lib/process/pidfile.h"
-#include "lib/target/target.h"
 #include "plugin/docker/docker_plugin.h"
 
 namespace maya::daemon {

@@ -12,8 +12,8 @@
 
 #include "lib/block/backend.h"
 #include "lib/common/result.h"
+#include "lib/iscsi_target/target.h"
 #include "lib/jiva/fuse_frontend.h"
-#include "lib/target/target.h"
 
 namespace maya::jiva {
 

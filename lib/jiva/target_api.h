@@ -18,9 +18,9 @@
 
 #include "lib/block/replicator.h"
 #include "lib/http/router.h"
+#include "lib/iscsi_target/target.h"
 #include "lib/jiva/frontends.h"
 #include "lib/jiva/manifest.h"
-#include "lib/target/target.h"
 
 namespace maya::jiva {
 

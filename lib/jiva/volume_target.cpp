@@ -18,13 +18,13 @@
 #include "lib/http/json.h"
 #include "lib/http/router.h"
 #include "lib/http/server.h"
+#include "lib/iscsi_target/target.h"
 #include "lib/jiva/frontends.h"
 #include "lib/jiva/manifest.h"
 #include "lib/jiva/replica_files.h"
 #include "lib/jiva/target_api.h"
 #include "lib/process/pidfile.h"
 #include "lib/process/signals.h"
-#include "lib/target/target.h"
 
 namespace maya::jiva {
 namespace {

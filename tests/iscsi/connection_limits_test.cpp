@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "lib/common/log.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 #include "tests/iscsi/mini_initiator.h"
 #include "tests/iscsi/target_harness.h"
 #include "tests/iscsi/test_disk.h"

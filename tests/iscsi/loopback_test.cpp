@@ -7,7 +7,7 @@
 
 #include "lib/common/log.h"
 #include "lib/iscsi/chap.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 #include "tests/iscsi/mini_initiator.h"
 #include "tests/iscsi/test_disk.h"
 

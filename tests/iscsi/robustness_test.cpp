@@ -6,7 +6,7 @@
 
 #include "lib/common/log.h"
 #include "lib/iscsi/connection.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 #include "tests/iscsi/mini_initiator.h"
 #include "tests/iscsi/test_disk.h"
 

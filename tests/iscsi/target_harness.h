@@ -10,7 +10,7 @@
 #include <memory>
 #include <thread>
 
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 #include "tests/iscsi/test_disk.h"
 
 namespace maya::iscsi::testing {

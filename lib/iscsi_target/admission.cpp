@@ -1,4 +1,4 @@
-#include "lib/target/admission.h"
+#include "lib/iscsi_target/admission.h"
 
 namespace maya::target {
 

@@ -1,4 +1,4 @@
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -11,9 +11,9 @@
 #include "lib/common/log.h"
 #include "lib/iscsi/discovery.h"
 #include "lib/iscsi/login.h"
-#include "lib/target/connection_slot.h"
-#include "lib/target/login_loop.h"
-#include "lib/target/sender.h"
+#include "lib/iscsi_target/connection_slot.h"
+#include "lib/iscsi_target/login_loop.h"
+#include "lib/iscsi_target/sender.h"
 
 namespace maya::target {
 namespace {

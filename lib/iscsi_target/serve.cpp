@@ -1,4 +1,4 @@
-#include "lib/target/serve.h"
+#include "lib/iscsi_target/serve.h"
 
 #include <signal.h>
 
@@ -10,8 +10,8 @@
 #include "lib/block/file_backend.h"
 #include "lib/common/log.h"
 #include "lib/common/size.h"
+#include "lib/iscsi_target/target.h"
 #include "lib/process/signals.h"
-#include "lib/target/target.h"
 
 namespace maya::target {
 namespace {

@@ -1,4 +1,4 @@
-// Internal to lib/target: the login loop of one portal — one thread, one epoll set — that
+// Internal to lib/iscsi_target: the login loop of one portal — one thread, one epoll set — that
 // accepts connections and runs each through login with the socket-agnostic iscsi::Connection,
 // on non-blocking sockets. What it keeps for a connection still logging in is small (no thread,
 // no receive buffer until bytes arrive). It drops a connection whose login has not finished by
@@ -18,7 +18,7 @@
 
 #include "lib/common/fd.h"
 #include "lib/common/result.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 
 namespace maya::target {
 

@@ -1,8 +1,8 @@
-#include "lib/target/sender.h"
+#include "lib/iscsi_target/sender.h"
 
 #include <sys/socket.h>
 
-#include "lib/target/socket_io.h"
+#include "lib/iscsi_target/socket_io.h"
 
 namespace maya::target {
 

@@ -1,4 +1,4 @@
-// Internal to lib/target: what the Target keeps per connection, and what the login loop hands
+// Internal to lib/iscsi_target: what the Target keeps per connection, and what the login loop hands
 // to a connection's thread once the connection has logged in.
 #pragma once
 
@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "lib/iscsi/connection.h"
-#include "lib/target/sender.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/sender.h"
+#include "lib/iscsi_target/target.h"
 
 namespace maya::target {
 

@@ -1,4 +1,4 @@
-#include "lib/target/socket_io.h"
+#include "lib/iscsi_target/socket_io.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "lib/target/login_loop.h"
+#include "lib/iscsi_target/login_loop.h"
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -12,7 +12,7 @@
 
 #include "lib/common/log.h"
 #include "lib/iscsi/login.h"
-#include "lib/target/connection_slot.h"
+#include "lib/iscsi_target/connection_slot.h"
 
 namespace maya::target {
 namespace {
