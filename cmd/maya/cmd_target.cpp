@@ -46,7 +46,7 @@ constexpr const char* kSummary =
     "PORT 0 picks a free port; the first line printed says which. Stops on SIGINT or SIGTERM.";
 
 int serve(Globals& globals, const Args& args) {
-  target::ServeOptions opts;
+  iscsi_target::ServeOptions opts;
   std::string size;
   po::options_description options("Options");
   options.add_options()("backing", po::value(&opts.backing)->value_name("FILE")->required(),
@@ -84,7 +84,7 @@ int serve(Globals& globals, const Args& args) {
     return error("mutual CHAP needs --chap-user and --chap-secret too");
   if (auto bad = caps.apply(opts.max_connections, opts.max_connections_per_address); !bad.empty())
     return error(bad);
-  return target::serve_main(opts);
+  return iscsi_target::serve_main(opts);
 }
 
 constexpr const char* kRunSummary =

@@ -13,7 +13,7 @@
 #include "lib/iscsi_target/sender.h"
 #include "lib/iscsi_target/target.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 struct Target::Slot {
   std::thread thread;  // set once admitted: serve() waits for the hand-off, then serves
@@ -35,4 +35,4 @@ struct Target::Handoff {
   bool abandon = false;              // the loop is giving up on it: just close
 };
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

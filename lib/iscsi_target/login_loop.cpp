@@ -14,7 +14,7 @@
 #include "lib/iscsi/login.h"
 #include "lib/iscsi_target/connection_slot.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 namespace {
 
 constexpr int kMaxWaitMs = 200;            // how often stop() is noticed
@@ -399,4 +399,4 @@ void LoginLoop::watch_output(Pending& p, bool on) {
   p.watching_out = on;
 }
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

@@ -20,7 +20,7 @@
 #include "lib/common/result.h"
 #include "lib/iscsi_target/target.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 // How many connections may be logging in at once with `soft_limit` descriptors: half of what
 // is left after the logged-in connections and a reserve for the data path, at most `wanted`.
@@ -70,4 +70,4 @@ class LoginLoop {
   LogThrottle full_log_, host_log_, expired_log_, accept_log_;
 };
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

@@ -4,7 +4,7 @@
 
 #include "lib/iscsi_target/socket_io.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 namespace {
 // Answers smaller than this, with nothing in flight, are written on the connection thread:
@@ -91,4 +91,4 @@ void Sender::run() {
   }
 }
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

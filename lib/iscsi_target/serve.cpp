@@ -13,7 +13,7 @@
 #include "lib/iscsi_target/target.h"
 #include "lib/process/signals.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 namespace {
 
 // A stable identity per target name: the same IQN keeps its serial and NAA across restarts.
@@ -82,4 +82,4 @@ int serve_main(const ServeOptions& options) {
   return 0;
 }
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

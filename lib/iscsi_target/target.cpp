@@ -15,7 +15,7 @@
 #include "lib/iscsi_target/login_loop.h"
 #include "lib/iscsi_target/sender.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 namespace {
 
 // Room for a burst of connections while the login loop is busy.
@@ -315,4 +315,4 @@ void Target::serve_logged_in(int fd, bool discovery, Handoff& h) {
   log::debug("iscsi: connection from " + h.peer + " closed");
 }
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

@@ -29,7 +29,7 @@
 #include "lib/iscsi_target/socket_io.h"
 #include "lib/scsi/scsi_disk.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 class LoginLoop;
 class Sender;
@@ -144,4 +144,4 @@ class Target {
   std::list<Slot> slots_;
 };
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

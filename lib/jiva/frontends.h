@@ -22,7 +22,7 @@ class Frontends {
   Frontends(block::BlockBackend& backend, std::filesystem::path fuse_dir, std::string volume)
       : backend_(backend), fuse_dir_(std::move(fuse_dir)), volume_(std::move(volume)) {}
 
-  void set_target(target::Target* t) { target_ = t; }
+  void set_target(iscsi_target::Target* t) { target_ = t; }
   bool admits_iscsi() const { return !local_.load(); }
   bool local() const { return local_.load(); }
 
@@ -47,7 +47,7 @@ class Frontends {
   block::BlockBackend& backend_;
   const std::filesystem::path fuse_dir_;
   const std::string volume_;
-  target::Target* target_ = nullptr;
+  iscsi_target::Target* target_ = nullptr;
   std::mutex mutex_;
   std::atomic<bool> local_{false};  // iSCSI logins are refused (FUSE up, or reserved)
   bool reserved_ = false;

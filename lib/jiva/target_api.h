@@ -28,7 +28,7 @@ struct TargetState {
   std::string volume;
   std::filesystem::path volume_dir;
   Manifest manifest;  // as last read (reload re-reads it); guarded by `manifest_mutex`
-  target::Target* target = nullptr;
+  iscsi_target::Target* target = nullptr;
   block::Replicator* replicator = nullptr;
   Frontends* frontends = nullptr;
   std::string portal;
