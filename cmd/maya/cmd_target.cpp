@@ -8,8 +8,8 @@
 #include "cmd/maya/commands.h"
 #include "lib/common/names.h"
 #include "lib/common/size.h"
+#include "lib/iscsi_target/serve.h"
 #include "lib/jiva/volume_target.h"
-#include "lib/target/serve.h"
 
 namespace maya::cli {
 namespace {
@@ -46,7 +46,7 @@ constexpr const char* kSummary =
     "PORT 0 picks a free port; the first line printed says which. Stops on SIGINT or SIGTERM.";
 
 int serve(Globals& globals, const Args& args) {
-  target::ServeOptions opts;
+  iscsi_target::ServeOptions opts;
   std::string size;
   po::options_description options("Options");
   options.add_options()("backing", po::value(&opts.backing)->value_name("FILE")->required(),
@@ -87,7 +87,7 @@ int serve(Globals& globals, const Args& args) {
     return usage_error("target serve", "mutual CHAP needs --chap-user and --chap-secret too");
   if (auto bad = caps.apply(opts.max_connections, opts.max_connections_per_address); !bad.empty())
     return usage_error("target serve", bad);
-  return target::serve_main(opts);
+  return iscsi_target::serve_main(opts);
 }
 
 constexpr const char* kRunSummary =

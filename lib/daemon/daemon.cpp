@@ -31,8 +31,8 @@
 #include "lib/daemon/volume_api.h"
 #include "lib/http/server.h"
 #include "lib/iscsi/discovery.h"
+#include "lib/iscsi_target/target.h"
 #include "lib/process/pidfile.h"
-#include "lib/target/target.h"
 #include "plugin/docker/docker_plugin.h"
 
 namespace maya::daemon {
@@ -171,7 +171,8 @@ class Daemon {
     log::info("control API on " + config_.control_socket().string());
     if (plugin_) log::info("Docker volume plugin \"maya\" on " + config_.plugin_socket.string());
     if (discovery_)
-      log::info("iSCSI discovery portal on " + target::format_endpoint(discovery_->endpoint()));
+      log::info("iSCSI discovery portal on " +
+                iscsi_target::format_endpoint(discovery_->endpoint()));
     io_.run();
     {
       std::lock_guard lock(finished_mutex_);
@@ -285,8 +286,9 @@ class Daemon {
   Result<void> start_discovery() {
     auto hosts = volumes_->target_hosts();
     if (hosts.empty()) return {};
-    target::TargetOptions options;
-    options.listen = target::format_endpoint({config_.iscsi_address, config_.iscsi_discovery_port});
+    iscsi_target::TargetOptions options;
+    options.listen =
+        iscsi_target::format_endpoint({config_.iscsi_address, config_.iscsi_discovery_port});
     options.limits = {config_.iscsi_max_connections, config_.iscsi_max_connections_per_address};
     if (config_.iscsi_chap) {
       // SendTargets lists every volume: it answers only a login with the host's own credentials.
@@ -316,7 +318,7 @@ class Daemon {
         break;
       }
     }
-    auto portal = target::Target::create_discovery(options, std::move(directory));
+    auto portal = iscsi_target::Target::create_discovery(options, std::move(directory));
     if (!portal) {
       return fail("cannot serve the iSCSI discovery portal on " + options.listen + " (set " +
                       "[iscsi] discovery_port, or 0 for any free port)",
@@ -343,7 +345,8 @@ class Daemon {
     if (plugin_) sockets["plugin"] = config_.plugin_socket.string();
     // Who keeps the plugin socket open when this daemon stops: systemd's maya.socket, or nobody.
     json plugin_held = plugin_ ? json(owned_.at("plugin") ? "maya" : "service manager") : json();
-    if (discovery_) sockets["iscsi_discovery"] = target::format_endpoint(discovery_->endpoint());
+    if (discovery_)
+      sockets["iscsi_discovery"] = iscsi_target::format_endpoint(discovery_->endpoint());
     json status = {
         {"pid", ::getpid()},
         {"instance", instance_},
@@ -486,7 +489,7 @@ class Daemon {
   std::unique_ptr<drivers::docker::DockerVolumeDriver> volumes_;
   std::unique_ptr<http::UnixServer> control_;
   std::unique_ptr<http::UnixServer> plugin_;
-  std::unique_ptr<target::Target> discovery_;
+  std::unique_ptr<iscsi_target::Target> discovery_;
   std::string discovery_error_;
   std::vector<InheritedSocket> inherited_;
   std::map<std::string, bool> owned_;  // role → maya removes the socket file at stop
@@ -540,7 +543,8 @@ int run(config::Config config, const Options& options) {
   log::set_level(config.log_level);
   // The discovery portal's connections must never take the descriptors the daemon needs; the
   // targets it starts inherit the raised limit.
-  if (auto raised = target::raise_descriptor_limit(); !raised) log::warn(raised.error().message);
+  if (auto raised = iscsi_target::raise_descriptor_limit(); !raised)
+    log::warn(raised.error().message);
   for (const fs::path& dir : {config.run_dir, config.state_dir}) {
     if (auto made = make_dirs(dir, 0755); !made) return start_error(made.error().message);
   }

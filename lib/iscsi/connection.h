@@ -1,6 +1,6 @@
 // One iSCSI connection (and, with MaxConnections=1, its session): a socket-agnostic protocol
-// engine. The socket layer (lib/target) hands it whatever bytes arrived; it frames and parses
-// every whole PDU, runs login, then the full feature phase (SCSI commands with immediate,
+// engine. The socket layer (lib/iscsi_target) hands it whatever bytes arrived; it frames and
+// parses every whole PDU, runs login, then the full feature phase (SCSI commands with immediate,
 // unsolicited and R2T-solicited data, Data-In with phase-collapsed status, NOP, Text/SendTargets,
 // task management, logout, Reject), and leaves the PDUs to send in out(). A malformed PDU is
 // rejected or ends the connection — never the process.

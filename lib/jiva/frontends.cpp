@@ -4,8 +4,6 @@
 
 namespace maya::jiva {
 
-using nlohmann::json;
-
 Result<void> Frontends::resume_fuse(int fd) {
   std::lock_guard lock(mutex_);
   local_ = true;
@@ -19,7 +17,7 @@ Result<void> Frontends::resume_fuse(int fd) {
   return {};
 }
 
-Result<json> Frontends::expose_fuse() {
+Result<FuseInfo> Frontends::expose_fuse() {
   std::lock_guard lock(mutex_);
   if (reserved_) return fail("volume " + volume_ + " is being reverted to a snapshot");
   if (!fuse_) {
@@ -38,7 +36,7 @@ Result<json> Frontends::expose_fuse() {
     fuse_ = std::move(*mounted);
     log::info("fuse: serving " + fuse_->file().string());
   }
-  return fuse_json();
+  return *fuse_info();
 }
 
 Result<void> Frontends::withdraw_fuse() {
@@ -78,17 +76,15 @@ void Frontends::release() {
   local_ = false;
 }
 
-json Frontends::fuse_json() const {
-  if (!fuse_) return nullptr;
-  return {{"mountpoint", fuse_->mountpoint().string()},
-          {"file", fuse_->file().string()},
-          {"fd", fuse_->fd()},
-          {"requests", fuse_->requests()}};
+std::optional<FuseInfo> Frontends::fuse_info() const {
+  if (!fuse_) return std::nullopt;
+  return FuseInfo{fuse_->mountpoint().string(), fuse_->file().string(), fuse_->fd(),
+                  fuse_->requests()};
 }
 
-json Frontends::fuse_status() {
+std::optional<FuseInfo> Frontends::fuse_status() {
   std::lock_guard lock(mutex_);
-  return fuse_json();
+  return fuse_info();
 }
 
 }  // namespace maya::jiva

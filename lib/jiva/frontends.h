@@ -7,13 +7,14 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "lib/block/backend.h"
 #include "lib/common/result.h"
+#include "lib/iscsi_target/target.h"
 #include "lib/jiva/fuse_frontend.h"
-#include "lib/target/target.h"
+#include "lib/jiva/target_client.h"
 
 namespace maya::jiva {
 
@@ -22,7 +23,7 @@ class Frontends {
   Frontends(block::BlockBackend& backend, std::filesystem::path fuse_dir, std::string volume)
       : backend_(backend), fuse_dir_(std::move(fuse_dir)), volume_(std::move(volume)) {}
 
-  void set_target(target::Target* t) { target_ = t; }
+  void set_target(iscsi_target::Target* t) { target_ = t; }
   bool admits_iscsi() const { return !local_.load(); }
   bool local() const { return local_.load(); }
 
@@ -30,7 +31,7 @@ class Frontends {
   Result<void> resume_fuse(int fd);
   // Mounts the FUSE file (or returns the mounted one); an error says why not (409-worthy when
   // an initiator is logged in).
-  Result<nlohmann::json> expose_fuse();
+  Result<FuseInfo> expose_fuse();
   Result<void> withdraw_fuse();
   // Stops answering FUSE requests and leaves the mount to the next target (shutdown).
   void stop_serving();
@@ -38,16 +39,16 @@ class Frontends {
   // and FUSE cannot come up; fails while one is in use. release() ends it.
   Result<void> reserve(const std::string& why);
   void release();
-  // null, or {mountpoint, file, fd, requests}.
-  nlohmann::json fuse_status();
+  // Empty while the FUSE frontend is down.
+  std::optional<FuseInfo> fuse_status();
 
  private:
-  nlohmann::json fuse_json() const;  // mutex_ held
+  std::optional<FuseInfo> fuse_info() const;  // mutex_ held
 
   block::BlockBackend& backend_;
   const std::filesystem::path fuse_dir_;
   const std::string volume_;
-  target::Target* target_ = nullptr;
+  iscsi_target::Target* target_ = nullptr;
   std::mutex mutex_;
   std::atomic<bool> local_{false};  // iSCSI logins are refused (FUSE up, or reserved)
   bool reserved_ = false;

@@ -1,15 +1,6 @@
-// The control API of a volume's target process, on <run>/targets/NAME.sock (HTTP/JSON):
-//   GET    /v1/status                      volume, pid, iqn, portal, started_at, connections,
-//                                          sessions, health, generation, replicas [{id, uri,
-//                                          mode, generation, revision, error}], rebuild, fuse
-//   POST   /v1/frontend/fuse               expose the volume as a file over FUSE
-//   DELETE /v1/frontend/fuse               unmount it
-//   POST   /v1/replicas/reload             follow the manifest: open new replicas, drop removed
-//   POST   /v1/replicas/{id}/fault         take a replica out as if it had failed (tests)
-//   POST   /v1/rebuild                     bring back every replica that is away
-//   POST   /v1/snapshots/{name}            a point-in-time copy into snapshots/NAME.img
-//   GET    /v1/snapshots/{name}            its copy progress
-//   POST   /v1/snapshots/{name}/revert     the volume becomes the snapshot (not while in use)
+// The server side of the control API of a volume's target process, on <run>/targets/NAME.sock:
+// a router whose routes and answers are those of lib/jiva/target_client.h (which lists them),
+// over the target's replicator, iSCSI portal and frontends.
 #pragma once
 
 #include <filesystem>
@@ -18,9 +9,10 @@
 
 #include "lib/block/replicator.h"
 #include "lib/http/router.h"
+#include "lib/iscsi_target/target.h"
 #include "lib/jiva/frontends.h"
 #include "lib/jiva/manifest.h"
-#include "lib/target/target.h"
+#include "lib/jiva/target_client.h"
 
 namespace maya::jiva {
 
@@ -28,7 +20,7 @@ struct TargetState {
   std::string volume;
   std::filesystem::path volume_dir;
   Manifest manifest;  // as last read (reload re-reads it); guarded by `manifest_mutex`
-  target::Target* target = nullptr;
+  iscsi_target::Target* target = nullptr;
   block::Replicator* replicator = nullptr;
   Frontends* frontends = nullptr;
   std::string portal;

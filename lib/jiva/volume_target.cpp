@@ -18,13 +18,13 @@
 #include "lib/http/json.h"
 #include "lib/http/router.h"
 #include "lib/http/server.h"
+#include "lib/iscsi_target/target.h"
 #include "lib/jiva/frontends.h"
 #include "lib/jiva/manifest.h"
 #include "lib/jiva/replica_files.h"
 #include "lib/jiva/target_api.h"
 #include "lib/process/pidfile.h"
 #include "lib/process/signals.h"
-#include "lib/target/target.h"
 
 namespace maya::jiva {
 namespace {
@@ -70,7 +70,8 @@ int run_volume_target(const VolumeTargetOptions& options) {
   block_stop_signals();
   ::signal(SIGPIPE, SIG_IGN);
   // Idle connections must never take the descriptors the replicas and journal need.
-  if (auto raised = target::raise_descriptor_limit(); !raised) log::warn(raised.error().message);
+  if (auto raised = iscsi_target::raise_descriptor_limit(); !raised)
+    log::warn(raised.error().message);
   if (auto valid = validate_volume_name(options.volume); !valid)
     return failed(valid.error().message);
   const fs::path volume_dir = options.store_dir / options.volume;
@@ -93,16 +94,16 @@ int run_volume_target(const VolumeTargetOptions& options) {
   Frontends frontends(**replicator, paths.fuse_dir, options.volume);
   auto chap = read_chap(volume_dir);
   if (!chap) return failed("volume " + options.volume + ": " + chap.error().message);
-  target::TargetOptions target_options;
+  iscsi_target::TargetOptions target_options;
   target_options.listen =
-      target::format_endpoint(target::Endpoint{options.address, manifest->port});
+      iscsi_target::format_endpoint(iscsi_target::Endpoint{options.address, manifest->port});
   target_options.iqn = manifest->iqn;
   target_options.alias = options.volume;
   target_options.chap.user = chap->user;
   target_options.chap.secret = chap->secret;
   target_options.admit_normal = [&frontends] { return frontends.admits_iscsi(); };
   target_options.limits = {options.max_connections, options.max_connections_per_address};
-  auto target = target::Target::create(target_options, **replicator);
+  auto target = iscsi_target::Target::create(target_options, **replicator);
   if (!target) {
     return failed("volume " + options.volume + ": cannot serve on " + target_options.listen + ": " +
                   target.error().message);
@@ -120,7 +121,7 @@ int run_volume_target(const VolumeTargetOptions& options) {
   state.target = target->get();
   state.replicator = replicator->get();
   state.frontends = &frontends;
-  state.portal = target::format_endpoint((*target)->endpoint());
+  state.portal = iscsi_target::format_endpoint((*target)->endpoint());
   state.started_at = iso8601();
   ControlLoop control;
   if (auto listening = control.listen(paths.socket, make_target_router(state)); !listening)

@@ -1,4 +1,4 @@
-// The connection engine fed raw bytes as the socket layer (lib/target) feeds it: whatever
+// The connection engine fed raw bytes as the socket layer (lib/iscsi_target) feeds it: whatever
 // arrived, in pieces, out() sent and cleared after each call, closed on an error or a logout.
 // A real SCSI disk on a 1 MiB memory backend answers the commands.
 // Input: [flags u8] then the bytes; flags bit 0 puts a successful login first, bits 1-3 pick

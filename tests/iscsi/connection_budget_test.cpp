@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "lib/common/log.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 #include "tests/iscsi/mini_initiator.h"
 #include "tests/iscsi/target_harness.h"
 #include "tests/iscsi/test_disk.h"
@@ -47,10 +47,10 @@ void idle_connections_in_a_child_with_few_descriptors(bool squeeze) {
     rlimit low{kChildLimit, kChildLimit};
     if (::setrlimit(RLIMIT_NOFILE, &low) != 0) ::_exit(3);
     TestDisk disk;
-    target::TargetOptions o;
+    iscsi_target::TargetOptions o;
     o.listen = "127.0.0.1:0";
     o.iqn = kIqn;
-    auto t = target::Target::create_with_disk(o, disk, 512);
+    auto t = iscsi_target::Target::create_with_disk(o, disk, 512);
     if (!t) ::_exit(4);
     (*t)->start();
     const std::uint16_t port = (*t)->port();
@@ -131,7 +131,7 @@ TEST(ConnectionLimits, OutOfDescriptorsDropsTheOldestLogin) {
 TEST(ConnectionLimits, OneAddressCannotFillTheLoginQueue) {
   log::set_level(log::Level::error);
   TestDisk disk;
-  target::TargetOptions o;
+  iscsi_target::TargetOptions o;
   o.max_pending_logins_per_address = 4;
   auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
@@ -172,7 +172,7 @@ std::vector<MiniInitiator> fill_with_discovery(std::uint16_t port, const char* s
 TEST(ConnectionLimits, IdleDiscoverySessionsNeverKeepANormalLoginOut) {
   log::set_level(log::Level::error);
   TestDisk disk;
-  target::TargetOptions o;
+  iscsi_target::TargetOptions o;
   o.limits = {8, 8};  // discovery sessions keep their default caps: 16, and 4 per address
   auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
@@ -194,7 +194,7 @@ TEST(ConnectionLimits, IdleDiscoverySessionsNeverKeepANormalLoginOut) {
 TEST(ConnectionLimits, IdleDiscoverySessionIsClosed) {
   log::set_level(log::Level::error);
   TestDisk disk;
-  target::TargetOptions o;
+  iscsi_target::TargetOptions o;
   o.discovery_idle_timeout = milliseconds(500);
   auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);

@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "lib/common/log.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 #include "tests/iscsi/mini_initiator.h"
 #include "tests/iscsi/target_harness.h"
 #include "tests/iscsi/test_disk.h"
@@ -65,7 +65,7 @@ TEST(ConnectionLimits, ThousandIdleConnectionsCostLittle) {
     GTEST_SKIP() << "SKIP: the RLIMIT_NOFILE hard limit is below " << 2 * kIdle + 256;
   log::set_level(log::Level::error);
   TestDisk disk;
-  target::TargetOptions o;
+  iscsi_target::TargetOptions o;
   auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
   ASSERT_TRUE(login_inquiry_write(target->port(), kIqn));  // warm up: buffers and threads seen once
@@ -116,7 +116,7 @@ TEST(ConnectionLimits, ThousandIdleConnectionsCostLittle) {
 TEST(ConnectionLimits, CapRefusesAndAdmitsAgainAfterOneLeaves) {
   log::set_level(log::Level::error);
   TestDisk disk;
-  target::TargetOptions o;
+  iscsi_target::TargetOptions o;
   o.limits = {2, 16};
   auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
@@ -150,7 +150,7 @@ TEST(ConnectionLimits, CapRefusesAndAdmitsAgainAfterOneLeaves) {
 TEST(ConnectionLimits, PerAddressCapCountsEachSourceAddress) {
   log::set_level(log::Level::error);
   TestDisk disk;
-  target::TargetOptions o;
+  iscsi_target::TargetOptions o;
   o.limits = {8, 2};
   auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
@@ -176,7 +176,7 @@ TEST(ConnectionLimits, PerAddressCapCountsEachSourceAddress) {
 TEST(ConnectionLimits, TrickledLoginIsDroppedAtTheDeadline) {
   log::set_level(log::Level::error);
   TestDisk disk;
-  target::TargetOptions o;
+  iscsi_target::TargetOptions o;
   o.login_timeout = milliseconds(1000);
   auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
@@ -234,7 +234,7 @@ TEST(ConnectionLimits, OversizedLoginPduIsDropped) {
 TEST(ConnectionLimits, OldestLoginInProgressMakesRoom) {
   log::set_level(log::Level::error);
   TestDisk disk;
-  target::TargetOptions o;
+  iscsi_target::TargetOptions o;
   o.max_pending_logins = 4;
   auto target = start_target(disk, o, kIqn);
   ASSERT_TRUE(target);
@@ -309,10 +309,10 @@ TEST(ConnectionLimits, ThreadCreationFailureRefusesTheLogin) {
     char go = 0;
     if (::read(to_child[0], &go, 1) != 1) ::_exit(3);
     TestDisk disk;
-    target::TargetOptions o;
+    iscsi_target::TargetOptions o;
     o.listen = "127.0.0.1:0";
     o.iqn = kIqn;
-    auto t = target::Target::create_with_disk(o, disk, 512);
+    auto t = iscsi_target::Target::create_with_disk(o, disk, 512);
     if (!t) ::_exit(4);
     (*t)->start();
     const std::uint16_t port = (*t)->port();

@@ -7,7 +7,7 @@
 
 #include "lib/common/log.h"
 #include "lib/iscsi/chap.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 #include "tests/iscsi/mini_initiator.h"
 #include "tests/iscsi/test_disk.h"
 
@@ -20,10 +20,10 @@ class Loopback : public ::testing::Test {
  protected:
   void SetUp() override {
     log::set_level(log::Level::error);  // dropped connections are expected here
-    target::TargetOptions o;
+    iscsi_target::TargetOptions o;
     o.listen = "127.0.0.1:0";
     o.iqn = kIqn;
-    auto t = target::Target::create_with_disk(o, disk_, 512);
+    auto t = iscsi_target::Target::create_with_disk(o, disk_, 512);
     ASSERT_TRUE(t) << t.error().message;
     target_ = std::move(*t);
     target_->start();
@@ -41,7 +41,7 @@ class Loopback : public ::testing::Test {
   }
 
   TestDisk disk_;
-  std::unique_ptr<target::Target> target_;
+  std::unique_ptr<iscsi_target::Target> target_;
 };
 
 std::array<std::uint8_t, 10> rw10(std::uint8_t op, std::uint32_t lba, std::uint16_t blocks) {
@@ -311,11 +311,11 @@ std::string key_value(const RxPdu& pdu, const std::string& key) {
 class ChapLoopback : public ::testing::Test {
  protected:
   void SetUp() override {
-    target::TargetOptions o;
+    iscsi_target::TargetOptions o;
     o.listen = "127.0.0.1:0";
     o.iqn = kIqn;
     o.chap = {"alice", "secret-123456", "", ""};
-    auto t = target::Target::create_with_disk(o, disk_, 512);
+    auto t = iscsi_target::Target::create_with_disk(o, disk_, 512);
     ASSERT_TRUE(t);
     target_ = std::move(*t);
     target_->start();
@@ -343,7 +343,7 @@ class ChapLoopback : public ::testing::Test {
     return static_cast<std::uint16_t>((r4->bhs[36] << 8) | r4->bhs[37]);
   }
   TestDisk disk_;
-  std::unique_ptr<target::Target> target_;
+  std::unique_ptr<iscsi_target::Target> target_;
 };
 
 TEST_F(ChapLoopback, RightSecretLogsIn) {
@@ -373,11 +373,11 @@ TEST_F(ChapLoopback, SkippingAuthenticationIsRefused) {
 
 TEST(IdleLoopback, TargetPingsAndDropsSilentPeers) {
   TestDisk disk;
-  target::TargetOptions o;
+  iscsi_target::TargetOptions o;
   o.listen = "127.0.0.1:0";
   o.iqn = kIqn;
   o.idle_seconds = 1;
-  auto t = target::Target::create_with_disk(o, disk, 512);
+  auto t = iscsi_target::Target::create_with_disk(o, disk, 512);
   ASSERT_TRUE(t);
   (*t)->start();
   auto c = MiniInitiator::connect((*t)->port());

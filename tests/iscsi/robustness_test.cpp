@@ -6,7 +6,7 @@
 
 #include "lib/common/log.h"
 #include "lib/iscsi/connection.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 #include "tests/iscsi/mini_initiator.h"
 #include "tests/iscsi/test_disk.h"
 
@@ -19,12 +19,12 @@ class Robustness : public ::testing::Test {
  protected:
   void SetUp() override {
     log::set_level(log::Level::error);  // dropped connections are expected here
-    target::TargetOptions o;
+    iscsi_target::TargetOptions o;
     o.listen = "127.0.0.1:0";
     o.iqn = kIqn;
     o.idle_seconds = 2;
     o.login_timeout = std::chrono::seconds(2);
-    auto t = target::Target::create_with_disk(o, disk_, 512);
+    auto t = iscsi_target::Target::create_with_disk(o, disk_, 512);
     ASSERT_TRUE(t) << t.error().message;
     target_ = std::move(*t);
     target_->start();
@@ -45,7 +45,7 @@ class Robustness : public ::testing::Test {
   }
 
   TestDisk disk_;
-  std::unique_ptr<target::Target> target_;
+  std::unique_ptr<iscsi_target::Target> target_;
 };
 
 TEST_F(Robustness, RandomBytesBeforeLogin) {

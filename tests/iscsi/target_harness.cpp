@@ -9,11 +9,12 @@
 
 namespace maya::iscsi::testing {
 
-std::unique_ptr<target::Target> start_target(TestDisk& disk, target::TargetOptions options,
-                                             const char* iqn) {
+std::unique_ptr<iscsi_target::Target> start_target(TestDisk& disk,
+                                                   iscsi_target::TargetOptions options,
+                                                   const char* iqn) {
   options.listen = "127.0.0.1:0";
   options.iqn = iqn;
-  auto t = target::Target::create_with_disk(options, disk, 512);
+  auto t = iscsi_target::Target::create_with_disk(options, disk, 512);
   EXPECT_TRUE(t) << t.error().message;
   if (!t) return nullptr;
   (*t)->start();

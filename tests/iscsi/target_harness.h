@@ -10,7 +10,7 @@
 #include <memory>
 #include <thread>
 
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 #include "tests/iscsi/test_disk.h"
 
 namespace maya::iscsi::testing {
@@ -27,8 +27,9 @@ bool wait_for(F done, std::chrono::milliseconds limit = std::chrono::millisecond
 }
 
 // A started Target named `iqn` on 127.0.0.1, any free port; null (and a test failure) if not.
-std::unique_ptr<target::Target> start_target(TestDisk& disk, target::TargetOptions options,
-                                             const char* iqn);
+std::unique_ptr<iscsi_target::Target> start_target(TestDisk& disk,
+                                                   iscsi_target::TargetOptions options,
+                                                   const char* iqn);
 
 // A login to `iqn`, an INQUIRY and a 4 KiB WRITE(10) on a fresh connection (from `source`, a
 // loopback address, when given); true when all succeeded.

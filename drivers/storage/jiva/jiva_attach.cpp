@@ -51,10 +51,10 @@ Result<fs::path> JivaStorageDriver::attach(const std::string& name) {
   MAYA_TRY(mode, attach_mode(volume->attach_mode));
   MAYA_TRY(pid, supervisor_->ensure(name));
   if (*mode == "iscsi") return attach_iscsi(name);
-  MAYA_TRY(fuse, target_call(name, "POST", "/v1/frontend/fuse"));
+  MAYA_TRY(fuse, target(name).expose_fuse());
   const fs::path file = fuse_file(name);
   if (!supervisor_->has_fuse(name)) {
-    if (auto kept = take_fuse_fd(*pid, fuse->value("fd", -1)); kept) {
+    if (auto kept = take_fuse_fd(*pid, fuse->fd); kept) {
       supervisor_->keep_fuse(name, std::move(*kept));
     } else {
       log::warn("volume " + name + ": " + kept.error().message +
@@ -63,7 +63,7 @@ Result<fs::path> JivaStorageDriver::attach(const std::string& name) {
   }
   auto device = bind_loop_device(file);
   if (!device) {
-    (void)target_call(name, "DELETE", "/v1/frontend/fuse");
+    (void)target(name).withdraw_fuse();
     supervisor_->drop_fuse(name);
     return fail("cannot attach volume " + name, device.error());
   }
@@ -92,7 +92,7 @@ Result<void> JivaStorageDriver::detach(const std::string& name) {
     log::info("detached jiva volume " + name + " from " + device.string());
   }
   if (supervisor_->status(name).pid != 0) {
-    MAYA_TRY(withdrawn, target_call(name, "DELETE", "/v1/frontend/fuse"));
+    MAYA_TRY_VOID(target(name).withdraw_fuse());
   } else if (supervisor_->has_fuse(name)) {
     // The target is down: nobody will unmount its FUSE file; without our descriptor the mount
     // would be dead and block the next attach.

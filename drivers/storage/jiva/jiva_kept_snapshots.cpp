@@ -17,7 +17,6 @@ namespace maya::drivers::jiva {
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 Result<void> move(const fs::path& from, const fs::path& to) {
   if (::rename(from.c_str(), to.c_str()) != 0)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "drivers/storage/common/volume_dir.h"
@@ -77,27 +78,22 @@ Result<void> JivaStorageDriver::clone_into(const CloneSource& origin, const fs::
 
 void JivaStorageDriver::describe_replication(const std::string& volume, StorageVolume& v) {
   ReplicationInfo info;
-  auto status = target_call(volume, "GET", "/v1/status", 3s);  // a wedged target: "offline"
-  if (status && (*status)["replicas"].is_array()) {
-    info.health = status->value("health", "unknown");
-    if (const auto& ro = (*status)["read_only"]; ro.is_string()) info.read_only = ro;
-    if (const auto& sp = (*status)["space"]; sp.is_object()) {
-      info.space_used_percent = sp.value("used_percent", 0u);
-      if (sp["warning"].is_string()) info.space_warning = sp["warning"];
+  auto status = target(volume).status(3s);  // a wedged target: "offline"
+  if (status) {
+    info.health = status->health;
+    info.read_only = status->read_only.value_or("");
+    if (status->space) {
+      info.space_used_percent = status->space->used_percent;
+      info.space_warning = status->space->warning.value_or("");
     }
-    for (const auto& r : (*status)["replicas"]) {
-      info.replicas.push_back({r.value("id", ""), r.value("uri", ""), r.value("mode", ""),
-                               r.value("generation", std::uint64_t{0}),
-                               r.value("revision", std::uint64_t{0}),
-                               r["error"].is_string() ? r["error"].get<std::string>() : ""});
+    for (const auto& r : status->replicas) {
+      info.replicas.push_back(
+          {r.id, r.uri, r.mode, r.generation, r.revision, r.error.value_or("")});
     }
-    if (const auto& rb = (*status)["rebuild"]; rb.is_object()) {
-      info.rebuild = RebuildInfo{rb.value("replica", ""),
-                                 rb.value("kind", ""),
-                                 rb.value("done_bytes", std::uint64_t{0}),
-                                 rb.value("total_bytes", std::uint64_t{0}),
-                                 rb.value("rate_bytes_per_s", 0.0),
-                                 rb.value("eta_seconds", 0.0)};
+    if (const auto& rb = status->rebuild) {
+      info.rebuild =
+          RebuildInfo{rb->replica,          rb->kind,       rb->done_bytes, rb->total_bytes,
+                      rb->rate_bytes_per_s, rb->eta_seconds};
     }
   } else {
     info.health = "offline";
@@ -130,7 +126,7 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume) {
   m->replicas.push_back({id, maya::jiva::file_uri(rdir)});
   m->last_replica = next + 1;
   MAYA_TRY(written, maya::jiva::write_manifest(dir, *m));
-  if (auto followed = target_call(volume, "POST", "/v1/replicas/reload"); !followed) {
+  if (auto followed = target(volume).reload_replicas(); !followed) {
     (void)maya::jiva::write_manifest(dir, before);
     fs::remove_all(rdir, ec);
     return fail("replica " + id + " of volume " + volume + " was not added", followed.error());
@@ -153,7 +149,7 @@ Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const 
   const auto before = *m;
   m->replicas.erase(it);
   MAYA_TRY(written, maya::jiva::write_manifest(dir, *m));
-  if (auto followed = target_call(volume, "POST", "/v1/replicas/reload"); !followed) {
+  if (auto followed = target(volume).reload_replicas(); !followed) {
     // A target that does not run (it may refuse to start because of this very replica) reads
     // the manifest when it starts; one that answers and refuses keeps the replica.
     if (followed.error().message.find("does not answer") == std::string::npos) {
@@ -177,10 +173,7 @@ Result<std::vector<std::string>> JivaStorageDriver::rebuild(const std::string& v
   if (supervisor_->status(volume).state == "broken") {
     MAYA_TRY(started, supervisor_->ensure(volume));
   }
-  MAYA_TRY(answer, target_call(volume, "POST", "/v1/rebuild"));
-  std::vector<std::string> ids;
-  for (const auto& id : (*answer)["rebuilding"]) ids.push_back(id.get<std::string>());
-  return ids;
+  return target(volume).rebuild();
 }
 
 Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volume,
@@ -196,7 +189,7 @@ Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volum
   MAYA_TRY(manifest, maya::jiva::read_manifest(volume_dir(volume)));
   // The point in time, between freeze and thaw; then the copy runs while I/O goes on.
   if (quiesce) MAYA_TRY_VOID(quiesce(true));
-  auto taken = target_call(volume, "POST", "/v1/snapshots/" + snapshot + "?wait=false");
+  auto taken = target(volume).take_snapshot(snapshot, /*wait=*/false);
   if (quiesce) {
     if (auto thawed = quiesce(false); !thawed) log::error(thawed.error().message);
   }
@@ -205,26 +198,26 @@ Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volum
     std::error_code ignored;
     fs::remove(dir / (snapshot + ".img"), ignored);
   };
+  bool reflinked = false;
   for (;;) {
-    auto progress = target_call(volume, "GET", "/v1/snapshots/" + snapshot);
+    auto progress = target(volume).snapshot_progress(snapshot);
     if (!progress) {
       discard_image();
       return fail("snapshot " + snapshot + " of volume " + volume + " was not completed",
                   progress.error());
     }
-    if (!progress->value("copying", false)) {
-      if ((*progress)["error"].is_string()) {
+    if (!progress->copying) {
+      if (progress->error) {
         discard_image();
         return fail("snapshot " + snapshot + " of volume " + volume +
-                    " could not be copied: " + (*progress)["error"].get<std::string>());
+                    " could not be copied: " + *progress->error);
       }
-      taken = progress;
+      reflinked = progress->reflinked;
       break;
     }
     std::this_thread::sleep_for(100ms);
   }
-  SnapshotInfo info{snapshot, iso8601(), manifest->size_bytes,
-                    taken->value("reflinked", false) ? "reflink" : "copy"};
+  SnapshotInfo info{snapshot, iso8601(), manifest->size_bytes, reflinked ? "reflink" : "copy"};
   json j = {{"name", info.name},
             {"created", info.created},
             {"size_bytes", info.size_bytes},
@@ -271,7 +264,7 @@ Result<void> JivaStorageDriver::revert_snapshot(const std::string& volume,
   std::error_code ec;
   if (!fs::exists(snapshots_dir(volume_dir(volume)) / (snapshot + ".json"), ec))
     return fail("volume " + volume + " has no snapshot " + snapshot);
-  MAYA_TRY(reverted, target_call(volume, "POST", "/v1/snapshots/" + snapshot + "/revert", 3600s));
+  MAYA_TRY_VOID(target(volume).revert_snapshot(snapshot, 3600s));
   log::info("volume " + volume + ": reverted to snapshot " + snapshot);
   return {};
 }

@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "drivers/storage/common/loop_device.h"
@@ -23,7 +22,6 @@
 #include "lib/common/log.h"
 #include "lib/common/names.h"
 #include "lib/common/time_format.h"
-#include "lib/http/client.h"
 #include "lib/jiva/manifest.h"
 #include "lib/jiva/port_claims.h"
 
@@ -123,13 +121,9 @@ std::map<std::string, std::uint16_t> JivaStorageDriver::serving_now() {
   for (const auto& name : volume_names(options_.store_dir)) {
     if (serving.contains(name) || supervisor_->status(name).pid == 0) continue;
     // Running, but not seen answering by this daemon yet (it adopts it after this check).
-    auto status = target_call(name, "GET", "/v1/status", std::chrono::seconds(2));
-    if (!status || !(*status)["portal"].is_string()) continue;
-    const std::string portal = (*status)["portal"].get<std::string>();
-    const auto colon = portal.rfind(':');
-    if (colon == std::string::npos) continue;
-    unsigned long port = std::strtoul(portal.c_str() + colon + 1, nullptr, 10);
-    if (port > 0 && port <= 65535) serving[name] = static_cast<std::uint16_t>(port);
+    auto status = target(name).status(std::chrono::seconds(2));
+    if (!status) continue;
+    if (auto port = maya::jiva::portal_port(status->portal)) serving[name] = *port;
   }
   return serving;
 }
@@ -250,18 +244,14 @@ Result<void> JivaStorageDriver::remove(const std::string& name) {
   if (volume->device)
     return fail("volume " + name + " is attached as " + volume->device->string() +
                 "; detach it before deleting it");
-  const auto socket = maya::jiva::target_paths(options_.run_dir, name).socket;
-  if (auto status = http::request(socket, {"GET", "/v1/status", ""}, std::chrono::seconds(2))) {
-    auto body = nlohmann::json::parse(status->body, nullptr, false);
-    if (body.is_object() && body.value("sessions", 0) > 0) {
-      return fail("volume " + name + " has " + std::to_string(body.value("sessions", 0)) +
-                  " iSCSI session(s) open; log the initiators out before deleting it");
-    }
+  if (auto status = target(name).status(std::chrono::seconds(2)); status && status->sessions > 0) {
+    return fail("volume " + name + " has " + std::to_string(status->sessions) +
+                " iSCSI session(s) open; log the initiators out before deleting it");
   }
   // Snapshots outlive their volume; refused here, before anything changed, if they cannot.
   MAYA_TRY(kept, keep_snapshots(name));
   if (supervisor_->status(name).pid != 0) {  // a FUSE file nothing binds any more
-    if (auto withdrawn = target_call(name, "DELETE", "/v1/frontend/fuse"); !withdrawn)
+    if (auto withdrawn = target(name).withdraw_fuse(); !withdrawn)
       return fail("cannot delete volume " + name, withdrawn.error());
   }
   supervisor_->drop_fuse(name);
@@ -351,24 +341,6 @@ fs::path JivaStorageDriver::fuse_file(const std::string& name) const {
   return maya::jiva::target_paths(options_.run_dir, name).fuse_dir / "volume";
 }
 
-Result<nlohmann::json> JivaStorageDriver::target_call(const std::string& name,
-                                                      const std::string& method,
-                                                      const std::string& path,
-                                                      std::chrono::seconds timeout) {
-  const auto socket = maya::jiva::target_paths(options_.run_dir, name).socket;
-  auto response = http::request(socket, {method, path, ""}, timeout);
-  if (!response) return fail("the target of volume " + name + " does not answer", response.error());
-  auto body = nlohmann::json::parse(response->body, nullptr, false);
-  if (response->status != 200) {
-    std::string why = body.is_object() && body.contains("error") && body["error"].is_string()
-                          ? body["error"].get<std::string>()
-                          : response->body;
-    return fail(why);
-  }
-  if (!body.is_object()) return fail("the target of volume " + name + " answered garbage");
-  return body;
-}
-
 std::vector<std::string> JivaStorageDriver::start_targets() {
   std::vector<std::string> notes = logout_stale_sessions();
   // A damaged volume stays down and says why; it never keeps another from serving. Every
@@ -399,9 +371,9 @@ std::vector<std::string> JivaStorageDriver::start_targets() {
     notes.push_back("volume " + name + ": " + (was_running ? "adopted" : "started") +
                     " its target (pid " + std::to_string(*pid) + ")");
     // A volume attached through FUSE: keep a copy of its connection again.
-    auto status = target_call(name, "GET", "/v1/status");
-    if (status && (*status)["fuse"].is_object() && !supervisor_->has_fuse(name)) {
-      auto kept = take_fuse_fd(*pid, (*status)["fuse"].value("fd", -1));
+    auto status = target(name).status();
+    if (status && status->fuse && !supervisor_->has_fuse(name)) {
+      auto kept = take_fuse_fd(*pid, status->fuse->fd);
       if (kept) {
         supervisor_->keep_fuse(name, std::move(*kept));
       } else {

@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +20,7 @@
 #include "drivers/os_driver.h"
 #include "drivers/storage/jiva/target_supervisor.h"
 #include "drivers/storage_driver.h"
+#include "lib/jiva/target_client.h"
 
 namespace maya::drivers::jiva {
 
@@ -105,10 +105,10 @@ class JivaStorageDriver final : public StorageDriver,
   // Sessions of the host's initiator to maya IQNs of volumes that no longer exist.
   std::vector<std::string> logout_stale_sessions();
   static Result<Fd> take_fuse_fd(pid_t pid, int fd);
-  // A request to the volume's target process; its {"error"} as the error.
-  Result<nlohmann::json> target_call(const std::string& name, const std::string& method,
-                                     const std::string& path,
-                                     std::chrono::seconds timeout = std::chrono::seconds(30));
+  // The control API of the volume's target process (lib/jiva/target_client.h).
+  maya::jiva::TargetClient target(const std::string& name) const {
+    return maya::jiva::TargetClient::of(options_.run_dir, name);
+  }
 
   // <store>/.snapshots/<volume>: the snapshots a deleted volume kept (jiva_kept_snapshots.cpp).
   std::filesystem::path kept_dir(const std::string& volume) const;

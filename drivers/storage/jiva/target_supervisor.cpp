@@ -11,15 +11,14 @@
 #include <cerrno>
 #include <fstream>
 #include <future>
-#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/time_format.h"
-#include "lib/http/client.h"
 #include "lib/jiva/manifest.h"
 #include "lib/jiva/port_claims.h"
+#include "lib/jiva/target_client.h"
 #include "lib/process/exec.h"
 #include "lib/process/pidfile.h"
 
@@ -39,24 +38,10 @@ constexpr auto kServingAfter = 2s;
 constexpr auto kStopTimeout = 5s;
 constexpr std::uintmax_t kMaxLogBytes = 4u << 20;
 
-// The port a target serves on if it answers on its control socket ("portal": "ADDR:PORT").
+// The port a target serves on if it answers on its control socket (0: its status names none).
 std::optional<std::uint16_t> answers(const fs::path& socket,
                                      std::chrono::milliseconds timeout = 500ms) {
-  auto response = http::request(socket, {"GET", "/v1/status", ""}, timeout);
-  if (!response || response->status != 200) return std::nullopt;
-  auto body = nlohmann::json::parse(response->body, nullptr, false);
-  std::uint16_t port = 0;
-  if (body.is_object() && body.contains("portal") && body["portal"].is_string()) {
-    const std::string portal = body["portal"].get<std::string>();
-    if (auto colon = portal.rfind(':'); colon != std::string::npos) {
-      try {
-        port = static_cast<std::uint16_t>(std::stoul(portal.substr(colon + 1)));
-      } catch (const std::exception&) {
-        port = 0;
-      }
-    }
-  }
-  return port;
+  return maya::jiva::TargetClient(socket, socket.stem().string()).probe(timeout);
 }
 
 // The last non-empty line of a log, for error messages.

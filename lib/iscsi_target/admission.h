@@ -12,7 +12,7 @@
 #include <mutex>
 #include <string>
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 struct ConnectionLimits {
   std::size_t max_connections = 64;              // logged-in connections on the portal
@@ -61,4 +61,4 @@ class LogThrottle {
   std::size_t held_back_ = 0;
 };
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

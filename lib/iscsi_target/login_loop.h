@@ -1,4 +1,4 @@
-// Internal to lib/target: the login loop of one portal — one thread, one epoll set — that
+// Internal to lib/iscsi_target: the login loop of one portal — one thread, one epoll set — that
 // accepts connections and runs each through login with the socket-agnostic iscsi::Connection,
 // on non-blocking sockets. What it keeps for a connection still logging in is small (no thread,
 // no receive buffer until bytes arrive). It drops a connection whose login has not finished by
@@ -18,9 +18,9 @@
 
 #include "lib/common/fd.h"
 #include "lib/common/result.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 // How many connections may be logging in at once with `soft_limit` descriptors: half of what
 // is left after the logged-in connections and a reserve for the data path, at most `wanted`.
@@ -70,4 +70,4 @@ class LoginLoop {
   LogThrottle full_log_, host_log_, expired_log_, accept_log_;
 };
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

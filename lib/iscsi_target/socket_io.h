@@ -14,7 +14,7 @@
 #include "lib/common/fd.h"
 #include "lib/common/result.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 struct Endpoint {
   std::string host;  // numeric IPv4/IPv6 address, no brackets
@@ -41,4 +41,4 @@ Result<std::size_t> read_some(int fd, std::span<std::uint8_t> buffer);
 // Writes every byte of the iovecs (modified in place as it goes).
 Result<void> write_all(int fd, std::span<iovec> iov);
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

@@ -1,10 +1,10 @@
-#include "lib/target/sender.h"
+#include "lib/iscsi_target/sender.h"
 
 #include <sys/socket.h>
 
-#include "lib/target/socket_io.h"
+#include "lib/iscsi_target/socket_io.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 namespace {
 // Answers smaller than this, with nothing in flight, are written on the connection thread:
@@ -91,4 +91,4 @@ void Sender::run() {
   }
 }
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

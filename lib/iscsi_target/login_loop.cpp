@@ -1,4 +1,4 @@
-#include "lib/target/login_loop.h"
+#include "lib/iscsi_target/login_loop.h"
 
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -12,9 +12,9 @@
 
 #include "lib/common/log.h"
 #include "lib/iscsi/login.h"
-#include "lib/target/connection_slot.h"
+#include "lib/iscsi_target/connection_slot.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 namespace {
 
 constexpr int kMaxWaitMs = 200;            // how often stop() is noticed
@@ -399,4 +399,4 @@ void LoginLoop::watch_output(Pending& p, bool on) {
   p.watching_out = on;
 }
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

@@ -1,4 +1,4 @@
-#include "lib/target/serve.h"
+#include "lib/iscsi_target/serve.h"
 
 #include <signal.h>
 
@@ -10,10 +10,10 @@
 #include "lib/block/file_backend.h"
 #include "lib/common/log.h"
 #include "lib/common/size.h"
+#include "lib/iscsi_target/target.h"
 #include "lib/process/signals.h"
-#include "lib/target/target.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 namespace {
 
 // A stable identity per target name: the same IQN keeps its serial and NAA across restarts.
@@ -82,4 +82,4 @@ int serve_main(const ServeOptions& options) {
   return 0;
 }
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

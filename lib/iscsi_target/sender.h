@@ -13,7 +13,7 @@
 
 #include "lib/iscsi/out_queue.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 class Sender {
  public:
@@ -43,4 +43,4 @@ class Sender {
   std::thread thread_;
 };
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

@@ -25,11 +25,11 @@
 #include "lib/iscsi/chap.h"
 #include "lib/iscsi/connection.h"
 #include "lib/iscsi/session.h"
+#include "lib/iscsi_target/admission.h"
+#include "lib/iscsi_target/socket_io.h"
 #include "lib/scsi/scsi_disk.h"
-#include "lib/target/admission.h"
-#include "lib/target/socket_io.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 class LoginLoop;
 class Sender;
@@ -144,4 +144,4 @@ class Target {
   std::list<Slot> slots_;
 };
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

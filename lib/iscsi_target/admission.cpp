@@ -1,6 +1,6 @@
-#include "lib/target/admission.h"
+#include "lib/iscsi_target/admission.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 Admission::Verdict Admission::acquire(const std::string& address, bool discovery) {
   std::lock_guard lock(mutex_);
@@ -49,4 +49,4 @@ bool LogThrottle::allow(std::size_t& held_back) {
   return true;
 }
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

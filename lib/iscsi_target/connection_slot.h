@@ -1,4 +1,4 @@
-// Internal to lib/target: what the Target keeps per connection, and what the login loop hands
+// Internal to lib/iscsi_target: what the Target keeps per connection, and what the login loop hands
 // to a connection's thread once the connection has logged in.
 #pragma once
 
@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "lib/iscsi/connection.h"
-#include "lib/target/sender.h"
-#include "lib/target/target.h"
+#include "lib/iscsi_target/sender.h"
+#include "lib/iscsi_target/target.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 struct Target::Slot {
   std::thread thread;  // set once admitted: serve() waits for the hand-off, then serves
@@ -35,4 +35,4 @@ struct Target::Handoff {
   bool abandon = false;              // the loop is giving up on it: just close
 };
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-namespace maya::target {
+namespace maya::iscsi_target {
 
 struct ServeOptions {
   std::string backing;                     // backing file (created when `size` is given)
@@ -23,4 +23,4 @@ struct ServeOptions {
 // once listening; errors go to the log (lib/common/log.h). Returns the process exit status.
 int serve_main(const ServeOptions& options);
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

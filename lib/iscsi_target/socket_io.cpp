@@ -1,4 +1,4 @@
-#include "lib/target/socket_io.h"
+#include "lib/iscsi_target/socket_io.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,7 +11,7 @@
 #include <climits>
 #include <cstring>
 
-namespace maya::target {
+namespace maya::iscsi_target {
 namespace {
 
 std::string errno_text() {
@@ -182,4 +182,4 @@ Result<void> write_all(int fd, std::span<iovec> iov) {
   return {};
 }
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target

@@ -1,4 +1,4 @@
-#include "lib/target/target.h"
+#include "lib/iscsi_target/target.h"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -11,11 +11,11 @@
 #include "lib/common/log.h"
 #include "lib/iscsi/discovery.h"
 #include "lib/iscsi/login.h"
-#include "lib/target/connection_slot.h"
-#include "lib/target/login_loop.h"
-#include "lib/target/sender.h"
+#include "lib/iscsi_target/connection_slot.h"
+#include "lib/iscsi_target/login_loop.h"
+#include "lib/iscsi_target/sender.h"
 
-namespace maya::target {
+namespace maya::iscsi_target {
 namespace {
 
 // Room for a burst of connections while the login loop is busy.
@@ -315,4 +315,4 @@ void Target::serve_logged_in(int fd, bool discovery, Handoff& h) {
   log::debug("iscsi: connection from " + h.peer + " closed");
 }
 
-}  // namespace maya::target
+}  // namespace maya::iscsi_target
