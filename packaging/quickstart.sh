@@ -9,9 +9,11 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 bash packaging/install-deps.sh
-cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build build-release
-cmake --install build-release --prefix /usr/local >/dev/null
+# The same build directory and flags as packaging/test.sh: run one after the other, the second
+# compiles only what the first did not (the tests), never maya twice.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
+cmake --build build --target maya maya_manpage
+cmake --install build --prefix /usr/local >/dev/null
 echo "installed $(command -v maya): $(maya --version)"
 
 config=${MAYA_CONFIG:-/etc/maya.conf}
