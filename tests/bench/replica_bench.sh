@@ -12,6 +12,7 @@
 #   bash tests/bench/replica_bench.sh MAYA_BINARY
 set -euo pipefail
 export TMPDIR=${MAYA_BENCH_DIR:-/dev/shm}
+# shellcheck source=../integration/jiva_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/jiva_lib.sh" "$@"
 command -v qemu-io >/dev/null || { echo "SKIP: qemu-io is not installed"; exit 77; }
 AWAY=${AWAY_SECONDS:-60}

@@ -74,7 +74,7 @@ if [[ -z $summary ]]; then
   echo "iscsi-test-cu did not finish (exit $status)" >&2
   exit 1
 fi
-read -r _ total ran passed failed _ <<<"$summary"
+read -r _ _ _ passed failed _ <<<"$summary"
 grep -E 'Run Summary|^ +(suites|tests|asserts) ' "$work/cu.log"
 if ((failed > 0)); then
   echo "Failures:"

@@ -44,7 +44,8 @@ if ((${#names[@]} == 0)); then
   echo "run.sh: no fuzz_* executables in $bin" >&2
   exit 1
 fi
-printf '%s\n' "${names[@]}" |
-  xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ "$bin" "$seconds" "$seeds" {}
 # xargs exits 123 when any command failed.
-(($? == 0)) || exit 1
+if ! printf '%s\n' "${names[@]}" |
+  xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ "$bin" "$seconds" "$seeds" {}; then
+  exit 1
+fi

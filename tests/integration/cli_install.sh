@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # What `cmake --install` puts beside the binary for people (issue 11): the man page maya(1),
 # made from the help texts, with a section for every command, and a bash completion that
 # completes commands, subcommands, options and volume names.   usage: cli_install.sh MAYA_BINARY

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the jiva integration tests (sourced): a daemon in a temp root with ports of its own,
 # and helpers to reach a volume's target with its CHAP credentials.
 #
@@ -47,7 +48,7 @@ discovery_url() {
   local json
   json=$(maya status --show-secrets -o json) || fail "maya status --show-secrets"
   if [[ $(jq -r .discovery_chap_credentials <<<"$json") == null ]]; then
-    echo "iscsi://$discovery"
+    echo "iscsi://${discovery:?the caller sets discovery (HOST:PORT of the discovery portal)}"
   else
     echo "iscsi://$(jq -r .discovery_chap_credentials.user <<<"$json")%$(jq -r .discovery_chap_credentials.secret <<<"$json")@$discovery"
   fi
@@ -76,7 +77,7 @@ wait_healthy() {
 
 # Fails unless every replica of the volume holds the same bytes.
 replicas_identical() {
-  local first= sum
+  local first="" sum
   for f in "$T/opt/maya-store/$1"/r*/data.img; do
     sum=$(md5sum <"$f")
     [[ -z $first ]] && first=$sum

@@ -16,6 +16,7 @@ truncate -s 1G "$XFS_IMG"
 mkfs.xfs -q -m reflink=1 "$XFS_IMG"
 mount -o loop "$XFS_IMG" "$XFS_DIR"
 export TMPDIR=$XFS_DIR
+# shellcheck source=jiva_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/jiva_lib.sh" "$@"
 trap 'jiva_cleanup; umount "$XFS_DIR"; rmdir "$XFS_DIR"; rm -f "$XFS_IMG"' EXIT
 jiva_setup

@@ -11,6 +11,7 @@
 #
 #   bash tests/integration/jiva_replicas.sh MAYA_BINARY
 set -euo pipefail
+# shellcheck source=jiva_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/jiva_lib.sh" "$@"
 jiva_setup
 

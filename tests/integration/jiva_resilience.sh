@@ -16,6 +16,7 @@
 #   bash tests/integration/jiva_resilience.sh MAYA_BINARY
 set -euo pipefail
 
+# shellcheck source=jiva_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/jiva_lib.sh" "$@"
 command -v qemu-io >/dev/null || { echo "SKIP: qemu-io is not installed (qemu-utils)"; exit 77; }
 jiva_setup
@@ -285,7 +286,7 @@ echo "jiva: a target that cannot start is broken after $(($(ms) - t0)) ms"
 field g2 error | grep -q "failed to start 5 times in a row" || fail "g2's error: $(field g2 error)"
 field g2 error | grep -q "replica.json" || fail "g2's error does not name replica.json: $(field g2 error)"
 maya volume list >"$T/list.out"
-grep -q "^g1 .*broken" "$T/list.out" && grep -q "^g2: broken: .*replica.json" "$T/list.out" ||
+{ grep -q "^g1 .*broken" "$T/list.out" && grep -q "^g2: broken: .*replica.json" "$T/list.out"; } ||
   fail "list does not show g1 and g2 broken with the cause: $(cat "$T/list.out")"
 # Broken is final: the 5th failed start is not followed by a restart, so the count is read now.
 [[ $(field g2 target_restarts) == 4 ]] || fail "g2 was restarted $(field g2 target_restarts) times, not 4 (then left down)"

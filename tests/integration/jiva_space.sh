@@ -15,6 +15,7 @@
 #
 #   bash tests/integration/jiva_space.sh MAYA_BINARY
 set -euo pipefail
+# shellcheck source=jiva_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/jiva_lib.sh" "$@"
 command -v qemu-io >/dev/null || { echo "SKIP: qemu-io is not installed (qemu-utils)"; exit 77; }
 [[ $(id -u) -eq 0 ]] || { echo "SKIP: mounting a tmpfs store needs root"; exit 77; }

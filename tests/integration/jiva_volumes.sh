@@ -10,6 +10,7 @@
 # resident memory of an idle target.
 set -euo pipefail
 
+# shellcheck source=jiva_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/jiva_lib.sh" "$@"
 jiva_setup
 discovery_portal() {  # port 0 in the config: a new port at every daemon start
@@ -41,7 +42,7 @@ pid=$(jq -r .target_pid <<<"$json")
 [[ $iqn == iqn.2026-11.io.maya:v ]] || fail "inspect: iqn is $iqn"
 [[ $portal == 127.0.0.1:$first_port ]] || fail "inspect: portal is $portal, not the first port of the range"
 [[ $(jq -r .target_state <<<"$json") == running ]] || fail "inspect: target_state $(jq -r .target_state <<<"$json")"
-[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" || fail "inspect: target_pid $pid is not a live process"
+{ [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid"; } || fail "inspect: target_pid $pid is not a live process"
 [[ $(jq -r .chap_credentials <<<"$json") == null ]] || fail "inspect shows CHAP secrets without --show-secrets"
 creds=$(maya volume inspect v --show-secrets -o json)
 user=$(jq -r .chap_credentials.user <<<"$creds")
