@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/common/files.h"
+#include "lib/common/json_file.h"
 #include "lib/common/names.h"
 
 namespace maya::drivers {
@@ -69,15 +70,12 @@ Result<VolumeRecord> VolumeRecords::load(const std::string& name) const {
   MAYA_TRY(valid, validate_volume_name(name));
   std::error_code ec;
   if (!std::filesystem::exists(file(name), ec)) return fail("no such volume: " + name);
-  MAYA_TRY(text, read_file(file(name)));
-  try {
-    VolumeRecord record = from_json(json::parse(*text));
-    if (record.spec.name != name)
-      return fail("record " + file(name).string() + " names another volume");
+  const JsonFile record_file{.path = file(name), .kind = "record"};
+  return load_json_file(record_file, [&](const json& j) -> Result<VolumeRecord> {
+    VolumeRecord record = from_json(j);
+    if (record.spec.name != name) return fail(record_file.name() + " names another volume");
     return record;
-  } catch (const json::exception& e) {
-    return fail("record " + file(name).string() + " is damaged: " + e.what());
-  }
+  });
 }
 
 bool VolumeRecords::exists(const std::string& name) const {

@@ -81,68 +81,59 @@ bool is_ip_address(const std::string& text) {
          inet_pton(AF_INET6, text.c_str(), &addr) == 1;
 }
 
-// Fills `cfg` from the document; the first problem found is returned with its location.
-Result<void> read_document(const toml::table& root, const std::string& src, Config& cfg) {
-  auto section = [&](const char* name) -> Result<const toml::table*> {
-    const toml::node* node = root.get(name);
-    if (node == nullptr) return nullptr;
-    if (!node->is_table())
-      return fail(location(src, node->source()) + ": \"" + name + "\" must be a [" + name +
-                  "] section");
-    return node->as_table();
-  };
-  // Top level: only known sections.
-  for (const auto& [key, node] : root) {
-    static constexpr std::array<std::string_view, 9> kSections = {
-        "host", "roles", "paths", "plugin", "api", "iscsi", "volume", "drivers", "log"};
-    if (!known(kSections, key.str()))
-      return fail(location(src, key.source()) + ": unknown section [" + std::string(key.str()) +
-                  "]");
-  }
+// One step per section: each reads its table (null when the section is absent) into `cfg`
+// and refuses keys it does not know.
+using SectionReader = Result<void> (*)(const toml::table* table, const std::string& src,
+                                       Config& cfg);
 
-  MAYA_TRY(host_t, section("host"));
-  TableReader host(*host_t, "host", src);
+Result<void> read_host(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader host(table, "host", src);
   MAYA_TRY(host_name, host.string("name", ""));
   MAYA_TRY(host_id, host.string("id", ""));
   if (host_id->empty()) return host.error_at("id", "is missing; `maya init` generates one");
   cfg.host_name = *host_name;
   cfg.host_id = *host_id;
-  MAYA_TRY(host_ok, host.reject_unknown());
+  return host.reject_unknown();
+}
 
-  MAYA_TRY(roles_t, section("roles"));
-  TableReader roles(*roles_t, "roles", src);
+Result<void> read_roles(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader roles(table, "roles", src);
   MAYA_TRY(storage, roles.boolean("storage", true));
   MAYA_TRY(orchestration, roles.boolean("orchestration", true));
   cfg.role_storage = *storage;
   cfg.role_orchestration = *orchestration;
-  MAYA_TRY(roles_ok, roles.reject_unknown());
+  return roles.reject_unknown();
+}
 
-  MAYA_TRY(paths_t, section("paths"));
-  TableReader paths(*paths_t, "paths", src);
+Result<void> read_paths(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader paths(table, "paths", src);
   MAYA_TRY(store, read_path(paths, "store", "/opt/maya-store"));
   MAYA_TRY(state, read_path(paths, "state", "/var/lib/maya"));
   MAYA_TRY(run, read_path(paths, "run", "/run/maya"));
   cfg.store_dir = *store;
   cfg.state_dir = *state;
   cfg.run_dir = *run;
-  MAYA_TRY(paths_ok, paths.reject_unknown());
+  return paths.reject_unknown();
+}
 
-  MAYA_TRY(plugin_t, section("plugin"));
-  TableReader plugin(*plugin_t, "plugin", src);
+Result<void> read_plugin(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader plugin(table, "plugin", src);
   MAYA_TRY(socket, read_path(plugin, "socket", "/run/docker/plugins/maya.sock"));
   cfg.plugin_socket = *socket;
-  MAYA_TRY(plugin_ok, plugin.reject_unknown());
+  return plugin.reject_unknown();
+}
 
-  MAYA_TRY(api_t, section("api"));
-  TableReader api(*api_t, "api", src);
+Result<void> read_api(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader api(table, "api", src);
   MAYA_TRY(listen, api.string("listen", "127.0.0.1:5656"));
   auto endpoint = parse_endpoint(*listen);
   if (!endpoint) return api.error_at("listen", endpoint.error().message);
   cfg.api_listen = *endpoint;
-  MAYA_TRY(api_ok, api.reject_unknown());
+  return api.reject_unknown();
+}
 
-  MAYA_TRY(iscsi_t, section("iscsi"));
-  TableReader iscsi(*iscsi_t, "iscsi", src);
+// [iscsi] address, advertise, discovery_port and target_ports: where the portals listen.
+Result<void> read_iscsi_portals(TableReader& iscsi, Config& cfg) {
   MAYA_TRY(address, iscsi.string("address", "127.0.0.1"));
   if (!is_ip_address(*address))
     return iscsi.error_at("address", "\"" + *address + "\" is not an IP address");
@@ -160,36 +151,34 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
     return iscsi.error_at("target_ports", "the range contains discovery_port");
   cfg.iscsi_port_first = range->first;
   cfg.iscsi_port_last = range->second;
+  return {};
+}
+
+Result<void> read_iscsi(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader iscsi(table, "iscsi", src);
+  if (auto portals = read_iscsi_portals(iscsi, cfg); !portals) return portals;
   MAYA_TRY(chap, iscsi.boolean("chap", true));
   cfg.iscsi_chap = *chap;
   MAYA_TRY(max_conns, iscsi.integer("max_connections", 64, 1, 65535));
   cfg.iscsi_max_connections = static_cast<std::uint32_t>(*max_conns);
   MAYA_TRY(max_per_addr, iscsi.integer("max_connections_per_address", 16, 1, 65535));
   cfg.iscsi_max_connections_per_address = static_cast<std::uint32_t>(*max_per_addr);
-  MAYA_TRY(iscsi_ok, iscsi.reject_unknown());
+  return iscsi.reject_unknown();
+}
 
-  MAYA_TRY(drivers_t, section("drivers"));
-  TableReader drivers(*drivers_t, "drivers", src);
+Result<void> read_drivers(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader drivers(table, "drivers", src);
   MAYA_TRY(volume_drivers, read_driver_list(drivers, "volume", kVolumeDrivers));
   MAYA_TRY(storage_drivers, read_driver_list(drivers, "storage", kStorageDrivers));
   MAYA_TRY(os_drivers, read_driver_list(drivers, "os", kOsDrivers));
   cfg.volume_drivers = *volume_drivers;
   cfg.storage_drivers = *storage_drivers;
   cfg.os_drivers = *os_drivers;
-  MAYA_TRY(drivers_ok, drivers.reject_unknown());
+  return drivers.reject_unknown();
+}
 
-  MAYA_TRY(volume_t, section("volume"));
-  TableReader volume(*volume_t, "volume", src);
-  const toml::table* defaults_t = nullptr;
-  if (*volume_t != nullptr) {
-    if (const toml::node* node = (*volume_t)->get("defaults")) {
-      if (!node->is_table())
-        return volume.error_at("defaults", "must be a [volume.defaults] section");
-      defaults_t = node->as_table();
-    }
-  }
-  MAYA_TRY(volume_ok, volume.reject_unknown({"defaults"}));
-  TableReader defaults(defaults_t, "volume.defaults", src);
+// [volume.defaults] size, thin, replicas, fstype, storage_driver: the spec of a new volume.
+Result<void> read_default_spec(TableReader& defaults, Config& cfg) {
   MAYA_TRY(size_text, defaults.string("size", "100GiB"));
   auto size = parse_size(*size_text);
   if (!size) return defaults.error_at("size", size.error().message);
@@ -210,6 +199,11 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
     return defaults.error_at("storage_driver",
                              "\"" + *sdriver + "\" is not enabled in [drivers] storage");
   cfg.volume_defaults.storage_driver = *sdriver;
+  return {};
+}
+
+// [volume.defaults] attach, space_warn_percent, keep_lost_found: how volumes are used.
+Result<void> read_default_use(TableReader& defaults, Config& cfg) {
   MAYA_TRY(attach, defaults.string("attach", "auto"));
   if (*attach != "auto" && *attach != "iscsi" && *attach != "fuse")
     return defaults.error_at("attach", "\"" + *attach + "\" is not auto, iscsi or fuse");
@@ -218,15 +212,74 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
   cfg.volume_defaults.space_warn_percent = static_cast<unsigned>(*space_warn);
   MAYA_TRY(keep_lost_found, defaults.boolean("keep_lost_found", false));
   cfg.volume_defaults.keep_lost_found = *keep_lost_found;
-  MAYA_TRY(defaults_ok, defaults.reject_unknown());
+  return {};
+}
 
-  MAYA_TRY(log_t, section("log"));
-  TableReader logs(*log_t, "log", src);
+// [volume] holds only [volume.defaults]. Reads after [drivers]: storage_driver must be enabled.
+Result<void> read_volume(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader volume(table, "volume", src);
+  const toml::table* defaults_t = nullptr;
+  if (table != nullptr) {
+    if (const toml::node* node = table->get("defaults")) {
+      if (!node->is_table())
+        return volume.error_at("defaults", "must be a [volume.defaults] section");
+      defaults_t = node->as_table();
+    }
+  }
+  if (auto only_defaults = volume.reject_unknown({"defaults"}); !only_defaults)
+    return only_defaults;
+  TableReader defaults(defaults_t, "volume.defaults", src);
+  if (auto spec = read_default_spec(defaults, cfg); !spec) return spec;
+  if (auto use = read_default_use(defaults, cfg); !use) return use;
+  return defaults.reject_unknown();
+}
+
+Result<void> read_log(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader logs(table, "log", src);
   MAYA_TRY(level_text, logs.string("level", "info"));
   auto level = log::parse_level(*level_text);
   if (!level) return logs.error_at("level", level.error().message);
   cfg.log_level = *level;
-  MAYA_TRY(log_ok, logs.reject_unknown());
+  return logs.reject_unknown();
+}
+
+// Every section, in the order they are read (the first problem found is the one reported).
+constexpr std::pair<std::string_view, SectionReader> kSections[] = {
+    {"host", read_host},       {"roles", read_roles},   {"paths", read_paths},
+    {"plugin", read_plugin},   {"api", read_api},       {"iscsi", read_iscsi},
+    {"drivers", read_drivers}, {"volume", read_volume}, {"log", read_log},
+};
+
+// The top level holds only known sections.
+Result<void> reject_unknown_sections(const toml::table& root, const std::string& src) {
+  for (const auto& [key, node] : root) {
+    const bool known_section = std::any_of(std::begin(kSections), std::end(kSections),
+                                           [&](const auto& s) { return s.first == key.str(); });
+    if (!known_section)
+      return fail(location(src, key.source()) + ": unknown section [" + std::string(key.str()) +
+                  "]");
+  }
+  return {};
+}
+
+// The table of section `name`, null when the document has none.
+Result<const toml::table*> find_section(const toml::table& root, const std::string& src,
+                                        std::string_view name) {
+  const toml::node* node = root.get(name);
+  if (node == nullptr) return nullptr;
+  if (!node->is_table())
+    return fail(location(src, node->source()) + ": \"" + std::string(name) + "\" must be a [" +
+                std::string(name) + "] section");
+  return node->as_table();
+}
+
+// Fills `cfg` from the document; the first problem found is returned with its location.
+Result<void> read_document(const toml::table& root, const std::string& src, Config& cfg) {
+  if (auto sections = reject_unknown_sections(root, src); !sections) return sections;
+  for (const auto& [name, read] : kSections) {
+    MAYA_TRY(table, find_section(root, src, name));
+    if (auto ok = read(*table, src, cfg); !ok) return ok;
+  }
   return {};
 }
 

@@ -64,10 +64,9 @@ class FuseFrontend {
   void start(unsigned workers);
   void stop();
   void serve();
-  // Answers one request (the bytes read from /dev/fuse); false once the connection is gone.
+  // Answers one request (the bytes read from /dev/fuse) by the opcode table (fuse_requests);
+  // false once the connection is gone.
   bool handle(std::span<std::uint8_t> request, std::vector<std::uint8_t>& scratch);
-  void reply(std::uint64_t unique, int error, std::span<const std::uint8_t> payload = {},
-             std::span<const std::uint8_t> more = {});
 
   Fd fuse_;
   Fd wake_;  // eventfd that tells the workers to stop

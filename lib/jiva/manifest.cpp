@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/common/files.h"
+#include "lib/common/json_file.h"
 #include "lib/common/json_number.h"
 
 namespace maya::jiva {
@@ -54,29 +55,39 @@ Result<fs::path> replica_dir(const ReplicaRef& replica) {
   return fs::path(replica.uri.substr(kScheme.size()));
 }
 
+namespace {
+
+// jiva.json's fields; a missing or mistyped one throws (see load_json_file).
+Result<Manifest> decode_manifest(const json& j, const fs::path& file) {
+  Manifest m;
+  m.name = j.at("name").get<std::string>();
+  m.size_bytes = json_unsigned<std::uint64_t>(j.at("size_bytes"));
+  m.thin = j.value("thin", true);
+  m.block_size = json_unsigned(j, "block_size", 512u);
+  m.iqn = j.at("iqn").get<std::string>();
+  m.port = json_unsigned<std::uint16_t>(j.at("port"));
+  m.created = j.value("created", "");
+  m.last_replica = json_unsigned(j, "last_replica", 0u);
+  m.attach = j.value("attach", "auto");
+  for (const auto& r : j.at("replicas"))
+    m.replicas.push_back({r.at("id").get<std::string>(), r.at("uri").get<std::string>()});
+  if (m.replicas.empty()) return fail(file.string() + " lists no replica");
+  return m;
+}
+
+Result<ChapSecret> decode_chap(const json& j, const JsonFile& file) {
+  if (!j.contains("user") || !j.contains("secret") || !j["user"].is_string() ||
+      !j["secret"].is_string())
+    return fail(file.name() + " " + file.not_an_object);
+  return ChapSecret{j["user"].get<std::string>(), j["secret"].get<std::string>()};
+}
+
+}  // namespace
+
 Result<Manifest> read_manifest(const fs::path& volume_dir) {
   const fs::path file = manifest_file(volume_dir);
-  MAYA_TRY(text, read_file(file));
-  json j = json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return fail(file.string() + " is not a JSON object");
-  try {
-    Manifest m;
-    m.name = j.at("name").get<std::string>();
-    m.size_bytes = json_unsigned<std::uint64_t>(j.at("size_bytes"));
-    m.thin = j.value("thin", true);
-    m.block_size = json_unsigned(j, "block_size", 512u);
-    m.iqn = j.at("iqn").get<std::string>();
-    m.port = json_unsigned<std::uint16_t>(j.at("port"));
-    m.created = j.value("created", "");
-    m.last_replica = json_unsigned(j, "last_replica", 0u);
-    m.attach = j.value("attach", "auto");
-    for (const auto& r : j.at("replicas"))
-      m.replicas.push_back({r.at("id").get<std::string>(), r.at("uri").get<std::string>()});
-    if (m.replicas.empty()) return fail(file.string() + " lists no replica");
-    return m;
-  } catch (const json::exception& e) {
-    return fail(file.string() + " is damaged: " + e.what());
-  }
+  return load_json_file({.path = file, .not_an_object = "is not a JSON object"},
+                        [&](const json& j) { return decode_manifest(j, file); });
 }
 
 Result<void> write_manifest(const fs::path& volume_dir, const Manifest& m) {
@@ -96,15 +107,11 @@ Result<void> write_manifest(const fs::path& volume_dir, const Manifest& m) {
 }
 
 Result<ChapSecret> read_chap(const fs::path& volume_dir) {
-  const fs::path file = chap_file(volume_dir);
+  const JsonFile file{.path = chap_file(volume_dir),
+                      .not_an_object = "is damaged: expected {\"user\": …, \"secret\": …}"};
   std::error_code ec;
-  if (!fs::exists(file, ec)) return ChapSecret{};
-  MAYA_TRY(text, read_file(file));
-  json j = json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("user") || !j.contains("secret") ||
-      !j["user"].is_string() || !j["secret"].is_string())
-    return fail(file.string() + " is damaged: expected {\"user\": …, \"secret\": …}");
-  return ChapSecret{j["user"].get<std::string>(), j["secret"].get<std::string>()};
+  if (!fs::exists(file.path, ec)) return ChapSecret{};
+  return load_json_file(file, [&](const json& j) { return decode_chap(j, file); });
 }
 
 Result<void> write_chap(const fs::path& volume_dir, const ChapSecret& chap) {

@@ -162,6 +162,125 @@ std::string signal_name(int sig) {
   return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
+// The program argv[0] names (see find_program), or why it cannot be run.
+Result<std::string> program_of(const std::vector<std::string>& argv, const std::string& what) {
+  if (argv.empty() || argv[0].empty()) return fail("cannot run a command with an empty argv");
+  auto program = find_program(argv[0]);
+  if (!program)
+    return fail("cannot run " + what + ": " + argv[0] + " is not installed (not in PATH)");
+  return *program;
+}
+
+// argv as execve takes it: pointers to the strings, then a null.
+std::vector<char*> exec_args(std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (auto& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+  return args;
+}
+
+void reap(pid_t pid, int& status) {
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// What a run_command child is given: a pipe for its output, a pipe that reports a failed
+// execve, and /dev/null as stdin; all above stdio.
+struct ChildPipes {
+  Fd out_read, out_write, report_read, report_write, devnull;
+};
+
+Result<ChildPipes> open_child_pipes(const std::string& what) {
+  ChildPipes p;
+  int raw_out[2];
+  int raw_report[2];
+  if (::pipe2(raw_out, O_CLOEXEC) != 0)
+    return fail("cannot run " + what + ": " + errno_text(errno));
+  p.out_read = Fd(lift_above_stdio(raw_out[0]));
+  p.out_write = Fd(lift_above_stdio(raw_out[1]));
+  if (::pipe2(raw_report, O_CLOEXEC) != 0)
+    return fail("cannot run " + what + ": " + errno_text(errno));
+  p.report_read = Fd(lift_above_stdio(raw_report[0]));
+  p.report_write = Fd(lift_above_stdio(raw_report[1]));
+  p.devnull = Fd(lift_above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
+  if (p.out_read.get() < 0 || p.out_write.get() < 0 || p.report_read.get() < 0 ||
+      p.report_write.get() < 0 || p.devnull.get() < 0) {
+    return fail("cannot run " + what + ": " + errno_text(errno));
+  }
+  return p;
+}
+
+// Forks and execs `program` in its own process group; returns its pid once it runs. Leaves
+// only the read end of the output pipe open here.
+Result<pid_t> start_child(const std::string& program, std::vector<std::string>& argv,
+                          ChildPipes& pipes, const std::string& what) {
+  std::vector<char*> args = exec_args(argv);
+  pid_t pid = ::fork();
+  if (pid < 0) return fail("cannot run " + what + ": fork failed: " + errno_text(errno));
+  if (pid == 0)
+    exec_child(program.c_str(), args.data(), pipes.devnull.get(), pipes.out_write.get(),
+               pipes.report_write.get());
+  pipes.out_write.reset();
+  pipes.report_write.reset();
+  pipes.devnull.reset();
+  if (int exec_errno = exec_error(pipes.report_read.get()); exec_errno != 0) {
+    int status = 0;
+    reap(pid, status);
+    return fail("cannot run " + what + ": " + errno_text(exec_errno));
+  }
+  return pid;
+}
+
+// Kills the child and its group after its deadline; the error shows what it printed.
+std::unexpected<Error> kill_late_child(pid_t pid, const std::string& what,
+                                       std::chrono::seconds timeout, const std::string& output) {
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  reap(pid, status);
+  std::string message =
+      what + " did not finish within " + std::to_string(timeout.count()) + " s and was killed";
+  std::string shown = one_line(output);
+  if (!shown.empty()) message += "; its output: " + shown;
+  return fail(message);
+}
+
+// Collects the child's output (at most kMaxOutput bytes, then a note) until it exits; returns
+// its waitpid status. Kills it when `timeout` (counted from `deadline`) passes.
+Result<int> collect_until_exit(pid_t pid, int out_read, Clock::time_point deadline,
+                               std::chrono::seconds timeout, const std::string& what,
+                               std::string& output) {
+  ::fcntl(out_read, F_SETFL, O_NONBLOCK);
+  bool truncated = false;
+  bool open = true;
+  int status = 0;
+  for (bool reaped = false; !reaped;) {
+    auto now = Clock::now();
+    if (now >= deadline) return kill_late_child(pid, what, timeout, output);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    if (open) {
+      // Wake up now and then to notice a child that exited while a grandchild holds the pipe.
+      pollfd pfd{out_read, POLLIN, 0};
+      int ready = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 50)));
+      if (ready < 0 && errno != EINTR) return kill_late_child(pid, what, timeout, output);
+      if (ready > 0) open = drain(out_read, output, truncated);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<long long>(left, 10)));
+    }
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      reaped = true;
+    } else if (done < 0 && errno != EINTR) {
+      int err = errno;
+      ::kill(-pid, SIGKILL);
+      return fail("cannot get the exit status of " + what + ": " + errno_text(err));
+    }
+  }
+  if (open) drain(out_read, output, truncated);
+  if (truncated) output += "\n[output truncated]\n";
+  return status;
+}
+
 }  // namespace
 
 std::string describe_status(int status) {
@@ -172,11 +291,8 @@ std::string describe_status(int status) {
 
 Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesystem::path& log,
                              int inherit_fd) {
-  if (argv.empty() || argv[0].empty()) return fail("cannot run a command with an empty argv");
   const std::string what = describe_command(argv);
-  auto program = find_program(argv[0]);
-  if (!program)
-    return fail("cannot run " + what + ": " + argv[0] + " is not installed (not in PATH)");
+  MAYA_TRY(program, program_of(argv, what));
   int raw_report[2];
   if (::pipe2(raw_report, O_CLOEXEC) != 0)
     return fail("cannot run " + what + ": " + errno_text(errno));
@@ -190,9 +306,7 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesyste
   if (report_read.get() < 0 || report_write.get() < 0 || devnull.get() < 0 ||
       (inherit_fd >= 0 && inherit.get() < 0))
     return fail("cannot run " + what + ": " + errno_text(errno));
-  std::vector<char*> args;
-  for (auto& arg : argv) args.push_back(arg.data());
-  args.push_back(nullptr);
+  std::vector<char*> args = exec_args(argv);
   pid_t pid = ::fork();
   if (pid < 0) return fail("cannot run " + what + ": fork failed: " + errno_text(errno));
   if (pid == 0)
@@ -201,8 +315,7 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesyste
   report_write.reset();
   if (int exec_errno = exec_error(report_read.get()); exec_errno != 0) {
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    reap(pid, status);
     return fail("cannot run " + what + ": " + errno_text(exec_errno));
   }
   return pid;
@@ -218,96 +331,18 @@ std::string describe_command(const std::vector<std::string>& argv) {
 }
 
 Result<ExecResult> run_command(std::vector<std::string> argv, std::chrono::seconds timeout) {
-  if (argv.empty() || argv[0].empty()) return fail("cannot run a command with an empty argv");
   const std::string what = describe_command(argv);
-  auto program = find_program(argv[0]);
-  if (!program)
-    return fail("cannot run " + what + ": " + argv[0] + " is not installed (not in PATH)");
-
-  int raw_out[2];
-  int raw_report[2];
-  if (::pipe2(raw_out, O_CLOEXEC) != 0)
-    return fail("cannot run " + what + ": " + errno_text(errno));
-  Fd out_read(lift_above_stdio(raw_out[0]));
-  Fd out_write(lift_above_stdio(raw_out[1]));
-  if (::pipe2(raw_report, O_CLOEXEC) != 0)
-    return fail("cannot run " + what + ": " + errno_text(errno));
-  Fd report_read(lift_above_stdio(raw_report[0]));
-  Fd report_write(lift_above_stdio(raw_report[1]));
-  Fd devnull(lift_above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
-  if (out_read.get() < 0 || out_write.get() < 0 || report_read.get() < 0 ||
-      report_write.get() < 0 || devnull.get() < 0) {
-    return fail("cannot run " + what + ": " + errno_text(errno));
-  }
-
-  std::vector<char*> args;
-  for (auto& arg : argv) args.push_back(arg.data());
-  args.push_back(nullptr);
-
+  MAYA_TRY(program, program_of(argv, what));
+  MAYA_TRY(pipes, open_child_pipes(what));
   const auto deadline = Clock::now() + timeout;
-  pid_t pid = ::fork();
-  if (pid < 0) return fail("cannot run " + what + ": fork failed: " + errno_text(errno));
-  if (pid == 0)
-    exec_child(program->c_str(), args.data(), devnull.get(), out_write.get(), report_write.get());
-
-  out_write.reset();
-  report_write.reset();
-  devnull.reset();
-
-  if (int exec_errno = exec_error(report_read.get()); exec_errno != 0) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return fail("cannot run " + what + ": " + errno_text(exec_errno));
-  }
-
-  ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
+  MAYA_TRY(pid, start_child(*program, argv, *pipes, what));
   ExecResult result;
-  bool truncated = false;
-  bool open = true;
-  int status = 0;
-  bool reaped = false;
-  auto kill_and_fail = [&]() -> Result<ExecResult> {
-    ::kill(-pid, SIGKILL);
-    ::kill(pid, SIGKILL);
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    std::string message =
-        what + " did not finish within " + std::to_string(timeout.count()) + " s and was killed";
-    std::string shown = one_line(result.output);
-    if (!shown.empty()) message += "; its output: " + shown;
-    return fail(message);
-  };
-
-  while (!reaped) {
-    auto now = Clock::now();
-    if (now >= deadline) return kill_and_fail();
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
-    if (open) {
-      // Wake up now and then to notice a child that exited while a grandchild holds the pipe.
-      pollfd pfd{out_read.get(), POLLIN, 0};
-      int ready = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 50)));
-      if (ready < 0 && errno != EINTR) return kill_and_fail();
-      if (ready > 0) open = drain(out_read.get(), result.output, truncated);
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<long long>(left, 10)));
-    }
-    pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) {
-      reaped = true;
-    } else if (done < 0 && errno != EINTR) {
-      int err = errno;
-      ::kill(-pid, SIGKILL);
-      return fail("cannot get the exit status of " + what + ": " + errno_text(err));
-    }
-  }
-  if (open) drain(out_read.get(), result.output, truncated);
-  if (truncated) result.output += "\n[output truncated]\n";
-
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.term_signal = WTERMSIG(status);
+  MAYA_TRY(status,
+           collect_until_exit(*pid, pipes->out_read.get(), deadline, timeout, what, result.output));
+  if (WIFEXITED(*status)) {
+    result.exit_code = WEXITSTATUS(*status);
+  } else if (WIFSIGNALED(*status)) {
+    result.term_signal = WTERMSIG(*status);
   }
   return result;
 }

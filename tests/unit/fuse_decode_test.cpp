@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "lib/block/memory_backend.h"
 #include "lib/jiva/fuse_frontend.h"
+#include "lib/jiva/fuse_requests.h"
 
 namespace maya::jiva {
 namespace {
@@ -82,6 +84,26 @@ TEST_F(FuseDecode, GetattrWriteReadAndShortRequests) {
   auto shorter = request(FUSE_READ, kFile, rd);
   shorter.resize(sizeof(fuse_in_header) + 4);
   EXPECT_EQ(answer(shorter).first.error, -EINVAL);
+}
+
+// The opcode table: each entry has a handler and a name and is found by its opcode; an opcode
+// it lacks is answered ENOSYS, a body shorter than the entry needs with the entry's error.
+TEST_F(FuseDecode, TheOpcodeTableAnswersWhatItListsAndNothingElse) {
+  ASSERT_EQ(fuse::opcode_table().size(), 22u);
+  for (const auto& info : fuse::opcode_table()) {
+    EXPECT_NE(info.handler, nullptr) << info.name;
+    EXPECT_NE(std::string(info.name), "") << info.opcode;
+    EXPECT_EQ(fuse::find_opcode(info.opcode), &info) << info.name;
+  }
+  EXPECT_EQ(fuse::find_opcode(FUSE_MKNOD), nullptr);
+  EXPECT_EQ(answer(request(FUSE_MKNOD, kFile, fuse_mknod_in{})).first.error, -ENOSYS);
+
+  auto short_readdir = request(FUSE_READDIR, 1, fuse_read_in{});
+  short_readdir.resize(sizeof(fuse_in_header) + 4);
+  EXPECT_EQ(answer(short_readdir).first.error, -ENOTDIR);
+  auto short_init = request(FUSE_INIT, 0, fuse_init_in{});
+  short_init.resize(sizeof(fuse_in_header) + 15);
+  EXPECT_EQ(answer(short_init).first.error, -EINVAL);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "drivers/os/linux/holders.h"
 
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -10,7 +9,8 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
+
+#include "lib/mounts/mount_table.h"
 
 namespace maya::drivers::linux_os {
 namespace {
@@ -54,17 +54,13 @@ ino_t mount_ns(pid_t pid) {
   return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-// mountinfo lines of `pid` whose MAJ:MIN is the device; their mount points.
+// Where the device is mounted in `pid`'s mount namespace (none when its table cannot be read).
 std::vector<std::string> mounts_of(pid_t pid, dev_t dev) {
-  const std::string wanted = std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
   std::vector<std::string> targets;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, majmin, root, target;
-    fields >> id >> parent >> majmin >> root >> target;
-    if (majmin == wanted) targets.push_back(target);
+  auto table = mounts::read_mount_table("/proc/" + std::to_string(pid) + "/mountinfo");
+  if (!table) return targets;
+  for (const auto& mount : *table) {
+    if (mount.devno == dev) targets.push_back(mount.target.string());
   }
   return targets;
 }

@@ -6,17 +6,13 @@
 #include <cstring>
 #include <memory>
 
+#include "lib/mounts/mount_table.h"
+
 namespace maya::drivers::linux_os {
 namespace {
 
 struct ContextDeleter {
   void operator()(libmnt_context* cxt) const { mnt_free_context(cxt); }
-};
-struct TableDeleter {
-  void operator()(libmnt_table* table) const { mnt_unref_table(table); }
-};
-struct IterDeleter {
-  void operator()(libmnt_iter* iter) const { mnt_free_iter(iter); }
 };
 using Context = std::unique_ptr<libmnt_context, ContextDeleter>;
 
@@ -46,27 +42,15 @@ Result<Context> new_context() {
   return cxt;
 }
 
-std::string or_empty(const char* text) {
-  return text != nullptr ? text : "";
-}
-
 }  // namespace
 
 Result<std::vector<MountEntry>> read_mount_table(const std::filesystem::path& path) {
-  std::unique_ptr<libmnt_table, TableDeleter> table(mnt_new_table_from_file(path.c_str()));
-  if (!table)
-    return fail("cannot read the mount table " + path.string() + ": " + std::strerror(errno));
-  std::unique_ptr<libmnt_iter, IterDeleter> iter(mnt_new_iter(MNT_ITER_FORWARD));
-  if (!iter) return fail("cannot read the mount table " + path.string() + ": out of memory");
+  MAYA_TRY(table, mounts::read_mount_table(path));
   std::vector<MountEntry> entries;
-  libmnt_fs* fs = nullptr;
-  while (mnt_table_next_fs(table.get(), iter.get(), &fs) == 0) {
-    MountEntry entry;
-    entry.source = or_empty(mnt_fs_get_source(fs));
-    entry.target = or_empty(mnt_fs_get_target(fs));
-    entry.fstype = or_empty(mnt_fs_get_fstype(fs));
-    entry.options = or_empty(mnt_fs_get_options(fs));
-    entries.push_back(std::move(entry));
+  entries.reserve(table->size());
+  for (auto& mount : *table) {
+    entries.push_back({std::move(mount.source), std::move(mount.target), std::move(mount.fstype),
+                       std::move(mount.options)});
   }
   return entries;
 }

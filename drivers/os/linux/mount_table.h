@@ -1,5 +1,6 @@
-// libmount wrappers for the linux OS driver: read the mount table, mount a device, unmount a
-// target. Every failure is one sentence built from libmount's own explanation.
+// libmount wrappers for the linux OS driver: read the mount table (lib/mounts, as the driver's
+// MountEntry), mount a device, unmount a target. Every failure is one sentence built from
+// libmount's own explanation.
 #pragma once
 
 #include <filesystem>

@@ -4,7 +4,6 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,11 +11,11 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "lib/common/fd.h"
 #include "lib/common/log.h"
+#include "lib/mounts/mount_table.h"
 
 namespace maya::drivers::storage {
 namespace {
@@ -52,38 +51,13 @@ bool is_bound(const fs::path& device) {
   return fs::exists(sysfs_dir(device) / "loop" / "backing_file");
 }
 
-// Undoes the octal escapes (\040 for a space) of /proc/self/mountinfo.
-std::string unescape_mountinfo(const std::string& field) {
-  std::string out;
-  for (std::size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      const std::string digits = field.substr(i + 1, 3);
-      if (std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '7'; })) {
-        out += static_cast<char>(std::stoi(digits, nullptr, 8));
-        i += 3;
-        continue;
-      }
-    }
-    out += field[i];
-  }
-  return out;
-}
-
 // Where `device` is mounted in our mount namespace, if anywhere.
 std::optional<std::string> mount_point_of(const fs::path& device) {
   struct stat st {};
   if (::stat(device.c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) return std::nullopt;
-  const std::string majmin =
-      std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, target;
-    fields >> id >> parent >> devno >> root >> target;
-    if (devno == majmin) return unescape_mountinfo(target);
-  }
-  return std::nullopt;
+  auto target = mounts::first_mount_of(st.st_rdev);
+  if (!target) return std::nullopt;
+  return target->string();
 }
 
 std::string busy_message(const fs::path& device) {

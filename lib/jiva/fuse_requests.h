@@ -1,0 +1,60 @@
+// The FUSE opcode table of FuseFrontend: every request the volume's file system answers, with
+// its handler, the least body it needs, and its name. Dispatch reads this one table, as the
+// SCSI disk reads lib/scsi/command_table. Internal to lib/jiva (fuse_frontend.cpp, tests).
+#pragma once
+
+#include <linux/fuse.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "lib/block/backend.h"
+
+namespace maya::jiva::fuse {
+
+inline constexpr std::uint64_t kRootId = FUSE_ROOT_ID;  // 1
+inline constexpr std::uint64_t kFileId = 2;
+inline constexpr std::uint32_t kMaxWrite = 1u << 20;
+
+// One request read from /dev/fuse, and where its answer goes.
+struct Request {
+  int fd;  // /dev/fuse (a pipe or /dev/null in tests and fuzzing)
+  const fuse_in_header& header;
+  std::span<std::uint8_t> body;        // what follows the header
+  block::BlockBackend& backend;        // the volume
+  std::vector<std::uint8_t>& scratch;  // the worker's buffer for READ and READDIR answers
+
+  // The argument struct at the start of the body; the table checked that it is there.
+  template <class T>
+  const T& args() const {
+    return *reinterpret_cast<const T*>(body.data());
+  }
+  // Writes the answer: the header, then `payload` unless `error` (an errno) is set.
+  void reply(int error, std::span<const std::uint8_t> payload = {}) const;
+};
+
+// Answers one request; false when the connection ends with it (FUSE_DESTROY).
+using Handler = bool (*)(const Request&);
+
+struct OpcodeInfo {
+  std::uint32_t opcode = 0;
+  Handler handler = nullptr;
+  std::size_t min_body = 0;  // a shorter body is answered with `short_error`, not handled
+  int short_error = EINVAL;
+  const char* name = "";
+};
+
+// Every opcode served, in opcode order.
+std::span<const OpcodeInfo> opcode_table();
+// The entry for `opcode`, or null (answered with ENOSYS).
+const OpcodeInfo* find_opcode(std::uint32_t opcode);
+
+// Answers one request (the bytes a read of /dev/fuse gives), the reply written to `fd`;
+// false once the connection is gone.
+bool dispatch(int fd, std::span<std::uint8_t> request, block::BlockBackend& backend,
+              std::vector<std::uint8_t>& scratch);
+
+}  // namespace maya::jiva::fuse
