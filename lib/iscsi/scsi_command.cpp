@@ -154,7 +154,6 @@ void Connection::execute(const ScsiCommandReq& cmd, std::span<const std::uint8_t
   task.cdb = std::span<const std::uint8_t>(cdb);
   task.lun = lun;
   task.data_out = data_out;
-  task.expected_data_in = cmd.read ? cmd.edtl : 0;
   task.nexus = &nexus_;
   std::vector<std::uint8_t> spare;
   if (xfer.direction == CdbDirection::kRead) {
