@@ -34,6 +34,8 @@ struct Asc {
 namespace asc {
 inline constexpr Asc kNoAdditionalSense{0x00, 0x00};
 inline constexpr Asc kWriteError{0x0c, 0x00};
+// iSCSI's own (RFC 7143 11.4.7.2): Data-Out with a wrong offset, length, DataSN or TTT.
+inline constexpr Asc kIncorrectAmountOfData{0x0c, 0x0d};
 inline constexpr Asc kInvalidFieldInCommandIu{0x0e, 0x03};
 inline constexpr Asc kUnrecoveredReadError{0x11, 0x00};
 inline constexpr Asc kParameterListLengthError{0x1a, 0x00};
