@@ -37,7 +37,6 @@ struct TargetContext {
   // e.g. not while the volume is attached to this host through another frontend.
   std::function<bool()> admit_normal;
   SessionRegistry* registry = nullptr;
-  std::uint32_t block_size = 512;
 };
 
 struct ConnectionHooks {
@@ -103,10 +102,10 @@ class Connection {
   void send_r2ts(WriteTask& task);
   void execute(const ScsiCommandReq& cmd, std::span<const std::uint8_t> data_out);
   void finish_write(std::size_t index);
-  void send_status(const ScsiCommandReq& cmd, scsi::TaskResult&& result,
-                   std::uint32_t write_residual, bool write_overflow);
-  void send_check_condition(const ScsiCommandReq& cmd, std::uint8_t key, std::uint8_t asc,
-                            std::uint8_t ascq, std::uint32_t residual, bool overflow);
+  // An answer of the transport's own (the command never reached the disk), its residual
+  // settled against the expected transfer as the disk settles its answers.
+  void answer(const ScsiCommandReq& cmd, scsi::TaskResult&& result);
+  void send_status(const ScsiCommandReq& cmd, scsi::TaskResult&& result);
   void send_text_piece(const TextReq& req);
   void drop_pending_writes();
 

@@ -42,6 +42,8 @@ class OutQueue {
   void clear();
   // A spent data buffer (its old size and contents kept), or an empty vector.
   std::vector<std::uint8_t> take_spare();
+  // Gives back a spare that take_spare() handed out and nothing used.
+  void return_spare(std::vector<std::uint8_t>&& spare) { add_spare(std::move(spare)); }
   // Hands every queued PDU to `other`, which must be empty, and takes its spares; each queue
   // keeps its digest settings. For a sender on another thread.
   void move_to(OutQueue& other);

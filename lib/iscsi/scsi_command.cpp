@@ -1,15 +1,26 @@
-// Connection: SCSI Command, Data-Out, and the answer (Data-In / SCSI Response).
+// Connection: SCSI Command, Data-Out, and the answer (Data-In / SCSI Response). The transport
+// moves bytes: the SCSI layer decides what the command and its expected transfer mean (the LUN,
+// a CDB that disagrees with the EDTL, the residual); here they go on the wire.
 #include <algorithm>
 #include <string>
 
-#include "lib/iscsi/cdb_info.h"
 #include "lib/iscsi/connection.h"
+#include "lib/scsi/lun.h"
+#include "lib/scsi/sense.h"
+#include "lib/scsi/transfer.h"
 
 namespace maya::iscsi {
 namespace {
 
-constexpr std::uint8_t kOpInquiry = 0x12;
-constexpr std::uint8_t kOpReportLuns = 0xa0;
+// The R and W bits and the Expected Data Transfer Length.
+scsi::ExpectedTransfer expected_transfer(const ScsiCommandReq& cmd) {
+  using scsi::Direction;
+  const Direction direction = cmd.read && cmd.write ? Direction::kBidirectional
+                              : cmd.read            ? Direction::kRead
+                              : cmd.write           ? Direction::kWrite
+                                                    : Direction::kNone;
+  return {direction, cmd.edtl};
+}
 
 }  // namespace
 
@@ -76,8 +87,8 @@ Result<void> Connection::on_data_out(const PduView& pdu) {
     const ScsiCommandReq cmd = it->command();
     if (!it->discarding()) pending_bytes_ -= std::min<std::uint64_t>(pending_bytes_, cmd.edtl);
     pending_.erase(it);
-    send_check_condition(cmd, sense::kAbortedCommand, sense::kAscDataTransfer,
-                         sense::kAscqIncorrectAmountOfData, 0, false);
+    answer(cmd, scsi::check_condition(scsi::sense_key::kAbortedCommand,
+                                      scsi::asc::kIncorrectAmountOfData));
     return {};
   }
   const auto index = static_cast<std::size_t>(it - pending_.begin());
@@ -100,11 +111,12 @@ void Connection::finish_write(std::size_t index) {
   }
   const ScsiCommandReq& cmd = task.command();
   if (cmd.edtl > kMaxWriteBuffer) {
-    send_check_condition(cmd, sense::kIllegalRequest, 0x24, 0x00, 0, false);
+    answer(cmd,
+           scsi::check_condition(scsi::sense_key::kIllegalRequest, scsi::asc::kInvalidFieldInCdb));
   } else {
     scsi::TaskResult busy;
     busy.status = scsi::status::kTaskSetFull;
-    send_status(cmd, std::move(busy), 0, false);
+    answer(cmd, std::move(busy));
   }
 }
 
@@ -114,88 +126,35 @@ void Connection::drop_pending_writes() {
 }
 
 void Connection::execute(const ScsiCommandReq& cmd, std::span<const std::uint8_t> data_out) {
-  const std::uint64_t lun = lun_number(cmd.lun);
-  const std::uint8_t opcode = cmd.cdb[0];
-  if (lun != 0 && opcode != kOpInquiry && opcode != kOpReportLuns) {
-    // LOGICAL UNIT NOT SUPPORTED.
-    send_check_condition(cmd, sense::kIllegalRequest, 0x25, 0x00, 0, false);
-    return;
-  }
-  std::uint32_t write_residual = 0;
-  bool write_overflow = false;
-  std::array<std::uint8_t, 16> cdb = cmd.cdb;
-  const CdbTransfer xfer = cdb_transfer(cdb, context_.block_size);
-  if (xfer.direction == CdbDirection::kRead) {
-    data_out = {};  // a read flagged as a write at the iSCSI level: the data has no use
-  }
-  if (xfer.direction == CdbDirection::kWrite && xfer.bytes) {
-    const std::uint64_t spdtl = *xfer.bytes;
-    const std::uint64_t edtl = cmd.write ? std::min<std::uint64_t>(cmd.edtl, data_out.size()) : 0;
-    if (spdtl > edtl) {
-      // The initiator sends less than the CDB asks for: write only the whole blocks it sent
-      // (FCP-4: process normally, transfer nothing beyond the expected length) and report the
-      // overflow.
-      write_residual = static_cast<std::uint32_t>(spdtl - edtl);
-      write_overflow = true;
-      const auto blocks = static_cast<std::uint32_t>(edtl / context_.block_size);
-      if (blocks == 0 && opcode == 0x0a) {  // WRITE(6) cannot say "no blocks"
-        scsi::TaskResult nothing;
-        send_status(cmd, std::move(nothing), write_residual, write_overflow);
-        return;
-      }
-      set_transfer_blocks(cdb, blocks);
-      data_out = data_out.subspan(0, static_cast<std::size_t>(blocks) * context_.block_size);
-    } else if (spdtl < edtl) {
-      write_residual = static_cast<std::uint32_t>(edtl - spdtl);
-      data_out = data_out.subspan(0, static_cast<std::size_t>(spdtl));
-    }
-  }
   scsi::Task task;
-  task.cdb = std::span<const std::uint8_t>(cdb);
-  task.lun = lun;
+  task.cdb = std::span<const std::uint8_t>(cmd.cdb);
+  task.lun = scsi::lun_number(cmd.lun);
   task.data_out = data_out;
-  task.expected_data_in = cmd.read ? cmd.edtl : 0;
+  task.expected = expected_transfer(cmd);
   task.nexus = &nexus_;
   std::vector<std::uint8_t> spare;
-  if (xfer.direction == CdbDirection::kRead) {
+  if (cmd.read) {
     spare = out_.take_spare();
     task.spare_data_in = &spare;
   }
   scsi::TaskResult result = context_.disk->execute(task);
-  if (lun != 0 && opcode == kOpInquiry && result.status == scsi::status::kGood &&
-      !result.data_in.empty()) {
-    result.data_in[0] = 0x7f;  // peripheral qualifier 011b: no logical unit here
-  }
-  send_status(cmd, std::move(result), write_residual, write_overflow);
+  if (spare.capacity() != 0) out_.return_spare(std::move(spare));  // not used by the command
+  send_status(cmd, std::move(result));
 }
 
-void Connection::send_check_condition(const ScsiCommandReq& cmd, std::uint8_t key, std::uint8_t asc,
-                                      std::uint8_t ascq, std::uint32_t residual, bool overflow) {
-  scsi::TaskResult r;
-  r.status = scsi::status::kCheckCondition;
-  r.sense = fixed_sense(key, asc, ascq);
-  send_status(cmd, std::move(r), residual, overflow);
+void Connection::answer(const ScsiCommandReq& cmd, scsi::TaskResult&& result) {
+  scsi::settle_transfer(expected_transfer(cmd), {}, result);
+  send_status(cmd, std::move(result));
 }
 
-void Connection::send_status(const ScsiCommandReq& cmd, scsi::TaskResult&& result,
-                             std::uint32_t write_residual, bool write_overflow) {
+void Connection::send_status(const ScsiCommandReq& cmd, scsi::TaskResult&& result) {
+  // The disk cut Data-In to the EDTL; never send beyond it whatever the disk.
   const std::uint32_t expected_in = cmd.read ? cmd.edtl : 0;
-  const auto have = static_cast<std::uint32_t>(
-      std::min<std::size_t>(result.data_in.size(), kMaxDataSegmentLength * 256ull));
-  const std::uint32_t send = std::min(have, expected_in);
-  bool overflow = false, underflow = false;
-  std::uint32_t residual = 0;
-  if (write_residual != 0) {
-    overflow = write_overflow;
-    underflow = !write_overflow;
-    residual = write_residual;
-  } else if (have > expected_in) {
-    overflow = true;
-    residual = have - expected_in;
-  } else if (cmd.read && have < expected_in) {
-    underflow = true;
-    residual = expected_in - have;
-  }
+  const auto send =
+      static_cast<std::uint32_t>(std::min<std::size_t>(result.data_in.size(), expected_in));
+  const bool overflow = result.residual.kind == scsi::Residual::Kind::kOverflow;
+  const bool underflow = result.residual.kind == scsi::Residual::Kind::kUnderflow;
+  const std::uint32_t residual = result.residual.count;
 
   const bool collapse = send > 0 && result.sense.empty();
   std::uint32_t datasn = 0;

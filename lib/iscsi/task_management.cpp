@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
-#include "lib/iscsi/cdb_info.h"
-#include "lib/iscsi/connection.h"
 #include "lib/common/endian.h"
+#include "lib/iscsi/connection.h"
 #include "lib/iscsi/serial_number.h"
+#include "lib/scsi/lun.h"
 
 namespace maya::iscsi {
 
@@ -16,7 +16,7 @@ Result<void> Connection::on_task_management(const PduView& pdu) {
   // The window as it was before this request took its CmdSN.
   const std::uint32_t window_start = exp_cmdsn_;
   if (!accept_cmdsn(req.cmdsn, req.immediate)) return {};
-  const bool lun_ok = lun_number(req.lun) == 0;
+  const bool lun_ok = scsi::lun_number(req.lun) == 0;
   std::uint8_t response = tmf_response::kFunctionComplete;
   bool stop_after = false;
 

@@ -40,7 +40,7 @@ Result<std::unique_ptr<Target>> Target::create(const TargetOptions& options,
   if (identity.serial.empty() && identity.naa == 0) identity = identity_for(options.iqn);
   auto disk = scsi::make_disk(backend, std::move(identity));
   if (!disk) return fail("cannot create the SCSI disk");
-  MAYA_TRY(target, create_with_disk(options, *disk, backend.block_size()));
+  MAYA_TRY(target, create_with_disk(options, *disk));
   (*target)->owned_disk_ = std::move(disk);
   return std::move(*target);
 }

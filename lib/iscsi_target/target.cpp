@@ -62,8 +62,7 @@ Result<std::unique_ptr<Target>> Target::make(TargetOptions options, Fd listener,
 }
 
 Result<std::unique_ptr<Target>> Target::create_with_disk(const TargetOptions& options,
-                                                         scsi::ScsiDisk& disk,
-                                                         std::uint32_t block_size) {
+                                                         scsi::ScsiDisk& disk) {
   if (options.iqn.empty()) return fail("the target needs an IQN");
   if (!options.chap.user.empty() && options.chap.secret.empty()) {
     return fail("a CHAP user needs a CHAP secret");
@@ -77,7 +76,6 @@ Result<std::unique_ptr<Target>> Target::create_with_disk(const TargetOptions& op
   bound->host = endpoint->host;  // keep "0.0.0.0" / "::" as given
   MAYA_TRY(t, make(options, std::move(*listener), *bound));
   (*t)->context_.disk = &disk;
-  (*t)->context_.block_size = block_size;
   return std::move(*t);
 }
 

@@ -77,8 +77,7 @@ class Target {
                                                 scsi::Identity identity = {});
   // Serves a given disk (not owned) — for tests that bring their own ScsiDisk.
   static Result<std::unique_ptr<Target>> create_with_disk(const TargetOptions& options,
-                                                          scsi::ScsiDisk& disk,
-                                                          std::uint32_t block_size);
+                                                          scsi::ScsiDisk& disk);
   // A discovery-only portal: SendTargets answers with `directory`; normal logins are refused
   // (no target has an empty name). `options.iqn` is ignored.
   static Result<std::unique_ptr<Target>> create_discovery(const TargetOptions& options,

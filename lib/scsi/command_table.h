@@ -9,6 +9,7 @@
 #include <span>
 
 #include "lib/scsi/scsi_disk.h"
+#include "lib/scsi/transfer.h"
 
 namespace maya::scsi {
 
@@ -31,6 +32,7 @@ struct CommandInfo {
   std::uint8_t cdb_length = 0;
   Handler handler = nullptr;
   Access access = Access::kNone;
+  BlockTransfer transfer = BlockTransfer::kNone;  // how TRANSFER LENGTH meets the expected one
   bool spc2_allowed = false;             // runs for other nexuses while one holds RESERVE(6)/(10)
   bool ua_exempt = false;                // reported without first reporting a unit attention
   bool needs_thin = false;               // only on thin backends (advertised and executed alike)

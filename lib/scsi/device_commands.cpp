@@ -48,7 +48,8 @@ TaskResult handle_start_stop_unit(Disk& disk, const Request& req) {
   if (power_condition != 0) return good();      // power conditions are accepted and ignored
   if (loej) return invalid_field_in_cdb(4, 1);  // the medium is not removable
   if (!start && !no_flush) {
-    if (auto flushed = disk.backend().flush(); !flushed) return write_error(flushed.error());
+    if (auto flushed = disk.backend().flush(); !flushed)
+      return io_error(flushed.error(), IoKind::kWrite);
   }
   return good();  // a virtual disk is always spinning: stopping changes nothing
 }
@@ -98,7 +99,7 @@ TaskResult handle_synchronize_cache(Disk& disk, const Request& req) {
   const Range range = range_of(req.cdb);
   if (!disk.in_range(range.lba, range.blocks)) return lba_out_of_range();
   // The backend flushes whole files; IMMED is honoured by completing after the flush.
-  if (auto io = disk.backend().flush(); !io) return write_error(io.error());
+  if (auto io = disk.backend().flush(); !io) return io_error(io.error(), IoKind::kWrite);
   return good();
 }
 

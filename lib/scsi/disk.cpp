@@ -1,11 +1,13 @@
 #include "lib/scsi/disk.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <utility>
 
 #include "lib/common/endian.h"
 #include "lib/scsi/sense.h"
+#include "lib/scsi/transfer.h"
 
 namespace maya::scsi {
 namespace {
@@ -65,14 +67,37 @@ Disk::Disk(block::BlockBackend& backend, Identity identity)
       limits_(limits_for(block_size_, thin_)) {}
 
 TaskResult Disk::execute(const Task& task) {
-  const Nexus& nexus = task.nexus != nullptr ? *task.nexus : anonymous_;
-  const std::span<const std::uint8_t> cdb = task.cdb;
-  if (cdb.empty()) return invalid_opcode();
-  const CommandLookup found = find_command(cdb);
+  Residual data_out_residual;
+  TaskResult result = dispatch(task, data_out_residual);
+  if (task.expected) settle_transfer(*task.expected, data_out_residual, result);
+  return result;
+}
+
+TaskResult Disk::dispatch(const Task& given, Residual& data_out_residual) {
+  const Nexus& nexus = given.nexus != nullptr ? *given.nexus : anonymous_;
+  if (given.cdb.empty()) return invalid_opcode();
+  const CommandLookup found = find_command(given.cdb);
   const bool exempt = found.info != nullptr && found.info->ua_exempt;
-  if (task.lun != 0 && !exempt) {
+  if (given.lun != 0 && !exempt) {
     return check_condition(sense_key::kIllegalRequest, asc::kLogicalUnitNotSupported);
   }
+  // The CDB against the transport's expected transfer: a short write runs with the TRANSFER
+  // LENGTH of the whole blocks that arrived, from a copy of the CDB.
+  Task task = given;
+  std::array<std::uint8_t, 16> rewritten{};
+  if (given.expected && found.info != nullptr && given.cdb.size() >= found.info->cdb_length) {
+    const TransferPlan plan = plan_transfer(given, found.info->transfer, block_size_);
+    data_out_residual = plan.residual;
+    if (plan.answer_good) return good();
+    task.data_out = plan.data_out;
+    if (plan.blocks) {
+      const std::size_t length = found.info->cdb_length;
+      std::copy_n(given.cdb.begin(), length, rewritten.begin());
+      set_transfer_length(std::span(rewritten).first(length), *plan.blocks);
+      task.cdb = std::span<const std::uint8_t>(rewritten).first(length);
+    }
+  }
+  const std::span<const std::uint8_t> cdb = task.cdb;
   // The store rose past its soft threshold: every nexus hears it once (SBC-4 4.7.3.7).
   if (const std::uint64_t events = backend_.soft_threshold_events(); events != 0) {
     std::uint64_t seen = soft_threshold_seen_.load(std::memory_order_relaxed);

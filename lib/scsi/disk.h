@@ -1,7 +1,8 @@
 // Disk: the ScsiDisk that make_disk() returns. execute() looks the CDB up in the command table,
-// reports unit attentions and reservation conflicts, runs the handler and trims Data-In to the
-// ALLOCATION LENGTH. Handlers (one file per command family, declared in handlers.h) reach the
-// backend, the advertised limits, mode state, reservations and the COMPARE AND WRITE lock here.
+// answers an unknown LUN, meets the transport's expected transfer (transfer.h), reports unit
+// attentions and reservation conflicts, runs the handler, trims Data-In to the ALLOCATION LENGTH
+// and settles the residual. Handlers (one file per command family, declared in handlers.h) reach
+// the backend, the advertised limits, mode state, reservations and the COMPARE AND WRITE lock here.
 #pragma once
 
 #include <atomic>
@@ -67,6 +68,9 @@ class Disk final : public ScsiDisk {
   UnitAttentions& unit_attentions() { return unit_attentions_; }
 
  private:
+  // execute() before the transfer is settled; sets the plan's Data-Out residual.
+  TaskResult dispatch(const Task& given, Residual& data_out_residual);
+
   block::BlockBackend& backend_;
   Identity identity_;
   std::uint32_t block_size_;

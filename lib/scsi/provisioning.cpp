@@ -72,7 +72,8 @@ TaskResult handle_unmap(Disk& disk, const Request& req) {
     const std::uint8_t* d = p + 8 + 16 * i;
     const std::uint32_t blocks = load_be32(d + 8);
     if (blocks == 0) continue;
-    if (auto done = deallocate(disk, load_be64(d), blocks); !done) return write_error(done.error());
+    if (auto done = deallocate(disk, load_be64(d), blocks); !done)
+      return io_error(done.error(), IoKind::kWrite);
   }
   return good();
 }
@@ -102,7 +103,7 @@ TaskResult handle_write_same(Disk& disk, const Request& req) {
   }
   if (unmap) {
     // Holes read back as zeros (LBPRZ) whatever the pattern, as SBC-3 allows.
-    if (auto io = deallocate(disk, lba, blocks); !io) return write_error(io.error());
+    if (auto io = deallocate(disk, lba, blocks); !io) return io_error(io.error(), IoKind::kWrite);
     return good();
   }
   std::vector<std::byte> zeros;
@@ -113,7 +114,8 @@ TaskResult handle_write_same(Disk& disk, const Request& req) {
   } else {
     pattern = std::as_bytes(data);
   }
-  if (auto io = write_pattern(disk, lba, blocks, pattern); !io) return write_error(io.error());
+  if (auto io = write_pattern(disk, lba, blocks, pattern); !io)
+    return io_error(io.error(), IoKind::kWrite);
   return good();
 }
 
@@ -130,9 +132,7 @@ TaskResult handle_get_lba_status(Disk& disk, const Request& req) {
   std::uint64_t lba = start;
   for (std::size_t n = 0; n < room && lba < disk.blocks(); ++n) {
     auto extent = disk.backend().extent_at(lba * bs);
-    if (!extent) {
-      return check_condition(sense_key::kMediumError, asc::kUnrecoveredReadError);
-    }
+    if (!extent) return io_error(extent.error(), IoKind::kRead);
     std::uint64_t blocks = std::max<std::uint64_t>(1, extent->length / bs);
     blocks = std::min<std::uint64_t>({blocks, disk.blocks() - lba, 0xffffffffull});
     std::uint8_t d[16] = {};

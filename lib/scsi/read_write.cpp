@@ -87,7 +87,8 @@ TaskResult verify_range(Disk& disk, std::uint64_t lba, std::uint32_t blocks,
   for (std::uint64_t done = 0; done < total;) {
     const std::size_t n = std::min<std::uint64_t>(buffer.size(), total - done);
     const std::span<std::byte> chunk(buffer.data(), n);
-    if (auto io = disk.backend().read(lba * bs + done, chunk); !io) return read_error(io.error());
+    if (auto io = disk.backend().read(lba * bs + done, chunk); !io)
+      return io_error(io.error(), IoKind::kRead);
     if (bytchk == 1) {
       if (auto diff = first_difference(chunk, expected.subspan(done, n))) {
         return miscompare(done + *diff);
@@ -116,7 +117,7 @@ TaskResult handle_read(Disk& disk, const Request& req) {
   r.data_in.resize(c.blocks * bs);  // every byte is overwritten by the read
   if (auto got = disk.backend().read(c.lba * bs, std::as_writable_bytes(std::span(r.data_in)));
       !got) {
-    return read_error(got.error());
+    return io_error(got.error(), IoKind::kRead);
   }
   return r;
 }
@@ -126,7 +127,7 @@ TaskResult handle_write(Disk& disk, const Request& req) {
   if (auto bad = check_block_cdb(disk, c)) return std::move(*bad);
   if (c.blocks == 0) return good();
   if (auto io = write_data(disk, c.lba, c.blocks, req.task.data_out, c.fua); !io)
-    return write_error(io.error());
+    return io_error(io.error(), IoKind::kWrite);
   return good();
 }
 
@@ -139,12 +140,14 @@ TaskResult handle_write_and_verify(Disk& disk, const Request& req) {
   const auto data =
       req.task.data_out.first(std::min<std::uint64_t>(req.task.data_out.size(), c.blocks * bs));
   // Verification means the data is on the medium: write through.
-  if (auto io = write_data(disk, c.lba, c.blocks, data, true); !io) return write_error(io.error());
+  if (auto io = write_data(disk, c.lba, c.blocks, data, true); !io)
+    return io_error(io.error(), IoKind::kWrite);
   const auto written_blocks = static_cast<std::uint32_t>((data.size() + bs - 1) / bs);
   if (written_blocks == 0) return good();
   if (c.bytchk == 0) return verify_range(disk, c.lba, written_blocks, {}, 0);
   std::vector<std::byte> readback(written_blocks * bs);  // whole blocks, compared as far as sent
-  if (auto io = disk.backend().read(c.lba * bs, readback); !io) return read_error(io.error());
+  if (auto io = disk.backend().read(c.lba * bs, readback); !io)
+    return io_error(io.error(), IoKind::kRead);
   if (auto diff = first_difference(std::span(readback).first(data.size()), as_bytes_of(data))) {
     return miscompare(*diff);
   }
@@ -180,14 +183,15 @@ TaskResult handle_compare_and_write(Disk& disk, const Request& req) {
 
   std::unique_lock lock(disk.io_lock());
   std::vector<std::byte> current(half);
-  if (auto io = disk.backend().read(lba * bs, current); !io) return read_error(io.error());
+  if (auto io = disk.backend().read(lba * bs, current); !io)
+    return io_error(io.error(), IoKind::kRead);
   if (auto diff = first_difference(current, as_bytes_of(data.first(half)))) {
     return miscompare(*diff);
   }
   if (auto put = disk.backend().write(lba * bs, as_bytes_of(data.subspan(half, half)),
                                       fua || !disk.write_cache_enabled());
       !put) {
-    return write_error(put.error());
+    return io_error(put.error(), IoKind::kWrite);
   }
   return good();
 }

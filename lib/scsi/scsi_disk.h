@@ -1,10 +1,12 @@
 // ScsiDisk: an SBC-3/SPC-4 direct-access device on a BlockBackend. The transport (lib/iscsi)
-// hands it one command at a time with all of its Data-Out already collected, and sends back
-// status, sense and Data-In. Safe for concurrent execute() calls from several connections.
+// hands it one command at a time with all of its Data-Out already collected and the transfer it
+// expects, and sends back status, sense, Data-In and the residual. Safe for concurrent execute()
+// calls from several connections.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -29,37 +31,65 @@ struct Nexus {
   std::uint16_t relative_target_port = 1;
 };
 
-// Data-Out that does not match the CDB (iSCSI EDTL != SCSI transfer length) is the disk's call:
-// extra bytes are ignored; WRITE and WRITE AND VERIFY write the bytes that did arrive (FCP-4),
-// other commands answer ILLEGAL REQUEST (INVALID FIELD IN CDB or IN COMMAND INFORMATION UNIT).
-// So the transport passes whatever Data-Out it received rather than failing the command.
+// The data direction a transport's command header announces (iSCSI: the R and W bits).
+enum class Direction : std::uint8_t { kNone, kRead, kWrite, kBidirectional };
+
+// What the transport expects a command to move: its direction and the Expected Data Transfer
+// Length (iSCSI EDTL), the counterpart of SPDK's scsi_task dxfer_dir and length.
+struct ExpectedTransfer {
+  Direction direction = Direction::kNone;
+  std::uint32_t length = 0;  // bytes
+
+  bool reads() const {
+    return direction == Direction::kRead || direction == Direction::kBidirectional;
+  }
+  bool writes() const {
+    return direction == Direction::kWrite || direction == Direction::kBidirectional;
+  }
+};
+
+// With an expected transfer, the disk decides what a mismatch between it and the CDB's own
+// transfer length means (transfer.h): READ and WRITE meet the EDTL as FCP-4 says, Data-In is cut
+// to the EDTL and the result carries the residual. Other commands get every byte of Data-Out that
+// arrived: extra bytes are ignored, and a command that needs more answers ILLEGAL REQUEST
+// (INVALID FIELD IN CDB or IN COMMAND INFORMATION UNIT). Without one (a direct caller), Data-Out
+// is taken as it is: WRITE writes as far as the bytes go, a trailing partial block merged.
 struct Task {
   std::span<const std::uint8_t> cdb;
-  std::uint64_t lun = 0;                      // the LUN number (0 for maya's single LUN)
-  std::span<const std::uint8_t> data_out;     // every byte of Data-Out the initiator sent
-  std::uint32_t expected_data_in = 0;         // allocation the initiator gave for Data-In
+  std::uint64_t lun = 0;                   // the LUN number (lun.h; 0 for maya's single LUN)
+  std::span<const std::uint8_t> data_out;  // every byte of Data-Out the initiator sent
+  std::optional<ExpectedTransfer> expected;
   const Nexus* nexus = nullptr;
   // Optional: a spent Data-In vector (any size and contents) that READ may move into its
   // result and overwrite, sparing an allocation, and the zero-fill up to its current size.
   std::vector<std::uint8_t>* spare_data_in = nullptr;
 };
 
-// data_in never exceeds the CDB's ALLOCATION LENGTH (the disk trims it), so an overflow the
-// transport reports comes from READ-type commands whose transfer length exceeds the EDTL.
+// The difference between what the command would move and the EDTL (SAM-5 residuals; iSCSI's
+// O and U bits and Residual Count). `count` is 0 exactly when `kind` is kNone.
+struct Residual {
+  enum class Kind : std::uint8_t { kNone, kOverflow, kUnderflow };
+  Kind kind = Kind::kNone;
+  std::uint32_t count = 0;
+  friend constexpr bool operator==(const Residual&, const Residual&) = default;
+};
+
+// data_in never exceeds the CDB's ALLOCATION LENGTH (the disk trims it) nor, for a task with an
+// expected transfer, the EDTL: what it would have sent beyond that is an overflow residual.
 struct TaskResult {
   std::uint8_t status = status::kGood;
-  std::vector<std::uint8_t> data_in;  // may be longer than expected_data_in: the transport
-                                      // truncates and reports the overflow as a residual
-  std::vector<std::uint8_t> sense;    // fixed-format sense data when status is CHECK CONDITION
+  std::vector<std::uint8_t> data_in;
+  std::vector<std::uint8_t> sense;  // fixed-format sense data when status is CHECK CONDITION
+  Residual residual;
 };
 
 // What the disk says about itself in INQUIRY and the VPD pages.
 struct Identity {
-  std::string vendor = "MAYA";         // 8 characters at most
-  std::string product = "VOLUME";      // 16 at most
-  std::string revision = "0001";       // 4 at most
-  std::string serial;                  // unit serial number (VPD 80h)
-  std::uint64_t naa = 0;               // NAA identifier (VPD 83h), unique per volume
+  std::string vendor = "MAYA";     // 8 characters at most
+  std::string product = "VOLUME";  // 16 at most
+  std::string revision = "0001";   // 4 at most
+  std::string serial;              // unit serial number (VPD 80h)
+  std::uint64_t naa = 0;           // NAA identifier (VPD 83h), unique per volume
 };
 
 class ScsiDisk {

@@ -69,24 +69,15 @@ TaskResult reservation_conflict() {
   return r;
 }
 
-Sense sense_for_write_error(const Error& cause) {
+Sense sense_for_error(const Error& cause, IoKind failed) {
   if (out_of_space(cause))
     return Sense{.key = sense_key::kDataProtect, .asc = asc::kSpaceAllocationFailedWriteProtect};
-  return Sense{.key = sense_key::kMediumError, .asc = asc::kWriteError};
+  return Sense{.key = sense_key::kMediumError,
+               .asc = failed == IoKind::kRead ? asc::kUnrecoveredReadError : asc::kWriteError};
 }
 
-Sense sense_for_read_error(const Error& cause) {
-  if (out_of_space(cause))
-    return Sense{.key = sense_key::kDataProtect, .asc = asc::kSpaceAllocationFailedWriteProtect};
-  return Sense{.key = sense_key::kMediumError, .asc = asc::kUnrecoveredReadError};
-}
-
-TaskResult write_error(const Error& cause) {
-  return check_condition(sense_for_write_error(cause));
-}
-
-TaskResult read_error(const Error& cause) {
-  return check_condition(sense_for_read_error(cause));
+TaskResult io_error(const Error& cause, IoKind failed) {
+  return check_condition(sense_for_error(cause, failed));
 }
 
 TaskResult good() {

@@ -34,6 +34,8 @@ struct Asc {
 namespace asc {
 inline constexpr Asc kNoAdditionalSense{0x00, 0x00};
 inline constexpr Asc kWriteError{0x0c, 0x00};
+// iSCSI's own (RFC 7143 11.4.7.2): Data-Out with a wrong offset, length, DataSN or TTT.
+inline constexpr Asc kIncorrectAmountOfData{0x0c, 0x0d};
 inline constexpr Asc kInvalidFieldInCommandIu{0x0e, 0x03};
 inline constexpr Asc kUnrecoveredReadError{0x11, 0x00};
 inline constexpr Asc kParameterListLengthError{0x1a, 0x00};
@@ -82,14 +84,16 @@ TaskResult invalid_opcode();
 TaskResult lba_out_of_range();
 TaskResult parameter_list_length_error();
 TaskResult reservation_conflict();
+// What a backend call that failed was doing.
+enum class IoKind : std::uint8_t { kRead, kWrite };
+
 // The one place a backend error becomes sense data, decided by its cause (Error::code): out of
 // space (ENOSPC, EDQUOT) is DATA PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT (SBC-4 thin
 // provisioning: the initiator may retry once space is freed); anything else is MEDIUM ERROR,
-// WRITE ERROR or UNRECOVERED READ ERROR.
-Sense sense_for_write_error(const Error& cause);
-Sense sense_for_read_error(const Error& cause);
-TaskResult write_error(const Error& cause);
-TaskResult read_error(const Error& cause);
+// UNRECOVERED READ ERROR for a read or WRITE ERROR for a write (a flush or a discard included).
+Sense sense_for_error(const Error& cause, IoKind failed);
+// CHECK CONDITION with that sense: what every handler answers when the backend fails.
+TaskResult io_error(const Error& cause, IoKind failed);
 TaskResult good();
 
 }  // namespace maya::scsi

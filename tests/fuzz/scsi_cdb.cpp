@@ -2,6 +2,8 @@
 // reservations and unit attentions interact), each with a fuzzed CDB and Data-Out buffer, plus
 // the occasional reset or nexus loss, on an 8 MiB thin disk (or a thick one, flags bit 0).
 // Input: [flags u8] then records of [nexus/action u8][CDB length u8][CDB][data length u16][data].
+// Action bits: 0 the nexus, 2 LUN 1, 3 an expected transfer (bits 1 and 4 its direction), 7..5
+// a reset (6) or nexus loss (7) instead of a command.
 #include <cstdlib>
 #include <memory>
 
@@ -45,9 +47,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     task.data_out = data_out;
     task.lun = (action & 4) != 0 ? 1 : 0;
     task.nexus = &nexus;
-    task.expected_data_in = (action & 8) != 0 ? 1u << 24 : 512;
+    if ((action & 8) != 0) {
+      // As a transport gives it: the direction from bits 1 and 4, the EDTL the Data-Out's
+      // length (512 without Data-Out).
+      task.expected = scsi::ExpectedTransfer{
+          .direction = static_cast<scsi::Direction>(((action >> 1) & 1) | ((action >> 3) & 2)),
+          .length = data_out.empty() ? 512u : static_cast<std::uint32_t>(data_out.size())};
+    }
     scsi::TaskResult result = disk->execute(task);
     if (result.status == scsi::status::kCheckCondition && result.sense.size() < 8) std::abort();
+    if (task.expected &&
+        result.data_in.size() > (task.expected->reads() ? task.expected->length : 0))
+      std::abort();  // Data-In never goes beyond the EDTL
   }
   disk->nexus_removed(nexuses[0]);
   disk->nexus_removed(nexuses[1]);

@@ -312,7 +312,7 @@ TEST(ConnectionLimits, ThreadCreationFailureRefusesTheLogin) {
     iscsi_target::TargetOptions o;
     o.listen = "127.0.0.1:0";
     o.iqn = kIqn;
-    auto t = iscsi_target::Target::create_with_disk(o, disk, 512);
+    auto t = iscsi_target::Target::create_with_disk(o, disk);
     if (!t) ::_exit(4);
     (*t)->start();
     const std::uint16_t port = (*t)->port();

@@ -120,8 +120,8 @@ TEST(ConnectionEngine, ImmediatePlusUnsolicitedDataOut) {
   store_be32(&cmd[20], 4096);
   store_be32(&cmd[24], 0);
   cmd[32] = 0x2a;
-  cmd[38] = 0;
-  cmd[39] = 8;
+  cmd[39] = 0;  // TRANSFER LENGTH (CDB bytes 7-8): 8 blocks
+  cmd[40] = 8;
   Bytes out = e.feed(e.pdu(cmd, Bytes(data.begin(), data.begin() + 512)));
   // R2Ts for the part beyond FirstBurstLength may go out at once (MaxOutstandingR2T = 1).
   ASSERT_EQ(out.size(), 48u);

@@ -24,7 +24,7 @@ class Robustness : public ::testing::Test {
     o.iqn = kIqn;
     o.idle_seconds = 2;
     o.login_timeout = std::chrono::seconds(2);
-    auto t = iscsi_target::Target::create_with_disk(o, disk_, 512);
+    auto t = iscsi_target::Target::create_with_disk(o, disk_);
     ASSERT_TRUE(t) << t.error().message;
     target_ = std::move(*t);
     target_->start();

@@ -14,7 +14,7 @@ std::unique_ptr<iscsi_target::Target> start_target(TestDisk& disk,
                                                    const char* iqn) {
   options.listen = "127.0.0.1:0";
   options.iqn = iqn;
-  auto t = iscsi_target::Target::create_with_disk(options, disk, 512);
+  auto t = iscsi_target::Target::create_with_disk(options, disk);
   EXPECT_TRUE(t) << t.error().message;
   if (!t) return nullptr;
   (*t)->start();

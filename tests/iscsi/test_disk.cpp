@@ -2,17 +2,15 @@
 
 #include <cstring>
 
-#include "lib/iscsi/cdb_info.h"
 #include "lib/common/endian.h"
+#include "lib/scsi/sense.h"
+#include "lib/scsi/transfer.h"
 
 namespace maya::iscsi::testing {
 namespace {
 
 scsi::TaskResult check(std::uint8_t key, std::uint8_t asc, std::uint8_t ascq) {
-  scsi::TaskResult r;
-  r.status = scsi::status::kCheckCondition;
-  r.sense = fixed_sense(key, asc, ascq);
-  return r;
+  return scsi::check_condition(key, scsi::Asc{asc, ascq});
 }
 
 }  // namespace
@@ -22,6 +20,12 @@ TestDisk::TestDisk(std::uint64_t size, std::uint32_t block_size)
 
 scsi::TaskResult TestDisk::execute(const scsi::Task& task) {
   ++commands;
+  scsi::TaskResult r = run(task);
+  if (task.expected) scsi::settle_transfer(*task.expected, {}, r);
+  return r;
+}
+
+scsi::TaskResult TestDisk::run(const scsi::Task& task) {
   const std::uint8_t* c = task.cdb.data();
   const std::uint32_t bs = backend_.block_size();
   const std::uint64_t blocks = backend_.size_bytes() / bs;

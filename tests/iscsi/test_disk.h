@@ -1,6 +1,8 @@
 // A small ScsiDisk for transport tests: TEST UNIT READY, INQUIRY, READ CAPACITY(10), READ(10),
-// WRITE(10), REPORT LUNS on a MemoryBackend; anything else is CHECK CONDITION 05/20/00. It keeps
-// lib/iscsi's tests independent of lib/scsi and counts nexus events.
+// WRITE(10), REPORT LUNS on a MemoryBackend, for any LUN; anything else is CHECK CONDITION
+// 05/20/00. Data-In meets the expected transfer as lib/scsi settles it; Data-Out is taken as it
+// is (the transfer rules of WRITE are lib/scsi's disk's: Loopback.ResidualsAndSense runs on
+// it). It keeps the transport's tests apart from lib/scsi's command set and counts nexus events.
 #pragma once
 
 #include <atomic>
@@ -28,6 +30,8 @@ class TestDisk : public scsi::ScsiDisk {
   std::atomic<int> commands{0};
 
  private:
+  scsi::TaskResult run(const scsi::Task& task);
+
   block::MemoryBackend backend_;
   mutable std::mutex mutex_;
   std::multiset<std::string> nexuses_;

@@ -106,7 +106,6 @@ class DiskTest : public ::testing::Test {
     task.data_out = data_out;
     task.lun = lun;
     task.nexus = nexus != nullptr ? nexus : &a;
-    task.expected_data_in = 1 << 24;
     return disk->execute(task);
   }
 

@@ -21,27 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 using Fault = block::MemoryBackend::Fault;
 
-TEST(SpaceSense, OutOfSpaceMapsToSpaceAllocationFailedAndOtherErrorsToMediumErrors) {
-  const Error full{"writing x: No space left on device", errno_code(ENOSPC)};
-  const Error quota{"writing x: Disk quota exceeded", errno_code(EDQUOT)};
-  const Error io{"writing x: Input/output error", errno_code(EIO)};
-  const Error plain{"no replica holds the data any more"};
-  for (const Error& e : {full, quota}) {
-    const auto wire = encode_fixed_sense(sense_for_write_error(e));
-    EXPECT_EQ(wire[2], 0x07) << e.message;  // DATA PROTECT
-    EXPECT_EQ(wire[12], 0x27) << e.message;
-    EXPECT_EQ(wire[13], 0x07) << e.message;
-  }
-  for (const Error& e : {io, plain}) {
-    EXPECT_EQ(sense_for_write_error(e).key, sense_key::kMediumError) << e.message;
-    EXPECT_EQ(sense_for_write_error(e).asc, asc::kWriteError) << e.message;
-    EXPECT_EQ(sense_for_read_error(e).asc, asc::kUnrecoveredReadError) << e.message;
-  }
-  // The cause survives context added on the way up.
-  auto wrapped = fail("replica r1", full);
-  EXPECT_TRUE(out_of_space(wrapped.error()));
-}
-
 class SpaceDiskTest : public DiskTest {};
 
 TEST_F(SpaceDiskTest, AWriteOnAFullStoreIsDataProtectAndReadsGoOn) {
@@ -139,7 +118,7 @@ TEST(FileBackendSpace, ENOSPCFromATinyTmpfsIsCarriedAsTheCause) {
     EXPECT_EQ(put.error().code, std::errc::no_space_on_device) << put.error().message;
     EXPECT_TRUE(out_of_space(put.error()));
     EXPECT_NE(put.error().message.find("No space left"), std::string::npos);
-    EXPECT_TRUE(HasSense(write_error(put.error()), sense_key::kDataProtect,
+    EXPECT_TRUE(HasSense(io_error(put.error(), IoKind::kWrite), sense_key::kDataProtect,
                          asc::kSpaceAllocationFailedWriteProtect));
     std::vector<std::byte> back(4096);
     EXPECT_TRUE((*b)->read(0, back)) << "reads go on";
