@@ -71,6 +71,13 @@ int usage_error(const std::string& command, const std::string& message) {
   return kExitUsage;
 }
 
+std::optional<std::vector<std::string>> help_redirect(const std::vector<std::string>& args) {
+  if (args.size() < 2 || args[0] != "help") return std::nullopt;
+  std::vector<std::string> redirected{args[1], "--help"};
+  redirected.insert(redirected.end(), args.begin() + 2, args.end());
+  return redirected;
+}
+
 int report(const Globals& globals, const nlohmann::json& value, const std::string& text) {
   if (json_output(globals))
     print_json(value);

@@ -55,6 +55,10 @@ int error(const std::string& message);
 // Prints "maya COMMAND: <message> (see `maya COMMAND --help`)" on stderr; returns 2.
 int usage_error(const std::string& command, const std::string& message);
 
+// `maya GROUP help VERB ARGS...` is `maya GROUP VERB --help ARGS...`: the arguments to run
+// instead, or nothing when `args` is not `help VERB ...`.
+std::optional<std::vector<std::string>> help_redirect(const std::vector<std::string>& args);
+
 // Prints `value` as JSON with -o json, else the line `text` on stdout; returns 0.
 int report(const Globals& globals, const nlohmann::json& value, const std::string& text);
 

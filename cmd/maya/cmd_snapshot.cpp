@@ -67,12 +67,9 @@ int remove(Globals& globals, const Args& args) {
 }  // namespace
 
 int cmd_snapshot(Globals& globals, const Args& args) {
+  if (auto help = help_redirect(args))
+    return cmd_snapshot(globals, *help);  // `maya snapshot help list`
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    if (args.size() > 1 && args[0] == "help") {  // `maya snapshot help list`
-      Args help(args.begin() + 2, args.end());
-      help.insert(help.begin(), {args[1], "--help"});
-      return cmd_snapshot(globals, help);
-    }
     std::cout << "Usage: maya snapshot list|delete ...\n\n"
               << kSummary << "\n\nExample:\n  maya snapshot list\n";
     return args.empty() ? kExitUsage : 0;

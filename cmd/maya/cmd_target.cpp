@@ -148,7 +148,8 @@ int run(Globals& globals, const Args& args) {
 }  // namespace
 
 int cmd_target(Globals& globals, const Args& args) {
-  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+  if (auto help = help_redirect(args)) return cmd_target(globals, *help);  // `maya target help run`
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << "Usage: maya target serve|run [options]\n\n"
               << kSummary << "\n\n"
               << kRunSummary << "\n";

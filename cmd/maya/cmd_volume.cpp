@@ -357,12 +357,9 @@ int attach_or_detach(Globals& globals, const Args& args, bool attach) {
 }  // namespace
 
 int cmd_volume(Globals& globals, const Args& args) {
+  if (auto help = help_redirect(args))
+    return cmd_volume(globals, *help);  // `maya volume help create`
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    if (args.size() > 1 && args[0] == "help") {  // `maya volume help create`
-      Args help(args.begin() + 2, args.end());
-      help.insert(help.begin(), {args[1], "--help"});
-      return cmd_volume(globals, help);
-    }
     std::cout << "Usage: maya volume COMMAND ...\n\n"
               << kSummary
               << "\n\n`maya volume COMMAND --help` shows a command's options and an example.\n"

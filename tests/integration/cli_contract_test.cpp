@@ -79,8 +79,13 @@ TEST_F(CliContract, EveryCommandHasItsOwnHelpWithAnExampleAndNoInternalOptions) 
   EXPECT_EQ(volume_help.status, 0);
   EXPECT_EQ(volume_help.out, root_.maya({"help", "volume"}).out);
   EXPECT_NE(volume_help.out.find("maya volume attach NAME"), std::string::npos);
-  EXPECT_EQ(root_.maya({"volume", "help", "create"}).out,
-            root_.maya({"volume", "create", "--help"}).out);
+  // `maya GROUP help VERB` is `maya GROUP VERB --help`, in every group with verbs.
+  for (const Words& verb :
+       std::vector<Words>{{"volume", "create"}, {"snapshot", "list"}, {"target", "run"}}) {
+    RunResult via_group = root_.maya({verb[0], "help", verb[1]});
+    EXPECT_EQ(via_group.status, 0) << verb[0];
+    EXPECT_EQ(via_group.out, root_.maya({verb[0], verb[1], "--help"}).out) << verb[0];
+  }
   RunResult top = root_.maya({"--help"});
   EXPECT_NE(
       top.out.find("Exit status: 0 done, 1 failed, 2 usage error, 3 the daemon is not running"),
