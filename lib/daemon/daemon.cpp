@@ -486,7 +486,7 @@ class Daemon {
   Clock::time_point started_ = Clock::now();
   std::time_t started_wall_ = std::time(nullptr);
   std::time_t loaded_wall_ = std::time(nullptr);
-  std::unique_ptr<drivers::docker::DockerVolumeDriver> volumes_;
+  std::unique_ptr<drivers::VolumeService> volumes_;
   std::unique_ptr<http::UnixServer> control_;
   std::unique_ptr<http::UnixServer> plugin_;
   std::unique_ptr<iscsi_target::Target> discovery_;
