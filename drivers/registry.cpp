@@ -5,6 +5,7 @@
 #include "drivers/os/linux/linux_os_driver.h"
 #include "drivers/storage/jiva/jiva_storage_driver.h"
 #include "drivers/storage/local/local_storage_driver.h"
+#include "drivers/volume/docker/docker_volume_driver.h"
 
 namespace maya::drivers {
 namespace {
@@ -58,8 +59,7 @@ const std::map<std::string, OsFactory>& os_registry() {
   return registry;
 }
 
-Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(
-    const config::Config& config) {
+Result<std::unique_ptr<VolumeService>> make_volume_driver(const config::Config& config) {
   if (config.os_drivers.empty()) return fail("no OS driver is enabled in [drivers] os");
   auto os_factory = os_registry().find(config.os_drivers.front());
   if (os_factory == os_registry().end())
@@ -75,7 +75,7 @@ Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(
   auto driver = std::make_unique<docker::DockerVolumeDriver>(std::move(storage), std::move(*os),
                                                              config.state_dir);
   driver->configure({config.volume_defaults.keep_lost_found, config.store_dir});
-  return driver;
+  return std::unique_ptr<VolumeService>(std::move(driver));
 }
 
 }  // namespace maya::drivers

@@ -10,7 +10,7 @@
 
 #include "drivers/os_driver.h"
 #include "drivers/storage_driver.h"
-#include "drivers/volume/docker/docker_volume_driver.h"
+#include "drivers/volume_service.h"
 #include "lib/config/config.h"
 
 namespace maya::drivers {
@@ -23,8 +23,8 @@ using OsFactory = std::function<Result<std::unique_ptr<OsDriver>>(const config::
 const std::map<std::string, StorageFactory>& storage_registry();
 const std::map<std::string, OsFactory>& os_registry();
 
-// The volume driver over the storage and OS drivers the config enables.
-Result<std::unique_ptr<docker::DockerVolumeDriver>> make_volume_driver(
-    const config::Config& config);
+// The volume service (a VolumeDriver with the control API's operations besides) over the
+// storage and OS drivers the config enables: the one place that names its class.
+Result<std::unique_ptr<VolumeService>> make_volume_driver(const config::Config& config);
 
 }  // namespace maya::drivers

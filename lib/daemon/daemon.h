@@ -1,5 +1,6 @@
-// The maya daemon: one process per host (per config), started by `maya load`.
-// It owns an Asio event loop, the control socket, and later the plugin and API servers.
+// The maya daemon: one process per host (per config), started by `maya load`. It serves the
+// control API, the Docker plugin and the iSCSI discovery portal on one Asio loop, over the host's
+// volume service (daemon_server.h).
 #pragma once
 
 #include "lib/config/config.h"

@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "drivers/volume/docker/docker_volume_driver.h"
 #include "drivers/volume/volume_json.h"
 #include "drivers/volume_driver.h"
+#include "drivers/volume_service.h"
 #include "lib/config/config.h"
 #include "lib/http/router.h"
 
@@ -35,6 +35,11 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
 //   POST   /v1/volumes/{name}/snapshots  {"name": S}   -> 201 SNAPSHOT (once complete)
 //   DELETE /v1/volumes/{name}/snapshots/{snap}         -> {"deleted": S}
 //   POST   /v1/volumes/{name}/snapshots/{snap}/revert  -> {"reverted": S} (not while mounted)
-void add_volume_ops_routes(http::Router& router, drivers::docker::DockerVolumeDriver* driver);
+//   GET    /v1/snapshots                              -> {"snapshots": [SNAPSHOT + volume…]}
+//   DELETE /v1/snapshots/{volume}/{snap}              -> {"deleted": "VOLUME@S"}
+//   POST   /v1/volumes/{name}/attach|detach           -> {"name": N, "device": D | "detached":
+//   true}
+// Nothing is added when `volumes` is null (no storage role).
+void add_volume_ops_routes(http::Router& router, drivers::VolumeService* volumes);
 
 }  // namespace maya::daemon

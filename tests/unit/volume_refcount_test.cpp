@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <set>
+#include <vector>
 
 #include "drivers/volume/docker/docker_volume_driver.h"
 #include "lib/common/files.h"
@@ -17,6 +18,7 @@ namespace fs = std::filesystem;
 
 struct Calls {
   int attach = 0, detach = 0, mount = 0, unmount = 0, format = 0;
+  std::vector<bool> freezes;  // what freeze was asked, in order
   bool fail_mount = false;
   std::string signature;  // what probe reports after format; "" = blank
   std::map<fs::path, MountEntry> table;
@@ -87,9 +89,36 @@ class FakeOs : public OsDriver {
     if (c_.table.erase(t)) ++c_.unmount;
     return {};
   }
+  Result<void> freeze(const fs::path&, bool frozen) override {
+    c_.freezes.push_back(frozen);
+    return {};
+  }
 
  private:
   Calls& c_;
+};
+
+// The fake storage with snapshots: the quiesce it is given is called around the point in time.
+class FakeSnapshotStorage : public FakeStorage, public SnapshotManager {
+ public:
+  using FakeStorage::FakeStorage;
+  Result<SnapshotInfo> create_snapshot(const std::string&, const std::string& snapshot,
+                                       const Quiesce& quiesce) override {
+    if (quiesce) MAYA_TRY_VOID(quiesce(true));
+    if (quiesce) MAYA_TRY_VOID(quiesce(false));
+    return SnapshotInfo{.name = snapshot};
+  }
+  Result<std::vector<SnapshotInfo>> list_snapshots(const std::string&) override {
+    return std::vector<SnapshotInfo>{};
+  }
+  Result<void> delete_snapshot(const std::string&, const std::string&) override { return {}; }
+  Result<void> revert_snapshot(const std::string&, const std::string&) override { return {}; }
+  Result<std::vector<KeptSnapshot>> kept_snapshots() override {
+    return std::vector<KeptSnapshot>{};
+  }
+  Result<void> delete_kept_snapshot(const std::string&, const std::string&) override {
+    return fail("none kept");
+  }
 };
 
 class Refcount : public ::testing::Test {
@@ -106,6 +135,7 @@ class Refcount : public ::testing::Test {
   std::unique_ptr<DockerVolumeDriver> make() {
     DockerVolumeDriver::StorageDrivers storage;
     storage.emplace("fake", std::make_unique<FakeStorage>(calls_));
+    storage.emplace("snap", std::make_unique<FakeSnapshotStorage>(calls_));
     return std::make_unique<DockerVolumeDriver>(std::move(storage),
                                                 std::make_unique<FakeOs>(calls_), state_);
   }
@@ -250,6 +280,34 @@ TEST_F(Refcount, CountsSurviveARestartAndReconcileRepairs) {
   EXPECT_EQ(refs(), 0u);
   EXPECT_TRUE(calls_.table.empty());
   EXPECT_TRUE(calls_.attached.empty());
+}
+
+// Replicas and snapshots go to the storage driver's capabilities, through the volume service.
+TEST_F(Refcount, OperationsADriverLacksAreRefusedNamingIt) {
+  auto replica = driver_->add_replica("v");
+  ASSERT_FALSE(replica.has_value());
+  EXPECT_EQ(replica.error().message, "volume v uses the fake driver, which has no replicas");
+  auto snapshot = driver_->create_snapshot("v", "s1");
+  ASSERT_FALSE(snapshot.has_value());
+  EXPECT_EQ(snapshot.error().message, "volume v uses the fake driver, which has no snapshots");
+  EXPECT_FALSE(driver_->rebuild("nope").has_value()) << "an unknown volume is an error";
+  EXPECT_FALSE(driver_->list_snapshots("../v").has_value()) << "names are checked";
+}
+
+TEST_F(Refcount, ASnapshotOfAMountedVolumeFreezesItAndRevertWaitsForItsRelease) {
+  ASSERT_TRUE(driver_->create({"w", 1 << 30, true, 1, "snap", "ext4"}).has_value());
+  ASSERT_TRUE(driver_->create_snapshot("w", "s1").has_value());
+  EXPECT_TRUE(calls_.freezes.empty()) << "nothing to freeze while not mounted";
+  ASSERT_TRUE(driver_->mount("w", "c1").has_value());
+  auto snap = driver_->create_snapshot("w", "s2");
+  ASSERT_TRUE(snap.has_value()) << snap.error().message;
+  EXPECT_EQ(snap->name, "s2");
+  EXPECT_EQ(calls_.freezes, (std::vector<bool>{true, false}));
+  auto refused = driver_->revert_snapshot("w", "s1");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("is in use"), std::string::npos);
+  ASSERT_TRUE(driver_->unmount("w", "c1").has_value());
+  EXPECT_TRUE(driver_->revert_snapshot("w", "s1").has_value());
 }
 
 TEST_F(Refcount, DamagedRecordsStillListAsErrors) {

@@ -27,17 +27,17 @@ DockerVolumeDriver::DockerVolumeDriver(StorageDrivers storage, std::unique_ptr<O
       deleted_(state_dir_ / "deleted-volumes"),
       boot_id_(current_boot_id()) {}
 
-void DockerVolumeDriver::configure(Settings settings) {
+void DockerVolumeDriver::configure(VolumeSettings settings) {
   std::lock_guard guard(settings_mutex_);
   settings_ = std::move(settings);
 }
 
-DockerVolumeDriver::Settings DockerVolumeDriver::settings() {
+VolumeSettings DockerVolumeDriver::settings() {
   std::lock_guard guard(settings_mutex_);
   return settings_;
 }
 
-Result<DockerVolumeDriver::StoreSpace> DockerVolumeDriver::store_space() {
+Result<StoreSpace> DockerVolumeDriver::store_space() {
   StoreSpace space;
   space.store = settings().store_dir;
   if (space.store.empty()) return fail("the store directory is not configured");
@@ -70,12 +70,13 @@ std::shared_ptr<std::mutex> DockerVolumeDriver::lock_for(const std::string& name
   return lock;
 }
 
-Result<nlohmann::json> DockerVolumeDriver::with_storage(const std::string& name, bool in_use_ok,
-                                                        const StorageOp& op) {
+Result<DockerVolumeDriver::StorageCall> DockerVolumeDriver::storage_call(const std::string& name,
+                                                                         bool in_use_ok) {
   MAYA_TRY(valid, validate_volume_name(name));
-  auto lock = lock_for(name);
-  std::unique_lock guard(*lock, std::defer_lock);
-  if (!in_use_ok) guard.lock();
+  StorageCall call;
+  call.lock = lock_for(name);
+  call.guard = std::unique_lock(*call.lock, std::defer_lock);
+  if (!in_use_ok) call.guard.lock();
   MAYA_TRY(record, records_.load(name));
   if (!in_use_ok && record->references() > 0) {
     return fail("volume " + name + " is in use (" + std::to_string(record->references()) +
@@ -87,12 +88,9 @@ Result<nlohmann::json> DockerVolumeDriver::with_storage(const std::string& name,
                 "(maya volume detach " +
                 name + ")");
   MAYA_TRY(storage, storage_for(record->spec));
-  return op(**storage, *record);
-}
-
-Result<void> DockerVolumeDriver::freeze(const std::string& name, bool frozen) {
-  if (!is_mounted(name)) return {};
-  return os_->freeze(mountpoint(name), frozen);
+  call.record = std::move(*record);
+  call.storage = *storage;
+  return call;
 }
 
 std::vector<TargetHost*> DockerVolumeDriver::target_hosts() const {
@@ -305,60 +303,6 @@ Result<void> DockerVolumeDriver::remove(const std::string& name, bool force, boo
   fs::remove(mountpoint(name), ec);
   log::debug("volume " + name + " removed");  // the storage driver logged the delete
   return {};
-}
-
-Result<std::vector<DockerVolumeDriver::HostSnapshot>> DockerVolumeDriver::all_snapshots() {
-  std::vector<HostSnapshot> out;
-  for (const VolumeRecord& record : records_.load_all(nullptr)) {
-    auto storage = storage_for(record.spec);
-    auto* m = storage ? dynamic_cast<SnapshotManager*>(*storage) : nullptr;
-    if (m == nullptr) continue;
-    if (auto listed = m->list_snapshots(record.spec.name))
-      for (auto& snap : *listed) out.push_back({record.spec.name, std::move(snap), false});
-  }
-  for (const auto& [name, driver] : storage_) {
-    auto* m = dynamic_cast<SnapshotManager*>(driver.get());
-    if (m == nullptr) continue;
-    MAYA_TRY(kept, m->kept_snapshots());
-    for (auto& k : *kept) out.push_back({k.volume, std::move(k.info), true});
-  }
-  return out;
-}
-
-Result<void> DockerVolumeDriver::delete_any_snapshot(const std::string& volume,
-                                                     const std::string& snapshot) {
-  MAYA_TRY(valid, validate_volume_name(volume));
-  MAYA_TRY(all, all_snapshots());
-  bool volume_known = records_.exists(volume);
-  for (const HostSnapshot& s : *all) {
-    if (s.volume != volume) continue;
-    volume_known = true;
-    if (s.info.name != snapshot) continue;
-    if (!s.volume_deleted) {
-      auto done = with_storage(
-          volume, true, [&](StorageDriver& d, const VolumeRecord&) -> Result<nlohmann::json> {
-            auto& m = dynamic_cast<SnapshotManager&>(d);
-            MAYA_TRY_VOID(m.delete_snapshot(volume, snapshot));
-            return nlohmann::json();
-          });
-      if (!done) return std::unexpected(done.error());
-      return {};
-    }
-    for (const auto& [name, driver] : storage_) {
-      auto* m = dynamic_cast<SnapshotManager*>(driver.get());
-      if (m == nullptr || !m->delete_kept_snapshot(volume, snapshot)) continue;
-      if (!records_.exists(volume)) {
-        auto left = all_snapshots();
-        bool more = false;
-        if (left)
-          for (const HostSnapshot& l : *left) more = more || l.volume == volume;
-        if (left && !more) (void)deleted_.erase(volume);  // nothing left to clone from
-      }
-      return {};
-    }
-  }
-  if (!volume_known) return fail("no such volume: " + volume);
-  return fail("volume " + volume + " has no snapshot " + snapshot);
 }
 
 Result<fs::path> DockerVolumeDriver::mount(const std::string& name, const std::string& id) {

@@ -1,6 +1,7 @@
-// The volume driver of every front door, with Docker's semantics (REX-Ray calls this the
-// "docker" integration driver): references per (volume, mount ID), attach + mount on the first,
-// unmount + detach on the last, counts persisted so they survive daemon restarts.
+// The volume service of every front door (VolumeService), with Docker's semantics (REX-Ray
+// calls this the "docker" integration driver): references per (volume, mount ID), attach +
+// mount on the first, unmount + detach on the last, counts persisted so they survive daemon
+// restarts. Only drivers/registry.cpp (and tests) name this class.
 #pragma once
 
 #include <filesystem>
@@ -8,7 +9,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,49 +16,17 @@
 #include "drivers/os_driver.h"
 #include "drivers/storage_driver.h"
 #include "drivers/volume/volume_records.h"
-#include "drivers/volume_driver.h"
+#include "drivers/volume_service.h"
 
 namespace maya::drivers::docker {
 
-class DockerVolumeDriver final : public VolumeDriver {
+class DockerVolumeDriver final : public VolumeService {
  public:
   using StorageDrivers = std::map<std::string, std::unique_ptr<StorageDriver>, std::less<>>;
-
-  // Host settings from the config that a reload may change.
-  struct Settings {
-    bool keep_lost_found = false;     // keep ext4's empty lost+found after the first format
-    std::filesystem::path store_dir;  // whose free space thin volumes are committed against
-  };
 
   // Mountpoints go to <state_dir>/mounts/<name>, records to <state_dir>/volumes/.
   DockerVolumeDriver(StorageDrivers storage, std::unique_ptr<OsDriver> os,
                      std::filesystem::path state_dir);
-
-  void configure(Settings settings);
-  Settings settings();
-
-  // The store's space against what its thin volumes may grow to (size × replicas each; thick
-  // volumes hold their space already, so free space has counted them).
-  struct StoreSpace {
-    std::filesystem::path store;
-    std::uint64_t committed_bytes = 0;  // thin volumes' size × replicas
-    std::uint64_t free_bytes = 0;       // statvfs: available to maya
-    std::uint64_t total_bytes = 0;
-  };
-  Result<StoreSpace> store_space();
-
-  // Brings records and the host together after a start: mounts that records need are
-  // restored, mounts and loop devices nobody references are released, references from an
-  // earlier boot are dropped. Returns what it did, one line each, for the log.
-  std::vector<std::string> reconcile();
-  // The enabled storage drivers that run target processes (jiva).
-  std::vector<TargetHost*> target_hosts() const;
-  // Runs `op` on the storage driver of volume `name` (for its optional capabilities: replicas,
-  // snapshots). Unless `in_use_ok`, it holds the volume's lock and refuses a mounted volume.
-  using StorageOp = std::function<Result<nlohmann::json>(StorageDriver&, const VolumeRecord&)>;
-  // Freezes or thaws the file system of a mounted volume (no-op when not mounted).
-  Result<void> freeze(const std::string& name, bool frozen);
-  Result<nlohmann::json> with_storage(const std::string& name, bool in_use_ok, const StorageOp& op);
 
   Result<VolumeInfo> create(const VolumeSpec& spec) override;
   // Keeps the volume's snapshots (SnapshotManager::kept_snapshots) unless `with_snapshots`.
@@ -70,25 +38,42 @@ class DockerVolumeDriver final : public VolumeDriver {
   Result<VolumeInfo> get(const std::string& name) override;
   Result<std::vector<VolumeInfo>> list() override;
 
-  // Every snapshot on this host: of existing volumes and those deleted volumes kept.
-  struct HostSnapshot {
-    std::string volume;
-    SnapshotInfo info;
-    bool volume_deleted = false;
-  };
-  Result<std::vector<HostSnapshot>> all_snapshots();
-  // Deletes VOLUME@SNAPSHOT, whether its volume exists or was deleted.
-  Result<void> delete_any_snapshot(const std::string& volume, const std::string& snapshot);
+  // Replicas and snapshots go to the volume's storage driver; freeze is their quiesce
+  // (volume_ops.cpp).
+  Result<std::string> add_replica(const std::string& volume) override;
+  Result<void> remove_replica(const std::string& volume, const std::string& id) override;
+  Result<std::vector<std::string>> rebuild(const std::string& volume) override;
+  Result<SnapshotInfo> create_snapshot(const std::string& volume,
+                                       const std::string& snapshot) override;
+  Result<std::vector<SnapshotInfo>> list_snapshots(const std::string& volume) override;
+  Result<void> delete_snapshot(const std::string& volume, const std::string& snapshot) override;
+  Result<void> revert_snapshot(const std::string& volume, const std::string& snapshot) override;
+  Result<std::vector<HostSnapshot>> all_snapshots() override;
+  Result<void> delete_any_snapshot(const std::string& volume, const std::string& snapshot) override;
+  Result<void> freeze(const std::string& name, bool frozen) override;
 
-  // `maya volume attach`: the volume as a block device on this host, neither formatted nor
-  // mounted (host_attach.cpp). Refused while containers mount it; Docker's Mount, a delete
-  // without --force and operations that need the volume idle are refused while it is attached.
-  // Attaching an attached volume gives its device again; detach of a detached one is a no-op.
-  Result<std::filesystem::path> attach(const std::string& name);
-  Result<void> detach(const std::string& name);
+  // host_attach.cpp
+  Result<std::filesystem::path> attach(const std::string& name) override;
+  Result<void> detach(const std::string& name) override;
+
+  std::vector<std::string> reconcile() override;
+  std::vector<TargetHost*> target_hosts() const override;
+  void configure(VolumeSettings settings) override;
+  Result<StoreSpace> store_space() override;
 
  private:
   std::shared_ptr<std::mutex> lock_for(const std::string& name);
+  VolumeSettings settings();
+  // A volume's record and storage driver, for an operation of its storage driver's optional
+  // capabilities; unless `in_use_ok`, the volume's lock is held (in `guard`) and a volume in
+  // use (mounted, or attached to this host) is refused.
+  struct StorageCall {
+    std::shared_ptr<std::mutex> lock;
+    std::unique_lock<std::mutex> guard;
+    VolumeRecord record;
+    StorageDriver* storage = nullptr;
+  };
+  Result<StorageCall> storage_call(const std::string& name, bool in_use_ok);
   // What to tell whoever creates a volume when the store is overcommitted.
   std::optional<std::string> overcommit_warning();
   Result<StorageDriver*> storage_for(const VolumeSpec& spec);
@@ -118,7 +103,7 @@ class DockerVolumeDriver final : public VolumeDriver {
   VolumeRecords deleted_;  // <state>/deleted-volumes: specs of deleted volumes that kept snapshots
   std::string boot_id_;
   std::mutex settings_mutex_;
-  Settings settings_;
+  VolumeSettings settings_;
   std::mutex locks_mutex_;
   std::map<std::string, std::shared_ptr<std::mutex>> locks_;
 };

@@ -1,0 +1,85 @@
+// Reload (`maya load` again, SIGHUP, POST /v1/reload): the config file read again, what can change
+// now applied, the volumes' targets checked again.
+#include <unistd.h>
+
+#include "lib/common/log.h"
+#include "lib/daemon/daemon_server.h"
+
+namespace maya::daemon {
+using nlohmann::json;
+
+config::VolumeDefaults Daemon::volume_defaults() {
+  std::lock_guard lock(mutex_);
+  return config_.volume_defaults;
+}
+
+// reload(), then every volume's target again (no lock held: that can take seconds): the ones that
+// run are adopted, stopped ones start, broken ones get another chance, and ports are checked again.
+// What is wrong comes back as warnings.
+Result<json> Daemon::reload_all() {
+  MAYA_TRY(answer, reload());
+  if (volumes_) {
+    for (drivers::TargetHost* host : volumes_->target_hosts()) {
+      for (const std::string& note : host->start_targets()) {
+        log::info("targets: " + note);
+        if (note.find(" is broken") != std::string::npos ||
+            note.find(" did not start") != std::string::npos)
+          (*answer)["warnings"].push_back(note);
+      }
+    }
+  }
+  return answer;
+}
+
+// Re-reads the config file. A broken file changes nothing; settings that need a restart (paths,
+// sockets) are kept and reported.
+Result<json> Daemon::reload() {
+  std::lock_guard lock(mutex_);
+  auto fresh = config::load(config_.file);
+  if (!fresh) {
+    log::error("reload refused, keeping the running configuration: " + fresh.error().message);
+    return std::unexpected(fresh.error());
+  }
+  json warnings = keep_restart_settings(*fresh);
+  bool changed = !(*fresh == config_);
+  config_ = std::move(*fresh);
+  if (volumes_) volumes_->configure({config_.volume_defaults.keep_lost_found, config_.store_dir});
+  loaded_wall_ = std::time(nullptr);
+  log::set_level(config_.log_level);
+  log::info(std::string("configuration reloaded from ") + config_.file.string() +
+            (changed ? "" : " (no changes)"));
+  for (const auto& w : warnings) log::warn(w.get<std::string>());
+  return json{
+      {"reloaded", true}, {"changed", changed}, {"warnings", warnings}, {"pid", ::getpid()}};
+}
+
+// Settings that take effect only after a restart keep their running values in `fresh`; one warning
+// for each that changed.
+json Daemon::keep_restart_settings(config::Config& fresh) const {
+  json warnings = json::array();
+  auto keep = [&](auto& field, const auto& current, const char* key) {
+    if (field != current) {
+      warnings.push_back(std::string(key) +
+                         " changed; it takes effect after `maya unload` and `maya load`");
+      field = current;
+    }
+  };
+  keep(fresh.store_dir, config_.store_dir, "[paths] store");
+  keep(fresh.state_dir, config_.state_dir, "[paths] state");
+  keep(fresh.run_dir, config_.run_dir, "[paths] run");
+  keep(fresh.plugin_socket, config_.plugin_socket, "[plugin] socket");
+  keep(fresh.api_listen, config_.api_listen, "[api] listen");
+  keep(fresh.iscsi_address, config_.iscsi_address, "[iscsi] address");
+  keep(fresh.iscsi_discovery_port, config_.iscsi_discovery_port, "[iscsi] discovery_port");
+  keep(fresh.iscsi_port_first, config_.iscsi_port_first, "[iscsi] target_ports");
+  keep(fresh.iscsi_port_last, config_.iscsi_port_last, "[iscsi] target_ports");
+  keep(fresh.iscsi_advertise, config_.iscsi_advertise, "[iscsi] advertise");
+  keep(fresh.iscsi_chap, config_.iscsi_chap, "[iscsi] chap");
+  keep(fresh.iscsi_max_connections, config_.iscsi_max_connections, "[iscsi] max_connections");
+  keep(fresh.iscsi_max_connections_per_address, config_.iscsi_max_connections_per_address,
+       "[iscsi] max_connections_per_address");
+  keep(fresh.storage_drivers, config_.storage_drivers, "[drivers] storage");
+  return warnings;
+}
+
+}  // namespace maya::daemon

@@ -1,0 +1,114 @@
+// The running daemon: one Asio loop serving the control API, the Docker plugin and the iSCSI
+// discovery portal over the host's volume service. daemon.cpp runs it as a process (pidfile, log
+// file, ready pipe, exec on handover); its parts live in files named for them: daemon_server.cpp
+// (start, serve, stop, signals, handover), daemon_listeners.cpp (sockets, inherited or bound; the
+// discovery portal), daemon_status.cpp, daemon_reload.cpp.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "drivers/volume_service.h"
+#include "lib/config/config.h"
+#include "lib/daemon/handover.h"
+#include "lib/daemon/listen_fds.h"
+#include "lib/http/server.h"
+#include "lib/iscsi_target/target.h"
+#include "lib/process/pidfile.h"
+
+namespace maya::daemon {
+
+class Daemon {
+ public:
+  Daemon(config::Config config, PidFile pidfile, bool log_to_file,
+         std::vector<InheritedSocket> inherited);
+  ~Daemon();
+
+  // Opens the volume service (reconciled, its targets started), then every listener.
+  Result<void> start();
+  // Serves until a signal or a request stops it. Returns what to exec when the daemon hands over to
+  // a new image, else nothing.
+  std::optional<Handover> run();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  // Start-up steps, in order (daemon_server.cpp).
+  Result<void> open_volumes();
+  void reconcile_at_start();
+  void start_targets();
+  Result<void> open_control_api();
+  Result<void> open_plugin();
+  void close_unclaimed_sockets();
+  void await_signal();
+  // Serving and stopping.
+  void log_serving() const;
+  void finish_requests();
+  Handover hand_over();
+  void shut_down();
+  void on_signal(boost::system::error_code ec, int sig);
+  Result<void> shutdown(bool stop_targets);
+  Result<nlohmann::json> restart(const std::string& exe);
+  void begin_handover(const std::string& exe);
+  void stop(const std::string& why);
+
+  // Listeners (daemon_listeners.cpp).
+  InheritedSocket* inherited_for(const std::string& role, const std::filesystem::path& path);
+  Result<std::unique_ptr<http::UnixServer>> serve_unix(const std::string& role,
+                                                       const std::filesystem::path& path,
+                                                       http::ServerOptions options,
+                                                       http::Handler handler);
+  Result<void> start_discovery();
+  Result<iscsi_target::TargetOptions> discovery_options();
+  bool serves_docker() const;
+
+  // GET /v1/status (daemon_status.cpp).
+  nlohmann::json status();
+  nlohmann::json sockets_json() const;
+  nlohmann::json store_space(nlohmann::json& warnings) const;
+  std::size_t count_volumes() const;
+
+  // Reload (daemon_reload.cpp).
+  config::VolumeDefaults volume_defaults();
+  Result<nlohmann::json> reload_all();
+  Result<nlohmann::json> reload();
+  nlohmann::json keep_restart_settings(config::Config& fresh) const;
+
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_{io_, SIGTERM, SIGINT, SIGHUP};
+  std::thread watchdog_;
+  std::mutex finished_mutex_;
+  std::condition_variable finished_cv_;
+  bool finished_ = false;
+  std::mutex mutex_;  // guards config_ against handlers on worker threads
+  config::Config config_;
+  PidFile pidfile_;
+  bool log_to_file_;
+  bool stopping_ = false;
+  Clock::time_point started_ = Clock::now();
+  std::time_t started_wall_ = std::time(nullptr);
+  std::time_t loaded_wall_ = std::time(nullptr);
+  std::unique_ptr<drivers::VolumeService> volumes_;
+  std::unique_ptr<http::UnixServer> control_;
+  std::unique_ptr<http::UnixServer> plugin_;
+  std::unique_ptr<iscsi_target::Target> discovery_;
+  std::string discovery_error_;
+  std::vector<InheritedSocket> inherited_;
+  std::map<std::string, bool> owned_;  // role → maya removes the socket file at stop
+  std::vector<std::string> adopted_;   // logged once the daemon runs
+  std::optional<Handover> handover_;
+  const std::string instance_;  // random; changes with every exec
+};
+
+}  // namespace maya::daemon
