@@ -36,7 +36,8 @@ int cmd_init(Globals& globals, const Args& args) {
                 {"host_id", cfg.host_id},
                 {"store", cfg.store_dir.string()},
                 {"state", cfg.state_dir.string()},
-                {"run", cfg.run_dir.string()}});
+                {"run", cfg.run_dir.string()},
+                {"api_credentials", cfg.api_credentials.string()}});
     return 0;
   }
   std::cout << (result->overwritten ? "Replaced " : "Wrote ") << cfg.file.string() << "\n"
@@ -44,6 +45,7 @@ int cmd_init(Globals& globals, const Args& args) {
             << "  store   " << cfg.store_dir.string() << "\n"
             << "  state   " << cfg.state_dir.string() << "\n"
             << "  run     " << cfg.run_dir.string() << "\n"
+            << "  API key " << cfg.api_credentials.string() << " (profile maya)\n"
             << "Next: maya"
             << (globals.config.empty() && root.empty() ? "" : " --config " + cfg.file.string())
             << " load\n";
