@@ -56,14 +56,15 @@ http::Response Metadata::handle(const http::Request& request, Clock::time_point 
   if (auto token = request.header("X-aws-ec2-metadata-token"); token && !token_valid(*token, now))
     return text(401, "the X-aws-ec2-metadata-token is invalid or expired");
 
-  if (path == "/latest" || path == "/latest/") return text(200, "meta-data/");
-  if (path == "/latest/meta-data" || path == "/latest/meta-data/")
-    return text(200, "instance-id\nplacement/");
-  if (path == "/latest/meta-data/instance-id") return text(200, identity_.instance_id);
-  if (path == "/latest/meta-data/placement" || path == "/latest/meta-data/placement/")
-    return text(200, "availability-zone\nregion");
-  if (path == "/latest/meta-data/placement/availability-zone") return text(200, identity_.zone);
-  if (path == "/latest/meta-data/placement/region") return text(200, identity_.region);
+  // A trailing slash names the same entry (botocore asks for ".../availability-zone/").
+  std::string key = path;
+  while (key.size() > 1 && key.back() == '/') key.pop_back();
+  if (key == "/latest") return text(200, "meta-data/");
+  if (key == "/latest/meta-data") return text(200, "instance-id\nplacement/");
+  if (key == "/latest/meta-data/instance-id") return text(200, identity_.instance_id);
+  if (key == "/latest/meta-data/placement") return text(200, "availability-zone\nregion");
+  if (key == "/latest/meta-data/placement/availability-zone") return text(200, identity_.zone);
+  if (key == "/latest/meta-data/placement/region") return text(200, identity_.region);
   return text(404, "no metadata at " + path);
 }
 

@@ -28,6 +28,8 @@ TEST(EbsMetadata, AnswersTheDocumentedPathsAsPlainText) {
   EXPECT_EQ(id.content_type, "text/plain");
   EXPECT_EQ(md.handle(get("/latest/meta-data/placement/availability-zone")).body, "maya-1a");
   EXPECT_EQ(md.handle(get("/latest/meta-data/placement/region")).body, "maya-1");
+  // botocore asks with a trailing slash.
+  EXPECT_EQ(md.handle(get("/latest/meta-data/placement/availability-zone/")).body, "maya-1a");
   EXPECT_EQ(md.handle(get("/latest/meta-data/")).body, "instance-id\nplacement/");
   EXPECT_EQ(md.handle(get("/latest/meta-data/placement/")).body, "availability-zone\nregion");
   EXPECT_EQ(md.handle(get("/latest/meta-data/ami-id")).status, 404);
