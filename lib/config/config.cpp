@@ -353,9 +353,8 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
   }
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
-      value > 65535)
-    return fail("\"" + std::string(port) + "\" is not a port (1-65535)");
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535)
+    return fail("\"" + std::string(port) + "\" is not a port (0-65535; 0 picks a free one)");
   return Endpoint{std::string(host), static_cast<std::uint16_t>(value)};
 }
 

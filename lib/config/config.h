@@ -97,7 +97,8 @@ Result<Config> load(const fs::path& file);
 // "90s", "15m", "1h": a whole number and a unit (s, m or h).
 Result<std::chrono::seconds> parse_duration(std::string_view text);
 
-// Splits "IP:PORT" or "[IPv6]:PORT"; the host must be a literal IPv4 or IPv6 address.
+// Splits "IP:PORT" or "[IPv6]:PORT"; the host must be a literal IPv4 or IPv6 address. Port 0
+// asks for any free port (`maya status` shows the one bound).
 Result<Endpoint> parse_endpoint(std::string_view text);
 
 }  // namespace maya::config

@@ -163,6 +163,9 @@ TEST(Config, ApiRegionZoneAndDurations) {
   auto zone_default = parse_text(std::string(kMinimal) + "[api]\nregion = \"r-7\"\n");
   ASSERT_TRUE(zone_default.has_value()) << zone_default.error().message;
   EXPECT_EQ(zone_default->api_zone, "r-7a");
+  auto any_port = parse_text(std::string(kMinimal) + "[api]\nlisten = \"127.0.0.1:0\"\n");
+  ASSERT_TRUE(any_port.has_value()) << any_port.error().message;
+  EXPECT_EQ(any_port->api_listen.port, 0);
   EXPECT_EQ(parse_duration("2h").value(), std::chrono::hours(2));
   EXPECT_FALSE(parse_duration("m").has_value());
   EXPECT_FALSE(parse_duration("5d").has_value());
