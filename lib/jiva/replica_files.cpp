@@ -4,8 +4,8 @@
 
 namespace maya::jiva {
 
-block::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest& manifest) {
-  block::Replicator::Member m;
+replica::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest& manifest) {
+  maya::replica::Replicator::Member m;
   m.id = replica.id;
   auto dir = replica_dir(replica);
   if (!dir) {
@@ -20,7 +20,7 @@ block::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest
     m.error = data.error().message;
     return m;
   }
-  auto journal = block::FileJournal::open(*dir);
+  auto journal = maya::replica::FileJournal::open(*dir);
   if (!journal) {
     m.error = journal.error().message;
     return m;
@@ -30,8 +30,8 @@ block::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest
   return m;
 }
 
-std::vector<block::Replicator::Member> open_replicas(const Manifest& manifest) {
-  std::vector<block::Replicator::Member> members;
+std::vector<replica::Replicator::Member> open_replicas(const Manifest& manifest) {
+  std::vector<replica::Replicator::Member> members;
   for (const auto& r : manifest.replicas) members.push_back(open_replica(r, manifest));
   return members;
 }

@@ -3,10 +3,10 @@
 #include <chrono>
 #include <cstring>
 
-#include "lib/block/replicator_internal.h"
 #include "lib/common/log.h"
+#include "lib/replica/replicator_internal.h"
 
-namespace maya::block {
+namespace maya::replica {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -258,4 +258,4 @@ void Replicator::converge_once() {
   }
 }
 
-}  // namespace maya::block
+}  // namespace maya::replica

@@ -3,10 +3,10 @@
 #include <bit>
 #include <latch>
 
-#include "lib/block/replicator_internal.h"
 #include "lib/common/log.h"
+#include "lib/replica/replicator_internal.h"
 
-namespace maya::block {
+namespace maya::replica {
 
 const char* mode_name(ReplicaMode mode) {
   switch (mode) {
@@ -336,7 +336,7 @@ Result<void> Replicator::flush() {
       0, 0);
 }
 
-Result<Extent> Replicator::extent_at(std::uint64_t offset) {
+Result<block::Extent> Replicator::extent_at(std::uint64_t offset) {
   std::shared_lock io(io_mutex_);
   for (int attempt = 0; attempt < 16; ++attempt) {
     auto readers = read_set();
@@ -415,7 +415,7 @@ void Replicator::clean_once() {
 // The fullest store among the replicas in the volume decides: crossing space_warn_percent
 // upwards logs a warning and counts one soft-threshold event; falling back below clears it.
 void Replicator::check_space() {
-  std::optional<SpaceUsage> worst;
+  std::optional<block::SpaceUsage> worst;
   std::string worst_id;
   unsigned worst_percent = 0;
   {
@@ -463,9 +463,9 @@ Replicator::SpaceStatus Replicator::space_status() const {
   return space_status_;
 }
 
-std::optional<SpaceUsage> Replicator::space() const {
+std::optional<block::SpaceUsage> Replicator::space() const {
   std::lock_guard lock(space_mutex_);
   return space_status_.usage;
 }
 
-}  // namespace maya::block
+}  // namespace maya::replica

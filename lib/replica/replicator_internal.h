@@ -10,9 +10,9 @@
 
 #include "lib/common/fd.h"
 
-#include "lib/block/replicator.h"
+#include "lib/replica/replicator.h"
 
-namespace maya::block {
+namespace maya::replica {
 
 // A replica's own thread, for writes fanned out in parallel.
 class Lane {
@@ -62,7 +62,7 @@ struct Replicator::RebuildPlan {
 
 struct Replicator::Replica {
   std::string id;
-  std::unique_ptr<BlockBackend> data;
+  std::unique_ptr<block::BlockBackend> data;
   std::unique_ptr<ReplicaJournal> journal;
   ReplicaMode mode = ReplicaMode::ERR;
   ReplicaMeta meta;  // as loaded, then as last saved
@@ -96,4 +96,4 @@ class Replicator::SnapshotCopy {
   std::thread thread;
 };
 
-}  // namespace maya::block
+}  // namespace maya::replica

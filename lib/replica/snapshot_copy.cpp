@@ -13,16 +13,16 @@
 #include <thread>
 
 #include "lib/block/file_copy.h"
-#include "lib/block/replicator_internal.h"
 #include "lib/common/fd.h"
 #include "lib/common/log.h"
+#include "lib/replica/replicator_internal.h"
 
-namespace maya::block {
+namespace maya::replica {
 
 namespace fs = std::filesystem;
 
 // Copies region `r` into the snapshot unless done, with the region's stripe held exclusively.
-Result<void> copy_snapshot_region(Replicator::SnapshotCopy& s, BlockBackend& source,
+Result<void> copy_snapshot_region(Replicator::SnapshotCopy& s, block::BlockBackend& source,
                                   std::shared_mutex& stripe, std::uint64_t r, std::uint64_t size) {
   std::unique_lock lock(stripe);
   if (s.copied.test(r)) return {};
@@ -36,7 +36,7 @@ Result<void> copy_snapshot_region(Replicator::SnapshotCopy& s, BlockBackend& sou
     if (extent->mapped) {
       buffer.resize(stop - pos);
       MAYA_TRY(got, source.read(pos, buffer));
-      MAYA_TRY_VOID(write_at(s.fd.get(), buffer, pos));
+      MAYA_TRY_VOID(block::write_at(s.fd.get(), buffer, pos));
     }
     pos = stop;
   }
@@ -84,7 +84,7 @@ Result<void> Replicator::snapshot(const fs::path& file) {
   if (fd.get() < 0) return fail("cannot create " + file.string() + ": " + std::strerror(errno));
   auto s = std::make_shared<SnapshotCopy>(file, std::move(fd), regions_);
   s->total = options_.size_bytes;
-  BlockBackend& source = *readers.front()->data;
+  block::BlockBackend& source = *readers.front()->data;
   if (source.native_fd() >= 0 &&
       ::ftruncate(s->fd.get(), static_cast<off_t>(options_.size_bytes)) == 0 &&
       ::ioctl(s->fd.get(), FICLONE, source.native_fd()) == 0 &&
@@ -163,7 +163,7 @@ Result<void> Replicator::revert(const fs::path& file) {
   for (const auto& r : replicas_) {
     if (r->mode != ReplicaMode::RW) continue;
     if (r->data->native_fd() < 0) return fail("replica " + r->id + " is not a file");
-    auto copied = copy_fd(from.get(), r->data->native_fd(), options_.size_bytes);
+    auto copied = block::copy_fd(from.get(), r->data->native_fd(), options_.size_bytes);
     if (!copied) {
       r->mode = ReplicaMode::ERR;
       r->error = "revert failed: " + copied.error().message;
@@ -200,4 +200,4 @@ Result<void> Replicator::revert(const fs::path& file) {
   return {};
 }
 
-}  // namespace maya::block
+}  // namespace maya::replica

@@ -2,10 +2,10 @@
 // adding and removing replicas, clean close.
 #include <algorithm>
 
-#include "lib/block/replicator_internal.h"
 #include "lib/common/log.h"
+#include "lib/replica/replicator_internal.h"
 
-namespace maya::block {
+namespace maya::replica {
 
 Result<std::unique_ptr<Replicator>> Replicator::open(std::vector<Member> members, Options options) {
   if (members.empty()) return fail("a volume needs at least one replica");
@@ -480,4 +480,4 @@ void Replicator::close() {
   }
 }
 
-}  // namespace maya::block
+}  // namespace maya::replica

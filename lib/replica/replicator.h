@@ -47,10 +47,10 @@
 #include <vector>
 
 #include "lib/block/backend.h"
-#include "lib/block/region_bitmap.h"
-#include "lib/block/replica_journal.h"
+#include "lib/replica/region_bitmap.h"
+#include "lib/replica/replica_journal.h"
 
-namespace maya::block {
+namespace maya::replica {
 
 enum class ReplicaMode { RW, WO, ERR };
 const char* mode_name(ReplicaMode mode);
@@ -79,11 +79,11 @@ struct SnapshotCopyStatus {
   std::string error;  // why the copy failed (finished)
 };
 
-class Replicator final : public BlockBackend {
+class Replicator final : public block::BlockBackend {
  public:
   struct Member {
     std::string id;
-    std::unique_ptr<BlockBackend> data;
+    std::unique_ptr<block::BlockBackend> data;
     std::unique_ptr<ReplicaJournal> journal;  // null: the replica could not be opened (ERR)
     std::string error;                        // why it could not be opened
   };
@@ -116,7 +116,7 @@ class Replicator final : public BlockBackend {
   Result<void> write(std::uint64_t offset, std::span<const std::byte> data, bool fua) override;
   Result<void> flush() override;
   Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
-  Result<Extent> extent_at(std::uint64_t offset) override;
+  Result<block::Extent> extent_at(std::uint64_t offset) override;
 
   // Flushes everything, marks the journals clean and stops the threads. Idempotent.
   void close();
@@ -130,13 +130,13 @@ class Replicator final : public BlockBackend {
   // The fullest replica store (checked every clean interval), and the warning while it is past
   // space_warn_percent ("" otherwise).
   struct SpaceStatus {
-    std::optional<SpaceUsage> usage;
+    std::optional<block::SpaceUsage> usage;
     unsigned used_percent = 0;
     unsigned warn_percent = 0;
     std::string warning;
   };
   SpaceStatus space_status() const;
-  std::optional<SpaceUsage> space() const override;
+  std::optional<block::SpaceUsage> space() const override;
   std::uint64_t soft_threshold_events() const override { return soft_threshold_events_.load(); }
   // Checks the stores now (the cleaner does it every clean interval).
   void check_space();
@@ -268,4 +268,4 @@ class Replicator final : public BlockBackend {
   std::shared_ptr<SnapshotCopy> current_snapshot() const;
 };
 
-}  // namespace maya::block
+}  // namespace maya::replica
