@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "lib/block/memory_backend.h"
 #include "lib/replica/replicator.h"
+#include "tests/support/memory_backend.h"
 
 namespace maya::replica::fakes {
 

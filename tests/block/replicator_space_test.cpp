@@ -12,10 +12,10 @@
 #include <future>
 #include <thread>
 
-#include "lib/block/memory_backend.h"
 #include "lib/common/log.h"
 #include "lib/replica/replicator.h"
 #include "tests/block/replica_fakes.h"
+#include "tests/support/memory_backend.h"
 
 namespace maya::replica {
 namespace {

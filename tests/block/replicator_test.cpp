@@ -11,10 +11,10 @@
 #include <thread>
 
 #include "lib/block/file_backend.h"
-#include "lib/block/memory_backend.h"
 #include "lib/common/log.h"
 #include "lib/replica/replicator.h"
 #include "tests/block/replica_fakes.h"
+#include "tests/support/memory_backend.h"
 
 namespace maya::replica {
 namespace {
