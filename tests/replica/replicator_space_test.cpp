@@ -14,7 +14,7 @@
 
 #include "lib/common/log.h"
 #include "lib/replica/replicator.h"
-#include "tests/block/replica_fakes.h"
+#include "tests/replica/replica_fakes.h"
 #include "tests/support/memory_backend.h"
 
 namespace maya::replica {

@@ -13,7 +13,7 @@
 #include "lib/block/file_backend.h"
 #include "lib/common/log.h"
 #include "lib/replica/replicator.h"
-#include "tests/block/replica_fakes.h"
+#include "tests/replica/replica_fakes.h"
 #include "tests/support/memory_backend.h"
 
 namespace maya::replica {
