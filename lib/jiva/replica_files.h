@@ -1,5 +1,5 @@
-// A jiva replica on disk, opened for the replicator: <replica dir>/data.img (the blocks) and
-// its journal (replica.json, dirty.bitmap, degraded.bitmap; lib/replica/replica_journal.h).
+// A jiva replica, opened for the replicator from its URI in the manifest through
+// lib/replica/child_factory.h (file:///DIR today: DIR/data.img and its journal).
 #pragma once
 
 #include "lib/jiva/manifest.h"
