@@ -79,7 +79,7 @@ Result<void> Replicator::copy_region_range(Replica& source, Replica& target, std
                                            std::uint64_t& done,
                                            const std::function<bool()>& still_valid) {
   std::shared_lock io(io_mutex_);
-  std::unique_lock stripe(stripes_[(offset >> kRegionShift) % kStripes]);
+  std::unique_lock stripe(locks_.of_region(offset >> kRegionShift));
   // A write that failed on the source marked it ERR while holding this stripe: checked now,
   // the source cannot have missed a write to this region.
   if (!still_valid()) return fail("cancelled: the source or the plan changed");

@@ -28,7 +28,21 @@ Replicator::Replicator(Options options)
       degraded_(regions_),
       durable_dirty_(regions_),
       durable_degraded_(regions_),
-      diverged_(regions_) {}
+      diverged_(regions_),
+      copier_(SnapshotCopier::Volume{
+          .size_bytes = options.size_bytes,
+          .locks = &locks_,
+          .stopping =
+              [this] {
+                std::lock_guard lock(threads_mutex_);
+                return stopping_;
+              },
+          .with_reader =
+              [this](const std::function<Result<void>(block::BlockBackend*)>& copy) {
+                std::shared_lock io(io_mutex_);
+                return copy(first_reader());
+              },
+      }) {}
 
 Replicator::~Replicator() {
   close();
@@ -52,37 +66,10 @@ std::vector<Replicator::ReplicaPtr> Replicator::read_set() const {
   return out;
 }
 
-std::vector<std::size_t> Replicator::stripes_of(std::uint64_t offset, std::uint64_t length) const {
-  std::vector<std::size_t> stripes;
-  if (length == 0) return stripes;
-  const std::uint64_t first = offset >> kRegionShift;
-  const std::uint64_t last = (offset + length - 1) >> kRegionShift;
-  for (std::uint64_t r = first; r <= last && stripes.size() < kStripes; ++r)
-    stripes.push_back(static_cast<std::size_t>(r % kStripes));
-  std::sort(stripes.begin(), stripes.end());
-  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
-  return stripes;
+block::BlockBackend* Replicator::first_reader() const {
+  auto readers = read_set();
+  return readers.empty() ? nullptr : readers.front()->data.get();
 }
-
-namespace {
-
-// Holds region stripes shared (or exclusive) in ascending order, so two holders never deadlock.
-class StripeLock {
- public:
-  StripeLock(std::array<std::shared_mutex, 256>& stripes, std::vector<std::size_t> which)
-      : stripes_(stripes), which_(std::move(which)) {
-    for (std::size_t s : which_) stripes_[s].lock_shared();
-  }
-  ~StripeLock() {
-    for (auto it = which_.rbegin(); it != which_.rend(); ++it) stripes_[*it].unlock_shared();
-  }
-
- private:
-  std::array<std::shared_mutex, 256>& stripes_;
-  std::vector<std::size_t> which_;
-};
-
-}  // namespace
 
 Result<void> Replicator::mark_written(std::uint64_t offset, std::uint64_t length,
                                       const std::vector<ReplicaPtr>& targets) {
@@ -292,10 +279,12 @@ Result<void> Replicator::write(std::uint64_t offset, std::span<const std::byte> 
   std::shared_lock io(io_mutex_);
   if (closing_) return fail("the volume is shutting down");
   if (read_only_flag_.load()) MAYA_TRY_VOID(leave_read_only());
-  if (snapshot_) {
-    if (auto saved = snapshot_before_write(offset, data.size()); !saved) return saved;
+  if (copier_.active()) {
+    if (auto saved = copier_.before_write(offset, data.size(), [this] { return first_reader(); });
+        !saved)
+      return saved;
   }
-  StripeLock stripes(stripes_, stripes_of(offset, data.size()));
+  RegionLocks::Shared regions(locks_, offset, data.size());
   auto targets = write_set();
   MAYA_TRY(marked, mark_written(offset, data.size(), targets));
   MAYA_TRY(written,
@@ -310,10 +299,12 @@ Result<void> Replicator::discard(std::uint64_t offset, std::uint64_t length) {
   std::shared_lock io(io_mutex_);
   if (closing_) return fail("the volume is shutting down");
   if (read_only_flag_.load()) MAYA_TRY_VOID(leave_read_only());
-  if (snapshot_) {
-    if (auto saved = snapshot_before_write(offset, length); !saved) return saved;
+  if (copier_.active()) {
+    if (auto saved = copier_.before_write(offset, length, [this] { return first_reader(); });
+        !saved)
+      return saved;
   }
-  StripeLock stripes(stripes_, stripes_of(offset, length));
+  RegionLocks::Shared regions(locks_, offset, length);
   auto targets = write_set();
   MAYA_TRY(marked, mark_written(offset, length, targets));
   MAYA_TRY(done, fan_out(
@@ -382,7 +373,7 @@ void Replicator::clean_once() {
     if (candidates.test(r)) busy[r % kStripes] = true;
   }
   for (std::size_t s = 0; s < kStripes; ++s) {
-    if (busy[s]) std::unique_lock barrier(stripes_[s]);  // waits for writes in flight there
+    if (busy[s]) std::unique_lock barrier(locks_.stripe(s));  // waits for writes in flight there
   }
   // The flush goes by the write path's policy: out of space on every RW replica keeps them all
   // and keeps the dirty regions (diverged) until they are copied; any other failure, or a
@@ -395,7 +386,7 @@ void Replicator::clean_once() {
   if (write_set().size() != targets.size()) return;
   for (std::size_t s = 0; s < kStripes; ++s) {
     if (!busy[s]) continue;
-    std::unique_lock stripe(stripes_[s], std::try_to_lock);
+    std::unique_lock stripe(locks_.stripe(s), std::try_to_lock);
     if (!stripe.owns_lock()) continue;  // busy: next time
     std::vector<std::uint64_t> words;
     std::lock_guard lock(bitmap_mutex_);
@@ -456,6 +447,27 @@ void Replicator::check_space() {
                             std::to_string(worst_percent) + "% full (warning at " +
                             std::to_string(warn) + "%): writes fail once it is full";
   }
+}
+
+Result<void> Replicator::snapshot(const std::filesystem::path& file) {
+  std::unique_lock io(io_mutex_);  // the point in time: no I/O in flight from here
+  return copier_.take(file, [&]() -> Result<block::BlockBackend*> {
+    auto readers = read_set();
+    if (readers.empty()) return fail("no replica can serve reads (all failed)");
+    for (const auto& r : write_set()) {
+      if (auto flushed = r->data->flush(); !flushed)
+        return fail("flush before the snapshot", flushed.error());
+    }
+    return readers.front()->data.get();
+  });
+}
+
+std::optional<SnapshotCopyStatus> Replicator::snapshot_status() const {
+  return copier_.status();
+}
+
+Result<void> Replicator::wait_snapshot() {
+  return copier_.wait();
 }
 
 Replicator::SpaceStatus Replicator::space_status() const {

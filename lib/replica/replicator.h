@@ -24,9 +24,9 @@
 //   a crash only those are compared; `degraded` marks regions written while a replica is away,
 //   so that it catches up by copying only those. Both live in every replica's journal.
 // - Rebuild (rebuild.cpp): a WO replica gets the allocated ranges of an RW one (holes stay
-//   holes), region by region under a region lock so concurrent writes land right, each region
-//   read back and compared, then it becomes RW.
-// - Snapshots (snapshot_copy.cpp): a point-in-time copy into a file, by reflink when the file
+//   holes), region by region under a region lock (region_locks.h) so concurrent writes land
+//   right, each region read back and compared, then it becomes RW.
+// - Snapshots (snapshot_copier.h): a point-in-time copy into a file, by reflink when the file
 //   system can, else copied in the background with copy-before-write of regions not yet copied.
 #pragma once
 
@@ -48,7 +48,9 @@
 
 #include "lib/block/backend.h"
 #include "lib/replica/region_bitmap.h"
+#include "lib/replica/region_locks.h"
 #include "lib/replica/replica_journal.h"
+#include "lib/replica/snapshot_copier.h"
 
 namespace maya::replica {
 
@@ -69,14 +71,6 @@ struct RebuildStatus {
   std::uint64_t done_bytes = 0, total_bytes = 0;
   double rate_bytes_per_s = 0;
   double eta_seconds = 0;
-};
-
-struct SnapshotCopyStatus {
-  std::filesystem::path file;
-  std::uint64_t done_bytes = 0, total_bytes = 0;
-  bool reflinked = false;
-  bool finished = false;
-  std::string error;  // why the copy failed (finished)
 };
 
 class Replicator final : public block::BlockBackend {
@@ -166,16 +160,11 @@ class Replicator final : public block::BlockBackend {
   struct RebuildPlan;
   using ReplicaPtr = std::shared_ptr<Replica>;
 
- public:
-  class SnapshotCopy;  // snapshot_copy.cpp
-
- private:
   explicit Replicator(Options options);
   Result<void> start(std::vector<Member> members);
 
-  // I/O path (replicator.cpp). Region stripes are held shared by every write and discard while
-  // it marks its regions and reaches the replicas; rebuild, the cleaner and snapshot copies
-  // hold a stripe exclusively for the regions they work on.
+  // I/O path (replicator.cpp). Every write and discard holds its regions' locks shared while
+  // it marks them and reaches the replicas (region_locks.h).
   Result<void> mark_written(std::uint64_t offset, std::uint64_t length,
                             const std::vector<ReplicaPtr>& targets);
   std::vector<ReplicaPtr> write_set() const;
@@ -187,9 +176,8 @@ class Replicator final : public block::BlockBackend {
   // dirty), saving the dirty marks to `targets` where they have room.
   void mark_diverged(std::uint64_t offset, std::uint64_t length,
                      const std::vector<ReplicaPtr>& targets);
-  std::vector<std::size_t> stripes_of(std::uint64_t offset, std::uint64_t length) const;
-  // Copy-before-write of regions a background snapshot copy has not reached (snapshot_copy.cpp).
-  Result<void> snapshot_before_write(std::uint64_t offset, std::uint64_t length);
+  // The data of the first RW replica, or null (snapshot copies read from it).
+  block::BlockBackend* first_reader() const;
   void clean_loop();
   void clean_once();
   // Copies regions a write that ran out of space may have left different (diverged_) from the
@@ -247,8 +235,8 @@ class Replicator final : public block::BlockBackend {
 
   // I/O pauses (snapshot point, revert, remove) take this exclusively; every I/O shares it.
   std::shared_mutex io_mutex_;
-  static constexpr std::size_t kStripes = 256;
-  std::array<std::shared_mutex, kStripes> stripes_;
+  RegionLocks locks_;
+  static constexpr std::size_t kStripes = RegionLocks::kStripes;
 
   mutable std::mutex threads_mutex_;
   std::condition_variable threads_cv_;
@@ -260,12 +248,8 @@ class Replicator final : public block::BlockBackend {
   std::optional<RebuildStatus> rebuild_;
   bool rebuild_busy_ = false;
 
-  // The last snapshot copy. Replaced only with io_mutex_ held exclusively and snapshot_mutex_
-  // held; the write path reads it under io_mutex_ shared, everyone else copies the pointer
-  // under snapshot_mutex_.
-  std::shared_ptr<SnapshotCopy> snapshot_;
-  mutable std::mutex snapshot_mutex_;
-  std::shared_ptr<SnapshotCopy> current_snapshot() const;
+  // Last: destroyed first, so that no copy thread outlives what it reads.
+  SnapshotCopier copier_;
 };
 
 }  // namespace maya::replica

@@ -1,7 +1,13 @@
 // Replicator's replica set: choosing the sources at open, the failure policy, generations,
-// adding and removing replicas, clean close.
-#include <algorithm>
+// adding and removing replicas, reverting to a snapshot, clean close.
+#include <fcntl.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "lib/block/file_copy.h"
+#include "lib/common/fd.h"
 #include "lib/common/log.h"
 #include "lib/replica/replicator_internal.h"
 
@@ -424,6 +430,53 @@ void Replicator::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
   }
   log::info("replica " + replica->id + " is rebuilt and serves reads (generation " +
             std::to_string(generation_) + ")");
+}
+
+// Every RW replica gets the snapshot's contents; the others are rebuilt from them.
+Result<void> Replicator::revert(const std::filesystem::path& file) {
+  Fd from(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (from.get() < 0) return fail("cannot open " + file.string() + ": " + std::strerror(errno));
+  if (copier_.copying()) return fail("a snapshot is still being copied; try again when it is done");
+  std::unique_lock io(io_mutex_);
+  std::unique_lock lock(members_mutex_);
+  for (const auto& r : replicas_) {
+    if (r->mode != ReplicaMode::RW) continue;
+    if (r->data->native_fd() < 0) return fail("replica " + r->id + " is not a file");
+    auto copied = block::copy_fd(from.get(), r->data->native_fd(), options_.size_bytes);
+    if (!copied) {
+      r->mode = ReplicaMode::ERR;
+      r->error = "revert failed: " + copied.error().message;
+      log::error("replica " + r->id + ": " + r->error);
+    }
+  }
+  // Every RW replica now holds the snapshot; the others copy everything again.
+  for (const auto& r : replicas_) {
+    if (r->mode == ReplicaMode::WO) plan_rebuild(*r);
+    if (r->mode == ReplicaMode::WO && r->plan)
+      r->plan->full = true;  // plan_rebuild bumped the epoch
+  }
+  // Replicas that are away hold pre-revert data everywhere: when they come back they copy
+  // everything (their generation is older than where the degraded bitmap starts now).
+  const bool any_away = std::any_of(replicas_.begin(), replicas_.end(),
+                                    [](const ReplicaPtr& r) { return r->mode != ReplicaMode::RW; });
+  degraded_since_ = any_away ? generation_ + 2 : 0;  // save_membership() moves to generation_ + 1
+  {
+    std::lock_guard bits(bitmap_mutex_);
+    durable_dirty_.clear_all();
+    durable_degraded_.clear_all();
+    dirty_.clear_all();
+    degraded_.clear_all();
+    for (const auto& r : replicas_) {
+      if (r->mode == ReplicaMode::ERR) continue;
+      (void)r->journal->save_bitmap(BitmapKind::dirty, dirty_);
+      (void)r->journal->save_bitmap(BitmapKind::degraded, degraded_);
+      (void)r->journal->sync();
+    }
+  }
+  MAYA_TRY(saved, save_membership());
+  lock.unlock();
+  threads_cv_.notify_all();
+  return {};
 }
 
 std::vector<ReplicaStatus> Replicator::replicas() const {
