@@ -1,5 +1,9 @@
 // Replicator: a BlockBackend that mirrors a volume over N replicas (Longhorn's engine split:
-// fan-out writes, a replica set with RW/WO/ERR modes, a failure policy, a rebuild task).
+// fan-out writes, a replica set with RW/WO/ERR modes, a failure policy, a rebuild task). It is
+// the facade over the types that do each job: ReplicaSet (replica_set.h: membership,
+// generations, failure policy), Writer (writer.h: fan-out), RegionMarks (region_marks.h: the
+// dirty/degraded/diverged regions and their journaling), Rebuilder (rebuilder.h) and
+// SnapshotCopier (snapshot_copier.h). It owns the volume's I/O lock and the cleaner thread.
 //
 // - Writes go to every RW and WO replica from the caller's one buffer and are acknowledged once
 //   all of them have it; small writes run one after another on the caller's thread (cheaper
@@ -23,21 +27,17 @@
 // - Regions are 1 MiB. `dirty` marks regions written since they were last idle, so that after
 //   a crash only those are compared; `degraded` marks regions written while a replica is away,
 //   so that it catches up by copying only those. Both live in every replica's journal.
-// - Rebuild (rebuild.cpp): a WO replica gets the allocated ranges of an RW one (holes stay
+// - Rebuild (rebuilder.h): a WO replica gets the allocated ranges of an RW one (holes stay
 //   holes), region by region under a region lock (region_locks.h) so concurrent writes land
 //   right, each region read back and compared, then it becomes RW.
 // - Snapshots (snapshot_copier.h): a point-in-time copy into a file, by reflink when the file
 //   system can, else copied in the background with copy-before-write of regions not yet copied.
 #pragma once
 
-#include <sys/types.h>
-
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,40 +47,19 @@
 #include <vector>
 
 #include "lib/block/backend.h"
-#include "lib/replica/region_bitmap.h"
+#include "lib/replica/rebuilder.h"
 #include "lib/replica/region_locks.h"
-#include "lib/replica/replica_journal.h"
+#include "lib/replica/region_marks.h"
+#include "lib/replica/replica.h"
+#include "lib/replica/replica_set.h"
 #include "lib/replica/snapshot_copier.h"
+#include "lib/replica/writer.h"
 
 namespace maya::replica {
 
-enum class ReplicaMode { RW, WO, ERR };
-const char* mode_name(ReplicaMode mode);
-
-struct ReplicaStatus {
-  std::string id;
-  ReplicaMode mode = ReplicaMode::ERR;
-  std::uint64_t generation = 0;
-  std::uint64_t revision = 0;
-  std::string error;  // why it is ERR
-};
-
-struct RebuildStatus {
-  std::string replica;
-  std::string kind;  // "full" | "regions"
-  std::uint64_t done_bytes = 0, total_bytes = 0;
-  double rate_bytes_per_s = 0;
-  double eta_seconds = 0;
-};
-
 class Replicator final : public block::BlockBackend {
  public:
-  struct Member {
-    std::string id;
-    std::unique_ptr<block::BlockBackend> data;
-    std::unique_ptr<ReplicaJournal> journal;  // null: the replica could not be opened (ERR)
-    std::string error;                        // why it could not be opened
-  };
+  using Member = ::maya::replica::Member;
   struct Options {
     std::uint64_t size_bytes = 0;
     std::uint32_t block_size = 512;
@@ -105,7 +84,7 @@ class Replicator final : public block::BlockBackend {
   std::uint64_t size_bytes() const override { return options_.size_bytes; }
   std::uint32_t block_size() const override { return options_.block_size; }
   bool thin() const override { return options_.thin; }
-  bool discard_zeroes() const override { return discard_zeroes_; }
+  bool discard_zeroes() const override { return set_.discard_zeroes(); }
   Result<void> read(std::uint64_t offset, std::span<std::byte> out) override;
   Result<void> write(std::uint64_t offset, std::span<const std::byte> data, bool fua) override;
   Result<void> flush() override;
@@ -115,12 +94,12 @@ class Replicator final : public block::BlockBackend {
   // Flushes everything, marks the journals clean and stops the threads. Idempotent.
   void close();
 
-  std::vector<ReplicaStatus> replicas() const;
-  std::string health() const;  // healthy | degraded | failed
-  std::optional<RebuildStatus> rebuild_status() const;
-  std::uint64_t generation() const;
+  std::vector<ReplicaStatus> replicas() const { return set_.statuses(); }
+  std::string health() const { return set_.health(); }  // healthy | degraded | failed
+  std::optional<RebuildStatus> rebuild_status() const { return rebuilder_.status(); }
+  std::uint64_t generation() const { return set_.generation(); }
   // Why writes are refused while reads go on (the membership cannot be saved: no space), or "".
-  std::string read_only_reason() const;
+  std::string read_only_reason() const { return set_.read_only_reason(); }
   // The fullest replica store (checked every clean interval), and the warning while it is past
   // space_warn_percent ("" otherwise).
   struct SpaceStatus {
@@ -136,117 +115,61 @@ class Replicator final : public block::BlockBackend {
   void check_space();
 
   // Takes replica `id` out of the I/O path as if it had failed (tests, `replica fault`).
-  Result<void> fail_replica(const std::string& id, const std::string& why);
+  Result<void> fail_replica(const std::string& id, const std::string& why) {
+    return set_.fail_replica(id, why);
+  }
   // Adds a new (empty) replica, or brings back one that is ERR with fresh handles: it starts
   // WO and is rebuilt, from the regions it missed when its journal allows, else fully.
   Result<void> add_replica(Member member);
   // Removes a replica for good; the last RW one cannot go.
-  Result<void> remove_replica(const std::string& id);
+  Result<void> remove_replica(const std::string& id) { return set_.remove_replica(id); }
   // Waits until no rebuild is pending or running (tests).
-  void wait_rebuilds();
+  void wait_rebuilds() { rebuilder_.wait(); }
 
   // A point-in-time copy of the volume into `file` (created). Returns once the point is taken;
   // the copy may finish in the background (snapshot_status()).
   Result<void> snapshot(const std::filesystem::path& file);
-  std::optional<SnapshotCopyStatus> snapshot_status() const;
+  std::optional<SnapshotCopyStatus> snapshot_status() const { return copier_.status(); }
   // Waits for a background snapshot copy; its error if it failed.
-  Result<void> wait_snapshot();
+  Result<void> wait_snapshot() { return copier_.wait(); }
   // Replaces the contents of every replica with `file` (the caller ensures nobody uses the
   // volume); replicas not RW are rebuilt afterwards.
   Result<void> revert(const std::filesystem::path& file);
 
  private:
-  struct Replica;
-  struct RebuildPlan;
-  using ReplicaPtr = std::shared_ptr<Replica>;
-
   explicit Replicator(Options options);
-  Result<void> start(std::vector<Member> members);
 
-  // I/O path (replicator.cpp). Every write and discard holds its regions' locks shared while
-  // it marks them and reaches the replicas (region_locks.h).
-  Result<void> mark_written(std::uint64_t offset, std::uint64_t length,
-                            const std::vector<ReplicaPtr>& targets);
-  std::vector<ReplicaPtr> write_set() const;
-  std::vector<ReplicaPtr> read_set() const;
-  Result<void> fan_out(const std::vector<ReplicaPtr>& targets, std::uint64_t bytes,
-                       const std::function<Result<void>(Replica&)>& op, std::uint64_t offset,
-                       std::uint64_t length);
-  // Marks regions a failed write may have left different between replicas (diverged_ and
-  // dirty), saving the dirty marks to `targets` where they have room.
-  void mark_diverged(std::uint64_t offset, std::uint64_t length,
-                     const std::vector<ReplicaPtr>& targets);
   // The data of the first RW replica, or null (snapshot copies read from it).
   block::BlockBackend* first_reader() const;
+  // Copy-before-write for a running snapshot copy, then the region locks, write-intent marks
+  // and fan-out of a write or discard.
+  Result<void> modify(std::uint64_t offset, std::uint64_t length,
+                      const std::function<Result<void>(Replica&)>& op, std::uint64_t bytes);
   void clean_loop();
+  // Clears the dirty marks of regions idle for an interval, once their data is flushed.
   void clean_once();
-  // Copies regions a write that ran out of space may have left different (diverged_) from the
-  // first RW replica to the others (rebuild.cpp).
-  void converge_once();
-  // Saves the membership again after it could not be (read-only); an error while it still can't.
-  Result<void> leave_read_only();
-
-  // Membership (replicator_membership.cpp). replica_failed takes members_mutex_ itself.
-  // `space`: it failed for lack of space (retried later, see Options::space_retry).
-  void replica_failed(const ReplicaPtr& replica, const std::string& why, std::uint64_t offset,
-                      std::uint64_t length, bool space = false);
-  void set_read_only(const Error& why);  // members_mutex_ held exclusively
-  // ERR replicas that left for lack of space and are due for a retry become WO with a plan.
-  bool retry_full_replicas();
-  Result<void> save_membership();  // members_mutex_ held exclusively
-  ReplicaPtr find(const std::string& id) const;
-  void plan_rebuild(Replica& replica);  // members_mutex_ held exclusively
-
-  // Rebuild (rebuild.cpp).
-  void rebuild_loop();
-  Result<void> rebuild_one(const ReplicaPtr& source, const ReplicaPtr& target);
-  // Copies under the region's stripe, once `still_valid` (checked with the stripe held) says
-  // the source is RW and the target's plan is the one being carried out.
-  Result<void> copy_region_range(Replica& source, Replica& target, std::uint64_t offset,
-                                 std::uint64_t length, bool target_may_hold_data,
-                                 std::uint64_t& done, const std::function<bool()>& still_valid);
-  void promote(const ReplicaPtr& replica, std::uint64_t plan_epoch);
 
   Options options_;
-  bool discard_zeroes_ = true;
-  std::uint64_t regions_;
-
-  mutable std::shared_mutex members_mutex_;  // replicas_' modes and plans, generation_, meta
-  std::vector<ReplicaPtr> replicas_;
-  std::uint64_t generation_ = 0;
-  std::atomic<std::uint64_t> degraded_since_{0};
-  std::atomic<std::uint64_t> revision_{0};
+  RegionMarks marks_;
+  // I/O pauses (snapshot point, revert, add and remove) take this exclusively; every I/O
+  // shares it.
+  std::shared_mutex io_mutex_;
+  RegionLocks locks_;
+  ReplicaSet set_;
+  Writer writer_;
+  Rebuilder rebuilder_;
   std::atomic<std::uint64_t> next_read_{0};
 
-  // `dirty` is saved to the journals before a region's first write; `recent` lives in memory.
-  std::mutex bitmap_mutex_;
-  RegionBitmap dirty_, recent_, degraded_;
-  // The bits of dirty_ and degraded_ known to be in the journals (set only after the save, and
-  // cleared with them, under bitmap_mutex_): a writer that finds its regions here skips the
-  // lock; one that finds a bit in dirty_ alone (being saved, or rolled back) takes it.
-  RegionBitmap durable_dirty_, durable_degraded_;
-  RegionBitmap diverged_;  // a write ran out of space there: replicas may differ until copied
-  std::atomic<std::uint64_t> diverged_count_{0};
-  std::string read_only_;  // members_mutex_; why writes are refused
-  std::atomic<bool> read_only_flag_{false};
   mutable std::mutex space_mutex_;
   SpaceStatus space_status_;  // space_mutex_
   std::atomic<std::uint64_t> soft_threshold_events_{0};
 
-  // I/O pauses (snapshot point, revert, remove) take this exclusively; every I/O shares it.
-  std::shared_mutex io_mutex_;
-  RegionLocks locks_;
-  static constexpr std::size_t kStripes = RegionLocks::kStripes;
-
-  mutable std::mutex threads_mutex_;
+  mutable std::mutex threads_mutex_;  // the cleaner's
   std::condition_variable threads_cv_;
   bool stopping_ = false;
   bool closed_ = false;
   std::atomic<bool> closing_{false};  // close() began: I/O is refused from now on
   std::thread cleaner_;
-  std::thread rebuilder_;
-  std::optional<RebuildStatus> rebuild_;
-  bool rebuild_busy_ = false;
 
   // Last: destroyed first, so that no copy thread outlives what it reads.
   SnapshotCopier copier_;
