@@ -40,12 +40,9 @@ std::vector<ReplicaPtr> ReplicaSet::read_set() const {
   return out;
 }
 
-ReplicaSet::Roles ReplicaSet::roles_of(const std::vector<ReplicaPtr>& targets) const {
+void ReplicaSet::rw_of(const std::vector<ReplicaPtr>& targets, std::vector<bool>& rw) const {
   std::shared_lock lock(mutex_);
-  Roles roles;
-  for (const auto& t : targets) roles.rw.push_back(t->mode == ReplicaMode::RW);
-  roles.read_only = read_only_;
-  return roles;
+  for (std::size_t i = 0; i < targets.size(); ++i) rw[i] = targets[i]->mode == ReplicaMode::RW;
 }
 
 ReplicaPtr ReplicaSet::find(const std::string& id) const {

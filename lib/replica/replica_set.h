@@ -45,13 +45,20 @@ class ReplicaSet {
   // The replicas writes reach (RW and WO) and those reads go to (RW).
   std::vector<ReplicaPtr> write_set() const;
   std::vector<ReplicaPtr> read_set() const;
-  // Which of `targets` are RW now, and why writes are refused ("" when they are not), read at
-  // one moment.
-  struct Roles {
-    std::vector<bool> rw;
-    std::string read_only;
-  };
-  Roles roles_of(const std::vector<ReplicaPtr>& targets) const;
+  // Which of `targets` are RW now (into `rw`, sized like `targets`).
+  void rw_of(const std::vector<ReplicaPtr>& targets, std::vector<bool>& rw) const;
+  // Whether a target `took(i)` says took a write is RW now, and why writes are refused (into
+  // `read_only`, "" when they are not), read at one moment.
+  template <class Took>
+  bool served(const std::vector<ReplicaPtr>& targets, const Took& took,
+              std::string& read_only) const {
+    std::shared_lock lock(mutex_);
+    bool any = false;
+    for (std::size_t i = 0; i < targets.size(); ++i)
+      if (took(i) && targets[i]->mode == ReplicaMode::RW) any = true;
+    read_only = read_only_;
+    return any;
+  }
   // A replica is away: writes also mark their regions degraded.
   bool degraded() const { return degraded_since_.load() != 0; }
   bool read_only() const { return read_only_flag_.load(); }

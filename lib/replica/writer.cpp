@@ -44,7 +44,8 @@ Result<void> Writer::fan_out(const std::vector<ReplicaPtr>& targets, std::uint64
   // the write: the volume is full, not broken. Those replicas stay (any that failed otherwise
   // leave); the initiator gets the cause; what the write left may differ between replicas, so
   // its regions stay dirty until they are copied.
-  const std::vector<bool> was_rw = set_.roles_of(targets).rw;
+  std::vector<bool> was_rw(targets.size(), false);
+  set_.rw_of(targets, was_rw);
   bool rw_ok = false, rw_any_full = false;
   Error full_error;
   for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -81,16 +82,15 @@ Result<void> Writer::fan_out(const std::vector<ReplicaPtr>& targets, std::uint64
   // still names a replica that may not hold this write. Acknowledging it would let that replica
   // serve the old data as a source after a restart: the write is refused, whether or not it
   // failed anywhere itself. A flush that lost no replica has nothing to protect.
-  const auto now = set_.roles_of(targets);
-  bool served = false;
-  for (std::size_t i = 0; i < targets.size(); ++i)
-    if (results[i] && now.rw[i]) served = true;
-  const bool refused = served && !now.read_only.empty() && (length > 0 || !last_error.empty());
+  std::string why;
+  const bool served = set_.served(
+      targets, [&](std::size_t i) { return results[i].has_value(); }, why);
+  const bool refused = served && !why.empty() && (length > 0 || !last_error.empty());
   if (refused) {
     // Not acknowledged, but its data may be on some replicas and not others: one answer for
     // reads, and the region kept dirty (durably where the journals allow) until copied.
     if (length > 0) marks_.mark_diverged(offset, length, targets);
-    return fail("the volume is read-only: " + now.read_only, errno_code(ENOSPC));
+    return fail("the volume is read-only: " + why, errno_code(ENOSPC));
   }
   if (!served) {
     return fail("no replica holds the data any more" +
