@@ -12,15 +12,16 @@
 #include <future>
 #include <thread>
 
-#include "lib/block/memory_backend.h"
-#include "lib/block/replicator.h"
 #include "lib/common/log.h"
-#include "tests/block/replica_fakes.h"
+#include "lib/replica/replicator.h"
+#include "tests/replica/replica_fakes.h"
+#include "tests/support/memory_backend.h"
 
-namespace maya::block {
+namespace maya::replica {
 namespace {
 
 using namespace fakes;
+using block::SpaceUsage;
 
 using Fault = MemoryBackend::Fault;
 
@@ -380,4 +381,4 @@ TEST_F(ReplicatorSpaceTest, AStorePastTheWarningIsReportedOncePerCrossing) {
 }
 
 }  // namespace
-}  // namespace maya::block
+}  // namespace maya::replica

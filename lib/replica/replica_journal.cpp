@@ -1,4 +1,4 @@
-#include "lib/block/replica_journal.h"
+#include "lib/replica/replica_journal.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include "lib/common/files.h"
 #include "lib/common/json_number.h"
 
-namespace maya::block {
+namespace maya::replica {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -208,4 +208,4 @@ std::uint64_t MemoryJournal::word(BitmapKind kind, std::uint64_t index) const {
   return it == words_.end() ? 0 : it->second;
 }
 
-}  // namespace maya::block
+}  // namespace maya::replica

@@ -1,28 +1,59 @@
-// Replicator's replica set: choosing the sources at open, the failure policy, generations,
-// adding and removing replicas, clean close.
+#include "lib/replica/replica_set.h"
+
 #include <algorithm>
 
-#include "lib/block/replicator_internal.h"
+#include "lib/block/file_copy.h"
 #include "lib/common/log.h"
 
-namespace maya::block {
+namespace maya::replica {
 
-Result<std::unique_ptr<Replicator>> Replicator::open(std::vector<Member> members, Options options) {
-  if (members.empty()) return fail("a volume needs at least one replica");
-  std::unique_ptr<Replicator> r(new Replicator(options));
-  MAYA_TRY(started, r->start(std::move(members)));
-  return r;
+const char* mode_name(ReplicaMode mode) {
+  switch (mode) {
+    case ReplicaMode::RW:
+      return "RW";
+    case ReplicaMode::WO:
+      return "WO";
+    case ReplicaMode::ERR:
+      return "ERR";
+  }
+  return "?";
 }
 
-Replicator::ReplicaPtr Replicator::find(const std::string& id) const {
+ReplicaSet::ReplicaSet(Policy policy, RegionMarks& marks, std::shared_mutex& io)
+    : policy_(policy), marks_(marks), io_(io) {}
+
+std::vector<ReplicaPtr> ReplicaSet::write_set() const {
+  std::shared_lock lock(mutex_);
+  std::vector<ReplicaPtr> out;
+  for (const auto& r : replicas_) {
+    if (r->mode != ReplicaMode::ERR) out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<ReplicaPtr> ReplicaSet::read_set() const {
+  std::shared_lock lock(mutex_);
+  std::vector<ReplicaPtr> out;
+  for (const auto& r : replicas_) {
+    if (r->mode == ReplicaMode::RW) out.push_back(r);
+  }
+  return out;
+}
+
+void ReplicaSet::rw_of(const std::vector<ReplicaPtr>& targets, std::vector<bool>& rw) const {
+  std::shared_lock lock(mutex_);
+  for (std::size_t i = 0; i < targets.size(); ++i) rw[i] = targets[i]->mode == ReplicaMode::RW;
+}
+
+ReplicaPtr ReplicaSet::find(const std::string& id) const {
   for (const auto& r : replicas_) {
     if (r->id == id) return r;
   }
   return nullptr;
 }
 
-Result<void> Replicator::start(std::vector<Member> members) {
-  std::unique_lock lock(members_mutex_);
+Result<void> ReplicaSet::open(std::vector<Member> members) {
+  std::unique_lock lock(mutex_);
   for (auto& m : members) {
     auto r = std::make_shared<Replica>();
     r->id = m.id;
@@ -31,11 +62,11 @@ Result<void> Replicator::start(std::vector<Member> members) {
     r->error = m.error;
     r->lane = std::make_unique<Lane>();
     if (r->data && r->journal) {
-      if (r->data->size_bytes() < options_.size_bytes) {
+      if (r->data->size_bytes() < policy_.size_bytes) {
         r->error = "its data is smaller than the volume";
       } else if (auto meta = r->journal->load_meta(); !meta) {
         r->error = meta.error().message;
-      } else if (meta->generation != 0 && meta->size_bytes != options_.size_bytes) {
+      } else if (meta->generation != 0 && meta->size_bytes != policy_.size_bytes) {
         r->error = "its metadata is of a volume of another size";
       } else {
         r->meta = *meta;
@@ -100,20 +131,22 @@ Result<void> Replicator::start(std::vector<Member> members) {
                                         });
     revision_ = lead->meta.revision;
     degraded_since_ = lead->meta.degraded_since;
-    if (auto bm = lead->journal->load_bitmap(BitmapKind::degraded, regions_); bm) degraded_ = *bm;
+    if (auto bm = lead->journal->load_bitmap(BitmapKind::degraded, marks_.regions()); bm)
+      marks_.degraded() = *bm;
     bool all_clean = true;
     for (const auto& s : sources) {
       all_clean = all_clean && s->meta.clean;
-      if (auto bm = s->journal->load_bitmap(BitmapKind::dirty, regions_); bm) dirty_.merge(*bm);
+      if (auto bm = s->journal->load_bitmap(BitmapKind::dirty, marks_.regions()); bm)
+        marks_.dirty().merge(*bm);
     }
-    if (all_clean) dirty_.clear_all();
+    if (all_clean) marks_.dirty().clear_all();
     lead->mode = ReplicaMode::RW;
     for (const auto& s : sources) {
       if (s == lead) continue;
-      if (dirty_.empty()) {
+      if (marks_.dirty().empty()) {
         s->mode = ReplicaMode::RW;
       } else {
-        s->plan = std::make_unique<RebuildPlan>(RebuildPlan{false, dirty_, true});
+        s->plan = std::make_unique<RebuildPlan>(RebuildPlan{false, marks_.dirty(), true});
         ++s->plan_epoch;
       }
     }
@@ -133,35 +166,31 @@ Result<void> Replicator::start(std::vector<Member> members) {
     set_read_only(saved.error());
   }
   // What was loaded is in the journals (the sources'); new marks are saved before they count.
-  durable_dirty_ = dirty_;
-  durable_degraded_ = degraded_;
+  marks_.loaded();
   for (const auto& r : replicas_) {
-    if (r->mode != ReplicaMode::ERR) (void)r->journal->save_bitmap(BitmapKind::dirty, dirty_);
+    if (r->mode != ReplicaMode::ERR)
+      (void)r->journal->save_bitmap(BitmapKind::dirty, marks_.dirty());
     if (r->mode == ReplicaMode::ERR) log::warn("replica " + r->id + " is offline: " + r->error);
   }
-  lock.unlock();
-  check_space();
-  cleaner_ = std::thread([this] { clean_loop(); });
-  rebuilder_ = std::thread([this] { rebuild_loop(); });
   return {};
 }
 
 // The regions `replica` (WO, handles open) must copy: those written while it was away and those
 // dirty when it left, if the degraded bitmap reaches back to its generation; else everything.
-void Replicator::plan_rebuild(Replica& replica) {
+void ReplicaSet::plan_rebuild(Replica& replica) {
   auto plan = std::make_unique<RebuildPlan>();
   const std::uint64_t since = degraded_since_.load();
   if (replica.meta.generation != 0 && since != 0 && replica.meta.generation + 1 >= since) {
     plan->full = false;
-    plan->regions = degraded_;
-    if (auto own = replica.journal->load_bitmap(BitmapKind::dirty, regions_); own)
+    plan->regions = marks_.degraded();
+    if (auto own = replica.journal->load_bitmap(BitmapKind::dirty, marks_.regions()); own)
       plan->regions.merge(*own);
-    plan->regions.merge(dirty_);
+    plan->regions.merge(marks_.dirty());
   }
   // A replica with no data at all (new) needs no holes punched.
   auto first = replica.data->extent_at(0);
   plan->target_may_hold_data =
-      !(first && !first->mapped && first->offset + first->length >= options_.size_bytes);
+      !(first && !first->mapped && first->offset + first->length >= policy_.size_bytes);
   replica.plan = std::move(plan);
   ++replica.plan_epoch;
   replica.mode = ReplicaMode::WO;
@@ -169,62 +198,60 @@ void Replicator::plan_rebuild(Replica& replica) {
 
 // Writes the new membership to every RW replica (and the others' ids are left out). Called
 // whenever the RW set changes, with generation_ already advanced.
-Result<void> Replicator::save_membership() {
+Result<void> ReplicaSet::save_membership() {
   std::vector<std::string> members;
   for (const auto& r : replicas_) {
     if (r->mode == ReplicaMode::RW) members.push_back(r->id);
   }
   if (members.empty()) return fail("no replica is left to serve the volume");
   ++generation_;
-  std::string failures;
-  std::vector<std::pair<ReplicaPtr, Error>> failed;
+  std::vector<ReplicaError> failed;
   for (const auto& r : replicas_) {
     if (r->mode != ReplicaMode::RW) continue;
-    ReplicaMeta meta{r->id,   options_.size_bytes,   generation_, revision_.load(), false,
+    ReplicaMeta meta{r->id,   policy_.size_bytes,    generation_, revision_.load(), false,
                      members, degraded_since_.load()};
     if (auto saved = r->journal->save_meta(meta); saved) {
       r->meta = meta;
     } else {
-      failed.emplace_back(r, saved.error());
+      failed.push_back({r, saved.error()});
     }
   }
   // No RW replica has room for its metadata: none of them is broken, the membership just
   // cannot be recorded. The caller decides (read-only until there is room).
   if (!failed.empty() && failed.size() == members.size() &&
       std::all_of(failed.begin(), failed.end(),
-                  [](const auto& f) { return out_of_space(f.second); })) {
+                  [](const ReplicaError& f) { return out_of_space(f.error); })) {
     // generation_ is not taken back: a save can fail after its rename (the directory's fsync),
     // so this number may be on a disk with this member set; the next attempt takes a new one.
-    return fail(failed.front().second.message, failed.front().second.code);
+    return fail(failed.front().error.message, failed.front().error.code);
   }
   for (auto& [r, error] : failed) {
-    failures += (failures.empty() ? "" : "; ") + r->id + ": " + error.message;
     r->mode = ReplicaMode::ERR;
     r->error = "cannot save its metadata: " + error.message;
     if (out_of_space(error)) {
       r->out_of_space = true;
-      r->retry_backoff = options_.space_retry;
+      r->retry_backoff = policy_.space_retry;
       r->retry_at = std::chrono::steady_clock::now() + r->retry_backoff;
     }
   }
-  if (!failures.empty()) {
+  if (!failed.empty()) {
     if (degraded_since_ == 0) degraded_since_ = generation_ + 1;  // they miss what follows
     log::warn("replicas failed while saving generation " + std::to_string(generation_) + ": " +
-              failures);
+              describe(failed));
     return save_membership();  // the set changed again
   }
   return {};
 }
 
-void Replicator::set_read_only(const Error& why) {
+void ReplicaSet::set_read_only(const Error& why) {
   if (read_only_.empty())
     log::warn("volume is read-only until space is freed (reads go on): " + why.message);
   read_only_ = why.message;
   read_only_flag_ = true;
 }
 
-Result<void> Replicator::leave_read_only() {
-  std::unique_lock lock(members_mutex_);
+Result<void> ReplicaSet::leave_read_only() {
+  std::unique_lock lock(mutex_);
   if (read_only_.empty()) return {};
   if (auto saved = save_membership(); !saved) {
     if (out_of_space(saved.error())) read_only_ = saved.error().message;
@@ -237,26 +264,26 @@ Result<void> Replicator::leave_read_only() {
   return {};
 }
 
-std::string Replicator::read_only_reason() const {
-  std::shared_lock lock(members_mutex_);
+std::string ReplicaSet::read_only_reason() const {
+  std::shared_lock lock(mutex_);
   return read_only_;
 }
 
-bool Replicator::retry_full_replicas() {
+bool ReplicaSet::retry_full_replicas() {
   const auto now = std::chrono::steady_clock::now();
   auto due = [&](const Replica& r) {
     return r.mode == ReplicaMode::ERR && r.out_of_space && !r.removed && r.data && r.journal &&
            now >= r.retry_at;
   };
   {
-    std::shared_lock lock(members_mutex_);
+    std::shared_lock lock(mutex_);
     if (!read_only_.empty() || std::none_of(replicas_.begin(), replicas_.end(),
                                             [&](const ReplicaPtr& r) { return due(*r); }))
       return false;
   }
   // As add_replica: no write is in flight while the plan is made, so none is missed by it.
-  std::unique_lock io(io_mutex_);
-  std::unique_lock lock(members_mutex_);
+  std::unique_lock io(io_);
+  std::unique_lock lock(mutex_);
   for (const auto& r : replicas_) {
     if (!due(*r)) continue;
     plan_rebuild(*r);
@@ -267,10 +294,10 @@ bool Replicator::retry_full_replicas() {
   return false;
 }
 
-void Replicator::replica_failed(const ReplicaPtr& replica, const std::string& why,
+void ReplicaSet::replica_failed(const ReplicaPtr& replica, const std::string& why,
                                 std::uint64_t offset, std::uint64_t length, bool space) {
   {
-    std::unique_lock lock(members_mutex_);
+    std::unique_lock lock(mutex_);
     if (replica->mode != ReplicaMode::ERR) {
       const bool was_rw = replica->mode == ReplicaMode::RW;
       replica->mode = ReplicaMode::ERR;
@@ -278,10 +305,9 @@ void Replicator::replica_failed(const ReplicaPtr& replica, const std::string& wh
       replica->plan.reset();
       ++replica->plan_epoch;
       if (space) {  // retried when space may be back, less often while it keeps failing
-        replica->retry_backoff =
-            replica->out_of_space && replica->retry_backoff.count() > 0
-                ? std::min(replica->retry_backoff * 2, options_.space_retry_max)
-                : options_.space_retry;
+        replica->retry_backoff = replica->out_of_space && replica->retry_backoff.count() > 0
+                                     ? std::min(replica->retry_backoff * 2, policy_.space_retry_max)
+                                     : policy_.space_retry;
         replica->retry_at = std::chrono::steady_clock::now() + replica->retry_backoff;
       }
       replica->out_of_space = space;
@@ -298,27 +324,13 @@ void Replicator::replica_failed(const ReplicaPtr& replica, const std::string& wh
     }
   }
   // The write that failed here is not on that replica: remember its regions.
-  if (length > 0) {
-    const auto targets = write_set();  // before bitmap_mutex_: members_mutex_ comes first
-    std::lock_guard lock(bitmap_mutex_);
-    const std::uint64_t first = offset >> kRegionShift;
-    const std::uint64_t last = (offset + length - 1) >> kRegionShift;
-    std::vector<std::uint64_t> words;
-    for (std::uint64_t r = first; r <= last; ++r) {
-      if (degraded_.set(r)) words.push_back(RegionBitmap::word_of(r));
-    }
-    // Durable before the write that failed on the replica is acknowledged.
-    for (const auto& t : targets) {
-      for (auto w : words) (void)t->journal->save_word(BitmapKind::degraded, w, degraded_.word(w));
-      if (!words.empty()) (void)t->journal->sync();
-    }
-  }
+  if (length > 0) marks_.mark_degraded(offset, length, write_set());
 }
 
-Result<void> Replicator::fail_replica(const std::string& id, const std::string& why) {
+Result<void> ReplicaSet::fail_replica(const std::string& id, const std::string& why) {
   ReplicaPtr r;
   {
-    std::shared_lock lock(members_mutex_);
+    std::shared_lock lock(mutex_);
     r = find(id);
   }
   if (!r) return fail("volume has no replica " + id);
@@ -326,14 +338,14 @@ Result<void> Replicator::fail_replica(const std::string& id, const std::string& 
   return {};
 }
 
-Result<void> Replicator::add_replica(Member member) {
+Result<void> ReplicaSet::add_replica(Member member) {
   if (!member.data || !member.journal)
     return fail("replica " + member.id + " cannot be opened: " + member.error);
-  if (member.data->size_bytes() < options_.size_bytes)
+  if (member.data->size_bytes() < policy_.size_bytes)
     return fail("replica " + member.id + " is smaller than the volume");
   MAYA_TRY(meta, member.journal->load_meta());
-  std::unique_lock io(io_mutex_);  // no I/O holds the old handles meanwhile
-  std::unique_lock lock(members_mutex_);
+  std::unique_lock io(io_);  // no I/O holds the old handles meanwhile
+  std::unique_lock lock(mutex_);
   auto existing = find(member.id);
   if (existing && existing->mode != ReplicaMode::ERR)
     return fail("replica " + member.id + " is already part of the volume (" +
@@ -343,7 +355,7 @@ Result<void> Replicator::add_replica(Member member) {
   r->data = std::move(member.data);
   r->journal = std::move(member.journal);
   r->meta =
-      (meta->generation != 0 && meta->size_bytes == options_.size_bytes) ? *meta : ReplicaMeta{};
+      (meta->generation != 0 && meta->size_bytes == policy_.size_bytes) ? *meta : ReplicaMeta{};
   r->error.clear();
   if (!r->lane) r->lane = std::make_unique<Lane>();
   plan_rebuild(*r);
@@ -351,14 +363,12 @@ Result<void> Replicator::add_replica(Member member) {
   log::info("replica " + r->id + " joins the volume write-only; rebuilding " +
             (r->plan->full ? std::string("everything")
                            : std::to_string(r->plan->regions.count()) + " region(s)"));
-  lock.unlock();
-  threads_cv_.notify_all();
   return {};
 }
 
-Result<void> Replicator::remove_replica(const std::string& id) {
-  std::unique_lock io(io_mutex_);
-  std::unique_lock lock(members_mutex_);
+Result<void> ReplicaSet::remove_replica(const std::string& id) {
+  std::unique_lock io(io_);
+  std::unique_lock lock(mutex_);
   auto r = find(id);
   if (!r) return fail("volume has no replica " + id);
   if (r->mode == ReplicaMode::RW) {
@@ -378,8 +388,8 @@ Result<void> Replicator::remove_replica(const std::string& id) {
   return {};
 }
 
-void Replicator::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
-  std::unique_lock lock(members_mutex_);
+void ReplicaSet::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
+  std::unique_lock lock(mutex_);
   if (replica->removed || replica->mode != ReplicaMode::WO || replica->plan_epoch != plan_epoch)
     return;  // it failed, left, or got a new plan meanwhile
   const std::uint64_t since = degraded_since_.load();
@@ -400,8 +410,8 @@ void Replicator::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
           "rebuilt, but the membership naming it cannot be saved: " + saved.error().message;
       replica->out_of_space = true;
       replica->retry_backoff = replica->retry_backoff.count() > 0
-                                   ? std::min(replica->retry_backoff * 2, options_.space_retry_max)
-                                   : options_.space_retry;
+                                   ? std::min(replica->retry_backoff * 2, policy_.space_retry_max)
+                                   : policy_.space_retry;
       replica->retry_at = std::chrono::steady_clock::now() + replica->retry_backoff;
     }
     log::error("replica " + replica->id + " is rebuilt but cannot join (retried in " +
@@ -416,18 +426,43 @@ void Replicator::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
   const bool still_all_rw =
       std::all_of(replicas_.begin(), replicas_.end(),
                   [](const ReplicaPtr& r) { return r->mode == ReplicaMode::RW; });
-  if (all_rw && still_all_rw) {
-    std::lock_guard bits(bitmap_mutex_);
-    durable_degraded_.clear_all();
-    degraded_.clear_all();
-    for (const auto& r : replicas_) (void)r->journal->save_bitmap(BitmapKind::degraded, degraded_);
-  }
+  if (all_rw && still_all_rw) marks_.forget_degraded(replicas_);
   log::info("replica " + replica->id + " is rebuilt and serves reads (generation " +
             std::to_string(generation_) + ")");
 }
 
-std::vector<ReplicaStatus> Replicator::replicas() const {
-  std::shared_lock lock(members_mutex_);
+// Every RW replica gets the snapshot's contents; the others are rebuilt from them.
+Result<void> ReplicaSet::revert(int from) {
+  std::unique_lock io(io_);
+  std::unique_lock lock(mutex_);
+  for (const auto& r : replicas_) {
+    if (r->mode != ReplicaMode::RW) continue;
+    if (r->data->native_fd() < 0) return fail("replica " + r->id + " is not a file");
+    auto copied = block::copy_fd(from, r->data->native_fd(), policy_.size_bytes);
+    if (!copied) {
+      r->mode = ReplicaMode::ERR;
+      r->error = "revert failed: " + copied.error().message;
+      log::error("replica " + r->id + ": " + r->error);
+    }
+  }
+  // Every RW replica now holds the snapshot; the others copy everything again.
+  for (const auto& r : replicas_) {
+    if (r->mode == ReplicaMode::WO) plan_rebuild(*r);
+    if (r->mode == ReplicaMode::WO && r->plan)
+      r->plan->full = true;  // plan_rebuild bumped the epoch
+  }
+  // Replicas that are away hold pre-revert data everywhere: when they come back they copy
+  // everything (their generation is older than where the degraded bitmap starts now).
+  const bool any_away = std::any_of(replicas_.begin(), replicas_.end(),
+                                    [](const ReplicaPtr& r) { return r->mode != ReplicaMode::RW; });
+  degraded_since_ = any_away ? generation_ + 2 : 0;  // save_membership() moves to generation_ + 1
+  marks_.reset(replicas_);
+  MAYA_TRY(saved, save_membership());
+  return {};
+}
+
+std::vector<ReplicaStatus> ReplicaSet::statuses() const {
+  std::shared_lock lock(mutex_);
   std::vector<ReplicaStatus> out;
   for (const auto& r : replicas_) {
     out.push_back({r->id, r->mode, r->meta.generation,
@@ -436,33 +471,22 @@ std::vector<ReplicaStatus> Replicator::replicas() const {
   return out;
 }
 
-std::string Replicator::health() const {
-  std::shared_lock lock(members_mutex_);
+std::string ReplicaSet::health() const {
+  std::shared_lock lock(mutex_);
   std::size_t rw = 0;
   for (const auto& r : replicas_) rw += r->mode == ReplicaMode::RW ? 1 : 0;
   if (rw == 0) return "failed";
   return rw == replicas_.size() ? "healthy" : "degraded";
 }
 
-std::uint64_t Replicator::generation() const {
-  std::shared_lock lock(members_mutex_);
+std::uint64_t ReplicaSet::generation() const {
+  std::shared_lock lock(mutex_);
   return generation_;
 }
 
-void Replicator::close() {
-  closing_ = true;  // I/O that starts now fails; what is in flight ends before the clean mark
-  {
-    std::lock_guard lock(threads_mutex_);
-    if (closed_) return;
-    closed_ = true;
-    stopping_ = true;
-  }
-  threads_cv_.notify_all();
-  if (cleaner_.joinable()) cleaner_.join();
-  if (rebuilder_.joinable()) rebuilder_.join();
-  (void)wait_snapshot();
-  std::unique_lock io(io_mutex_);
-  std::unique_lock lock(members_mutex_);
+void ReplicaSet::close() {
+  std::unique_lock io(io_);
+  std::unique_lock lock(mutex_);
   // Clean: everything flushed, nothing in flight; the dirty regions are settled.
   bool flushed = true;
   for (const auto& r : replicas_) {
@@ -480,4 +504,79 @@ void Replicator::close() {
   }
 }
 
-}  // namespace maya::block
+std::pair<ReplicaPtr, ReplicaPtr> ReplicaSet::next_rebuild() const {
+  ReplicaPtr target, source;
+  std::shared_lock lock(mutex_);
+  for (const auto& r : replicas_) {
+    if (!target && r->mode == ReplicaMode::WO && r->plan) target = r;
+    if (!source && r->mode == ReplicaMode::RW) source = r;
+  }
+  return {target, source};
+}
+
+bool ReplicaSet::rebuild_pending() const {
+  std::shared_lock lock(mutex_);
+  for (const auto& r : replicas_) {
+    if (r->mode == ReplicaMode::WO && r->plan) return true;
+  }
+  return false;
+}
+
+std::optional<std::pair<RebuildPlan, std::uint64_t>> ReplicaSet::plan_of(
+    const ReplicaPtr& target) const {
+  std::shared_lock lock(mutex_);
+  if (!target->plan) return std::nullopt;
+  RebuildPlan plan;
+  plan.full = target->plan->full;
+  plan.regions = target->plan->regions;
+  plan.target_may_hold_data = target->plan->target_may_hold_data;
+  return std::make_pair(std::move(plan), target->plan_epoch);
+}
+
+bool ReplicaSet::still_rebuilding(const ReplicaPtr& target, std::uint64_t epoch,
+                                  const ReplicaPtr& source) const {
+  std::shared_lock lock(mutex_);
+  return !target->removed && target->mode == ReplicaMode::WO && target->plan_epoch == epoch &&
+         source->mode == ReplicaMode::RW;
+}
+
+std::optional<ReplicaSet::ConvergeSet> ReplicaSet::converge_set() const {
+  std::shared_lock lock(mutex_);
+  if (!read_only_.empty()) return std::nullopt;
+  ConvergeSet set;
+  for (const auto& r : replicas_) {
+    if (r->mode == ReplicaMode::RW && !set.lead) {
+      set.lead = r;
+    } else if (r->mode != ReplicaMode::ERR) {
+      set.others.emplace_back(r, r->mode);
+    }
+  }
+  return set;
+}
+
+bool ReplicaSet::still_converging(const ReplicaPtr& lead, const ReplicaPtr& other,
+                                  ReplicaMode mode) const {
+  std::shared_lock lock(mutex_);
+  return lead->mode == ReplicaMode::RW && other->mode == mode && !other->removed;
+}
+
+ReplicaSet::Fullest ReplicaSet::fullest() const {
+  Fullest worst;
+  std::shared_lock io(io_);  // handles stay put
+  std::shared_lock lock(mutex_);
+  for (const auto& r : replicas_) {
+    if (!r->data || r->removed) continue;
+    auto usage = r->data->space();
+    if (!usage || usage->total_bytes == 0) continue;
+    const std::uint64_t used = usage->total_bytes - std::min(usage->free_bytes, usage->total_bytes);
+    const auto percent = static_cast<unsigned>(used * 100 / usage->total_bytes);
+    if (!worst.usage || percent > worst.percent) {
+      worst.usage = usage;
+      worst.percent = percent;
+      worst.id = r->id;
+    }
+  }
+  return worst;
+}
+
+}  // namespace maya::replica

@@ -18,11 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "lib/block/region_bitmap.h"
 #include "lib/common/fd.h"
 #include "lib/common/result.h"
+#include "lib/replica/region_bitmap.h"
 
-namespace maya::block {
+namespace maya::replica {
 
 struct ReplicaMeta {
   std::string id;
@@ -107,4 +107,4 @@ class MemoryJournal final : public ReplicaJournal {
   std::map<std::pair<int, std::uint64_t>, std::uint64_t> words_;
 };
 
-}  // namespace maya::block
+}  // namespace maya::replica

@@ -8,10 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "lib/block/memory_backend.h"
-#include "lib/block/replicator.h"
+#include "lib/replica/replicator.h"
+#include "tests/support/memory_backend.h"
 
-namespace maya::block::fakes {
+namespace maya::replica::fakes {
+
+using block::BlockBackend;
+using block::MemoryBackend;
+using block::MemoryBackendOptions;
 
 constexpr std::uint64_t kSize = 16ull << 20;  // 16 regions
 
@@ -42,4 +46,4 @@ inline ReplicaMode mode_of(const Replicator& r, const std::string& id) {
   return ReplicaMode::ERR;
 }
 
-}  // namespace maya::block::fakes
+}  // namespace maya::replica::fakes

@@ -11,15 +11,18 @@
 #include <thread>
 
 #include "lib/block/file_backend.h"
-#include "lib/block/memory_backend.h"
-#include "lib/block/replicator.h"
 #include "lib/common/log.h"
-#include "tests/block/replica_fakes.h"
+#include "lib/replica/replicator.h"
+#include "tests/replica/replica_fakes.h"
+#include "tests/support/memory_backend.h"
 
-namespace maya::block {
+namespace maya::replica {
 namespace {
 
 using namespace fakes;
+using block::FileBackend;
+using block::FileBackendOptions;
+using block::SpaceUsage;
 
 // The members of a volume; ownership goes to the replicator, the test keeps raw pointers
 // (valid while the replicator lives, or while `keep` holds them).
@@ -454,4 +457,4 @@ TEST_F(ReplicatorTest, AReplicaAwayDuringARevertCopiesEverythingWhenItComesBack)
 }
 
 }  // namespace
-}  // namespace maya::block
+}  // namespace maya::replica

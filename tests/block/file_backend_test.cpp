@@ -1,5 +1,6 @@
 // FileBackend on real sparse files in a temporary directory: sizing, thin provisioning (holes
-// stay holes, discard punches, extent_at), durability calls, and the SCSI disk on top of it.
+// stay holes, discard punches, extent_at), durability calls. The SCSI disk on top of one is
+// tests/scsi/file_disk_test.cpp.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,7 +12,6 @@
 #include <vector>
 
 #include "lib/block/file_backend.h"
-#include "tests/scsi/disk_fixture.h"
 
 namespace maya::block {
 namespace {
@@ -139,36 +139,6 @@ TEST_F(FileBackendTest, DiscardPunchesHolesThatReadZero) {
   EXPECT_EQ(small, bytes(512, 0));
   EXPECT_TRUE(b->discard(0, 0));
   EXPECT_FALSE(b->discard(4ull << 20, 512));
-}
-
-TEST_F(FileBackendTest, DiskOnAFileReportsHolesThroughGetLbaStatus) {
-  auto b = create(8ull << 20);
-  ASSERT_TRUE(b);
-  if (!b->thin()) GTEST_SKIP() << no_holes_reason();
-  auto disk = scsi::make_disk(*b, scsi::Identity{.serial = "FILE1"});
-  using scsi::test::Cdb;
-  auto run = [&](const Cdb& cdb, std::span<const std::uint8_t> data = {}) {
-    scsi::Task t;
-    t.cdb = cdb.span();
-    t.data_out = data;
-    return disk->execute(t);
-  };
-  const std::vector<std::uint8_t> data(64 * 1024, 0x33);
-  ASSERT_TRUE(scsi::test::IsGood(run(Cdb::write(16, 2048, 128), data)));
-  auto status = run(Cdb::get_lba_status(0, 8 + 16 * 3));
-  ASSERT_TRUE(scsi::test::IsGood(status));
-  const auto& d = status.data_in;
-  ASSERT_EQ(d.size(), 8u + 48u);
-  EXPECT_EQ(load_be32(&d[8 + 8]), 2048u) << "hole before the data";
-  EXPECT_EQ(d[8 + 12], 1);
-  EXPECT_EQ(load_be64(&d[24]), 2048u);
-  EXPECT_EQ(d[24 + 12], 0) << "the written range is mapped";
-  EXPECT_EQ(d[40 + 12], 1) << "and a hole after it";
-  ASSERT_TRUE(scsi::test::IsGood(run(Cdb::unmap_cdb(24), scsi::test::unmap_params({{2048, 128}}))));
-  auto after = run(Cdb::get_lba_status(2048));
-  EXPECT_EQ(after.data_in[8 + 12], 1) << "UNMAP punched the file";
-  auto rc16 = run(Cdb::read_capacity16());
-  EXPECT_EQ(rc16.data_in[14] & 0xc0, 0xc0) << "LBPME and LBPRZ on a file system with holes";
 }
 
 }  // namespace

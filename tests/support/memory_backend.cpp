@@ -1,4 +1,4 @@
-#include "lib/block/memory_backend.h"
+#include "tests/support/memory_backend.h"
 
 #include <algorithm>
 #include <cerrno>

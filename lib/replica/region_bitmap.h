@@ -10,7 +10,7 @@
 #include <span>
 #include <vector>
 
-namespace maya::block {
+namespace maya::replica {
 
 inline constexpr std::uint64_t kRegionShift = 20;  // 1 MiB regions
 inline constexpr std::uint64_t kRegionBytes = 1ull << kRegionShift;
@@ -51,4 +51,4 @@ class RegionBitmap {
   std::vector<std::atomic<std::uint64_t>> words_;
 };
 
-}  // namespace maya::block
+}  // namespace maya::replica

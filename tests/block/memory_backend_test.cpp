@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "lib/block/memory_backend.h"
+#include "tests/support/memory_backend.h"
 
 namespace maya::block {
 namespace {

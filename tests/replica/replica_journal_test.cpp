@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <string>
 
-#include "lib/block/replica_journal.h"
 #include "lib/common/files.h"
+#include "lib/replica/replica_journal.h"
 
-namespace maya::block {
+namespace maya::replica {
 namespace {
 
 namespace fs = std::filesystem;
@@ -42,4 +42,4 @@ TEST(ReplicaJournal, NumbersOutOfRangeAreDamage) {
 }
 
 }  // namespace
-}  // namespace maya::block
+}  // namespace maya::replica

@@ -1,8 +1,8 @@
-#include "lib/block/region_bitmap.h"
+#include "lib/replica/region_bitmap.h"
 
 #include <bit>
 
-namespace maya::block {
+namespace maya::replica {
 
 RegionBitmap::RegionBitmap(std::uint64_t regions) : regions_(regions), words_((regions + 63) / 64) {
   for (auto& w : words_) w.store(0, std::memory_order_relaxed);
@@ -88,4 +88,4 @@ RegionBitmap RegionBitmap::from_bytes(std::uint64_t regions, std::span<const std
   return bm;
 }
 
-}  // namespace maya::block
+}  // namespace maya::replica
