@@ -10,6 +10,7 @@
 
 #include "lib/replica/replicator.h"
 #include "tests/support/memory_backend.h"
+#include "tests/support/memory_journal.h"
 
 namespace maya::replica::fakes {
 
