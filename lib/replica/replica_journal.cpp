@@ -7,6 +7,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/files.h"
 #include "lib/common/json_file.h"
 #include "lib/common/json_number.h"
@@ -17,11 +18,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::unexpected<Error> fail_errno(const std::string& what) {
-  const int err = errno;
-  return fail(what + ": " + std::strerror(err), errno_code(err));
-}
 
 Result<Fd> open_bitmap(const fs::path& file) {
   Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
 #include "lib/common/log.h"
 
@@ -42,7 +43,7 @@ Replicator::~Replicator() {
 Result<std::unique_ptr<Replicator>> Replicator::open(std::vector<Member> members, Options options) {
   if (members.empty()) return fail("a volume needs at least one replica");
   std::unique_ptr<Replicator> r(new Replicator(options));
-  MAYA_TRY(opened, r->set_.open(std::move(members)));
+  MAYA_TRY_VOID(r->set_.open(std::move(members)));
   r->check_space();
   r->cleaner_ = std::thread([p = r.get()] { p->clean_loop(); });
   r->rebuilder_.start();
@@ -85,7 +86,7 @@ Result<void> Replicator::modify(std::uint64_t offset, std::uint64_t length,
   RegionLocks::Shared regions(locks_, offset, length);
   auto targets = set_.write_set();
   MAYA_TRY(marked, writer_.mark_written(offset, length, targets));
-  MAYA_TRY(written, writer_.fan_out(targets, bytes, op, offset, length));
+  MAYA_TRY_VOID(writer_.fan_out(targets, bytes, op, offset, length));
   set_.count_write();
   return {};
 }
@@ -108,7 +109,7 @@ Result<void> Replicator::flush() {
   return writer_.fan_out(
       targets, 0,
       [](Replica& r) -> Result<void> {
-        MAYA_TRY(synced, r.journal->sync());
+        MAYA_TRY_VOID(r.journal->sync());
         return r.data->flush();
       },
       0, 0);
@@ -204,7 +205,7 @@ void Replicator::check_space() {
 }
 
 Result<void> Replicator::add_replica(Member member) {
-  MAYA_TRY(added, set_.add_replica(std::move(member)));
+  MAYA_TRY_VOID(set_.add_replica(std::move(member)));
   rebuilder_.wake();
   return {};
 }
@@ -224,9 +225,9 @@ Result<void> Replicator::snapshot(const std::filesystem::path& file) {
 
 Result<void> Replicator::revert(const std::filesystem::path& file) {
   Fd from(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (from.get() < 0) return fail("cannot open " + file.string() + ": " + std::strerror(errno));
+  if (from.get() < 0) return fail_errno("cannot open " + file.string());
   if (copier_.copying()) return fail("a snapshot is still being copied; try again when it is done");
-  MAYA_TRY(reverted, set_.revert(from.get()));
+  MAYA_TRY_VOID(set_.revert(from.get()));
   rebuilder_.wake();
   return {};
 }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "lib/block/file_copy.h"
+#include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
 #include "lib/common/log.h"
 #include "lib/replica/region_bitmap.h"
@@ -43,7 +44,7 @@ class SnapshotCopier::Copy {
       if (stop <= pos) return fail("the replica reports no extent at " + std::to_string(pos));
       if (extent->mapped) {
         buffer.resize(stop - pos);
-        MAYA_TRY(got, source.read(pos, buffer));
+        MAYA_TRY_VOID(source.read(pos, buffer));
         MAYA_TRY_VOID(block::write_at(fd.get(), buffer, pos));
       }
       pos = stop;
@@ -107,7 +108,7 @@ Result<void> SnapshotCopier::take(const fs::path& file,
   block::BlockBackend& source = **prepared;
   const std::uint64_t size = volume_.size_bytes;
   Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return fail("cannot create " + file.string() + ": " + std::strerror(errno));
+  if (fd.get() < 0) return fail_errno("cannot create " + file.string());
   auto s = std::make_shared<Copy>(file, std::move(fd), region_count(size));
   s->total = size;
   if (source.native_fd() >= 0 && ::ftruncate(s->fd.get(), static_cast<off_t>(size)) == 0 &&
@@ -122,7 +123,7 @@ Result<void> SnapshotCopier::take(const fs::path& file,
   if (::ftruncate(s->fd.get(), static_cast<off_t>(size)) != 0) {
     std::error_code ec;
     fs::remove(file, ec);
-    return fail("cannot size " + file.string() + ": " + std::strerror(errno));
+    return fail_errno("cannot size " + file.string());
   }
   Copy* copy = s.get();
   current_ = std::move(s);
@@ -138,7 +139,7 @@ Result<void> SnapshotCopier::take(const fs::path& file,
       });
       if (!copied) error = copied.error().message;
     }
-    if (error.empty() && ::fdatasync(copy->fd.get()) != 0) error = std::strerror(errno);
+    if (error.empty() && ::fdatasync(copy->fd.get()) != 0) error = errno_text(errno);
     {
       std::lock_guard lock(copy->mutex);
       copy->error = error;

@@ -11,7 +11,7 @@ Result<void> MemoryJournal::check() const {
 
 Result<ReplicaMeta> MemoryJournal::load_meta() {
   std::lock_guard lock(mutex_);
-  MAYA_TRY(ok, check());
+  MAYA_TRY_VOID(check());
   return meta_;
 }
 
@@ -23,7 +23,7 @@ Result<void> MemoryJournal::save_meta(const ReplicaMeta& meta) {
   }
   if (hook) hook();
   std::lock_guard lock(mutex_);
-  MAYA_TRY(ok, check());
+  MAYA_TRY_VOID(check());
   if (full_ || meta_full_)
     return fail("cannot write replica.json: no space (injected)", errno_code(ENOSPC));
   meta_ = meta;
@@ -55,7 +55,7 @@ void MemoryJournal::set_save_meta_hook(std::function<void()> hook) {
 
 Result<RegionBitmap> MemoryJournal::load_bitmap(BitmapKind kind, std::uint64_t regions) {
   std::lock_guard lock(mutex_);
-  MAYA_TRY(ok, check());
+  MAYA_TRY_VOID(check());
   std::vector<std::uint8_t> bytes((regions + 63) / 64 * 8);
   for (const auto& [key, w] : words_) {
     if (key.first != static_cast<int>(kind) || key.second * 8 + 8 > bytes.size()) continue;
@@ -72,7 +72,7 @@ Result<void> MemoryJournal::save_word(BitmapKind kind, std::uint64_t index, std:
   }
   if (hook) hook();
   std::lock_guard lock(mutex_);
-  MAYA_TRY(ok, check());
+  MAYA_TRY_VOID(check());
   if (full_) return fail("cannot write a bitmap: no space (injected)", errno_code(ENOSPC));
   words_[{static_cast<int>(kind), index}] = word;
   return {};
@@ -80,7 +80,7 @@ Result<void> MemoryJournal::save_word(BitmapKind kind, std::uint64_t index, std:
 
 Result<void> MemoryJournal::save_bitmap(BitmapKind kind, const RegionBitmap& bitmap) {
   std::lock_guard lock(mutex_);
-  MAYA_TRY(ok, check());
+  MAYA_TRY_VOID(check());
   for (std::size_t i = 0; i < bitmap.words(); ++i)
     words_[{static_cast<int>(kind), i}] = bitmap.word(i);
   return {};
