@@ -7,7 +7,8 @@
 # each building only what it runs:
 #   build-fuzz  (clang; libFuzzer coverage + ASan + UBSan on every library) every fuzzer in
 #               tests/fuzz for FUZZ_SECONDS (default 30), two at a time; then, from the same
-#               objects, the unit, SCSI, iSCSI, block and integration tests under ASan + UBSan.
+#               objects, the unit, SCSI, iSCSI, block, integration and EBS protocol tests under
+#               ASan + UBSan.
 #               One build serves both: a second ASan build would cost as much as the main one.
 #   build-tsan  (g++, TSan) the replicator (tests/block) and the iSCSI target tests (loopback,
 #               concurrency).
@@ -56,8 +57,8 @@ fi
 # The suites under ASan + UBSan: the gtest ones and the integration scripts; not the 3 × 1200 s
 # conformance runs nor the Docker e2e, which drive the same code through slower clients.
 asan_targets=(maya maya_unit_tests maya_scsi_tests maya_iscsi_tests maya_block_tests
-  maya_integration_tests)
-asan_labels='^(unit|scsi|iscsi|block|integration)$'
+  maya_integration_tests maya_ebs_tests maya_ebs_tool)
+asan_labels='^(unit|scsi|iscsi|block|integration|ebs)$'
 
 phase "building the fuzzers and the ASan+UBSan tests (build-fuzz/, clang)"
 rc=0
@@ -70,7 +71,7 @@ if ((rc == 0)); then
   rc=0
   bash tests/fuzz/run.sh build-fuzz/tests/fuzz "${FUZZ_SECONDS:-30}" 2 || rc=$?
   record "fuzzing" "$rc"
-  phase "running the unit, SCSI, iSCSI, block and integration tests under ASan + UBSan"
+  phase "running the unit, SCSI, iSCSI, block, integration and EBS tests under ASan + UBSan"
   rc=0
   ctest --test-dir build-fuzz --output-on-failure -j2 -L "$asan_labels" || rc=$?
   record "ctest under ASan + UBSan (build-fuzz/)" "$rc"
