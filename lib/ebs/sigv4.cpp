@@ -128,8 +128,8 @@ std::optional<ApiError> verify(const SignedRequest& request, const Credentials& 
                                seconds max_skew) {
   auto authorizations = header_values(request, "authorization");
   if (authorizations.empty()) {
-    std::string_view query =
-        request.target.substr(std::min(request.target.find('?'), request.target.size()));
+    std::string_view target = request.target;
+    std::string_view query = target.substr(std::min(target.find('?'), target.size()));
     if (query.find("X-Amz-Signature=") != std::string_view::npos ||
         query.find("X-Amz-Algorithm=") != std::string_view::npos) {
       return errors::auth_failure(

@@ -32,7 +32,8 @@ int number(std::string_view s) {
 
 std::optional<std::chrono::system_clock::time_point> from_fields(int year, int month, int day,
                                                                  int hour, int minute, int second) {
-  if (year < 1970 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
+  // system_clock counts nanoseconds in 64 bits: it ends in 2262.
+  if (year < 1970 || year > 2199 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
       minute > 59 || second > 60) {
     return std::nullopt;
   }
