@@ -35,6 +35,9 @@ test_packages=(
   # libstdc++ 12's <expected>, which Result<T> is, needs conditionally trivial destructors
   # (P0848), which clang 14 lacks and clang 16 has.
   clang-16 libfuzzer-16-dev libclang-rt-16-dev
+  # the EC2-compatible API's protocol checked against botocore's own signer and parser
+  # (tests/ebs/botocore_test.py)
+  python3-botocore
   # systemd-socket-activate: the plugin socket handed over as systemd's maya.socket does
   # (tests/integration/handover_test.cpp); systemd need not be PID 1 for it
   systemd

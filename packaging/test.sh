@@ -7,10 +7,11 @@
 # each building only what it runs:
 #   build-fuzz  (clang; libFuzzer coverage + ASan + UBSan on every library) every fuzzer in
 #               tests/fuzz for FUZZ_SECONDS (default 30), two at a time; then, from the same
-#               objects, the unit, SCSI, iSCSI, block and integration tests under ASan + UBSan.
-#               One build serves both: a second ASan build would cost as much as the main one.
-#   build-tsan  (g++, TSan) the replicator (tests/block) and the iSCSI target tests (loopback,
-#               concurrency).
+#               objects, the unit, SCSI, iSCSI, block, replica, integration and EBS protocol
+#               tests under ASan + UBSan. One build serves both: a second ASan build would cost
+#               as much as the main one.
+#   build-tsan  (g++, TSan) the block backends (tests/block), the replicator (tests/replica)
+#               and the iSCSI target tests (loopback, concurrency).
 # A failure in any phase fails the script, but every phase runs and the statuses are combined.
 # MAYA_TEST_QUICK=1 skips the instrumented builds (a developer's quick run).
 set -euo pipefail
@@ -56,8 +57,8 @@ fi
 # The suites under ASan + UBSan: the gtest ones and the integration scripts; not the 3 × 1200 s
 # conformance runs nor the Docker e2e, which drive the same code through slower clients.
 asan_targets=(maya maya_unit_tests maya_scsi_tests maya_iscsi_tests maya_block_tests
-  maya_integration_tests)
-asan_labels='^(unit|scsi|iscsi|block|integration)$'
+  maya_replica_tests maya_integration_tests maya_ebs_tests maya_ebs_tool)
+asan_labels='^(unit|scsi|iscsi|block|replica|integration|ebs)$'
 
 phase "building the fuzzers and the ASan+UBSan tests (build-fuzz/, clang)"
 rc=0
@@ -70,23 +71,24 @@ if ((rc == 0)); then
   rc=0
   bash tests/fuzz/run.sh build-fuzz/tests/fuzz "${FUZZ_SECONDS:-30}" 2 || rc=$?
   record "fuzzing" "$rc"
-  phase "running the unit, SCSI, iSCSI, block and integration tests under ASan + UBSan"
+  phase "running the unit, SCSI, iSCSI, block, replica, integration and EBS tests under ASan + UBSan"
   rc=0
   ctest --test-dir build-fuzz --output-on-failure -j2 -L "$asan_labels" || rc=$?
   record "ctest under ASan + UBSan (build-fuzz/)" "$rc"
 fi
 
 # TSan: the threaded parts, the replicator's fan-out and the target's connection threads.
-phase "building the block and iSCSI tests with -fsanitize=thread (build-tsan/)"
+phase "building the block, replica and iSCSI tests with -fsanitize=thread (build-tsan/)"
 rc=0
 { cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
     -DMAYA_SANITIZE=thread >/dev/null &&
-  cmake --build build-tsan --target maya_block_tests maya_iscsi_tests; } || rc=$?
+  cmake --build build-tsan --target maya_block_tests maya_replica_tests maya_iscsi_tests
+} || rc=$?
 record "building build-tsan" "$rc"
 if ((rc == 0)); then
-  phase "running the block and iSCSI tests under TSan"
+  phase "running the block, replica and iSCSI tests under TSan"
   rc=0
-  ctest --test-dir build-tsan --output-on-failure -j2 -L '^(block|iscsi)$' || rc=$?
+  ctest --test-dir build-tsan --output-on-failure -j2 -L '^(block|replica|iscsi)$' || rc=$?
   record "ctest under TSan (build-tsan/)" "$rc"
 fi
 

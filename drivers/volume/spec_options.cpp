@@ -127,7 +127,7 @@ Result<VolumeOptions> options_from_spec_file(const std::filesystem::path& file) 
 
 Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOptions& options,
                                      const config::VolumeDefaults& defaults) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   for (const auto& [key, value] : options) {
     if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end())
       return fail("unknown option \"" + key + "\" (known: " + known_keys() + ")");

@@ -61,13 +61,13 @@ unsigned VolumeRecord::references() const {
 }
 
 Result<void> VolumeRecords::save(const VolumeRecord& record) const {
-  MAYA_TRY(valid, validate_volume_name(record.spec.name));
-  MAYA_TRY(dir, make_dirs(dir_, 0700));
+  MAYA_TRY_VOID(validate_volume_name(record.spec.name));
+  MAYA_TRY_VOID(make_dirs(dir_, 0700));
   return write_file_atomic(file(record.spec.name), to_json(record).dump(2) + "\n", 0600);
 }
 
 Result<VolumeRecord> VolumeRecords::load(const std::string& name) const {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   std::error_code ec;
   if (!std::filesystem::exists(file(name), ec)) return fail("no such volume: " + name);
   const JsonFile record_file{.path = file(name), .kind = "record"};
@@ -84,7 +84,7 @@ bool VolumeRecords::exists(const std::string& name) const {
 }
 
 Result<void> VolumeRecords::erase(const std::string& name) const {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   std::error_code ec;
   std::filesystem::remove(file(name), ec);
   if (ec) return fail("cannot remove record " + file(name).string() + ": " + ec.message());

@@ -1,7 +1,7 @@
 // BlockBackend: where a target's blocks live. The SCSI layer (lib/scsi) runs on it; the file
-// backend serves a volume's file, the memory backend serves unit tests, and the replicator
-// (later) fans out to several. Offsets and lengths are in bytes and block-aligned by callers.
-// Implementations are safe for concurrent calls from several threads.
+// backend serves a volume's file, the memory backend (tests/support) serves unit tests, and the
+// replicator (lib/replica) fans out to several. Offsets and lengths are in bytes and block-aligned
+// by callers. Implementations are safe for concurrent calls from several threads.
 #pragma once
 
 #include <cstddef>

@@ -12,14 +12,10 @@
 #include <string>
 #include <utility>
 
+#include "lib/common/errno_text.h"
+
 namespace maya::block {
 namespace {
-
-// An error whose cause is the current errno (carried as its code, e.g. ENOSPC on a full store).
-std::unexpected<Error> fail_errno(const std::string& what) {
-  const int err = errno;
-  return fail(what + ": " + std::strerror(err), errno_code(err));
-}
 
 bool valid_block_size(std::uint32_t size) {
   return size >= 512 && size <= 65536 && (size & (size - 1)) == 0;

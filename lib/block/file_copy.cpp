@@ -10,19 +10,14 @@
 #include <cstring>
 #include <vector>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
 
 namespace maya::block {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string errno_text() {
-  return std::strerror(errno);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<void> write_at(int fd, std::span<const std::byte> data, std::uint64_t offset) {
   for (std::size_t done = 0; done < data.size();) {
@@ -30,7 +25,7 @@ Result<void> write_at(int fd, std::span<const std::byte> data, std::uint64_t off
         ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail("cannot write at " + std::to_string(offset + done) + ": " + errno_text());
+      return fail_errno("cannot write at " + std::to_string(offset + done));
     }
     done += static_cast<std::size_t>(n);
   }
@@ -92,9 +87,9 @@ Result<CopyMethod> copy_fd(int from, int to, std::uint64_t size,
 Result<CopyMethod> copy_file(const fs::path& from, const fs::path& to, std::uint64_t size,
                              const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   Fd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.get() < 0) return fail("cannot open " + from.string() + ": " + errno_text());
+  if (in.get() < 0) return fail_errno("cannot open " + from.string());
   Fd out(::open(to.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (out.get() < 0) return fail("cannot create " + to.string() + ": " + errno_text());
+  if (out.get() < 0) return fail_errno("cannot create " + to.string());
   auto copied = copy_fd(in.get(), out.get(), size, progress);
   if (!copied) {
     std::error_code ec;

@@ -9,16 +9,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
 
 namespace maya {
-namespace {
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<void> write_file_atomic(const std::filesystem::path& path, std::string_view content,
                                mode_t mode) {
@@ -56,7 +51,7 @@ Result<void> write_file_atomic(const std::filesystem::path& path, std::string_vi
 
 Result<std::string> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return fail("cannot read " + path.string() + ": " + errno_text(errno));
+  if (!in) return fail_errno("cannot read " + path.string());
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
@@ -67,7 +62,7 @@ Result<void> make_dirs(const std::filesystem::path& path, mode_t mode) {
   for (const auto& part : path) {
     current /= part;
     if (::mkdir(current.c_str(), mode) != 0 && errno != EEXIST)
-      return fail("cannot create directory " + current.string() + ": " + errno_text(errno));
+      return fail_errno("cannot create directory " + current.string());
   }
   std::error_code ec;
   if (!std::filesystem::is_directory(path, ec))

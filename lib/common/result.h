@@ -9,6 +9,7 @@
 #include <expected>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace maya {
@@ -55,9 +56,12 @@ inline bool out_of_space(const Error& error) {
   auto var = (expr);        \
   if (!var) return std::unexpected(var.error())
 
-// Returns the error of a Result<void>-returning expression, if any.
-#define MAYA_TRY_VOID(expr)                            \
-  do {                                                 \
-    if (auto maya_try_void_ = (expr); !maya_try_void_) \
-      return std::unexpected(maya_try_void_.error());  \
+// Returns the error of a Result<void>-returning expression, if any. Only for Result<void>: a
+// value, such as a lock guard, would be dropped at once; MAYA_TRY keeps it alive.
+#define MAYA_TRY_VOID(expr)                                                              \
+  do {                                                                                   \
+    auto maya_try_void_ = (expr);                                                        \
+    static_assert(std::is_same_v<decltype(maya_try_void_), ::maya::Result<void>>,        \
+                  "MAYA_TRY_VOID would drop this value; use MAYA_TRY to keep it alive"); \
+    if (!maya_try_void_) return std::unexpected(maya_try_void_.error());                 \
   } while (0)

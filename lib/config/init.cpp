@@ -52,7 +52,7 @@ Result<std::string> host_id_for(const fs::path& state_dir) {
     if (!id.empty()) return id;
   }
   MAYA_TRY(id, new_uuid());
-  MAYA_TRY(written, write_file_atomic(file, *id + "\n", 0644));
+  MAYA_TRY_VOID(write_file_atomic(file, *id + "\n", 0644));
   return id;
 }
 
@@ -122,14 +122,14 @@ Result<InitResult> init(const InitOptions& options) {
   MAYA_TRY(draft, parse(render_default(root, host_name, "pending"), file));
   for (const fs::path& dir : {draft->store_dir, draft->state_dir, draft->run_dir,
                               draft->plugin_socket.parent_path(), file.parent_path()}) {
-    MAYA_TRY(made, make_dirs(dir, 0755));
+    MAYA_TRY_VOID(make_dirs(dir, 0755));
   }
   MAYA_TRY(host_id, host_id_for(draft->state_dir));
 
   std::string text = render_default(root, host_name, *host_id);
   MAYA_TRY(config, parse(text, file));
-  MAYA_TRY(credentials, write_credentials(config->api_credentials));
-  MAYA_TRY(written, write_file_atomic(file, text, 0644));
+  MAYA_TRY_VOID(write_credentials(config->api_credentials));
+  MAYA_TRY_VOID(write_file_atomic(file, text, 0644));
   return InitResult{*config, exists};
 }
 

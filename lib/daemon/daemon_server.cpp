@@ -95,7 +95,7 @@ Result<void> Daemon::open_control_api() {
 }
 
 Result<void> Daemon::open_plugin() {
-  MAYA_TRY(dir, make_dirs(config_.plugin_socket.parent_path(), 0755));
+  MAYA_TRY_VOID(make_dirs(config_.plugin_socket.parent_path(), 0755));
   http::ServerOptions options;
   options.socket_mode = 0660;
   options.make_error = plugin::docker::docker_error;

@@ -37,7 +37,7 @@ Result<iscsi::ChapCredentials> ensure_discovery_chap(const config::Config& confi
   c.user = "discovery-" + (config.host_name.empty() ? std::string("maya") : config.host_name);
   c.secret = *secret;
   json j = {{"user", c.user}, {"secret", c.secret}};
-  MAYA_TRY(written, write_file_atomic(discovery_chap_file(config), j.dump(2) + "\n", 0600));
+  MAYA_TRY_VOID(write_file_atomic(discovery_chap_file(config), j.dump(2) + "\n", 0600));
   return c;
 }
 

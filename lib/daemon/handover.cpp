@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/log.h"
 #include "lib/daemon/listen_fds.h"
 
@@ -30,7 +31,7 @@ int exec_handover(const config::Config& config, const Handover& h, bool log_to_f
   argv.push_back(nullptr);
   std::fflush(nullptr);
   ::execv(argv[0], argv.data());
-  log::error("restart failed, the daemon stops: cannot run " + h.exe + ": " + std::strerror(errno));
+  log::error("restart failed, the daemon stops: cannot run " + h.exe + ": " + errno_text(errno));
   return 1;
 }
 

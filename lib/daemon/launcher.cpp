@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "lib/common/errno_text.h"
 #include "lib/process/pidfile.h"
 
 namespace maya::daemon {
@@ -21,7 +22,7 @@ Result<pid_t> launch_detached(const std::filesystem::path& exe, const config::Co
                               std::chrono::seconds timeout) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
-    return fail(std::string("cannot create a pipe: ") + std::strerror(errno));
+    return fail(std::string("cannot create a pipe: ") + errno_text(errno));
   std::string ready_fd = std::to_string(fds[1]);
   std::vector<std::string> argv_text = {
       exe.string(),         "load",       "--foreground", "--config",
@@ -31,7 +32,7 @@ Result<pid_t> launch_detached(const std::filesystem::path& exe, const config::Co
   argv.push_back(nullptr);
 
   pid_t child = ::fork();
-  if (child < 0) return fail(std::string("cannot fork: ") + std::strerror(errno));
+  if (child < 0) return fail(std::string("cannot fork: ") + errno_text(errno));
   if (child == 0) {
     // Child: new session, no terminal, only the ready pipe kept across exec.
     ::setsid();

@@ -1,4 +1,5 @@
 #include "lib/daemon/listen_fds.h"
+#include "lib/common/errno_text.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -81,15 +82,14 @@ Result<void> prepare_handover(const std::vector<std::pair<std::string, int>>& fd
   std::vector<int> high;
   for (const auto& [name, fd] : fds) {
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, kFirstFd + 64);
-    if (copy < 0) return fail("cannot duplicate the " + name + " socket: " + std::strerror(errno));
+    if (copy < 0) return fail("cannot duplicate the " + name + " socket: " + errno_text(errno));
     high.push_back(copy);
   }
   std::string names;
   for (std::size_t i = 0; i < high.size(); ++i) {
     int target = kFirstFd + static_cast<int>(i);
     if (::dup2(high[i], target) < 0)  // the copy at `target` has no CLOEXEC
-      return fail(std::string("cannot move a listening socket to its place: ") +
-                  std::strerror(errno));
+      return fail(std::string("cannot move a listening socket to its place: ") + errno_text(errno));
     ::close(high[i]);
     names += (i ? ":" : "") + fds[i].first;
   }

@@ -17,7 +17,7 @@ using boost::system::error_code;
 
 Result<Response> request(const std::filesystem::path& socket_path, const Request& request,
                          std::chrono::milliseconds timeout) {
-  MAYA_TRY(checked, check_socket_path(socket_path));
+  MAYA_TRY_VOID(check_socket_path(socket_path));
   asio::io_context io;
   local::socket socket(io);
   asio::steady_timer timer(io);

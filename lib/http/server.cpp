@@ -232,8 +232,8 @@ struct UnixServer::Impl {
 Result<std::unique_ptr<UnixServer>> UnixServer::listen(asio::io_context& io,
                                                        const std::filesystem::path& socket_path,
                                                        ServerOptions options, Handler handler) {
-  MAYA_TRY(checked, check_socket_path(socket_path));
-  MAYA_TRY(cleared, remove_stale_socket(socket_path));
+  MAYA_TRY_VOID(check_socket_path(socket_path));
+  MAYA_TRY_VOID(remove_stale_socket(socket_path));
 
   auto impl = std::make_shared<Impl>(io, socket_path, options.workers);
   impl->shared->handler = std::move(handler);

@@ -1,4 +1,5 @@
 #include "lib/http/unix_path.h"
+#include "lib/common/errno_text.h"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,7 +37,7 @@ Result<void> remove_stale_socket(const std::filesystem::path& path) {
     if (live) return fail(path.string() + " is in use by another running process");
   }
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return fail("cannot remove stale socket " + path.string() + ": " + std::strerror(errno));
+    return fail_errno("cannot remove stale socket " + path.string());
   return {};
 }
 

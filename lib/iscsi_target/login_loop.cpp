@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/log.h"
 #include "lib/iscsi/login.h"
 #include "lib/iscsi_target/connection_slot.h"
@@ -30,10 +31,6 @@ constexpr int kSendTimeoutSeconds = 30;
 // Descriptors kept for everything but connections: replicas, journals, the control socket, logs.
 constexpr std::size_t kReservedFds = 64;
 constexpr std::size_t kMinPendingLogins = 8;
-
-std::string errno_text(int e) {
-  return std::strerror(e);
-}
 
 }  // namespace
 

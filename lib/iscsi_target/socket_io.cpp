@@ -1,4 +1,5 @@
 #include "lib/iscsi_target/socket_io.h"
+#include "lib/common/errno_text.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -13,10 +14,6 @@
 
 namespace maya::iscsi_target {
 namespace {
-
-std::string errno_text() {
-  return std::strerror(errno);
-}
 
 Result<Endpoint> to_endpoint(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = {};
@@ -106,7 +103,7 @@ Result<Fd> listen_tcp(const Endpoint& e, int backlog) {
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    return fail("cannot listen on " + format_endpoint(e) + ": " + errno_text());
+    return fail_errno("cannot listen on " + format_endpoint(e));
   }
   if (::listen(fd.get(), backlog) != 0) return fail("listen: " + errno_text());
   return fd;

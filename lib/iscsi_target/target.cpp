@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/log.h"
 #include "lib/iscsi/discovery.h"
 #include "lib/iscsi/login.h"
@@ -26,14 +27,14 @@ constexpr int kListenBacklog = 1024;
 Result<std::size_t> raise_descriptor_limit() {
   rlimit nofile{};
   if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) {
-    return fail(std::string("getrlimit(RLIMIT_NOFILE): ") + std::strerror(errno));
+    return fail(std::string("getrlimit(RLIMIT_NOFILE): ") + errno_text(errno));
   }
   if (nofile.rlim_cur != nofile.rlim_max) {
     const rlim_t was = nofile.rlim_cur;
     nofile.rlim_cur = nofile.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
-      return fail("cannot raise the descriptor limit from " + std::to_string(was) + " to " +
-                  std::to_string(nofile.rlim_max) + ": " + std::strerror(errno));
+      return fail_errno("cannot raise the descriptor limit from " + std::to_string(was) + " to " +
+                        std::to_string(nofile.rlim_max));
     }
   }
   return nofile.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(nofile.rlim_cur);

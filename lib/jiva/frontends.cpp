@@ -42,7 +42,7 @@ Result<FuseInfo> Frontends::expose_fuse() {
 Result<void> Frontends::withdraw_fuse() {
   std::lock_guard lock(mutex_);
   if (fuse_) {
-    MAYA_TRY(gone, fuse_->unmount());
+    MAYA_TRY_VOID(fuse_->unmount());
     fuse_.reset();
     log::info("fuse: unmounted " + fuse_dir_.string());
   }

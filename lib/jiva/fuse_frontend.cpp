@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/jiva/fuse_requests.h"
@@ -33,10 +34,10 @@ FuseFrontend::FuseFrontend(Fd fuse, fs::path mountpoint, block::BlockBackend& ba
 Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(const fs::path& mountpoint,
                                                           block::BlockBackend& backend,
                                                           const std::string& volume) {
-  MAYA_TRY(dir, make_dirs(mountpoint, 0700));
+  MAYA_TRY_VOID(make_dirs(mountpoint, 0700));
   Fd fuse(::open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK));
   if (fuse.get() < 0)
-    return fail(std::string("cannot open /dev/fuse: ") + std::strerror(errno) +
+    return fail(std::string("cannot open /dev/fuse: ") + errno_text(errno) +
                 " (is the fuse module loaded?)");
   const std::string data =
       "fd=" + std::to_string(fuse.get()) +
@@ -44,7 +45,7 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(const fs::path& mountp
   const std::string source = "maya:" + volume;
   if (::mount(source.c_str(), mountpoint.c_str(), "fuse.maya",
               MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME, data.c_str()) != 0) {
-    return fail("cannot mount FUSE at " + mountpoint.string() + ": " + std::strerror(errno));
+    return fail_errno("cannot mount FUSE at " + mountpoint.string());
   }
   std::unique_ptr<FuseFrontend> f(new FuseFrontend(std::move(fuse), mountpoint, backend));
   f->start(kWorkers);
@@ -57,14 +58,14 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::resume(Fd fd, const fs::path
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0)
     return fail(std::string("the inherited /dev/fuse descriptor is unusable: ") +
-                std::strerror(errno));
+                errno_text(errno));
   ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
   std::unique_ptr<FuseFrontend> f(new FuseFrontend(std::move(fd), mountpoint, backend));
   // Requests the previous process took but never answered go back to the queue.
   fuse_out_header resend{sizeof(fuse_out_header), kNotifyResend, 0};
   if (::write(f->fuse_.get(), &resend, sizeof resend) < 0) {
     log::warn(std::string("fuse: this kernel cannot resend unanswered requests (") +
-              std::strerror(errno) + "); any taken by the previous target stay pending");
+              errno_text(errno) + "); any taken by the previous target stay pending");
   }
   f->start(kWorkers);
   return f;
@@ -91,7 +92,7 @@ void FuseFrontend::stop() {
 
 Result<void> FuseFrontend::unmount() {
   if (::umount2(mountpoint_.c_str(), UMOUNT_NOFOLLOW) != 0 && errno != EINVAL) {
-    return fail("cannot unmount " + mountpoint_.string() + ": " + std::strerror(errno));
+    return fail_errno("cannot unmount " + mountpoint_.string());
   }
   stop();
   fuse_.reset();
@@ -122,7 +123,7 @@ void FuseFrontend::serve() {
       if (errno == ENODEV) {
         log::info("fuse: " + mountpoint_.string() + " was unmounted");
       } else {
-        log::warn(std::string("fuse: reading /dev/fuse failed: ") + std::strerror(errno));
+        log::warn(std::string("fuse: reading /dev/fuse failed: ") + errno_text(errno));
       }
       break;
     }

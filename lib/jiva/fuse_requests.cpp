@@ -11,6 +11,7 @@
 #include <ctime>
 #include <string>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/log.h"
 #include "lib/jiva/fuse_frontend.h"
 
@@ -379,7 +380,7 @@ void Request::reply(int error, std::span<const std::uint8_t> payload) const {
     iov[count++] = {const_cast<std::uint8_t*>(payload.data()), payload.size()};
   // ENOENT: the request was interrupted and is gone; nothing to do about it.
   if (::writev(fd, iov, count) < 0 && errno != ENOENT)
-    log::warn(std::string("fuse: cannot answer a request: ") + std::strerror(errno));
+    log::warn(std::string("fuse: cannot answer a request: ") + errno_text(errno));
 }
 
 std::span<const OpcodeInfo> opcode_table() {

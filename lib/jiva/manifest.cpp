@@ -7,6 +7,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/files.h"
 #include "lib/common/json_file.h"
 #include "lib/common/json_number.h"
@@ -128,8 +129,7 @@ Result<std::string> random_secret() {
     ssize_t n = ::getrandom(bytes, sizeof bytes, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail(std::string("cannot get random bytes for a CHAP secret: ") +
-                  std::strerror(errno));
+      return fail(std::string("cannot get random bytes for a CHAP secret: ") + errno_text(errno));
     }
     for (ssize_t i = 0; i < n && out.size() < 16; ++i) {
       if (bytes[i] < 248) out += kAlphabet[bytes[i] % 62];  // 248 = 4 * 62: no modulo bias

@@ -1,37 +1,25 @@
 #include "lib/jiva/replica_files.h"
 
-#include "lib/block/file_backend.h"
+#include "lib/replica/child_factory.h"
 
 namespace maya::jiva {
 
-block::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest& manifest) {
-  block::Replicator::Member m;
+replica::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest& manifest) {
+  maya::replica::Replicator::Member m;
   m.id = replica.id;
-  auto dir = replica_dir(replica);
-  if (!dir) {
-    m.error = dir.error().message;
+  auto child = maya::replica::open_child(replica.id, replica.uri,
+                                         {manifest.size_bytes, manifest.block_size});
+  if (!child) {
+    m.error = child.error().message;
     return m;
   }
-  block::FileBackendOptions options;
-  options.size = manifest.size_bytes;
-  options.block_size = manifest.block_size;
-  auto data = block::FileBackend::open(replica_data(*dir), options);
-  if (!data) {
-    m.error = data.error().message;
-    return m;
-  }
-  auto journal = block::FileJournal::open(*dir);
-  if (!journal) {
-    m.error = journal.error().message;
-    return m;
-  }
-  m.data = std::move(*data);
-  m.journal = std::move(*journal);
+  m.data = std::move(child->data);
+  m.journal = std::move(child->journal);
   return m;
 }
 
-std::vector<block::Replicator::Member> open_replicas(const Manifest& manifest) {
-  std::vector<block::Replicator::Member> members;
+std::vector<replica::Replicator::Member> open_replicas(const Manifest& manifest) {
+  std::vector<replica::Replicator::Member> members;
   for (const auto& r : manifest.replicas) members.push_back(open_replica(r, manifest));
   return members;
 }

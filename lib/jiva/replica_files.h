@@ -1,17 +1,17 @@
-// A jiva replica on disk, opened for the replicator: <replica dir>/data.img (the blocks) and
-// its journal (replica.json, dirty.bitmap, degraded.bitmap; lib/block/replica_journal.h).
+// A jiva replica, opened for the replicator from its URI in the manifest through
+// lib/replica/child_factory.h (file:///DIR today: DIR/data.img and its journal).
 #pragma once
 
-#include "lib/block/replicator.h"
 #include "lib/jiva/manifest.h"
+#include "lib/replica/replicator.h"
 
 namespace maya::jiva {
 
 // Never fails: a replica that cannot be opened comes back without handles and with the reason,
 // and the replicator counts it as away.
-block::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest& manifest);
+replica::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest& manifest);
 
 // Every replica of the manifest.
-std::vector<block::Replicator::Member> open_replicas(const Manifest& manifest);
+std::vector<replica::Replicator::Member> open_replicas(const Manifest& manifest);
 
 }  // namespace maya::jiva

@@ -35,7 +35,7 @@ TargetInfo status_of(TargetState& s) {
       if (ref.id == r.id) uri = ref.uri;
     }
     info.replicas.push_back(
-        {r.id, uri, block::mode_name(r.mode), r.generation, r.revision, unless_empty(r.error)});
+        {r.id, uri, replica::mode_name(r.mode), r.generation, r.revision, unless_empty(r.error)});
   }
   info.read_only = unless_empty(s.replicator->read_only_reason());
   const auto store = s.replicator->space_status();
@@ -101,7 +101,7 @@ http::Response rebuild(TargetState& s) {
   const Manifest manifest = s.manifest_copy();
   Rebuilding started;
   for (const auto& r : s.replicator->replicas()) {
-    if (r.mode != block::ReplicaMode::ERR) continue;
+    if (r.mode != replica::ReplicaMode::ERR) continue;
     for (const auto& ref : manifest.replicas) {
       if (ref.id != r.id) continue;
       auto member = open_replica(ref, manifest);

@@ -7,12 +7,12 @@
 #include <mutex>
 #include <string>
 
-#include "lib/block/replicator.h"
 #include "lib/http/router.h"
 #include "lib/iscsi_target/target.h"
 #include "lib/jiva/frontends.h"
 #include "lib/jiva/manifest.h"
 #include "lib/jiva/target_client.h"
+#include "lib/replica/replicator.h"
 
 namespace maya::jiva {
 
@@ -21,7 +21,7 @@ struct TargetState {
   std::filesystem::path volume_dir;
   Manifest manifest;  // as last read (reload re-reads it); guarded by `manifest_mutex`
   iscsi_target::Target* target = nullptr;
-  block::Replicator* replicator = nullptr;
+  replica::Replicator* replicator = nullptr;
   Frontends* frontends = nullptr;
   std::string portal;
   std::string started_at;

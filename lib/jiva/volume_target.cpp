@@ -10,7 +10,6 @@
 #include <mutex>
 #include <thread>
 
-#include "lib/block/replicator.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
@@ -25,6 +24,7 @@
 #include "lib/jiva/target_api.h"
 #include "lib/process/pidfile.h"
 #include "lib/process/signals.h"
+#include "lib/replica/replicator.h"
 
 namespace maya::jiva {
 namespace {
@@ -83,12 +83,12 @@ int run_volume_target(const VolumeTargetOptions& options) {
   auto pidfile = PidFile::acquire(paths.pidfile, "the target of volume " + options.volume);
   if (!pidfile) return failed(pidfile.error().message);
 
-  block::Replicator::Options replication;
+  replica::Replicator::Options replication;
   replication.size_bytes = manifest->size_bytes;
   replication.block_size = manifest->block_size;
   replication.thin = manifest->thin;
   replication.space_warn_percent = options.space_warn_percent;
-  auto replicator = block::Replicator::open(open_replicas(*manifest), replication);
+  auto replicator = replica::Replicator::open(open_replicas(*manifest), replication);
   if (!replicator) return failed("volume " + options.volume + ": " + replicator.error().message);
 
   Frontends frontends(**replicator, paths.fuse_dir, options.volume);

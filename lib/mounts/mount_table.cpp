@@ -1,4 +1,5 @@
 #include "lib/mounts/mount_table.h"
+#include "lib/common/errno_text.h"
 
 #include <libmount/libmount.h>
 
@@ -24,8 +25,7 @@ std::string or_empty(const char* text) {
 
 Result<std::vector<Mount>> read_mount_table(const std::filesystem::path& path) {
   std::unique_ptr<libmnt_table, TableDeleter> table(mnt_new_table_from_file(path.c_str()));
-  if (!table)
-    return fail("cannot read the mount table " + path.string() + ": " + std::strerror(errno));
+  if (!table) return fail_errno("cannot read the mount table " + path.string());
   std::unique_ptr<libmnt_iter, IterDeleter> iter(mnt_new_iter(MNT_ITER_FORWARD));
   if (!iter) return fail("cannot read the mount table " + path.string() + ": out of memory");
   std::vector<Mount> mounts;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <thread>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
 
 extern char** environ;
@@ -26,10 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxOutput = 1 << 20;
 constexpr std::size_t kMaxOutputInMessage = 600;
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
 
 // Moves a descriptor above stdin/stdout/stderr so the child's dup2 calls cannot clobber it
 // (a daemon that closed its standard streams gets descriptors 0..2 from pipe2 and open).
@@ -194,18 +191,16 @@ Result<ChildPipes> open_child_pipes(const std::string& what) {
   ChildPipes p;
   int raw_out[2];
   int raw_report[2];
-  if (::pipe2(raw_out, O_CLOEXEC) != 0)
-    return fail("cannot run " + what + ": " + errno_text(errno));
+  if (::pipe2(raw_out, O_CLOEXEC) != 0) return fail_errno("cannot run " + what);
   p.out_read = Fd(lift_above_stdio(raw_out[0]));
   p.out_write = Fd(lift_above_stdio(raw_out[1]));
-  if (::pipe2(raw_report, O_CLOEXEC) != 0)
-    return fail("cannot run " + what + ": " + errno_text(errno));
+  if (::pipe2(raw_report, O_CLOEXEC) != 0) return fail_errno("cannot run " + what);
   p.report_read = Fd(lift_above_stdio(raw_report[0]));
   p.report_write = Fd(lift_above_stdio(raw_report[1]));
   p.devnull = Fd(lift_above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC)));
   if (p.out_read.get() < 0 || p.out_write.get() < 0 || p.report_read.get() < 0 ||
       p.report_write.get() < 0 || p.devnull.get() < 0) {
-    return fail("cannot run " + what + ": " + errno_text(errno));
+    return fail_errno("cannot run " + what);
   }
   return p;
 }
@@ -226,7 +221,7 @@ Result<pid_t> start_child(const std::string& program, std::vector<std::string>& 
   if (int exec_errno = exec_error(pipes.report_read.get()); exec_errno != 0) {
     int status = 0;
     reap(pid, status);
-    return fail("cannot run " + what + ": " + errno_text(exec_errno));
+    return fail_errno("cannot run " + what, exec_errno);
   }
   return pid;
 }
@@ -273,7 +268,7 @@ Result<int> collect_until_exit(pid_t pid, int out_read, Clock::time_point deadli
     } else if (done < 0 && errno != EINTR) {
       int err = errno;
       ::kill(-pid, SIGKILL);
-      return fail("cannot get the exit status of " + what + ": " + errno_text(err));
+      return fail_errno("cannot get the exit status of " + what, err);
     }
   }
   if (open) drain(out_read, output, truncated);
@@ -294,18 +289,17 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesyste
   const std::string what = describe_command(argv);
   MAYA_TRY(program, program_of(argv, what));
   int raw_report[2];
-  if (::pipe2(raw_report, O_CLOEXEC) != 0)
-    return fail("cannot run " + what + ": " + errno_text(errno));
+  if (::pipe2(raw_report, O_CLOEXEC) != 0) return fail_errno("cannot run " + what);
   // Everything the child uses sits above fd 3, which may receive `inherit_fd`.
   Fd report_read(lift_above_stdio(raw_report[0], 4));
   Fd report_write(lift_above_stdio(raw_report[1], 4));
   Fd devnull(lift_above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC), 4));
   Fd out(lift_above_stdio(::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640), 4));
   Fd inherit(inherit_fd >= 0 ? ::fcntl(inherit_fd, F_DUPFD_CLOEXEC, 4) : -1);
-  if (out.get() < 0) return fail("cannot open " + log.string() + ": " + errno_text(errno));
+  if (out.get() < 0) return fail_errno("cannot open " + log.string());
   if (report_read.get() < 0 || report_write.get() < 0 || devnull.get() < 0 ||
       (inherit_fd >= 0 && inherit.get() < 0))
-    return fail("cannot run " + what + ": " + errno_text(errno));
+    return fail_errno("cannot run " + what);
   std::vector<char*> args = exec_args(argv);
   pid_t pid = ::fork();
   if (pid < 0) return fail("cannot run " + what + ": fork failed: " + errno_text(errno));
@@ -316,7 +310,7 @@ Result<pid_t> spawn_detached(std::vector<std::string> argv, const std::filesyste
   if (int exec_errno = exec_error(report_read.get()); exec_errno != 0) {
     int status = 0;
     reap(pid, status);
-    return fail("cannot run " + what + ": " + errno_text(exec_errno));
+    return fail_errno("cannot run " + what, exec_errno);
   }
   return pid;
 }

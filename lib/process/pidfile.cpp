@@ -1,4 +1,5 @@
 #include "lib/process/pidfile.h"
+#include "lib/common/errno_text.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -28,7 +29,7 @@ Result<PidFile> PidFile::acquire(const std::filesystem::path& path, const std::s
   // holder() probes with a shared lock for a moment: retry briefly before calling it a holder.
   for (int attempt = 0;; ++attempt) {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return fail("cannot open pidfile " + path.string() + ": " + std::strerror(errno));
+    if (fd < 0) return fail_errno("cannot open pidfile " + path.string());
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
       auto pid = read_pid(fd);
@@ -41,7 +42,7 @@ Result<PidFile> PidFile::acquire(const std::filesystem::path& path, const std::s
         return fail(what + (pid ? " (pid " + std::to_string(*pid) + ")" : std::string()) +
                     " already runs with " + path.string());
       }
-      return fail("cannot lock pidfile " + path.string() + ": " + std::strerror(err));
+      return fail_errno("cannot lock pidfile " + path.string(), err);
     }
     // The holder we waited for may have unlinked the file before we locked it: then we hold
     // a lock on a file nobody else will open. Start over on the current one.
@@ -57,7 +58,7 @@ Result<PidFile> PidFile::acquire(const std::filesystem::path& path, const std::s
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, text.data(), text.size(), 0) < 0) {
       int err = errno;
       ::close(fd);
-      return fail("cannot write pidfile " + path.string() + ": " + std::strerror(err));
+      return fail_errno("cannot write pidfile " + path.string(), err);
     }
     return PidFile(path, fd);
   }

@@ -102,7 +102,7 @@ http::Router make_router(drivers::VolumeDriver& driver,
     return json::object();
   });
   add("/VolumeDriver.Remove", "remove", true, [&driver](const Call& c) -> Result<json> {
-    MAYA_TRY(removed, driver.remove(c.name, false));
+    MAYA_TRY_VOID(driver.remove(c.name, false));
     return json::object();
   });
   add("/VolumeDriver.Mount", "mount", true, [&driver](const Call& c) -> Result<json> {
@@ -124,7 +124,7 @@ http::Router make_router(drivers::VolumeDriver& driver,
     return json{{"Mountpoint", mountpoint->string()}};
   });
   add("/VolumeDriver.Unmount", "unmount", true, [&driver](const Call& c) -> Result<json> {
-    MAYA_TRY(unmounted, driver.unmount(c.name, c.id));
+    MAYA_TRY_VOID(driver.unmount(c.name, c.id));
     return json::object();
   });
   add("/VolumeDriver.Path", "path", true, [&driver](const Call& c) -> Result<json> {

@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <vector>
 
-#include "lib/block/memory_backend.h"
 #include "lib/jiva/fuse_frontend.h"
 #include "tests/fuzz/reader.h"
+#include "tests/support/memory_backend.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);

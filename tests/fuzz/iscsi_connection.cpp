@@ -7,11 +7,11 @@
 #include <memory>
 #include <vector>
 
-#include "lib/block/memory_backend.h"
 #include "lib/common/log.h"
 #include "lib/iscsi/connection.h"
 #include "lib/scsi/scsi_disk.h"
 #include "tests/fuzz/login_prefix.h"
+#include "tests/support/memory_backend.h"
 
 namespace {
 

@@ -220,7 +220,25 @@ def replica_journal():
     write("replica_journal", "no_meta", be16(1) + be16(0) + bytes([1]))
 
 
+def ebs_query():
+    def request(mode, target, headers, body):
+        return bytes([mode]) + be16(len(target)) + target + be16(len(headers)) + headers + body
+    head = b"Action=CreateVolume&Version=2016-11-15"
+    write("ebs_query", "create_volume", request(0, b"/", b"", head +
+          b"&Size=8&AvailabilityZone=maya-1a&TagSpecification.1.ResourceType=volume"
+          b"&TagSpecification.1.Tag.1.Key=Name&TagSpecification.1.Tag.1.Value=db%20%C3%A9"))
+    write("ebs_query", "describe_filters", request(0, b"/?Action=DescribeVolumes&Version=2016-11-15", b"",
+          b"VolumeId.1=vol-0123456789abcdef0&VolumeId.2=x&Filter.1.Name=status"
+          b"&Filter.1.Value.1=available&Tag.1.Key=k&Tag.1.Value=v&DryRun=true"))
+    headers = (b"Content-Type: application/x-www-form-urlencoded; charset=utf-8\n"
+               b"Host: 127.0.0.1:5656\nX-Amz-Date: 20261206T070000Z\n"
+               b"Authorization: AWS4-HMAC-SHA256 Credential=AKIAFUZZFUZZFUZZFUZZ/20261206/maya-1/ec2/"
+               b"aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=" + b"0" * 64)
+    write("ebs_query", "signed", request(1, b"/", headers, head))
+    write("ebs_query", "plain_headers", request(1, b"/", b"Content-Type: text/plain\nX-Thing:  a   b", head))
+
+
 for make in (pdu_parser, iscsi_connection, iscsi_login, scsi_cdb, http_and_api, config_toml,
-             fuse_request, jiva_json, replica_journal):
+             fuse_request, jiva_json, replica_journal, ebs_query):
     make()
 print("corpus written to", ROOT, file=sys.stderr)

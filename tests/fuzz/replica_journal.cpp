@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "lib/block/replica_journal.h"
+#include "lib/replica/replica_journal.h"
 #include "tests/fuzz/reader.h"
 #include "tests/fuzz/scratch_dir.h"
 
@@ -30,11 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   put(dir / "replica.json", in.bytes(in.u16()));
   put(dir / "dirty.bitmap", in.bytes(size));
   put(dir / "degraded.bitmap", {});
-  auto journal = maya::block::FileJournal::open(dir);
+  auto journal = maya::replica::FileJournal::open(dir);
   if (!journal) std::abort();  // the directory is there
   (void)(*journal)->load_meta();
-  auto dirty = (*journal)->load_bitmap(maya::block::BitmapKind::dirty, regions);
+  auto dirty = (*journal)->load_bitmap(maya::replica::BitmapKind::dirty, regions);
   if (dirty && (dirty->regions() != regions || dirty->count() > regions)) std::abort();
-  (void)(*journal)->load_bitmap(maya::block::BitmapKind::degraded, regions);
+  (void)(*journal)->load_bitmap(maya::replica::BitmapKind::degraded, regions);
   return 0;
 }

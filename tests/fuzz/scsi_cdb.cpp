@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <memory>
 
-#include "lib/block/memory_backend.h"
 #include "lib/scsi/scsi_disk.h"
 #include "tests/fuzz/reader.h"
+#include "tests/support/memory_backend.h"
 
 namespace scsi = maya::scsi;
 

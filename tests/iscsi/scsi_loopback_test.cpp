@@ -3,10 +3,10 @@
 // CDB disagree, sense data, and answers for a LUN that does not exist.
 #include <gtest/gtest.h>
 
-#include "lib/block/memory_backend.h"
 #include "lib/common/log.h"
 #include "lib/iscsi_target/target.h"
 #include "tests/iscsi/mini_initiator.h"
+#include "tests/support/memory_backend.h"
 
 namespace maya::iscsi::testing {
 namespace {

@@ -10,8 +10,8 @@
 #include <set>
 #include <string>
 
-#include "lib/block/memory_backend.h"
 #include "lib/scsi/scsi_disk.h"
+#include "tests/support/memory_backend.h"
 
 namespace maya::iscsi::testing {
 

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "lib/block/memory_backend.h"
 #include "lib/scsi/scsi_disk.h"
 #include "lib/scsi/sense.h"
 #include "tests/scsi/cdb_builder.h"
+#include "tests/support/memory_backend.h"
 
 namespace maya::scsi::test {
 

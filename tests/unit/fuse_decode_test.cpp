@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "lib/block/memory_backend.h"
 #include "lib/jiva/fuse_frontend.h"
 #include "lib/jiva/fuse_requests.h"
+#include "tests/support/memory_backend.h"
 
 namespace maya::jiva {
 namespace {

@@ -1,4 +1,5 @@
 #include "drivers/os/linux/block_probe.h"
+#include "lib/common/errno_text.h"
 
 #include <blkid/blkid.h>
 
@@ -31,7 +32,7 @@ Result<std::optional<std::string>> probe_signature(const std::filesystem::path& 
     int err = errno;
     if (err == ENOENT) return fail("device " + dev + " does not exist");
     return fail("cannot open device " + dev +
-                " for probing: " + (err != 0 ? std::strerror(err) : "libblkid refused it"));
+                " for probing: " + (err != 0 ? errno_text(err) : "libblkid refused it"));
   }
   blkid_probe pr = probe.get();
   if (blkid_probe_enable_superblocks(pr, 1) != 0 ||
@@ -51,7 +52,7 @@ Result<std::optional<std::string>> probe_signature(const std::filesystem::path& 
   if (rc < 0) {
     int err = errno;
     return fail("cannot probe device " + dev + ": " +
-                (err != 0 ? std::strerror(err) : "libblkid failed to read it"));
+                (err != 0 ? errno_text(err) : "libblkid failed to read it"));
   }
   if (auto type = lookup(pr, "TYPE")) return type;
   if (auto pttype = lookup(pr, "PTTYPE")) return pttype;

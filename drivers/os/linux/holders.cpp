@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "lib/common/errno_text.h"
 #include "lib/mounts/mount_table.h"
 
 namespace maya::drivers::linux_os {
@@ -79,7 +80,7 @@ Result<std::vector<std::string>> device_holders(const fs::path& device,
   struct stat st {};
   if (::stat(device.c_str(), &st) != 0 || !S_ISBLK(st.st_mode))
     return fail("cannot check who holds " + device.string() + ": " +
-                (S_ISBLK(st.st_mode) ? std::strerror(errno) : "not a block device"));
+                (S_ISBLK(st.st_mode) ? errno_text(errno) : "not a block device"));
   const dev_t dev = st.st_rdev;
   const pid_t self = ::getpid();
   const ino_t own_ns = mount_ns(0);

@@ -11,6 +11,7 @@
 #include "drivers/os/linux/block_probe.h"
 #include "drivers/os/linux/holders.h"
 #include "drivers/os/linux/mount_table.h"
+#include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
@@ -43,7 +44,7 @@ Result<void> require_block_device(const fs::path& device, const std::string& act
   if (::stat(device.c_str(), &st) != 0) {
     if (errno == ENOENT)
       return fail("cannot " + action + " " + device.string() + ": it does not exist");
-    return fail("cannot " + action + " " + device.string() + ": " + std::strerror(errno));
+    return fail_errno("cannot " + action + " " + device.string());
   }
   if (!S_ISBLK(st.st_mode))
     return fail("cannot " + action + " " + device.string() + ": it is not a block device");
@@ -104,7 +105,7 @@ Result<void> LinuxOsDriver::format(const fs::path& device, const std::string& fs
     return fail("cannot format " + device.string() + " as \"" + fstype +
                 "\": the file system types maya can make are " + known);
   }
-  MAYA_TRY(is_block, require_block_device(device, "format"));
+  MAYA_TRY_VOID(require_block_device(device, "format"));
   auto signature = probe_signature(device);
   if (!signature) return fail("refusing to format " + device.string(), signature.error());
   if (signature->has_value()) {
@@ -129,7 +130,7 @@ Result<void> LinuxOsDriver::format(const fs::path& device, const std::string& fs
 
 Result<void> LinuxOsDriver::mount(const fs::path& device, const fs::path& target,
                                   const std::string& fstype, const std::string& options) {
-  MAYA_TRY(is_block, require_block_device(device, "mount"));
+  MAYA_TRY_VOID(require_block_device(device, "mount"));
   MAYA_TRY(made, make_dirs(target, 0755));
   const fs::path where = table_path(target);
   MAYA_TRY(existing, mounted_at(where));
@@ -170,10 +171,10 @@ Result<std::vector<std::string>> LinuxOsDriver::holders(const fs::path& device,
 
 Result<void> LinuxOsDriver::freeze(const fs::path& target, bool frozen) {
   Fd fd(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return fail("cannot open " + target.string() + ": " + std::strerror(errno));
+  if (fd.get() < 0) return fail_errno("cannot open " + target.string());
   if (::ioctl(fd.get(), frozen ? FIFREEZE : FITHAW, 0) != 0)
     return fail(std::string(frozen ? "cannot freeze " : "cannot thaw ") + target.string() + ": " +
-                std::strerror(errno));
+                errno_text(errno));
   return {};
 }
 

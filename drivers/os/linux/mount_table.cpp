@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 
+#include "lib/common/errno_text.h"
 #include "lib/mounts/mount_table.h"
 
 namespace maya::drivers::linux_os {
@@ -26,7 +27,7 @@ Result<void> check(libmnt_context* cxt, int rc, const std::string& what) {
   if (text.empty()) {
     int err =
         mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : (rc < 0 ? -rc : rc);
-    text = err != 0 ? std::strerror(err) : "unknown error";
+    text = err != 0 ? errno_text(err) : "unknown error";
   }
   while (!text.empty() && (text.back() == '.' || text.back() == '\n')) text.pop_back();
   return fail(what + ": " + text);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
 #include "lib/common/log.h"
 #include "lib/mounts/mount_table.h"
@@ -25,10 +26,6 @@ using namespace std::chrono_literals;
 
 constexpr std::string_view kDeletedSuffix = " (deleted)";
 constexpr int kBindAttempts = 20;
-
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
 
 std::optional<std::string> read_sysfs_line(const fs::path& path) {
   std::ifstream in(path);
@@ -182,14 +179,14 @@ Result<fs::path> bind_loop_device(const fs::path& file) {
   Fd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
   if (control.get() < 0) return fail("cannot open /dev/loop-control: " + errno_text(errno));
   Fd backing(::open(file.c_str(), O_RDWR | O_CLOEXEC));
-  if (backing.get() < 0) return fail("cannot open " + file.string() + ": " + errno_text(errno));
+  if (backing.get() < 0) return fail_errno("cannot open " + file.string());
 
   for (int attempt = 0; attempt < kBindAttempts; ++attempt) {
     int number = ::ioctl(control.get(), LOOP_CTL_GET_FREE);
     if (number < 0) return fail("cannot get a free loop device: " + errno_text(errno));
     fs::path device = "/dev/loop" + std::to_string(number);
     Fd loop(open_new_loop_node(device));
-    if (loop.get() < 0) return fail("cannot open " + device.string() + ": " + errno_text(errno));
+    if (loop.get() < 0) return fail_errno("cannot open " + device.string());
     if (configure(loop.get(), backing.get(), file) == 0) {
       auto dio = read_sysfs_line(sysfs_dir(device) / "loop" / "dio");
       log::debug("bound " + device.string() + " to " + file.string() +
@@ -215,12 +212,12 @@ Result<void> unbind_loop_device(const fs::path& device) {
   if (loop.get() < 0) {
     if (errno == ENOENT || errno == ENXIO) return {};
     if (errno == EBUSY) return fail(busy_message(device));
-    return fail("cannot open " + device.string() + ": " + errno_text(errno));
+    return fail_errno("cannot open " + device.string());
   }
   if (::ioctl(loop.get(), LOOP_CLR_FD, 0) != 0) {
     if (errno == ENXIO) return {};  // not bound
     if (errno == EBUSY) return fail(busy_message(device));
-    return fail("cannot unbind " + device.string() + ": " + errno_text(errno));
+    return fail_errno("cannot unbind " + device.string());
   }
   loop.reset();
   // The kernel releases the file when the last opener closes the device: normally us, just

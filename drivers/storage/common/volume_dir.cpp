@@ -10,6 +10,7 @@
 #include <cstring>
 #include <thread>
 
+#include "lib/common/errno_text.h"
 #include "lib/common/log.h"
 
 namespace maya::drivers::storage {
@@ -17,16 +18,12 @@ namespace {
 
 constexpr std::chrono::seconds kLockWait{30};  // attach/detach/remove take well under a second
 
-std::string errno_text(int err) {
-  return std::strerror(err);
-}
-
 // A unique hidden directory in the store: valid volume names never start with '.'.
 Result<fs::path> make_hidden_dir(const fs::path& store, const std::string& purpose,
                                  const std::string& name) {
   std::string pattern = (store / ("." + purpose + "-" + name + "-XXXXXX")).string();
   if (::mkdtemp(pattern.data()) == nullptr)
-    return fail("cannot create a directory in " + store.string() + ": " + errno_text(errno));
+    return fail_errno("cannot create a directory in " + store.string());
   return fs::path(pattern);
 }
 
@@ -41,7 +38,7 @@ DirGuard::~DirGuard() {
 Result<void> sync_dir(const fs::path& dir) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0 || ::fsync(fd.get()) != 0)
-    return fail("cannot sync directory " + dir.string() + ": " + errno_text(errno));
+    return fail_errno("cannot sync directory " + dir.string());
   return {};
 }
 
@@ -53,7 +50,7 @@ Result<void> reject_existing(const fs::path& dir, const std::string& name, const
   struct stat st {};
   if (::lstat(dir.c_str(), &st) == 0)
     return fail("volume " + name + " already exists in " + store.string());
-  if (errno != ENOENT) return fail("cannot check " + dir.string() + ": " + errno_text(errno));
+  if (errno != ENOENT) return fail_errno("cannot check " + dir.string());
   return {};
 }
 
@@ -62,12 +59,12 @@ Result<void> publish(const fs::path& staging, const fs::path& dir, const std::st
   if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_NOREPLACE) != 0) {
     int err = errno;
     if (err == EINVAL) {  // the file system has no RENAME_NOREPLACE
-      MAYA_TRY(still_free, reject_existing(dir, name, store));
+      MAYA_TRY_VOID(reject_existing(dir, name, store));
       err = ::rename(staging.c_str(), dir.c_str()) != 0 ? errno : 0;
     }
     if (err == EEXIST || err == ENOTEMPTY)
       return fail("volume " + name + " already exists in " + store.string());
-    if (err != 0) return fail("cannot create " + dir.string() + ": " + errno_text(err));
+    if (err != 0) return fail_errno("cannot create " + dir.string(), err);
   }
   return sync_dir(store);
 }
@@ -81,7 +78,7 @@ Result<void> discard(const fs::path& dir, const std::string& name, const fs::pat
     return fail("cannot delete volume " + name + ": renaming " + dir.string() +
                 " failed: " + errno_text(err));
   }
-  MAYA_TRY(synced, sync_dir(store));
+  MAYA_TRY_VOID(sync_dir(store));
   std::error_code ec;
   fs::remove_all(*trash, ec);
   if (ec)
@@ -95,12 +92,11 @@ Result<Fd> lock_volume(const fs::path& dir, const std::string& name) {
     Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd.get() < 0) {
       if (errno == ENOENT || errno == ENOTDIR) return fail("volume " + name + " does not exist");
-      return fail("cannot open " + dir.string() + ": " + errno_text(errno));
+      return fail_errno("cannot open " + dir.string());
     }
     const auto deadline = std::chrono::steady_clock::now() + kLockWait;
     while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-      if (errno != EWOULDBLOCK && errno != EINTR)
-        return fail("cannot lock " + dir.string() + ": " + errno_text(errno));
+      if (errno != EWOULDBLOCK && errno != EINTR) return fail_errno("cannot lock " + dir.string());
       if (std::chrono::steady_clock::now() >= deadline) {
         return fail("volume " + name + " is busy: another attach, detach or delete of it has " +
                     "not finished within " + std::to_string(kLockWait.count()) + " s");
@@ -109,11 +105,10 @@ Result<Fd> lock_volume(const fs::path& dir, const std::string& name) {
     }
     struct stat held {};
     struct stat now {};
-    if (::fstat(fd.get(), &held) != 0)
-      return fail("cannot stat " + dir.string() + ": " + errno_text(errno));
+    if (::fstat(fd.get(), &held) != 0) return fail_errno("cannot stat " + dir.string());
     if (::stat(dir.c_str(), &now) != 0) {
       if (errno == ENOENT) return fail("volume " + name + " does not exist");
-      return fail("cannot stat " + dir.string() + ": " + errno_text(errno));
+      return fail_errno("cannot stat " + dir.string());
     }
     if (held.st_dev == now.st_dev && held.st_ino == now.st_ino) return fd;
     // Removed and re-created while we waited for the lock: lock the new directory.
@@ -123,14 +118,14 @@ Result<Fd> lock_volume(const fs::path& dir, const std::string& name) {
 Result<void> make_data_file(const fs::path& file, std::uint64_t size, bool thin,
                             const std::string& name, const fs::path& store) {
   Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return fail("cannot create " + file.string() + ": " + errno_text(errno));
+  if (fd.get() < 0) return fail_errno("cannot create " + file.string());
   const std::string bytes = std::to_string(size) + " bytes";
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
     if (errno == EFBIG || errno == EINVAL) {
       return fail("volume " + name + " cannot be " + bytes + ": the file system holding " +
                   store.string() + " does not allow files that large");
     }
-    return fail("cannot size " + file.string() + " to " + bytes + ": " + errno_text(errno));
+    return fail_errno("cannot size " + file.string() + " to " + bytes);
   }
   if (!thin) {
     int rc;
@@ -145,10 +140,9 @@ Result<void> make_data_file(const fs::path& file, std::uint64_t size, bool thin,
       return fail("the file system holding " + store.string() +
                   " cannot preallocate thick volume " + name + "; create it thin");
     }
-    if (rc != 0) return fail("cannot allocate " + file.string() + ": " + errno_text(errno));
+    if (rc != 0) return fail_errno("cannot allocate " + file.string());
   }
-  if (::fsync(fd.get()) != 0)
-    return fail("cannot sync " + file.string() + ": " + errno_text(errno));
+  if (::fsync(fd.get()) != 0) return fail_errno("cannot sync " + file.string());
   return {};
 }
 

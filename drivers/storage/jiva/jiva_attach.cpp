@@ -10,6 +10,7 @@
 #include "drivers/storage/common/loop_device.h"
 #include "drivers/storage/common/volume_dir.h"
 #include "drivers/storage/jiva/jiva_storage_driver.h"
+#include "lib/common/errno_text.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
 #include "lib/jiva/manifest.h"
@@ -22,11 +23,11 @@ using namespace storage;
 Result<Fd> JivaStorageDriver::take_fuse_fd(pid_t pid, int fd) {
   if (fd < 0) return fail("the target did not say which descriptor holds its FUSE connection");
   Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (pidfd.get() < 0) return fail(std::string("pidfd_open: ") + std::strerror(errno));
+  if (pidfd.get() < 0) return fail(std::string("pidfd_open: ") + errno_text(errno));
   Fd copy(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
   if (copy.get() < 0)
     return fail(std::string("cannot keep a copy of the target's FUSE connection: pidfd_getfd: ") +
-                std::strerror(errno));
+                errno_text(errno));
   return copy;
 }
 
@@ -42,7 +43,7 @@ Result<std::string> JivaStorageDriver::attach_mode(const std::string& configured
 }
 
 Result<fs::path> JivaStorageDriver::attach(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   MAYA_TRY(lock, lock_volume(volume_dir(name), name));
   MAYA_TRY(volume, describe(name));
   if (volume->device) return *volume->device;
@@ -83,7 +84,7 @@ Result<fs::path> JivaStorageDriver::attach_iscsi(const std::string& name) {
 }
 
 Result<void> JivaStorageDriver::detach(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   MAYA_TRY(lock, lock_volume(volume_dir(name), name));
   MAYA_TRY(bindings, bound_loop_devices());
   for (const auto& device : devices_backed_by_path(*bindings, fuse_file(name))) {
@@ -98,8 +99,7 @@ Result<void> JivaStorageDriver::detach(const std::string& name) {
     // would be dead and block the next attach.
     const fs::path dir = maya::jiva::target_paths(options_.run_dir, name).fuse_dir;
     if (::umount2(dir.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
-      log::warn("volume " + name + ": cannot unmount " + dir.string() + ": " +
-                std::strerror(errno));
+      log::warn("volume " + name + ": cannot unmount " + dir.string() + ": " + errno_text(errno));
   }
   supervisor_->drop_fuse(name);
   if (options_.iscsi != nullptr && !options_.iscsi->unavailable()) {

@@ -9,6 +9,7 @@
 #include "drivers/storage/common/volume_dir.h"
 #include "drivers/storage/jiva/jiva_storage_driver.h"
 #include "drivers/storage/jiva/snapshot_files.h"
+#include "lib/common/errno_text.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
@@ -20,8 +21,7 @@ namespace fs = std::filesystem;
 
 Result<void> move(const fs::path& from, const fs::path& to) {
   if (::rename(from.c_str(), to.c_str()) != 0)
-    return fail("cannot move " + from.string() + " to " + to.string() + ": " +
-                std::strerror(errno));
+    return fail_errno("cannot move " + from.string() + " to " + to.string());
   return {};
 }
 
@@ -56,8 +56,8 @@ Result<void> JivaStorageDriver::keep_snapshots(const std::string& volume) {
                   "(maya snapshot delete " +
                   volume + "@" + snap + ") or delete this volume " + "--with-snapshots");
   }
-  MAYA_TRY(made, make_dirs(kept, 0700));
-  MAYA_TRY(synced_parent, storage::sync_dir(kept.parent_path()));
+  MAYA_TRY_VOID(make_dirs(kept, 0700));
+  MAYA_TRY_VOID(storage::sync_dir(kept.parent_path()));
   // Each move is a rename within the store, .img first: .json is what makes a snapshot, so a
   // crash in between leaves it complete in one place, and a second delete finishes the move.
   for (const std::string& snap : names) {
@@ -65,8 +65,8 @@ Result<void> JivaStorageDriver::keep_snapshots(const std::string& volume) {
       MAYA_TRY_VOID(move(live / (snap + ".img"), kept / (snap + ".img")));
     MAYA_TRY_VOID(move(live / (snap + ".json"), kept / (snap + ".json")));
   }
-  MAYA_TRY(synced_kept, storage::sync_dir(kept));
-  MAYA_TRY(synced_live, storage::sync_dir(live));
+  MAYA_TRY_VOID(storage::sync_dir(kept));
+  MAYA_TRY_VOID(storage::sync_dir(live));
   log::info("volume " + volume + ": " + std::to_string(names.size()) + " snapshot(s) kept in " +
             kept.string());
   return {};

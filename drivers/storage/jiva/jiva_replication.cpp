@@ -46,8 +46,8 @@ Result<std::optional<JivaStorageDriver::CloneSource>> JivaStorageDriver::clone_s
   auto at = spec.from.find('@');
   if (at == std::string::npos) return fail("from=\"" + spec.from + "\" is not VOLUME@SNAPSHOT");
   const std::string volume = spec.from.substr(0, at), snapshot = spec.from.substr(at + 1);
-  MAYA_TRY(valid_volume, validate_volume_name(volume));
-  MAYA_TRY(valid_snapshot, validate_volume_name(snapshot));
+  MAYA_TRY_VOID(validate_volume_name(volume));
+  MAYA_TRY_VOID(validate_volume_name(snapshot));
   std::error_code ec;
   const bool exists = fs::is_directory(volume_dir(volume), ec);
   if (!exists && !has_kept_snapshots(volume)) return fail("no such volume: " + volume);
@@ -106,7 +106,7 @@ void JivaStorageDriver::describe_replication(const std::string& volume, StorageV
 }
 
 Result<std::string> JivaStorageDriver::add_replica(const std::string& volume) {
-  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY_VOID(validate_volume_name(volume));
   const fs::path dir = volume_dir(volume);
   MAYA_TRY(lock, storage::lock_volume(dir, volume));
   MAYA_TRY(m, maya::jiva::read_manifest(dir));
@@ -119,13 +119,13 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume) {
   const fs::path rdir = dir / id;
   std::error_code ec;
   fs::remove_all(rdir, ec);  // leftovers of an earlier replica of that name
-  MAYA_TRY(made, make_dirs(rdir, 0700));
+  MAYA_TRY_VOID(make_dirs(rdir, 0700));
   MAYA_TRY(data, storage::make_data_file(maya::jiva::replica_data(rdir), m->size_bytes, true,
                                          volume, options_.store_dir));
   const auto before = *m;
   m->replicas.push_back({id, maya::jiva::file_uri(rdir)});
   m->last_replica = next + 1;
-  MAYA_TRY(written, maya::jiva::write_manifest(dir, *m));
+  MAYA_TRY_VOID(maya::jiva::write_manifest(dir, *m));
   if (auto followed = target(volume).reload_replicas(); !followed) {
     (void)maya::jiva::write_manifest(dir, before);
     fs::remove_all(rdir, ec);
@@ -136,7 +136,7 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume) {
 }
 
 Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const std::string& id) {
-  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY_VOID(validate_volume_name(volume));
   const fs::path dir = volume_dir(volume);
   MAYA_TRY(lock, storage::lock_volume(dir, volume));
   MAYA_TRY(m, maya::jiva::read_manifest(dir));
@@ -148,7 +148,7 @@ Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const 
   MAYA_TRY(rdir, maya::jiva::replica_dir(*it));
   const auto before = *m;
   m->replicas.erase(it);
-  MAYA_TRY(written, maya::jiva::write_manifest(dir, *m));
+  MAYA_TRY_VOID(maya::jiva::write_manifest(dir, *m));
   if (auto followed = target(volume).reload_replicas(); !followed) {
     // A target that does not run (it may refuse to start because of this very replica) reads
     // the manifest when it starts; one that answers and refuses keeps the replica.
@@ -168,7 +168,7 @@ Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const 
 }
 
 Result<std::vector<std::string>> JivaStorageDriver::rebuild(const std::string& volume) {
-  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY_VOID(validate_volume_name(volume));
   // An explicit command gives a broken volume another chance.
   if (supervisor_->status(volume).state == "broken") {
     MAYA_TRY(started, supervisor_->ensure(volume));
@@ -179,7 +179,7 @@ Result<std::vector<std::string>> JivaStorageDriver::rebuild(const std::string& v
 Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volume,
                                                         const std::string& snapshot,
                                                         const Quiesce& quiesce) {
-  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY_VOID(validate_volume_name(volume));
   if (auto ok = validate_volume_name(snapshot); !ok)
     return fail("invalid snapshot name: " + ok.error().message);
   const fs::path dir = snapshots_dir(volume_dir(volume));
@@ -222,14 +222,14 @@ Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volum
             {"created", info.created},
             {"size_bytes", info.size_bytes},
             {"method", info.method}};
-  MAYA_TRY(written, write_file_atomic(dir / (snapshot + ".json"), j.dump(2) + "\n", 0600));
+  MAYA_TRY_VOID(write_file_atomic(dir / (snapshot + ".json"), j.dump(2) + "\n", 0600));
   info.allocated_bytes = allocated_bytes(dir / (snapshot + ".img"));
   log::info("volume " + volume + ": snapshot " + snapshot + " taken (" + info.method + ")");
   return info;
 }
 
 Result<std::vector<SnapshotInfo>> JivaStorageDriver::list_snapshots(const std::string& volume) {
-  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY_VOID(validate_volume_name(volume));
   std::vector<SnapshotInfo> out;
   std::error_code ec;
   for (auto it = fs::directory_iterator(snapshots_dir(volume_dir(volume)), ec);
@@ -245,7 +245,7 @@ Result<std::vector<SnapshotInfo>> JivaStorageDriver::list_snapshots(const std::s
 
 Result<void> JivaStorageDriver::delete_snapshot(const std::string& volume,
                                                 const std::string& snapshot) {
-  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY_VOID(validate_volume_name(volume));
   if (auto ok = validate_volume_name(snapshot); !ok)
     return fail("invalid snapshot name: " + ok.error().message);
   const fs::path dir = snapshots_dir(volume_dir(volume));
@@ -258,7 +258,7 @@ Result<void> JivaStorageDriver::delete_snapshot(const std::string& volume,
 
 Result<void> JivaStorageDriver::revert_snapshot(const std::string& volume,
                                                 const std::string& snapshot) {
-  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY_VOID(validate_volume_name(volume));
   if (auto ok = validate_volume_name(snapshot); !ok)
     return fail("invalid snapshot name: " + ok.error().message);
   std::error_code ec;

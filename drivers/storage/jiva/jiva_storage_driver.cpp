@@ -17,6 +17,7 @@
 
 #include "drivers/storage/common/loop_device.h"
 #include "drivers/storage/common/volume_dir.h"
+#include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
@@ -58,9 +59,9 @@ bool bindable(const std::string& address, std::uint16_t port) {
 // An exclusive lock on the whole store (its directory) while a volume takes a port and a name.
 Result<Fd> lock_store(const fs::path& store) {
   Fd fd(::open(store.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return fail("cannot open " + store.string() + ": " + std::strerror(errno));
+  if (fd.get() < 0) return fail_errno("cannot open " + store.string());
   while (::flock(fd.get(), LOCK_EX) != 0) {
-    if (errno != EINTR) return fail("cannot lock " + store.string() + ": " + std::strerror(errno));
+    if (errno != EINTR) return fail_errno("cannot lock " + store.string());
   }
   return fd;
 }
@@ -183,11 +184,11 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
     return fail("the jiva driver keeps at most " + std::to_string(max_replicas()) + " replicas");
   const std::uint64_t size = (wanted + kSectorSize - 1) / kSectorSize * kSectorSize;
 
-  MAYA_TRY(store_made, make_dirs(options_.store_dir, 0755));
+  MAYA_TRY_VOID(make_dirs(options_.store_dir, 0755));
   const fs::path dir = volume_dir(name);
   {
     MAYA_TRY(store_lock, lock_store(options_.store_dir));
-    MAYA_TRY(free_name, reject_existing(dir, name, options_.store_dir));
+    MAYA_TRY_VOID(reject_existing(dir, name, options_.store_dir));
     Manifest m;
     m.name = name;
     m.size_bytes = size;
@@ -207,22 +208,22 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
     DirGuard cleanup(*staging);
     for (unsigned i = 1; i <= std::max(1u, spec.replicas); ++i) {
       const std::string id = "r" + std::to_string(i);
-      MAYA_TRY(replica_made, make_dirs(*staging / id, 0700));
+      MAYA_TRY_VOID(make_dirs(*staging / id, 0700));
       const fs::path data_file = maya::jiva::replica_data(*staging / id);
       if (origin) {
-        MAYA_TRY(copied, clone_into(*origin, data_file, size, name));
+        MAYA_TRY_VOID(clone_into(*origin, data_file, size, name));
       } else {
         MAYA_TRY(data, make_data_file(data_file, size, spec.thin, name, options_.store_dir));
       }
       m.replicas.push_back({id, maya::jiva::file_uri(dir / id)});
     }
     m.last_replica = static_cast<unsigned>(m.replicas.size());
-    MAYA_TRY(written, maya::jiva::write_manifest(*staging, m));
+    MAYA_TRY_VOID(maya::jiva::write_manifest(*staging, m));
     if (options_.chap) {
       MAYA_TRY(secret, maya::jiva::random_secret());
-      MAYA_TRY(chap_written, maya::jiva::write_chap(*staging, {name, *secret}));
+      MAYA_TRY_VOID(maya::jiva::write_chap(*staging, {name, *secret}));
     }
-    MAYA_TRY(published, publish(*staging, dir, name, options_.store_dir));
+    MAYA_TRY_VOID(publish(*staging, dir, name, options_.store_dir));
     cleanup.keep();
   }
   if (auto started = supervisor_->ensure(name); !started) {
@@ -256,7 +257,7 @@ Result<void> JivaStorageDriver::remove(const std::string& name) {
   }
   supervisor_->drop_fuse(name);
   // Renamed away first: no supervisor restarts the target of a volume without a manifest.
-  MAYA_TRY(discarded, discard(dir, name, options_.store_dir));
+  MAYA_TRY_VOID(discard(dir, name, options_.store_dir));
   MAYA_TRY(stopped, supervisor_->stop(name));
   log::info("deleted jiva volume " + name);
   return {};

@@ -167,7 +167,7 @@ Result<pid_t> TargetSupervisor::spawn(const std::string& volume, Watched& w) {
   }
   const fs::path volume_dir = options_.store_dir / volume;
   const fs::path log_file = maya::jiva::target_log(volume_dir);
-  MAYA_TRY(dirs, make_dirs(options_.run_dir / "targets", 0755));
+  MAYA_TRY_VOID(make_dirs(options_.run_dir / "targets", 0755));
   rotate(log_file);
   std::vector<std::string> argv = options_.command;
   argv.insert(argv.end(), {"--volume", volume, "--store", options_.store_dir.string(), "--run",

@@ -17,6 +17,7 @@
 
 #include "drivers/storage/common/loop_device.h"
 #include "drivers/storage/common/volume_dir.h"
+#include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
@@ -43,7 +44,7 @@ Result<StorageVolume> describe_volume(const fs::path& dir, const std::string& na
       return fail("volume " + name + " does not exist");
     if (err == ENOENT)
       return fail("volume " + name + " is damaged: " + file.string() + " is missing");
-    return fail("cannot stat " + file.string() + ": " + std::strerror(err));
+    return fail_errno("cannot stat " + file.string(), err);
   }
   if (!S_ISREG(st.st_mode))
     return fail("volume " + name + " is damaged: " + file.string() + " is not a regular file");
@@ -69,16 +70,16 @@ LocalStorageDriver::LocalStorageDriver(fs::path store_dir) {
 }
 
 Result<StorageVolume> LocalStorageDriver::create(const VolumeSpec& spec) {
-  MAYA_TRY(valid, validate_volume_name(spec.name));
+  MAYA_TRY_VOID(validate_volume_name(spec.name));
   const std::string& name = spec.name;
   if (spec.size_bytes == 0) return fail("volume " + name + " needs a size greater than 0 bytes");
   if (spec.size_bytes > UINT64_MAX - kSectorSize)
     return fail("volume " + name + " is too large: " + std::to_string(spec.size_bytes) + " bytes");
   const std::uint64_t size = (spec.size_bytes + kSectorSize - 1) / kSectorSize * kSectorSize;
 
-  MAYA_TRY(store_made, make_dirs(store_, 0755));
+  MAYA_TRY_VOID(make_dirs(store_, 0755));
   const fs::path dir = volume_dir(name);
-  MAYA_TRY(free_name, reject_existing(dir, name, store_));
+  MAYA_TRY_VOID(reject_existing(dir, name, store_));
 
   // Build the volume in a hidden directory and rename it into place once complete.
   MAYA_TRY(staging, make_staging_dir(store_, name));
@@ -89,8 +90,8 @@ Result<StorageVolume> LocalStorageDriver::create(const VolumeSpec& spec) {
                          {"thin", spec.thin},
                          {"created", iso8601()},
                          {"format_version", 1}};
-  MAYA_TRY(meta_written, write_file_atomic(*staging / "volume.json", meta.dump(2) + "\n", 0600));
-  MAYA_TRY(published, publish(*staging, dir, name, store_));
+  MAYA_TRY_VOID(write_file_atomic(*staging / "volume.json", meta.dump(2) + "\n", 0600));
+  MAYA_TRY_VOID(publish(*staging, dir, name, store_));
   cleanup.keep();
   log::info("created local volume " + name + " (" + std::to_string(size) + " bytes, " +
             (spec.thin ? "thin" : "thick") + ") in " + dir.string());
@@ -98,7 +99,7 @@ Result<StorageVolume> LocalStorageDriver::create(const VolumeSpec& spec) {
 }
 
 Result<void> LocalStorageDriver::remove(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   const fs::path dir = volume_dir(name);
   MAYA_TRY(lock, lock_volume(dir, name));
   MAYA_TRY(bindings, bound_loop_devices());
@@ -108,13 +109,13 @@ Result<void> LocalStorageDriver::remove(const std::string& name) {
                 "; detach it before deleting it");
   }
   // Renamed away first: the volume vanishes at once, even if removing its files fails midway.
-  MAYA_TRY(discarded, discard(dir, name, store_));
+  MAYA_TRY_VOID(discard(dir, name, store_));
   log::info("deleted local volume " + name);
   return {};
 }
 
 Result<StorageVolume> LocalStorageDriver::inspect(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   MAYA_TRY(bindings, bound_loop_devices());
   return describe_volume(volume_dir(name), name, *bindings);
 }
@@ -144,7 +145,7 @@ Result<std::vector<StorageVolume>> LocalStorageDriver::list() {
 }
 
 Result<fs::path> LocalStorageDriver::attach(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   MAYA_TRY(lock, lock_volume(volume_dir(name), name));
   const fs::path file = data_file(name);
   struct stat st {};
@@ -160,7 +161,7 @@ Result<fs::path> LocalStorageDriver::attach(const std::string& name) {
 }
 
 Result<void> LocalStorageDriver::detach(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   MAYA_TRY(lock, lock_volume(volume_dir(name), name));
   MAYA_TRY(bindings, bound_loop_devices());
   for (const auto& device : devices_backed_by(*bindings, data_file(name))) {

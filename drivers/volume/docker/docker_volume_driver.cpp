@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "drivers/volume/mount_options.h"
+#include "lib/common/errno_text.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
@@ -43,8 +44,7 @@ Result<StoreSpace> DockerVolumeDriver::store_space() {
   if (space.store.empty()) return fail("the store directory is not configured");
   struct statvfs st {};
   if (::statvfs(space.store.c_str(), &st) != 0)
-    return fail("cannot read the free space of " + space.store.string() + ": " +
-                std::strerror(errno));
+    return fail_errno("cannot read the free space of " + space.store.string());
   space.free_bytes = std::uint64_t{st.f_bavail} * st.f_frsize;
   space.total_bytes = std::uint64_t{st.f_blocks} * st.f_frsize;
   for (const VolumeRecord& record : records_.load_all(nullptr)) {
@@ -72,7 +72,7 @@ std::shared_ptr<std::mutex> DockerVolumeDriver::lock_for(const std::string& name
 
 Result<DockerVolumeDriver::StorageCall> DockerVolumeDriver::storage_call(const std::string& name,
                                                                          bool in_use_ok) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   StorageCall call;
   call.lock = lock_for(name);
   call.guard = std::unique_lock(*call.lock, std::defer_lock);
@@ -156,13 +156,13 @@ Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec) {
     fs::path lost = target / "lost+found";
     if (::rmdir(lost.c_str()) != 0 && errno != ENOENT)
       log::warn("volume " + spec.name + ": cannot remove " + lost.string() + ": " +
-                std::strerror(errno));
+                errno_text(errno));
   }
   if (spec.uid || spec.gid) {
     uid_t uid = spec.uid ? *spec.uid : static_cast<uid_t>(-1);
     gid_t gid = spec.gid ? *spec.gid : static_cast<gid_t>(-1);
     if (::chown(target.c_str(), uid, gid) != 0) {
-      Error why{"cannot set the owner of " + target.string() + ": " + std::strerror(errno)};
+      Error why{"cannot set the owner of " + target.string() + ": " + errno_text(errno)};
       (void)os_->unmount(target);
       return undo_attach(why);
     }
@@ -180,9 +180,9 @@ Result<void> DockerVolumeDriver::bring_down(const VolumeSpec& spec) {
 }
 
 Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& asked) {
-  MAYA_TRY(valid, validate_volume_name(asked.name));
+  MAYA_TRY_VOID(validate_volume_name(asked.name));
   VolumeSpec spec = asked;
-  MAYA_TRY(inherited, inherit(spec));
+  MAYA_TRY_VOID(inherit(spec));
   if (auto ok = check_mount_options(spec.fstype, spec.mount_options); !ok)
     return fail("option mountopts: " + ok.error().message);
   MAYA_TRY(storage, storage_for(spec));
@@ -298,7 +298,7 @@ Result<void> DockerVolumeDriver::remove(const std::string& name, bool force, boo
       MAYA_TRY_VOID(snapshots->delete_snapshot(name, snap.name));
   }
   MAYA_TRY(removed, (*storage)->remove(name));
-  MAYA_TRY(erased, records_.erase(name));
+  MAYA_TRY_VOID(records_.erase(name));
   std::error_code ec;
   fs::remove(mountpoint(name), ec);
   log::debug("volume " + name + " removed");  // the storage driver logged the delete
@@ -419,7 +419,7 @@ VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
 }
 
 Result<VolumeInfo> DockerVolumeDriver::get(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   MAYA_TRY(record, records_.load(name));
   return describe(*record);
 }

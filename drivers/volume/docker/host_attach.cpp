@@ -9,7 +9,7 @@ namespace maya::drivers::docker {
 namespace fs = std::filesystem;
 
 Result<fs::path> DockerVolumeDriver::attach(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   MAYA_TRY(record, records_.load(name));
@@ -37,7 +37,7 @@ Result<fs::path> DockerVolumeDriver::attach(const std::string& name) {
 }
 
 Result<void> DockerVolumeDriver::detach(const std::string& name) {
-  MAYA_TRY(valid, validate_volume_name(name));
+  MAYA_TRY_VOID(validate_volume_name(name));
   auto lock = lock_for(name);
   std::lock_guard guard(*lock);
   MAYA_TRY(record, records_.load(name));

@@ -94,7 +94,7 @@ Result<std::vector<HostSnapshot>> DockerVolumeDriver::all_snapshots() {
 
 Result<void> DockerVolumeDriver::delete_any_snapshot(const std::string& volume,
                                                      const std::string& snapshot) {
-  MAYA_TRY(valid, validate_volume_name(volume));
+  MAYA_TRY_VOID(validate_volume_name(volume));
   MAYA_TRY(all, all_snapshots());
   bool volume_known = records_.exists(volume);
   for (const HostSnapshot& s : *all) {

@@ -1,0 +1,38 @@
+// A replica child: the blocks of one replica of a volume and its journal, opened from the URI
+// the volume's manifest keeps for it (jiva.json). The scheme picks the kind of child, through
+// this one factory:
+//   file:///DIR  a directory on this host: DIR/data.img (a FileBackend) and the journal files
+//                beside it (replica.json, dirty.bitmap, degraded.bitmap; FileJournal)
+// A replica on another host (iscsi://…) is one more scheme here; the replicator, the target
+// and the rest only see a BlockBackend and a ReplicaJournal.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "lib/block/backend.h"
+#include "lib/common/result.h"
+#include "lib/replica/replica_journal.h"
+
+namespace maya::replica {
+
+// The data file of a file:// child, in its directory (lib/jiva/manifest.h's replica_data(),
+// which creates it, names the same file).
+inline constexpr std::string_view kFileChildData = "data.img";
+
+struct ChildOptions {
+  std::uint64_t size_bytes = 0;  // the volume's size, exported by the child
+  std::uint32_t block_size = 512;
+};
+
+struct Child {
+  std::unique_ptr<block::BlockBackend> data;
+  std::unique_ptr<ReplicaJournal> journal;
+};
+
+// Opens the child at `uri`; `id` names the replica in errors. A URI of an unknown scheme, or a
+// malformed one, is an error that says so.
+Result<Child> open_child(std::string_view id, std::string_view uri, const ChildOptions& options);
+
+}  // namespace maya::replica

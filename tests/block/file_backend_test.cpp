@@ -1,0 +1,145 @@
+// FileBackend on real sparse files in a temporary directory: sizing, thin provisioning (holes
+// stay holes, discard punches, extent_at), durability calls. The SCSI disk on top of one is
+// tests/scsi/file_disk_test.cpp.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lib/block/file_backend.h"
+
+namespace maya::block {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::byte> bytes(std::size_t n, std::uint8_t value) {
+  return std::vector<std::byte>(n, std::byte{value});
+}
+
+class FileBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = fs::temp_directory_path() / ("maya-file-backend-" + std::to_string(rd()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<FileBackend> create(std::uint64_t size) {
+    auto b = FileBackend::open(path(), {.size = size, .create = true});
+    EXPECT_TRUE(b) << (b ? "" : b.error().message);
+    return b ? std::move(*b) : nullptr;
+  }
+  fs::path path() const { return dir_ / "disk.img"; }
+  std::uint64_t allocated_bytes() const {
+    struct stat st {};
+    ::stat(path().c_str(), &st);
+    return static_cast<std::uint64_t>(st.st_blocks) * 512;
+  }
+  std::string no_holes_reason() const {
+    return "SKIP: the file system of " + dir_.string() +
+           " cannot punch holes (set TMPDIR to ext4, xfs, btrfs or tmpfs)";
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(FileBackendTest, CreatesASparseFileOfTheGivenSize) {
+  auto b = create(64ull << 20);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->size_bytes(), 64ull << 20);
+  EXPECT_EQ(b->block_size(), 512u);
+  EXPECT_EQ(fs::file_size(path()), 64ull << 20);
+  EXPECT_LT(allocated_bytes(), 1u << 20) << "a new volume takes no space";
+}
+
+TEST_F(FileBackendTest, SizeComesFromTheFileAndIsRoundedToBlocks) {
+  { std::ofstream(path()) << std::string(5000, 'x'); }
+  auto b = FileBackend::open(path());
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ((*b)->size_bytes(), 4608u);
+  auto grown = FileBackend::open(path(), {.size = 1 << 20});
+  ASSERT_TRUE(grown);
+  EXPECT_EQ(fs::file_size(path()), 1u << 20) << "grown when asked";
+  auto smaller = FileBackend::open(path(), {.size = 8192});
+  ASSERT_TRUE(smaller);
+  EXPECT_EQ((*smaller)->size_bytes(), 8192u);
+  EXPECT_EQ(fs::file_size(path()), 1u << 20) << "never shrunk";
+}
+
+TEST_F(FileBackendTest, RefusesWhatItCannotServe) {
+  EXPECT_FALSE(FileBackend::open(dir_ / "missing.img"));
+  EXPECT_FALSE(FileBackend::open(path(), {.create = true})) << "creating needs a size";
+  { std::ofstream(path()) << "tiny"; }
+  auto tiny = FileBackend::open(path());
+  ASSERT_FALSE(tiny);
+  EXPECT_NE(tiny.error().message.find("less than one block"), std::string::npos);
+  EXPECT_FALSE(FileBackend::open(path(), {.size = 1 << 20, .block_size = 1000}));
+  EXPECT_FALSE(FileBackend::open(dir_));
+}
+
+TEST_F(FileBackendTest, WritesReadBackAndStayInRange) {
+  auto b = create(1 << 20);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->write(4096, bytes(8192, 0x5a), false));
+  ASSERT_TRUE(b->write(0, bytes(512, 0x11), true));
+  ASSERT_TRUE(b->flush());
+  auto out = bytes(8192, 0);
+  ASSERT_TRUE(b->read(4096, out));
+  EXPECT_EQ(out, bytes(8192, 0x5a));
+  EXPECT_FALSE(b->read((1 << 20) - 512, out));
+  EXPECT_FALSE(b->write(1 << 20, bytes(512, 0), false));
+}
+
+TEST_F(FileBackendTest, HolesStayHolesAfterWritesElsewhere) {
+  auto b = create(16ull << 20);
+  ASSERT_TRUE(b);
+  if (!b->thin()) GTEST_SKIP() << no_holes_reason();
+  ASSERT_TRUE(b->write(8ull << 20, bytes(64 * 1024, 1), false));
+  auto head = b->extent_at(0);
+  ASSERT_TRUE(head);
+  EXPECT_FALSE(head->mapped);
+  EXPECT_EQ(head->length, 8ull << 20);
+  auto data = b->extent_at(8ull << 20);
+  ASSERT_TRUE(data);
+  EXPECT_TRUE(data->mapped);
+  EXPECT_GE(data->length, 64u * 1024);
+  auto tail = b->extent_at(data->offset + data->length);
+  ASSERT_TRUE(tail);
+  EXPECT_FALSE(tail->mapped);
+  EXPECT_EQ(tail->offset + tail->length, 16ull << 20) << "ENXIO at the end is a hole to EOF";
+  EXPECT_LT(allocated_bytes(), 1u << 20);
+}
+
+TEST_F(FileBackendTest, DiscardPunchesHolesThatReadZero) {
+  auto b = create(4ull << 20);
+  ASSERT_TRUE(b);
+  if (!b->thin()) GTEST_SKIP() << no_holes_reason();
+  EXPECT_TRUE(b->discard_zeroes());
+  ASSERT_TRUE(b->write(0, bytes(1 << 20, 0xab), false));
+  ASSERT_TRUE(b->discard(256 * 1024, 512 * 1024));
+  auto hole = b->extent_at(256 * 1024);
+  ASSERT_TRUE(hole);
+  EXPECT_FALSE(hole->mapped);
+  EXPECT_EQ(hole->length, 512u * 1024);
+  EXPECT_TRUE(b->extent_at(0)->mapped);
+  auto out = bytes(512 * 1024, 0xff);
+  ASSERT_TRUE(b->read(256 * 1024, out));
+  EXPECT_EQ(out, bytes(512 * 1024, 0));
+  // A sub-block discard zeroes without deallocating: reads still return zeros.
+  ASSERT_TRUE(b->discard(512, 512));
+  auto small = bytes(512, 0xff);
+  ASSERT_TRUE(b->read(512, small));
+  EXPECT_EQ(small, bytes(512, 0));
+  EXPECT_TRUE(b->discard(0, 0));
+  EXPECT_FALSE(b->discard(4ull << 20, 512));
+}
+
+}  // namespace
+}  // namespace maya::block
