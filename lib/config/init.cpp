@@ -1,6 +1,5 @@
 #include "lib/config/init.h"
 
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -56,36 +55,6 @@ Result<std::string> host_id_for(const fs::path& state_dir) {
   return id;
 }
 
-// A fresh key pair as AWS shapes them: "AKIA" and 16 of [A-Z2-7], a 40-character secret of
-// [A-Za-z0-9+/], from the kernel's random source.
-Result<std::pair<std::string, std::string>> new_access_key() {
-  auto random_text = [](std::string_view alphabet, std::size_t n) -> Result<std::string> {
-    std::string bytes(n, '\0');
-    if (::getrandom(bytes.data(), n, 0) != static_cast<ssize_t>(n))
-      return fail("cannot read random bytes for the API credentials");
-    std::string out;
-    for (unsigned char b : bytes) out += alphabet[b % alphabet.size()];  // 256 % 32 = 256 % 64 = 0
-    return out;
-  };
-  MAYA_TRY(id, random_text("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16));
-  MAYA_TRY(secret,
-           random_text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40));
-  return std::pair{"AKIA" + *id, *secret};
-}
-
-// The EBS-compatible API's key pair, in the AWS CLI's shared-credentials format (profile
-// [maya]); written once, mode 0600: an existing file is kept, even by `init --force`.
-Result<void> write_credentials(const fs::path& file) {
-  std::error_code ec;
-  if (fs::exists(file, ec)) return {};
-  MAYA_TRY(dir, make_dirs(file.parent_path(), 0755));
-  MAYA_TRY(key, new_access_key());
-  return write_file_atomic(file,
-                           "[maya]\naws_access_key_id = " + key->first +
-                               "\naws_secret_access_key = " + key->second + "\n",
-                           0600);
-}
-
 }  // namespace
 
 std::string render_default(const fs::path& root, const std::string& host_name,
@@ -128,7 +97,6 @@ Result<InitResult> init(const InitOptions& options) {
 
   std::string text = render_default(root, host_name, *host_id);
   MAYA_TRY(config, parse(text, file));
-  MAYA_TRY_VOID(write_credentials(config->api_credentials));
   MAYA_TRY_VOID(write_file_atomic(file, text, 0644));
   return InitResult{*config, exists};
 }

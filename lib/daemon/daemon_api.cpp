@@ -19,7 +19,8 @@ void Daemon::open_api() {
       config_.state_dir,
       config_.dev_dir,
   };
-  api_ = std::make_unique<ebs::Api>(std::move(settings), volumes_.get());
+  api_ = std::make_unique<ebs::Api>(std::move(settings), volumes_.get(),
+                                    [this] { return volume_defaults(); });
   http::ServerOptions options;
   options.body_limit = ebs::kApiBodyLimit;
   options.make_error = ebs::server_error;
