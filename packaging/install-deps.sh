@@ -41,6 +41,8 @@ test_packages=(
   # the EC2-compatible API's protocol checked against botocore's own signer and parser
   # (tests/ebs/botocore_test.py)
   python3-botocore
+  # the style gates of packaging/lint.sh (run first by .ci/run)
+  clang-format shellcheck
   # systemd-socket-activate: the plugin socket handed over as systemd's maya.socket does
   # (tests/integration/handover_test.cpp); systemd need not be PID 1 for it
   systemd

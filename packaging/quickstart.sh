@@ -11,7 +11,8 @@ fi
 bash packaging/install-deps.sh
 # The same build directory and flags as packaging/test.sh: run one after the other, the second
 # compiles only what the first did not (the tests), never maya twice.
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
+  -DMAYA_WERROR="${MAYA_WERROR:-OFF}" >/dev/null
 cmake --build build --target maya maya_manpage
 cmake --install build --prefix /usr/local >/dev/null
 echo "installed $(command -v maya): $(maya --version)"

@@ -35,7 +35,8 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 phase "installing dependencies"
 bash packaging/install-deps.sh --with-tests
 phase "configuring and building (build/)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
+  -DMAYA_WERROR="${MAYA_WERROR:-OFF}" >/dev/null
 cmake --build build
 phase "running the tests"
 rc=0

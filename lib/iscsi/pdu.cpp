@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "lib/iscsi/crc32c.h"
 #include "lib/common/endian.h"
+#include "lib/iscsi/crc32c.h"
 
 namespace maya::iscsi {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "lib/scsi/command_table.h"
 #include "lib/common/endian.h"
+#include "lib/scsi/command_table.h"
 #include "lib/scsi/handlers.h"
 #include "lib/scsi/sense.h"
 

@@ -4,10 +4,10 @@
 #include <random>
 #include <vector>
 
-#include "lib/iscsi/crc32c.h"
 #include "lib/common/endian.h"
-#include "lib/iscsi/serial_number.h"
+#include "lib/iscsi/crc32c.h"
 #include "lib/iscsi/pdu.h"
+#include "lib/iscsi/serial_number.h"
 #include "lib/iscsi/text.h"
 
 namespace maya::iscsi {

@@ -3,9 +3,9 @@
 // split to the initiator's MaxRecvDataSegmentLength.
 #include <gtest/gtest.h>
 
+#include "lib/common/endian.h"
 #include "lib/iscsi/connection.h"
 #include "lib/iscsi/crc32c.h"
-#include "lib/common/endian.h"
 #include "tests/iscsi/test_disk.h"
 
 namespace maya::iscsi {

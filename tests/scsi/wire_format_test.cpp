@@ -1,8 +1,8 @@
 // Wire formats on their own: big-endian helpers, CDB field decoding, fixed-format sense data.
 #include <gtest/gtest.h>
 
-#include "lib/scsi/cdb.h"
 #include "lib/common/endian.h"
+#include "lib/scsi/cdb.h"
 #include "lib/scsi/sense.h"
 #include "tests/scsi/cdb_builder.h"
 #include "tests/scsi/disk_fixture.h"

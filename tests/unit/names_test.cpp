@@ -35,9 +35,9 @@ TEST(IscsiName, AcceptsIqnEuiAndNaa) {
 }
 
 TEST(IscsiName, RefusesMalformedNames) {
-  for (const char* bad : {"", "bad iqn", "iqn.2026-11.io.maya:DB", "iqn.26-11.io.maya", "iqn.2026-11",
-                          "iqn.2026-1x.io.maya", "eui.1234", "naa.xyz0000000000000", "maya:x",
-                          "iqn.2026-11.io.maya:a/b"}) {
+  for (const char* bad : {"", "bad iqn", "iqn.2026-11.io.maya:DB", "iqn.26-11.io.maya",
+                          "iqn.2026-11", "iqn.2026-1x.io.maya", "eui.1234", "naa.xyz0000000000000",
+                          "maya:x", "iqn.2026-11.io.maya:a/b"}) {
     auto r = validate_iscsi_name(bad);
     ASSERT_FALSE(r.has_value()) << bad;
     EXPECT_NE(r.error().message.find("invalid iSCSI name"), std::string::npos);
