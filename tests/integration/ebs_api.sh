@@ -101,7 +101,8 @@ maya volume create cli1 --driver local --size 64MiB >/dev/null || fail "maya vol
 cli_id() { ec2 describe-volumes --output json | jq -r '.Volumes[] | select((.Tags // []) | length == 0) | select(.Size == 1) | .VolumeId'; }
 V_CLI=$(cli_id)
 [[ $V_CLI =~ ^vol- ]] || fail "the CLI's volume has no id in describe-volumes"
-maya unload >/dev/null && maya load >/dev/null || fail "restart"
+maya unload >/dev/null || fail "unload"
+maya load >/dev/null || fail "load after unload"
 api_url
 [[ $(cli_id) == "$V_CLI" ]] || fail "the CLI volume's id changed across a restart"
 # A restart by exec (handover) binds [api] listen again in the new image.
