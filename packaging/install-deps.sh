@@ -31,6 +31,9 @@ test_packages=(
   libiscsi-bin qemu-utils qemu-block-extra tgt
   # benchmarks: fio inside containers (tests/bench/container_bench.sh)
   fio
+  # the EBS-compatible API against real clients: the AWS CLI and boto3/botocore
+  # (tests/integration/ebs_api.sh)
+  awscli python3-boto3
   # fuzzing (tests/fuzz, build-fuzz): libFuzzer and the sanitizer runtimes. Clang 16, not 14:
   # libstdc++ 12's <expected>, which Result<T> is, needs conditionally trivial destructors
   # (P0848), which clang 14 lacks and clang 16 has.

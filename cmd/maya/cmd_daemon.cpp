@@ -41,6 +41,13 @@ void print_status_table(const json& s) {
                          s["host"]["id"].get<std::string>() + ")"});
   table.add({"roles", roles.empty() ? "none" : roles});
   for (const auto& [name, path] : s["sockets"].items()) table.add({name, path.get<std::string>()});
+  if (s.contains("api") && s["api"].is_object()) {
+    const auto& api = s["api"];
+    table.add({"ebs api", api.value("served", false)
+                              ? api.value("endpoint", "") + " (region " + api.value("region", "") +
+                                    ", zone " + api.value("zone", "") + ")"
+                              : api.value("reason", "")});
+  }
   if (!s["log_file"].is_null())
     table.add(
         {"log", s["log_file"].get<std::string>() + " (" + s["log_level"].get<std::string>() + ")"});

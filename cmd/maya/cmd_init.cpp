@@ -3,6 +3,7 @@
 
 #include "cmd/maya/commands.h"
 #include "lib/config/init.h"
+#include "lib/ebs/credentials_file.h"
 
 namespace maya::cli {
 
@@ -13,8 +14,9 @@ int cmd_init(Globals& globals, const Args& args) {
                         "place every path (config, store, state, run, sockets) under DIR")(
       "force", "replace an existing config file (the host id is kept)");
   Parsed parsed = parse({"init", "maya init [--config PATH] [--root DIR] [--force]",
-                         "Writes the maya config (TOML, every key commented) and creates the "
-                         "directories it names.\nThe config goes to --config, else "
+                         "Writes the maya config (TOML, every key commented), creates the "
+                         "directories it names and, once, the EBS-compatible API's key pair "
+                         "([api] credentials).\nThe config goes to --config, else "
                          "$MAYA_CONFIG, else <root>/etc/maya.conf.",
                          "maya init && maya load\nmaya init --root /tmp/maya-try  # everything "
                          "under one directory"},
@@ -28,6 +30,10 @@ int cmd_init(Globals& globals, const Args& args) {
     init_options.config_file = config::resolve_path(globals.config);
   auto result = config::init(init_options);
   if (!result) return error(result.error().message);
+  // The EBS-compatible API's key pair, once: init --force keeps the one clients hold.
+  if (auto credentials = ebs::write_new_credentials(result->config.api_credentials); !credentials)
+    return error("wrote " + result->config.file.string() +
+                 " but not the API key pair: " + credentials.error().message);
 
   const config::Config& cfg = result->config;
   if (json_output(globals)) {
@@ -36,7 +42,8 @@ int cmd_init(Globals& globals, const Args& args) {
                 {"host_id", cfg.host_id},
                 {"store", cfg.store_dir.string()},
                 {"state", cfg.state_dir.string()},
-                {"run", cfg.run_dir.string()}});
+                {"run", cfg.run_dir.string()},
+                {"api_credentials", cfg.api_credentials.string()}});
     return 0;
   }
   std::cout << (result->overwritten ? "Replaced " : "Wrote ") << cfg.file.string() << "\n"
@@ -44,6 +51,7 @@ int cmd_init(Globals& globals, const Args& args) {
             << "  store   " << cfg.store_dir.string() << "\n"
             << "  state   " << cfg.state_dir.string() << "\n"
             << "  run     " << cfg.run_dir.string() << "\n"
+            << "  API key " << cfg.api_credentials.string() << " (profile maya)\n"
             << "Next: maya"
             << (globals.config.empty() && root.empty() ? "" : " --config " + cfg.file.string())
             << " load\n";

@@ -81,6 +81,13 @@ bool is_ip_address(const std::string& text) {
          inet_pton(AF_INET6, text.c_str(), &addr) == 1;
 }
 
+bool is_region_name(const std::string& text) {
+  return !text.empty() && text.size() <= 32 && text.front() != '-' && text.back() != '-' &&
+         std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+         });
+}
+
 // One step per section: each reads its table (null when the section is absent) into `cfg`
 // and refuses keys it does not know.
 using SectionReader = Result<void> (*)(const toml::table* table, const std::string& src,
@@ -110,9 +117,11 @@ Result<void> read_paths(const toml::table* table, const std::string& src, Config
   MAYA_TRY(store, read_path(paths, "store", "/opt/maya-store"));
   MAYA_TRY(state, read_path(paths, "state", "/var/lib/maya"));
   MAYA_TRY(run, read_path(paths, "run", "/run/maya"));
+  MAYA_TRY(dev, read_path(paths, "dev", "/dev/maya"));
   cfg.store_dir = *store;
   cfg.state_dir = *state;
   cfg.run_dir = *run;
+  cfg.dev_dir = *dev;
   return paths.reject_unknown();
 }
 
@@ -129,6 +138,25 @@ Result<void> read_api(const toml::table* table, const std::string& src, Config& 
   auto endpoint = parse_endpoint(*listen);
   if (!endpoint) return api.error_at("listen", endpoint.error().message);
   cfg.api_listen = *endpoint;
+  MAYA_TRY(region, api.string("region", "maya-1"));
+  if (!is_region_name(*region))
+    return api.error_at("region", "\"" + *region +
+                                      "\" is not a region name (lower-case letters, digits and "
+                                      "'-', such as \"maya-1\")");
+  cfg.api_region = *region;
+  MAYA_TRY(zone, api.string("zone", *region + "a"));
+  if (zone->size() != region->size() + 1 || zone->rfind(*region, 0) != 0 || zone->back() < 'a' ||
+      zone->back() > 'z')
+    return api.error_at("zone", "\"" + *zone + "\" is not the region \"" + *region +
+                                    "\" and one letter (such as \"" + *region + "a\")");
+  cfg.api_zone = *zone;
+  MAYA_TRY(credentials_path, read_path(api, "credentials", "/etc/maya/credentials"));
+  cfg.api_credentials = *credentials_path;
+  MAYA_TRY(skew_text, api.string("max_clock_skew", "15m"));
+  auto skew = parse_duration(*skew_text);
+  if (!skew) return api.error_at("max_clock_skew", skew.error().message);
+  if (skew->count() == 0) return api.error_at("max_clock_skew", "must be more than 0s");
+  cfg.api_max_clock_skew = *skew;
   return api.reject_unknown();
 }
 
@@ -290,6 +318,18 @@ std::string Endpoint::to_string() const {
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
+Result<std::chrono::seconds> parse_duration(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  std::string_view unit(end, text.data() + text.size() - end);
+  const std::uint64_t scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  if (ec != std::errc() || end == text.data() || scale == 0 || value > 7 * 24 * 3600 / scale)
+    return fail("\"" + std::string(text) +
+                "\" is not a duration: a whole number and s, m or h (such as \"15m\"), at most "
+                "a week");
+  return std::chrono::seconds(value * scale);
+}
+
 Result<Endpoint> parse_endpoint(std::string_view text) {
   std::string_view host, port;
   if (!text.empty() && text.front() == '[') {
@@ -313,9 +353,8 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
   }
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
-      value > 65535)
-    return fail("\"" + std::string(port) + "\" is not a port (1-65535)");
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535)
+    return fail("\"" + std::string(port) + "\" is not a port (0-65535; 0 picks a free one)");
   return Endpoint{std::string(host), static_cast<std::uint16_t>(value)};
 }
 

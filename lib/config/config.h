@@ -2,6 +2,7 @@
 // Every error names the file, line and column of the offending value.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -51,8 +52,14 @@ struct Config {
   fs::path state_dir;
   fs::path run_dir;
 
+  fs::path dev_dir;  // stable links to attached volumes: <dev>/<vol-id>, <dev>/by-name/<name>
+
   fs::path plugin_socket;
   Endpoint api_listen;
+  std::string api_region = "maya-1";
+  std::string api_zone = "maya-1a";                  // the region and one letter
+  fs::path api_credentials;                          // AWS shared-credentials file, profile [maya]
+  std::chrono::seconds api_max_clock_skew{15 * 60};  // SigV4 request dates beyond it: expired
 
   std::string iscsi_address;    // where every portal binds
   std::string iscsi_advertise;  // what SendTargets and inspect show; empty: iscsi_address
@@ -87,7 +94,11 @@ Result<Config> parse(std::string_view text, const fs::path& source);
 // Reads and parses a config file.
 Result<Config> load(const fs::path& file);
 
-// Splits "IP:PORT" or "[IPv6]:PORT"; the host must be a literal IPv4 or IPv6 address.
+// "90s", "15m", "1h": a whole number and a unit (s, m or h).
+Result<std::chrono::seconds> parse_duration(std::string_view text);
+
+// Splits "IP:PORT" or "[IPv6]:PORT"; the host must be a literal IPv4 or IPv6 address. Port 0
+// asks for any free port (`maya status` shows the one bound).
 Result<Endpoint> parse_endpoint(std::string_view text);
 
 }  // namespace maya::config

@@ -68,7 +68,12 @@ json Daemon::keep_restart_settings(config::Config& fresh) const {
   keep(fresh.state_dir, config_.state_dir, "[paths] state");
   keep(fresh.run_dir, config_.run_dir, "[paths] run");
   keep(fresh.plugin_socket, config_.plugin_socket, "[plugin] socket");
+  keep(fresh.dev_dir, config_.dev_dir, "[paths] dev");
   keep(fresh.api_listen, config_.api_listen, "[api] listen");
+  keep(fresh.api_region, config_.api_region, "[api] region");
+  keep(fresh.api_zone, config_.api_zone, "[api] zone");
+  keep(fresh.api_credentials, config_.api_credentials, "[api] credentials");
+  keep(fresh.api_max_clock_skew, config_.api_max_clock_skew, "[api] max_clock_skew");
   keep(fresh.iscsi_address, config_.iscsi_address, "[iscsi] address");
   keep(fresh.iscsi_discovery_port, config_.iscsi_discovery_port, "[iscsi] discovery_port");
   keep(fresh.iscsi_port_first, config_.iscsi_port_first, "[iscsi] target_ports");

@@ -12,6 +12,7 @@
 #include "lib/common/log.h"
 #include "lib/daemon/control_api.h"
 #include "lib/daemon/volume_api.h"
+#include "lib/ebs/api.h"
 #include "plugin/docker/docker_plugin.h"
 
 namespace maya::daemon {
@@ -46,6 +47,7 @@ Result<void> Daemon::start() {
   if (config_.role_storage) MAYA_TRY_VOID(open_volumes());
   MAYA_TRY_VOID(open_control_api());
   if (volumes_ && serves_docker()) MAYA_TRY_VOID(open_plugin());
+  open_api();
   close_unclaimed_sockets();
   await_signal();
   return {};
@@ -134,6 +136,7 @@ void Daemon::log_serving() const {
   if (plugin_) log::info("Docker volume plugin \"maya\" on " + config_.plugin_socket.string());
   if (discovery_)
     log::info("iSCSI discovery portal on " + iscsi_target::format_endpoint(discovery_->endpoint()));
+  if (api_server_) log::info("EBS-compatible API on http://" + api_server_->endpoint());
 }
 
 // The loop ran out of work: the watchdog is let go, the servers join their workers.
@@ -146,6 +149,8 @@ void Daemon::finish_requests() {
   if (watchdog_.joinable()) watchdog_.join();
   control_.reset();  // joins its workers
   plugin_.reset();
+  // Closed, not handed over: the next image binds [api] listen again.
+  api_server_.reset();
 }
 
 Handover Daemon::hand_over() {
@@ -221,6 +226,7 @@ void Daemon::stop(const std::string& why) {
   signals_.cancel();
   if (control_) control_->close();
   if (plugin_) plugin_->close();
+  if (api_server_) api_server_->close();
   // In-flight requests finish and the loop runs out of work; a watchdog bounds the wait.
   watchdog_ = std::thread([this] {
     std::unique_lock lock(finished_mutex_);

@@ -27,6 +27,10 @@
 #include "lib/iscsi_target/target.h"
 #include "lib/process/pidfile.h"
 
+namespace maya::ebs {
+class Api;
+}
+
 namespace maya::daemon {
 
 class Daemon {
@@ -50,6 +54,7 @@ class Daemon {
   void start_targets();
   Result<void> open_control_api();
   Result<void> open_plugin();
+  void open_api();  // daemon_api.cpp
   void close_unclaimed_sockets();
   void await_signal();
   // Serving and stopping.
@@ -78,6 +83,7 @@ class Daemon {
   nlohmann::json sockets_json() const;
   nlohmann::json store_space(nlohmann::json& warnings) const;
   std::size_t count_volumes() const;
+  nlohmann::json api_json() const;  // daemon_api.cpp
 
   // Reload (daemon_reload.cpp).
   config::VolumeDefaults volume_defaults();
@@ -104,6 +110,9 @@ class Daemon {
   std::unique_ptr<http::UnixServer> plugin_;
   std::unique_ptr<iscsi_target::Target> discovery_;
   std::string discovery_error_;
+  std::unique_ptr<ebs::Api> api_;  // outlives api_server_, whose handlers call it
+  std::unique_ptr<http::TcpServer> api_server_;
+  std::string api_error_;  // why the API is not served
   std::vector<InheritedSocket> inherited_;
   std::map<std::string, bool> owned_;  // role → maya removes the socket file at stop
   std::vector<std::string> adopted_;   // logged once the daemon runs

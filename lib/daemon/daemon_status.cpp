@@ -37,9 +37,12 @@ json Daemon::status() {
       {"log_level", std::string(log::level_name(config_.log_level))},
       {"log_file", log_to_file_ ? json(config_.log_file().string()) : json(nullptr)},
       {"volumes", count_volumes()},
+      {"api", api_json()},
   };
   json warnings = json::array();
   if (!discovery_error_.empty()) warnings.push_back(discovery_error_);
+  if (config_.role_orchestration && !api_server_)
+    warnings.push_back("the EBS-compatible API is " + api_error_);
   status["store"] = store_space(warnings);
   if (!warnings.empty()) status["warnings"] = warnings;
   return status;

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,6 +26,7 @@ namespace {
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using local = asio::local::stream_protocol;
+using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 constexpr std::size_t kHeaderLimit = 16 * 1024;
@@ -32,7 +34,12 @@ constexpr std::size_t kHeaderLimit = 16 * 1024;
 // (it was accepted by this process, so only this process can answer it).
 constexpr auto kHandoverGrace = std::chrono::seconds(2);
 
-class Session;
+// What a session is to the server: something to close when the server closes.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void close_if_idle() = 0;
+};
 
 // What sessions share with the server. Only the io thread touches `closed` and `sessions`.
 struct Shared {
@@ -41,12 +48,17 @@ struct Shared {
   asio::thread_pool* pool = nullptr;
   bool closed = false;
   bool handing_over = false;  // closed for a handover: requests already here are still served
-  std::map<Session*, std::weak_ptr<Session>> sessions;
+  std::map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection, on a Unix socket or a TCP one.
+template <class Socket>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Socket>> {
+  using std::enable_shared_from_this<Session<Socket>>::shared_from_this;
+  using std::enable_shared_from_this<Session<Socket>>::weak_from_this;
+
  public:
-  Session(local::socket socket, std::shared_ptr<Shared> shared)
+  Session(Socket socket, std::shared_ptr<Shared> shared)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(std::move(shared)) {}
   ~Session() { shared_->sessions.erase(this); }
 
@@ -58,7 +70,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Server shutdown: a session waiting for a request is closed; one running a handler
   // finishes its response first.
   // At a handover, one that has sent nothing yet gets a moment to send its request first.
-  void close_if_idle() {
+  void close_if_idle() override {
     if (busy_) return;
     if (!shared_->handing_over) return close();
     timer_.expires_after(kHandoverGrace);
@@ -101,6 +113,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto message = parser_->release();
     Request request{std::string(message.method_string()), std::string(message.target()),
                     std::move(message.body())};
+    for (const auto& field : message)
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     // The socket stays open while the handler runs (a busy session is never closed under it).
     request.caller_gone = [fd = socket_.native_handle()] {
       pollfd p{fd, POLLRDHUP, 0};
@@ -159,7 +173,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // moment, so it reads our answer instead of a connection reset (a "lingering close").
   void linger() {
     error_code ignored;
-    socket_.shutdown(local::socket::shutdown_send, ignored);
+    socket_.shutdown(asio::socket_base::shutdown_send, ignored);
     timer_.expires_after(std::chrono::seconds(2));
     timer_.async_wait([weak = weak_from_this()](error_code ec) {
       if (auto self = weak.lock(); self && !ec) self->close();
@@ -178,11 +192,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void close() {
     error_code ignored;
     timer_.cancel();
-    socket_.shutdown(local::socket::shutdown_both, ignored);
+    socket_.shutdown(asio::socket_base::shutdown_both, ignored);
     socket_.close(ignored);
   }
 
-  local::socket socket_;
+  Socket socket_;
   asio::steady_timer timer_;
   boost::beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -201,7 +215,7 @@ struct UnixServer::Impl {
     acceptor.async_accept([this](error_code ec, local::socket socket) {
       if (ec == asio::error::operation_aborted || shared->closed) return;
       if (!ec) {
-        std::make_shared<Session>(std::move(socket), shared)->start();
+        std::make_shared<Session<local::socket>>(std::move(socket), shared)->start();
       } else {
         log::warn("accept on " + path.string() + " failed: " + ec.message());
       }
@@ -285,6 +299,89 @@ const std::filesystem::path& UnixServer::path() const {
 }
 
 UnixServer::~UnixServer() {
+  close();
+  impl_->pool.join();
+}
+
+struct TcpServer::Impl {
+  Impl(asio::io_context& io, std::size_t workers) : acceptor(io), pool(workers) {}
+
+  void accept() {
+    acceptor.async_accept([this](error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || shared->closed) return;
+      if (!ec) {
+        error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        std::make_shared<Session<tcp::socket>>(std::move(socket), shared)->start();
+      } else {
+        log::warn("accept on " + endpoint + " failed: " + ec.message());
+        // Out of descriptors: accepting again at once would spin; retry shortly.
+        retry.expires_after(std::chrono::milliseconds(100));
+        retry.async_wait([this](error_code e) {
+          if (!e && !shared->closed) accept();
+        });
+        return;
+      }
+      accept();
+    });
+  }
+
+  tcp::acceptor acceptor;
+  asio::steady_timer retry{acceptor.get_executor()};
+  std::string endpoint;
+  std::uint16_t port = 0;
+  asio::thread_pool pool;
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+};
+
+Result<std::unique_ptr<TcpServer>> TcpServer::listen(asio::io_context& io, const std::string& host,
+                                                     std::uint16_t port, ServerOptions options,
+                                                     Handler handler) {
+  error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return fail("cannot listen on " + host + ": not an IP address");
+  tcp::endpoint endpoint(address, port);
+  std::string where = (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(port);
+
+  auto impl = std::make_shared<Impl>(io, options.workers);
+  impl->shared->handler = std::move(handler);
+  impl->shared->options = std::move(options);
+  impl->shared->pool = &impl->pool;
+  impl->acceptor.open(endpoint.protocol(), ec);
+  // Close-on-exec: a restarted daemon (exec) binds the port again itself.
+  if (!ec && ::fcntl(impl->acceptor.native_handle(), F_SETFD, FD_CLOEXEC) != 0)
+    return fail("cannot listen on " + where + ": cannot set close-on-exec");
+  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("cannot listen on " + where + ": " + ec.message());
+  impl->port = impl->acceptor.local_endpoint(ec).port();
+  impl->endpoint = (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(impl->port);
+  impl->accept();
+  return std::unique_ptr<TcpServer>(new TcpServer(std::move(impl)));
+}
+
+void TcpServer::close() {
+  if (impl_->shared->closed) return;
+  impl_->shared->closed = true;
+  error_code ignored;
+  impl_->acceptor.close(ignored);
+  impl_->retry.cancel();
+  auto sessions = impl_->shared->sessions;
+  for (auto& [raw, weak] : sessions) {
+    if (auto session = weak.lock()) session->close_if_idle();
+  }
+}
+
+const std::string& TcpServer::endpoint() const {
+  return impl_->endpoint;
+}
+
+std::uint16_t TcpServer::port() const {
+  return impl_->port;
+}
+
+TcpServer::~TcpServer() {
   close();
   impl_->pool.join();
 }

@@ -1,12 +1,13 @@
-// An HTTP/1.1 server on a Unix socket. The accept loop runs on the caller's io_context; each
-// request's handler runs on a worker pool, so a slow handler (a mount, a mkfs) never blocks the
-// others and requests are served in parallel, as Docker sends them.
+// An HTTP/1.1 server on a Unix socket (UnixServer) or a TCP port (TcpServer). The accept loop runs
+// on the caller's io_context; each request's handler runs on a worker pool, so a slow handler (a
+// mount, a mkfs) never blocks the others and requests are served in parallel, as Docker sends them.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -63,6 +64,32 @@ class UnixServer {
 
  private:
   explicit UnixServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+// The same server on a TCP port (the EBS-compatible API): the same limits (body_limit → 413 and a
+// lingering close, idle_timeout), the same worker pool. socket_mode and remove_on_close do not
+// apply.
+class TcpServer {
+ public:
+  // Binds HOST:PORT (a literal IP address; port 0 picks a free port) and starts accepting.
+  static Result<std::unique_ptr<TcpServer>> listen(boost::asio::io_context& io,
+                                                   const std::string& host, std::uint16_t port,
+                                                   ServerOptions options, Handler handler);
+  ~TcpServer();
+  TcpServer(const TcpServer&) = delete;
+  TcpServer& operator=(const TcpServer&) = delete;
+
+  // Stops accepting; connections waiting for a request are closed, running handlers finish.
+  void close();
+  // "IP:PORT" as bound ("[::1]:5656" for IPv6), with the port picked for port 0.
+  const std::string& endpoint() const;
+  std::uint16_t port() const;
+
+  struct Impl;
+
+ private:
+  explicit TcpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
 };
 

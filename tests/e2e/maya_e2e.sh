@@ -176,7 +176,7 @@ maya_e2e_setup() {
   "$MAYA" init --root "$T" --config "$CONF" >/dev/null
   [[ -f $CONF ]] || fail "maya init wrote no $CONF"
   # The iSCSI discovery portal on any free port: 3260 may be taken on a test machine.
-  sed -i 's/^discovery_port = .*/discovery_port = 0/' "$CONF"
+  sed -i 's/^discovery_port = .*/discovery_port = 0/; s/^listen = .*/listen = "127.0.0.1:0"/' "$CONF"
   pass "root $T"
 
   step "set [plugin] socket = \"$PLUGIN_SOCKET\" in the config"

@@ -40,7 +40,7 @@ ok "maya(1) renders, with a section for each command"
 # words typed so far.
 "$T/bin/maya" init --root "$T/root" >/dev/null
 export MAYA_CONFIG=$T/root/etc/maya.conf PATH=$T/bin:$PATH
-sed -i 's/^discovery_port = .*/discovery_port = 0/' "$MAYA_CONFIG"
+sed -i 's/^discovery_port = .*/discovery_port = 0/; s/^listen = .*/listen = "127.0.0.1:0"/' "$MAYA_CONFIG"
 maya load >/dev/null
 maya volume create completed-volume --size 16MiB --driver local >/dev/null
 complete_words() {  # complete_words WORD... : what TAB offers after them (the last is partial)

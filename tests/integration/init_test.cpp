@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "lib/common/files.h"
@@ -50,6 +51,31 @@ TEST(Init, RefusesToOverwriteWithoutForceAndKeepsTheHostIdWithIt) {
   ASSERT_EQ(forced.status, 0) << forced.err;
   EXPECT_EQ(read_file(root.config())->find("# my edit"), std::string::npos);
   EXPECT_EQ(config::load(root.config())->host_id, id) << "the host id is generated once";
+}
+
+TEST(Init, WritesApiCredentialsOnceWithMode0600) {
+  TempRoot root;
+  ASSERT_EQ(run_maya({"init", "--root", root.path().string()}).status, 0);
+  auto cfg = config::load(root.config());
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  EXPECT_EQ(cfg->api_credentials, root.path() / "etc/maya/credentials");
+  auto text = read_file(cfg->api_credentials);
+  ASSERT_TRUE(text.has_value()) << text.error().message;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(*text, m,
+                               std::regex("\\[maya\\]\naws_access_key_id = (AKIA[A-Z2-7]{16})\n"
+                                          "aws_secret_access_key = ([A-Za-z0-9+/]{40})\n")))
+      << *text;
+  auto perms = fs::status(cfg->api_credentials).permissions();
+  EXPECT_EQ(perms & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+
+  // init --force replaces the config, never the key pair clients hold.
+  ASSERT_EQ(run_maya({"init", "--root", root.path().string(), "--force"}).status, 0);
+  EXPECT_EQ(*read_file(cfg->api_credentials), *text);
+  // Another root gets another key.
+  TempRoot other;
+  ASSERT_EQ(run_maya({"init", "--root", other.path().string()}).status, 0);
+  EXPECT_NE(*read_file(other.path() / "etc/maya/credentials"), *text);
 }
 
 TEST(Init, ExplicitConfigPathIsHonoured) {

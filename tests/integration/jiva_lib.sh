@@ -38,7 +38,7 @@ targets_of() { count_procs "target run --volume $1 --store $T/"; }
 jiva_setup() {
   "$maya_bin" init --root "$T" >/dev/null
   first_port=$((21000 + (RANDOM % 400) * 40))
-  sed -i "s/^discovery_port = .*/discovery_port = 0/; s/^target_ports = .*/target_ports = \"$first_port-$((first_port + 39))\"/" "$CONF"
+  sed -i "s/^listen = .*/listen = \"127.0.0.1:0\"/; s/^discovery_port = .*/discovery_port = 0/; s/^target_ports = .*/target_ports = \"$first_port-$((first_port + 39))\"/" "$CONF"
   maya load >/dev/null || fail "maya load"
 }
 

@@ -106,6 +106,7 @@ RunResult TempRoot::init() const {
   };
   const unsigned first = 20000 + static_cast<unsigned>(::getpid() % 500) * 40;
   set("discovery_port", "0");
+  set("listen", "\"127.0.0.1:0\"");  // [api] listen: never the system's 5656
   set("target_ports", "\"" + std::to_string(first) + "-" + std::to_string(first + 39) + "\"");
   std::ofstream(config(), std::ios::trunc) << conf;
   return r;

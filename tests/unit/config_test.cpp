@@ -36,6 +36,11 @@ TEST(Config, DefaultsWhenSectionsAreMissing) {
   EXPECT_EQ(cfg->run_dir, "/run/maya");
   EXPECT_EQ(cfg->plugin_socket, "/run/docker/plugins/maya.sock");
   EXPECT_EQ(cfg->api_listen.to_string(), "127.0.0.1:5656");
+  EXPECT_EQ(cfg->api_region, "maya-1");
+  EXPECT_EQ(cfg->api_zone, "maya-1a");
+  EXPECT_EQ(cfg->api_credentials, "/etc/maya/credentials");
+  EXPECT_EQ(cfg->api_max_clock_skew, std::chrono::minutes(15));
+  EXPECT_EQ(cfg->dev_dir, "/dev/maya");
   EXPECT_EQ(cfg->iscsi_address, "127.0.0.1");
   EXPECT_EQ(cfg->iscsi_advertise, "");
   EXPECT_EQ(cfg->iscsi_discovery_port, 3260);
@@ -82,7 +87,8 @@ TEST(Config, ShippedTemplateParsesToTheDefaultsAndCommentsEveryKey) {
 TEST(Config, TemplateUnderARootMovesEveryPath) {
   auto cfg = parse_text(render_default("/tmp/r", "h", "i"));
   ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
-  for (const auto& p : {cfg->store_dir, cfg->state_dir, cfg->run_dir, cfg->plugin_socket}) {
+  for (const auto& p : {cfg->store_dir, cfg->state_dir, cfg->run_dir, cfg->plugin_socket,
+                        cfg->dev_dir, cfg->api_credentials}) {
     EXPECT_EQ(p.string().rfind("/tmp/r/", 0), 0u) << p;
   }
 }
@@ -127,6 +133,13 @@ TEST(Config, BadValuesAreExplained) {
   expect_error_at(m + "[api]\nlisten = \"localhost:5656\"\n", 4, 10, "not an IPv4 address");
   expect_error_at(m + "[api]\nlisten = \"127.0.0.1\"\n", 4, 10, "is not IP:PORT");
   expect_error_at(m + "[api]\nlisten = \"127.0.0.1:70000\"\n", 4, 10, "not a port");
+  expect_error_at(m + "[api]\nzone = \"maya-1\"\n", 4, 8, "is not the region \"maya-1\" and one");
+  expect_error_at(m + "[api]\nzone = \"maya-2a\"\n", 4, 8, "is not the region");
+  expect_error_at(m + "[api]\nzone = \"maya-1ab\"\n", 4, 8, "is not the region");
+  expect_error_at(m + "[api]\nregion = \"Maya 1\"\n", 4, 10, "not a region name");
+  expect_error_at(m + "[api]\nmax_clock_skew = \"15\"\n", 4, 18, "not a duration");
+  expect_error_at(m + "[api]\nmax_clock_skew = \"0s\"\n", 4, 18, "more than 0s");
+  expect_error_at(m + "[api]\ncredentials = \"creds\"\n", 4, 15, "absolute path");
   expect_error_at(m + "[iscsi]\naddress = \"1.2.3\"\n", 4, 11, "not an IP address");
   expect_error_at(m + "[iscsi]\nadvertise = \"host\"\n", 4, 13, "not an IP address");
   expect_error_at(m + "[iscsi]\ntarget_ports = \"4000-3999\"\n", 4, 16, "above the last");
@@ -139,6 +152,24 @@ TEST(Config, BadValuesAreExplained) {
   expect_error_at(m + "[drivers]\nos = [\"windows\"]\n", 4, 6, "unknown driver \"windows\"");
   expect_error_at(m + "[log]\nlevel = \"loud\"\n", 4, 9, "unknown log level");
   expect_error_at("[host]\nname = \"x\"\n", 1, 1, "[host] id: is missing");
+}
+
+TEST(Config, ApiRegionZoneAndDurations) {
+  auto cfg = parse_text(std::string(kMinimal) + "[api]\nregion = \"eu-x-2\"\nzone = \"eu-x-2c\"\n" +
+                        "max_clock_skew = \"90s\"\n");
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  EXPECT_EQ(cfg->api_zone, "eu-x-2c");
+  EXPECT_EQ(cfg->api_max_clock_skew, std::chrono::seconds(90));
+  auto zone_default = parse_text(std::string(kMinimal) + "[api]\nregion = \"r-7\"\n");
+  ASSERT_TRUE(zone_default.has_value()) << zone_default.error().message;
+  EXPECT_EQ(zone_default->api_zone, "r-7a");
+  auto any_port = parse_text(std::string(kMinimal) + "[api]\nlisten = \"127.0.0.1:0\"\n");
+  ASSERT_TRUE(any_port.has_value()) << any_port.error().message;
+  EXPECT_EQ(any_port->api_listen.port, 0);
+  EXPECT_EQ(parse_duration("2h").value(), std::chrono::hours(2));
+  EXPECT_FALSE(parse_duration("m").has_value());
+  EXPECT_FALSE(parse_duration("5d").has_value());
+  EXPECT_FALSE(parse_duration("-5m").has_value());
 }
 
 TEST(Config, AcceptsIpv6Endpoints) {

@@ -1,3 +1,4 @@
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -230,6 +231,86 @@ TEST(HttpClient, ExplainsMissingAndOverlongSockets) {
   auto too_long = request("/tmp/" + std::string(200, 'x'), {"GET", "/", ""});
   ASSERT_FALSE(too_long.has_value());
   EXPECT_NE(too_long.error().message.find("at most 107"), std::string::npos);
+}
+
+// Sends raw bytes to 127.0.0.1:PORT and returns everything the server answers before closing.
+std::string tcp_raw(std::uint16_t port, const std::string& bytes) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string out;
+  char buf[4096];
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+TEST(TcpServer, ServesHeadersRefusesLargeBodiesAndGarbageAndKeepsServing) {
+  boost::asio::io_context io;
+  ServerOptions options;
+  options.body_limit = 64 * 1024;
+  options.make_error = [](int status, const std::string& m) { return text(status, "E:" + m); };
+  auto server = TcpServer::listen(io, "127.0.0.1", 0, options, [](const Request& r) {
+    return text(200, r.method + " " + r.target +
+                         " x-amz-date=" + r.header("X-Amz-Date").value_or("-") +
+                         " host=" + r.header("host").value_or("-") + " body=" + r.body);
+  });
+  ASSERT_TRUE(server.has_value()) << server.error().message;
+  std::uint16_t port = (*server)->port();
+  EXPECT_NE(port, 0);
+  EXPECT_EQ((*server)->endpoint(), "127.0.0.1:" + std::to_string(port));
+  std::thread loop([&] { io.run(); });
+
+  std::string ok = tcp_raw(port,
+                           "POST /?a=1 HTTP/1.1\r\nHost: h:1\r\nx-amz-date: 20260101T000000Z\r\n"
+                           "Content-Length: 3\r\nConnection: close\r\n\r\nabc");
+  EXPECT_NE(ok.find("200 OK"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("POST /?a=1 x-amz-date=20260101T000000Z host=h:1 body=abc"), std::string::npos)
+      << ok;
+  std::string big(10 << 20, 'x');
+  std::string refused =
+      tcp_raw(port, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(big.size()) +
+                        "\r\n\r\n" + big);
+  EXPECT_NE(refused.find(" 413 "), std::string::npos) << refused.substr(0, 200);
+  EXPECT_NE(refused.find("E:the request body is larger than 65536 bytes"), std::string::npos);
+  EXPECT_NE(tcp_raw(port, "GARBAGE\r\n\r\n").find(" 400 "), std::string::npos);
+  std::string again = tcp_raw(port, "GET /after HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(again.find("GET /after"), std::string::npos) << again;
+
+  // A port in use is refused with the reason.
+  boost::asio::io_context other;
+  auto taken =
+      TcpServer::listen(other, "127.0.0.1", port, {}, [](const Request&) { return text(200, ""); });
+  ASSERT_FALSE(taken.has_value());
+  EXPECT_NE(taken.error().message.find("cannot listen on 127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
+      << taken.error().message;
+  EXPECT_FALSE(TcpServer::listen(other, "localhost", 0, {}, [](const Request&) {
+                 return text(200, "");
+               }).has_value());
+
+  boost::asio::post(io, [&] { (*server)->close(); });
+  loop.join();
+}
+
+TEST(HttpRequest, HeaderLookupIgnoresCase) {
+  Request r;
+  r.headers = {{"Content-Type", "a"}, {"X-Amz-Date", "b"}};
+  EXPECT_EQ(r.header("content-type"), "a");
+  EXPECT_EQ(r.header("X-AMZ-DATE"), "b");
+  EXPECT_FALSE(r.header("x-amz-dat").has_value());
 }
 
 // Found by tests/fuzz (api_handlers, http_request): a request path with a byte that is not UTF-8

@@ -1,0 +1,49 @@
+// The EBS-compatible API on [api] listen (TCP), served when [roles] orchestration = true. A port
+// that cannot be bound (another program holds it) does not stop the daemon: the reason is logged
+// and `maya status` shows it.
+#include "lib/common/log.h"
+#include "lib/daemon/daemon_server.h"
+#include "lib/ebs/api.h"
+
+namespace maya::daemon {
+
+void Daemon::open_api() {
+  if (!config_.role_orchestration) {
+    api_error_ = "not served: [roles] orchestration = false";
+    return;
+  }
+  ebs::ApiSettings settings{
+      {config_.host_id, config_.api_region, config_.api_zone},
+      config_.api_credentials,
+      config_.api_max_clock_skew,
+      config_.state_dir,
+      config_.dev_dir,
+  };
+  api_ = std::make_unique<ebs::Api>(std::move(settings), volumes_.get(),
+                                    [this] { return volume_defaults(); });
+  http::ServerOptions options;
+  options.body_limit = ebs::kApiBodyLimit;
+  options.make_error = ebs::server_error;
+  options.workers = 4;
+  auto server =
+      http::TcpServer::listen(io_, config_.api_listen.host, config_.api_listen.port, options,
+                              [api = api_.get()](const http::Request& r) { return (*api)(r); });
+  if (!server) {
+    api_error_ = "not served: " + server.error().message;
+    log::error("EBS-compatible API " + api_error_);
+    return;
+  }
+  api_server_ = std::move(*server);
+}
+
+nlohmann::json Daemon::api_json() const {
+  if (api_server_)
+    return {{"served", true},
+            {"endpoint", "http://" + api_server_->endpoint()},
+            {"region", config_.api_region},
+            {"zone", config_.api_zone},
+            {"credentials", config_.api_credentials.string()}};
+  return {{"served", false}, {"reason", api_error_}};
+}
+
+}  // namespace maya::daemon

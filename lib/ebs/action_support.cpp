@@ -1,0 +1,194 @@
+// What the action handlers share: the volumes as EC2 sees them, their XML, filters, tags and
+// pages.
+#include <algorithm>
+
+#include "lib/ebs/actions.h"
+#include "lib/ebs/ids.h"
+
+namespace maya::ebs {
+
+namespace {
+
+constexpr std::uint64_t kGiB = 1ull << 30;
+constexpr std::size_t kMaxTags = 50;
+
+}  // namespace
+
+ApiResult<void> save_catalog(Backend& b) {
+  if (auto saved = b.catalog.save(); !saved)
+    return api_fail(
+        errors::internal_error("cannot save the EBS catalog: " + saved.error().message));
+  return {};
+}
+
+ApiResult<std::vector<VolumeView>> all_volumes(Backend& b) {
+  if (b.volumes == nullptr)
+    return api_fail(
+        errors::incorrect_state("this host has no storage role ([roles] storage = "
+                                "false): it keeps no volumes"));
+  auto listed = b.volumes->list();
+  if (!listed) return api_fail(errors::internal_error(listed.error().message));
+  std::map<std::string, TimePoint> names;
+  std::map<std::string, const drivers::VolumeInfo*> by_name;
+  for (const auto& info : *listed) {
+    names[info.spec.name] = parse_iso8601(info.created).value_or(std::chrono::system_clock::now());
+    by_name[info.spec.name] = &info;
+  }
+  std::lock_guard lock(b.catalog_mutex);
+  bool changed = b.catalog.sync_volumes(names);
+  // An API attachment the volume no longer has (`maya volume detach`, a reboot): its links go.
+  for (auto& [id, entry] : b.catalog.volumes()) {
+    auto it = by_name.find(entry.name);
+    if (entry.instance_id.empty() || it == by_name.end() || it->second->state == "attached")
+      continue;
+    std::error_code ec;
+    std::filesystem::remove(b.settings.dev_dir / id, ec);
+    std::filesystem::remove(b.settings.dev_dir / "by-name" / entry.name, ec);
+    entry.instance_id.clear();
+    entry.device.clear();
+    changed = true;
+  }
+  if (changed) {
+    if (auto saved = save_catalog(b); !saved) return api_fail(saved.error());
+  }
+  std::vector<VolumeView> views;
+  for (const auto& [id, entry] : b.catalog.volumes()) {
+    VolumeView view{entry, std::nullopt};
+    if (auto it = by_name.find(entry.name); it != by_name.end()) view.info = *it->second;
+    if (!view.info && !entry.pending) continue;
+    views.push_back(std::move(view));
+  }
+  return views;
+}
+
+ApiResult<VolumeView> find_volume(Backend& b, const std::string& volume_id) {
+  if (!is_volume_id(volume_id))
+    return api_fail(
+        errors::invalid_parameter_value("VolumeId", volume_id, "It is not a volume id (vol-…)."));
+  auto all = all_volumes(b);
+  if (!all) return api_fail(all.error());
+  for (auto& v : *all)
+    if (v.entry.id == volume_id && v.info) return std::move(v);
+  return api_fail(errors::volume_not_found(volume_id));
+}
+
+std::string volume_state(const VolumeView& v) {
+  if (!v.info) return "creating";
+  const std::string& state = v.info->state;
+  if (state == "attached" || state == "mounted") return "in-use";
+  if (state == "error" || state == "broken") return "error";
+  return "available";
+}
+
+void write_tag_set(XmlWriter& out, const Tags& tags) {
+  auto set = out.scope("tagSet");
+  for (const auto& [key, value] : tags) {
+    auto item = out.scope("item");
+    out.text("key", key);
+    out.text("value", value);
+  }
+}
+
+void write_volume_fields(XmlWriter& out, const VolumeView& v, const ApiSettings& settings) {
+  const VolumeEntry& e = v.entry;
+  out.text("volumeId", e.id);
+  std::uint64_t bytes = v.info ? v.info->spec.size_bytes : 0;
+  out.number("size", static_cast<std::int64_t>((bytes + kGiB - 1) / kGiB));
+  out.text("snapshotId", e.snapshot_id);
+  out.text("availabilityZone", settings.identity.zone);
+  out.text("status", volume_state(v));
+  out.timestamp("createTime", e.created);
+  {
+    auto attachments = out.scope("attachmentSet");
+    if (v.info && (v.info->state == "attached" || v.info->state == "mounted")) {
+      auto item = out.scope("item");
+      out.text("volumeId", e.id);
+      out.text("instanceId", settings.identity.instance_id);
+      out.text("device", !e.device.empty() ? e.device : v.info->device);
+      out.text("status", "attached");
+      out.timestamp("attachTime", e.instance_id.empty() ? e.created : e.attach_time);
+      out.boolean("deleteOnTermination", false);
+    }
+  }
+  if (!e.tags.empty()) write_tag_set(out, e.tags);
+  out.text("volumeType", e.volume_type);
+  out.boolean("encrypted", false);
+  out.boolean("multiAttachEnabled", false);
+}
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+  // Iterative * and ? matching with one backtrack point.
+  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool any_match(const std::vector<std::string>& patterns, std::string_view text) {
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&](const std::string& p) { return glob_match(p, text); });
+}
+
+std::optional<bool> tag_filter_matches(const Filter& filter, const Tags& tags) {
+  if (filter.name == "tag-key") {
+    return std::any_of(tags.begin(), tags.end(),
+                       [&](const auto& tag) { return any_match(filter.values, tag.first); });
+  }
+  if (filter.name.rfind("tag:", 0) == 0) {
+    auto it = tags.find(filter.name.substr(4));
+    return it != tags.end() && any_match(filter.values, it->second);
+  }
+  return std::nullopt;
+}
+
+ApiResult<void> check_tags(const std::vector<Tag>& tags) {
+  if (tags.size() > kMaxTags)
+    return api_fail(errors::invalid_parameter("at most 50 tags per resource"));
+  for (const Tag& tag : tags) {
+    if (tag.key.empty() || tag.key.size() > 128)
+      return api_fail(errors::invalid_parameter_value("Tag.Key", tag.key,
+                                                      "A tag key has 1 to 128 characters."));
+    if (tag.key.rfind("aws:", 0) == 0)
+      return api_fail(errors::invalid_parameter_value("Tag.Key", tag.key,
+                                                      "Tag keys starting \"aws:\" are reserved."));
+    if (tag.value && tag.value->size() > 256)
+      return api_fail(errors::invalid_parameter_value("Tag.Value", *tag.value,
+                                                      "A tag value has at most 256 characters."));
+  }
+  return {};
+}
+
+ApiResult<Page> paginate(const Query& q, const std::vector<std::string>& keys) {
+  auto max = q.integer("MaxResults", 1, 1000);
+  if (!max) return api_fail(max.error());
+  Page page;
+  auto token = q.get("NextToken");
+  if (token) {
+    // The token is the last key of the previous page: the next one starts after it.
+    page.begin =
+        static_cast<std::size_t>(std::upper_bound(keys.begin(), keys.end(), *token) - keys.begin());
+  }
+  const std::size_t limit = max->value_or(static_cast<std::int64_t>(keys.size()));
+  page.end = std::min(keys.size(), page.begin + limit);
+  if (page.end < keys.size() && page.end > page.begin) page.next_token = keys[page.end - 1];
+  return page;
+}
+
+ApiError service_error(const Error& error) {
+  return errors::incorrect_state(error.message);
+}
+
+}  // namespace maya::ebs

@@ -1,0 +1,211 @@
+#include "lib/ebs/catalog.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "lib/common/files.h"
+#include "lib/common/json_file.h"
+#include "lib/ebs/ids.h"
+
+namespace maya::ebs {
+namespace {
+
+using nlohmann::json;
+
+// Tags are up to 50 per resource of up to 384 bytes: a catalog of thousands of volumes.
+constexpr std::uintmax_t kCatalogMaxBytes = 64 << 20;
+
+std::int64_t to_ms(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+TimePoint from_ms(std::int64_t ms) {
+  return TimePoint(std::chrono::milliseconds(ms));
+}
+
+json volume_json(const VolumeEntry& v) {
+  json j = {{"name", v.name},
+            {"created_ms", to_ms(v.created)},
+            {"tags", v.tags},
+            {"volume_type", v.volume_type}};
+  if (!v.snapshot_id.empty()) j["snapshot_id"] = v.snapshot_id;
+  if (!v.client_token.empty()) {
+    j["client_token"] = v.client_token;
+    j["client_size_gib"] = v.client_size_gib;
+    j["client_zone"] = v.client_zone;
+  }
+  if (!v.instance_id.empty()) {
+    j["device"] = v.device;
+    j["instance_id"] = v.instance_id;
+    j["attach_time_ms"] = to_ms(v.attach_time);
+  }
+  return j;
+}
+
+VolumeEntry volume_from(const std::string& id, const json& j) {
+  VolumeEntry v;
+  v.id = id;
+  v.name = j.at("name").get<std::string>();
+  v.created = from_ms(j.at("created_ms").get<std::int64_t>());
+  v.tags = j.value("tags", Tags{});
+  v.volume_type = j.value("volume_type", "gp2");
+  v.snapshot_id = j.value("snapshot_id", "");
+  v.client_token = j.value("client_token", "");
+  v.client_size_gib = j.value("client_size_gib", std::uint64_t{0});
+  v.client_zone = j.value("client_zone", "");
+  v.device = j.value("device", "");
+  v.instance_id = j.value("instance_id", "");
+  v.attach_time = from_ms(j.value("attach_time_ms", std::int64_t{0}));
+  return v;
+}
+
+json snapshot_json(const SnapshotEntry& s) {
+  return {
+      {"volume", s.volume},           {"snapshot", s.snapshot},         {"volume_id", s.volume_id},
+      {"description", s.description}, {"created_ms", to_ms(s.created)}, {"tags", s.tags}};
+}
+
+SnapshotEntry snapshot_from(const std::string& id, const json& j) {
+  SnapshotEntry s;
+  s.id = id;
+  s.volume = j.at("volume").get<std::string>();
+  s.snapshot = j.at("snapshot").get<std::string>();
+  s.volume_id = j.value("volume_id", "");
+  s.description = j.value("description", "");
+  s.created = from_ms(j.at("created_ms").get<std::int64_t>());
+  s.tags = j.value("tags", Tags{});
+  return s;
+}
+
+}  // namespace
+
+std::optional<TimePoint> parse_iso8601(const std::string& text) {
+  std::tm tm{};
+  const char* end = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end == nullptr) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+}
+
+Result<void> Catalog::load() {
+  std::error_code ec;
+  if (!std::filesystem::exists(file_, ec)) return {};
+  JsonFile file{file_, "EBS catalog", "", kCatalogMaxBytes};
+  auto decoded = load_json_file(file, [&](const json& j) -> Result<void> {
+    std::map<std::string, VolumeEntry> volumes;
+    std::map<std::string, SnapshotEntry> snapshots;
+    static const json kEmpty = json::object();
+    const json& vs = j.contains("volumes") ? j.at("volumes") : kEmpty;
+    const json& ss = j.contains("snapshots") ? j.at("snapshots") : kEmpty;
+    for (const auto& [id, v] : vs.items()) volumes.emplace(id, volume_from(id, v));
+    for (const auto& [id, s] : ss.items()) snapshots.emplace(id, snapshot_from(id, s));
+    volumes_ = std::move(volumes);
+    snapshots_ = std::move(snapshots);
+    return {};
+  });
+  return decoded;
+}
+
+Result<void> Catalog::save() const {
+  json volumes = json::object(), snapshots = json::object();
+  for (const auto& [id, v] : volumes_)
+    if (!v.pending) volumes[id] = volume_json(v);
+  for (const auto& [id, s] : snapshots_) snapshots[id] = snapshot_json(s);
+  json doc = {{"volumes", volumes}, {"snapshots", snapshots}};
+  return write_file_atomic(file_, doc.dump(1) + "\n", 0600);
+}
+
+VolumeEntry* Catalog::volume_by_id(const std::string& id) {
+  auto it = volumes_.find(id);
+  return it == volumes_.end() ? nullptr : &it->second;
+}
+
+VolumeEntry* Catalog::volume_by_name(const std::string& name) {
+  for (auto& [id, v] : volumes_)
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
+VolumeEntry* Catalog::volume_by_token(const std::string& client_token) {
+  if (client_token.empty()) return nullptr;
+  for (auto& [id, v] : volumes_)
+    if (v.client_token == client_token) return &v;
+  return nullptr;
+}
+
+VolumeEntry& Catalog::add_volume(VolumeEntry entry) {
+  std::string id = entry.id;
+  return volumes_.insert_or_assign(id, std::move(entry)).first->second;
+}
+
+void Catalog::remove_volume(const std::string& id) {
+  volumes_.erase(id);
+}
+
+bool Catalog::sync_volumes(const std::map<std::string, TimePoint>& names) {
+  bool changed = false;
+  for (auto it = volumes_.begin(); it != volumes_.end();) {
+    if (!it->second.pending && !names.contains(it->second.name)) {
+      it = volumes_.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [name, created] : names) {
+    if (volume_by_name(name) != nullptr) continue;
+    VolumeEntry entry;
+    entry.id = new_volume_id();
+    entry.name = name;
+    entry.created = created;
+    add_volume(std::move(entry));
+    changed = true;
+  }
+  return changed;
+}
+
+SnapshotEntry* Catalog::snapshot_by_id(const std::string& id) {
+  auto it = snapshots_.find(id);
+  return it == snapshots_.end() ? nullptr : &it->second;
+}
+
+SnapshotEntry* Catalog::snapshot_of(const std::string& volume, const std::string& snapshot) {
+  for (auto& [id, s] : snapshots_)
+    if (s.volume == volume && s.snapshot == snapshot) return &s;
+  return nullptr;
+}
+
+SnapshotEntry& Catalog::add_snapshot(SnapshotEntry entry) {
+  std::string id = entry.id;
+  return snapshots_.insert_or_assign(id, std::move(entry)).first->second;
+}
+
+void Catalog::remove_snapshot(const std::string& id) {
+  snapshots_.erase(id);
+}
+
+bool Catalog::sync_snapshots(
+    const std::map<std::pair<std::string, std::string>, TimePoint>& snapshots) {
+  bool changed = false;
+  for (auto it = snapshots_.begin(); it != snapshots_.end();) {
+    if (!snapshots.contains({it->second.volume, it->second.snapshot})) {
+      it = snapshots_.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [key, created] : snapshots) {
+    if (snapshot_of(key.first, key.second) != nullptr) continue;
+    SnapshotEntry entry;
+    entry.id = new_snapshot_id();
+    entry.volume = key.first;
+    entry.snapshot = key.second;
+    if (VolumeEntry* v = volume_by_name(key.first)) entry.volume_id = v->id;
+    entry.created = created;
+    add_snapshot(std::move(entry));
+    changed = true;
+  }
+  return changed;
+}
+
+}  // namespace maya::ebs
