@@ -26,7 +26,7 @@ Result<json> read_json_file(const JsonFile& file) {
   try {
     j = json::parse(*text);
     if (!j.is_object()) why = "not a JSON object";
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e400
     why = e.what();
   }
   if (why.empty()) return j;
