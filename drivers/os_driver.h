@@ -54,6 +54,16 @@ class OsDriver {
     (void)frozen;
     return fail("cannot freeze " + target.string() + ": not supported by this OS driver");
   }
+  // Grows the file system of `fstype` on `device`, mounted at `target` (empty: not mounted),
+  // to fill the device.
+  virtual Result<void> grow_filesystem(const std::filesystem::path& device,
+                                       const std::filesystem::path& target,
+                                       const std::string& fstype) {
+    (void)device;
+    (void)fstype;
+    return fail("cannot grow the file system at " + target.string() +
+                ": not supported by this OS driver");
+  }
 };
 
 // What it takes to log in to one iSCSI target.

@@ -130,6 +130,17 @@ class ReplicaManager {
   virtual Result<std::vector<std::string>> rebuild(const std::string& volume) = 0;
 };
 
+// Optional capability: growing a volume, attached or not. A driver grows the storage (every
+// replica) and the block device of an attached volume, never the file system on it (the volume
+// service does that). Growing to the current size succeeds and changes nothing; a smaller size
+// is refused.
+class VolumeGrower {
+ public:
+  virtual ~VolumeGrower() = default;
+  // Returns the size the volume has now (`size_bytes` rounded up to the driver's sector size).
+  virtual Result<std::uint64_t> grow(const std::string& name, std::uint64_t size_bytes) = 0;
+};
+
 // Optional capability: point-in-time snapshots, revert, and clones (VolumeSpec::from).
 class SnapshotManager {
  public:

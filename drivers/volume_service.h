@@ -71,6 +71,17 @@ struct StoreSpace {
   std::uint64_t total_bytes = 0;
 };
 
+// What a resize did.
+struct ResizeInfo {
+  std::uint64_t previous_bytes = 0;
+  std::uint64_t size_bytes = 0;
+  // The mounted file system grown with the volume ("ext4 at /var/lib/maya/mounts/db"), or ""
+  // when none is mounted (an attached or idle volume: its user grows what is on it).
+  std::string filesystem;
+  // Why the mounted file system did not grow now (it grows before the volume's next mount).
+  std::string filesystem_deferred;
+};
+
 class VolumeService : public VolumeDriver, public VolumeReplicas, public VolumeSnapshots {
  public:
   // `maya volume attach`: the volume as a block device on this host, neither formatted nor
@@ -79,6 +90,10 @@ class VolumeService : public VolumeDriver, public VolumeReplicas, public VolumeS
   // attached volume gives its device again; detach of a detached one is a no-op.
   virtual Result<std::filesystem::path> attach(const std::string& name) = 0;
   virtual Result<void> detach(const std::string& name) = 0;
+  // Grows a volume, online: its storage (every replica), its device while attached or mounted,
+  // and a mounted file system (resize2fs, xfs_growfs). Shrinking is refused; the current size
+  // is a no-op. Refused for drivers that cannot grow.
+  virtual Result<ResizeInfo> resize(const std::string& name, std::uint64_t size_bytes) = 0;
   // Freezes or thaws the file system of a mounted volume (no-op when not mounted).
   virtual Result<void> freeze(const std::string& name, bool frozen) = 0;
 

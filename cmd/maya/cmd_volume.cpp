@@ -32,6 +32,7 @@ constexpr const char* kSummary =
     "  maya volume create NEW --from VOLUME@SNAPSHOT   a clone of a snapshot\n"
     "  maya volume replica add|remove ...   replicas of a jiva volume\n"
     "  maya volume rebuild NAME [--wait]    bring back replicas that are away\n"
+    "  maya volume resize NAME SIZE         grow a volume online (and its mounted file system)\n"
     "  maya volume snapshot create|list|delete|revert ...";
 
 std::string text(const json& v) {
@@ -310,7 +311,7 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 std::optional<std::string> command_meant(const std::string& word) {
   static const std::vector<std::string> kCommands = {"create",  "list",    "inspect",  "delete",
                                                      "replica", "rebuild", "snapshot", "help",
-                                                     "attach",  "detach"};
+                                                     "attach",  "detach",  "resize"};
   if (word == "ls" || word == "rm") return word;
   std::optional<std::string> best;
   std::size_t best_distance = 3;
@@ -375,7 +376,7 @@ int cmd_volume(Globals& globals, const Args& args) {
   if (verb == "delete" || verb == "rm") return remove(globals, rest);
   if (verb == "attach" || verb == "detach")
     return attach_or_detach(globals, rest, verb == "attach");
-  if (verb == "replica" || verb == "rebuild" || verb == "snapshot")
+  if (verb == "replica" || verb == "rebuild" || verb == "snapshot" || verb == "resize")
     return cmd_volume_ops(globals, verb, rest);
   if (!verb.empty() && verb[0] != '-') {
     if (auto meant = command_meant(verb)) {

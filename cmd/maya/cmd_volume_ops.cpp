@@ -1,5 +1,6 @@
 // maya volume replica add|remove, maya volume rebuild [--wait [--timeout D]], maya volume snapshot
-// create|list|delete|revert: replicas and snapshots of jiva volumes, through the daemon.
+// create|list|delete|revert: replicas and snapshots of jiva volumes; maya volume resize: a volume
+// grows online. All through the daemon.
 #include <unistd.h>
 
 #include <chrono>
@@ -317,11 +318,50 @@ int snapshot(Globals& globals, const Args& args) {
                 "snapshot " + snap + " of volume " + volume + " deleted");
 }
 
+constexpr const char* kResizeSummary =
+    "Grows volume NAME to SIZE (100GiB, 20G, 1.5TiB; a bare number is bytes), online: its\n"
+    "replicas, its device while attached or mounted (iSCSI initiators get CAPACITY DATA HAS\n"
+    "CHANGED), and the ext4 or xfs file system mounted for containers (resize2fs, xfs_growfs).\n"
+    "A file system on a device made by `maya volume attach` is its user's to grow. Shrinking\n"
+    "is refused; the current size changes nothing.";
+
+int resize(Globals& globals, const Args& args) {
+  std::optional<int> exit_code;
+  auto w = words({"volume resize", "maya volume resize NAME SIZE [-o json]", kResizeSummary,
+                  "maya volume resize db 20GiB"},
+                 po::options_description("Options"), args, globals, 2, exit_code);
+  if (exit_code) return *exit_code;
+  auto size = parse_size(w[1]);
+  if (!size) return usage_error("volume resize", size.error().message);
+  if (!json_output(globals)) std::cerr << "growing volume " << w[0] << "...\n";
+  auto grown = call_daemon(globals, "POST", "/v1/volumes/" + w[0] + "/resize",
+                           {{"size_bytes", *size}}, std::chrono::hours(1));
+  if (!grown) return 1;
+  if (json_output(globals)) {
+    print_json(*grown);
+    return 0;
+  }
+  const auto before = grown->value("previous_bytes", std::uint64_t{0});
+  const auto after = grown->value("size_bytes", std::uint64_t{0});
+  const std::string fs = grown->value("filesystem", "");
+  const std::string deferred = grown->value("filesystem_deferred", "");
+  if (!deferred.empty()) std::cerr << "maya: warning: " << deferred << "\n";
+  if (before == after) {
+    std::cout << "volume " << w[0] << " is already " << format_size_human(after) << "\n";
+  } else {
+    std::cout << "volume " << w[0] << " grew from " << format_size_human(before) << " to "
+              << format_size_human(after)
+              << (fs.empty() ? "" : "; its file system (" + fs + ") grew with it") << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int cmd_volume_ops(Globals& globals, const std::string& verb, const Args& args) {
   if (verb == "replica") return replica(globals, args);
   if (verb == "rebuild") return rebuild(globals, args);
+  if (verb == "resize") return resize(globals, args);
   return snapshot(globals, args);
 }
 

@@ -27,8 +27,13 @@ json to_json(const VolumeRecord& r) {
                {"gid", s.gid ? json(*s.gid) : json(nullptr)},
                {"from", s.from},
                {"attach", s.attach}};
-  return {{"version", 1},       {"spec", spec},         {"created", r.created},
-          {"mounts", r.mounts}, {"boot_id", r.boot_id}, {"host_attached", r.host_attached}};
+  return {{"version", 1},
+          {"spec", spec},
+          {"created", r.created},
+          {"mounts", r.mounts},
+          {"boot_id", r.boot_id},
+          {"host_attached", r.host_attached},
+          {"grow_filesystem", r.grow_filesystem}};
 }
 
 VolumeRecord from_json(const json& j) {
@@ -49,6 +54,7 @@ VolumeRecord from_json(const json& j) {
   r.mounts = j.at("mounts").get<std::map<std::string, unsigned>>();
   r.boot_id = j.value("boot_id", "");
   r.host_attached = j.contains("host_attached") && j.at("host_attached").get<bool>();
+  r.grow_filesystem = j.contains("grow_filesystem") && j.at("grow_filesystem").get<bool>();
   return r;
 }
 

@@ -18,6 +18,9 @@ struct VolumeRecord {
   std::map<std::string, unsigned> mounts;  // mount ID → references
   std::string boot_id;                     // the boot the references were taken in
   bool host_attached = false;  // `maya volume attach`: a block device on this host, not mounted
+  // The volume grew while its file system could not (a mounted ext4 without CAP_SYS_RESOURCE):
+  // it is grown before the next mount.
+  bool grow_filesystem = false;
 
   unsigned references() const;
 };

@@ -98,6 +98,21 @@ http::Response detach(VolumeService* v, const std::string& name) {
   return answer(v->detach(name), [&] { return json{{"name", name}, {"detached", true}}; });
 }
 
+// {"size_bytes": N}: the volume grows online.
+http::Response resize(VolumeService* v, const std::string& name, const Request& req) {
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object() || !body.contains("size_bytes") || !body["size_bytes"].is_number_unsigned())
+    return json_error(400, "expected {\"size_bytes\": BYTES}");
+  return answer(v->resize(name, body["size_bytes"].get<std::uint64_t>()),
+                [&](const drivers::ResizeInfo& info) {
+                  return json{{"name", name},
+                              {"previous_bytes", info.previous_bytes},
+                              {"size_bytes", info.size_bytes},
+                              {"filesystem", info.filesystem},
+                              {"filesystem_deferred", info.filesystem_deferred}};
+                });
+}
+
 }  // namespace
 
 void add_volume_ops_routes(http::Router& router, VolumeService* volumes) {
@@ -124,6 +139,10 @@ void add_volume_ops_routes(http::Router& router, VolumeService* volumes) {
   // `maya volume attach|detach`: the volume as a block device on this host, not mounted.
   router.add("POST", "/v1/volumes/{name}/attach", on_name(attach));
   router.add("POST", "/v1/volumes/{name}/detach", on_name(detach));
+  router.add("POST", "/v1/volumes/{name}/resize",
+             [volumes](const Request& req, const std::string& name) {
+               return resize(volumes, name, req);
+             });
 }
 
 }  // namespace maya::daemon

@@ -178,4 +178,34 @@ Result<void> LinuxOsDriver::freeze(const fs::path& target, bool frozen) {
   return {};
 }
 
+Result<void> LinuxOsDriver::grow_filesystem(const fs::path& device, const fs::path& target,
+                                            const std::string& fstype) {
+  if (fstype != "ext4" && fstype != "xfs")
+    return fail("cannot grow the " + fstype + " file system on " + device.string() +
+                ": maya grows ext4 and xfs");
+  if (target.empty() && fstype == "xfs")
+    return fail("cannot grow the xfs file system on " + device.string() +
+                ": xfs grows only while mounted");
+  const std::string where = target.empty() ? device.string() : target.string();
+  log::info("growing the " + fstype + " file system " + (target.empty() ? "on " : "at ") + where);
+  if (target.empty()) {
+    // resize2fs wants a file system checked since its last mount; e2fsck -p fixes only what is
+    // safe (exit 1: fixed), and refuses the rest.
+    MAYA_TRY(checked, run_command({"e2fsck", "-f", "-p", device.string()}, mkfs_timeout_));
+    if (checked->exit_code != 0 && checked->exit_code != 1)
+      return fail("cannot grow the file system on " + device.string() + ": e2fsck -f -p (exit " +
+                  std::to_string(checked->exit_code) + ") finds what only a person should fix; " +
+                  "run e2fsck " + device.string() + " by hand");
+  }
+  // ext4 grows through its device (online while mounted), xfs through its mount point.
+  std::vector<std::string> argv = {"resize2fs", device.string()};
+  if (fstype == "xfs") argv = {"xfs_growfs", target.string()};
+  auto grown = run_command_checked(argv, mkfs_timeout_);
+  if (grown) return {};
+  if (grown.error().message.find("Permission denied") != std::string::npos)
+    return fail("the kernel refuses to grow the mounted " + fstype + " file system at " + where +
+                " (growing a mounted ext4 takes CAP_SYS_RESOURCE, which maya runs without)");
+  return fail("cannot grow the file system at " + where, grown.error());
+}
+
 }  // namespace maya::drivers::linux_os

@@ -1,6 +1,7 @@
 #include "drivers/storage/common/loop_device.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -229,6 +230,17 @@ Result<void> unbind_loop_device(const fs::path& device) {
                 "closes it");
   }
   return {};
+}
+
+Result<std::uint64_t> refresh_loop_capacity(const fs::path& device) {
+  Fd loop(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
+  if (loop.get() < 0) return fail_errno("cannot open " + device.string());
+  if (::ioctl(loop.get(), LOOP_SET_CAPACITY, 0) != 0)
+    return fail_errno("cannot make " + device.string() + " follow its file's size");
+  std::uint64_t bytes = 0;
+  if (::ioctl(loop.get(), BLKGETSIZE64, &bytes) != 0)
+    return fail_errno("cannot read the size of " + device.string());
+  return bytes;
 }
 
 }  // namespace maya::drivers::storage

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -43,5 +44,9 @@ Result<std::filesystem::path> bind_loop_device(const std::filesystem::path& file
 // Unbinds `device`. Fails, naming the mount point, while the device is mounted or otherwise
 // held; a device that is not bound is fine.
 Result<void> unbind_loop_device(const std::filesystem::path& device);
+
+// Makes a bound `device` take its backing file's current size (after the file grew); returns
+// the device's size in bytes.
+Result<std::uint64_t> refresh_loop_capacity(const std::filesystem::path& device);
 
 }  // namespace maya::drivers::storage

@@ -115,22 +115,17 @@ Result<Fd> lock_volume(const fs::path& dir, const std::string& name) {
   }
 }
 
-Result<void> make_data_file(const fs::path& file, std::uint64_t size, bool thin,
-                            const std::string& name, const fs::path& store) {
-  Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return fail_errno("cannot create " + file.string());
+namespace {
+
+// Sizes the open data file `fd` from `from` to `size` bytes: sparse, or allocated when not thin.
+Result<void> size_data_file(int fd, const fs::path& file, std::uint64_t from, std::uint64_t size,
+                            bool thin, const std::string& name, const fs::path& store) {
   const std::string bytes = std::to_string(size) + " bytes";
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    if (errno == EFBIG || errno == EINVAL) {
-      return fail("volume " + name + " cannot be " + bytes + ": the file system holding " +
-                  store.string() + " does not allow files that large");
-    }
-    return fail_errno("cannot size " + file.string() + " to " + bytes);
-  }
   if (!thin) {
+    // Allocating first grows the file too, so that running out of space changes nothing.
     int rc;
     do {
-      rc = ::fallocate(fd.get(), 0, 0, static_cast<off_t>(size));
+      rc = ::fallocate(fd, 0, static_cast<off_t>(from), static_cast<off_t>(size - from));
     } while (rc != 0 && errno == EINTR);
     if (rc != 0 && errno == ENOSPC) {
       return fail("not enough free space in " + store.string() + " for the " + bytes +
@@ -140,10 +135,37 @@ Result<void> make_data_file(const fs::path& file, std::uint64_t size, bool thin,
       return fail("the file system holding " + store.string() +
                   " cannot preallocate thick volume " + name + "; create it thin");
     }
-    if (rc != 0) return fail_errno("cannot allocate " + file.string());
+    if (rc != 0 && errno != EFBIG) return fail_errno("cannot allocate " + file.string());
   }
-  if (::fsync(fd.get()) != 0) return fail_errno("cannot sync " + file.string());
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    if (errno == EFBIG || errno == EINVAL) {
+      return fail("volume " + name + " cannot be " + bytes + ": the file system holding " +
+                  store.string() + " does not allow files that large");
+    }
+    return fail_errno("cannot size " + file.string() + " to " + bytes);
+  }
+  if (::fsync(fd) != 0) return fail_errno("cannot sync " + file.string());
   return {};
+}
+
+}  // namespace
+
+Result<void> make_data_file(const fs::path& file, std::uint64_t size, bool thin,
+                            const std::string& name, const fs::path& store) {
+  Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return fail_errno("cannot create " + file.string());
+  return size_data_file(fd.get(), file, 0, size, thin, name, store);
+}
+
+Result<void> grow_data_file(const fs::path& file, std::uint64_t size, bool thin,
+                            const std::string& name, const fs::path& store) {
+  Fd fd(::open(file.c_str(), O_RDWR | O_CLOEXEC));
+  if (fd.get() < 0) return fail_errno("cannot open " + file.string());
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("cannot stat " + file.string());
+  const auto from = static_cast<std::uint64_t>(st.st_size);
+  if (size <= from) return {};
+  return size_data_file(fd.get(), file, from, size, thin, name, store);
 }
 
 }  // namespace maya::drivers::storage

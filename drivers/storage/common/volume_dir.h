@@ -51,5 +51,8 @@ Result<Fd> lock_volume(const fs::path& dir, const std::string& name);
 // Makes a data file of `size` bytes: sparse, or fully allocated when not thin.
 Result<void> make_data_file(const fs::path& file, std::uint64_t size, bool thin,
                             const std::string& name, const fs::path& store);
+// Grows an existing data file to `size` bytes the same way (a larger file is left alone).
+Result<void> grow_data_file(const fs::path& file, std::uint64_t size, bool thin,
+                            const std::string& name, const fs::path& store);
 
 }  // namespace maya::drivers::storage

@@ -20,6 +20,7 @@
 #include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
 #include "lib/common/files.h"
+#include "lib/common/json_file.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
 #include "lib/common/time_format.h"
@@ -170,6 +171,42 @@ Result<void> LocalStorageDriver::detach(const std::string& name) {
     log::info("detached local volume " + name + " from " + device.string());
   }
   return {};
+}
+
+Result<std::uint64_t> LocalStorageDriver::grow(const std::string& name, std::uint64_t size_bytes) {
+  MAYA_TRY_VOID(validate_volume_name(name));
+  if (size_bytes > UINT64_MAX - kSectorSize)
+    return fail("volume " + name + " cannot be " + std::to_string(size_bytes) + " bytes");
+  const std::uint64_t size = (size_bytes + kSectorSize - 1) / kSectorSize * kSectorSize;
+  const fs::path dir = volume_dir(name);
+  MAYA_TRY(lock, lock_volume(dir, name));
+  MAYA_TRY(bindings, bound_loop_devices());
+  MAYA_TRY(volume, describe_volume(dir, name, *bindings));
+  if (size < volume->size_bytes)
+    return fail("volume " + name + " is " + std::to_string(volume->size_bytes) +
+                " bytes; it cannot shrink to " + std::to_string(size));
+  if (size == volume->size_bytes) return size;
+
+  // volume.json says whether the new range is allocated too; data.img's size is the volume's.
+  auto meta = read_json_file(JsonFile{dir / "volume.json", "volume description"});
+  auto thin_key = meta ? meta->find("thin") : nlohmann::json::iterator{};
+  const bool thin =
+      !meta || thin_key == meta->end() || !thin_key->is_boolean() || thin_key->get<bool>();
+  MAYA_TRY_VOID(grow_data_file(data_file(name), size, thin, name, store_));
+  if (meta) {
+    (*meta)["size_bytes"] = size;
+    if (auto saved = write_file_atomic(dir / "volume.json", meta->dump(2) + "\n", 0600); !saved)
+      log::warn("volume " + name + ": " + saved.error().message);
+  }
+  if (volume->device) {
+    MAYA_TRY(bytes, refresh_loop_capacity(*volume->device));
+    if (*bytes != size)
+      return fail(volume->device->string() + " is " + std::to_string(*bytes) +
+                  " bytes after growing volume " + name + " to " + std::to_string(size));
+  }
+  log::info("grew local volume " + name + " from " + std::to_string(volume->size_bytes) + " to " +
+            std::to_string(size) + " bytes");
+  return size;
 }
 
 }  // namespace maya::drivers::local

@@ -18,7 +18,7 @@
 
 namespace maya::drivers::local {
 
-class LocalStorageDriver final : public StorageDriver {
+class LocalStorageDriver final : public StorageDriver, public VolumeGrower {
  public:
   explicit LocalStorageDriver(std::filesystem::path store_dir);
 
@@ -31,6 +31,8 @@ class LocalStorageDriver final : public StorageDriver {
   Result<std::vector<StorageVolume>> list() override;
   Result<std::filesystem::path> attach(const std::string& name) override;
   Result<void> detach(const std::string& name) override;
+  // Grows data.img (allocated for a thick volume) and the loop device bound to it.
+  Result<std::uint64_t> grow(const std::string& name, std::uint64_t size_bytes) override;
 
   const std::filesystem::path& store_dir() const { return store_; }
 

@@ -121,7 +121,7 @@ bool DockerVolumeDriver::is_mounted(const std::string& name) {
   return entry && entry->has_value();
 }
 
-Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec) {
+Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec, bool grow_filesystem) {
   MAYA_TRY(storage, storage_for(spec));
   MAYA_TRY(device, (*storage)->attach(spec.name));
   auto undo_attach = [&](const Error& why) {
@@ -147,9 +147,17 @@ Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec) {
   }
 
   fs::path target = mountpoint(spec.name);
+  if (grow_filesystem && !fresh && fstype == "ext4") {
+    if (auto grown = os_->grow_filesystem(*device, {}, fstype); !grown)
+      log::warn("volume " + spec.name + ": " + grown.error().message);
+  }
   if (auto made = make_dirs(target, 0755); !made) return undo_attach(made.error());
   if (auto mounted = os_->mount(*device, target, fstype, spec.mount_options); !mounted)
     return undo_attach(mounted.error());
+  if (grow_filesystem && !fresh && fstype == "xfs") {
+    if (auto grown = os_->grow_filesystem(*device, target, fstype); !grown)
+      log::warn("volume " + spec.name + ": " + grown.error().message);
+  }
   if (fresh && fstype == "ext4" && !settings().keep_lost_found) {
     // An empty root: initdb and mysqld --initialize refuse a directory that holds lost+found.
     // rmdir removes it only while empty; e2fsck makes it again when it needs it.
@@ -317,8 +325,9 @@ Result<fs::path> DockerVolumeDriver::mount(const std::string& name, const std::s
                 name + ")");
   bool brought_up = false;
   if (record->references() == 0 || !is_mounted(name)) {
-    MAYA_TRY(up, bring_up(record->spec));
+    MAYA_TRY(up, bring_up(record->spec, record->grow_filesystem));
     brought_up = true;
+    record->grow_filesystem = false;
   }
   // The mount is made before the count is saved: a crash in between leaves a mount with no
   // reference, which reconcile releases, and Docker saw the Mount fail. Never the reverse.
@@ -459,7 +468,11 @@ std::vector<std::string> DockerVolumeDriver::reconcile() {
     }
     bool mounted = is_mounted(name);
     if (record.references() > 0 && !mounted) {
-      auto up = bring_up(record.spec);
+      auto up = bring_up(record.spec, record.grow_filesystem);
+      if (up && record.grow_filesystem) {
+        record.grow_filesystem = false;
+        if (auto saved = records_.save(record); !saved) notes.push_back(saved.error().message);
+      }
       notes.push_back(up ? "volume " + name + ": mounted again for its " +
                                std::to_string(record.references()) + " reference(s)"
                          : up.error().message);

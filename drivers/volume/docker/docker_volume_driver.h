@@ -51,6 +51,8 @@ class DockerVolumeDriver final : public VolumeService {
   Result<std::vector<HostSnapshot>> all_snapshots() override;
   Result<void> delete_any_snapshot(const std::string& volume, const std::string& snapshot) override;
   Result<void> freeze(const std::string& name, bool frozen) override;
+  // volume_resize.cpp
+  Result<ResizeInfo> resize(const std::string& name, std::uint64_t size_bytes) override;
 
   // host_attach.cpp
   Result<std::filesystem::path> attach(const std::string& name) override;
@@ -80,7 +82,9 @@ class DockerVolumeDriver final : public VolumeService {
   std::filesystem::path mountpoint(const std::string& name) const;
   bool is_mounted(const std::string& name);
   // Attach, format if blank, mount, set the root's owner. Undoes its own steps on failure.
-  Result<std::filesystem::path> bring_up(const VolumeSpec& spec);
+  // `grow_filesystem`: first grow the file system to fill the device (after a resize that could
+  // not grow it while mounted); a failure there is logged, and the mount goes on.
+  Result<std::filesystem::path> bring_up(const VolumeSpec& spec, bool grow_filesystem = false);
   // Unmount and detach.
   Result<void> bring_down(const VolumeSpec& spec);
   // Fails, naming them and saying `remedy`, when anyone but our own mount holds the volume's
