@@ -37,6 +37,7 @@ struct JivaOptions {
 };
 
 class JivaStorageDriver final : public StorageDriver,
+                                public VolumeGrower,
                                 public TargetHost,
                                 public ReplicaManager,
                                 public SnapshotManager {
@@ -52,6 +53,8 @@ class JivaStorageDriver final : public StorageDriver,
   Result<std::vector<StorageVolume>> list() override;
   Result<std::filesystem::path> attach(const std::string& name) override;
   Result<void> detach(const std::string& name) override;
+  // jiva_resize.cpp
+  Result<std::uint64_t> grow(const std::string& name, std::uint64_t size_bytes) override;
 
   std::vector<std::string> start_targets() override;
   Result<void> stop_targets() override;
