@@ -1,15 +1,18 @@
 // The EC2 actions of the EBS-compatible API: one handler per action, in files named for what
-// they act on (actions_volumes.cpp, actions_attach.cpp, actions_tags.cpp,
+// they act on (actions_volumes.cpp, actions_attach.cpp, actions_modify.cpp, actions_tags.cpp,
 // actions_snapshots.cpp), dispatched by Action through the table in api.cpp. A handler reads
 // the Query, acts through the host's VolumeService (the same service the CLI and Docker use)
 // and the Catalog, and writes its answer's fields into the open <ActionResponse> element; an
 // error is returned instead and the dispatcher answers EC2's error document.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "drivers/volume_service.h"
@@ -30,6 +33,14 @@ struct Backend {
   Catalog catalog;
   std::mutex catalog_mutex;  // guards catalog, held briefly
   std::mutex change_mutex;   // one action that changes volumes at a time (ClientToken, names)
+  // ModifyVolume's workers (actions_modify.cpp); last, so that they stop and are joined
+  // before anything they use goes.
+  struct Worker {
+    std::jthread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::mutex workers_mutex;
+  std::vector<Worker> workers;
 };
 
 using ActionHandler = ApiResult<void> (*)(Backend&, const Query&, XmlWriter&);
@@ -51,6 +62,22 @@ ApiResult<void> detach_volume(Backend&, const Query&, XmlWriter&);
 ApiResult<void> create_tags(Backend&, const Query&, XmlWriter&);
 ApiResult<void> delete_tags(Backend&, const Query&, XmlWriter&);
 ApiResult<void> describe_tags(Backend&, const Query&, XmlWriter&);
+// actions_modify.cpp
+ApiResult<void> modify_volume(Backend&, const Query&, XmlWriter&);
+ApiResult<void> describe_volumes_modifications(Backend&, const Query&, XmlWriter&);
+// Grows volume `name` (EC2 id `id`) to `bytes` in a worker that moves its modification on.
+void start_modification(Backend& b, const std::string& id, const std::string& name,
+                        std::uint64_t bytes);
+// At start: modifications left modifying or optimizing by a stop or crash run again.
+void resume_modifications(Backend& b);
+// actions_modify.cpp
+ApiResult<void> modify_volume(Backend&, const Query&, XmlWriter&);
+ApiResult<void> describe_volumes_modifications(Backend&, const Query&, XmlWriter&);
+// Grows volume `name` (EC2 id `id`) to `bytes` in a worker that moves its modification on.
+void start_modification(Backend& b, const std::string& id, const std::string& name,
+                        std::uint64_t bytes);
+// At start: modifications left modifying or optimizing by a stop or crash run again.
+void resume_modifications(Backend& b);
 // actions_snapshots.cpp
 ApiResult<void> create_snapshot(Backend&, const Query&, XmlWriter&);
 ApiResult<void> describe_snapshots(Backend&, const Query&, XmlWriter&);

@@ -15,12 +15,19 @@ constexpr std::string_view kXml = "text/xml;charset=UTF-8";
 
 // Every action, by name: one handler each.
 constexpr ActionEntry kActions[] = {
-    {"AttachVolume", attach_volume, true},     {"CreateSnapshot", create_snapshot, true},
-    {"CreateTags", create_tags, true},         {"CreateVolume", create_volume, true},
-    {"DeleteSnapshot", delete_snapshot, true}, {"DeleteTags", delete_tags, true},
-    {"DeleteVolume", delete_volume, true},     {"DescribeSnapshots", describe_snapshots, false},
-    {"DescribeTags", describe_tags, false},    {"DescribeVolumes", describe_volumes, false},
+    {"AttachVolume", attach_volume, true},
+    {"CreateSnapshot", create_snapshot, true},
+    {"CreateTags", create_tags, true},
+    {"CreateVolume", create_volume, true},
+    {"DeleteSnapshot", delete_snapshot, true},
+    {"DeleteTags", delete_tags, true},
+    {"DeleteVolume", delete_volume, true},
+    {"DescribeSnapshots", describe_snapshots, false},
+    {"DescribeTags", describe_tags, false},
+    {"DescribeVolumes", describe_volumes, false},
+    {"DescribeVolumesModifications", describe_volumes_modifications, false},
     {"DetachVolume", detach_volume, true},
+    {"ModifyVolume", modify_volume, true},
 };
 
 const ActionEntry* find_action(std::string_view name) {
@@ -52,12 +59,16 @@ Api::Api(ApiSettings settings, drivers::VolumeService* volumes,
                            std::move(defaults),
                            Catalog(settings.state_dir / "ebs-catalog.json"),
                            {},
+                           {},
+                           {},
                            {}}),
       metadata_(settings.identity) {
   if (auto loaded = backend_->catalog.load(); !loaded) {
     catalog_error_ = loaded.error().message;
     log::error("EBS-compatible API: " + catalog_error_ +
                "; actions are refused until it is repaired or removed");
+  } else if (volumes != nullptr) {
+    resume_modifications(*backend_);
   }
 }
 

@@ -39,7 +39,32 @@ json volume_json(const VolumeEntry& v) {
     j["instance_id"] = v.instance_id;
     j["attach_time_ms"] = to_ms(v.attach_time);
   }
+  if (const auto& m = v.modification) {
+    j["modification"] = {{"state", m->state},
+                         {"status_message", m->status_message},
+                         {"original_size_gib", m->original_size_gib},
+                         {"target_size_gib", m->target_size_gib},
+                         {"original_type", m->original_type},
+                         {"target_type", m->target_type},
+                         {"progress", m->progress},
+                         {"start_time_ms", to_ms(m->start_time)},
+                         {"end_time_ms", to_ms(m->end_time)}};
+  }
   return j;
+}
+
+Modification modification_from(const json& j) {
+  Modification m;
+  m.state = j.at("state").get<std::string>();
+  m.status_message = j.value("status_message", "");
+  m.original_size_gib = j.value("original_size_gib", std::uint64_t{0});
+  m.target_size_gib = j.value("target_size_gib", std::uint64_t{0});
+  m.original_type = j.value("original_type", "");
+  m.target_type = j.value("target_type", "");
+  m.progress = j.value("progress", 0u);
+  m.start_time = from_ms(j.value("start_time_ms", std::int64_t{0}));
+  m.end_time = from_ms(j.value("end_time_ms", std::int64_t{0}));
+  return m;
 }
 
 VolumeEntry volume_from(const std::string& id, const json& j) {
@@ -56,6 +81,7 @@ VolumeEntry volume_from(const std::string& id, const json& j) {
   v.device = j.value("device", "");
   v.instance_id = j.value("instance_id", "");
   v.attach_time = from_ms(j.value("attach_time_ms", std::int64_t{0}));
+  if (j.contains("modification")) v.modification = modification_from(j.at("modification"));
   return v;
 }
 

@@ -24,6 +24,16 @@ namespace maya::ebs {
 using Tags = std::map<std::string, std::string>;
 using TimePoint = std::chrono::system_clock::time_point;
 
+// A ModifyVolume and how it went (DescribeVolumesModifications); the latest one is kept.
+struct Modification {
+  std::string state;  // modifying | optimizing | completed | failed
+  std::string status_message;
+  std::uint64_t original_size_gib = 0, target_size_gib = 0;
+  std::string original_type, target_type;
+  unsigned progress = 0;  // percent
+  TimePoint start_time{}, end_time{};
+};
+
 struct VolumeEntry {
   std::string id;    // vol-…
   std::string name;  // the maya volume
@@ -39,6 +49,7 @@ struct VolumeEntry {
   std::string instance_id;
   TimePoint attach_time{};
   bool pending = false;  // CreateVolume is making it (not saved)
+  std::optional<Modification> modification;
 };
 
 struct SnapshotEntry {

@@ -226,10 +226,31 @@ ec2 wait volume-available --volume-ids "$VJ" || fail "wait jv"
 ec2 attach-volume --volume-id "$VJ" --instance-id "$IID" --device /dev/sdh >/dev/null || fail "attach jv"
 ec2 wait volume-in-use --volume-ids "$VJ" || fail "wait jv in-use"
 dd if="$T/pattern" of="$T/dev/maya/$VJ" bs=1M oflag=direct conv=fsync status=none || fail "dd to jv"
+# modify-volume: an online grow of the attached volume; the device follows.
+expect_error InvalidParameterCombination modify-volume --volume-id "$VJ" --size 1
+mod=$(ec2 modify-volume --volume-id "$VJ" --size 2 --output json) || fail "modify-volume --size 2"
+jq -e --arg v "$VJ" '.VolumeModification | .VolumeId == $v and .ModificationState == "modifying" and .TargetSize == 2 and .OriginalSize == 1 and .TargetVolumeType == "gp2" and .OriginalVolumeType == "gp2" and .Progress == 0 and (.StartTime | length > 0)' >/dev/null <<<"$mod" ||
+  fail "modify-volume answered $mod"
+for _ in $(seq 1 600); do
+  state=$(ec2 describe-volumes-modifications --volume-ids "$VJ" --query 'VolumesModifications[0].ModificationState' --output text) || fail "describe-volumes-modifications"
+  [[ $state == completed || $state == failed ]] && break
+  sleep 0.2
+done
+[[ $state == completed ]] || fail "the modification of $VJ is $state: $(ec2 describe-volumes-modifications --volume-ids "$VJ" --output json)"
+ec2 describe-volumes-modifications --filters Name=modification-state,Values=completed --output json |
+  jq -e --arg v "$VJ" '[.VolumesModifications[] | select(.VolumeId == $v)] | length == 1 and .[0].Progress == 100 and (.[0].EndTime | length > 0)' >/dev/null ||
+  fail "describe-volumes-modifications with a filter"
+[[ $(blockdev --getsize64 "$T/dev/maya/$VJ") -eq $((2 << 30)) ]] || fail "the device of $VJ is $(blockdev --getsize64 "$T/dev/maya/$VJ") bytes after modify-volume"
+[[ $(ec2 describe-volumes --volume-ids "$VJ" --query 'Volumes[0].Size' --output text) == 2 ]] || fail "describe-volumes Size after modify-volume"
+cmp <(head -c 4M "$T/dev/maya/$VJ") "$T/pattern" || fail "the data changed with modify-volume"
+expect_error InvalidParameterValue modify-volume --volume-id "$VJ" --size 1
+expect_error InvalidVolume.NotFound modify-volume --volume-id vol-0123456789abcdef0 --size 5
+ok "modify-volume --size 2 while attached: modifying → completed, the device is 2 GiB, data kept; shrink and no-op refused"
+
 S=$(ec2 create-snapshot --volume-id "$VJ" --description "first" --tag-specifications 'ResourceType=snapshot,Tags=[{Key=k,Value=v}]' --query SnapshotId --output text) || fail "create-snapshot"
 [[ $S =~ ^snap-[0-9a-f]{17}$ ]] || fail "snapshot id $S"
 ec2 wait snapshot-completed --snapshot-ids "$S" || fail "wait snapshot-completed"
-ec2 describe-snapshots --snapshot-ids "$S" --output json | jq -e --arg v "$VJ" '.Snapshots[0] | .VolumeId == $v and .State == "completed" and .VolumeSize == 1 and .Description == "first"' >/dev/null || fail "describe-snapshots"
+ec2 describe-snapshots --snapshot-ids "$S" --output json | jq -e --arg v "$VJ" '.Snapshots[0] | .VolumeId == $v and .State == "completed" and .VolumeSize == 2 and .Description == "first"' >/dev/null || fail "describe-snapshots"
 [[ $(ec2 describe-snapshots --filters Name=volume-id,Values="$VJ" --query 'length(Snapshots)' --output text) == 1 ]] || fail "snapshot filter volume-id"
 ec2 detach-volume --volume-id "$VJ" >/dev/null || fail "detach jv"
 VC=$(ec2 create-volume --availability-zone maya-1a --snapshot-id "$S" --query VolumeId --output text) || fail "create-volume --snapshot-id"

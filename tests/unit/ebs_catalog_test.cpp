@@ -71,6 +71,39 @@ TEST_F(CatalogTest, SnapshotsSyncByVolumeAndName) {
   EXPECT_EQ(c.snapshot_of("v", "s1"), nullptr);
 }
 
+TEST_F(CatalogTest, AModificationSurvivesALoad) {
+  // A daemon that stops mid-ModifyVolume finds the modification again, to resume it.
+  const auto t = std::chrono::system_clock::now();
+  Catalog c(dir_ / "ebs-catalog.json");
+  ASSERT_TRUE(c.load().has_value());
+  c.sync_volumes({{"db", t}});
+  Modification m;
+  m.state = "optimizing";
+  m.status_message = "ext4 grows at the next mount";
+  m.original_size_gib = 1;
+  m.target_size_gib = 3;
+  m.original_type = "gp2";
+  m.target_type = "gp3";
+  m.progress = 50;
+  m.start_time = std::chrono::time_point_cast<std::chrono::milliseconds>(t);
+  c.volume_by_name("db")->modification = m;
+  ASSERT_TRUE(c.save().has_value());
+
+  Catalog again(dir_ / "ebs-catalog.json");
+  ASSERT_TRUE(again.load().has_value());
+  const auto& got = again.volume_by_name("db")->modification;
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->state, "optimizing");
+  EXPECT_EQ(got->status_message, m.status_message);
+  EXPECT_EQ(got->original_size_gib, 1u);
+  EXPECT_EQ(got->target_size_gib, 3u);
+  EXPECT_EQ(got->original_type, "gp2");
+  EXPECT_EQ(got->target_type, "gp3");
+  EXPECT_EQ(got->progress, 50u);
+  EXPECT_EQ(got->start_time, m.start_time);
+  EXPECT_FALSE(again.volume_by_name("db")->modification->end_time.time_since_epoch().count());
+}
+
 TEST_F(CatalogTest, ADamagedFileIsAnErrorNamingIt) {
   { std::ofstream(dir_ / "c.json") << "{\"volumes\": {\"vol-1\": {\"name\": 5}}}"; }
   Catalog c(dir_ / "c.json");
