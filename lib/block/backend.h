@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "lib/common/result.h"
 
@@ -46,6 +47,9 @@ class BlockBackend {
   virtual Result<void> discard(std::uint64_t offset, std::uint64_t length) = 0;
   // The extent that starts at `offset` (SEEK_DATA/SEEK_HOLE for files); never past the end.
   virtual Result<Extent> extent_at(std::uint64_t offset) = 0;
+  // Grows the backend to `size_bytes` (a multiple of the block size, not smaller than now):
+  // the new range reads as zeros. Called with no I/O in flight (the replicator pauses it).
+  virtual Result<void> grow(std::uint64_t size_bytes);
   // The open file of a file backend (for reflinks), or -1.
   virtual int native_fd() const { return -1; }
   // Room on the store, where known.
@@ -54,5 +58,9 @@ class BlockBackend {
   // the SCSI disk raises THIN PROVISIONING SOFT THRESHOLD REACHED once for each.
   virtual std::uint64_t soft_threshold_events() const { return 0; }
 };
+
+inline Result<void> BlockBackend::grow(std::uint64_t size_bytes) {
+  return fail("this backend cannot grow (to " + std::to_string(size_bytes) + " bytes)");
+}
 
 }  // namespace maya::block

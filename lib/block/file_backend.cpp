@@ -1,6 +1,7 @@
 #include "lib/block/file_backend.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
@@ -19,6 +20,20 @@ namespace {
 
 bool valid_block_size(std::uint32_t size) {
   return size >= 512 && size <= 65536 && (size & (size - 1)) == 0;
+}
+
+// Allocates [from, to) of `fd` (a thick file's new range).
+Result<void> allocate(int fd, const std::filesystem::path& path, std::uint64_t from,
+                      std::uint64_t to) {
+  if (to <= from) return {};
+  int rc;
+  do {
+    rc = ::fallocate(fd, 0, static_cast<off_t>(from), static_cast<off_t>(to - from));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0)
+    return fail_errno("allocating " + std::to_string(to - from) + " bytes at " +
+                      std::to_string(from) + " in " + path.string());
+  return {};
 }
 
 }  // namespace
@@ -56,6 +71,7 @@ Result<std::unique_ptr<FileBackend>> FileBackend::open(const std::filesystem::pa
       if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
         return fail_errno("growing " + path.string() + " to " + std::to_string(size) + " bytes");
       }
+      if (options.preallocate) MAYA_TRY_VOID(allocate(fd.get(), path, file_size, size));
     }
   }
   size -= size % options.block_size;
@@ -63,14 +79,59 @@ Result<std::unique_ptr<FileBackend>> FileBackend::open(const std::filesystem::pa
     return fail(path.string() + " holds less than one block; give it a size");
   }
   std::unique_ptr<FileBackend> backend(
-      new FileBackend(std::move(fd), path, size, options.block_size));
+      new FileBackend(std::move(fd), path, size, options.block_size, options.preallocate));
   backend->probe_capabilities(std::max(file_size, size));
   return backend;
 }
 
 FileBackend::FileBackend(Fd fd, std::filesystem::path path, std::uint64_t size,
-                         std::uint32_t block_size)
-    : fd_(std::move(fd)), path_(std::move(path)), size_(size), block_size_(block_size) {}
+                         std::uint32_t block_size, bool preallocate)
+    : fd_(std::move(fd)),
+      path_(std::move(path)),
+      size_(size),
+      block_size_(block_size),
+      preallocate_(preallocate) {}
+
+Result<void> FileBackend::grow(std::uint64_t size_bytes) {
+  const std::uint64_t old = size_.load();
+  const std::string to = " to " + std::to_string(size_bytes) + " bytes";
+  if (size_bytes % block_size_ != 0)
+    return fail("cannot grow " + path_.string() + to + ": not a multiple of the block size " +
+                std::to_string(block_size_));
+  if (size_bytes < old)
+    return fail("cannot grow " + path_.string() + to + ": it is " + std::to_string(old) +
+                " bytes already");
+  if (size_bytes == old) return {};
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0) return fail_errno("stat " + path_.string());
+  if (S_ISBLK(st.st_mode)) {
+    const off_t end = ::lseek(fd_.get(), 0, SEEK_END);
+    if (end < 0) return fail_errno("finding the size of " + path_.string());
+    if (static_cast<std::uint64_t>(end) < size_bytes)
+      return fail("block device " + path_.string() + " is smaller than" + to);
+    // What the device holds past the old end was never the volume's: it must read as zeros.
+    if (::fallocate(fd_.get(), FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(old),
+                    static_cast<off_t>(size_bytes - old)) != 0)
+      return fail_errno("zeroing the new range of " + path_.string());
+  } else {
+    // A file larger than what it exported keeps bytes that were never the volume's past the
+    // end: cut them off, so that the new range reads as zeros.
+    if (static_cast<std::uint64_t>(st.st_size) > old &&
+        ::ftruncate(fd_.get(), static_cast<off_t>(old)) != 0)
+      return fail_errno("cutting " + path_.string() + " back to " + std::to_string(old) +
+                        " bytes before growing it");
+    if (::ftruncate(fd_.get(), static_cast<off_t>(size_bytes)) != 0)
+      return fail_errno("growing " + path_.string() + to);
+    if (preallocate_) {
+      if (auto allocated = allocate(fd_.get(), path_, old, size_bytes); !allocated) {
+        (void)!::ftruncate(fd_.get(), static_cast<off_t>(old));  // as it was
+        return allocated;
+      }
+    }
+  }
+  size_.store(size_bytes, std::memory_order_release);
+  return {};
+}
 
 void FileBackend::probe_capabilities(std::uint64_t file_size) {
   // Punching a hole past the end of the file changes no data; file systems without hole
@@ -86,7 +147,8 @@ void FileBackend::probe_capabilities(std::uint64_t file_size) {
 
 Result<void> FileBackend::check_range(std::uint64_t offset, std::uint64_t length,
                                       const char* what) const {
-  if (offset > size_ || length > size_ - offset) {
+  const std::uint64_t size = size_bytes();
+  if (offset > size || length > size - offset) {
     return fail(std::string(what) + " of " + std::to_string(length) + " bytes at " +
                 std::to_string(offset) + " is past the end of " + path_.string());
   }
@@ -177,26 +239,27 @@ Result<void> FileBackend::discard(std::uint64_t offset, std::uint64_t length) {
 }
 
 Result<Extent> FileBackend::extent_at(std::uint64_t offset) {
-  if (offset >= size_) {
+  const std::uint64_t size = size_bytes();  // one size for the whole answer
+  if (offset >= size) {
     return fail("extent at " + std::to_string(offset) + " is past the end of " + path_.string());
   }
-  if (!thin_) return Extent{offset, size_ - offset, true};
+  if (!thin_) return Extent{offset, size - offset, true};
   const off_t data = ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_DATA);
   if (data < 0) {
-    if (errno == ENXIO) return Extent{offset, size_ - offset, false};  // a hole up to EOF
+    if (errno == ENXIO) return Extent{offset, size - offset, false};  // a hole up to EOF
     return fail_errno("SEEK_DATA in " + path_.string());
   }
   const auto data_at = static_cast<std::uint64_t>(data);
   if (data_at > offset) {
-    std::uint64_t end = std::min(data_at, size_);
+    std::uint64_t end = std::min(data_at, size);
     end -= end % block_size_;
     if (end > offset) return Extent{offset, end - offset, false};
     // Data starts inside the block at `offset`: that block is mapped.
   }
   const off_t hole = ::lseek(fd_.get(), static_cast<off_t>(offset), SEEK_HOLE);
   if (hole < 0) return fail_errno("SEEK_HOLE in " + path_.string());
-  std::uint64_t end = std::min(static_cast<std::uint64_t>(hole), size_);
-  end = std::min((end + block_size_ - 1) / block_size_ * block_size_, size_);
+  std::uint64_t end = std::min(static_cast<std::uint64_t>(hole), size);
+  end = std::min((end + block_size_ - 1) / block_size_ * block_size_, size);
   if (end <= offset) end = offset + block_size_;
   return Extent{offset, end - offset, true};
 }

@@ -21,6 +21,9 @@ struct FileBackendOptions {
   std::optional<std::uint64_t> size;
   // Create the file when it does not exist (needs `size`).
   bool create = false;
+  // Thick: the blocks the file gains (grown to `size` at open, or by grow()) are allocated
+  // (fallocate) rather than left as holes, so that the store's space is taken now.
+  bool preallocate = false;
   std::uint32_t block_size = 512;
 };
 
@@ -29,7 +32,7 @@ class FileBackend final : public BlockBackend {
   static Result<std::unique_ptr<FileBackend>> open(const std::filesystem::path& path,
                                                    const FileBackendOptions& options = {});
 
-  std::uint64_t size_bytes() const override { return size_; }
+  std::uint64_t size_bytes() const override { return size_.load(std::memory_order_acquire); }
   std::uint32_t block_size() const override { return block_size_; }
   bool thin() const override { return thin_; }
   bool discard_zeroes() const override { return punch_; }
@@ -39,19 +42,25 @@ class FileBackend final : public BlockBackend {
   Result<void> flush() override;
   Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
   Result<Extent> extent_at(std::uint64_t offset) override;
+  // Extends the file to `size_bytes` (ftruncate; fallocate when preallocating). Bytes a larger
+  // file held past the exported end are cut off first, so the new range reads as zeros. A block
+  // device must already be large enough; its new range is zeroed.
+  Result<void> grow(std::uint64_t size_bytes) override;
   int native_fd() const override { return fd_.get(); }
   std::optional<SpaceUsage> space() const override;  // fstatvfs of the file's file system
 
  private:
-  FileBackend(Fd fd, std::filesystem::path path, std::uint64_t size, std::uint32_t block_size);
+  FileBackend(Fd fd, std::filesystem::path path, std::uint64_t size, std::uint32_t block_size,
+              bool preallocate);
   void probe_capabilities(std::uint64_t file_size);
   Result<void> check_range(std::uint64_t offset, std::uint64_t length, const char* what) const;
   Result<void> write_all(std::uint64_t offset, std::span<const std::byte> data, bool dsync);
 
   Fd fd_;
   std::filesystem::path path_;
-  std::uint64_t size_;
+  std::atomic<std::uint64_t> size_;  // changes only by grow(), with no I/O in flight
   std::uint32_t block_size_;
+  bool preallocate_;
   bool punch_ = false;                 // fallocate(PUNCH_HOLE) works here
   bool thin_ = false;                  // punching works and holes are visible to SEEK_HOLE
   std::atomic<bool> rwf_dsync_{true};  // pwritev2(RWF_DSYNC) works; cleared on EOPNOTSUPP

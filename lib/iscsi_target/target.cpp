@@ -97,6 +97,10 @@ Result<std::unique_ptr<Target>> Target::create_discovery(const TargetOptions& op
   return std::move(*t);
 }
 
+void Target::capacity_changed() {
+  if (context_.disk != nullptr) context_.disk->capacity_changed();
+}
+
 Target::~Target() {
   stop();
 }

@@ -100,6 +100,8 @@ class Target {
   void start();
   // Closes the portal and every connection, waits for their threads. Thread-safe, idempotent.
   void stop();
+  // The backend grew: the disk reports the new capacity, with a unit attention to every nexus.
+  void capacity_changed();
   // Open connections, logging in or logged in; logged in (counted against the caps).
   std::size_t connection_count() const;
   std::size_t logged_in_count() const { return admission_.count(); }

@@ -76,6 +76,13 @@ void Frontends::release() {
   local_ = false;
 }
 
+Result<void> Frontends::capacity_changed() {
+  if (target_ != nullptr) target_->capacity_changed();
+  std::lock_guard lock(mutex_);
+  if (fuse_) MAYA_TRY_VOID(fuse_->capacity_changed());
+  return {};
+}
+
 std::optional<FuseInfo> Frontends::fuse_info() const {
   if (!fuse_) return std::nullopt;
   return FuseInfo{fuse_->mountpoint().string(), fuse_->file().string(), fuse_->fd(),

@@ -39,6 +39,9 @@ class Frontends {
   // and FUSE cannot come up; fails while one is in use. release() ends it.
   Result<void> reserve(const std::string& why);
   void release();
+  // The volume grew: the iSCSI disk reports the new capacity (a unit attention to every
+  // nexus) and the FUSE file shows the new size (fuse_frontend.h).
+  Result<void> capacity_changed();
   // Empty while the FUSE frontend is down.
   std::optional<FuseInfo> fuse_status();
 

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -68,7 +69,22 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::resume(Fd fd, const fs::path
               errno_text(errno) + "); any taken by the previous target stay pending");
   }
   f->start(kWorkers);
+  // The volume may have grown while no target ran: what the kernel cached may be stale.
+  if (auto told = fuse::notify_inval_inode(f->fuse_.get(), fuse::kFileId); !told)
+    log::warn(told.error().message);
   return f;
+}
+
+Result<void> FuseFrontend::capacity_changed() {
+  MAYA_TRY_VOID(fuse::notify_inval_inode(fuse_.get(), fuse::kFileId));
+  // The workers answer the GETATTR this stat() sends (this thread is none of them).
+  struct stat st {};
+  if (::stat(file().c_str(), &st) != 0) return fail_errno("stat " + file().string());
+  const std::uint64_t size = backend_.size_bytes();
+  if (static_cast<std::uint64_t>(st.st_size) != size)
+    return fail("fuse: " + file().string() + " still shows " + std::to_string(st.st_size) +
+                " bytes, not " + std::to_string(size));
+  return {};
 }
 
 FuseFrontend::~FuseFrontend() {

@@ -54,6 +54,12 @@ class FuseFrontend {
   std::filesystem::path file() const { return mountpoint_ / kFileName; }
   std::uint64_t requests() const { return requests_.load(); }
 
+  // The backend's size changed (a volume grown in place): the kernel drops the file's cached
+  // attributes (FUSE_NOTIFY_INVAL_INODE), then a stat() through the mount loads the new size
+  // into the kernel's inode, so that stat() and LOOP_SET_CAPACITY on a loop device bound to the
+  // file both see it once this returns. An error when the kernel still shows another size.
+  Result<void> capacity_changed();
+
   // Decodes and answers one request (the bytes a read of /dev/fuse gives) as a served
   // connection does, the reply written to `out` (a pipe, /dev/null): decoding without a mount,
   // for tests and fuzzing. False once the request ends the connection (FUSE_DESTROY).

@@ -375,12 +375,35 @@ void Request::reply(int error, std::span<const std::uint8_t> payload) const {
   out.error = -error;
   out.unique = header.unique;
   iovec iov[2] = {{&out, sizeof out}, {}};
-  int count = 1;
+  std::size_t count = 1;
   if (error == 0 && !payload.empty())
     iov[count++] = {const_cast<std::uint8_t*>(payload.data()), payload.size()};
   // ENOENT: the request was interrupted and is gone; nothing to do about it.
-  if (::writev(fd, iov, count) < 0 && errno != ENOENT)
-    log::warn(std::string("fuse: cannot answer a request: ") + errno_text(errno));
+  if (const int failed = write_message(fd, std::span(iov, count)); failed != 0 && failed != ENOENT)
+    log::warn(std::string("fuse: cannot answer a request: ") + errno_text(failed));
+}
+
+int write_message(int fd, std::span<const iovec> parts) {
+  for (;;) {
+    if (::writev(fd, parts.data(), static_cast<int>(parts.size())) >= 0) return 0;
+    if (errno != EINTR) return errno;
+  }
+}
+
+Result<void> notify_inval_inode(int fd, std::uint64_t node) {
+  fuse_notify_inval_inode_out inval{};
+  inval.ino = node;
+  inval.off = 0;  // from the start; a length of 0 means to the end of the file
+  inval.len = 0;
+  fuse_out_header out{};
+  out.len = static_cast<std::uint32_t>(sizeof out + sizeof inval);
+  out.error = FUSE_NOTIFY_INVAL_INODE;  // a notification: its code in `error`, unique 0
+  out.unique = 0;
+  const iovec iov[2] = {{&out, sizeof out}, {&inval, sizeof inval}};
+  const int failed = write_message(fd, iov);
+  if (failed != 0 && failed != ENOENT)
+    return fail_errno("fuse: telling the kernel that the volume's file changed", failed);
+  return {};
 }
 
 std::span<const OpcodeInfo> opcode_table() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <linux/fuse.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "lib/block/backend.h"
+#include "lib/common/result.h"
 
 namespace maya::jiva::fuse {
 
@@ -51,6 +53,17 @@ struct OpcodeInfo {
 std::span<const OpcodeInfo> opcode_table();
 // The entry for `opcode`, or null (answered with ENOSYS).
 const OpcodeInfo* find_opcode(std::uint32_t opcode);
+
+// Writes one message to /dev/fuse (a reply or a notification) with one writev. The kernel takes
+// each write as one whole message (a short write is an error, never half a message), so a
+// notification written from any thread cannot interleave with a worker's reply: neither needs
+// a lock. The errno on failure, else 0.
+int write_message(int fd, std::span<const iovec> parts);
+
+// FUSE_NOTIFY_INVAL_INODE for `node`, offset 0 and length 0: the kernel drops the attributes
+// it caches for it (and any cached pages, to the end), so the next stat() asks again. An
+// inode the kernel does not hold (ENOENT) has nothing cached: success.
+Result<void> notify_inval_inode(int fd, std::uint64_t node);
 
 // Answers one request (the bytes a read of /dev/fuse gives), the reply written to `fd`;
 // false once the connection is gone.

@@ -8,7 +8,7 @@ replica::Replicator::Member open_replica(const ReplicaRef& replica, const Manife
   maya::replica::Replicator::Member m;
   m.id = replica.id;
   auto child = maya::replica::open_child(replica.id, replica.uri,
-                                         {manifest.size_bytes, manifest.block_size});
+                                         {manifest.size_bytes, manifest.block_size, manifest.thin});
   if (!child) {
     m.error = child.error().message;
     return m;

@@ -115,6 +115,32 @@ http::Response rebuild(TargetState& s) {
   return answer(started);
 }
 
+// The manifest names the size (the caller wrote it first); the running volume follows it.
+http::Response resize(TargetState& s) {
+  auto fresh = read_manifest(s.volume_dir);
+  if (!fresh) return json_error(500, fresh.error().message);
+  std::lock_guard lock(s.mutex);
+  const std::uint64_t previous = s.replicator->size_bytes();
+  const std::uint64_t size = fresh->size_bytes;
+  if (size < previous)
+    return json_error(409, "volume " + s.volume + " is " + std::to_string(previous) +
+                               " bytes; it cannot shrink to " + std::to_string(size));
+  if (size == previous) return answer(Resized{size, previous});
+  if (auto grown = s.replicator->grow(size); !grown)
+    return json_error(409, "volume " + s.volume + " cannot grow to " + std::to_string(size) +
+                               " bytes: " + grown.error().message);
+  {
+    std::lock_guard guard(s.manifest_mutex);
+    s.manifest.size_bytes = size;  // only the size: replicas follow by reload
+  }
+  log::info("volume " + s.volume + " grown from " + std::to_string(previous) + " to " +
+            std::to_string(size) + " bytes");
+  if (auto told = s.frontends->capacity_changed(); !told)
+    return json_error(500, "volume " + s.volume + " grew to " + std::to_string(size) +
+                               " bytes, but its frontends do not show it: " + told.error().message);
+  return answer(Resized{size, previous});
+}
+
 http::Response snapshot(TargetState& s, const std::string& name, bool wait) {
   if (auto valid = validate_volume_name(name); !valid)
     return json_error(400, "invalid snapshot name: " + valid.error().message);
@@ -193,6 +219,8 @@ http::Router make_target_router(TargetState& s) {
   });
   router.add("POST", route(routes::kRebuild),
              [&s](const Request&, const std::string&) { return rebuild(s); });
+  router.add("POST", route(routes::kResize),
+             [&s](const Request&, const std::string&) { return resize(s); });
   router.add("POST", route(routes::kSnapshot), [&s](const Request& r, const std::string& name) {
     return snapshot(s, name, r.target.find(routes::kNoWait) == std::string::npos);
   });

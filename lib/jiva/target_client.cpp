@@ -251,6 +251,12 @@ void read(const json& v, const std::string& at, Rebuilding& r) {
   field(v, at, "rebuilding", r.rebuilding);
 }
 
+void read(const json& v, const std::string& at, Resized& r) {
+  expect_object(v, at);
+  field(v, at, "size_bytes", r.size_bytes);
+  field(v, at, "previous_bytes", r.previous_bytes);
+}
+
 void read(const json& v, const std::string& at, SnapshotTaken& t) {
   expect_object(v, at);
   field(v, at, "snapshot", t.snapshot);
@@ -313,6 +319,9 @@ std::string encode(const ReplicaFaulted& v) {
 std::string encode(const Rebuilding& v) {
   return http::dump_json({{"rebuilding", v.rebuilding}});
 }
+std::string encode(const Resized& v) {
+  return http::dump_json({{"size_bytes", v.size_bytes}, {"previous_bytes", v.previous_bytes}});
+}
 std::string encode(const SnapshotTaken& v) {
   json j = {{"snapshot", v.snapshot}, {"file", v.file}};
   if (v.reflinked) j["reflinked"] = *v.reflinked;
@@ -343,6 +352,7 @@ template Result<FuseWithdrawn> decode<FuseWithdrawn>(std::string_view);
 template Result<ReplicaChanges> decode<ReplicaChanges>(std::string_view);
 template Result<ReplicaFaulted> decode<ReplicaFaulted>(std::string_view);
 template Result<Rebuilding> decode<Rebuilding>(std::string_view);
+template Result<Resized> decode<Resized>(std::string_view);
 template Result<SnapshotTaken> decode<SnapshotTaken>(std::string_view);
 template Result<SnapshotProgress> decode<SnapshotProgress>(std::string_view);
 template Result<Reverted> decode<Reverted>(std::string_view);
@@ -409,6 +419,10 @@ Result<void> TargetClient::fault_replica(const std::string& id, Timeout timeout)
 Result<std::vector<std::string>> TargetClient::rebuild(Timeout timeout) const {
   MAYA_TRY(answer, call<Rebuilding>("POST", std::string(target_routes::kRebuild), timeout));
   return std::move(answer->rebuilding);
+}
+
+Result<Resized> TargetClient::resize(Timeout timeout) const {
+  return call<Resized>("POST", std::string(target_routes::kResize), timeout);
 }
 
 Result<SnapshotTaken> TargetClient::take_snapshot(const std::string& name, bool wait,

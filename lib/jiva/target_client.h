@@ -10,6 +10,10 @@
 //   POST   /v1/replicas/{id}/fault         {"failed": id}: take a replica out as if it had
 //                                          failed (tests)
 //   POST   /v1/rebuild                     Rebuilding: bring back every replica that is away
+//   POST   /v1/resize                      Resized: grow the running volume to the size the
+//                                          manifest now names (written first by the caller);
+//                                          the same size changes nothing, a smaller one and a
+//                                          grow while a rebuild or snapshot copy runs are 409
 //   POST   /v1/snapshots/{name}            SnapshotTaken: a point-in-time copy into
 //                                          snapshots/NAME.img; ?wait=false answers before the
 //                                          copy is complete
@@ -39,6 +43,7 @@ inline constexpr std::string_view kFuse = "/v1/frontend/fuse";
 inline constexpr std::string_view kReplicasReload = "/v1/replicas/reload";
 inline constexpr std::string_view kReplicaFault = "/v1/replicas/{id}/fault";
 inline constexpr std::string_view kRebuild = "/v1/rebuild";
+inline constexpr std::string_view kResize = "/v1/resize";
 inline constexpr std::string_view kSnapshot = "/v1/snapshots/{name}";
 inline constexpr std::string_view kSnapshotRevert = "/v1/snapshots/{name}/revert";
 // The query of a snapshot request that answers before the copy is complete.
@@ -120,6 +125,13 @@ struct Rebuilding {
   bool operator==(const Rebuilding&) const = default;
 };
 
+// POST /v1/resize: the size now and before (equal when nothing changed).
+struct Resized {
+  std::uint64_t size_bytes = 0;
+  std::uint64_t previous_bytes = 0;
+  bool operator==(const Resized&) const = default;
+};
+
 // POST /v1/snapshots/{name}
 struct SnapshotTaken {
   std::string snapshot;
@@ -159,6 +171,7 @@ std::string encode(const FuseWithdrawn& v);
 std::string encode(const ReplicaChanges& v);
 std::string encode(const ReplicaFaulted& v);
 std::string encode(const Rebuilding& v);
+std::string encode(const Resized& v);
 std::string encode(const SnapshotTaken& v);
 std::string encode(const SnapshotProgress& v);
 std::string encode(const Reverted& v);
@@ -191,6 +204,8 @@ class TargetClient {
   Result<ReplicaChanges> reload_replicas(Timeout timeout = kDefaultTimeout) const;
   Result<void> fault_replica(const std::string& id, Timeout timeout = kDefaultTimeout) const;
   Result<std::vector<std::string>> rebuild(Timeout timeout = kDefaultTimeout) const;
+  // Grows the running volume to the manifest's size (write jiva.json first).
+  Result<Resized> resize(Timeout timeout = kDefaultTimeout) const;
   // wait = false: answers once the point in time is taken; snapshot_progress() follows the copy.
   Result<SnapshotTaken> take_snapshot(const std::string& name, bool wait,
                                       Timeout timeout = kDefaultTimeout) const;

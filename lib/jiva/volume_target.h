@@ -7,6 +7,7 @@
 //                             replicas, fuse (null or {mountpoint, file, fd, requests})
 //   POST   /v1/frontend/fuse  expose the volume as <run>/targets/NAME.fuse/volume (FUSE)
 //   DELETE /v1/frontend/fuse  unmount it (fails while a loop device holds it)
+//   POST   /v1/resize         grow to the size jiva.json names now (target_client.h has them all)
 // One writer at a time: while the FUSE frontend is up, iSCSI logins to the volume are refused
 // ("service unavailable"), and it cannot come up while an initiator is logged in.
 // It stops cleanly on SIGTERM or SIGINT, leaving a FUSE mount in place for its successor

@@ -25,6 +25,7 @@ Result<Child> open_file_child(std::string_view id, std::string_view uri,
   block::FileBackendOptions file;
   file.size = options.size_bytes;
   file.block_size = options.block_size;
+  file.preallocate = !options.thin;
   MAYA_TRY(data, block::FileBackend::open(dir / kFileChildData, file));
   MAYA_TRY(journal, FileJournal::open(dir));
   return Child{std::move(*data), std::move(*journal)};

@@ -24,6 +24,9 @@ inline constexpr std::string_view kFileChildData = "data.img";
 struct ChildOptions {
   std::uint64_t size_bytes = 0;  // the volume's size, exported by the child
   std::uint32_t block_size = 512;
+  // A thin volume's child leaves unwritten ranges unallocated; a thick one's data is allocated
+  // when it is created or grown (file://: fallocate).
+  bool thin = true;
 };
 
 struct Child {

@@ -19,6 +19,17 @@ Rebuilder::~Rebuilder() {
   stop();
 }
 
+void Rebuilder::set_size(std::uint64_t size_bytes) {
+  std::lock_guard lock(mutex_);
+  volume_.size_bytes = size_bytes;
+  regions_ = region_count(size_bytes);
+}
+
+Rebuilder::Extent Rebuilder::extent() const {
+  std::lock_guard lock(mutex_);
+  return {volume_.size_bytes, regions_};
+}
+
 void Rebuilder::start() {
   thread_ = std::thread([this] { loop(); });
 }
@@ -131,6 +142,7 @@ Result<void> Rebuilder::copy_region_range(Replica& source, Replica& target, std:
 
 Result<void> Rebuilder::rebuild_one(const ReplicaPtr& source, const ReplicaPtr& target) {
   ReplicaSet& set = *volume_.set;
+  const auto [size_bytes, regions] = extent();
   auto planned = set.plan_of(target);
   if (!planned) return {};
   const RebuildPlan& plan = planned->first;
@@ -141,16 +153,16 @@ Result<void> Rebuilder::rebuild_one(const ReplicaPtr& source, const ReplicaPtr& 
   status.kind = plan.full ? "full" : "regions";
   if (plan.full) {
     std::shared_lock io(*volume_.io);  // the source's handles stay put
-    for (std::uint64_t pos = 0; pos < volume_.size_bytes;) {
+    for (std::uint64_t pos = 0; pos < size_bytes;) {
       auto extent = source->data->extent_at(pos);
       if (!extent || extent->length == 0) break;
       if (extent->mapped) status.total_bytes += extent->length;
       pos = extent->offset + extent->length;
     }
   } else {
-    for (std::uint64_t r = 0; r < regions_; ++r) {
+    for (std::uint64_t r = 0; r < regions; ++r) {
       if (plan.regions.test(r))
-        status.total_bytes += std::min(kRegionBytes, volume_.size_bytes - (r << kRegionShift));
+        status.total_bytes += std::min(kRegionBytes, size_bytes - (r << kRegionShift));
     }
   }
   {
@@ -174,7 +186,7 @@ Result<void> Rebuilder::rebuild_one(const ReplicaPtr& source, const ReplicaPtr& 
             : 0;
   };
 
-  for (std::uint64_t r = 0; r < regions_; ++r) {
+  for (std::uint64_t r = 0; r < regions; ++r) {
     if (!plan.full && !plan.regions.test(r)) continue;
     {
       std::lock_guard lock(mutex_);
@@ -182,7 +194,7 @@ Result<void> Rebuilder::rebuild_one(const ReplicaPtr& source, const ReplicaPtr& 
     }
     if (!still_valid()) return fail("cancelled: the source or the plan changed");
     const std::uint64_t offset = r << kRegionShift;
-    const std::uint64_t length = std::min(kRegionBytes, volume_.size_bytes - offset);
+    const std::uint64_t length = std::min(kRegionBytes, size_bytes - offset);
     std::uint64_t copied = 0;
     auto result = copy_region_range(*source, *target, offset, length,
                                     plan.target_may_hold_data || !plan.full, copied, still_valid);
@@ -220,14 +232,15 @@ void Rebuilder::converge_once() {
   ReplicaSet& set = *volume_.set;
   if (!marks.any_diverged()) return;
   RegionBitmap todo = marks.diverged();
-  for (std::uint64_t region = 0; region < regions_; ++region) {
+  const auto [size_bytes, regions] = extent();
+  for (std::uint64_t region = 0; region < regions; ++region) {
     if (!todo.test(region)) continue;
     auto current = set.converge_set();
     if (!current) return;  // read-only
     const ReplicaPtr lead = current->lead;
     if (!lead) return;
     const std::uint64_t offset = region << kRegionShift;
-    const std::uint64_t length = std::min(kRegionBytes, volume_.size_bytes - offset);
+    const std::uint64_t length = std::min(kRegionBytes, size_bytes - offset);
     bool converged = true;
     for (const auto& entry : current->others) {
       const ReplicaPtr& other = entry.first;

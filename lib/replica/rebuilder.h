@@ -54,8 +54,15 @@ class Rebuilder {
   // Copies regions a write that ran out of space may have left different (diverged) from the
   // first RW replica to the others.
   void converge_once();
+  // The volume grew (its I/O held exclusively, no rebuild running): rebuilds and converging
+  // from now on cover `size_bytes`.
+  void set_size(std::uint64_t size_bytes);
 
  private:
+  struct Extent {
+    std::uint64_t size_bytes, regions;
+  };
+  Extent extent() const;  // the volume's size now, read under mutex_
   void loop();
   Result<void> rebuild_one(const ReplicaPtr& source, const ReplicaPtr& target);
   // Copies under the region's lock, once `still_valid` (checked with the lock held) says the
@@ -64,7 +71,7 @@ class Rebuilder {
                                  std::uint64_t length, bool target_may_hold_data,
                                  std::uint64_t& done, const std::function<bool()>& still_valid);
 
-  Volume volume_;
+  Volume volume_;  // volume_.size_bytes and regions_ change under mutex_ (set_size)
   std::uint64_t regions_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;

@@ -47,6 +47,15 @@ void RegionBitmap::merge(const RegionBitmap& other) {
   for (std::size_t i = 0; i < n; ++i) words_[i].fetch_or(other.words_[i].load());
 }
 
+void RegionBitmap::grow(std::uint64_t regions) {
+  if (regions <= regions_) return;
+  std::vector<std::atomic<std::uint64_t>> words((regions + 63) / 64);
+  for (std::size_t i = 0; i < words.size(); ++i)
+    words[i].store(i < words_.size() ? words_[i].load() : 0);
+  words_.swap(words);
+  regions_ = regions;
+}
+
 std::uint64_t RegionBitmap::count() const {
   std::uint64_t n = 0;
   for (const auto& w : words_) n += static_cast<std::uint64_t>(std::popcount(w.load()));

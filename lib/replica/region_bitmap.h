@@ -32,6 +32,9 @@ class RegionBitmap {
   void clear(std::uint64_t region);
   void clear_all();
   void merge(const RegionBitmap& other);  // this |= other
+  // Counts `regions` from now on (more than now), the new ones clear. Not safe against
+  // concurrent use: the caller excludes every other user.
+  void grow(std::uint64_t regions);
   std::uint64_t count() const;
   bool empty() const { return count() == 0; }
 

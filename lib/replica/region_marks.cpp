@@ -150,7 +150,7 @@ void RegionMarks::clear_diverged(std::uint64_t region) {
 }
 
 RegionBitmap RegionMarks::idle_candidates() {
-  RegionBitmap candidates(regions_);
+  RegionBitmap candidates(regions_.load());
   std::lock_guard lock(mutex_);
   if (dirty_.empty()) return candidates;
   for (std::size_t w = 0; w < dirty_.words(); ++w)  // diverged regions stay dirty
@@ -173,6 +173,15 @@ void RegionMarks::clear_idle(std::size_t stripe, std::size_t stripes,
   for (const auto& t : targets) {
     for (auto w : words) (void)t->journal->save_word(BitmapKind::dirty, w, dirty_.word(w));
   }
+}
+
+void RegionMarks::grow(std::uint64_t regions) {
+  std::lock_guard lock(mutex_);
+  if (regions <= regions_) return;
+  for (RegionBitmap* b :
+       {&dirty_, &recent_, &degraded_, &durable_dirty_, &durable_degraded_, &diverged_})
+    b->grow(regions);
+  regions_ = regions;
 }
 
 void RegionMarks::loaded() {

@@ -27,7 +27,7 @@ class RegionMarks {
  public:
   explicit RegionMarks(std::uint64_t regions);
 
-  std::uint64_t regions() const { return regions_; }
+  std::uint64_t regions() const { return regions_.load(); }
 
   // Before a write or discard reaches `targets`: marks its regions recent, and dirty (more than
   // one target) and degraded (`degraded`: a replica is away) durably in the targets' journals.
@@ -70,9 +70,13 @@ class RegionMarks {
   // After a revert: nothing is dirty or degraded, in memory and in the journals of `replicas`
   // that are not ERR.
   void reset(const std::vector<ReplicaPtr>& replicas);
+  // The volume grew to `regions`: every bitmap counts them, the new ones clear (a new range
+  // was never written). With the volume's I/O held exclusively (the one thing that runs
+  // outside it, converging, takes this object's lock).
+  void grow(std::uint64_t regions);
 
  private:
-  std::uint64_t regions_;
+  std::atomic<std::uint64_t> regions_;  // grows only with the volume's I/O held exclusively
   std::mutex mutex_;
   RegionBitmap dirty_, recent_, degraded_;
   // The bits of dirty_ and degraded_ known to be in the journals (set only after the save, and

@@ -62,12 +62,10 @@ Result<void> ReplicaSet::open(std::vector<Member> members) {
     r->error = m.error;
     r->lane = std::make_unique<Lane>();
     if (r->data && r->journal) {
-      if (r->data->size_bytes() < policy_.size_bytes) {
-        r->error = "its data is smaller than the volume";
-      } else if (auto meta = r->journal->load_meta(); !meta) {
+      if (auto meta = r->journal->load_meta(); !meta) {
         r->error = meta.error().message;
-      } else if (meta->generation != 0 && meta->size_bytes != policy_.size_bytes) {
-        r->error = "its metadata is of a volume of another size";
+      } else if (auto fits = fit_to_volume(*r, *meta); !fits) {
+        r->error = fits.error().message;
       } else {
         r->meta = *meta;
         r->mode = ReplicaMode::WO;  // decided below
@@ -341,11 +339,11 @@ Result<void> ReplicaSet::fail_replica(const std::string& id, const std::string& 
 Result<void> ReplicaSet::add_replica(Member member) {
   if (!member.data || !member.journal)
     return fail("replica " + member.id + " cannot be opened: " + member.error);
-  if (member.data->size_bytes() < policy_.size_bytes)
-    return fail("replica " + member.id + " is smaller than the volume");
   MAYA_TRY(meta, member.journal->load_meta());
   std::unique_lock io(io_);  // no I/O holds the old handles meanwhile
   std::unique_lock lock(mutex_);
+  if (member.data->size_bytes() < policy_.size_bytes)  // policy_ changes under these locks
+    return fail("replica " + member.id + " is smaller than the volume");
   auto existing = find(member.id);
   if (existing && existing->mode != ReplicaMode::ERR)
     return fail("replica " + member.id + " is already part of the volume (" +

@@ -83,6 +83,10 @@ class ReplicaSet {
   Result<void> revert(int from);
   // Flushes, and records on the RW replicas that the volume stopped cleanly (or not).
   void close();
+  // Grows every replica in the I/O path to `size_bytes` (replica_grow.cpp), the volume's I/O
+  // held exclusively by the caller: their data, then their metadata. A replica that cannot
+  // grow leaves as a failed one; when no RW replica can, nothing changes and that is the error.
+  Result<void> grow(std::uint64_t size_bytes);
 
   // For the rebuilder: a WO replica with a plan and an RW replica to copy from (either null).
   std::pair<ReplicaPtr, ReplicaPtr> next_rebuild() const;
@@ -114,6 +118,10 @@ class ReplicaSet {
 
  private:
   ReplicaPtr find(const std::string& id) const;
+  // At open: whether a replica whose metadata is `meta` fits the volume's size. Metadata of a
+  // smaller volume is a grow the target did not finish (the manifest is grown first): its data
+  // is grown now. Of a larger one, or data smaller than its metadata says, it does not fit.
+  Result<void> fit_to_volume(Replica& replica, const ReplicaMeta& meta);
   void plan_rebuild(Replica& replica);   // mutex_ held exclusively
   Result<void> save_membership();        // mutex_ held exclusively
   void set_read_only(const Error& why);  // mutex_ held exclusively

@@ -16,6 +16,7 @@ namespace maya::replica {
 
 Replicator::Replicator(Options options)
     : options_(options),
+      size_bytes_(options.size_bytes),
       marks_(region_count(options.size_bytes)),
       set_(ReplicaSet::Policy{options.size_bytes, options.space_retry, options.space_retry_max},
            marks_, io_mutex_),
@@ -50,6 +51,16 @@ Result<std::unique_ptr<Replicator>> Replicator::open(std::vector<Member> members
   return r;
 }
 
+// A range past the end is the caller's error, not a replica's: refused before any replica sees
+// it (each would fail it, and leave).
+Result<void> Replicator::check_range(std::uint64_t offset, std::uint64_t length) const {
+  const std::uint64_t size = size_bytes();
+  if (offset > size || length > size - offset)
+    return fail(std::to_string(length) + " bytes at " + std::to_string(offset) +
+                " are past the end of the volume (" + std::to_string(size) + " bytes)");
+  return {};
+}
+
 block::BlockBackend* Replicator::first_reader() const {
   auto readers = set_.read_set();
   return readers.empty() ? nullptr : readers.front()->data.get();
@@ -58,6 +69,7 @@ block::BlockBackend* Replicator::first_reader() const {
 Result<void> Replicator::read(std::uint64_t offset, std::span<std::byte> out) {
   std::shared_lock io(io_mutex_);
   if (closing_) return fail("the volume is shutting down");
+  MAYA_TRY_VOID(check_range(offset, out.size()));
   for (int attempt = 0; attempt < 16; ++attempt) {
     auto readers = set_.read_set();
     if (readers.empty()) return fail("no replica can serve reads (all failed)");
@@ -77,6 +89,7 @@ Result<void> Replicator::modify(std::uint64_t offset, std::uint64_t length,
                                 std::uint64_t bytes) {
   std::shared_lock io(io_mutex_);
   if (closing_) return fail("the volume is shutting down");
+  MAYA_TRY_VOID(check_range(offset, length));
   if (set_.read_only()) MAYA_TRY_VOID(set_.leave_read_only());
   if (copier_.active()) {
     if (auto saved = copier_.before_write(offset, length, [this] { return first_reader(); });
@@ -117,6 +130,8 @@ Result<void> Replicator::flush() {
 
 Result<block::Extent> Replicator::extent_at(std::uint64_t offset) {
   std::shared_lock io(io_mutex_);
+  if (offset >= size_bytes())
+    return fail("extent at " + std::to_string(offset) + " is past the end of the volume");
   for (int attempt = 0; attempt < 16; ++attempt) {
     auto readers = set_.read_set();
     if (readers.empty()) return fail("no replica can serve reads (all failed)");

@@ -81,7 +81,7 @@ class Replicator final : public block::BlockBackend {
   static Result<std::unique_ptr<Replicator>> open(std::vector<Member> members, Options options);
   ~Replicator() override;  // close() if not done
 
-  std::uint64_t size_bytes() const override { return options_.size_bytes; }
+  std::uint64_t size_bytes() const override { return size_bytes_.load(std::memory_order_acquire); }
   std::uint32_t block_size() const override { return options_.block_size; }
   bool thin() const override { return options_.thin; }
   bool discard_zeroes() const override { return set_.discard_zeroes(); }
@@ -136,9 +136,19 @@ class Replicator final : public block::BlockBackend {
   // volume); replicas not RW are rebuilt afterwards.
   Result<void> revert(const std::filesystem::path& file);
 
+  // Grows the volume to `new_size` bytes in place (replica_grow.cpp), its I/O paused: every
+  // replica in the I/O path grows (one that cannot leaves, as after a failed write; when no RW
+  // replica can, nothing changes and that is the error), then the region marks, the rebuild
+  // and snapshot sizes, and the replicas' metadata. The new range reads as zeros. The same
+  // size changes nothing; a smaller one is refused, as is a grow while a rebuild or a
+  // snapshot copy runs. Replicas that are away grow when they come back (opened at the new
+  // size). The frontends are told by the caller (the SCSI disk's capacity, FUSE attributes).
+  Result<void> grow(std::uint64_t new_size);
+
  private:
   explicit Replicator(Options options);
 
+  Result<void> check_range(std::uint64_t offset, std::uint64_t length) const;
   // The data of the first RW replica, or null (snapshot copies read from it).
   block::BlockBackend* first_reader() const;
   // Copy-before-write for a running snapshot copy, then the region locks, write-intent marks
@@ -149,7 +159,8 @@ class Replicator final : public block::BlockBackend {
   // Clears the dirty marks of regions idle for an interval, once their data is flushed.
   void clean_once();
 
-  Options options_;
+  Options options_;  // size_bytes changes by grow(), the volume's I/O held exclusively
+  std::atomic<std::uint64_t> size_bytes_;
   RegionMarks marks_;
   // I/O pauses (snapshot point, revert, add and remove) take this exclusively; every I/O
   // shares it.

@@ -88,10 +88,10 @@ Result<void> SnapshotCopier::before_write(std::uint64_t offset, std::uint64_t le
   if (!source) return fail("no replica can serve reads (all failed)");
   const std::uint64_t first = offset >> kRegionShift;
   const std::uint64_t last = (offset + length - 1) >> kRegionShift;
-  for (std::uint64_t r = first; r <= last; ++r) {
+  // The copy's own size: a region past it (the volume grew since) is not in the snapshot.
+  for (std::uint64_t r = first; r <= last && r < s.copied.regions(); ++r) {
     if (s.copied.test(r)) continue;
-    if (auto copied = s.copy_region(*source, volume_.locks->of_region(r), r, volume_.size_bytes);
-        !copied) {
+    if (auto copied = s.copy_region(*source, volume_.locks->of_region(r), r, s.total); !copied) {
       return fail("snapshot " + s.file.string() + ": " + copied.error().message);
     }
   }
@@ -148,6 +148,11 @@ Result<void> SnapshotCopier::take(const fs::path& file,
     copy->finished = true;
   });
   return {};
+}
+
+void SnapshotCopier::set_size(std::uint64_t size_bytes) {
+  std::lock_guard lock(mutex_);
+  volume_.size_bytes = size_bytes;
 }
 
 std::optional<SnapshotCopyStatus> SnapshotCopier::status() const {

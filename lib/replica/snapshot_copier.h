@@ -61,6 +61,8 @@ class SnapshotCopier {
   std::optional<SnapshotCopyStatus> status() const;
   // Waits for a background copy; its error if it failed.
   Result<void> wait();
+  // The volume grew (its I/O held exclusively, no copy running): the next snapshot is this size.
+  void set_size(std::uint64_t size_bytes);
 
  private:
   class Copy;

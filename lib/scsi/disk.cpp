@@ -151,6 +151,12 @@ void Disk::reset(bool /*target_reset*/) {
   unit_attentions_.post_all(asc::kBusDeviceResetOccurred);
 }
 
+void Disk::capacity_changed() {
+  const std::uint64_t blocks = backend_.size_bytes() / block_size_;
+  if (blocks_.exchange(blocks, std::memory_order_acq_rel) == blocks) return;
+  unit_attentions_.post_all(asc::kCapacityDataChanged);
+}
+
 std::unique_ptr<ScsiDisk> make_disk(block::BlockBackend& backend, Identity identity) {
   return std::make_unique<Disk>(backend, std::move(identity));
 }

@@ -44,17 +44,20 @@ class Disk final : public ScsiDisk {
   void nexus_added(const Nexus& nexus) override;
   void nexus_removed(const Nexus& nexus) override;
   void reset(bool target_reset) override;
+  // Reads the backend's size again; when it changed, every nexus hears 2Ah/09h.
+  void capacity_changed() override;
 
   block::BlockBackend& backend() { return backend_; }
   const Identity& identity() const { return identity_; }
   const Limits& limits() const { return limits_; }
   std::uint32_t block_size() const { return block_size_; }
-  std::uint64_t blocks() const { return blocks_; }
+  std::uint64_t blocks() const { return blocks_.load(std::memory_order_acquire); }
   bool thin() const { return thin_; }
   bool lbprz() const { return lbprz_; }
   // Blocks [lba, lba + count) exist (for count 0: block `lba` exists).
   bool in_range(std::uint64_t lba, std::uint64_t count) const {
-    return lba < blocks_ && count <= blocks_ - lba;
+    const std::uint64_t blocks = this->blocks();
+    return lba < blocks && count <= blocks - lba;
   }
 
   // Writes take it shared, COMPARE AND WRITE (and partial-block writes) exclusively.
@@ -74,7 +77,7 @@ class Disk final : public ScsiDisk {
   block::BlockBackend& backend_;
   Identity identity_;
   std::uint32_t block_size_;
-  std::uint64_t blocks_;
+  std::atomic<std::uint64_t> blocks_;  // grows by capacity_changed()
   bool thin_;
   bool lbprz_;
   Limits limits_;

@@ -104,6 +104,10 @@ class ScsiDisk {
   // LOGICAL UNIT RESET / TARGET WARM/COLD RESET from task management: releases SPC-2
   // reservations and queues the unit attention 29h/xx for every nexus.
   virtual void reset(bool target_reset) = 0;
+  // The backend's size changed (a volume grown in place): the disk reports the new capacity
+  // and queues the unit attention CAPACITY DATA HAS CHANGED (2Ah/09h) for every nexus, so
+  // that initiators read it again (SBC-3 4.6). A disk of fixed size ignores it.
+  virtual void capacity_changed() {}
 };
 
 std::unique_ptr<ScsiDisk> make_disk(block::BlockBackend& backend, Identity identity);

@@ -53,6 +53,7 @@ inline constexpr Asc kModeParametersChanged{0x2a, 0x01};
 inline constexpr Asc kReservationsPreempted{0x2a, 0x03};
 inline constexpr Asc kReservationsReleased{0x2a, 0x04};
 inline constexpr Asc kRegistrationsPreempted{0x2a, 0x05};
+inline constexpr Asc kCapacityDataChanged{0x2a, 0x09};
 inline constexpr Asc kThinProvisioningSoftThresholdReached{0x38, 0x07};
 inline constexpr Asc kSavingParametersNotSupported{0x39, 0x00};
 inline constexpr Asc kInternalTargetFailure{0x44, 0x00};

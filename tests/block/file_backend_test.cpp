@@ -141,5 +141,56 @@ TEST_F(FileBackendTest, DiscardPunchesHolesThatReadZero) {
   EXPECT_FALSE(b->discard(4ull << 20, 512));
 }
 
+TEST_F(FileBackendTest, GrowKeepsTheDataAndTheNewRangeReadsZeros) {
+  auto b = create(1 << 20);
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->write(0, bytes(4096, 0x5a), false));
+  EXPECT_FALSE(b->write(1 << 20, bytes(512, 1), false)) << "past the end before the grow";
+  ASSERT_TRUE(b->grow(3 << 20)) << "grow";
+  EXPECT_EQ(b->size_bytes(), 3u << 20);
+  EXPECT_EQ(fs::file_size(path()), 3u << 20);
+  auto old = bytes(4096, 0);
+  ASSERT_TRUE(b->read(0, old));
+  EXPECT_EQ(old, bytes(4096, 0x5a));
+  auto fresh = bytes(1 << 20, 0xff);
+  ASSERT_TRUE(b->read(1 << 20, fresh));
+  EXPECT_EQ(fresh, bytes(1 << 20, 0));
+  ASSERT_TRUE(b->write((3 << 20) - 512, bytes(512, 7), false)) << "the new last block";
+  EXPECT_TRUE(b->grow(3 << 20)) << "the same size changes nothing";
+  EXPECT_FALSE(b->grow(2 << 20)) << "no shrinking";
+  EXPECT_FALSE(b->grow((4 << 20) + 100)) << "whole blocks only";
+  EXPECT_EQ(b->size_bytes(), 3u << 20);
+}
+
+TEST_F(FileBackendTest, GrowCutsOffBytesPastTheExportedEndFirst) {
+  // A file larger than what it exports: what lies past the end was never the volume's.
+  { std::ofstream(path()) << std::string(8192, 'x'); }
+  auto b = FileBackend::open(path(), {.size = 4096});
+  ASSERT_TRUE(b) << b.error().message;
+  ASSERT_TRUE((*b)->grow(16384));
+  auto tail = bytes(12288, 0xff);
+  ASSERT_TRUE((*b)->read(4096, tail));
+  EXPECT_EQ(tail, bytes(12288, 0));
+  auto head = bytes(4096, 0);
+  ASSERT_TRUE((*b)->read(0, head));
+  EXPECT_EQ(head, bytes(4096, 'x'));
+}
+
+TEST_F(FileBackendTest, AThickFileIsAllocatedWhenGrownAtOpenAndByGrow) {
+  auto thick = [&] {
+    return FileBackend::open(path(), {.size = 8 << 20, .create = true, .preallocate = true});
+  };
+  auto b = thick();
+  ASSERT_TRUE(b) << b.error().message;
+  if (allocated_bytes() < (8u << 20))
+    GTEST_SKIP() << "SKIP: the file system of " << dir_ << " does not preallocate";
+  ASSERT_TRUE((*b)->grow(16 << 20));
+  EXPECT_GE(allocated_bytes(), 16u << 20) << "the new range is allocated";
+  auto sparse = FileBackend::open(path(), {.size = 16 << 20});
+  ASSERT_TRUE(sparse);
+  ASSERT_TRUE((*sparse)->grow(20 << 20));
+  EXPECT_LT(allocated_bytes(), 20u << 20) << "a thin file's new range stays a hole";
+}
+
 }  // namespace
 }  // namespace maya::block

@@ -82,5 +82,21 @@ TEST(MemoryBackend, CountsWritesAndFlushes) {
   EXPECT_EQ(m.flushes(), 1u);
 }
 
+TEST(MemoryBackend, GrowsWithZerosAndFailsWhenTold) {
+  MemoryBackend m({.size = 1 << 20});
+  ASSERT_TRUE(m.write(0, bytes(512, 3), false));
+  ASSERT_TRUE(m.grow(2 << 20));
+  EXPECT_EQ(m.size_bytes(), 2u << 20);
+  auto out = bytes(512, 0xee);
+  ASSERT_TRUE(m.read((2 << 20) - 512, out));
+  EXPECT_EQ(out, bytes(512, 0));
+  ASSERT_TRUE(m.read(0, out));
+  EXPECT_EQ(out, bytes(512, 3));
+  EXPECT_FALSE(m.grow(1 << 20)) << "no shrinking";
+  m.inject_fault(MemoryBackend::Fault::grow);
+  EXPECT_FALSE(m.grow(4 << 20));
+  EXPECT_EQ(m.size_bytes(), 2u << 20);
+}
+
 }  // namespace
 }  // namespace maya::block

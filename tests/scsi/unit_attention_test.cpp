@@ -100,5 +100,33 @@ TEST_F(UnitAttentionTest, RemovedNexusForgetsItsConditions) {
   EXPECT_TRUE(IsGood(run(Cdb::test_unit_ready(), {}, &c)));
 }
 
+// A volume grown in place (`maya volume resize`): READ CAPACITY follows the backend once the
+// disk is told, and every nexus's next command hears CAPACITY DATA HAS CHANGED once.
+TEST_F(UnitAttentionTest, AGrownBackendIsReportedToEveryNexusOnceAndReadCapacityFollows) {
+  const std::uint64_t old_blocks = blocks();
+  ASSERT_TRUE(backend->grow(16ull << 20));
+  EXPECT_TRUE(
+      HasSense(run(Cdb::read(16, old_blocks, 1)), sense_key::kIllegalRequest, asc::kLbaOutOfRange))
+      << "the old capacity until the disk is told";
+  disk->capacity_changed();
+  const std::uint64_t new_blocks = (16ull << 20) / kBlock;
+  for (const Nexus* n : {&a, &b}) {
+    EXPECT_TRUE(HasSense(run(Cdb::read_capacity16(), {}, n), sense_key::kUnitAttention,
+                         asc::kCapacityDataChanged));
+    TaskResult r = run(Cdb::read_capacity16(), {}, n);
+    ASSERT_TRUE(IsGood(r));
+    EXPECT_EQ(load_be64(&r.data_in[0]), new_blocks - 1) << "RETURNED LOGICAL BLOCK ADDRESS";
+    TaskResult r10 = run(Cdb::read_capacity10(), {}, n);
+    ASSERT_TRUE(IsGood(r10));
+    EXPECT_EQ(load_be32(&r10.data_in[0]), new_blocks - 1);
+  }
+  write_blocks(new_blocks - 8, pattern(8 * kBlock, 3));
+  EXPECT_TRUE(IsGood(run(Cdb::read(16, old_blocks, 8))));
+  EXPECT_TRUE(
+      HasSense(run(Cdb::read(16, new_blocks, 1)), sense_key::kIllegalRequest, asc::kLbaOutOfRange));
+  disk->capacity_changed();
+  EXPECT_TRUE(IsGood(run(Cdb::test_unit_ready(), {}, &a))) << "no change, no condition";
+}
+
 }  // namespace
 }  // namespace maya::scsi::test

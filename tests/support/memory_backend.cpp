@@ -12,16 +12,15 @@ MemoryBackend::MemoryBackend(const MemoryBackendOptions& options) : options_(opt
 }
 
 Result<void> MemoryBackend::check(Fault kind, std::uint64_t offset, std::uint64_t length) const {
-  if (kind != Fault::flush && kind != Fault::flush_no_space &&
-      (offset > options_.size || length > options_.size - offset)) {
+  const bool whole = kind == Fault::flush || kind == Fault::flush_no_space || kind == Fault::grow;
+  if (!whole && (offset > options_.size || length > options_.size - offset)) {
     return fail("range of " + std::to_string(length) + " bytes at " + std::to_string(offset) +
                 " is past the end of the memory disk");
   }
   for (const FaultRange& f : faults_) {
     if (f.fault != kind) continue;
-    const bool overlaps = kind == Fault::flush || kind == Fault::flush_no_space ||
-                          (offset < f.offset + std::min(f.length, UINT64_MAX - f.offset) &&
-                           f.offset < offset + std::max<std::uint64_t>(length, 1));
+    const bool overlaps = whole || (offset < f.offset + std::min(f.length, UINT64_MAX - f.offset) &&
+                                    f.offset < offset + std::max<std::uint64_t>(length, 1));
     if (overlaps) {
       ++faults_hit_;
       const auto at = std::to_string(std::max(offset, f.offset));
@@ -46,6 +45,21 @@ bool MemoryBackend::block_mapped(std::uint64_t offset) const {
   auto it = chunks_.find(offset / kChunkBytes);
   if (it == chunks_.end()) return false;
   return it->second.mapped[(offset % kChunkBytes) / options_.block_size];
+}
+
+std::uint64_t MemoryBackend::size_bytes() const {
+  std::lock_guard lock(mutex_);
+  return options_.size;
+}
+
+Result<void> MemoryBackend::grow(std::uint64_t size_bytes) {
+  std::lock_guard lock(mutex_);
+  if (auto ok = check(Fault::grow, 0, 0); !ok) return ok;
+  if (size_bytes < options_.size || size_bytes % options_.block_size != 0)
+    return fail("the memory disk of " + std::to_string(options_.size) + " bytes cannot grow to " +
+                std::to_string(size_bytes));
+  options_.size = size_bytes;  // past the old end nothing was ever stored: zeros
+  return {};
 }
 
 Result<void> MemoryBackend::read(std::uint64_t offset, std::span<std::byte> out) {

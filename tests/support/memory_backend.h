@@ -25,7 +25,7 @@ class MemoryBackend final : public BlockBackend {
  public:
   explicit MemoryBackend(const MemoryBackendOptions& options = {});
 
-  std::uint64_t size_bytes() const override { return options_.size; }
+  std::uint64_t size_bytes() const override;
   std::uint32_t block_size() const override { return options_.block_size; }
   bool thin() const override { return options_.thin; }
   bool discard_zeroes() const override { return options_.discard_zeroes; }
@@ -35,13 +35,15 @@ class MemoryBackend final : public BlockBackend {
   Result<void> flush() override;
   Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
   Result<Extent> extent_at(std::uint64_t offset) override;
+  // The new range reads as zeros; fails (EIO) while a `grow` fault is injected.
+  Result<void> grow(std::uint64_t size_bytes) override;
 
   // `no_space`: a write reaching [offset, offset + length) stores what comes before `offset`
   // and then fails with ENOSPC (a store that filled up mid-write); `flush_no_space`: a flush
   // fails with ENOSPC (fdatasync that lost written-back pages); other kinds fail with EIO.
-  enum class Fault { read, write, flush, discard, no_space, flush_no_space };
+  enum class Fault { read, write, flush, discard, no_space, flush_no_space, grow };
   // Makes every operation of kind `fault` that touches [offset, offset + length) fail (flush
-  // ignores the range). Stays until clear_faults().
+  // and grow ignore the range). Stays until clear_faults().
   void inject_fault(Fault fault, std::uint64_t offset = 0, std::uint64_t length = UINT64_MAX);
   void clear_faults();
   // The room space() reports (tests of the low-space warning); unset: unknown.

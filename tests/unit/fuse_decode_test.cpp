@@ -1,5 +1,6 @@
 // FUSE request decoding without a mount (FuseFrontend::answer, the seam tests/fuzz uses): the
-// replies a pipe receives for GETATTR, WRITE, READ and requests that are too short.
+// replies a pipe receives for GETATTR, WRITE, READ and requests that are too short; the
+// notification written after a grow.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/fuse.h>
@@ -104,6 +105,26 @@ TEST_F(FuseDecode, TheOpcodeTableAnswersWhatItListsAndNothingElse) {
   auto short_init = request(FUSE_INIT, 0, fuse_init_in{});
   short_init.resize(sizeof(fuse_in_header) + 15);
   EXPECT_EQ(answer(short_init).first.error, -EINVAL);
+}
+
+// After a grow the target tells the kernel to drop the file's cached attributes: one whole
+// message, unique 0, the notification's code in `error`, offset 0 and length 0 (all of it).
+TEST_F(FuseDecode, InvalInodeNotificationIsOneWholeMessage) {
+  ASSERT_TRUE(fuse::notify_inval_inode(pipe_[1], kFile));
+  std::vector<std::uint8_t> buf(256);
+  const ssize_t n = ::read(pipe_[0], buf.data(), buf.size());
+  ASSERT_EQ(n, static_cast<ssize_t>(sizeof(fuse_out_header) + sizeof(fuse_notify_inval_inode_out)));
+  fuse_out_header out{};
+  std::memcpy(&out, buf.data(), sizeof out);
+  EXPECT_EQ(out.len, static_cast<std::uint32_t>(n));
+  EXPECT_EQ(out.error, FUSE_NOTIFY_INVAL_INODE);
+  EXPECT_EQ(out.unique, 0u);
+  fuse_notify_inval_inode_out inval{};
+  std::memcpy(&inval, buf.data() + sizeof out, sizeof inval);
+  EXPECT_EQ(inval.ino, kFile);
+  EXPECT_EQ(inval.off, 0);
+  EXPECT_EQ(inval.len, 0);
+  EXPECT_FALSE(fuse::notify_inval_inode(-1, kFile)) << "a write that fails is an error";
 }
 
 }  // namespace

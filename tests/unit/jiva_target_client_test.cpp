@@ -63,6 +63,8 @@ TEST(JivaTargetClient, EveryAnswerSurvivesEncodeAndDecode) {
   expect_round_trip(SnapshotProgress{"s1", true, 10, 20, false, std::nullopt});
   expect_round_trip(SnapshotProgress{"s1", false, 20, 20, true, "ENOSPC"});
   expect_round_trip(Reverted{"s1"});
+  expect_round_trip(Resized{64ull << 30, 1ull << 30});
+  expect_round_trip(Resized{});
 }
 
 TEST(JivaTargetClient, TheWireShapeIsTheOneTheTargetAlwaysSent) {
@@ -82,6 +84,7 @@ TEST(JivaTargetClient, TheWireShapeIsTheOneTheTargetAlwaysSent) {
   EXPECT_EQ(encode(Rebuilding{}), R"({"rebuilding":[]})");
   EXPECT_EQ(encode(ReplicaFaulted{"r1"}), R"({"failed":"r1"})");
   EXPECT_EQ(encode(Reverted{"s"}), R"({"reverted":"s"})");
+  EXPECT_EQ(encode(Resized{2048, 1024}), R"({"previous_bytes":1024,"size_bytes":2048})");
   EXPECT_EQ(encode(FuseInfo{"/m", "/m/v", 5, 9}),
             R"({"fd":5,"file":"/m/v","mountpoint":"/m","requests":9})");
   // Bytes that are not UTF-8 (a name echoed back) become U+FFFD instead of an exception.
@@ -145,6 +148,8 @@ TEST(JivaTargetClient, MalformedAnswersSayWhatIsWrong) {
             "copying is a string, not a boolean");
   EXPECT_EQ(decode_error<SnapshotTaken>(R"({"reflinked":1})"),
             "reflinked is the number 1, not a boolean");
+  EXPECT_EQ(decode_error<Resized>(R"({"size_bytes":"1G"})"),
+            "size_bytes is a string, not an unsigned integer up to 18446744073709551615");
 }
 
 TEST(JivaTargetClient, RoutesAndPortals) {
@@ -226,6 +231,10 @@ TEST_F(JivaTargetClientSocket, TheClientAsksTheSharedRoutesAndReadsTheAnswers) {
     record(r);
     return body(200, encode(Rebuilding{{"r2"}}));
   });
+  router.add("POST", std::string(target_routes::kResize), [&](const http::Request& r, auto&) {
+    record(r);
+    return body(200, encode(Resized{2 << 20, 1 << 20}));
+  });
   router.add("POST", std::string(target_routes::kSnapshot),
              [&](const http::Request& r, const std::string& name) {
                record(r);
@@ -258,6 +267,9 @@ TEST_F(JivaTargetClientSocket, TheClientAsksTheSharedRoutesAndReadsTheAnswers) {
   auto rebuilding = c.rebuild();
   ASSERT_TRUE(rebuilding);
   EXPECT_EQ(*rebuilding, std::vector<std::string>{"r2"});
+  auto resized = c.resize();
+  ASSERT_TRUE(resized) << resized.error().message;
+  EXPECT_EQ(*resized, (Resized{2 << 20, 1 << 20}));
   auto taken = c.take_snapshot("s1", false);
   ASSERT_TRUE(taken);
   EXPECT_EQ(taken->snapshot, "s1");
@@ -268,11 +280,12 @@ TEST_F(JivaTargetClientSocket, TheClientAsksTheSharedRoutesAndReadsTheAnswers) {
   EXPECT_TRUE(c.take_snapshot("s2", true));
   EXPECT_TRUE(c.revert_snapshot("s1"));
   EXPECT_EQ(c.probe(5s), std::optional<std::uint16_t>(3261));
-  EXPECT_EQ(seen,
-            "GET /v1/status;POST /v1/frontend/fuse;DELETE /v1/frontend/fuse;"
-            "POST /v1/replicas/reload;POST /v1/replicas/r2/fault;POST /v1/rebuild;"
-            "POST /v1/snapshots/s1?wait=false;GET /v1/snapshots/s1;POST /v1/snapshots/s2;"
-            "POST /v1/snapshots/s1/revert;GET /v1/status;");
+  EXPECT_EQ(
+      seen,
+      "GET /v1/status;POST /v1/frontend/fuse;DELETE /v1/frontend/fuse;"
+      "POST /v1/replicas/reload;POST /v1/replicas/r2/fault;POST /v1/rebuild;"
+      "POST /v1/resize;POST /v1/snapshots/s1?wait=false;GET /v1/snapshots/s1;POST /v1/snapshots/s2;"
+      "POST /v1/snapshots/s1/revert;GET /v1/status;");
 }
 
 TEST_F(JivaTargetClientSocket, RefusalsAndGarbageBecomeClearErrors) {
