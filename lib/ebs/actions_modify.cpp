@@ -25,9 +25,9 @@ constexpr std::array<std::string_view, 7> kVolumeTypes = {"standard", "io1", "io
 constexpr auto kOptimizeLimit = 1h;
 
 ApiError incorrect_modification_state(const std::string& id) {
-  return ApiError{400, "IncorrectModificationState",
-                  "Volume " + id +
-                      " is already being modified; wait until its modification completes."};
+  return ApiError{
+      400, "IncorrectModificationState",
+      "Volume " + id + " is already being modified; wait until its modification completes."};
 }
 
 void write_modification(XmlWriter& out, const std::string& id, const Modification& m) {
@@ -72,13 +72,12 @@ void run(Backend& b, const std::string& id, const std::string& name, std::uint64
          const std::stop_token& stop) {
   auto resized = b.volumes->resize(name, bytes);
   if (!resized) {
-    log::warn("EBS API: ModifyVolume of " + name + " (" + id + ") failed: " +
-              resized.error().message);
+    log::warn("EBS API: ModifyVolume of " + name + " (" + id +
+              ") failed: " + resized.error().message);
     advance(b, id, "failed", 0, resized.error().message);
     return;
   }
-  log::info("EBS API: volume " + name + " (" + id + ") is now " + std::to_string(bytes) +
-            " bytes");
+  log::info("EBS API: volume " + name + " (" + id + ") is now " + std::to_string(bytes) + " bytes");
   // A file system that could not grow while mounted grows at its next mount: say so.
   const std::string note = resized->filesystem_deferred;
   advance(b, id, "optimizing", 50, note);
@@ -97,12 +96,12 @@ void start_modification(Backend& b, const std::string& id, const std::string& na
   std::lock_guard lock(b.workers_mutex);
   std::erase_if(b.workers, [](const Backend::Worker& w) { return w.done->load(); });
   auto done = std::make_shared<std::atomic<bool>>(false);
-  b.workers.push_back(Backend::Worker{
-      std::jthread([&b, id, name, bytes, done](const std::stop_token& stop) {
-        run(b, id, name, bytes, stop);
-        done->store(true);
-      }),
-      done});
+  b.workers.push_back(
+      Backend::Worker{std::jthread([&b, id, name, bytes, done](const std::stop_token& stop) {
+                        run(b, id, name, bytes, stop);
+                        done->store(true);
+                      }),
+                      done});
 }
 
 void resume_modifications(Backend& b) {
@@ -138,21 +137,22 @@ ApiResult<void> modify_volume(Backend& b, const Query& q, XmlWriter& out) {
   for (const char* unsupported : {"Iops", "Throughput"}) {
     if (q.has(unsupported))
       return api_fail(errors::invalid_parameter_combination(
-          std::string(unsupported) + " cannot be modified on maya: ModifyVolume changes Size and "
-                                     "VolumeType"));
+          std::string(unsupported) +
+          " cannot be modified on maya: ModifyVolume changes Size and "
+          "VolumeType"));
   }
   auto multi = q.boolean("MultiAttachEnabled");
   if (!multi) return api_fail(multi.error());
   if (multi->value_or(false))
     return api_fail(
         errors::invalid_parameter_value("MultiAttachEnabled", "true", "maya does not offer it."));
-  if (!*size && !type)
-    return api_fail(errors::missing_parameter("Size"));  // nothing to modify
+  if (!*size && !type) return api_fail(errors::missing_parameter("Size"));  // nothing to modify
 
   auto volume = find_volume(b, *id);
   if (!volume) return api_fail(volume.error());
   const std::uint64_t current_gib = (volume->info->spec.size_bytes + kGiB - 1) / kGiB;
-  const std::uint64_t target_gib = size->has_value() ? static_cast<std::uint64_t>(**size) : current_gib;
+  const std::uint64_t target_gib =
+      size->has_value() ? static_cast<std::uint64_t>(**size) : current_gib;
   if (target_gib < current_gib)
     return api_fail(errors::invalid_parameter_value(
         "Size", std::to_string(target_gib),

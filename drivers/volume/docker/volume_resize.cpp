@@ -50,7 +50,8 @@ Result<ResizeInfo> DockerVolumeDriver::resize(const std::string& name, std::uint
       record->grow_filesystem = false;
       MAYA_TRY_VOID(records_.save(*record));
     } else {
-      info.filesystem_deferred = grown.error().message + "; it grows when the volume is next mounted";
+      info.filesystem_deferred =
+          grown.error().message + "; it grows when the volume is next mounted";
       log::warn("volume " + name + ": " + info.filesystem_deferred);
     }
   }
