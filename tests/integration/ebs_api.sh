@@ -96,11 +96,16 @@ jq -e '.Volumes[0] | .Size == 1 and .State == "available" and .AvailabilityZone 
   fail "describe-volumes of $V1: $d"
 ok "create-volume $V1 (Name tag → maya volume web), wait volume-available, ClientToken idempotency"
 
-# A volume from the CLI gets an id on first sight, kept across a daemon restart.
+# A volume from the CLI gets an id on first sight, kept across a daemon restart; `maya volume
+# inspect` gives it first (before the API has listed it), and describe-volumes shows the same.
 maya volume create cli1 --driver local --size 64MiB >/dev/null || fail "maya volume create"
+V_CLI=$(maya volume inspect cli1 -o json | jq -r .ebs_id)
+[[ $V_CLI =~ ^vol-[0-9a-f]{17}$ ]] || fail "maya volume inspect cli1 shows no EBS id: $V_CLI"
+grep -qx "ebs id *$V_CLI" <<<"$(maya volume inspect cli1)" || fail "the inspect table shows no EBS id"
+[[ $(maya volume list -o json | jq -r '.[] | select(.name == "cli1") | .ebs_id') == "$V_CLI" ]] || fail "maya volume list -o json: another id"
+[[ $(maya volume inspect web -o json | jq -r .ebs_id) == "$V1" ]] || fail "maya volume inspect web does not show $V1"
 cli_id() { ec2 describe-volumes --output json | jq -r '.Volumes[] | select((.Tags // []) | length == 0) | select(.Size == 1) | .VolumeId'; }
-V_CLI=$(cli_id)
-[[ $V_CLI =~ ^vol- ]] || fail "the CLI's volume has no id in describe-volumes"
+[[ $(cli_id) == "$V_CLI" ]] || fail "describe-volumes shows $(cli_id) for cli1, maya volume inspect $V_CLI"
 maya unload >/dev/null || fail "unload"
 maya load >/dev/null || fail "load after unload"
 api_url
@@ -109,7 +114,8 @@ api_url
 maya load --restart >/dev/null || fail "maya load --restart"
 api_url
 [[ $(cli_id) == "$V_CLI" ]] || fail "no API, or another id, after maya load --restart"
-ok "maya volume create cli1 shows up as $V_CLI, the same id after unload/load and load --restart"
+[[ $(maya volume inspect cli1 -o json | jq -r .ebs_id) == "$V_CLI" ]] || fail "inspect shows another id after restarts"
+ok "maya volume create cli1: maya volume inspect and describe-volumes show the same $V_CLI, also after unload/load and load --restart"
 
 for i in 3 4 5; do
   ec2 create-volume --size 1 --availability-zone maya-1a \
@@ -268,5 +274,9 @@ reason=$(maya status -o json | jq -r '.api | select(.served == false) | .reason'
 [[ $reason == *"127.0.0.1:$PORT"*"in use"* ]] || fail "status does not say why the API is not served: $(maya status -o json | jq -c .api)"
 grep -q "warning .*EBS-compatible API is not served" <<<"$(maya status)" || fail "the status table shows no warning"
 maya volume list >/dev/null || fail "the daemon does not serve the CLI with its API port taken"
+# Not served, yet the catalog is the daemon's: a volume still gets its stable EBS id.
+maya volume create late --driver local --size 64MiB >/dev/null || fail "maya volume create late"
+late=$(maya volume inspect late -o json | jq -r .ebs_id)
+[[ $late =~ ^vol-[0-9a-f]{17}$ && $(maya volume inspect late -o json | jq -r .ebs_id) == "$late" ]] || fail "no stable EBS id while the API is not served: $late"
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
-ok "[api] listen taken by another program: the daemon runs, maya status says why"
+ok "[api] listen taken by another program: the daemon runs, maya status says why, ids are still given"
