@@ -160,6 +160,27 @@ expect_error VolumeInUse delete-volume --volume-id "$V1"
 expect_error VolumeInUse attach-volume --volume-id "$V1" --instance-id "$IID" --device /dev/sdg
 ok "attach-volume $V1 → in-use, $dev and by-name/web link the device, 4 MiB written and read back"
 
+# One writer: Docker cannot mount a volume attached through the API (its plugin socket, no
+# dockerd needed), and the API cannot attach a volume Docker has mounted.
+PLUGIN=$(maya status -o json | jq -r .sockets.plugin)
+[[ -S $PLUGIN ]] || fail "no plugin socket: $PLUGIN"
+docker_call() { curl -s -m 60 --unix-socket "$PLUGIN" -X POST -d "$2" "http://plugin/VolumeDriver.$1"; }
+out=$(docker_call Mount '{"Name":"web","ID":"c1"}')
+jq -e '.Err | test("web is attached to this host as a block device.*AttachVolume.*DetachVolume")' <<<"$out" >/dev/null ||
+  fail "Docker's Mount of an API-attached volume: $out"
+[[ $(maya volume inspect web -o json | jq -r '.state + " " + (.mount_count | tostring)') == "attached 0" ]] || fail "a refused Mount left a reference"
+[[ $(docker_call Create '{"Name":"dk","Opts":{"size":"64MiB","driver":"local"}}' | jq -r .Err) == "" ]] || fail "Docker Create dk"
+mnt=$(docker_call Mount '{"Name":"dk","ID":"c1"}' | jq -r .Mountpoint)
+mountpoint -q "$mnt" || fail "Docker's Mount of dk: $mnt"
+V_DK=$(maya volume inspect dk -o json | jq -r .ebs_id)
+[[ $(ec2 describe-volumes --volume-ids "$V_DK" --query 'Volumes[0].State' --output text) == in-use ]] || fail "a Docker-mounted volume is not in-use"
+expect_error VolumeInUse attach-volume --volume-id "$V_DK" --instance-id "$IID" --device /dev/sdj
+[[ ! -e $T/dev/maya/$V_DK ]] || fail "a refused attach linked dk"
+mountpoint -q "$mnt" || fail "a refused attach unmounted dk"
+[[ $(docker_call Unmount '{"Name":"dk","ID":"c1"}' | jq -r .Err) == "" ]] || fail "Docker Unmount dk"
+ec2 wait volume-available --volume-ids "$V_DK" || fail "dk is not available once Docker unmounted it"
+ok "one writer: Docker's Mount of API-attached web is refused (clear Err), attach-volume of Docker-mounted dk is VolumeInUse"
+
 exec 7<"$dev"  # a holder: detach must refuse it
 expect_error VolumeInUse detach-volume --volume-id "$V1"
 exec 7<&-
