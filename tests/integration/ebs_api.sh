@@ -92,6 +92,7 @@ expect_error IdempotentParameterMismatch create-volume --size 2 --availability-z
 maya volume inspect web -o json | jq -e '.size_bytes == 1073741824' >/dev/null || fail "maya volume inspect web"
 d=$(ec2 describe-volumes --volume-ids "$V1" --output json)
 jq -e '.Volumes[0] | .Size == 1 and .State == "available" and .AvailabilityZone == "maya-1a" and .VolumeType == "gp3"
+  and .Iops == 3000 and .Throughput == 125
   and (.Tags | map({(.Key): .Value}) | add) == {"Name": "web", "team": "blue", "maya:driver": "local"}' <<<"$d" >/dev/null ||
   fail "describe-volumes of $V1: $d"
 ok "create-volume $V1 (Name tag → maya volume web), wait volume-available, ClientToken idempotency"
@@ -118,10 +119,15 @@ api_url
 ok "maya volume create cli1: maya volume inspect and describe-volumes show the same $V_CLI, also after unload/load and load --restart"
 
 for i in 3 4 5; do
-  ec2 create-volume --size 1 --availability-zone maya-1a \
-    --tag-specifications "ResourceType=volume,Tags=[{Key=team,Value=t$((i % 2))},{Key=maya:driver,Value=local}]" >/dev/null ||
+  ec2 create-volume --size 1 --availability-zone maya-1a --volume-type gp3 --iops $((4000 + i)) --throughput $((200 + i)) \
+    --tag-specifications "ResourceType=volume,Tags=[{Key=team,Value=t$((i % 2))},{Key=maya:driver,Value=local},{Key=i,Value=$i}]" >/dev/null ||
     fail "create-volume $i"
 done
+# Iops and Throughput: kept and echoed; a value the type does not take is refused as EC2 does.
+[[ $(ec2 describe-volumes --filters Name=tag:i,Values=4 --query 'Volumes[0].[Iops,Throughput]' --output text) == $'4004\t204' ]] || fail "iops/throughput not echoed"
+expect_error InvalidParameterCombination create-volume --size 1 --availability-zone maya-1a --volume-type gp2 --iops 3000
+expect_error InvalidParameterValue create-volume --size 1 --availability-zone maya-1a --volume-type gp3 --throughput 2000
+expect_error MissingParameter create-volume --size 4 --availability-zone maya-1a --volume-type io2
 [[ $(count_volumes) == 5 ]] || fail "5 volumes expected, got $(count_volumes)"
 [[ $(ec2 describe-volumes --page-size 2 --output json | jq '.Volumes | length') == 5 ]] || fail "--page-size 2 over 5 volumes"
 page=$(ec2 describe-volumes --max-results 2 --no-paginate --output json)
