@@ -15,6 +15,7 @@
 #include "lib/daemon/daemon.h"
 #include "lib/daemon/discovery_chap.h"
 #include "lib/daemon/launcher.h"
+#include "lib/ebs/credentials_file.h"
 #include "lib/process/pidfile.h"
 
 namespace maya::cli {
@@ -127,6 +128,23 @@ int restart_running(const config::Config& cfg, pid_t pid, const Globals& globals
   }
 }
 
+// A config from before the EBS-compatible API (an upgraded host: the quick start keeps its
+// config and runs `maya load`) names no credentials file that `maya init` wrote: one is written
+// here, once, so that `aws --profile maya` works. An existing file is never touched.
+void ensure_api_credentials(const config::Config& cfg, bool json_out) {
+  if (!cfg.role_orchestration) return;
+  auto written = ebs::write_new_credentials(cfg.api_credentials);
+  if (!written) {
+    std::cerr << "warning: the EBS-compatible API has no key pair: cannot write "
+              << cfg.api_credentials.string() << ": " << written.error().message << "\n";
+    return;
+  }
+  if (!*written) return;
+  (json_out ? std::cerr : std::cout)
+      << "Wrote a new EBS-compatible API key pair to " << cfg.api_credentials.string()
+      << " (profile maya, mode 0600): [api] credentials named no existing file\n";
+}
+
 }  // namespace
 
 int cmd_load(Globals& globals, const Args& args) {
@@ -156,6 +174,7 @@ int cmd_load(Globals& globals, const Args& args) {
   }
 
   bool foreground = parsed.vars.count("foreground") > 0;
+  if (ready_fd < 0) ensure_api_credentials(*cfg, json_output(globals));
   // A daemon restarting as this process holds the lock itself (it comes along across exec).
   const bool handed_over = foreground && std::getenv("MAYA_PIDFILE_FD") != nullptr;
   if (auto pid = PidFile::holder(cfg->pidfile()); pid && !handed_over) {

@@ -66,6 +66,7 @@ void print_volume(const json& v) {
     std::cout << std::left << std::setw(13) << key << value << "\n";
   };
   row("name", text(v["name"]));
+  if (has(v, "ebs_id")) row("ebs id", text(v["ebs_id"]));
   row("driver", text(v["driver"]));
   // "10GB (9.3GiB, 10000000000 bytes, 0B used)", "1GiB (1073741824 bytes, 0B used)"
   std::string size = human(v, "size_bytes");

@@ -18,6 +18,7 @@ json volume_json(const VolumeInfo& v, bool show_secrets) {
   auto or_null = [](const std::string& s) { return s.empty() ? json(nullptr) : json(s); };
   json out = {
       {"name", v.spec.name},
+      {"ebs_id", nullptr},
       {"driver", v.spec.storage_driver},
       {"size_bytes", v.spec.size_bytes},
       {"size", format_size(v.spec.size_bytes)},
@@ -95,6 +96,11 @@ json volume_json(const VolumeInfo& v, bool show_secrets) {
   }
   for (const auto& s : v.snapshots) out["snapshots"].push_back(snapshot_json(s));
   return out;
+}
+
+void with_ebs_id(json& out, const VolumeInfo& volume, const EbsIdOf& ebs_id) {
+  if (!ebs_id) return;
+  if (auto id = ebs_id(volume)) out["ebs_id"] = *id;
 }
 
 }  // namespace maya::drivers

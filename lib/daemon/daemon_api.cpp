@@ -1,17 +1,18 @@
 // The EBS-compatible API on [api] listen (TCP), served when [roles] orchestration = true. A port
 // that cannot be bound (another program holds it) does not stop the daemon: the reason is logged
 // and `maya status` shows it.
+//
+// The API's catalog (which EBS id names which volume, in the state directory) is the daemon's
+// whether or not the API is served: `maya volume inspect` shows a volume's id either way, and
+// it is the id DescribeVolumes shows once the API is turned on.
 #include "lib/common/log.h"
 #include "lib/daemon/daemon_server.h"
 #include "lib/ebs/api.h"
 
 namespace maya::daemon {
 
-void Daemon::open_api() {
-  if (!config_.role_orchestration) {
-    api_error_ = "not served: [roles] orchestration = false";
-    return;
-  }
+void Daemon::make_api() {
+  if (!volumes_ && !config_.role_orchestration) return;  // no volumes, no API: no ids to give
   ebs::ApiSettings settings{
       {config_.host_id, config_.api_region, config_.api_zone},
       config_.api_credentials,
@@ -21,6 +22,20 @@ void Daemon::open_api() {
   };
   api_ = std::make_unique<ebs::Api>(std::move(settings), volumes_.get(),
                                     [this] { return volume_defaults(); });
+}
+
+drivers::EbsIdOf Daemon::ebs_ids() const {
+  if (!api_) return {};
+  return [api = api_.get()](const drivers::VolumeInfo& v) {
+    return api->volume_id(v.spec.name, v.created);
+  };
+}
+
+void Daemon::open_api() {
+  if (!config_.role_orchestration) {
+    api_error_ = "not served: [roles] orchestration = false";
+    return;
+  }
   http::ServerOptions options;
   options.body_limit = ebs::kApiBodyLimit;
   options.make_error = ebs::server_error;

@@ -45,6 +45,7 @@ Daemon::~Daemon() {
 
 Result<void> Daemon::start() {
   if (config_.role_storage) MAYA_TRY_VOID(open_volumes());
+  make_api();
   MAYA_TRY_VOID(open_control_api());
   if (volumes_ && serves_docker()) MAYA_TRY_VOID(open_plugin());
   open_api();
@@ -87,7 +88,8 @@ Result<void> Daemon::open_control_api() {
       [this](bool stop_targets) { return shutdown(stop_targets); },
       [this](const std::string& exe) { return restart(exe); },
   });
-  add_volume_routes(router, volumes_.get(), [this] { return volume_defaults(); });
+  add_volume_routes(
+      router, volumes_.get(), [this] { return volume_defaults(); }, ebs_ids());
   add_volume_ops_routes(router, volumes_.get());
   MAYA_TRY(control, serve_unix("control", config_.control_socket(), options, std::move(router)));
   control_ = std::move(*control);
@@ -100,7 +102,8 @@ Result<void> Daemon::open_plugin() {
   options.socket_mode = 0660;
   options.make_error = plugin::docker::docker_error;
   options.workers = 8;  // Docker sends requests in parallel; mounts can be slow
-  auto router = plugin::docker::make_router(*volumes_, [this] { return volume_defaults(); });
+  auto router = plugin::docker::make_router(
+      *volumes_, [this] { return volume_defaults(); }, ebs_ids());
   MAYA_TRY(plugin, serve_unix("plugin", config_.plugin_socket, options, std::move(router)));
   plugin_ = std::move(*plugin);
   return {};

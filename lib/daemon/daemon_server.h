@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "drivers/volume/volume_json.h"
 #include "drivers/volume_service.h"
 #include "lib/config/config.h"
 #include "lib/daemon/handover.h"
@@ -54,7 +55,9 @@ class Daemon {
   void start_targets();
   Result<void> open_control_api();
   Result<void> open_plugin();
-  void open_api();  // daemon_api.cpp
+  void make_api();  // daemon_api.cpp: the API's catalog, served or not
+  drivers::EbsIdOf ebs_ids() const;
+  void open_api();
   void close_unclaimed_sockets();
   void await_signal();
   // Serving and stopping.

@@ -9,7 +9,7 @@ namespace maya::daemon {
 using nlohmann::json;
 
 void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
-                       std::function<config::VolumeDefaults()> defaults) {
+                       std::function<config::VolumeDefaults()> defaults, drivers::EbsIdOf ebs_id) {
   using http::Request;
   auto guarded = [driver](auto body) {
     return [driver, body](const Request& request, const std::string& name) {
@@ -18,11 +18,14 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
       return body(request, name);
     };
   };
-  router.add("GET", "/v1/volumes", guarded([driver](const Request&, const std::string&) {
+  router.add("GET", "/v1/volumes", guarded([driver, ebs_id](const Request&, const std::string&) {
                auto all = driver->list();
                if (!all) return json_error(500, all.error().message);
                json volumes = json::array();
-               for (const auto& v : *all) volumes.push_back(volume_json(v));
+               for (const auto& v : *all) {
+                 volumes.push_back(volume_json(v));
+                 drivers::with_ebs_id(volumes.back(), v, ebs_id);
+               }
                return json_response(200, {{"volumes", volumes}});
              }));
   router.add(
@@ -47,11 +50,13 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
         return json_response(201, answer);
       }));
   router.add("GET", "/v1/volumes/{name}",
-             guarded([driver](const Request& r, const std::string& name) {
+             guarded([driver, ebs_id](const Request& r, const std::string& name) {
                auto info = driver->get(name);
                if (!info) return json_error(404, info.error().message);
                bool secrets = r.target.find("secrets=true") != std::string::npos;
-               return json_response(200, volume_json(*info, secrets));
+               json answer = volume_json(*info, secrets);
+               drivers::with_ebs_id(answer, *info, ebs_id);
+               return json_response(200, answer);
              }));
   router.add("DELETE", "/v1/volumes/{name}",
              guarded([driver](const Request& r, const std::string& name) {

@@ -23,9 +23,11 @@ namespace maya::daemon {
 using drivers::snapshot_json;
 using drivers::volume_json;
 
-// `driver` may be null on a host without the storage role: the routes then say so.
+// `driver` may be null on a host without the storage role: the routes then say so. `ebs_id`
+// fills VOLUME's "ebs_id" (the EBS API's id of it).
 void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
-                       std::function<config::VolumeDefaults()> defaults);
+                       std::function<config::VolumeDefaults()> defaults,
+                       drivers::EbsIdOf ebs_id = {});
 
 // Replicas and snapshots of volumes whose storage driver has them (volume_ops_api.cpp):
 //   POST   /v1/volumes/{name}/replicas                 -> {"added": ID}

@@ -112,6 +112,8 @@ void write_volume_fields(XmlWriter& out, const VolumeView& v, const ApiSettings&
   }
   if (!e.tags.empty()) write_tag_set(out, e.tags);
   out.text("volumeType", e.volume_type);
+  if (e.iops != 0) out.number("iops", e.iops);
+  if (e.throughput != 0) out.number("throughput", e.throughput);
   out.boolean("encrypted", false);
   out.boolean("multiAttachEnabled", false);
 }

@@ -6,6 +6,7 @@
 #include "lib/common/names.h"
 #include "lib/ebs/actions.h"
 #include "lib/ebs/ids.h"
+#include "lib/ebs/volume_performance.h"
 
 namespace maya::ebs {
 namespace {
@@ -138,6 +139,8 @@ ApiResult<void> create_volume(Backend& b, const Query& q, XmlWriter& out) {
   if (std::find(kVolumeTypes.begin(), kVolumeTypes.end(), type) == kVolumeTypes.end())
     return api_fail(errors::invalid_parameter_value(
         "VolumeType", type, "Use standard, io1, io2, gp2, sc1, st1 or gp3."));
+  auto performance = volume_performance(q, type);
+  if (!performance) return api_fail(performance.error());
   for (const char* flag : {"Encrypted", "MultiAttachEnabled"}) {
     auto on = q.boolean(flag);
     if (!on) return api_fail(on.error());
@@ -185,6 +188,8 @@ ApiResult<void> create_volume(Backend& b, const Query& q, XmlWriter& out) {
   entry.created = std::chrono::system_clock::now();
   entry.tags = wanted->tags;
   entry.volume_type = type;
+  entry.iops = performance->iops;
+  entry.throughput = performance->throughput;
   entry.snapshot_id = snapshot_id;
   entry.client_token = token;
   entry.client_size_gib = size_gib;

@@ -74,6 +74,24 @@ Api::Api(ApiSettings settings, drivers::VolumeService* volumes,
 
 Api::~Api() = default;
 
+std::optional<std::string> Api::volume_id(const std::string& name, const std::string& created) {
+  if (!catalog_error_.empty()) return std::nullopt;
+  Backend& b = *backend_;
+  std::lock_guard lock(b.catalog_mutex);
+  if (const VolumeEntry* known = b.catalog.volume_by_name(name)) return known->id;
+  VolumeEntry entry;
+  entry.id = new_volume_id();
+  entry.name = name;
+  entry.created = parse_iso8601(created).value_or(std::chrono::system_clock::now());
+  const std::string id = b.catalog.add_volume(std::move(entry)).id;
+  if (auto saved = b.catalog.save(); !saved) {
+    b.catalog.remove_volume(id);
+    log::error("EBS-compatible API: cannot save the catalog: " + saved.error().message);
+    return std::nullopt;
+  }
+  return id;
+}
+
 http::Response Api::operator()(const http::Request& request) {
   return handle(request, std::chrono::system_clock::now());
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,11 @@ class Api {
   Api& operator=(const Api&) = delete;
 
   http::Response operator()(const http::Request& request);
+  // The EBS id (vol-…) of the maya volume `name`, as DescribeVolumes shows it: given on first
+  // sight (`created`, ISO 8601, is its CreateTime) and saved at once, so that `maya volume
+  // inspect` and the API agree from then on. Nothing while the catalog is damaged or cannot be
+  // saved (an id that is not kept would not be stable).
+  std::optional<std::string> volume_id(const std::string& name, const std::string& created);
   // For tests: with the clock SigV4 checks dates against.
   http::Response handle(const http::Request& request, std::chrono::system_clock::time_point now);
 

@@ -29,6 +29,8 @@ json volume_json(const VolumeEntry& v) {
             {"tags", v.tags},
             {"volume_type", v.volume_type}};
   if (!v.snapshot_id.empty()) j["snapshot_id"] = v.snapshot_id;
+  if (v.iops != 0) j["iops"] = v.iops;
+  if (v.throughput != 0) j["throughput"] = v.throughput;
   if (!v.client_token.empty()) {
     j["client_token"] = v.client_token;
     j["client_size_gib"] = v.client_size_gib;
@@ -75,6 +77,8 @@ VolumeEntry volume_from(const std::string& id, const json& j) {
   v.tags = j.value("tags", Tags{});
   v.volume_type = j.value("volume_type", "gp2");
   v.snapshot_id = j.value("snapshot_id", "");
+  v.iops = j.value("iops", std::int64_t{0});
+  v.throughput = j.value("throughput", std::int64_t{0});
   v.client_token = j.value("client_token", "");
   v.client_size_gib = j.value("client_size_gib", std::uint64_t{0});
   v.client_zone = j.value("client_zone", "");

@@ -40,6 +40,8 @@ struct VolumeEntry {
   TimePoint created{};
   Tags tags;
   std::string volume_type = "gp2";
+  std::int64_t iops = 0;              // CreateVolume's (volume_performance.h); 0: none
+  std::int64_t throughput = 0;        // MiB/s; 0: none
   std::string snapshot_id;            // the snapshot it was made from, or ""
   std::string client_token;           // CreateVolume's, or ""
   std::uint64_t client_size_gib = 0;  // the parameters the token was used with

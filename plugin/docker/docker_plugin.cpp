@@ -48,11 +48,14 @@ Result<Call> parse_call(const http::Request& request, bool needs_name) {
   return call;
 }
 
-json volume_of(const drivers::VolumeInfo& v, bool with_status) {
+json volume_of(const drivers::VolumeInfo& v, const drivers::EbsIdOf* with_status) {
   json out = {{"Name", v.spec.name}, {"Mountpoint", v.mountpoint.string()}};
   if (!v.created.empty()) out["CreatedAt"] = v.created;
   // The same values as `maya volume inspect -o json` (secrets left out).
-  if (with_status) out["Status"] = drivers::volume_json(v);
+  if (with_status != nullptr) {
+    out["Status"] = drivers::volume_json(v);
+    drivers::with_ebs_id(out["Status"], v, *with_status);
+  }
   return out;
 }
 
@@ -85,7 +88,8 @@ http::Response docker_error(int status, const std::string& message) {
 }
 
 http::Router make_router(drivers::VolumeDriver& driver,
-                         std::function<config::VolumeDefaults()> defaults) {
+                         std::function<config::VolumeDefaults()> defaults,
+                         drivers::EbsIdOf ebs_id) {
   http::Router router(docker_error);
   auto add = [&router](const std::string& path, const char* what, bool needs_name, Handler h) {
     router.add("POST", path, endpoint(what, needs_name, std::move(h)));
@@ -131,14 +135,14 @@ http::Router make_router(drivers::VolumeDriver& driver,
     MAYA_TRY(mountpoint, driver.path(c.name));
     return json{{"Mountpoint", mountpoint->string()}};
   });
-  add("/VolumeDriver.Get", "get", true, [&driver](const Call& c) -> Result<json> {
+  add("/VolumeDriver.Get", "get", true, [&driver, ebs_id](const Call& c) -> Result<json> {
     MAYA_TRY(info, driver.get(c.name));
-    return json{{"Volume", volume_of(*info, true)}};
+    return json{{"Volume", volume_of(*info, &ebs_id)}};
   });
   add("/VolumeDriver.List", "list", false, [&driver](const Call&) -> Result<json> {
     MAYA_TRY(all, driver.list());
     json volumes = json::array();
-    for (const auto& v : *all) volumes.push_back(volume_of(v, false));
+    for (const auto& v : *all) volumes.push_back(volume_of(v, nullptr));
     return json{{"Volumes", volumes}};
   });
   return router;

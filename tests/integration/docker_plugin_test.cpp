@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <future>
+#include <regex>
 #include <set>
 
 #include "lib/common/files.h"
@@ -293,7 +294,8 @@ TEST_F(DockerPlugin, EveryDocumentedKeyIsThereForEveryDriverAndStatusHasTheSameV
                                                "read_only",
                                                "store_used_percent",
                                                "space_warning",
-                                               "snapshots"};
+                                               "snapshots",
+                                               "ebs_id"};
   for (const char* driver : {"local", "jiva"}) {
     SCOPED_TRACE(driver);
     const std::string name = "v1";
@@ -317,8 +319,13 @@ TEST_F(DockerPlugin, EveryDocumentedKeyIsThereForEveryDriverAndStatusHasTheSameV
     }
     json status = call("Get", {{"Name", name}})["Volume"]["Status"];
     for (const char* key : {"state", "size_bytes", "size", "driver", "mount_count", "device",
-                            "replicas_wanted", "iqn", "target_log", "fstype"})
+                            "replicas_wanted", "iqn", "target_log", "fstype", "ebs_id"})
       EXPECT_EQ(status[key], v[key]) << key;
+    // Its EBS id, given at the first inspect and the same ever after (the API's catalog).
+    EXPECT_TRUE(std::regex_match(v["ebs_id"].get<std::string>(), std::regex("vol-[0-9a-f]{17}")))
+        << v["ebs_id"];
+    EXPECT_EQ(json::parse(root_.maya({"volume", "list", "-o", "json"}).out)[0]["ebs_id"],
+              v["ebs_id"]);
     ASSERT_EQ(call("Remove", {{"Name", name}})["Err"], "");
   }
 }

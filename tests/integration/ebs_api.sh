@@ -92,15 +92,21 @@ expect_error IdempotentParameterMismatch create-volume --size 2 --availability-z
 maya volume inspect web -o json | jq -e '.size_bytes == 1073741824' >/dev/null || fail "maya volume inspect web"
 d=$(ec2 describe-volumes --volume-ids "$V1" --output json)
 jq -e '.Volumes[0] | .Size == 1 and .State == "available" and .AvailabilityZone == "maya-1a" and .VolumeType == "gp3"
+  and .Iops == 3000 and .Throughput == 125
   and (.Tags | map({(.Key): .Value}) | add) == {"Name": "web", "team": "blue", "maya:driver": "local"}' <<<"$d" >/dev/null ||
   fail "describe-volumes of $V1: $d"
 ok "create-volume $V1 (Name tag → maya volume web), wait volume-available, ClientToken idempotency"
 
-# A volume from the CLI gets an id on first sight, kept across a daemon restart.
+# A volume from the CLI gets an id on first sight, kept across a daemon restart; `maya volume
+# inspect` gives it first (before the API has listed it), and describe-volumes shows the same.
 maya volume create cli1 --driver local --size 64MiB >/dev/null || fail "maya volume create"
+V_CLI=$(maya volume inspect cli1 -o json | jq -r .ebs_id)
+[[ $V_CLI =~ ^vol-[0-9a-f]{17}$ ]] || fail "maya volume inspect cli1 shows no EBS id: $V_CLI"
+grep -qx "ebs id *$V_CLI" <<<"$(maya volume inspect cli1)" || fail "the inspect table shows no EBS id"
+[[ $(maya volume list -o json | jq -r '.[] | select(.name == "cli1") | .ebs_id') == "$V_CLI" ]] || fail "maya volume list -o json: another id"
+[[ $(maya volume inspect web -o json | jq -r .ebs_id) == "$V1" ]] || fail "maya volume inspect web does not show $V1"
 cli_id() { ec2 describe-volumes --output json | jq -r '.Volumes[] | select((.Tags // []) | length == 0) | select(.Size == 1) | .VolumeId'; }
-V_CLI=$(cli_id)
-[[ $V_CLI =~ ^vol- ]] || fail "the CLI's volume has no id in describe-volumes"
+[[ $(cli_id) == "$V_CLI" ]] || fail "describe-volumes shows $(cli_id) for cli1, maya volume inspect $V_CLI"
 maya unload >/dev/null || fail "unload"
 maya load >/dev/null || fail "load after unload"
 api_url
@@ -109,13 +115,19 @@ api_url
 maya load --restart >/dev/null || fail "maya load --restart"
 api_url
 [[ $(cli_id) == "$V_CLI" ]] || fail "no API, or another id, after maya load --restart"
-ok "maya volume create cli1 shows up as $V_CLI, the same id after unload/load and load --restart"
+[[ $(maya volume inspect cli1 -o json | jq -r .ebs_id) == "$V_CLI" ]] || fail "inspect shows another id after restarts"
+ok "maya volume create cli1: maya volume inspect and describe-volumes show the same $V_CLI, also after unload/load and load --restart"
 
 for i in 3 4 5; do
-  ec2 create-volume --size 1 --availability-zone maya-1a \
-    --tag-specifications "ResourceType=volume,Tags=[{Key=team,Value=t$((i % 2))},{Key=maya:driver,Value=local}]" >/dev/null ||
+  ec2 create-volume --size 1 --availability-zone maya-1a --volume-type gp3 --iops $((4000 + i)) --throughput $((200 + i)) \
+    --tag-specifications "ResourceType=volume,Tags=[{Key=team,Value=t$((i % 2))},{Key=maya:driver,Value=local},{Key=i,Value=$i}]" >/dev/null ||
     fail "create-volume $i"
 done
+# Iops and Throughput: kept and echoed; a value the type does not take is refused as EC2 does.
+[[ $(ec2 describe-volumes --filters Name=tag:i,Values=4 --query 'Volumes[0].[Iops,Throughput]' --output text) == $'4004\t204' ]] || fail "iops/throughput not echoed"
+expect_error InvalidParameterCombination create-volume --size 1 --availability-zone maya-1a --volume-type gp2 --iops 3000
+expect_error InvalidParameterValue create-volume --size 1 --availability-zone maya-1a --volume-type gp3 --throughput 2000
+expect_error MissingParameter create-volume --size 4 --availability-zone maya-1a --volume-type io2
 [[ $(count_volumes) == 5 ]] || fail "5 volumes expected, got $(count_volumes)"
 [[ $(ec2 describe-volumes --page-size 2 --output json | jq '.Volumes | length') == 5 ]] || fail "--page-size 2 over 5 volumes"
 page=$(ec2 describe-volumes --max-results 2 --no-paginate --output json)
@@ -153,6 +165,27 @@ cmp <(head -c 4M "$dev") "$T/pattern" || fail "the pattern does not read back"
 expect_error VolumeInUse delete-volume --volume-id "$V1"
 expect_error VolumeInUse attach-volume --volume-id "$V1" --instance-id "$IID" --device /dev/sdg
 ok "attach-volume $V1 → in-use, $dev and by-name/web link the device, 4 MiB written and read back"
+
+# One writer: Docker cannot mount a volume attached through the API (its plugin socket, no
+# dockerd needed), and the API cannot attach a volume Docker has mounted.
+PLUGIN=$(maya status -o json | jq -r .sockets.plugin)
+[[ -S $PLUGIN ]] || fail "no plugin socket: $PLUGIN"
+docker_call() { curl -s -m 60 --unix-socket "$PLUGIN" -X POST -d "$2" "http://plugin/VolumeDriver.$1"; }
+out=$(docker_call Mount '{"Name":"web","ID":"c1"}')
+jq -e '.Err | test("web is attached to this host as a block device.*AttachVolume.*DetachVolume")' <<<"$out" >/dev/null ||
+  fail "Docker's Mount of an API-attached volume: $out"
+[[ $(maya volume inspect web -o json | jq -r '.state + " " + (.mount_count | tostring)') == "attached 0" ]] || fail "a refused Mount left a reference"
+[[ $(docker_call Create '{"Name":"dk","Opts":{"size":"64MiB","driver":"local"}}' | jq -r .Err) == "" ]] || fail "Docker Create dk"
+mnt=$(docker_call Mount '{"Name":"dk","ID":"c1"}' | jq -r .Mountpoint)
+mountpoint -q "$mnt" || fail "Docker's Mount of dk: $mnt"
+V_DK=$(maya volume inspect dk -o json | jq -r .ebs_id)
+[[ $(ec2 describe-volumes --volume-ids "$V_DK" --query 'Volumes[0].State' --output text) == in-use ]] || fail "a Docker-mounted volume is not in-use"
+expect_error VolumeInUse attach-volume --volume-id "$V_DK" --instance-id "$IID" --device /dev/sdj
+[[ ! -e $T/dev/maya/$V_DK ]] || fail "a refused attach linked dk"
+mountpoint -q "$mnt" || fail "a refused attach unmounted dk"
+[[ $(docker_call Unmount '{"Name":"dk","ID":"c1"}' | jq -r .Err) == "" ]] || fail "Docker Unmount dk"
+ec2 wait volume-available --volume-ids "$V_DK" || fail "dk is not available once Docker unmounted it"
+ok "one writer: Docker's Mount of API-attached web is refused (clear Err), attach-volume of Docker-mounted dk is VolumeInUse"
 
 exec 7<"$dev"  # a holder: detach must refuse it
 expect_error VolumeInUse detach-volume --volume-id "$V1"
@@ -289,5 +322,9 @@ reason=$(maya status -o json | jq -r '.api | select(.served == false) | .reason'
 [[ $reason == *"127.0.0.1:$PORT"*"in use"* ]] || fail "status does not say why the API is not served: $(maya status -o json | jq -c .api)"
 grep -q "warning .*EBS-compatible API is not served" <<<"$(maya status)" || fail "the status table shows no warning"
 maya volume list >/dev/null || fail "the daemon does not serve the CLI with its API port taken"
+# Not served, yet the catalog is the daemon's: a volume still gets its stable EBS id.
+maya volume create late --driver local --size 64MiB >/dev/null || fail "maya volume create late"
+late=$(maya volume inspect late -o json | jq -r .ebs_id)
+[[ $late =~ ^vol-[0-9a-f]{17}$ && $(maya volume inspect late -o json | jq -r .ebs_id) == "$late" ]] || fail "no stable EBS id while the API is not served: $late"
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null || true
-ok "[api] listen taken by another program: the daemon runs, maya status says why"
+ok "[api] listen taken by another program: the daemon runs, maya status says why, ids are still given"

@@ -78,6 +78,43 @@ TEST(Init, WritesApiCredentialsOnceWithMode0600) {
   EXPECT_NE(*read_file(other.path() / "etc/maya/credentials"), *text);
 }
 
+// An upgraded host: its config predates the API, so no credentials file exists. The quick start
+// keeps the config and runs `maya load`, which writes one (once); an existing one is untouched.
+TEST(Init, LoadWritesMissingApiCredentialsAndNeverReplacesThem) {
+  TempRoot root;
+  ASSERT_EQ(root.init().status, 0);
+  auto cfg = config::load(root.config());
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  ASSERT_TRUE(fs::remove(cfg->api_credentials));
+
+  RunResult loaded = root.maya({"load"});
+  ASSERT_EQ(loaded.status, 0) << loaded.err;
+  EXPECT_NE(loaded.out.find("Wrote a new EBS-compatible API key pair to " +
+                            cfg->api_credentials.string()),
+            std::string::npos)
+      << loaded.out;
+  auto text = read_file(cfg->api_credentials);
+  ASSERT_TRUE(text.has_value()) << text.error().message;
+  EXPECT_TRUE(
+      std::regex_match(*text, std::regex("\\[maya\\]\naws_access_key_id = AKIA[A-Z2-7]{16}\n"
+                                         "aws_secret_access_key = [A-Za-z0-9+/]{40}\n")))
+      << *text;
+  EXPECT_EQ(fs::status(cfg->api_credentials).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+
+  // Loaded again (a reload, then a fresh start): the file clients hold stays as it is.
+  { std::ofstream(cfg->api_credentials, std::ios::app) << "# the operator's own line\n"; }
+  const std::string kept = *read_file(cfg->api_credentials);
+  RunResult reloaded = root.maya({"load"});
+  ASSERT_EQ(reloaded.status, 0) << reloaded.err;
+  EXPECT_EQ(reloaded.out.find("key pair"), std::string::npos) << reloaded.out;
+  ASSERT_EQ(root.maya({"unload"}).status, 0);
+  RunResult started = root.maya({"load"});
+  ASSERT_EQ(started.status, 0) << started.err;
+  EXPECT_EQ(started.out.find("key pair"), std::string::npos) << started.out;
+  EXPECT_EQ(*read_file(cfg->api_credentials), kept);
+}
+
 TEST(Init, ExplicitConfigPathIsHonoured) {
   TempRoot root;
   fs::path custom = root.path() / "custom/dir/m.conf";

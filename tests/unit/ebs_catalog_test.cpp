@@ -36,6 +36,9 @@ TEST_F(CatalogTest, VolumesGetStableIdsAndGoneOnesAreDropped) {
   std::string a = c.volume_by_name("a")->id;
   EXPECT_TRUE(std::regex_match(a, std::regex("vol-[0-9a-f]{17}"))) << a;
   c.volume_by_name("a")->tags["team"] = "blue";
+  c.volume_by_name("a")->volume_type = "gp3";
+  c.volume_by_name("a")->iops = 4000;
+  c.volume_by_name("a")->throughput = 250;
   VolumeEntry pending;
   pending.id = "vol-0123456789abcdef0";
   pending.name = "p";
@@ -51,6 +54,10 @@ TEST_F(CatalogTest, VolumesGetStableIdsAndGoneOnesAreDropped) {
   ASSERT_NE(again.volume_by_name("a"), nullptr);
   EXPECT_EQ(again.volume_by_name("a")->id, a);
   EXPECT_EQ(again.volume_by_name("a")->tags.at("team"), "blue");
+  EXPECT_EQ(again.volume_by_name("a")->volume_type, "gp3");
+  EXPECT_EQ(again.volume_by_name("a")->iops, 4000);
+  EXPECT_EQ(again.volume_by_name("a")->throughput, 250);
+  EXPECT_EQ(again.volume_by_name("b")->iops, 0) << "none asked, none kept";
   EXPECT_EQ(again.volume_by_name("p"), nullptr) << "a pending entry is not saved";
   // b is gone (deleted by the CLI): its entry goes; a keeps its id.
   EXPECT_TRUE(again.sync_volumes({{"a", t}}));

@@ -319,10 +319,10 @@ Result<fs::path> DockerVolumeDriver::mount(const std::string& name, const std::s
   MAYA_TRY(record, records_.load(name));
   if (record->host_attached)
     return fail("volume " + name +
-                " is attached to this host as a block device (maya volume "
-                "attach); a file system on it is not mounted while it is: detach it first "
-                "(maya volume detach " +
-                name + ")");
+                " is attached to this host as a block device (maya volume attach, or the "
+                "EBS API's AttachVolume); a file system on it is not mounted while it is: "
+                "detach it first (maya volume detach " +
+                name + ", or DetachVolume)");
   bool brought_up = false;
   if (record->references() == 0 || !is_mounted(name)) {
     MAYA_TRY(up, bring_up(record->spec, record->grow_filesystem));
