@@ -103,4 +103,18 @@ std::string hex_lower(std::span<const unsigned char> bytes) {
   return out;
 }
 
+std::vector<std::pair<std::string_view, std::string_view>> split_query(std::string_view text) {
+  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  while (!text.empty()) {
+    const std::size_t amp = text.find('&');
+    const std::string_view piece = text.substr(0, amp);
+    text = amp == std::string_view::npos ? std::string_view{} : text.substr(amp + 1);
+    if (piece.empty()) continue;
+    const std::size_t eq = piece.find('=');
+    pairs.emplace_back(piece.substr(0, eq),
+                       eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1));
+  }
+  return pairs;
+}
+
 }  // namespace maya::ebs

@@ -6,6 +6,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace maya::ebs {
 
@@ -22,6 +24,10 @@ bool valid_utf8(std::string_view bytes);
 
 // The length of the well-formed UTF-8 sequence starting at text[0], or 0 if it is not one.
 std::size_t utf8_sequence_length(std::string_view text);
+
+// The raw (still encoded) NAME=VALUE pairs of a query string or form body, in order: split at
+// '&' (empty pieces skipped), then at the first '=' (none: an empty value).
+std::vector<std::pair<std::string_view, std::string_view>> split_query(std::string_view text);
 
 // Lowercase hex of the bytes.
 std::string hex_lower(std::span<const unsigned char> bytes);

@@ -112,14 +112,7 @@ bool clean_value(std::string_view value) {
 
 ApiResult<std::vector<std::pair<std::string, std::string>>> parse_form(std::string_view text) {
   std::vector<std::pair<std::string, std::string>> out;
-  while (!text.empty()) {
-    std::size_t amp = text.find('&');
-    std::string_view piece = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view{} : text.substr(amp + 1);
-    if (piece.empty()) continue;
-    std::size_t eq = piece.find('=');
-    std::string_view raw_name = piece.substr(0, eq);
-    std::string_view raw_value = eq == std::string_view::npos ? "" : piece.substr(eq + 1);
+  for (const auto& [raw_name, raw_value] : split_query(text)) {
     auto name = percent_decode(raw_name, true);
     if (!name) {
       return api_fail(errors::malformed_query_string("a bad percent escape in the name '" +

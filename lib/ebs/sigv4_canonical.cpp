@@ -123,14 +123,7 @@ std::string canonical_uri(std::string_view path) {
 
 std::string canonical_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> pairs;
-  while (!query.empty()) {
-    std::size_t amp = query.find('&');
-    std::string_view piece = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (piece.empty()) continue;
-    std::size_t eq = piece.find('=');
-    std::string_view key = piece.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? "" : piece.substr(eq + 1);
+  for (const auto& [key, value] : split_query(query)) {
     auto encode = [](std::string_view raw) {
       auto decoded = percent_decode(raw, false);
       return decoded ? uri_encode(*decoded) : std::string(raw);
