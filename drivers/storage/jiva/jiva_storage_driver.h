@@ -52,6 +52,9 @@ class JivaStorageDriver final : public StorageDriver,
   Result<std::vector<StorageVolume>> list() override;
   Result<std::filesystem::path> attach(const std::string& name) override;
   Result<void> detach(const std::string& name) override;
+  // The FUSE attachment's loop device only (its file is served by the target, which runs on);
+  // an iSCSI disk is refused.
+  Result<void> release_when_closed(const std::string& name) override;
 
   std::vector<std::string> start_targets() override;
   Result<void> stop_targets() override;

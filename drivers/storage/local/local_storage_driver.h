@@ -31,6 +31,7 @@ class LocalStorageDriver final : public StorageDriver {
   Result<std::vector<StorageVolume>> list() override;
   Result<std::filesystem::path> attach(const std::string& name) override;
   Result<void> detach(const std::string& name) override;
+  Result<void> release_when_closed(const std::string& name) override;
 
   const std::filesystem::path& store_dir() const { return store_; }
 
