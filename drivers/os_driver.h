@@ -38,6 +38,11 @@ class OsDriver {
                              const std::string& options) = 0;
   // Unmounting a target that is not mounted succeeds.
   virtual Result<void> unmount(const std::filesystem::path& target) = 0;
+  // Detaches the mount at `target` from the tree now (MNT_DETACH): files open on it stay usable
+  // and the file system is unmounted cleanly when the last of them is closed.
+  virtual Result<void> unmount_lazily(const std::filesystem::path& target) {
+    return fail("cannot unmount " + target.string() + " lazily: not supported by this OS driver");
+  }
   // Who keeps `device` from being released, one line each (processes named by comm and pid,
   // their container when they are in one): mounts of it in other mount namespaces (a
   // container's), mounts elsewhere than `mountpoint`, processes that have it or a file on it

@@ -99,6 +99,15 @@ class StorageDriver {
   virtual Result<std::filesystem::path> attach(const std::string& name) = 0;
   // Releases the block device; detaching a detached volume succeeds.
   virtual Result<void> detach(const std::string& name) = 0;
+  // DetachVolume's Force, for a device that is still held: the kernel releases it when the last
+  // holder closes it (a loop device's autoclear), and those who hold it keep working on the
+  // volume's data until then. detach() finishes afterwards. Refused, changing nothing, where
+  // the device cannot be let go of that way (the default; an iSCSI disk would be pulled from
+  // under its holders).
+  virtual Result<void> release_when_closed(const std::string& name) {
+    return fail("volume " + name + ": the " + std::string(this->name()) +
+                " driver cannot release a device while it is held");
+  }
 };
 
 // Optional capability of drivers whose volumes are served by target processes: the daemon

@@ -94,6 +94,14 @@ class VolumeService : public VolumeDriver, public VolumeReplicas, public VolumeS
   // and a mounted file system (resize2fs, xfs_growfs). Shrinking is refused; the current size
   // is a no-op. Refused for drivers that cannot grow.
   virtual Result<ResizeInfo> resize(const std::string& name, std::uint64_t size_bytes) = 0;
+  // DetachVolume's Force: detach() when nobody holds the device. A held device is let go of
+  // without pulling it from under its holders: its mounts in this mount namespace are unmounted
+  // lazily (MNT_DETACH), and the kernel releases the device when the last holder closes it
+  // (loop devices: local, and jiva through FUSE). The volume stays attached until then, so
+  // nothing else takes it meanwhile; a detach() once it is released finishes (it is refused
+  // while it is still held). Returns the holders it waits for: empty when detached now.
+  // Refused, changing nothing, where the device cannot be released so (an iSCSI disk).
+  virtual Result<std::vector<std::string>> detach_when_released(const std::string& name) = 0;
   // Freezes or thaws the file system of a mounted volume (no-op when not mounted).
   virtual Result<void> freeze(const std::string& name, bool frozen) = 0;
 

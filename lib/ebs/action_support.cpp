@@ -1,7 +1,9 @@
 // What the action handlers share: the volumes as EC2 sees them, their XML, filters, tags and
 // pages.
 #include <algorithm>
+#include <set>
 
+#include "lib/common/log.h"
 #include "lib/ebs/actions.h"
 #include "lib/ebs/ids.h"
 
@@ -21,6 +23,30 @@ ApiResult<void> save_catalog(Backend& b) {
   return {};
 }
 
+namespace {
+
+// A volume DetachVolume forced is detached once the kernel has released its device (its last
+// holder closed it): a plain detach then succeeds. Until then it is refused and nothing changes.
+void finish_forced_detaches(Backend& b, std::vector<drivers::VolumeInfo>& listed) {
+  std::set<std::string> detaching;
+  {
+    std::lock_guard lock(b.catalog_mutex);
+    for (const auto& [id, entry] : b.catalog.volumes())
+      if (entry.detaching) detaching.insert(entry.name);
+  }
+  for (drivers::VolumeInfo& info : listed) {
+    // "error" once released: the record still says attached, and the device is gone.
+    if ((info.state != "attached" && info.state != "error") || !detaching.contains(info.spec.name))
+      continue;
+    if (!b.volumes->detach(info.spec.name)) continue;  // still held
+    log::info("EBS API: volume " + info.spec.name + " released by its last holder: detached");
+    info.state = "detached";
+    info.device.clear();
+  }
+}
+
+}  // namespace
+
 ApiResult<std::vector<VolumeView>> all_volumes(Backend& b) {
   if (b.volumes == nullptr)
     return api_fail(
@@ -28,6 +54,7 @@ ApiResult<std::vector<VolumeView>> all_volumes(Backend& b) {
                                 "false): it keeps no volumes"));
   auto listed = b.volumes->list();
   if (!listed) return api_fail(errors::internal_error(listed.error().message));
+  finish_forced_detaches(b, *listed);
   std::map<std::string, TimePoint> names;
   std::map<std::string, const drivers::VolumeInfo*> by_name;
   for (const auto& info : *listed) {
@@ -46,6 +73,7 @@ ApiResult<std::vector<VolumeView>> all_volumes(Backend& b) {
     std::filesystem::remove(b.settings.dev_dir / "by-name" / entry.name, ec);
     entry.instance_id.clear();
     entry.device.clear();
+    entry.detaching = false;
     changed = true;
   }
   if (changed) {
@@ -105,7 +133,7 @@ void write_volume_fields(XmlWriter& out, const VolumeView& v, const ApiSettings&
       out.text("volumeId", e.id);
       out.text("instanceId", settings.identity.instance_id);
       out.text("device", !e.device.empty() ? e.device : v.info->device);
-      out.text("status", "attached");
+      out.text("status", e.detaching ? "detaching" : "attached");
       out.timestamp("attachTime", e.instance_id.empty() ? e.created : e.attach_time);
       out.boolean("deleteOnTermination", false);
     }

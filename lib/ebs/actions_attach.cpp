@@ -113,19 +113,37 @@ ApiResult<void> detach_volume(Backend& b, const Query& q, XmlWriter& out) {
   VolumeEntry entry = volume->entry;
   if (auto device = q.get("Device"); device && !entry.device.empty() && *device != entry.device)
     return api_fail(errors::attachment_not_found(*id, instance));
-  // The service refuses a device that is mounted or open (naming who holds it); Force does not
-  // override that: maya never pulls a device from under a writer.
-  if (auto detached = b.volumes->detach(entry.name); !detached)
+  // The service refuses a device that is mounted or open (naming who holds it). Force never
+  // pulls it from under them either: they keep it until they close it (mounts here are
+  // unmounted lazily), then the kernel releases it and the next look finishes the detach.
+  std::vector<std::string> holders;
+  if (force->value_or(false)) {
+    auto waiting = b.volumes->detach_when_released(entry.name);
+    if (!waiting) return api_fail(errors::volume_in_use(*id, waiting.error().message));
+    holders = std::move(*waiting);
+  } else if (auto detached = b.volumes->detach(entry.name); !detached) {
     return api_fail(errors::volume_in_use(*id, detached.error().message));
+  }
   remove_links(b.settings, entry);
   std::lock_guard lock(b.catalog_mutex);
   if (VolumeEntry* e = b.catalog.volume_by_id(*id)) {
-    e->device.clear();
-    e->instance_id.clear();
+    e->detaching = !holders.empty();
+    if (!e->detaching) {
+      e->device.clear();
+      e->instance_id.clear();
+    }
     if (auto ok = save_catalog(b); !ok) return api_fail(ok.error());
   }
   if (entry.instance_id.empty()) entry.instance_id = instance;
-  log::info("EBS API: volume " + entry.name + " (" + *id + ") detached");
+  std::string who;
+  for (const std::string& h : holders) who += (who.empty() ? "" : "; ") + h;
+  if (holders.empty())
+    log::info("EBS API: volume " + entry.name + " (" + *id + ") detached");
+  else
+    log::warn("EBS API: volume " + entry.name + " (" + *id +
+              ") detached by force; it becomes available once its device is released by its "
+              "holders: " +
+              who);
   write_attachment(out, entry, "detaching");
   return {};
 }

@@ -40,6 +40,7 @@ json volume_json(const VolumeEntry& v) {
     j["device"] = v.device;
     j["instance_id"] = v.instance_id;
     j["attach_time_ms"] = to_ms(v.attach_time);
+    if (v.detaching) j["detaching"] = true;
   }
   if (const auto& m = v.modification) {
     j["modification"] = {{"state", m->state},
@@ -86,6 +87,7 @@ VolumeEntry volume_from(const std::string& id, const json& j) {
   v.instance_id = j.value("instance_id", "");
   v.attach_time = from_ms(j.value("attach_time_ms", std::int64_t{0}));
   if (j.contains("modification")) v.modification = modification_from(j.at("modification"));
+  v.detaching = j.value("detaching", false);
   return v;
 }
 

@@ -50,6 +50,9 @@ struct VolumeEntry {
   std::string device;
   std::string instance_id;
   TimePoint attach_time{};
+  // DetachVolume with Force left the device to its holders: the attachment is "detaching"
+  // until the kernel releases it, then the next look finishes the detach.
+  bool detaching = false;
   bool pending = false;  // CreateVolume is making it (not saved)
   std::optional<Modification> modification;
 };

@@ -201,6 +201,48 @@ ec2 wait volume-available --volume-ids "$V1" || fail "wait available after maya 
 [[ ! -e $dev ]] || fail "the link outlives a detach by the CLI"
 ok "detach-volume refuses an open device (VolumeInUse), then detaches; links removed (also after maya volume detach)"
 
+# --force with a holder: the device is left to it until it closes it (never pulled from under a
+# writer: its last write lands), then the volume is available, its data intact.
+ec2 attach-volume --volume-id "$V1" --instance-id "$IID" --device /dev/sdf >/dev/null || fail "attach for --force"
+ec2 wait volume-in-use --volume-ids "$V1" || fail "wait in-use for --force"
+exec 7<>"$dev"
+expect_error VolumeInUse detach-volume --volume-id "$V1"
+[[ $(ec2 detach-volume --volume-id "$V1" --force --query State --output text) == detaching ]] || fail "detach-volume --force"
+[[ ! -e $dev ]] || fail "the link outlives a forced detach"
+d=$(ec2 describe-volumes --volume-ids "$V1" --output json)
+jq -e '.Volumes[0] | .State == "in-use" and .Attachments[0].State == "detaching"' <<<"$d" >/dev/null || fail "held after --force: $d"
+grep -q "detached by force.*process bash (pid $$) has it, or a file on it, open" "$T/var/lib/maya/maya.log" || fail "the log does not name the holder"
+printf 'held-write' >&7 # the holder still writes to the volume
+exec 7>&-
+ec2 wait volume-available --volume-ids "$V1" || fail "not available once the holder closed the device"
+ec2 attach-volume --volume-id "$V1" --instance-id "$IID" --device /dev/sdf >/dev/null || fail "attach after --force"
+ec2 wait volume-in-use --volume-ids "$V1" || fail "wait in-use after --force"
+cmp <(head -c 4M "$dev") <(printf 'held-write'; tail -c +11 "$T/pattern") || fail "the data after a forced detach"
+ec2 detach-volume --volume-id "$V1" >/dev/null || fail "detach after the check"
+ec2 wait volume-available --volume-ids "$V1" || fail "wait available after the check"
+# --force on a mounted file system: unmounted lazily, the open file still written, then released.
+ec2 attach-volume --volume-id "$V_CLI" --instance-id "$IID" --device /dev/sdk >/dev/null || fail "attach cli1"
+ec2 wait volume-in-use --volume-ids "$V_CLI" || fail "wait cli1 in-use"
+mkfs.ext4 -q "$T/dev/maya/$V_CLI" || fail "mkfs cli1"
+mkdir -p "$T/m"
+mount "$T/dev/maya/$V_CLI" "$T/m" || fail "mount cli1"
+exec 8>"$T/m/file"
+printf before >&8
+expect_error VolumeInUse detach-volume --volume-id "$V_CLI"
+ec2 detach-volume --volume-id "$V_CLI" --force >/dev/null || fail "detach-volume --force of a mounted volume"
+! mountpoint -q "$T/m" || fail "the mount outlives --force"
+printf ' after' >&8
+exec 8>&-
+ec2 wait volume-available --volume-ids "$V_CLI" || fail "cli1 not available once its last file closed"
+ec2 attach-volume --volume-id "$V_CLI" --instance-id "$IID" --device /dev/sdk >/dev/null || fail "attach cli1 again"
+ec2 wait volume-in-use --volume-ids "$V_CLI" || fail "wait cli1 in-use again"
+mount "$T/dev/maya/$V_CLI" "$T/m" || fail "mount cli1 again"
+[[ $(cat "$T/m/file") == "before after" ]] || fail "cli1's file after a forced detach: $(cat "$T/m/file")"
+umount "$T/m"
+ec2 detach-volume --volume-id "$V_CLI" >/dev/null || fail "detach cli1"
+ec2 wait volume-available --volume-ids "$V_CLI" || fail "wait cli1 available"
+ok "detach-volume --force: an open device and a mounted file system are left to their holders (lazy unmount), released when they close, data intact"
+
 # --- refusals: nothing changes, the daemon keeps serving ---------------------------------------
 before=$(count_volumes)
 key_id=$(awk -F' = ' '/aws_access_key_id/ {print $2}' "$CREDS")
@@ -285,7 +327,18 @@ S=$(ec2 create-snapshot --volume-id "$VJ" --description "first" --tag-specificat
 ec2 wait snapshot-completed --snapshot-ids "$S" || fail "wait snapshot-completed"
 ec2 describe-snapshots --snapshot-ids "$S" --output json | jq -e --arg v "$VJ" '.Snapshots[0] | .VolumeId == $v and .State == "completed" and .VolumeSize == 2 and .Description == "first"' >/dev/null || fail "describe-snapshots"
 [[ $(ec2 describe-snapshots --filters Name=volume-id,Values="$VJ" --query 'length(Snapshots)' --output text) == 1 ]] || fail "snapshot filter volume-id"
-ec2 detach-volume --volume-id "$VJ" >/dev/null || fail "detach jv"
+# --force on jiva: through FUSE the loop device is left to its holder as for local volumes;
+# an iSCSI disk cannot be, and is refused.
+exec 9<"$T/dev/maya/$VJ"
+if [[ $(maya volume inspect jv -o json | jq -r .attach) == fuse ]]; then
+  [[ $(ec2 detach-volume --volume-id "$VJ" --force --query State --output text) == detaching ]] || fail "detach-volume --force of jv"
+  exec 9<&-
+else
+  expect_error VolumeInUse detach-volume --volume-id "$VJ" --force
+  exec 9<&-
+  ec2 detach-volume --volume-id "$VJ" >/dev/null || fail "detach jv"
+fi
+ec2 wait volume-available --volume-ids "$VJ" || fail "jv not available after its detach"
 VC=$(ec2 create-volume --availability-zone maya-1a --snapshot-id "$S" --query VolumeId --output text) || fail "create-volume --snapshot-id"
 ec2 wait volume-available --volume-ids "$VC" || fail "wait clone"
 [[ $(ec2 describe-volumes --volume-ids "$VC" --query 'Volumes[0].SnapshotId' --output text) == "$S" ]] || fail "the clone's SnapshotId"

@@ -23,6 +23,10 @@ struct Calls {
   std::string signature;  // what probe reports after format; "" = blank
   std::map<fs::path, MountEntry> table;
   std::set<std::string> volumes, attached;
+  std::vector<std::string> holders;  // who holds every device
+  bool can_release = false;          // the storage lets a held device go on its last close
+  std::set<std::string> released;    // volumes whose device was set to go on its last close
+  std::vector<fs::path> lazy_unmounts;
 };
 
 class FakeStorage : public StorageDriver {
@@ -54,6 +58,11 @@ class FakeStorage : public StorageDriver {
     if (c_.attached.erase(n)) ++c_.detach;
     return {};
   }
+  Result<void> release_when_closed(const std::string& n) override {
+    if (!c_.can_release) return StorageDriver::release_when_closed(n);
+    c_.released.insert(n);
+    return {};
+  }
 
  private:
   Calls& c_;
@@ -63,7 +72,19 @@ class FakeOs : public OsDriver {
  public:
   explicit FakeOs(Calls& c) : c_(c) {}
   std::string_view name() const override { return "fake"; }
-  Result<std::vector<MountEntry>> mounts() override { return std::vector<MountEntry>{}; }
+  Result<std::vector<MountEntry>> mounts() override {
+    std::vector<MountEntry> all;
+    for (const auto& [target, entry] : c_.table) all.push_back(entry);
+    return all;
+  }
+  Result<std::vector<std::string>> holders(const fs::path&, const fs::path&) override {
+    return c_.holders;
+  }
+  Result<void> unmount_lazily(const fs::path& t) override {
+    c_.lazy_unmounts.push_back(t);
+    c_.table.erase(t);
+    return {};
+  }
   Result<std::optional<MountEntry>> mounted_at(const fs::path& t) override {
     auto it = c_.table.find(t);
     if (it == c_.table.end()) return std::optional<MountEntry>{};
@@ -318,6 +339,43 @@ TEST_F(Refcount, DamagedRecordsStillListAsErrors) {
   EXPECT_EQ((*all)[1].spec.name, "broken");
   EXPECT_EQ((*all)[1].state, "error");
   EXPECT_NE((*all)[1].error.find("damaged"), std::string::npos);
+}
+
+// DetachVolume's Force: never pulls a held device from under its holders. A storage that cannot
+// let it go on the last close refuses, changing nothing; one that can leaves the volume attached
+// (its mounts here unmounted lazily) until the device is released, then detach() finishes.
+TEST_F(Refcount, AForcedDetachWaitsForTheHoldersAndARefusalChangesNothing) {
+  auto free = driver_->attach("v");
+  ASSERT_TRUE(free.has_value()) << free.error().message;
+  auto now = driver_->detach_when_released("v");
+  ASSERT_TRUE(now.has_value()) << now.error().message;
+  EXPECT_TRUE(now->empty()) << "nobody held it: detached at once";
+  EXPECT_EQ(driver_->get("v")->state, "detached");
+
+  ASSERT_TRUE(driver_->attach("v").has_value());
+  calls_.table["/mnt/mine"] = MountEntry{"/dev/fake-v", "/mnt/mine", "ext4", ""};
+  calls_.holders = {"process sleep (pid 42) has it, or a file on it, open"};
+  auto refused = driver_->detach_when_released("v");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("process sleep (pid 42)"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("Nothing was changed"), std::string::npos);
+  EXPECT_TRUE(calls_.lazy_unmounts.empty()) << "a refused Force unmounts nothing";
+  EXPECT_EQ(driver_->get("v")->state, "attached");
+
+  calls_.can_release = true;
+  auto waiting = driver_->detach_when_released("v");
+  ASSERT_TRUE(waiting.has_value()) << waiting.error().message;
+  EXPECT_EQ(*waiting, calls_.holders);
+  EXPECT_TRUE(calls_.released.contains("v"));
+  EXPECT_EQ(calls_.lazy_unmounts, std::vector<fs::path>{"/mnt/mine"});
+  EXPECT_EQ(driver_->get("v")->state, "attached") << "nothing else takes it while it is held";
+  EXPECT_FALSE(driver_->detach("v").has_value()) << "a plain detach waits for the holders too";
+
+  calls_.holders.clear();  // the last holder closed it: the kernel released the device
+  calls_.attached.erase("v");
+  ASSERT_TRUE(driver_->detach("v").has_value());
+  EXPECT_EQ(driver_->get("v")->state, "detached");
 }
 
 }  // namespace

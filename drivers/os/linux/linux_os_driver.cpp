@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -161,6 +162,15 @@ Result<void> LinuxOsDriver::unmount(const fs::path& target) {
   if (!existing->has_value()) return {};
   MAYA_TRY(unmounted, libmount_umount(where));
   log::info("unmounted " + where.string());
+  return {};
+}
+
+Result<void> LinuxOsDriver::unmount_lazily(const fs::path& target) {
+  if (::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) {
+    if (errno == EINVAL) return {};  // not a mount point (any more)
+    return fail_errno("cannot unmount " + target.string() + " lazily");
+  }
+  log::info("unmounted " + target.string() + " lazily (MNT_DETACH)");
   return {};
 }
 

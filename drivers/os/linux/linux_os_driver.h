@@ -31,6 +31,7 @@ class LinuxOsDriver final : public OsDriver, public IscsiInitiator {
   Result<void> mount(const std::filesystem::path& device, const std::filesystem::path& target,
                      const std::string& fstype, const std::string& options) override;
   Result<void> unmount(const std::filesystem::path& target) override;
+  Result<void> unmount_lazily(const std::filesystem::path& target) override;
   Result<void> freeze(const std::filesystem::path& target, bool frozen) override;
   // resize2fs (ext4) or xfs_growfs (xfs), online, bounded by the mkfs timeout; an empty
   // `target` grows an unmounted ext4 (e2fsck -f -p first, as resize2fs requires).

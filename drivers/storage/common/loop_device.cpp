@@ -243,4 +243,22 @@ Result<std::uint64_t> refresh_loop_capacity(const fs::path& device) {
   return bytes;
 }
 
+Result<bool> unbind_loop_device_when_closed(const fs::path& device) {
+  // Without O_EXCL: a mounted device is opened too (the file system holds it exclusively).
+  Fd loop(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
+  if (loop.get() < 0) {
+    if (errno == ENOENT || errno == ENXIO) return true;
+    return fail_errno("cannot open " + device.string());
+  }
+  // The kernel marks the device to be cleared on its last close (and clears it on ours when
+  // nobody else has it open).
+  if (::ioctl(loop.get(), LOOP_CLR_FD, 0) != 0) {
+    if (errno == ENXIO) return true;  // not bound
+    return fail_errno("cannot set " + device.string() + " to be released on its last close");
+  }
+  loop.reset();
+  for (int i = 0; i < 50 && is_bound(device); ++i) std::this_thread::sleep_for(10ms);
+  return !is_bound(device);
+}
+
 }  // namespace maya::drivers::storage

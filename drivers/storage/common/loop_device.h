@@ -48,5 +48,10 @@ Result<void> unbind_loop_device(const std::filesystem::path& device);
 // Makes a bound `device` take its backing file's current size (after the file grew); returns
 // the device's size in bytes.
 Result<std::uint64_t> refresh_loop_capacity(const std::filesystem::path& device);
+// Sets `device` to be unbound by the kernel when its last opener closes it (LO_FLAGS_AUTOCLEAR,
+// as LOOP_CLR_FD does on a device still open): whoever holds it, a file system mounted on it
+// included, keeps reading and writing its backing file until then, so nothing is lost or torn.
+// True when it is unbound already (nobody held it); a device that is not bound is fine.
+Result<bool> unbind_loop_device_when_closed(const std::filesystem::path& device);
 
 }  // namespace maya::drivers::storage

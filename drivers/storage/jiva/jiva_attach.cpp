@@ -112,6 +112,28 @@ Result<void> JivaStorageDriver::detach(const std::string& name) {
   return {};
 }
 
+Result<void> JivaStorageDriver::release_when_closed(const std::string& name) {
+  MAYA_TRY_VOID(validate_volume_name(name));
+  MAYA_TRY(lock, lock_volume(volume_dir(name), name));
+  MAYA_TRY(volume, describe(name));
+  if (volume->attach == "iscsi")
+    return fail("volume " + name + " is attached through iSCSI (" +
+                (volume->device ? volume->device->string() : std::string("no device")) +
+                "): its disk cannot be released while held without pulling it from under its "
+                "holders");
+  // The loop device on the FUSE file: the target keeps serving that file (the volume stays
+  // attached, so it is not stopped) until the kernel drops the device; detach() then withdraws
+  // the FUSE file.
+  MAYA_TRY(bindings, bound_loop_devices());
+  for (const auto& device : devices_backed_by_path(*bindings, fuse_file(name))) {
+    auto released = unbind_loop_device_when_closed(device);
+    if (!released) return fail("cannot release volume " + name, released.error());
+    log::info("jiva volume " + name + ": " + device.string() +
+              (*released ? " released" : " is released when its last holder closes it"));
+  }
+  return {};
+}
+
 std::vector<std::string> JivaStorageDriver::logout_stale_sessions() {
   std::vector<std::string> notes;
   if (options_.iscsi == nullptr || options_.iscsi->unavailable()) return notes;

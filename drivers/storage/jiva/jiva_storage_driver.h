@@ -55,6 +55,9 @@ class JivaStorageDriver final : public StorageDriver,
   Result<void> detach(const std::string& name) override;
   // jiva_resize.cpp
   Result<std::uint64_t> grow(const std::string& name, std::uint64_t size_bytes) override;
+  // The FUSE attachment's loop device only (its file is served by the target, which runs on);
+  // an iSCSI disk is refused.
+  Result<void> release_when_closed(const std::string& name) override;
 
   std::vector<std::string> start_targets() override;
   Result<void> stop_targets() override;

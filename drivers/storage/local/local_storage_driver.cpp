@@ -209,4 +209,17 @@ Result<std::uint64_t> LocalStorageDriver::grow(const std::string& name, std::uin
   return size;
 }
 
+Result<void> LocalStorageDriver::release_when_closed(const std::string& name) {
+  MAYA_TRY_VOID(validate_volume_name(name));
+  MAYA_TRY(lock, lock_volume(volume_dir(name), name));
+  MAYA_TRY(bindings, bound_loop_devices());
+  for (const auto& device : devices_backed_by(*bindings, data_file(name))) {
+    auto released = unbind_loop_device_when_closed(device);
+    if (!released) return fail("cannot release volume " + name, released.error());
+    log::info("local volume " + name + ": " + device.string() +
+              (*released ? " released" : " is released when its last holder closes it"));
+  }
+  return {};
+}
+
 }  // namespace maya::drivers::local

@@ -33,6 +33,7 @@ class LocalStorageDriver final : public StorageDriver, public VolumeGrower {
   Result<void> detach(const std::string& name) override;
   // Grows data.img (allocated for a thick volume) and the loop device bound to it.
   Result<std::uint64_t> grow(const std::string& name, std::uint64_t size_bytes) override;
+  Result<void> release_when_closed(const std::string& name) override;
 
   const std::filesystem::path& store_dir() const { return store_; }
 

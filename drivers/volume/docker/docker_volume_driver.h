@@ -57,6 +57,7 @@ class DockerVolumeDriver final : public VolumeService {
   // host_attach.cpp
   Result<std::filesystem::path> attach(const std::string& name) override;
   Result<void> detach(const std::string& name) override;
+  Result<std::vector<std::string>> detach_when_released(const std::string& name) override;
 
   std::vector<std::string> reconcile() override;
   std::vector<TargetHost*> target_hosts() const override;

@@ -51,6 +51,49 @@ Result<void> DockerVolumeDriver::detach(const std::string& name) {
   return {};
 }
 
+Result<std::vector<std::string>> DockerVolumeDriver::detach_when_released(const std::string& name) {
+  MAYA_TRY_VOID(validate_volume_name(name));
+  auto lock = lock_for(name);
+  std::lock_guard guard(*lock);
+  MAYA_TRY(record, records_.load(name));
+  if (!record->host_attached) return std::vector<std::string>();
+  MAYA_TRY(storage, storage_for(record->spec));
+  std::vector<std::string> held;
+  std::optional<fs::path> device;
+  if (auto stored = (*storage)->inspect(name); stored && stored->device) {
+    device = stored->device;
+    MAYA_TRY(holders, os_->holders(*device, mountpoint(name)));
+    held = std::move(*holders);
+  }
+  if (!held.empty()) {
+    std::string who;
+    for (const std::string& h : held) who += (who.empty() ? "" : "; ") + h;
+    // Refusals first: nothing is unmounted for a device that cannot be released anyway.
+    if (auto released = (*storage)->release_when_closed(name); !released)
+      return fail("volume " + name + " (" + device->string() + ") is held: " + who + ". " +
+                  released.error().message +
+                  ". Nothing was changed; stop them, then detach it "
+                  "again");
+    MAYA_TRY(mounts, os_->mounts());
+    for (const MountEntry& m : *mounts) {
+      if (m.source != device->string()) continue;
+      if (auto gone = os_->unmount_lazily(m.target); !gone)
+        log::warn("volume " + name + ": " + gone.error().message);
+    }
+    if (auto still = (*storage)->inspect(name); !still || still->device) {
+      log::warn("volume " + name + " detached by force: " + device->string() +
+                " stays with its holders until they close it, then the kernel releases it (" + who +
+                ")");
+      return held;
+    }
+  }
+  MAYA_TRY(detached, (*storage)->detach(name));
+  record->host_attached = false;
+  MAYA_TRY(saved, records_.save(*record));
+  log::info("volume " + name + " detached from this host" + (held.empty() ? "" : " by force"));
+  return std::vector<std::string>();
+}
+
 std::string DockerVolumeDriver::reconcile_host_attach(VolumeRecord& record) {
   const std::string& name = record.spec.name;
   if (record.boot_id != boot_id_) {
