@@ -130,10 +130,16 @@ listed=$(docker volume ls --format '{{.Driver}} {{.Name}}')
 pass "$restarts restart(s) during the run"
 
 step "docker volume inspect $VOL shows the plugin's Status while mounted"
-status=$(docker volume inspect "$VOL" | jq -c '.[0].Status')
+# Counts survived the restarts: exactly the long-running container holds the volume, once
+# Docker has sent the Unmount of the container that just exited (it may come after `docker run`
+# returns, so the count is awaited, for at most 30 s).
+for _ in $(seq 1 300); do
+  status=$(docker volume inspect "$VOL" | jq -c '.[0].Status')
+  [[ $(jq '.mount_count' <<<"$status") == 1 ]] && break
+  sleep 0.1
+done
 jq_true 'type == "object" and has("state") and (has("size") or has("size_bytes"))' "$status" ||
   fail "Status lacks state/size: $status"
-# Counts survived the kill: exactly the long-running container holds the volume.
 [[ $(jq '.mount_count' <<<"$status") == 1 ]] || fail "mount_count should be 1 (the sleeper), Status: $status"
 pass "$status"
 
