@@ -10,6 +10,10 @@
 
 namespace maya::drivers {
 
+// The largest volume maya makes or grows: 64 TiB, EBS's largest (io2 Block Express). Beyond it
+// the replicas' region bitmaps alone would take hundreds of MiB.
+inline constexpr std::uint64_t kMaxVolumeBytes = std::uint64_t{64} << 40;
+
 struct VolumeSpec {
   std::string name;
   std::uint64_t size_bytes = 0;

@@ -45,6 +45,9 @@ Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& 
     auto size = parse_size(value);
     if (!size) return fail("option size: " + size.error().message);
     if (*size < 1024 * 1024) return fail("option size=" + value + " is too small (at least 1MiB)");
+    if (*size > kMaxVolumeBytes)
+      return fail("option size=" + value + " is too large (at most " +
+                  format_size(kMaxVolumeBytes) + ")");
     spec.size_bytes = *size;
   } else if (key == "fstype") {
     if (std::find(kFsTypes.begin(), kFsTypes.end(), value) == kFsTypes.end())

@@ -1,6 +1,7 @@
 // What the action handlers share: the volumes as EC2 sees them, their XML, filters, tags and
 // pages.
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include "lib/common/log.h"
@@ -13,8 +14,17 @@ namespace {
 
 constexpr std::uint64_t kGiB = 1ull << 30;
 constexpr std::size_t kMaxTags = 50;
+constexpr std::array<std::string_view, 7> kVolumeTypes = {"standard", "io1", "io2", "gp2",
+                                                          "sc1",      "st1", "gp3"};
 
 }  // namespace
+
+ApiResult<void> check_volume_type(const std::string& type) {
+  if (std::find(kVolumeTypes.begin(), kVolumeTypes.end(), type) == kVolumeTypes.end())
+    return api_fail(errors::invalid_parameter_value(
+        "VolumeType", type, "Use standard, io1, io2, gp2, sc1, st1 or gp3."));
+  return {};
+}
 
 ApiResult<void> save_catalog(Backend& b) {
   if (auto saved = b.catalog.save(); !saved)

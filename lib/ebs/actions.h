@@ -70,14 +70,6 @@ void start_modification(Backend& b, const std::string& id, const std::string& na
                         std::uint64_t bytes);
 // At start: modifications left modifying or optimizing by a stop or crash run again.
 void resume_modifications(Backend& b);
-// actions_modify.cpp
-ApiResult<void> modify_volume(Backend&, const Query&, XmlWriter&);
-ApiResult<void> describe_volumes_modifications(Backend&, const Query&, XmlWriter&);
-// Grows volume `name` (EC2 id `id`) to `bytes` in a worker that moves its modification on.
-void start_modification(Backend& b, const std::string& id, const std::string& name,
-                        std::uint64_t bytes);
-// At start: modifications left modifying or optimizing by a stop or crash run again.
-void resume_modifications(Backend& b);
 // actions_snapshots.cpp
 ApiResult<void> create_snapshot(Backend&, const Query&, XmlWriter&);
 ApiResult<void> describe_snapshots(Backend&, const Query&, XmlWriter&);
@@ -101,6 +93,10 @@ void write_volume_fields(XmlWriter& out, const VolumeView& v, const ApiSettings&
 void write_tag_set(XmlWriter& out, const Tags& tags);
 // Saves the catalog (caller holds catalog_mutex); a failure is an InternalError.
 ApiResult<void> save_catalog(Backend& b);
+
+// VolumeType: one of EC2's names (standard, io1, io2, gp2, sc1, st1, gp3), else
+// InvalidParameterValue.
+ApiResult<void> check_volume_type(const std::string& type);
 
 // EC2 filter values match with * (any run) and ? (any one character).
 bool glob_match(std::string_view pattern, std::string_view text);

@@ -6,7 +6,6 @@
 // modification of each volume; one that a daemon stop or crash interrupted is resumed at start
 // (growing to a size already reached changes nothing).
 #include <algorithm>
-#include <array>
 #include <thread>
 
 #include "lib/common/log.h"
@@ -19,8 +18,6 @@ using namespace std::chrono_literals;
 
 constexpr std::uint64_t kGiB = 1ull << 30;
 constexpr std::int64_t kMaxSizeGiB = 16384;
-constexpr std::array<std::string_view, 7> kVolumeTypes = {"standard", "io1", "io2", "gp2",
-                                                          "sc1",      "st1", "gp3"};
 // How long `optimizing` waits for replicas that were away to catch up before it completes.
 constexpr auto kOptimizeLimit = 1h;
 
@@ -131,9 +128,9 @@ ApiResult<void> modify_volume(Backend& b, const Query& q, XmlWriter& out) {
   auto size = q.integer("Size", 1, kMaxSizeGiB);
   if (!size) return api_fail(size.error());
   const auto type = q.get("VolumeType");
-  if (type && std::find(kVolumeTypes.begin(), kVolumeTypes.end(), *type) == kVolumeTypes.end())
-    return api_fail(errors::invalid_parameter_value(
-        "VolumeType", *type, "Use standard, io1, io2, gp2, sc1, st1 or gp3."));
+  if (type) {
+    if (auto known = check_volume_type(*type); !known) return api_fail(known.error());
+  }
   for (const char* unsupported : {"Iops", "Throughput"}) {
     if (q.has(unsupported))
       return api_fail(errors::invalid_parameter_combination(
@@ -150,16 +147,19 @@ ApiResult<void> modify_volume(Backend& b, const Query& q, XmlWriter& out) {
 
   auto volume = find_volume(b, *id);
   if (!volume) return api_fail(volume.error());
-  const std::uint64_t current_gib = (volume->info->spec.size_bytes + kGiB - 1) / kGiB;
+  // Sizes compare in bytes: a volume made by the CLI may be 1.5 GiB (EC2 shows 2), and grows to 2.
+  const std::uint64_t current = volume->info->spec.size_bytes;
+  const std::uint64_t current_gib = (current + kGiB - 1) / kGiB;
   const std::uint64_t target_gib =
       size->has_value() ? static_cast<std::uint64_t>(**size) : current_gib;
-  if (target_gib < current_gib)
+  const std::uint64_t target = size->has_value() ? target_gib * kGiB : current;
+  if (target < current)
     return api_fail(errors::invalid_parameter_value(
         "Size", std::to_string(target_gib),
-        "New size cannot be smaller than existing size (" + std::to_string(current_gib) +
-            " GiB): maya grows volumes, never shrinks them."));
+        "New size cannot be smaller than existing size (" + std::to_string(current) +
+            " bytes): maya grows volumes, never shrinks them."));
   const std::string target_type = type.value_or(volume->entry.volume_type);
-  if (target_gib == current_gib && target_type == volume->entry.volume_type)
+  if (target == current && target_type == volume->entry.volume_type)
     return api_fail(errors::invalid_parameter_combination(
         "New configuration is the same as the existing one (" + std::to_string(current_gib) +
         " GiB, " + target_type + ")."));
@@ -172,7 +172,7 @@ ApiResult<void> modify_volume(Backend& b, const Query& q, XmlWriter& out) {
   m.original_type = volume->entry.volume_type;
   m.target_type = target_type;
   m.start_time = std::chrono::system_clock::now();
-  const bool grows = target_gib > current_gib;
+  const bool grows = target > current;
   if (!grows) {  // the type alone: a label maya keeps
     m.state = "completed";
     m.progress = 100;
@@ -192,7 +192,7 @@ ApiResult<void> modify_volume(Backend& b, const Query& q, XmlWriter& out) {
   if (grows) {
     log::info("EBS API: ModifyVolume " + volume->entry.name + " (" + *id + ") from " +
               std::to_string(current_gib) + " to " + std::to_string(target_gib) + " GiB");
-    start_modification(b, *id, volume->entry.name, target_gib * kGiB);
+    start_modification(b, *id, volume->entry.name, target);
   }
   auto item = out.scope("volumeModification");
   write_modification(out, *id, m);
@@ -242,6 +242,12 @@ ApiResult<void> describe_volumes_modifications(Backend& b, const Query& q, XmlWr
       }
       if (keep) chosen.emplace_back(id, m);
     }
+  }
+  for (const std::string& id : *ids) {
+    if (std::none_of(chosen.begin(), chosen.end(), [&](const auto& c) { return c.first == id; }) &&
+        filters->empty())
+      return api_fail(ApiError{400, "InvalidVolumeModification.NotFound",
+                               "Modification for volume '" + id + "' does not exist."});
   }
   std::vector<std::string> keys;
   for (const auto& c : chosen) keys.push_back(c.first);

@@ -11,8 +11,6 @@
 namespace maya::ebs {
 namespace {
 
-constexpr std::array<std::string_view, 7> kVolumeTypes = {"standard", "io1", "io2", "gp2",
-                                                          "sc1",      "st1", "gp3"};
 constexpr std::int64_t kMaxSizeGiB = 16384;
 
 // One DescribeVolumes filter against one volume; InvalidParameterValue for an unknown name.
@@ -136,9 +134,7 @@ ApiResult<void> create_volume(Backend& b, const Query& q, XmlWriter& out) {
   const std::string snapshot_id = q.get("SnapshotId").value_or("");
   if (!*size && snapshot_id.empty()) return api_fail(errors::missing_parameter("Size"));
   const std::string type = q.get("VolumeType").value_or("gp2");
-  if (std::find(kVolumeTypes.begin(), kVolumeTypes.end(), type) == kVolumeTypes.end())
-    return api_fail(errors::invalid_parameter_value(
-        "VolumeType", type, "Use standard, io1, io2, gp2, sc1, st1 or gp3."));
+  if (auto known = check_volume_type(type); !known) return api_fail(known.error());
   auto performance = volume_performance(q, type);
   if (!performance) return api_fail(performance.error());
   for (const char* flag : {"Encrypted", "MultiAttachEnabled"}) {

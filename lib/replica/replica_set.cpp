@@ -284,6 +284,14 @@ bool ReplicaSet::retry_full_replicas() {
   std::unique_lock lock(mutex_);
   for (const auto& r : replicas_) {
     if (!due(*r)) continue;
+    // It may have left during a grow of the volume (its store full): its data grows first.
+    if (r->data->size_bytes() < policy_.size_bytes) {
+      if (auto grown = r->data->grow(policy_.size_bytes); !grown) {
+        r->retry_at = now + r->retry_backoff;
+        r->error = "cannot grow to the volume's size: " + grown.error().message;
+        continue;
+      }
+    }
     plan_rebuild(*r);
     r->error.clear();
     log::info("replica " + r->id + " left because its store was full; trying to rebuild it");

@@ -320,6 +320,7 @@ ec2 describe-volumes-modifications --filters Name=modification-state,Values=comp
 cmp <(head -c 4M "$T/dev/maya/$VJ") "$T/pattern" || fail "the data changed with modify-volume"
 expect_error InvalidParameterValue modify-volume --volume-id "$VJ" --size 1
 expect_error InvalidVolume.NotFound modify-volume --volume-id vol-0123456789abcdef0 --size 5
+expect_error InvalidVolumeModification.NotFound describe-volumes-modifications --volume-ids "$V1"
 ok "modify-volume --size 2 while attached: modifying → completed, the device is 2 GiB, data kept; shrink and no-op refused"
 
 S=$(ec2 create-snapshot --volume-id "$VJ" --description "first" --tag-specifications 'ResourceType=snapshot,Tags=[{Key=k,Value=v}]' --query SnapshotId --output text) || fail "create-snapshot"

@@ -74,6 +74,7 @@ else
   grep -q "CAP_SYS_RESOURCE" "$T/err" || fail "resize lx did not say why ext4 did not grow: $(cat "$T/err")"
   unmount_volume lx
   mnt=$(mount_volume lx)
+  dev=$(device_of lx)  # mounted again: maybe another loop device
 fi
 fs_after=$(fs_bytes "$mnt")
 ((fs_after > fs_before * 3)) || fail "the ext4 file system did not grow: $fs_before -> $fs_after bytes"
@@ -91,6 +92,8 @@ grep -q "already 256MiB" <<<"$out" || fail "same size said: $out"
 ok "shrinking is refused; the same size changes nothing"
 
 out=$(maya volume resize lx 1Q 2>&1) && fail "a bad size was accepted: $out"
+out=$(maya volume resize lx 100TiB 2>&1) && fail "100 TiB was accepted: $out"
+grep -q "largest volume is 64TiB" <<<"$out" || fail "100 TiB refused without the limit: $out"
 out=$(maya volume resize nosuch 1GiB 2>&1) && fail "resizing a missing volume succeeded: $out"
 grep -q "nosuch" <<<"$out" || fail "missing volume error does not name it: $out"
 ok "bad size and missing volume get errors"
@@ -145,9 +148,14 @@ else
   ok "jiva ext4 over FUSE: replicas, device, file system and READ CAPACITY grow, target kept"
 
   maya volume create ja --size 32MiB --replicas 1 >/dev/null || fail "create ja"
+  maya volume snapshot create ja small >/dev/null || fail "snapshot ja"
   dev=$(maya volume attach ja) || fail "attach ja"
   out=$(maya volume resize ja 96MiB) || fail "resize attached ja: $out"
   [[ $(blockdev --getsize64 "$dev") -eq $((96 * MiB)) ]] || fail "attached $dev is $(blockdev --getsize64 "$dev") bytes"
   maya volume detach ja >/dev/null || fail "detach ja"
-  ok "jiva attached as a device: the device grows"
+  out=$(maya volume snapshot revert ja small 2>&1) && fail "reverting to a snapshot from before the grow succeeded: $out"
+  grep -q "grew since" <<<"$out" || fail "revert across a grow refused without saying why: $out"
+  maya volume create ja-small --from ja@small >/dev/null || fail "a clone of the smaller snapshot"
+  [[ $(size_of ja-small) -eq $((32 * MiB)) ]] || fail "the clone is $(size_of ja-small) bytes"
+  ok "jiva attached as a device: the device grows; a snapshot from before is cloned, not reverted to"
 fi

@@ -188,6 +188,12 @@ Result<void> LinuxOsDriver::freeze(const fs::path& target, bool frozen) {
   return {};
 }
 
+namespace {
+// A file system check and grow take as long as the file system is large; killing either midway
+// could leave it damaged, so the bound is only against a hang.
+constexpr std::chrono::seconds kGrowTimeout = std::chrono::hours(6);
+}  // namespace
+
 Result<void> LinuxOsDriver::grow_filesystem(const fs::path& device, const fs::path& target,
                                             const std::string& fstype) {
   if (fstype != "ext4" && fstype != "xfs")
@@ -201,7 +207,7 @@ Result<void> LinuxOsDriver::grow_filesystem(const fs::path& device, const fs::pa
   if (target.empty()) {
     // resize2fs wants a file system checked since its last mount; e2fsck -p fixes only what is
     // safe (exit 1: fixed), and refuses the rest.
-    MAYA_TRY(checked, run_command({"e2fsck", "-f", "-p", device.string()}, mkfs_timeout_));
+    MAYA_TRY(checked, run_command({"e2fsck", "-f", "-p", device.string()}, kGrowTimeout));
     if (checked->exit_code != 0 && checked->exit_code != 1)
       return fail("cannot grow the file system on " + device.string() + ": e2fsck -f -p (exit " +
                   std::to_string(checked->exit_code) + ") finds what only a person should fix; " +
@@ -210,7 +216,7 @@ Result<void> LinuxOsDriver::grow_filesystem(const fs::path& device, const fs::pa
   // ext4 grows through its device (online while mounted), xfs through its mount point.
   std::vector<std::string> argv = {"resize2fs", device.string()};
   if (fstype == "xfs") argv = {"xfs_growfs", target.string()};
-  auto grown = run_command_checked(argv, mkfs_timeout_);
+  auto grown = run_command_checked(argv, kGrowTimeout);
   if (grown) return {};
   if (grown.error().message.find("Permission denied") != std::string::npos)
     return fail("the kernel refuses to grow the mounted " + fstype + " file system at " + where +

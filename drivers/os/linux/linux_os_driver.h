@@ -33,8 +33,8 @@ class LinuxOsDriver final : public OsDriver, public IscsiInitiator {
   Result<void> unmount(const std::filesystem::path& target) override;
   Result<void> unmount_lazily(const std::filesystem::path& target) override;
   Result<void> freeze(const std::filesystem::path& target, bool frozen) override;
-  // resize2fs (ext4) or xfs_growfs (xfs), online, bounded by the mkfs timeout; an empty
-  // `target` grows an unmounted ext4 (e2fsck -f -p first, as resize2fs requires).
+  // resize2fs (ext4) or xfs_growfs (xfs), online; an empty `target` grows an unmounted ext4
+  // (e2fsck -f -p first, as resize2fs requires). Bounded only against a hang (hours).
   Result<void> grow_filesystem(const std::filesystem::path& device,
                                const std::filesystem::path& target,
                                const std::string& fstype) override;

@@ -118,31 +118,37 @@ Result<Fd> lock_volume(const fs::path& dir, const std::string& name) {
 namespace {
 
 // Sizes the open data file `fd` from `from` to `size` bytes: sparse, or allocated when not thin.
+// A failure leaves the file at `from` bytes (blocks allocated for it are given back).
 Result<void> size_data_file(int fd, const fs::path& file, std::uint64_t from, std::uint64_t size,
                             bool thin, const std::string& name, const fs::path& store) {
   const std::string bytes = std::to_string(size) + " bytes";
+  auto undo = [&](std::unexpected<Error> error) {
+    (void)::ftruncate(fd, static_cast<off_t>(from));
+    return error;
+  };
   if (!thin) {
-    // Allocating first grows the file too, so that running out of space changes nothing.
+    // Allocated beyond the end first, so that running out of space leaves the size alone.
     int rc;
     do {
-      rc = ::fallocate(fd, 0, static_cast<off_t>(from), static_cast<off_t>(size - from));
+      rc = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from),
+                       static_cast<off_t>(size - from));
     } while (rc != 0 && errno == EINTR);
     if (rc != 0 && errno == ENOSPC) {
-      return fail("not enough free space in " + store.string() + " for the " + bytes +
-                  " of thick volume " + name);
+      return undo(fail("not enough free space in " + store.string() + " for the " + bytes +
+                       " of thick volume " + name));
     }
     if (rc != 0 && errno == EOPNOTSUPP) {
-      return fail("the file system holding " + store.string() +
-                  " cannot preallocate thick volume " + name + "; create it thin");
+      return undo(fail("the file system holding " + store.string() +
+                       " cannot preallocate thick volume " + name + "; create it thin"));
     }
-    if (rc != 0 && errno != EFBIG) return fail_errno("cannot allocate " + file.string());
+    if (rc != 0 && errno != EFBIG) return undo(fail_errno("cannot allocate " + file.string()));
   }
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
     if (errno == EFBIG || errno == EINVAL) {
-      return fail("volume " + name + " cannot be " + bytes + ": the file system holding " +
-                  store.string() + " does not allow files that large");
+      return undo(fail("volume " + name + " cannot be " + bytes + ": the file system holding " +
+                       store.string() + " does not allow files that large"));
     }
-    return fail_errno("cannot size " + file.string() + " to " + bytes);
+    return undo(fail_errno("cannot size " + file.string() + " to " + bytes));
   }
   if (::fsync(fd) != 0) return fail_errno("cannot sync " + file.string());
   return {};

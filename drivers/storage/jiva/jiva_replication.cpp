@@ -262,8 +262,17 @@ Result<void> JivaStorageDriver::revert_snapshot(const std::string& volume,
   if (auto ok = validate_volume_name(snapshot); !ok)
     return fail("invalid snapshot name: " + ok.error().message);
   std::error_code ec;
-  if (!fs::exists(snapshots_dir(volume_dir(volume)) / (snapshot + ".json"), ec))
-    return fail("volume " + volume + " has no snapshot " + snapshot);
+  const fs::path json_file = snapshots_dir(volume_dir(volume)) / (snapshot + ".json");
+  if (!fs::exists(json_file, ec)) return fail("volume " + volume + " has no snapshot " + snapshot);
+  // A snapshot taken before the volume grew would leave the new range as it is now (a reflink
+  // replaces only the snapshot's length): that volume is cloned from it instead.
+  MAYA_TRY(info, read_snapshot_info(json_file));
+  MAYA_TRY(m, maya::jiva::read_manifest(volume_dir(volume)));
+  if (info->size_bytes != 0 && info->size_bytes != m->size_bytes)
+    return fail("snapshot " + snapshot + " is of volume " + volume + " at " +
+                std::to_string(info->size_bytes) + " bytes; it is " +
+                std::to_string(m->size_bytes) + " bytes now (it grew since). Make a volume of " +
+                "the snapshot instead: maya volume create NEW --from " + volume + "@" + snapshot);
   MAYA_TRY_VOID(target(volume).revert_snapshot(snapshot, 3600s));
   log::info("volume " + volume + ": reverted to snapshot " + snapshot);
   return {};

@@ -69,8 +69,18 @@ Result<std::uint64_t> JivaStorageDriver::grow(const std::string& name, std::uint
   // The same size again still brings a target and device that lag behind up to it.
   if (supervisor_->status(name).pid != 0) {
     if (auto grown = target(name).resize(std::chrono::minutes(10)); !grown) {
-      if (size != before.size_bytes) (void)maya::jiva::write_manifest(dir, before);
-      return fail("volume " + name + " was not grown", grown.error());
+      // jiva.json goes back only when the target is known to serve the old size still (it
+      // refused: a rebuild running). Replicas that may have grown need jiva.json's new size to
+      // open; a target that grew partly, or died meanwhile, finishes the grow when it starts.
+      auto now = target(name).status(std::chrono::seconds(5));
+      if (size != before.size_bytes && now && now->size_bytes == before.size_bytes) {
+        (void)maya::jiva::write_manifest(dir, before);
+        return fail("volume " + name + " was not grown", grown.error());
+      }
+      return fail("volume " + name + " is growing to " + std::to_string(size) +
+                      " bytes but its target did not finish; it finishes when the target "
+                      "restarts, or run the resize again",
+                  grown.error());
     }
   }
   MAYA_TRY(bindings, storage::bound_loop_devices());

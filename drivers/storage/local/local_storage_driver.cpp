@@ -185,7 +185,13 @@ Result<std::uint64_t> LocalStorageDriver::grow(const std::string& name, std::uin
   if (size < volume->size_bytes)
     return fail("volume " + name + " is " + std::to_string(volume->size_bytes) +
                 " bytes; it cannot shrink to " + std::to_string(size));
-  if (size == volume->size_bytes) return size;
+  if (size == volume->size_bytes) {
+    // Nothing to grow; a device that did not follow (a crash before LOOP_SET_CAPACITY) does now.
+    if (volume->device) {
+      MAYA_TRY(bytes, refresh_loop_capacity(*volume->device));
+    }
+    return size;
+  }
 
   // volume.json says whether the new range is allocated too; data.img's size is the volume's.
   auto meta = read_json_file(JsonFile{dir / "volume.json", "volume description"});

@@ -121,7 +121,7 @@ bool DockerVolumeDriver::is_mounted(const std::string& name) {
   return entry && entry->has_value();
 }
 
-Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec, bool grow_filesystem) {
+Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec, bool* grow_filesystem) {
   MAYA_TRY(storage, storage_for(spec));
   MAYA_TRY(device, (*storage)->attach(spec.name));
   auto undo_attach = [&](const Error& why) {
@@ -147,17 +147,27 @@ Result<fs::path> DockerVolumeDriver::bring_up(const VolumeSpec& spec, bool grow_
   }
 
   fs::path target = mountpoint(spec.name);
-  if (grow_filesystem && !fresh && fstype == "ext4") {
+  const bool grow = grow_filesystem != nullptr && *grow_filesystem;
+  if (grow && fresh) *grow_filesystem = false;  // made at the device's size
+  if (grow && !fresh && fstype == "ext4") {
     if (auto grown = os_->grow_filesystem(*device, {}, fstype); !grown)
-      log::warn("volume " + spec.name + ": " + grown.error().message);
+      return undo_attach(
+          Error{"its ext4 file system must grow with the volume before it is "
+                "mounted, and cannot: " +
+                grown.error().message});
+    *grow_filesystem = false;
   }
   if (auto made = make_dirs(target, 0755); !made) return undo_attach(made.error());
   if (auto mounted = os_->mount(*device, target, fstype, spec.mount_options); !mounted)
     return undo_attach(mounted.error());
-  if (grow_filesystem && !fresh && fstype == "xfs") {
-    if (auto grown = os_->grow_filesystem(*device, target, fstype); !grown)
-      log::warn("volume " + spec.name + ": " + grown.error().message);
+  if (grow && !fresh && fstype == "xfs") {
+    if (auto grown = os_->grow_filesystem(*device, target, fstype); grown)
+      *grow_filesystem = false;
+    else
+      log::warn("volume " + spec.name + ": " + grown.error().message +
+                " (tried again at its next mount)");
   }
+  if (grow && !fresh && fstype != "ext4" && fstype != "xfs") *grow_filesystem = false;
   if (fresh && fstype == "ext4" && !settings().keep_lost_found) {
     // An empty root: initdb and mysqld --initialize refuse a directory that holds lost+found.
     // rmdir removes it only while empty; e2fsck makes it again when it needs it.
@@ -325,9 +335,8 @@ Result<fs::path> DockerVolumeDriver::mount(const std::string& name, const std::s
                 name + ", or DetachVolume)");
   bool brought_up = false;
   if (record->references() == 0 || !is_mounted(name)) {
-    MAYA_TRY(up, bring_up(record->spec, record->grow_filesystem));
+    MAYA_TRY(up, bring_up(record->spec, &record->grow_filesystem));
     brought_up = true;
-    record->grow_filesystem = false;
   }
   // The mount is made before the count is saved: a crash in between leaves a mount with no
   // reference, which reconcile releases, and Docker saw the Mount fail. Never the reverse.
@@ -468,9 +477,9 @@ std::vector<std::string> DockerVolumeDriver::reconcile() {
     }
     bool mounted = is_mounted(name);
     if (record.references() > 0 && !mounted) {
-      auto up = bring_up(record.spec, record.grow_filesystem);
-      if (up && record.grow_filesystem) {
-        record.grow_filesystem = false;
+      const bool was_pending = record.grow_filesystem;
+      auto up = bring_up(record.spec, &record.grow_filesystem);
+      if (up && was_pending && !record.grow_filesystem) {
         if (auto saved = records_.save(record); !saved) notes.push_back(saved.error().message);
       }
       notes.push_back(up ? "volume " + name + ": mounted again for its " +

@@ -83,9 +83,10 @@ class DockerVolumeDriver final : public VolumeService {
   std::filesystem::path mountpoint(const std::string& name) const;
   bool is_mounted(const std::string& name);
   // Attach, format if blank, mount, set the root's owner. Undoes its own steps on failure.
-  // `grow_filesystem`: first grow the file system to fill the device (after a resize that could
-  // not grow it while mounted); a failure there is logged, and the mount goes on.
-  Result<std::filesystem::path> bring_up(const VolumeSpec& spec, bool grow_filesystem = false);
+  // With `grow_filesystem` (a record's flag, after a resize), the file system first grows to
+  // fill the device and the flag is cleared once it has: an ext4 that cannot grow offline is
+  // not mounted (it may need a person's e2fsck); an xfs that cannot grow is mounted, flag kept.
+  Result<std::filesystem::path> bring_up(const VolumeSpec& spec, bool* grow_filesystem = nullptr);
   // Unmount and detach.
   Result<void> bring_down(const VolumeSpec& spec);
   // Fails, naming them and saying `remedy`, when anyone but our own mount holds the volume's

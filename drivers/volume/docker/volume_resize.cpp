@@ -6,6 +6,7 @@
 #include "drivers/volume/docker/docker_volume_driver.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
+#include "lib/common/size.h"
 
 namespace maya::drivers::docker {
 
@@ -19,6 +20,9 @@ Result<ResizeInfo> DockerVolumeDriver::resize(const std::string& name, std::uint
   if (grower == nullptr)
     return fail("volume " + name + " uses the " + std::string((*storage)->name()) +
                 " driver, which cannot grow volumes");
+  if (size_bytes > kMaxVolumeBytes)
+    return fail("volume " + name + " cannot grow to " + std::to_string(size_bytes) +
+                " bytes: the largest volume is " + format_size(kMaxVolumeBytes));
   ResizeInfo info;
   info.previous_bytes = record->spec.size_bytes;
   if (size_bytes < record->spec.size_bytes)
