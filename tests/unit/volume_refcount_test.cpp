@@ -1,6 +1,5 @@
-// Reference counting of the Docker-semantics volume driver over fake storage and OS drivers:
-// the fakes count calls and inject the faults (a failing mount, a foreign signature) that a
-// real loop device cannot be made to produce on demand. The real drivers run in tests/drivers.
+// Reference counting of the Docker-semantics volume driver over fake storage and OS drivers
+// (fake_drivers.h). The real drivers run in tests/drivers.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,137 +9,13 @@
 #include "drivers/volume/docker/docker_volume_driver.h"
 #include "lib/common/files.h"
 #include "plugin/docker/docker_plugin.h"
+#include "tests/unit/fake_drivers.h"
 
 namespace maya::drivers::docker {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Calls {
-  int attach = 0, detach = 0, mount = 0, unmount = 0, format = 0;
-  std::vector<bool> freezes;  // what freeze was asked, in order
-  bool fail_mount = false;
-  std::string signature;  // what probe reports after format; "" = blank
-  std::map<fs::path, MountEntry> table;
-  std::set<std::string> volumes, attached;
-  std::vector<std::string> holders;  // who holds every device
-  bool can_release = false;          // the storage lets a held device go on its last close
-  std::set<std::string> released;    // volumes whose device was set to go on its last close
-  std::vector<fs::path> lazy_unmounts;
-};
-
-class FakeStorage : public StorageDriver {
- public:
-  explicit FakeStorage(Calls& c) : c_(c) {}
-  std::string_view name() const override { return "fake"; }
-  Result<StorageVolume> create(const VolumeSpec& s) override {
-    c_.volumes.insert(s.name);
-    return StorageVolume{s.name, s.size_bytes};
-  }
-  Result<void> remove(const std::string& n) override {
-    if (c_.attached.contains(n)) return fail("attached");
-    c_.volumes.erase(n);
-    return {};
-  }
-  Result<StorageVolume> inspect(const std::string& n) override {
-    if (!c_.volumes.contains(n)) return fail("no storage for " + n);
-    StorageVolume v{n, 1};
-    if (c_.attached.contains(n)) v.device = "/dev/fake-" + n;
-    return v;
-  }
-  Result<std::vector<StorageVolume>> list() override { return std::vector<StorageVolume>{}; }
-  Result<fs::path> attach(const std::string& n) override {
-    ++c_.attach;
-    c_.attached.insert(n);
-    return fs::path("/dev/fake-" + n);
-  }
-  Result<void> detach(const std::string& n) override {
-    if (c_.attached.erase(n)) ++c_.detach;
-    return {};
-  }
-  Result<void> release_when_closed(const std::string& n) override {
-    if (!c_.can_release) return StorageDriver::release_when_closed(n);
-    c_.released.insert(n);
-    return {};
-  }
-
- private:
-  Calls& c_;
-};
-
-class FakeOs : public OsDriver {
- public:
-  explicit FakeOs(Calls& c) : c_(c) {}
-  std::string_view name() const override { return "fake"; }
-  Result<std::vector<MountEntry>> mounts() override {
-    std::vector<MountEntry> all;
-    for (const auto& [target, entry] : c_.table) all.push_back(entry);
-    return all;
-  }
-  Result<std::vector<std::string>> holders(const fs::path&, const fs::path&) override {
-    return c_.holders;
-  }
-  Result<void> unmount_lazily(const fs::path& t) override {
-    c_.lazy_unmounts.push_back(t);
-    c_.table.erase(t);
-    return {};
-  }
-  Result<std::optional<MountEntry>> mounted_at(const fs::path& t) override {
-    auto it = c_.table.find(t);
-    if (it == c_.table.end()) return std::optional<MountEntry>{};
-    return std::optional<MountEntry>{it->second};
-  }
-  Result<std::optional<std::string>> probe(const fs::path&) override {
-    if (c_.signature.empty()) return std::optional<std::string>{};
-    return std::optional<std::string>{c_.signature};
-  }
-  Result<void> format(const fs::path&, const std::string& type) override {
-    ++c_.format;
-    c_.signature = type;
-    return {};
-  }
-  Result<void> mount(const fs::path& d, const fs::path& t, const std::string& type,
-                     const std::string& o) override {
-    ++c_.mount;
-    if (c_.fail_mount) return fail("injected mount failure");
-    c_.table[t] = MountEntry{d.string(), t, type, o};
-    return {};
-  }
-  Result<void> unmount(const fs::path& t) override {
-    if (c_.table.erase(t)) ++c_.unmount;
-    return {};
-  }
-  Result<void> freeze(const fs::path&, bool frozen) override {
-    c_.freezes.push_back(frozen);
-    return {};
-  }
-
- private:
-  Calls& c_;
-};
-
-// The fake storage with snapshots: the quiesce it is given is called around the point in time.
-class FakeSnapshotStorage : public FakeStorage, public SnapshotManager {
- public:
-  using FakeStorage::FakeStorage;
-  Result<SnapshotInfo> create_snapshot(const std::string&, const std::string& snapshot,
-                                       const Quiesce& quiesce) override {
-    if (quiesce) MAYA_TRY_VOID(quiesce(true));
-    if (quiesce) MAYA_TRY_VOID(quiesce(false));
-    return SnapshotInfo{.name = snapshot};
-  }
-  Result<std::vector<SnapshotInfo>> list_snapshots(const std::string&) override {
-    return std::vector<SnapshotInfo>{};
-  }
-  Result<void> delete_snapshot(const std::string&, const std::string&) override { return {}; }
-  Result<void> revert_snapshot(const std::string&, const std::string&) override { return {}; }
-  Result<std::vector<KeptSnapshot>> kept_snapshots() override {
-    return std::vector<KeptSnapshot>{};
-  }
-  Result<void> delete_kept_snapshot(const std::string&, const std::string&) override {
-    return fail("none kept");
-  }
-};
+using namespace fakes;
 
 class Refcount : public ::testing::Test {
  protected:
