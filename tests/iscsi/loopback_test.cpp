@@ -44,19 +44,6 @@ class Loopback : public ::testing::Test {
   std::unique_ptr<iscsi_target::Target> target_;
 };
 
-std::array<std::uint8_t, 10> rw10(std::uint8_t op, std::uint32_t lba, std::uint16_t blocks) {
-  return {op,
-          0,
-          static_cast<std::uint8_t>(lba >> 24),
-          static_cast<std::uint8_t>(lba >> 16),
-          static_cast<std::uint8_t>(lba >> 8),
-          static_cast<std::uint8_t>(lba),
-          0,
-          static_cast<std::uint8_t>(blocks >> 8),
-          static_cast<std::uint8_t>(blocks),
-          0};
-}
-
 TEST_F(Loopback, LoginReadCapacityWriteReadNopLogout) {
   auto c = connect_and_login();
   EXPECT_NE(c.tsih(), 0);

@@ -89,4 +89,18 @@ class MiniInitiator {
   std::uint16_t tsih_ = 0;
 };
 
+// The CDB of READ(10) (op 0x28) or WRITE(10) (op 0x2a).
+inline std::array<std::uint8_t, 10> rw10(std::uint8_t op, std::uint32_t lba, std::uint16_t blocks) {
+  return {op,
+          0,
+          static_cast<std::uint8_t>(lba >> 24),
+          static_cast<std::uint8_t>(lba >> 16),
+          static_cast<std::uint8_t>(lba >> 8),
+          static_cast<std::uint8_t>(lba),
+          0,
+          static_cast<std::uint8_t>(blocks >> 8),
+          static_cast<std::uint8_t>(blocks),
+          0};
+}
+
 }  // namespace maya::iscsi::testing

@@ -41,19 +41,6 @@ class ScsiLoopback : public ::testing::Test {
   std::unique_ptr<iscsi_target::Target> target_;
 };
 
-std::array<std::uint8_t, 10> rw10(std::uint8_t op, std::uint32_t lba, std::uint16_t blocks) {
-  return {op,
-          0,
-          static_cast<std::uint8_t>(lba >> 24),
-          static_cast<std::uint8_t>(lba >> 16),
-          static_cast<std::uint8_t>(lba >> 8),
-          static_cast<std::uint8_t>(lba),
-          0,
-          static_cast<std::uint8_t>(blocks >> 8),
-          static_cast<std::uint8_t>(blocks),
-          0};
-}
-
 TEST_F(ScsiLoopback, ResidualsAndSense) {
   auto c = connect_and_login();
   // A new I_T nexus first hears the power-on unit attention.

@@ -67,7 +67,8 @@ TEST_F(Resize, AMountedFileSystemGrowsOnlineOrAtItsNextMountAndNeverMountsUngrow
   // The grow before the next mount fails too: no mount of a file system that must grow first.
   auto refused = driver_->mount("v", "c2");
   ASSERT_FALSE(refused.has_value());
-  EXPECT_NE(refused.error().message.find("must grow"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("must grow"), std::string::npos)
+      << refused.error().message;
   EXPECT_EQ(driver_->get("v")->mount_count(), 0u);
 
   calls_.grow_fs_error.clear();
