@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mapfile -t sources < <(git ls-files '*.cpp' '*.h')
-mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
+mapfile -t sources < <(git ls-files --cached --others --exclude-standard '*.cpp' '*.h')
+mapfile -t scripts < <(git ls-files --cached --others --exclude-standard '*.sh' .ci/run)
 status=0
 
 if [[ ${1:-} == --fix ]]; then
