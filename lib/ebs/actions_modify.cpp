@@ -10,6 +10,7 @@
 
 #include "lib/common/log.h"
 #include "lib/ebs/actions.h"
+#include "lib/ebs/volume_performance.h"
 
 namespace maya::ebs {
 namespace {
@@ -27,15 +28,26 @@ ApiError incorrect_modification_state(const std::string& id) {
       "Volume " + id + " is already being modified; wait until its modification completes."};
 }
 
+// The volume takes what a modification set (its size is the volume service's).
+void apply(VolumeEntry& e, const Modification& m) {
+  e.volume_type = m.target_type;
+  e.iops = m.target_iops;
+  e.throughput = m.target_throughput;
+}
+
 void write_modification(XmlWriter& out, const std::string& id, const Modification& m) {
   out.text("volumeId", id);
   out.text("modificationState", m.state);
   if (!m.status_message.empty()) out.text("statusMessage", m.status_message);
   out.number("targetSize", static_cast<std::int64_t>(m.target_size_gib));
   out.text("targetVolumeType", m.target_type);
+  if (m.target_iops != 0) out.number("targetIops", m.target_iops);
+  if (m.target_throughput != 0) out.number("targetThroughput", m.target_throughput);
   out.boolean("targetMultiAttachEnabled", false);
   out.number("originalSize", static_cast<std::int64_t>(m.original_size_gib));
   out.text("originalVolumeType", m.original_type);
+  if (m.original_iops != 0) out.number("originalIops", m.original_iops);
+  if (m.original_throughput != 0) out.number("originalThroughput", m.original_throughput);
   out.boolean("originalMultiAttachEnabled", false);
   out.number("progress", m.progress);
   out.timestamp("startTime", m.start_time);
@@ -54,7 +66,7 @@ void advance(Backend& b, const std::string& id, const std::string& state, unsign
   m.progress = progress;
   m.status_message = message;
   if (state == "completed" || state == "failed") m.end_time = std::chrono::system_clock::now();
-  if (state == "completed") e->volume_type = m.target_type;
+  if (state == "completed") apply(*e, m);
   if (auto saved = b.catalog.save(); !saved)
     log::error("EBS API: cannot save the catalog: " + saved.error().message);
 }
@@ -119,65 +131,100 @@ void resume_modifications(Backend& b) {
   }
 }
 
-ApiResult<void> modify_volume(Backend& b, const Query& q, XmlWriter& out) {
-  if (auto unknown = q.check_known(
-          {"VolumeId", "Size", "VolumeType", "Iops", "Throughput", "MultiAttachEnabled"}))
-    return api_fail(*unknown);
-  auto id = q.require("VolumeId");
-  if (!id) return api_fail(id.error());
+namespace {
+
+// What a ModifyVolume asks of a volume, checked against what it is now.
+struct Plan {
+  Modification m;
+  std::uint64_t from_bytes = 0, to_bytes = 0;
+};
+
+// Iops and Throughput as they become: the new type's (its defaults where not given; io1/io2
+// need Iops), or, for the same type, what is given over what the volume has.
+ApiResult<VolumePerformance> target_performance(const Query& q, const VolumeEntry& e,
+                                                const std::string& target_type) {
+  const VolumePerformance now{e.iops, e.throughput};
+  const bool type_changes = target_type != e.volume_type;
+  if (!type_changes && !q.has("Iops") && !q.has("Throughput")) return now;
+  Query asked = q;
+  if (!type_changes) {
+    if (!asked.has("Iops") && now.iops != 0) asked.params["Iops"] = std::to_string(now.iops);
+    if (!asked.has("Throughput") && now.throughput != 0)
+      asked.params["Throughput"] = std::to_string(now.throughput);
+  }
+  return volume_performance(asked, target_type);
+}
+
+ApiResult<Plan> plan_modification(const Query& q, const VolumeView& v) {
   auto size = q.integer("Size", 1, kMaxSizeGiB);
   if (!size) return api_fail(size.error());
   const auto type = q.get("VolumeType");
   if (type) {
     if (auto known = check_volume_type(*type); !known) return api_fail(known.error());
   }
-  for (const char* unsupported : {"Iops", "Throughput"}) {
-    if (q.has(unsupported))
-      return api_fail(errors::invalid_parameter_combination(
-          std::string(unsupported) +
-          " cannot be modified on maya: ModifyVolume changes Size and "
-          "VolumeType"));
-  }
   auto multi = q.boolean("MultiAttachEnabled");
   if (!multi) return api_fail(multi.error());
   if (multi->value_or(false))
     return api_fail(
         errors::invalid_parameter_value("MultiAttachEnabled", "true", "maya does not offer it."));
-  if (!*size && !type) return api_fail(errors::missing_parameter("Size"));  // nothing to modify
+  if (!*size && !type && !q.has("Iops") && !q.has("Throughput"))
+    return api_fail(errors::missing_parameter("Size"));  // nothing to modify
 
-  auto volume = find_volume(b, *id);
-  if (!volume) return api_fail(volume.error());
+  Plan p;
   // Sizes compare in bytes: a volume made by the CLI may be 1.5 GiB (EC2 shows 2), and grows to 2.
-  const std::uint64_t current = volume->info->spec.size_bytes;
-  const std::uint64_t current_gib = (current + kGiB - 1) / kGiB;
+  p.from_bytes = v.info->spec.size_bytes;
+  const std::uint64_t current_gib = (p.from_bytes + kGiB - 1) / kGiB;
   const std::uint64_t target_gib =
       size->has_value() ? static_cast<std::uint64_t>(**size) : current_gib;
-  const std::uint64_t target = size->has_value() ? target_gib * kGiB : current;
-  if (target < current)
+  p.to_bytes = size->has_value() ? target_gib * kGiB : p.from_bytes;
+  if (p.to_bytes < p.from_bytes)
     return api_fail(errors::invalid_parameter_value(
         "Size", std::to_string(target_gib),
-        "New size cannot be smaller than existing size (" + std::to_string(current) +
+        "New size cannot be smaller than existing size (" + std::to_string(p.from_bytes) +
             " bytes): maya grows volumes, never shrinks them."));
-  const std::string target_type = type.value_or(volume->entry.volume_type);
-  if (target == current && target_type == volume->entry.volume_type)
+  const VolumeEntry& e = v.entry;
+  const std::string target_type = type.value_or(e.volume_type);
+  auto performance = target_performance(q, e, target_type);
+  if (!performance) return api_fail(performance.error());
+  if (p.to_bytes == p.from_bytes && target_type == e.volume_type && performance->iops == e.iops &&
+      performance->throughput == e.throughput)
     return api_fail(errors::invalid_parameter_combination(
         "New configuration is the same as the existing one (" + std::to_string(current_gib) +
         " GiB, " + target_type + ")."));
-  if (b.volumes == nullptr) return api_fail(errors::incorrect_state("this host keeps no volumes"));
-
-  Modification m;
+  Modification& m = p.m;
   m.state = "modifying";
   m.original_size_gib = current_gib;
   m.target_size_gib = target_gib;
-  m.original_type = volume->entry.volume_type;
+  m.original_type = e.volume_type;
   m.target_type = target_type;
+  m.original_iops = e.iops;
+  m.target_iops = performance->iops;
+  m.original_throughput = e.throughput;
+  m.target_throughput = performance->throughput;
   m.start_time = std::chrono::system_clock::now();
-  const bool grows = target > current;
-  if (!grows) {  // the type alone: a label maya keeps
+  if (p.to_bytes == p.from_bytes) {  // type and performance alone: labels maya keeps
     m.state = "completed";
     m.progress = 100;
     m.end_time = m.start_time;
   }
+  return p;
+}
+
+}  // namespace
+
+ApiResult<void> modify_volume(Backend& b, const Query& q, XmlWriter& out) {
+  if (auto unknown = q.check_known(
+          {"VolumeId", "Size", "VolumeType", "Iops", "Throughput", "MultiAttachEnabled"}))
+    return api_fail(*unknown);
+  auto id = q.require("VolumeId");
+  if (!id) return api_fail(id.error());
+  auto volume = find_volume(b, *id);
+  if (!volume) return api_fail(volume.error());
+  auto plan = plan_modification(q, *volume);
+  if (!plan) return api_fail(plan.error());
+  if (b.volumes == nullptr) return api_fail(errors::incorrect_state("this host keeps no volumes"));
+  const Modification& m = plan->m;
+  const bool grows = plan->to_bytes > plan->from_bytes;
   {
     std::lock_guard lock(b.catalog_mutex);
     VolumeEntry* e = b.catalog.volume_by_id(*id);
@@ -186,13 +233,14 @@ ApiResult<void> modify_volume(Backend& b, const Query& q, XmlWriter& out) {
         (e->modification->state == "modifying" || e->modification->state == "optimizing"))
       return api_fail(incorrect_modification_state(*id));
     e->modification = m;
-    if (!grows) e->volume_type = target_type;
+    if (!grows) apply(*e, m);
     if (auto saved = save_catalog(b); !saved) return api_fail(saved.error());
   }
   if (grows) {
     log::info("EBS API: ModifyVolume " + volume->entry.name + " (" + *id + ") from " +
-              std::to_string(current_gib) + " to " + std::to_string(target_gib) + " GiB");
-    start_modification(b, *id, volume->entry.name, target);
+              std::to_string(m.original_size_gib) + " to " + std::to_string(m.target_size_gib) +
+              " GiB");
+    start_modification(b, *id, volume->entry.name, plan->to_bytes);
   }
   auto item = out.scope("volumeModification");
   write_modification(out, *id, m);

@@ -49,6 +49,10 @@ json volume_json(const VolumeEntry& v) {
                          {"target_size_gib", m->target_size_gib},
                          {"original_type", m->original_type},
                          {"target_type", m->target_type},
+                         {"original_iops", m->original_iops},
+                         {"target_iops", m->target_iops},
+                         {"original_throughput", m->original_throughput},
+                         {"target_throughput", m->target_throughput},
                          {"progress", m->progress},
                          {"start_time_ms", to_ms(m->start_time)},
                          {"end_time_ms", to_ms(m->end_time)}};
@@ -64,6 +68,10 @@ Modification modification_from(const json& j) {
   m.target_size_gib = j.value("target_size_gib", std::uint64_t{0});
   m.original_type = j.value("original_type", "");
   m.target_type = j.value("target_type", "");
+  m.original_iops = j.value("original_iops", std::int64_t{0});
+  m.target_iops = j.value("target_iops", std::int64_t{0});
+  m.original_throughput = j.value("original_throughput", std::int64_t{0});
+  m.target_throughput = j.value("target_throughput", std::int64_t{0});
   m.progress = j.value("progress", 0u);
   m.start_time = from_ms(j.value("start_time_ms", std::int64_t{0}));
   m.end_time = from_ms(j.value("end_time_ms", std::int64_t{0}));

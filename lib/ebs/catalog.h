@@ -30,6 +30,8 @@ struct Modification {
   std::string status_message;
   std::uint64_t original_size_gib = 0, target_size_gib = 0;
   std::string original_type, target_type;
+  std::int64_t original_iops = 0, target_iops = 0;  // 0: none
+  std::int64_t original_throughput = 0, target_throughput = 0;
   unsigned progress = 0;  // percent
   TimePoint start_time{}, end_time{};
 };

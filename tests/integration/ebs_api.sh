@@ -321,7 +321,14 @@ cmp <(head -c 4M "$T/dev/maya/$VJ") "$T/pattern" || fail "the data changed with 
 expect_error InvalidParameterValue modify-volume --volume-id "$VJ" --size 1
 expect_error InvalidVolume.NotFound modify-volume --volume-id vol-0123456789abcdef0 --size 5
 expect_error InvalidVolumeModification.NotFound describe-volumes-modifications --volume-ids "$V1"
-ok "modify-volume --size 2 while attached: modifying → completed, the device is 2 GiB, data kept; shrink and no-op refused"
+# The type and its performance alone: recorded at once (gp3's defaults, then Iops given).
+expect_error MissingParameter modify-volume --volume-id "$VJ" --volume-type io1
+[[ $(ec2 modify-volume --volume-id "$VJ" --volume-type gp3 --query VolumeModification.ModificationState --output text) == completed ]] || fail "modify-volume --volume-type gp3"
+ec2 describe-volumes --volume-ids "$VJ" --output json | jq -e '.Volumes[0] | .VolumeType == "gp3" and .Iops == 3000 and .Throughput == 125' >/dev/null || fail "gp3's defaults after modify-volume"
+ec2 modify-volume --volume-id "$VJ" --iops 4000 --output json | jq -e '.VolumeModification | .OriginalIops == 3000 and .TargetIops == 4000 and .TargetThroughput == 125' >/dev/null || fail "modify-volume --iops 4000"
+[[ $(ec2 describe-volumes --volume-ids "$VJ" --query 'Volumes[0].Iops' --output text) == 4000 ]] || fail "Iops after modify-volume --iops"
+expect_error InvalidParameterCombination modify-volume --volume-id "$VJ" --iops 4000
+ok "modify-volume --size 2 while attached: modifying → completed, the device is 2 GiB, data kept; shrink and no-op refused; type and Iops recorded"
 
 S=$(ec2 create-snapshot --volume-id "$VJ" --description "first" --tag-specifications 'ResourceType=snapshot,Tags=[{Key=k,Value=v}]' --query SnapshotId --output text) || fail "create-snapshot"
 [[ $S =~ ^snap-[0-9a-f]{17}$ ]] || fail "snapshot id $S"
