@@ -90,8 +90,10 @@ std::vector<std::string> PoolService::import_all() {
   auto records = registry_.load();
   if (!records) return {records.error().message};
   for (PoolRecord& record : *records) {
-    if (auto imported = import(record, notes); !imported)
+    if (auto imported = import(record, notes); !imported) {
+      import_errors_[record.name] = imported.error().message;
       notes.push_back("pool " + record.name + ": " + imported.error().message);
+    }
   }
   return notes;
 }
@@ -271,6 +273,9 @@ PoolInfo PoolService::describe(const PoolRecord& record) {
       p.state = "incomplete";
       p.error = "its creation was cut short before mkfs finished; `maya pool destroy " +
                 record.name + "` forgets it";
+    } else if (auto why = import_errors_.find(record.name); why != import_errors_.end()) {
+      p.state = "faulted";
+      p.error = "its disk was found but could not be mounted: " + why->second;
     } else {
       p.state = "missing";
       p.error = mounted ? "no disk holding its UUID " + record.uuid + " was found (not mounted)"
@@ -355,6 +360,7 @@ Result<DestroyResult> PoolService::destroy(const std::string& name, bool force) 
     }
   }
   MAYA_TRY_VOID(registry_.remove(name));
+  import_errors_.erase(name);
   return result;
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -78,6 +79,8 @@ class PoolService {
   std::filesystem::path store_dir_;
   PoolRegistry registry_;
   std::mutex mutex_;  // one change at a time; list and get too (they read mounts)
+  // Why a pool whose disk was found could not be imported (a failed mount): it is faulted.
+  std::map<std::string, std::string> import_errors_;
 };
 
 }  // namespace maya::drivers::pools
