@@ -115,7 +115,8 @@ Result<void> PoolService::import(PoolRecord& record, std::vector<std::string>& n
   }
   if (!device) device = find_device_by_uuid(record.uuid);
   fs::path bound;
-  if (!device && !record.backing_file.empty() && fs::is_regular_file(record.backing_file)) {
+  std::error_code ec;
+  if (!device && !record.backing_file.empty() && fs::is_regular_file(record.backing_file, ec)) {
     auto loops = storage::bound_loop_devices();
     if (loops && storage::devices_backed_by(*loops, record.backing_file).empty()) {
       if (auto dev = storage::bind_loop_device(record.backing_file)) {
