@@ -30,7 +30,7 @@ std::string text(const json& v) {
 
 std::string bytes(const json& v, const char* key) {
   if (!v.contains(key) || !v[key].is_number()) return "-";
-  return format_size_human(v[key].get<std::uint64_t>());
+  return format_size_approx(v[key].get<std::uint64_t>());
 }
 
 int create(Globals& globals, const Args& args) {
