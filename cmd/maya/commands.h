@@ -15,6 +15,8 @@ int cmd_load(Globals& globals, const Args& args);
 int cmd_status(Globals& globals, const Args& args);
 int cmd_unload(Globals& globals, const Args& args);
 int cmd_target(Globals& globals, const Args& args);
+// maya pool create|list|inspect|destroy (cmd_pool.cpp).
+int cmd_pool(Globals& globals, const Args& args);
 int cmd_volume(Globals& globals, const Args& args);
 // maya snapshot list|delete: snapshots of every volume, deleted ones too (cmd_snapshot.cpp).
 int cmd_snapshot(Globals& globals, const Args& args);

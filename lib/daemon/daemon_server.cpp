@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <random>
 
+#include "drivers/os/linux/linux_os_driver.h"
 #include "drivers/registry.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/daemon/control_api.h"
+#include "lib/daemon/pool_api.h"
 #include "lib/daemon/volume_api.h"
 #include "lib/ebs/api.h"
 #include "plugin/docker/docker_plugin.h"
@@ -44,7 +46,10 @@ Daemon::~Daemon() {
 }
 
 Result<void> Daemon::start() {
-  if (config_.role_storage) MAYA_TRY_VOID(open_volumes());
+  if (config_.role_storage) {
+    import_pools();
+    MAYA_TRY_VOID(open_volumes());
+  }
   make_api();
   MAYA_TRY_VOID(open_control_api());
   if (volumes_ && serves_docker()) MAYA_TRY_VOID(open_plugin());
@@ -52,6 +57,14 @@ Result<void> Daemon::start() {
   close_unclaimed_sockets();
   await_signal();
   return {};
+}
+
+// Every known disk pool, found by its UUID wherever its disk is now, and mounted.
+void Daemon::import_pools() {
+  pool_os_ = std::make_unique<drivers::linux_os::LinuxOsDriver>();
+  pools_ = std::make_unique<drivers::pools::PoolService>(*pool_os_, config_.state_dir,
+                                                         config_.store_dir);
+  for (const std::string& note : pools_->import_all()) log::info("pools: " + note);
 }
 
 Result<void> Daemon::open_volumes() {
@@ -91,6 +104,7 @@ Result<void> Daemon::open_control_api() {
   add_volume_routes(
       router, volumes_.get(), [this] { return volume_defaults(); }, ebs_ids());
   add_volume_ops_routes(router, volumes_.get());
+  add_pool_routes(router, pools_.get());
   MAYA_TRY(control, serve_unix("control", config_.control_socket(), options, std::move(router)));
   control_ = std::move(*control);
   return {};

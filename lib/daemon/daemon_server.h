@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "drivers/os_driver.h"
+#include "drivers/pools/pool_service.h"
 #include "drivers/volume/volume_json.h"
 #include "drivers/volume_service.h"
 #include "lib/config/config.h"
@@ -50,6 +52,7 @@ class Daemon {
   using Clock = std::chrono::steady_clock;
 
   // Start-up steps, in order (daemon_server.cpp).
+  void import_pools();  // before the volumes: later, their replicas live in pools
   Result<void> open_volumes();
   void reconcile_at_start();
   void start_targets();
@@ -108,6 +111,8 @@ class Daemon {
   Clock::time_point started_ = Clock::now();
   std::time_t started_wall_ = std::time(nullptr);
   std::time_t loaded_wall_ = std::time(nullptr);
+  std::unique_ptr<drivers::OsDriver> pool_os_;
+  std::unique_ptr<drivers::pools::PoolService> pools_;
   std::unique_ptr<drivers::VolumeService> volumes_;
   std::unique_ptr<http::UnixServer> control_;
   std::unique_ptr<http::UnixServer> plugin_;

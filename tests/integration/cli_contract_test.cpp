@@ -39,6 +39,10 @@ const std::vector<Words>& every_command() {
       {"volume", "snapshot", "revert"},
       {"snapshot", "list"},
       {"snapshot", "delete"},
+      {"pool", "create"},
+      {"pool", "list"},
+      {"pool", "inspect"},
+      {"pool", "destroy"},
       {"target", "serve"},
       {"target", "run"},
   };
@@ -80,8 +84,8 @@ TEST_F(CliContract, EveryCommandHasItsOwnHelpWithAnExampleAndNoInternalOptions) 
   EXPECT_EQ(volume_help.out, root_.maya({"help", "volume"}).out);
   EXPECT_NE(volume_help.out.find("maya volume attach NAME"), std::string::npos);
   // `maya GROUP help VERB` is `maya GROUP VERB --help`, in every group with verbs.
-  for (const Words& verb :
-       std::vector<Words>{{"volume", "create"}, {"snapshot", "list"}, {"target", "run"}}) {
+  for (const Words& verb : std::vector<Words>{
+           {"volume", "create"}, {"snapshot", "list"}, {"target", "run"}, {"pool", "create"}}) {
     RunResult via_group = root_.maya({verb[0], "help", verb[1]});
     EXPECT_EQ(via_group.status, 0) << verb[0];
     EXPECT_EQ(via_group.out, root_.maya({verb[0], verb[1], "--help"}).out) << verb[0];
@@ -109,6 +113,11 @@ TEST_F(CliContract, UsageErrorsExitTwoAndSayWhereTheHelpIs) {
            {"volume", "snapshot", "grow", "v", "s"},
            {"volume", "rebuild", "v", "--timeout", "soon"},
            {"snapshot", "delete", "no-at-sign"},
+           {"pool", "create", "p"},
+           {"pool", "create", "p", "/dev/a", "/dev/b"},
+           {"pool", "inspect"},
+           {"pool", "destroy"},
+           {"pool", "grow"},
            {"snapshot", "grow"},
            {"target", "grow"},
            {"target", "serve", "--backing", "f", "--iqn", "bad name", "--listen", "127.0.0.1:0"},
@@ -153,6 +162,8 @@ TEST_F(CliContract, EveryCommandHonoursOutputJson) {
   EXPECT_EQ(json_of({"snapshot", "list"}).size(), 1u);
   EXPECT_EQ(json_of({"volume", "snapshot", "delete", "j", "s1"})["deleted"], "s1");
   EXPECT_EQ(json_of({"volume", "delete", "j", "l"})["deleted"], json({"j", "l"}));
+  EXPECT_EQ(json_of({"pool", "list"}).at(0)["name"], "default");
+  EXPECT_EQ(json_of({"pool", "inspect", "default"})["kind"], "directory");
   EXPECT_EQ(json_of({"unload"})["stopped"], true);
   EXPECT_EQ(json_of({"unload"})["stopped"], false);
 }

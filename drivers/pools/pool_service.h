@@ -1,0 +1,86 @@
+// The host's pools: `default` (the [paths] store directory, a directory pool) and the disk
+// pools of the registry, each one XFS (reflink=1) on one disk, mounted at <state>/pools/NAME.
+//
+// Crash order of create: the record goes to pools.json as `creating` (name, disk, a fresh
+// UUID) before mkfs runs, so a disk maya has begun to format is never a stranger: a crash
+// before mkfs finished leaves a `creating` record, which start-up finishes when the disk holds
+// the UUID (mkfs completed) and otherwise shows as `incomplete` until `pool destroy`. Then
+// mkfs.xfs with that UUID, the mount, and the record becomes `ready`.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "drivers/os_driver.h"
+#include "drivers/pools/pool_registry.h"
+#include "lib/common/result.h"
+
+namespace maya::drivers::pools {
+
+struct PoolInfo {
+  std::string name;
+  std::string kind;   // "disk" or "directory"
+  std::string state;  // online, missing, faulted, incomplete
+  std::string error;  // why it is not online; empty when it is
+  std::string disk;   // the block device (or the directory of a directory pool)
+  std::string backing_file;
+  std::string uuid;
+  std::filesystem::path mountpoint;
+  std::uint64_t capacity_bytes = 0;
+  std::uint64_t used_bytes = 0;
+  std::uint64_t committed_bytes = 0;  // replicas' sizes: none live in pools yet
+};
+
+// The `pool inspect -o json` object: name, kind, state, error, disk, backing_file, uuid,
+// mountpoint, capacity_bytes, used_bytes, committed_bytes.
+nlohmann::json pool_json(const PoolInfo& pool);
+
+struct DestroyResult {
+  std::string name;
+  std::vector<std::string> deleted;  // the entries of its directory removed by --force
+  std::string detached;              // the loop device maya detached, if any
+};
+
+class PoolService {
+ public:
+  // `os` mounts and unmounts (the linux OS driver); pools.json lives in `state_dir`, the
+  // mounts under state_dir/pools.
+  PoolService(OsDriver& os, std::filesystem::path state_dir, std::filesystem::path store_dir);
+
+  // Finds every known disk pool by its UUID wherever its disk now is and mounts it; finishes a
+  // `creating` record whose disk holds its UUID. Returns one line per pool for the log.
+  std::vector<std::string> import_all();
+
+  Result<PoolInfo> create(const std::string& name, const std::vector<std::string>& disks,
+                          bool force);
+  Result<std::vector<PoolInfo>> list();
+  Result<PoolInfo> get(const std::string& name);
+  Result<DestroyResult> destroy(const std::string& name, bool force);
+
+  std::filesystem::path mountpoint(const std::string& name) const;
+
+ private:
+  Result<void> import(PoolRecord& record, std::vector<std::string>& notes);
+  PoolInfo describe(const PoolRecord& record);
+  PoolInfo describe_default();
+  Result<void> refuse_known(const std::vector<PoolRecord>& records,
+                            const std::filesystem::path& disk, const std::filesystem::path& device);
+  Result<void> format_and_mount(PoolRecord& record);
+
+  OsDriver& os_;
+  std::filesystem::path state_dir_;
+  std::filesystem::path store_dir_;
+  PoolRegistry registry_;
+  std::mutex mutex_;  // one change at a time; list and get too (they read mounts)
+  // Why a pool whose disk was found could not be imported (a failed mount): it is faulted.
+  std::map<std::string, std::string> import_errors_;
+};
+
+}  // namespace maya::drivers::pools
