@@ -146,12 +146,13 @@ TEST_F(ReplicatorGrowTest, WhenNoReplicaCanGrowNothingChanges) {
 TEST_F(ReplicatorGrowTest, AGrowIsRefusedWhileARebuildRuns) {
   Fleet fleet(1);
   auto fakes = fleet.fakes;
-  auto r = Replicator::open(fleet.members(), options());
-  ASSERT_TRUE(r);
-  // The rebuild of a new replica ends by saving the membership on r1: held there, it runs.
+  // Declared before the replicator: its close() at the end saves metadata through the hook.
   std::promise<void> entered, release;
   auto released = release.get_future().share();
   std::atomic<bool> armed{true};
+  auto r = Replicator::open(fleet.members(), options());
+  ASSERT_TRUE(r);
+  // The rebuild of a new replica ends by saving the membership on r1: held there, it runs.
   fakes[0].journal->set_save_meta_hook([&] {
     if (!armed.exchange(false)) return;
     entered.set_value();
