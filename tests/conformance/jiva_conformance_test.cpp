@@ -13,14 +13,6 @@
 namespace maya::testing {
 namespace {
 
-std::optional<std::string> fuse_and_loop_unavailable() {
-  if (auto why = loop_devices_unavailable()) return why;
-  int fd = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
-  if (fd < 0) return std::string("cannot open /dev/fuse: ") + std::strerror(errno);
-  ::close(fd);
-  return std::nullopt;
-}
-
 StorageDriverCase jiva_case(unsigned replicas) {
   StorageDriverCase c;
   c.name = replicas == 1 ? "jiva" : "jiva" + std::to_string(replicas);

@@ -32,6 +32,15 @@ inline std::optional<std::string> loop_devices_unavailable() {
   return std::nullopt;
 }
 
+// The same for tests that also serve a volume over FUSE (jiva's attach path).
+inline std::optional<std::string> fuse_and_loop_unavailable() {
+  if (auto why = loop_devices_unavailable()) return why;
+  int fd = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return std::string("cannot open /dev/fuse: ") + std::strerror(errno);
+  ::close(fd);
+  return std::nullopt;
+}
+
 inline bool path_is_under(const std::string& path, const std::string& dir) {
   return path == dir ||
          (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');

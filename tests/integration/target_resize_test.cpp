@@ -34,14 +34,6 @@ using namespace std::chrono_literals;
 constexpr std::uint64_t kOld = 16ull << 20;
 constexpr std::uint64_t kNew = 40ull << 20;
 
-std::optional<std::string> fuse_and_loop_unavailable() {
-  if (auto why = loop_devices_unavailable()) return why;
-  int fd = ::open("/dev/fuse", O_RDWR | O_CLOEXEC);
-  if (fd < 0) return std::string("cannot open /dev/fuse: ") + std::strerror(errno);
-  ::close(fd);
-  return std::nullopt;
-}
-
 std::uint64_t stat_size(const fs::path& file) {
   struct stat st {};
   EXPECT_EQ(::stat(file.c_str(), &st), 0) << file << ": " << std::strerror(errno);
