@@ -21,10 +21,12 @@ phase_start=$SECONDS
 phase() { echo "== $(date -u +%H:%M:%S) $* (previous phase took $((SECONDS - phase_start)) s)"; phase_start=$SECONDS; }
 status=0
 failed=()
-record() {  # record NAME STATUS
+failed_dirs=()  # the build directories whose ctest failed
+record() {  # record NAME STATUS [BUILD_DIR]
   if (($2 != 0)); then
     failed+=("$1 (exit $2)")
     status=1
+    [[ -z ${3:-} ]] || failed_dirs+=("$3")
   fi
 }
 # Sanitizer reports end the process with a failure; UBSan's included.
@@ -41,7 +43,7 @@ cmake --build build
 phase "running the tests"
 rc=0
 ctest --test-dir build --output-on-failure -j2 || rc=$?
-record "ctest (build/)" "$rc"
+record "ctest (build/)" "$rc" build
 phase "done, ctest exit status $rc"
 
 # ctest does not show the output of a skipped test; say why each one skipped.
@@ -75,7 +77,7 @@ if ((rc == 0)); then
   phase "running the unit, SCSI, iSCSI, block, replica, integration and EBS tests under ASan + UBSan"
   rc=0
   ctest --test-dir build-fuzz --output-on-failure -j2 -L "$asan_labels" || rc=$?
-  record "ctest under ASan + UBSan (build-fuzz/)" "$rc"
+  record "ctest under ASan + UBSan (build-fuzz/)" "$rc" build-fuzz
 fi
 
 # TSan: the threaded parts, the replicator's fan-out and the target's connection threads.
@@ -90,11 +92,23 @@ if ((rc == 0)); then
   phase "running the block, replica and iSCSI tests under TSan"
   rc=0
   ctest --test-dir build-tsan --output-on-failure -j2 -L '^(block|replica|iscsi)$' || rc=$?
-  record "ctest under TSan (build-tsan/)" "$rc"
+  record "ctest under TSan (build-tsan/)" "$rc" build-tsan
 fi
+
+# A CI log is often read from its end: repeat the last lines of each failed test there.
+recap_failures() {  # recap_failures BUILD_DIR
+  local log=$1/Testing/Temporary/LastTest.log name
+  [[ -s $1/Testing/Temporary/LastTestsFailed.log && -f $log ]] || return 0
+  while IFS=: read -r _ name; do
+    echo "---- $1: the last lines of $name"
+    awk -v n="$name" '$0 ~ ("Testing: " n "$") {on = 1; next}
+      on && $0 ~ ("^\"" n "\" end time") {on = 0} on' "$log" | grep -v '^ *$' | tail -25
+  done <"$1/Testing/Temporary/LastTestsFailed.log"
+}
 
 phase "finished"
 if ((status != 0)); then
+  for dir in "${failed_dirs[@]}"; do recap_failures "$dir"; done
   echo "FAILED: ${failed[*]}"
 fi
 exit "$status"

@@ -42,6 +42,14 @@ bool on_fuse(const fs::path& path, const std::vector<mounts::Mount>& table) {
   return false;
 }
 
+// Whether a loop device's backing file can hold a pool: not on FUSE (checked in the mount table,
+// never by touching the path), and still there.
+bool reachable_file(const fs::path& backing, const std::vector<mounts::Mount>& table) {
+  if (on_fuse(backing, table)) return false;
+  struct stat st {};
+  return ::stat(backing.c_str(), &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
 }  // namespace
 
 Result<std::optional<std::string>> probe_uuid(const fs::path& device) {
@@ -78,9 +86,12 @@ std::optional<fs::path> find_device_by_uuid(const std::string& uuid) {
     auto devno = device_number(device);
     if (!devno) continue;
     if (name.starts_with("loop")) {
+      // A loop device over a file that cannot be reached is never a pool's disk (a pool's file
+      // exists), and reading one can block: a maya volume's FUSE file whose target is down, or
+      // one whose FUSE mount went lazily. Those are skipped without being opened.
       auto loop = std::find_if(loops.begin(), loops.end(),
                                [&](const storage::LoopBinding& b) { return b.device == device; });
-      if (loop != loops.end() && on_fuse(loop->backing_file, mounted)) continue;
+      if (loop != loops.end() && !reachable_file(loop->backing_file, mounted)) continue;
     }
     auto found = probe_uuid(device);
     if (found && *found && **found == uuid) return device;

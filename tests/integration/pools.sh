@@ -43,6 +43,16 @@ fail() {
 }
 ok() { echo "ok - $*"; }
 loop_of() { losetup -j "$1" -O NAME -n | head -1; }
+# Detaches a loop device and waits (10 s at most) until the kernel has let its file go: a
+# device still open elsewhere (a probe, a file system being released) is cleared on last close.
+detach() {
+  losetup -d "$1"
+  for _ in $(seq 100); do
+    [[ -e /sys/block/${1#/dev/}/loop/backing_file ]] || return 0
+    sleep 0.1
+  done
+  fail "$1 is still bound 10 s after losetup -d"
+}
 # Runs maya with the arguments after $1 and expects it to fail with $1 in its message.
 refused() {
   local want=$1 out
@@ -91,7 +101,7 @@ refused "is mounted at $T/mnt" pool create p3 "$cdev" --force
 [[ $(findmnt -n -o SOURCE "$T/mnt") == "$cdev" && $(blkid -p -s TYPE -o value "$cdev") == ext4 ]] ||
   fail "the mounted disk was touched"
 umount "$T/mnt"
-losetup -d "$cdev"
+detach "$cdev"
 refused "one disk, one pool" pool create p4 "$D/d.img" "$D/e.img"
 maya pool create --help | grep -q "one disk, one pool" || fail "create --help"
 refused "pool tpool exists" pool create tpool "$D/d.img"
@@ -114,10 +124,13 @@ maya pool create m "$D/m.img" >/dev/null || fail "pool create m"
 maya unload >/dev/null || fail "unload"
 umount "$mp"
 umount "$STATE/pools/m"
-losetup -d "$dev"
-losetup -d "$(loop_of "$D/m.img")"
+mdev=$(loop_of "$D/m.img")
+detach "$dev"
+detach "$mdev"
 mv "$D/m.img" "$D/m.away"
-filler=$(losetup -f --show "$D/filler.img")  # takes the lowest free device: likely $dev
+# Another file takes $dev (unless a test beside this one took it first), so the disk comes back
+# on another device.
+losetup "$dev" "$D/filler.img" 2>/dev/null || true
 newdev=$(losetup -f --show "$D/a.img")
 [[ $newdev != "$dev" ]] || fail "the disk came back on $dev: the test needs another device"
 maya load >/dev/null || fail "load after the reboot"
@@ -128,7 +141,7 @@ json=$(pool_json tpool)
 [[ $(pool_json m | jq -r .state) == missing ]] || fail "m: $(pool_json m)"
 maya pool list | grep -Eq "^m +missing" || fail "list: $(maya pool list)"
 grep -q "pool tpool imported from $newdev (its disk moved)" "$STATE/maya.log" || fail "no import in the log"
-losetup -d "$filler"
+[[ $(loop_of "$D/filler.img") != "$dev" ]] || detach "$dev"
 ok "reboot: tpool online again at $newdev (was $dev); m missing"
 
 # --- faulted: the XFS file system shut down -----------------------------------------------------
