@@ -1,5 +1,6 @@
 // maya pool create|list|inspect|destroy: the disks maya owns (one disk, one pool) and the
 // store directory, shown as the pool `default`.
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 
@@ -31,6 +32,14 @@ std::string text(const json& v) {
 std::string bytes(const json& v, const char* key) {
   if (!v.contains(key) || !v[key].is_number()) return "-";
   return format_size_approx(v[key].get<std::uint64_t>());
+}
+
+// "2.3x": how far what is committed exceeds the capacity.
+std::string overcommit(std::uint64_t committed, std::uint64_t capacity) {
+  char ratio[32];
+  std::snprintf(ratio, sizeof ratio, "%.1fx",
+                static_cast<double>(committed) / static_cast<double>(capacity));
+  return ratio;
 }
 
 int create(Globals& globals, const Args& args) {
@@ -71,7 +80,8 @@ int create(Globals& globals, const Args& args) {
 int list(Globals& globals, const Args& args) {
   Parsed parsed = parse({"pool list", "maya pool list [-o table|json]",
                          "Lists every pool: its state (online, missing, faulted), capacity, "
-                         "space used and disk.\nUnder the table: why a pool is not online.",
+                         "space used and disk.\nUnder the table: why a pool is not online, and "
+                         "a pool that thin replicas overcommit.",
                          "maya pool list\nmaya pool list -o json | jq '.[].state'"},
                         po::options_description("Options"), {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
@@ -83,14 +93,22 @@ int list(Globals& globals, const Args& args) {
   }
   Table table({"NAME", "STATE", "CAPACITY", "USED", "DISKS"});
   for (const json& p : (*answer)["pools"])
-    table.add({text(p["name"]), text(p["state"]), bytes(p, "capacity_bytes"),
-               bytes(p, "used_bytes"), text(p["disk"])});
+    table.add({text(p["name"]), text(p["state"]),
+               spaced_size(p.value("capacity_bytes", std::uint64_t{0})),
+               spaced_size(p.value("used_bytes", std::uint64_t{0})), text(p["disk"])});
   table.print(std::cout);
   bool first = true;
   for (const json& p : (*answer)["pools"]) {
-    if (p["error"].is_null()) continue;
-    std::cout << (first ? "\n" : "") << text(p["name"]) << ": " << text(p["state"]) << ": "
-              << text(p["error"]) << "\n";
+    const auto capacity = p.value("capacity_bytes", std::uint64_t{0});
+    const auto committed = p.value("committed_bytes", std::uint64_t{0});
+    std::string note;
+    if (!p["error"].is_null())
+      note = text(p["state"]) + ": " + text(p["error"]);
+    else if (capacity > 0 && committed > capacity)
+      note = spaced_size(committed) + " committed to replicas on " + spaced_size(capacity) +
+             ": thin replicas overcommit it " + overcommit(committed, capacity);
+    if (note.empty()) continue;
+    std::cout << (first ? "\n" : "") << text(p["name"]) << ": " << note << "\n";
     first = false;
   }
   return 0;
@@ -128,6 +146,8 @@ int inspect(Globals& globals, const Args& args) {
   row("mountpoint", text((*p)["mountpoint"]));
   row("capacity", bytes(*p, "capacity_bytes"));
   row("used", bytes(*p, "used_bytes"));
+  row("committed",
+      bytes(*p, "committed_bytes") + " (the sizes of its replicas, thin ones in full)");
   return 0;
 }
 

@@ -17,6 +17,8 @@ int cmd_unload(Globals& globals, const Args& args);
 int cmd_target(Globals& globals, const Args& args);
 // maya pool create|list|inspect|destroy (cmd_pool.cpp).
 int cmd_pool(Globals& globals, const Args& args);
+// maya replica create|list|destroy: bare replicas in pools (cmd_replica.cpp).
+int cmd_replica(Globals& globals, const Args& args);
 int cmd_volume(Globals& globals, const Args& args);
 // maya snapshot list|delete: snapshots of every volume, deleted ones too (cmd_snapshot.cpp).
 int cmd_snapshot(Globals& globals, const Args& args);

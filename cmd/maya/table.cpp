@@ -1,6 +1,8 @@
 #include "cmd/maya/table.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <iterator>
 
 namespace maya::cli {
 
@@ -19,6 +21,21 @@ void Table::print(std::ostream& out) const {
     }
     out << line << "\n";
   }
+}
+
+std::string spaced_size(std::uint64_t bytes) {
+  // Powers of 1024, the next unit from 1000 on: 1000 MiB is "1.0 GiB".
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1000) return std::to_string(bytes) + " B";
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1000 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", value, kUnits[unit]);
+  return text;
 }
 
 }  // namespace maya::cli

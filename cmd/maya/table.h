@@ -2,6 +2,7 @@
 // two spaces between columns, so a long name never runs into the next column.
 #pragma once
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -20,5 +21,9 @@ class Table {
   Table() = default;
   std::vector<std::vector<std::string>> rows_;
 };
+
+// A size in a table of pools or replicas, as the mayastor-client tables print it: "96.0 MiB",
+// "1.0 GiB", "0 B".
+std::string spaced_size(std::uint64_t bytes);
 
 }  // namespace maya::cli

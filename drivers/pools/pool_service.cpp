@@ -257,6 +257,7 @@ PoolInfo PoolService::describe_default() {
   p.state = "online";
   p.capacity_bytes = std::uint64_t(st.f_blocks) * st.f_frsize;
   p.used_bytes = std::uint64_t(st.f_blocks - st.f_bfree) * st.f_frsize;
+  p.committed_bytes = replica_store(p.name, p.mountpoint).committed_bytes();
   return p;
 }
 
@@ -294,6 +295,7 @@ PoolInfo PoolService::describe(const PoolRecord& record) {
   p.state = "online";
   p.capacity_bytes = std::uint64_t(st.f_blocks) * st.f_frsize;
   p.used_bytes = std::uint64_t(st.f_blocks - st.f_bfree) * st.f_frsize;
+  p.committed_bytes = replica_store(p.name, p.mountpoint).committed_bytes();
   return p;
 }
 
@@ -317,6 +319,51 @@ Result<PoolInfo> PoolService::get(const std::string& name) {
   return fail("no pool named " + name);
 }
 
+// What pool `name` holds at `mp`: refused unless `force`, else deleted and named in `deleted`
+// (a replica as "replica NAME", anything else by its file name).
+Result<void> PoolService::empty_for_destroy(const std::string& name, const fs::path& mp, bool force,
+                                            std::vector<std::string>& deleted) {
+  const ReplicaStore store = replica_store(name, mp);
+  auto replicas = store.list();
+  if (!replicas && !force)
+    return fail(replicas.error().message + "; --force destroys the pool without looking");
+  std::vector<std::string> held;
+  if (replicas)
+    for (const ReplicaInfo& r : *replicas) held.push_back("replica " + r.name);
+  std::error_code ec;
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(mp, ec)) {
+    if (e.path().filename() == kProbeFile) continue;
+    // The replicas directory counts by its replicas; empty (or only what a crash cut short),
+    // it holds nothing.
+    if (e.path().filename() == "replicas") {
+      entries.push_back(e.path());
+      continue;
+    }
+    entries.push_back(e.path());
+    held.push_back(e.path().filename().string());
+  }
+  if (ec && !force)
+    return fail("cannot read pool " + name + " at " + mp.string() + ": " + ec.message() +
+                "; --force destroys it without looking");
+  std::sort(held.begin(), held.end());
+  if (!held.empty() && !force) {
+    std::string names;
+    for (const std::string& h : held) names += (names.empty() ? "" : ", ") + h;
+    return fail("pool " + name + " is not empty (" + names + "); " +
+                (replicas && !replicas->empty()
+                     ? "`maya replica destroy " + name + " NAME` takes a replica away, "
+                     : "") +
+                "--force deletes what it holds");
+  }
+  for (const fs::path& e : entries) {
+    fs::remove_all(e, ec);
+    if (ec) return fail("cannot delete " + e.string() + ": " + ec.message());
+  }
+  deleted = held;
+  return {};
+}
+
 Result<DestroyResult> PoolService::destroy(const std::string& name, bool force) {
   if (name == "default")
     return fail("pool default is the store directory ([paths] store); it cannot be destroyed");
@@ -330,25 +377,7 @@ Result<DestroyResult> PoolService::destroy(const std::string& name, bool force) 
   const fs::path mp = mountpoint(name);
   MAYA_TRY(mounted, os_.mounted_at(mp));
   if (*mounted) {
-    std::error_code ec;
-    std::vector<fs::path> entries;
-    for (const auto& e : fs::directory_iterator(mp, ec))
-      if (e.path().filename() != kProbeFile) entries.push_back(e.path());
-    if (ec && !force)
-      return fail("cannot read pool " + name + " at " + mp.string() + ": " + ec.message() +
-                  "; --force destroys it without looking");
-    std::sort(entries.begin(), entries.end());
-    if (!entries.empty() && !force) {
-      std::string names;
-      for (const fs::path& e : entries)
-        names += (names.empty() ? "" : ", ") + e.filename().string();
-      return fail("pool " + name + " is not empty (" + names + "); --force deletes what it holds");
-    }
-    for (const fs::path& e : entries) {
-      fs::remove_all(e, ec);
-      if (ec) return fail("cannot delete " + e.string() + ": " + ec.message());
-      result.deleted.push_back(e.filename().string());
-    }
+    MAYA_TRY_VOID(empty_for_destroy(name, mp, force, result.deleted));
     MAYA_TRY_VOID(os_.unmount(mp));
   }
   std::error_code ec;

@@ -20,6 +20,7 @@
 
 #include "drivers/os_driver.h"
 #include "drivers/pools/pool_registry.h"
+#include "drivers/pools/replica_store.h"
 #include "lib/common/result.h"
 
 namespace maya::drivers::pools {
@@ -35,7 +36,7 @@ struct PoolInfo {
   std::filesystem::path mountpoint;
   std::uint64_t capacity_bytes = 0;
   std::uint64_t used_bytes = 0;
-  std::uint64_t committed_bytes = 0;  // replicas' sizes: none live in pools yet
+  std::uint64_t committed_bytes = 0;  // the sizes of its replicas (thin ones in full)
 };
 
 // The `pool inspect -o json` object: name, kind, state, error, disk, backing_file, uuid,
@@ -66,13 +67,25 @@ class PoolService {
 
   std::filesystem::path mountpoint(const std::string& name) const;
 
+  // Bare replicas (pool_replicas.cpp), in an online pool.
+  Result<ReplicaInfo> create_replica(const std::string& pool, const std::string& name,
+                                     std::uint64_t size_bytes, bool thin);
+  // The replicas of every online pool, or of `pool` alone when it is not empty.
+  Result<std::vector<ReplicaInfo>> list_replicas(const std::string& pool);
+  Result<void> destroy_replica(const std::string& pool, const std::string& name);
+
  private:
+  // The replicas of the pool `name` when it is online (its state and error otherwise).
+  Result<ReplicaStore> replicas_of(const std::string& name);
+  ReplicaStore replica_store(const std::string& name, const std::filesystem::path& root) const;
   Result<void> import(PoolRecord& record, std::vector<std::string>& notes);
   PoolInfo describe(const PoolRecord& record);
   PoolInfo describe_default();
   Result<void> refuse_known(const std::vector<PoolRecord>& records,
                             const std::filesystem::path& disk, const std::filesystem::path& device);
   Result<void> format_and_mount(PoolRecord& record);
+  Result<void> empty_for_destroy(const std::string& name, const std::filesystem::path& mp,
+                                 bool force, std::vector<std::string>& deleted);
 
   OsDriver& os_;
   std::filesystem::path state_dir_;

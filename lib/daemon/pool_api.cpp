@@ -5,7 +5,29 @@
 namespace maya::daemon {
 
 using drivers::pools::pool_json;
+using drivers::pools::replica_json;
 using nlohmann::json;
+
+namespace {
+
+// The value of `key` in the target's query string, as sent (pool names need no decoding: a name
+// that would is not a pool's).
+std::string query_value(const std::string& target, const std::string& key) {
+  const auto q = target.find('?');
+  if (q == std::string::npos) return {};
+  std::string_view rest(target);
+  rest.remove_prefix(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    if (pair.starts_with(key + "=")) return std::string(pair.substr(key.size() + 1));
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+}  // namespace
 
 void add_pool_routes(http::Router& router, drivers::pools::PoolService* pools) {
   using http::Request;
@@ -54,6 +76,41 @@ void add_pool_routes(http::Router& router, drivers::pools::PoolService* pools) {
                   {"deleted", destroyed->deleted},
                   {"detached", destroyed->detached.empty() ? json() : json(destroyed->detached)}});
       }));
+
+  // Bare replicas: GET /v1/replicas[?pool=P], POST /v1/pools/P/replicas, DELETE
+  // /v1/pools/P/replicas/NAME.
+  router.add("GET", "/v1/replicas", guarded([pools](const Request& r, const std::string&) {
+               const std::string pool = query_value(r.target, "pool");
+               auto all = pools->list_replicas(pool);
+               if (!all) return json_error(404, all.error().message);
+               json list = json::array();
+               for (const auto& replica : *all) list.push_back(replica_json(replica));
+               return json_response(200, {{"replicas", list}});
+             }));
+  router.add("POST", "/v1/pools/{name}/replicas",
+             guarded([pools](const Request& r, const std::string& pool) {
+               json body = json::parse(r.body, nullptr, false);
+               if (body.is_discarded() || !body.is_object() || !body.contains("name") ||
+                   !body["name"].is_string() || !body.contains("size_bytes") ||
+                   !body["size_bytes"].is_number_unsigned())
+                 return json_error(
+                     400, "expected {\"name\": \"…\", \"size_bytes\": N, \"thin\": false}");
+               auto thin = body.value("thin", json(false));
+               if (!thin.is_boolean()) return json_error(400, "thin must be true or false");
+               auto created =
+                   pools->create_replica(pool, body["name"].get<std::string>(),
+                                         body["size_bytes"].get<std::uint64_t>(), thin.get<bool>());
+               if (!created) return json_error(400, created.error().message);
+               return json_response(201, replica_json(*created));
+             }));
+  router.add("DELETE", "/v1/pools/{name}/replicas/{replica}",
+             guarded([pools](const Request&, const std::string& both) {
+               const auto slash = both.find('/');
+               const std::string pool = both.substr(0, slash), name = both.substr(slash + 1);
+               auto destroyed = pools->destroy_replica(pool, name);
+               if (!destroyed) return json_error(400, destroyed.error().message);
+               return json_response(200, {{"destroyed", name}, {"pool", pool}});
+             }));
 }
 
 }  // namespace maya::daemon

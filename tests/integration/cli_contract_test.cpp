@@ -43,6 +43,9 @@ const std::vector<Words>& every_command() {
       {"pool", "list"},
       {"pool", "inspect"},
       {"pool", "destroy"},
+      {"replica", "create"},
+      {"replica", "list"},
+      {"replica", "destroy"},
       {"target", "serve"},
       {"target", "run"},
   };
@@ -84,8 +87,11 @@ TEST_F(CliContract, EveryCommandHasItsOwnHelpWithAnExampleAndNoInternalOptions) 
   EXPECT_EQ(volume_help.out, root_.maya({"help", "volume"}).out);
   EXPECT_NE(volume_help.out.find("maya volume attach NAME"), std::string::npos);
   // `maya GROUP help VERB` is `maya GROUP VERB --help`, in every group with verbs.
-  for (const Words& verb : std::vector<Words>{
-           {"volume", "create"}, {"snapshot", "list"}, {"target", "run"}, {"pool", "create"}}) {
+  for (const Words& verb : std::vector<Words>{{"volume", "create"},
+                                              {"snapshot", "list"},
+                                              {"target", "run"},
+                                              {"pool", "create"},
+                                              {"replica", "create"}}) {
     RunResult via_group = root_.maya({verb[0], "help", verb[1]});
     EXPECT_EQ(via_group.status, 0) << verb[0];
     EXPECT_EQ(via_group.out, root_.maya({verb[0], verb[1], "--help"}).out) << verb[0];
@@ -118,6 +124,11 @@ TEST_F(CliContract, UsageErrorsExitTwoAndSayWhereTheHelpIs) {
            {"pool", "inspect"},
            {"pool", "destroy"},
            {"pool", "grow"},
+           {"replica", "create", "tpool"},
+           {"replica", "create", "tpool", "r"},
+           {"replica", "create", "tpool", "r", "--size", "ten"},
+           {"replica", "destroy", "tpool"},
+           {"replica", "grow"},
            {"snapshot", "grow"},
            {"target", "grow"},
            {"target", "serve", "--backing", "f", "--iqn", "bad name", "--listen", "127.0.0.1:0"},
