@@ -23,11 +23,13 @@ Result<std::string> own_binary() {
 const std::map<std::string, StorageFactory>& storage_registry() {
   static const std::map<std::string, StorageFactory> registry = {
       {"local",
-       [](const config::Config& c, OsDriver&) -> Result<std::unique_ptr<StorageDriver>> {
+       [](const config::Config& c, OsDriver&,
+          ReplicaPlacer*) -> Result<std::unique_ptr<StorageDriver>> {
          return std::make_unique<local::LocalStorageDriver>(c.store_dir);
        }},
       {"jiva",
-       [](const config::Config& c, OsDriver& os) -> Result<std::unique_ptr<StorageDriver>> {
+       [](const config::Config& c, OsDriver& os,
+          ReplicaPlacer* placer) -> Result<std::unique_ptr<StorageDriver>> {
          MAYA_TRY(self, own_binary());
          jiva::JivaOptions o;
          o.store_dir = c.store_dir;
@@ -43,6 +45,7 @@ const std::map<std::string, StorageFactory>& storage_registry() {
          o.port_last = c.iscsi_port_last;
          o.chap = c.iscsi_chap;
          o.iscsi = dynamic_cast<IscsiAttacher*>(&os);
+         o.placer = placer;
          return std::make_unique<jiva::JivaStorageDriver>(std::move(o));
        }},
   };
@@ -59,7 +62,8 @@ const std::map<std::string, OsFactory>& os_registry() {
   return registry;
 }
 
-Result<std::unique_ptr<VolumeService>> make_volume_driver(const config::Config& config) {
+Result<std::unique_ptr<VolumeService>> make_volume_driver(const config::Config& config,
+                                                          ReplicaPlacer* placer) {
   if (config.os_drivers.empty()) return fail("no OS driver is enabled in [drivers] os");
   auto os_factory = os_registry().find(config.os_drivers.front());
   if (os_factory == os_registry().end())
@@ -69,7 +73,7 @@ Result<std::unique_ptr<VolumeService>> make_volume_driver(const config::Config& 
   for (const std::string& name : config.storage_drivers) {
     auto factory = storage_registry().find(name);
     if (factory == storage_registry().end()) return fail("unknown storage driver \"" + name + "\"");
-    MAYA_TRY(driver, factory->second(config, **os));
+    MAYA_TRY(driver, factory->second(config, **os, placer));
     storage.emplace(name, std::move(*driver));
   }
   auto driver = std::make_unique<docker::DockerVolumeDriver>(std::move(storage), std::move(*os),

@@ -35,6 +35,7 @@ struct IscsiExport {
 struct ReplicaInfo {
   std::string id;
   std::string uri;
+  std::string pool;  // the pool that holds it ("default": the store)
   std::string mode;  // RW | WO | ERR, or "unknown" while the target does not answer
   std::uint64_t generation = 0;
   std::uint64_t revision = 0;
@@ -131,10 +132,15 @@ class TargetHost {
 class ReplicaManager {
  public:
   virtual ~ReplicaManager() = default;
-  // Adds an empty replica that is rebuilt from the others; returns its id.
-  virtual Result<std::string> add_replica(const std::string& volume) = 0;
+  // Adds an empty replica that is rebuilt from the others, on `pool` (empty: the pool chosen
+  // for it); returns its id.
+  virtual Result<std::string> add_replica(const std::string& volume, const std::string& pool) = 0;
   // Removes a replica and its files; the last one that holds the data cannot go.
   virtual Result<void> remove_replica(const std::string& volume, const std::string& id) = 0;
+  // Takes a replica out of the volume's I/O path at once (its pool faulted); `reason` becomes
+  // its error. It stays in the volume until removed.
+  virtual Result<void> fail_replica(const std::string& volume, const std::string& id,
+                                    const std::string& reason) = 0;
   // Brings back every replica that is away (failed, unreadable); returns their ids.
   virtual Result<std::vector<std::string>> rebuild(const std::string& volume) = 0;
 };

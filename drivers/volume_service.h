@@ -23,9 +23,13 @@ namespace maya::drivers {
 class VolumeReplicas {
  public:
   virtual ~VolumeReplicas() = default;
-  // Adds an empty replica, rebuilt from the others; returns its id.
-  virtual Result<std::string> add_replica(const std::string& volume) = 0;
+  // Adds an empty replica, rebuilt from the others, on `pool` (empty: chosen); returns its id.
+  virtual Result<std::string> add_replica(const std::string& volume, const std::string& pool) = 0;
   virtual Result<void> remove_replica(const std::string& volume, const std::string& id) = 0;
+  // Takes a replica out of the volume's I/O path at once (its pool faulted); `reason` becomes
+  // its error. It stays in the volume until removed.
+  virtual Result<void> fail_replica(const std::string& volume, const std::string& id,
+                                    const std::string& reason) = 0;
   // Brings back every replica that is away; returns their ids.
   virtual Result<std::vector<std::string>> rebuild(const std::string& volume) = 0;
 };

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace maya::drivers {
 
@@ -26,6 +27,9 @@ struct VolumeSpec {
   std::optional<gid_t> gid;
   std::string from;    // "VOLUME@SNAPSHOT": a clone of that snapshot (size 0: the snapshot's)
   std::string attach;  // auto | iscsi | fuse (jiva)
+  // The pools of its replicas, one per replica (jiva); empty: placement chooses.
+  std::vector<std::string> pools;
+  bool allow_same_pool = false;  // two replicas may share a pool
   // The keys the options or spec file set (not saved): a clone inherits the others from its
   // source volume.
   std::set<std::string> given;

@@ -92,7 +92,8 @@ void print_volume(const json& v) {
     if (has(v, "store_used_percent")) row("store", text(v["store_used_percent"]) + "% used");
     if (has(v, "space_warning")) row("warning", text(v["space_warning"]));
     for (const auto& r : v["replicas"]) {
-      row("  replica " + text(r["id"]), text(r["mode"]) + " (generation " + text(r["generation"]) +
+      row("  replica " + text(r["id"]), text(r["mode"]) + " on pool " + r.value("pool", "default") +
+                                            " (generation " + text(r["generation"]) +
                                             ", revision " + text(r["revision"]) + ")" +
                                             (r["error"].is_null() ? "" : ": " + text(r["error"])));
     }
@@ -127,13 +128,16 @@ void print_volume(const json& v) {
 }
 
 int create(Globals& globals, const Args& args, const std::string& usage, bool short_form) {
-  std::string name, size, driver, fstype, spec_file, mountopts, replicas, uid, gid, from;
+  std::string name, size, driver, fstype, spec_file, mountopts, replicas, uid, gid, from, pools;
   po::options_description options("Options");
   options.add_options()("size", po::value(&size)->value_name("SIZE"),
                         "capacity, e.g. 10GiB (default from the config)")(
       "driver", po::value(&driver)->value_name("NAME"), "storage driver, e.g. local")(
       "fstype", po::value(&fstype)->value_name("TYPE"), "file system: ext4 or xfs")(
       "replicas", po::value(&replicas)->value_name("N"), "copies of every block")(
+      "pools", po::value(&pools)->value_name("A,B,C"),
+      "the pools of its replicas, one each (default: the pools with the most free space)")(
+      "allow-same-pool", "let two replicas share a pool (no longer safe from one disk's loss)")(
       "mountopts", po::value(&mountopts)->value_name("OPTS"), "mount options, e.g. noatime")(
       "uid", po::value(&uid)->value_name("UID"), "owner of the file system root")(
       "gid", po::value(&gid)->value_name("GID"), "group of the file system root")(
@@ -150,6 +154,7 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
       "takes its\nsnapshot's spec. Warns when the store's thin volumes could outgrow its free "
       "space.",
       "maya volume create db --size 10GiB --replicas 3 --fstype xfs --uid 999\n"
+      "maya volume create db --size 10GiB --pools fast1,fast2,fast3\n"
       "maya volume create db2 --from db@before-upgrade"};
   Parsed parsed = parse(spec, options, positional, args, globals, hidden);
   if (parsed.exit_code) return *parsed.exit_code;
@@ -167,6 +172,8 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
   put("uid", uid);
   put("gid", gid);
   put("from", from);
+  put("pools", pools);
+  if (parsed.vars.count("allow-same-pool")) opts["allow_same_pool"] = "true";
   if (!spec_file.empty())
     opts["spec"] = std::filesystem::absolute(spec_file).lexically_normal().string();
   if (short_form && opts.size() > (spec_file.empty() ? 0u : 1u))

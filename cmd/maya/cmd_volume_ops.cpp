@@ -23,7 +23,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kReplicaSummary =
     "Adds or removes a replica of a jiva volume.\n\n"
-    "  maya volume replica add VOLUME        a new, empty replica, rebuilt from the others\n"
+    "  maya volume replica add VOLUME [--pool P]  a new, empty replica, rebuilt from the others\n"
     "  maya volume replica remove VOLUME ID  drop replica ID (r1, r2, ...) and its files";
 constexpr const char* kRebuildSummary =
     "Brings back every replica of VOLUME that is away (failed or unreadable). A replica that was\n"
@@ -189,11 +189,18 @@ int replica(Globals& globals, const Args& args) {
   Args rest(args.begin() + 1, args.end());
   std::optional<int> exit_code;
   if (verb == "add") {
-    auto w = words({"volume replica add", "maya volume replica add VOLUME", kReplicaSummary,
-                    "maya volume replica add db && maya volume rebuild db --wait"},
-                   po::options_description("Options"), rest, globals, 1, exit_code);
+    std::string pool;
+    po::options_description options("Options");
+    options.add_options()("pool", po::value(&pool)->value_name("P"),
+                          "the pool to put it on (default: the online pool with the most free "
+                          "space that holds no replica of the volume)");
+    auto w = words({"volume replica add", "maya volume replica add VOLUME [--pool P]",
+                    kReplicaSummary, "maya volume replica add db && maya volume rebuild db --wait"},
+                   options, rest, globals, 1, exit_code);
     if (exit_code) return *exit_code;
-    auto added = call_daemon(globals, "POST", "/v1/volumes/" + w[0] + "/replicas");
+    json body = json::object();
+    if (!pool.empty()) body["pool"] = pool;
+    auto added = call_daemon(globals, "POST", "/v1/volumes/" + w[0] + "/replicas", body);
     if (!added) return 1;
     return report(globals, *added,
                   "replica " + (*added)["added"].get<std::string>() + " added to volume " + w[0] +

@@ -1,7 +1,10 @@
 // PoolService: the bare replicas of its pools (replica_store.h holds their layout).
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "drivers/pools/pool_service.h"
+#include "lib/common/files.h"
 
 namespace maya::drivers::pools {
 namespace fs = std::filesystem;
@@ -27,14 +30,14 @@ Result<ReplicaStore> PoolService::replicas_of(const std::string& name) {
   return replica_store(name, pool.mountpoint);
 }
 
-Result<ReplicaInfo> PoolService::create_replica(const std::string& pool, const std::string& name,
+Result<PoolReplica> PoolService::create_replica(const std::string& pool, const std::string& name,
                                                 std::uint64_t size_bytes, bool thin) {
   std::lock_guard lock(mutex_);
   MAYA_TRY(store, replicas_of(pool));
   return store->create(name, size_bytes, thin);
 }
 
-Result<std::vector<ReplicaInfo>> PoolService::list_replicas(const std::string& pool) {
+Result<std::vector<PoolReplica>> PoolService::list_replicas(const std::string& pool) {
   std::lock_guard lock(mutex_);
   std::vector<std::string> names;
   if (!pool.empty()) {
@@ -44,7 +47,7 @@ Result<std::vector<ReplicaInfo>> PoolService::list_replicas(const std::string& p
     MAYA_TRY(records, registry_.load());
     for (const PoolRecord& r : *records) names.push_back(r.name);
   }
-  std::vector<ReplicaInfo> all;
+  std::vector<PoolReplica> all;
   for (const std::string& name : names) {
     auto store = replicas_of(name);
     if (!store) {
@@ -57,9 +60,38 @@ Result<std::vector<ReplicaInfo>> PoolService::list_replicas(const std::string& p
   return all;
 }
 
+namespace {
+
+// Whether the volume's manifest (<store>/VOLUME/jiva.json) still names `replica_dir` as one of
+// its replicas; a volume that does not exist (or cannot be read) names none.
+bool volume_names_replica(const fs::path& store, const std::string& volume,
+                          const fs::path& replica_dir, std::string& id) {
+  auto text = read_file(store / volume / "jiva.json");
+  if (!text) return false;
+  auto manifest = nlohmann::json::parse(*text, nullptr, false);
+  if (manifest.is_discarded() || !manifest.contains("replicas") || !manifest["replicas"].is_array())
+    return false;
+  for (const auto& r : manifest["replicas"]) {
+    if (r.value("uri", "") == "file://" + replica_dir.string()) {
+      id = r.value("id", "");
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<void> PoolService::destroy_replica(const std::string& pool, const std::string& name) {
   std::lock_guard lock(mutex_);
   MAYA_TRY(store, replicas_of(pool));
+  MAYA_TRY(replica, store->get(name));
+  std::string id;
+  if (!replica->volume.empty() &&
+      volume_names_replica(store_dir_, replica->volume, replica->path.parent_path(), id))
+    return fail("replica " + name + " belongs to volume " + replica->volume + " (its replica " +
+                id + "); `maya volume replica remove " + replica->volume + " " + id +
+                "` takes it away");
   return store->destroy(name);
 }
 

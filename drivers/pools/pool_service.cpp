@@ -329,7 +329,7 @@ Result<void> PoolService::empty_for_destroy(const std::string& name, const fs::p
     return fail(replicas.error().message + "; --force destroys the pool without looking");
   std::vector<std::string> held;
   if (replicas)
-    for (const ReplicaInfo& r : *replicas) held.push_back("replica " + r.name);
+    for (const PoolReplica& r : *replicas) held.push_back("replica " + r.name);
   std::error_code ec;
   std::vector<fs::path> entries;
   for (const auto& e : fs::directory_iterator(mp, ec)) {

@@ -21,6 +21,7 @@
 #include "drivers/os_driver.h"
 #include "drivers/pools/pool_registry.h"
 #include "drivers/pools/replica_store.h"
+#include "drivers/replica_placer.h"
 #include "lib/common/result.h"
 
 namespace maya::drivers::pools {
@@ -49,7 +50,7 @@ struct DestroyResult {
   std::string detached;              // the loop device maya detached, if any
 };
 
-class PoolService {
+class PoolService final : public ReplicaPlacer {
  public:
   // `os` mounts and unmounts (the linux OS driver); pools.json lives in `state_dir`, the
   // mounts under state_dir/pools.
@@ -68,11 +69,16 @@ class PoolService {
   std::filesystem::path mountpoint(const std::string& name) const;
 
   // Bare replicas (pool_replicas.cpp), in an online pool.
-  Result<ReplicaInfo> create_replica(const std::string& pool, const std::string& name,
+  Result<PoolReplica> create_replica(const std::string& pool, const std::string& name,
                                      std::uint64_t size_bytes, bool thin);
   // The replicas of every online pool, or of `pool` alone when it is not empty.
-  Result<std::vector<ReplicaInfo>> list_replicas(const std::string& pool);
+  Result<std::vector<PoolReplica>> list_replicas(const std::string& pool);
+  // Refused for a replica of a volume that still names it (it says which).
   Result<void> destroy_replica(const std::string& pool, const std::string& name);
+
+  // ReplicaPlacer (pool_placement.cpp).
+  Result<std::vector<ReplicaPlacement>> place(const PlacementRequest& request) override;
+  std::string pool_of(const std::filesystem::path& replica_dir) override;
 
  private:
   // The replicas of the pool `name` when it is online (its state and error otherwise).

@@ -22,7 +22,7 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kData = "data.img";
-constexpr const char* kMeta = "replica.json";
+constexpr const char* kMeta = "pool-replica.json";
 constexpr std::uint64_t kAlign = 4096;
 
 // Sizes the new file and, for a thick replica, allocates every block; fsyncs. ENOSPC names the
@@ -59,17 +59,25 @@ Result<void> validate_replica_name(const std::string& name) {
   return {};
 }
 
-json replica_json(const ReplicaInfo& r) {
+Result<void> validate_replica_ref(const std::string& name) {
+  const auto at = name.find('@');
+  if (at == std::string::npos) return validate_replica_name(name);
+  MAYA_TRY_VOID(validate_replica_name(name.substr(0, at)));
+  return validate_replica_name(name.substr(at + 1));
+}
+
+json replica_json(const PoolReplica& r) {
   return {{"pool", r.pool},
           {"name", r.name},
           {"thin", r.thin},
           {"size_bytes", r.size_bytes},
           {"allocated_bytes", r.allocated_bytes},
           {"created", r.created},
-          {"path", r.path.string()}};
+          {"path", r.path.string()},
+          {"volume", r.volume.empty() ? json() : json(r.volume)}};
 }
 
-Result<ReplicaInfo> ReplicaStore::create(const std::string& name, std::uint64_t size_bytes,
+Result<PoolReplica> ReplicaStore::create(const std::string& name, std::uint64_t size_bytes,
                                          bool thin) const {
   MAYA_TRY_VOID(validate_replica_name(name));
   if (size_bytes == 0 || size_bytes % kAlign != 0)
@@ -98,7 +106,7 @@ Result<ReplicaInfo> ReplicaStore::create(const std::string& name, std::uint64_t 
   return read(here);
 }
 
-Result<ReplicaInfo> ReplicaStore::read(const fs::path& replica_dir) const {
+Result<PoolReplica> ReplicaStore::read(const fs::path& replica_dir) const {
   const fs::path file = replica_dir / kMeta;
   MAYA_TRY(text, read_file(file));
   json meta = json::parse(*text, nullptr, false);
@@ -106,19 +114,21 @@ Result<ReplicaInfo> ReplicaStore::read(const fs::path& replica_dir) const {
       !meta["size_bytes"].is_number_unsigned() || !meta.contains("thin") ||
       !meta["thin"].is_boolean())
     return fail(file.string() + " is damaged: expected {\"size_bytes\": N, \"thin\": true|false}");
-  ReplicaInfo r;
+  PoolReplica r;
   r.pool = pool_;
   r.name = replica_dir.filename().string();
   r.size_bytes = meta["size_bytes"].get<std::uint64_t>();
   r.thin = meta["thin"].get<bool>();
   r.created = meta.value("created", "");
+  if (meta.contains("volume") && meta["volume"].is_string())
+    r.volume = meta["volume"].get<std::string>();
   r.path = replica_dir / kData;
   r.allocated_bytes = allocated_bytes(r.path);
   return r;
 }
 
-Result<std::vector<ReplicaInfo>> ReplicaStore::list() const {
-  std::vector<ReplicaInfo> all;
+Result<std::vector<PoolReplica>> ReplicaStore::list() const {
+  std::vector<PoolReplica> all;
   std::error_code ec;
   if (!fs::exists(dir_, ec)) return all;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {
@@ -128,12 +138,12 @@ Result<std::vector<ReplicaInfo>> ReplicaStore::list() const {
   }
   if (ec) return fail("cannot read " + dir_.string() + ": " + ec.message());
   std::sort(all.begin(), all.end(),
-            [](const ReplicaInfo& a, const ReplicaInfo& b) { return a.name < b.name; });
+            [](const PoolReplica& a, const PoolReplica& b) { return a.name < b.name; });
   return all;
 }
 
-Result<ReplicaInfo> ReplicaStore::get(const std::string& name) const {
-  MAYA_TRY_VOID(validate_replica_name(name));
+Result<PoolReplica> ReplicaStore::get(const std::string& name) const {
+  MAYA_TRY_VOID(validate_replica_ref(name));
   std::error_code ec;
   if (!fs::exists(dir_ / name / kMeta, ec))
     return fail("no replica named " + name + " in pool " + pool_);
@@ -143,7 +153,7 @@ Result<ReplicaInfo> ReplicaStore::get(const std::string& name) const {
 Result<void> ReplicaStore::destroy(const std::string& name) const {
   MAYA_TRY(replica, get(name));
   const fs::path here = dir_ / name;
-  // replica.json first: from here on a crash leaves a directory that is never listed.
+  // pool-replica.json first: from here on a crash leaves a directory that is never listed.
   if (::unlink((here / kMeta).c_str()) != 0)
     return fail_errno("cannot remove " + (here / kMeta).string());
   std::error_code ec;
@@ -152,10 +162,31 @@ Result<void> ReplicaStore::destroy(const std::string& name) const {
   return {};
 }
 
+Result<fs::path> ReplicaStore::make_volume_replica(const std::string& volume, const std::string& id,
+                                                   std::uint64_t size_bytes, bool thin) const {
+  const std::string name = volume + "@" + id;
+  MAYA_TRY_VOID(validate_replica_ref(name));
+  const fs::path here = dir_ / name;
+  std::error_code ec;
+  fs::remove_all(here, ec);
+  if (ec) return fail("cannot clear " + here.string() + ": " + ec.message());
+  MAYA_TRY_VOID(make_dirs(here, 0700));
+  json meta{{"name", name},
+            {"size_bytes", size_bytes},
+            {"thin", thin},
+            {"created", iso8601()},
+            {"volume", volume}};
+  if (auto put = write_file_atomic(here / kMeta, meta.dump(2) + "\n", 0600); !put) {
+    fs::remove_all(here, ec);
+    return std::unexpected(put.error());
+  }
+  return here;
+}
+
 std::uint64_t ReplicaStore::committed_bytes() const {
   std::uint64_t sum = 0;
   if (auto all = list())
-    for (const ReplicaInfo& r : *all) sum += r.size_bytes;
+    for (const PoolReplica& r : *all) sum += r.size_bytes;
   return sum;
 }
 

@@ -15,9 +15,9 @@
 namespace maya::drivers {
 namespace {
 
-constexpr std::array<std::string_view, 11> kKeys = {"size", "fstype", "mountopts", "uid",
-                                                    "gid",  "driver", "replicas",  "thin",
-                                                    "from", "attach", "spec"};
+constexpr std::array<std::string_view, 13> kKeys = {
+    "size", "fstype", "mountopts", "uid",   "gid",  "driver",         "replicas",
+    "thin", "from",   "attach",    "pools", "spec", "allow_same_pool"};
 constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
 
 std::string known_keys() {
@@ -88,6 +88,21 @@ Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& 
     if (value != "auto" && value != "iscsi" && value != "fuse")
       return fail("option attach=\"" + value + "\" is not auto, iscsi or fuse");
     spec.attach = value;
+  } else if (key == "pools") {
+    // "a:b:c" (Docker's -o cannot hold a comma) or "a,b,c".
+    spec.pools.clear();
+    std::string name;
+    std::istringstream in(value);
+    while (std::getline(in, name, value.find(':') != std::string::npos ? ':' : ',')) {
+      if (auto ok = validate_volume_name(name); !ok)
+        return fail("option pools=\"" + value + "\": \"" + name + "\" is not a pool name");
+      spec.pools.push_back(name);
+    }
+    if (spec.pools.empty() || spec.pools.size() > 16)
+      return fail("option pools=\"" + value + "\" names no pool, or more than 16");
+  } else if (key == "allow_same_pool") {
+    MAYA_TRY(same, parse_bool(key, value));
+    spec.allow_same_pool = *same;
   } else if (key == "thin") {
     MAYA_TRY(thin, parse_bool(key, value));
     spec.thin = *thin;
@@ -114,7 +129,8 @@ Result<VolumeOptions> options_from_spec_file(const std::filesystem::path& file) 
     if (name == "spec" || std::find(kKeys.begin(), kKeys.end(), name) == kKeys.end())
       return fail(where + "unknown key \"" + name +
                   "\" in a volume spec (known: size, fstype, "
-                  "mountopts, uid, gid, driver, replicas, thin, from, attach)");
+                  "mountopts, uid, gid, driver, replicas, thin, from, attach, pools, "
+                  "allow_same_pool)");
     if (auto s = node.value_exact<std::string>()) {
       options[name] = *s;
     } else if (auto i = node.value_exact<std::int64_t>()) {
@@ -166,6 +182,13 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
   if (spec.from.empty() || spec.given.contains("fstype")) {
     if (auto ok = check_mount_options(spec.fstype, spec.mount_options); !ok)
       return fail("option mountopts: " + ok.error().message);
+  }
+  // Pools named without a count: a replica on each.
+  if (!spec.pools.empty()) {
+    if (!spec.given.contains("replicas")) spec.replicas = static_cast<unsigned>(spec.pools.size());
+    if (spec.replicas != spec.pools.size())
+      return fail("option pools names " + std::to_string(spec.pools.size()) + " pool(s) for " +
+                  std::to_string(spec.replicas) + " replica(s); name one pool per replica");
   }
   // A clone is as large as its snapshot unless a size was asked for.
   if (!spec.from.empty() && !sized) spec.size_bytes = 0;

@@ -79,6 +79,7 @@ json volume_json(const VolumeInfo& v, bool show_secrets) {
     for (const auto& r : v.replication->replicas) {
       replicas.push_back({{"id", r.id},
                           {"uri", r.uri},
+                          {"pool", r.pool.empty() ? json() : json(r.pool)},
                           {"mode", r.mode},
                           {"generation", r.generation},
                           {"revision", r.revision},

@@ -230,7 +230,8 @@ Result<void> read_default_spec(TableReader& defaults, Config& cfg) {
   return {};
 }
 
-// [volume.defaults] attach, space_warn_percent, keep_lost_found: how volumes are used.
+// [volume.defaults] attach, space_warn_percent, keep_lost_found, auto_replace, replace_after:
+// how volumes are used.
 Result<void> read_default_use(TableReader& defaults, Config& cfg) {
   MAYA_TRY(attach, defaults.string("attach", "auto"));
   if (*attach != "auto" && *attach != "iscsi" && *attach != "fuse")
@@ -240,6 +241,12 @@ Result<void> read_default_use(TableReader& defaults, Config& cfg) {
   cfg.volume_defaults.space_warn_percent = static_cast<unsigned>(*space_warn);
   MAYA_TRY(keep_lost_found, defaults.boolean("keep_lost_found", false));
   cfg.volume_defaults.keep_lost_found = *keep_lost_found;
+  MAYA_TRY(auto_replace, defaults.boolean("auto_replace", true));
+  cfg.volume_defaults.auto_replace = *auto_replace;
+  MAYA_TRY(replace_text, defaults.string("replace_after", "60s"));
+  auto replace_after = parse_duration(*replace_text);
+  if (!replace_after) return defaults.error_at("replace_after", replace_after.error().message);
+  cfg.volume_defaults.replace_after = *replace_after;
   return {};
 }
 

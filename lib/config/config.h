@@ -36,6 +36,9 @@ struct VolumeDefaults {
   // Warn when a replica's store is this full (percent used); 0: never.
   unsigned space_warn_percent = 90;
   bool keep_lost_found = false;  // keep ext4's empty lost+found after the first format
+  // A replica on a faulted or missing pool is replaced on another pool after replace_after.
+  bool auto_replace = true;
+  std::chrono::seconds replace_after{60};
   bool operator==(const VolumeDefaults&) const = default;
 };
 

@@ -68,10 +68,16 @@ void Daemon::import_pools() {
 }
 
 Result<void> Daemon::open_volumes() {
-  MAYA_TRY(volumes, drivers::make_volume_driver(config_));
+  MAYA_TRY(volumes, drivers::make_volume_driver(config_, pools_.get()));
   volumes_ = std::move(*volumes);
   reconcile_at_start();
   start_targets();
+  if (pools_) {
+    pool_watch_ = std::make_unique<PoolWatch>(
+        *pools_, *volumes_,
+        PoolWatch::Options{config_.volume_defaults.auto_replace,
+                           config_.volume_defaults.replace_after, std::chrono::seconds(2)});
+  }
   // Without the discovery portal every volume still works (by its own portal); a port another iSCSI
   // target holds must not keep the host from serving its volumes.
   if (auto discovery = start_discovery(); !discovery) {
@@ -164,7 +170,8 @@ void Daemon::finish_requests() {
   }
   finished_cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
-  control_.reset();  // joins its workers
+  pool_watch_.reset();  // before the requests' servers: it calls the volumes too
+  control_.reset();     // joins its workers
   plugin_.reset();
   // Closed, not handed over: the next image binds [api] listen again.
   api_server_.reset();

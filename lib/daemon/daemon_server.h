@@ -26,6 +26,7 @@
 #include "lib/config/config.h"
 #include "lib/daemon/handover.h"
 #include "lib/daemon/listen_fds.h"
+#include "lib/daemon/pool_watch.h"
 #include "lib/http/server.h"
 #include "lib/iscsi_target/target.h"
 #include "lib/process/pidfile.h"
@@ -114,6 +115,7 @@ class Daemon {
   std::unique_ptr<drivers::OsDriver> pool_os_;
   std::unique_ptr<drivers::pools::PoolService> pools_;
   std::unique_ptr<drivers::VolumeService> volumes_;
+  std::unique_ptr<PoolWatch> pool_watch_;  // stopped before volumes_ goes
   std::unique_ptr<http::UnixServer> control_;
   std::unique_ptr<http::UnixServer> plugin_;
   std::unique_ptr<iscsi_target::Target> discovery_;

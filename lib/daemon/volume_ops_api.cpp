@@ -30,8 +30,18 @@ http::Response answer(const Result<T>& result, ToJson to_json, int ok_status = 2
     return json_response(ok_status, to_json(*result));
 }
 
-http::Response add_replica(VolumeService* v, const std::string& name) {
-  return answer(v->add_replica(name), [](const std::string& id) { return json{{"added", id}}; });
+// An empty body, or {"pool": "P"}: where the new replica goes.
+http::Response add_replica(VolumeService* v, const std::string& name, const Request& req) {
+  std::string pool;
+  if (!req.body.empty()) {
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || (body.contains("pool") && !body["pool"].is_string()))
+      return json_error(400, "expected {} or {\"pool\": \"POOL\"}");
+    pool = body.value("pool", "");
+  }
+  return answer(v->add_replica(name, pool), [](const std::string& id) {
+    return json{{"added", id}};
+  });
 }
 
 http::Response remove_replica(VolumeService* v, const std::string& params) {
@@ -120,7 +130,10 @@ void add_volume_ops_routes(http::Router& router, VolumeService* volumes) {
   auto on_name = [volumes](http::Response (*op)(VolumeService*, const std::string&)) {
     return [volumes, op](const Request&, const std::string& params) { return op(volumes, params); };
   };
-  router.add("POST", "/v1/volumes/{name}/replicas", on_name(add_replica));
+  router.add("POST", "/v1/volumes/{name}/replicas",
+             [volumes](const Request& req, const std::string& name) {
+               return add_replica(volumes, name, req);
+             });
   router.add("DELETE", "/v1/volumes/{name}/replicas/{id}", on_name(remove_replica));
   router.add("POST", "/v1/volumes/{name}/rebuild", on_name(rebuild));
   router.add("GET", "/v1/volumes/{name}/snapshots", on_name(list_snapshots));

@@ -211,9 +211,13 @@ http::Router make_target_router(TargetState& s) {
   });
   router.add("POST", route(routes::kReplicasReload),
              [&s](const Request&, const std::string&) { return reload(s); });
-  router.add("POST", route(routes::kReplicaFault), [&s](const Request&, const std::string& id) {
-    if (auto failed = s.replicator->fail_replica(id, "fault injected through the control API");
-        !failed)
+  router.add("POST", route(routes::kReplicaFault), [&s](const Request& r, const std::string& id) {
+    // An optional {"reason": "..."} becomes the replica's error.
+    std::string reason = "fault injected through the control API";
+    if (nlohmann::json body = nlohmann::json::parse(r.body, nullptr, false);
+        body.is_object() && body.contains("reason") && body["reason"].is_string())
+      reason = body["reason"].get<std::string>();
+    if (auto failed = s.replicator->fail_replica(id, reason); !failed)
       return json_error(404, failed.error().message);
     return answer(ReplicaFaulted{id});
   });

@@ -373,9 +373,10 @@ TargetClient TargetClient::of(const std::filesystem::path& run_dir, const std::s
 }
 
 template <class T>
-Result<T> TargetClient::call(std::string_view method, const std::string& path,
-                             Timeout timeout) const {
-  auto response = http::request(socket_, {std::string(method), path, ""}, timeout);
+Result<T> TargetClient::call(std::string_view method, const std::string& path, Timeout timeout,
+                             std::string body_text) const {
+  auto response =
+      http::request(socket_, {std::string(method), path, std::move(body_text)}, timeout);
   if (!response)
     return fail("the target of volume " + volume_ + " does not answer", response.error());
   const json body = json::parse(response->body, nullptr, false);
@@ -410,9 +411,11 @@ Result<ReplicaChanges> TargetClient::reload_replicas(Timeout timeout) const {
   return call<ReplicaChanges>("POST", std::string(target_routes::kReplicasReload), timeout);
 }
 
-Result<void> TargetClient::fault_replica(const std::string& id, Timeout timeout) const {
-  MAYA_TRY(done, call<ReplicaFaulted>("POST", target_routes::path(target_routes::kReplicaFault, id),
-                                      timeout));
+Result<void> TargetClient::fault_replica(const std::string& id, const std::string& reason,
+                                         Timeout timeout) const {
+  MAYA_TRY(done,
+           call<ReplicaFaulted>("POST", target_routes::path(target_routes::kReplicaFault, id),
+                                timeout, reason.empty() ? "" : json{{"reason", reason}}.dump()));
   return {};
 }
 

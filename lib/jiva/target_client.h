@@ -8,7 +8,8 @@
 //   POST   /v1/replicas/reload             ReplicaChanges: follow the manifest (open new
 //                                          replicas, drop removed ones)
 //   POST   /v1/replicas/{id}/fault         {"failed": id}: take a replica out as if it had
-//                                          failed (tests)
+//                                          failed (tests; a pool that faulted), with an
+//                                          optional {"reason": "..."}
 //   POST   /v1/rebuild                     Rebuilding: bring back every replica that is away
 //   POST   /v1/resize                      Resized: grow the running volume to the size the
 //                                          manifest now names (written first by the caller);
@@ -202,7 +203,9 @@ class TargetClient {
   Result<FuseInfo> expose_fuse(Timeout timeout = kDefaultTimeout) const;
   Result<void> withdraw_fuse(Timeout timeout = kDefaultTimeout) const;
   Result<ReplicaChanges> reload_replicas(Timeout timeout = kDefaultTimeout) const;
-  Result<void> fault_replica(const std::string& id, Timeout timeout = kDefaultTimeout) const;
+  // `reason` becomes the replica's error (empty: "fault injected through the control API").
+  Result<void> fault_replica(const std::string& id, const std::string& reason = "",
+                             Timeout timeout = kDefaultTimeout) const;
   Result<std::vector<std::string>> rebuild(Timeout timeout = kDefaultTimeout) const;
   // Grows the running volume to the manifest's size (write jiva.json first).
   Result<Resized> resize(Timeout timeout = kDefaultTimeout) const;
@@ -219,7 +222,8 @@ class TargetClient {
 
  private:
   template <class T>
-  Result<T> call(std::string_view method, const std::string& path, Timeout timeout) const;
+  Result<T> call(std::string_view method, const std::string& path, Timeout timeout,
+                 std::string body = "") const;
 
   std::filesystem::path socket_;
   std::string volume_;

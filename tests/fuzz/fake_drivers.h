@@ -57,10 +57,15 @@ class MemoryStorage final : public drivers::StorageDriver,
     attached_.erase(name);
     return {};
   }
-  Result<std::string> add_replica(const std::string& volume) override {
+  Result<std::string> add_replica(const std::string& volume, const std::string&) override {
     return volume + "-r" + std::to_string(++replicas_);
   }
   Result<void> remove_replica(const std::string&, const std::string& id) override {
+    if (id.empty()) return fail("no replica id");
+    return {};
+  }
+  Result<void> fail_replica(const std::string&, const std::string& id,
+                            const std::string&) override {
     if (id.empty()) return fail("no replica id");
     return {};
   }

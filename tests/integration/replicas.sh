@@ -6,7 +6,7 @@
 #   - thin is sparse, thick is allocated (allocated_bytes in -o json, and du); committed_bytes
 #   - refusals with nothing touched: a name that exists, a thick replica larger than the pool's
 #     free space, hostile names, a pool that does not exist; `--pool` filters the list
-#   - a create cut short (a directory without replica.json) is never listed, and the next create
+#   - a create cut short (a directory without pool-replica.json) is never listed, and the next create
 #     of its name succeeds; replicas come back with their pool after unload and load
 #
 #   bash tests/integration/replicas.sh MAYA_BINARY

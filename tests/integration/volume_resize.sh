@@ -74,7 +74,7 @@ else
   grep -q "CAP_SYS_RESOURCE" "$T/err" || fail "resize lx did not say why ext4 did not grow: $(cat "$T/err")"
   unmount_volume lx
   mnt=$(mount_volume lx)
-  dev=$(device_of lx)  # mounted again: maybe another loop device
+  dev=$(findmnt -n -o SOURCE "$mnt")  # mounted again: maybe another loop device
 fi
 fs_after=$(fs_bytes "$mnt")
 ((fs_after > fs_before * 3)) || fail "the ext4 file system did not grow: $fs_before -> $fs_after bytes"

@@ -1,7 +1,7 @@
 // drivers/pools: bare replicas in a pool's directory. Thin ones are sparse, thick ones allocated;
 // a name that exists, a bad size and a hostile name are refused; what a crash cut short (a
-// directory without replica.json) is never listed and is swept by the next create of its name;
-// a damaged replica.json is an error naming it.
+// directory without pool-replica.json) is never listed and is swept by the next create of its name;
+// a damaged pool-replica.json is an error naming it.
 #include "drivers/pools/replica_store.h"
 
 #include <gtest/gtest.h>
@@ -87,10 +87,11 @@ TEST_F(ReplicaStoreTest, WhatACrashCutShortIsNotListedAndIsSweptByTheNextCreate)
 
 TEST_F(ReplicaStoreTest, ADamagedDescriptionIsAnErrorNamingIt) {
   ASSERT_TRUE(store().create("r", kMiB, true));
-  ASSERT_TRUE(write_file_atomic(dir_ / "replicas/r/replica.json", "{\"size_bytes\": \"ten\"}"));
+  ASSERT_TRUE(
+      write_file_atomic(dir_ / "replicas/r/pool-replica.json", "{\"size_bytes\": \"ten\"}"));
   auto all = store().list();
   ASSERT_FALSE(all);
-  EXPECT_NE(all.error().message.find("replica.json is damaged"), std::string::npos);
+  EXPECT_NE(all.error().message.find("pool-replica.json is damaged"), std::string::npos);
 }
 
 TEST_F(ReplicaStoreTest, DestroyTakesItAwayAndANameItDoesNotKnowIsAnError) {

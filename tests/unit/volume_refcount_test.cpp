@@ -180,7 +180,7 @@ TEST_F(Refcount, CountsSurviveARestartAndReconcileRepairs) {
 
 // Replicas and snapshots go to the storage driver's capabilities, through the volume service.
 TEST_F(Refcount, OperationsADriverLacksAreRefusedNamingIt) {
-  auto replica = driver_->add_replica("v");
+  auto replica = driver_->add_replica("v", "");
   ASSERT_FALSE(replica.has_value());
   EXPECT_EQ(replica.error().message, "volume v uses the fake driver, which has no replicas");
   auto snapshot = driver_->create_snapshot("v", "s1");

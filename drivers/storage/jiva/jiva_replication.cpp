@@ -87,8 +87,8 @@ void JivaStorageDriver::describe_replication(const std::string& volume, StorageV
       info.space_warning = status->space->warning.value_or("");
     }
     for (const auto& r : status->replicas) {
-      info.replicas.push_back(
-          {r.id, r.uri, r.mode, r.generation, r.revision, r.error.value_or("")});
+      info.replicas.push_back({r.id, r.uri, pool_of({r.id, r.uri}), r.mode, r.generation,
+                               r.revision, r.error.value_or("")});
     }
     if (const auto& rb = status->rebuild) {
       info.rebuild =
@@ -98,14 +98,16 @@ void JivaStorageDriver::describe_replication(const std::string& volume, StorageV
   } else {
     info.health = "offline";
     if (auto m = maya::jiva::read_manifest(volume_dir(volume))) {
-      for (const auto& r : m->replicas) info.replicas.push_back({r.id, r.uri, "unknown", 0, 0, ""});
+      for (const auto& r : m->replicas)
+        info.replicas.push_back({r.id, r.uri, pool_of(r), "unknown", 0, 0, ""});
     }
   }
   v.replication = std::move(info);
   if (auto snapshots = list_snapshots(volume)) v.snapshots = std::move(*snapshots);
 }
 
-Result<std::string> JivaStorageDriver::add_replica(const std::string& volume) {
+Result<std::string> JivaStorageDriver::add_replica(const std::string& volume,
+                                                   const std::string& pool) {
   MAYA_TRY_VOID(validate_volume_name(volume));
   const fs::path dir = volume_dir(volume);
   MAYA_TRY(lock, storage::lock_volume(dir, volume));
@@ -116,12 +118,21 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume) {
   unsigned next = m->last_replica;
   for (const auto& r : m->replicas) next = std::max(next, replica_number(r.id));
   const std::string id = "r" + std::to_string(next + 1);
-  const fs::path rdir = dir / id;
+  MAYA_TRY(placed, place_replicas(
+                       volume, {id}, m->size_bytes, true,
+                       pool.empty() ? std::vector<std::string>{} : std::vector<std::string>{pool},
+                       false, &*m));
+  const fs::path on_pool = placed->front().dir;
+  const fs::path rdir = on_pool.empty() ? dir / id : on_pool;
   std::error_code ec;
-  fs::remove_all(rdir, ec);  // leftovers of an earlier replica of that name
+  if (on_pool.empty()) fs::remove_all(rdir, ec);  // leftovers of an earlier replica of that name
   MAYA_TRY_VOID(make_dirs(rdir, 0700));
-  MAYA_TRY(data, storage::make_data_file(maya::jiva::replica_data(rdir), m->size_bytes, true,
-                                         volume, options_.store_dir));
+  if (auto data = storage::make_data_file(maya::jiva::replica_data(rdir), m->size_bytes, true,
+                                          volume, on_pool.empty() ? options_.store_dir : on_pool);
+      !data) {
+    fs::remove_all(rdir, ec);
+    return std::unexpected(data.error());
+  }
   const auto before = *m;
   m->replicas.push_back({id, maya::jiva::file_uri(rdir)});
   m->last_replica = next + 1;
@@ -131,7 +142,8 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume) {
     fs::remove_all(rdir, ec);
     return fail("replica " + id + " of volume " + volume + " was not added", followed.error());
   }
-  log::info("volume " + volume + ": replica " + id + " added; it is being rebuilt");
+  log::info("volume " + volume + ": replica " + id + " added on pool " + placed->front().pool +
+            "; it is being rebuilt");
   return id;
 }
 
@@ -165,6 +177,12 @@ Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const 
     log::warn("replica " + id + " is removed but " + rdir->string() + " stays: " + ec.message());
   log::info("volume " + volume + ": replica " + id + " removed");
   return {};
+}
+
+Result<void> JivaStorageDriver::fail_replica(const std::string& volume, const std::string& id,
+                                             const std::string& reason) {
+  MAYA_TRY_VOID(validate_volume_name(volume));
+  return target(volume).fault_replica(id, reason);
 }
 
 Result<std::vector<std::string>> JivaStorageDriver::rebuild(const std::string& volume) {

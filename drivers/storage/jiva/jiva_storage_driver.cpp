@@ -206,16 +206,28 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
 
     MAYA_TRY(staging, make_staging_dir(options_.store_dir, name));
     DirGuard cleanup(*staging);
-    for (unsigned i = 1; i <= std::max(1u, spec.replicas); ++i) {
-      const std::string id = "r" + std::to_string(i);
-      MAYA_TRY_VOID(make_dirs(*staging / id, 0700));
-      const fs::path data_file = maya::jiva::replica_data(*staging / id);
+    std::vector<std::string> ids;
+    for (unsigned i = 1; i <= std::max(1u, spec.replicas); ++i)
+      ids.push_back("r" + std::to_string(i));
+    // Replicas on disk pools are made in place (a rename cannot cross file systems): the
+    // guards take them away unless the volume is published.
+    MAYA_TRY(placed,
+             place_replicas(name, ids, size, spec.thin, spec.pools, spec.allow_same_pool, nullptr));
+    std::vector<std::unique_ptr<DirGuard>> pool_dirs;
+    for (const auto& p : *placed)
+      if (!p.dir.empty()) pool_dirs.push_back(std::make_unique<DirGuard>(p.dir));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const fs::path& on_pool = (*placed)[i].dir;
+      const fs::path rdir = on_pool.empty() ? *staging / ids[i] : on_pool;
+      MAYA_TRY_VOID(make_dirs(rdir, 0700));
+      const fs::path data_file = maya::jiva::replica_data(rdir);
       if (origin) {
         MAYA_TRY_VOID(clone_into(*origin, data_file, size, name));
       } else {
-        MAYA_TRY(data, make_data_file(data_file, size, spec.thin, name, options_.store_dir));
+        MAYA_TRY(data, make_data_file(data_file, size, spec.thin, name,
+                                      on_pool.empty() ? options_.store_dir : on_pool));
       }
-      m.replicas.push_back({id, maya::jiva::file_uri(dir / id)});
+      m.replicas.push_back({ids[i], maya::jiva::file_uri(on_pool.empty() ? dir / ids[i] : rdir)});
     }
     m.last_replica = static_cast<unsigned>(m.replicas.size());
     MAYA_TRY_VOID(maya::jiva::write_manifest(*staging, m));
@@ -225,9 +237,11 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
     }
     MAYA_TRY_VOID(publish(*staging, dir, name, options_.store_dir));
     cleanup.keep();
+    for (auto& guard : pool_dirs) guard->keep();
   }
   if (auto started = supervisor_->ensure(name); !started) {
     (void)supervisor_->stop(name);
+    if (auto m = maya::jiva::read_manifest(dir)) remove_pool_replicas(*m);
     if (auto undone = discard(dir, name, options_.store_dir); !undone)
       log::warn(undone.error().message);
     return fail("volume " + name + " was not created", started.error());
@@ -256,9 +270,12 @@ Result<void> JivaStorageDriver::remove(const std::string& name) {
       return fail("cannot delete volume " + name, withdrawn.error());
   }
   supervisor_->drop_fuse(name);
+  auto manifest = maya::jiva::read_manifest(dir);
   // Renamed away first: no supervisor restarts the target of a volume without a manifest.
   MAYA_TRY_VOID(discard(dir, name, options_.store_dir));
   MAYA_TRY(stopped, supervisor_->stop(name));
+  // Its replicas on disk pools, once nothing serves them.
+  if (manifest) remove_pool_replicas(*manifest);
   log::info("deleted jiva volume " + name);
   return {};
 }

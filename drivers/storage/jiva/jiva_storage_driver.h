@@ -18,9 +18,15 @@
 #include <vector>
 
 #include "drivers/os_driver.h"
+#include "drivers/replica_placer.h"
 #include "drivers/storage/jiva/target_supervisor.h"
 #include "drivers/storage_driver.h"
 #include "lib/jiva/target_client.h"
+
+namespace maya::jiva {
+struct Manifest;
+struct ReplicaRef;
+}  // namespace maya::jiva
 
 namespace maya::drivers::jiva {
 
@@ -33,7 +39,8 @@ struct JivaOptions {
   std::string advertise;                    // the portal IP shown to initiators; empty: address
   std::uint16_t port_first = 3261, port_last = 3516;
   bool chap = true;
-  IscsiAttacher* iscsi = nullptr;  // the host's kernel initiator (attach = iscsi), not owned
+  IscsiAttacher* iscsi = nullptr;   // the host's kernel initiator (attach = iscsi), not owned
+  ReplicaPlacer* placer = nullptr;  // the host's pools; none: every replica in the volume's dir
 };
 
 class JivaStorageDriver final : public StorageDriver,
@@ -64,8 +71,10 @@ class JivaStorageDriver final : public StorageDriver,
   std::vector<Target> iscsi_targets() override;
 
   // jiva_replication.cpp
-  Result<std::string> add_replica(const std::string& volume) override;
+  Result<std::string> add_replica(const std::string& volume, const std::string& pool) override;
   Result<void> remove_replica(const std::string& volume, const std::string& id) override;
+  Result<void> fail_replica(const std::string& volume, const std::string& id,
+                            const std::string& reason) override;
   Result<std::vector<std::string>> rebuild(const std::string& volume) override;
   Result<SnapshotInfo> create_snapshot(const std::string& volume, const std::string& snapshot,
                                        const Quiesce& quiesce = {}) override;
@@ -115,6 +124,20 @@ class JivaStorageDriver final : public StorageDriver,
   maya::jiva::TargetClient target(const std::string& name) const {
     return maya::jiva::TargetClient::of(options_.run_dir, name);
   }
+
+  // Where new replicas `ids` of `volume` go (jiva_placement.cpp): the placer's answer, or the
+  // volume's directory for all when the host has none.
+  Result<std::vector<ReplicaPlacement>> place_replicas(const std::string& volume,
+                                                       const std::vector<std::string>& ids,
+                                                       std::uint64_t size, bool thin,
+                                                       const std::vector<std::string>& pools,
+                                                       bool allow_same_pool,
+                                                       const maya::jiva::Manifest* existing);
+  // The pool that holds a replica of the manifest ("default" for the volume's own directory).
+  std::string pool_of(const maya::jiva::ReplicaRef& replica);
+  // Deletes the replica directories of `m` that lie outside the volume's directory (on disk
+  // pools); logs what it cannot delete.
+  void remove_pool_replicas(const maya::jiva::Manifest& m);
 
   // <store>/.snapshots/<volume>: the snapshots a deleted volume kept (jiva_kept_snapshots.cpp).
   std::filesystem::path kept_dir(const std::string& volume) const;

@@ -40,8 +40,10 @@ class DockerVolumeDriver final : public VolumeService {
 
   // Replicas and snapshots go to the volume's storage driver; freeze is their quiesce
   // (volume_ops.cpp).
-  Result<std::string> add_replica(const std::string& volume) override;
+  Result<std::string> add_replica(const std::string& volume, const std::string& pool) override;
   Result<void> remove_replica(const std::string& volume, const std::string& id) override;
+  Result<void> fail_replica(const std::string& volume, const std::string& id,
+                            const std::string& reason) override;
   Result<std::vector<std::string>> rebuild(const std::string& volume) override;
   Result<SnapshotInfo> create_snapshot(const std::string& volume,
                                        const std::string& snapshot) override;

@@ -20,16 +20,24 @@ Result<C*> capability(StorageDriver& storage, const std::string& volume, const c
 
 }  // namespace
 
-Result<std::string> DockerVolumeDriver::add_replica(const std::string& volume) {
+Result<std::string> DockerVolumeDriver::add_replica(const std::string& volume,
+                                                    const std::string& pool) {
   MAYA_TRY(call, storage_call(volume, true));
   MAYA_TRY(m, capability<ReplicaManager>(*call->storage, volume, "replicas"));
-  return (*m)->add_replica(volume);
+  return (*m)->add_replica(volume, pool);
 }
 
 Result<void> DockerVolumeDriver::remove_replica(const std::string& volume, const std::string& id) {
   MAYA_TRY(call, storage_call(volume, true));
   MAYA_TRY(m, capability<ReplicaManager>(*call->storage, volume, "replicas"));
   return (*m)->remove_replica(volume, id);
+}
+
+Result<void> DockerVolumeDriver::fail_replica(const std::string& volume, const std::string& id,
+                                              const std::string& reason) {
+  MAYA_TRY(call, storage_call(volume, true));
+  MAYA_TRY(m, capability<ReplicaManager>(*call->storage, volume, "replicas"));
+  return (*m)->fail_replica(volume, id, reason);
 }
 
 Result<std::vector<std::string>> DockerVolumeDriver::rebuild(const std::string& volume) {
