@@ -18,6 +18,11 @@ config::VolumeDefaults Daemon::volume_defaults() {
 // What is wrong comes back as warnings.
 Result<json> Daemon::reload_all() {
   MAYA_TRY(answer, reload());
+  // A pool whose disk came back since (plugged in, its file bound again) is mounted before the
+  // targets whose replicas it holds start; the watch takes the new replace settings.
+  if (pools_)
+    for (const std::string& note : pools_->import_all()) log::info("pools: " + note);
+  if (pools_ && volumes_) start_pool_watch();
   if (volumes_) {
     for (drivers::TargetHost* host : volumes_->target_hosts()) {
       for (const std::string& note : host->start_targets()) {

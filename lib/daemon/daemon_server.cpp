@@ -72,12 +72,7 @@ Result<void> Daemon::open_volumes() {
   volumes_ = std::move(*volumes);
   reconcile_at_start();
   start_targets();
-  if (pools_) {
-    pool_watch_ = std::make_unique<PoolWatch>(
-        *pools_, *volumes_,
-        PoolWatch::Options{config_.volume_defaults.auto_replace,
-                           config_.volume_defaults.replace_after, std::chrono::seconds(2)});
-  }
+  if (pools_) start_pool_watch();
   // Without the discovery portal every volume still works (by its own portal); a port another iSCSI
   // target holds must not keep the host from serving its volumes.
   if (auto discovery = start_discovery(); !discovery) {
@@ -89,6 +84,26 @@ Result<void> Daemon::open_volumes() {
 
 void Daemon::reconcile_at_start() {
   for (const std::string& note : volumes_->reconcile()) log::info("reconcile: " + note);
+}
+
+void Daemon::start_pool_watch() {
+  config::VolumeDefaults defaults;
+  {
+    std::lock_guard lock(mutex_);
+    defaults = config_.volume_defaults;
+  }
+  std::lock_guard lock(watch_mutex_);
+  if (watch_closed_) return;
+  pool_watch_.reset();  // the one running, if any, stops first
+  pool_watch_ = std::make_unique<PoolWatch>(
+      *pools_, *volumes_,
+      PoolWatch::Options{defaults.auto_replace, defaults.replace_after, std::chrono::seconds(2)});
+}
+
+void Daemon::stop_pool_watch() {
+  std::lock_guard lock(watch_mutex_);
+  watch_closed_ = true;
+  pool_watch_.reset();
 }
 
 void Daemon::start_targets() {
@@ -170,8 +185,8 @@ void Daemon::finish_requests() {
   }
   finished_cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
-  pool_watch_.reset();  // before the requests' servers: it calls the volumes too
-  control_.reset();     // joins its workers
+  stop_pool_watch();  // before the requests' servers: it calls the volumes too
+  control_.reset();   // joins its workers
   plugin_.reset();
   // Closed, not handed over: the next image binds [api] listen again.
   api_server_.reset();

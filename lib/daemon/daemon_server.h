@@ -57,6 +57,9 @@ class Daemon {
   Result<void> open_volumes();
   void reconcile_at_start();
   void start_targets();
+  // (Re)starts the pools' watch with the config's replace settings; none once closed.
+  void start_pool_watch();
+  void stop_pool_watch();
   Result<void> open_control_api();
   Result<void> open_plugin();
   void make_api();  // daemon_api.cpp: the API's catalog, served or not
@@ -115,7 +118,9 @@ class Daemon {
   std::unique_ptr<drivers::OsDriver> pool_os_;
   std::unique_ptr<drivers::pools::PoolService> pools_;
   std::unique_ptr<drivers::VolumeService> volumes_;
+  std::mutex watch_mutex_;                 // guards pool_watch_ and watch_closed_
   std::unique_ptr<PoolWatch> pool_watch_;  // stopped before volumes_ goes
+  bool watch_closed_ = false;              // set as requests finish: no new watch
   std::unique_ptr<http::UnixServer> control_;
   std::unique_ptr<http::UnixServer> plugin_;
   std::unique_ptr<iscsi_target::Target> discovery_;

@@ -8,6 +8,9 @@
 #     free space, hostile names, a pool that does not exist; `--pool` filters the list
 #   - a create cut short (a directory without pool-replica.json) is never listed, and the next create
 #     of its name succeeds; replicas come back with their pool after unload and load
+#   - volumes on pools: one replica per pool, --pools, --allow-same-pool, `default` by name,
+#     refusals (too few pools, a pool twice, an unknown pool), a volume's replica cannot be
+#     destroyed from `replica`, volume replica add --pool, delete takes its replicas away
 #
 #   bash tests/integration/replicas.sh MAYA_BINARY
 set -euo pipefail
@@ -26,7 +29,10 @@ cleanup() {
   set +e
   maya unload >/dev/null 2>&1
   mountpoint -q "$STATE/pools/tpool" 2>/dev/null && umount "$STATE/pools/tpool"
-  for dev in $(losetup -j "$T/disk.img" -O NAME -n 2>/dev/null); do losetup -d "$dev"; done
+  mountpoint -q "$STATE/pools/p2" 2>/dev/null && umount "$STATE/pools/p2"
+  for img in "$T"/disk*.img; do
+    for dev in $(losetup -j "$img" -O NAME -n 2>/dev/null); do losetup -d "$dev"; done
+  done
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -102,6 +108,35 @@ maya load >/dev/null || fail "load"
 [[ $(maya replica list --pool tpool -o json | jq -r '[.[].name] | join(",")') == replica1,replica2 ]] ||
   fail "after unload and load: $(maya replica list)"
 ok "a create cut short is not listed and is made again; replicas come back with the pool"
+
+# --- volumes on pools: placement and its refusals --------------------------------------------
+truncate -s 512M "$T/disk2.img"
+maya pool create p2 "$T/disk2.img" >/dev/null || fail "pool create p2"
+volume_pools() { maya volume inspect "$1" -o json | jq -r '[.replicas[].pool] | sort | join(",")'; }
+refused "needs 3 replica(s) on pools of their own, and 2 online pool(s) have room" \
+  volume create v3 --driver jiva --size 16MiB --replicas 3
+refused "two replicas on pool tpool" volume create v3 --driver jiva --size 16MiB --pools tpool,tpool
+refused "no pool named nope" volume create v3 --driver jiva --size 16MiB --pools tpool,nope
+refused "names 2 pool(s) for 3 replica(s)" volume create v3 --driver jiva --size 16MiB --replicas 3 --pools tpool,p2
+! maya volume inspect v3 >/dev/null 2>&1 || fail "a refused volume exists"
+[[ -z $(find "$STATE/pools" -name 'v3@*') ]] || fail "a refused volume left replicas: $(find "$STATE/pools" -name 'v3@*')"
+maya volume create v2 --driver jiva --size 16MiB --replicas 2 >/dev/null || fail "create v2"
+[[ $(volume_pools v2) == p2,tpool ]] || fail "v2 on $(volume_pools v2)"
+maya volume create vs --driver jiva --size 16MiB --pools p2,p2 --allow-same-pool >/dev/null ||
+  fail "create vs --allow-same-pool"
+[[ $(volume_pools vs) == p2,p2 ]] || fail "vs on $(volume_pools vs)"
+maya volume create vd --driver jiva --size 16MiB --pools default >/dev/null || fail "create vd on default"
+[[ $(volume_pools vd) == default && -d $T/opt/maya-store/vd/r1 ]] || fail "vd on $(volume_pools vd)"
+[[ $(maya replica list --pool p2 -o json | jq -r '[.[] | select(.volume == "v2") | .name] | join(",")') == v2@r1 ]] ||
+  fail "replica list: $(maya replica list --pool p2 -o json)"
+refused "belongs to volume v2 (its replica r1)" replica destroy p2 v2@r1
+refused "two replicas on pool p2" volume replica add v2 --pool p2
+maya volume replica add v2 --pool default >/dev/null || fail "replica add --pool default"
+[[ $(volume_pools v2) == default,p2,tpool ]] || fail "v2 on $(volume_pools v2) after replica add"
+for v in v2 vs vd; do maya volume delete "$v" >/dev/null || fail "delete $v"; done
+[[ -z $(find "$STATE/pools" -name 'v?@*') ]] || fail "deleted volumes left replicas: $(find "$STATE/pools" -name 'v?@*')"
+maya pool destroy p2 >/dev/null || fail "pool destroy p2"
+ok "volumes on pools: one replica per pool, --pools, --allow-same-pool, refusals, delete"
 
 # --- the end of the session ----------------------------------------------------------------
 maya replica destroy tpool replica1 | grep -q "replica replica1 of pool tpool destroyed" || fail "destroy"

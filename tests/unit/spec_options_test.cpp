@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <string>
+#include <vector>
 
 namespace maya::drivers {
 namespace {
@@ -73,6 +75,28 @@ TEST(SpecOptions, ErrorsNameTheOption) {
     auto spec = spec_from_options("db", c.opts, defaults());
     ASSERT_FALSE(spec.has_value()) << c.says;
     EXPECT_NE(spec.error().message.find(c.says), std::string::npos) << spec.error().message;
+  }
+}
+
+TEST(SpecOptions, PoolsNameOneReplicaEach) {
+  // Docker's -o cannot hold a comma: a:b:c; the CLI sends a,b,c. No count: one per pool.
+  for (const std::string text : {"fast1:fast2:fast3", "fast1,fast2,fast3"}) {
+    auto spec = spec_from_options("db", {{"pools", text}}, defaults());
+    ASSERT_TRUE(spec.has_value()) << spec.error().message;
+    EXPECT_EQ(spec->pools, (std::vector<std::string>{"fast1", "fast2", "fast3"}));
+    EXPECT_EQ(spec->replicas, 3u);
+    EXPECT_FALSE(spec->allow_same_pool);
+  }
+  auto same = spec_from_options("db", {{"pools", "a:a"}, {"allow_same_pool", "true"}}, defaults());
+  ASSERT_TRUE(same.has_value()) << same.error().message;
+  EXPECT_TRUE(same->allow_same_pool);
+  auto mismatch = spec_from_options("db", {{"pools", "a:b"}, {"replicas", "3"}}, defaults());
+  ASSERT_FALSE(mismatch.has_value());
+  EXPECT_NE(mismatch.error().message.find("names 2 pool(s) for 3 replica(s)"), std::string::npos);
+  for (const std::string& bad :
+       std::vector<std::string>{"", "a::b", "../x", "a:" + std::string(300, 'p')}) {
+    auto refused = spec_from_options("db", {{"pools", bad}}, defaults());
+    EXPECT_FALSE(refused.has_value()) << bad;
   }
 }
 
