@@ -37,7 +37,8 @@ class ReplicaPlacer {
   // replica in `default`, as before pools. Makes the
   // directories on disk pools (the caller makes data.img in them, and removes them on failure).
   virtual Result<std::vector<ReplicaPlacement>> place(const PlacementRequest& request) = 0;
-  // The pool that holds a replica directory: `default` when no disk pool does.
+  // The pool a replica directory is on, by its path: a disk pool's name (also of a pool
+  // destroyed since), else `default`.
   virtual std::string pool_of(const std::filesystem::path& replica_dir) = 0;
 };
 

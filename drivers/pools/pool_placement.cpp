@@ -143,15 +143,11 @@ Result<std::vector<ReplicaPlacement>> PoolService::place(const PlacementRequest&
 }
 
 std::string PoolService::pool_of(const fs::path& replica_dir) {
-  std::lock_guard lock(mutex_);
-  auto records = registry_.load();
-  if (!records) return "default";
-  const std::string dir = replica_dir.lexically_normal().string();
-  for (const PoolRecord& r : *records) {
-    const std::string root = mountpoint(r.name).string() + "/";
-    if (dir.starts_with(root)) return r.name;
-  }
-  return "default";
+  // By its path alone (<state>/pools/NAME/...): no lock, no file read, and a pool destroyed
+  // since is still named (its replicas are on no pool that exists).
+  const fs::path rel = replica_dir.lexically_normal().lexically_relative(state_dir_ / "pools");
+  if (rel.empty() || *rel.begin() == ".." || *rel.begin() == ".") return "default";
+  return rel.begin()->string();
 }
 
 }  // namespace maya::drivers::pools

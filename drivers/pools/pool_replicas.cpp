@@ -1,10 +1,12 @@
 // PoolService: the bare replicas of its pools (replica_store.h holds their layout).
 #include <algorithm>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "drivers/pools/pool_service.h"
 #include "lib/common/files.h"
+#include "lib/common/names.h"
 
 namespace maya::drivers::pools {
 namespace fs = std::filesystem;
@@ -60,38 +62,33 @@ Result<std::vector<PoolReplica>> PoolService::list_replicas(const std::string& p
   return all;
 }
 
-namespace {
-
-// Whether the volume's manifest (<store>/VOLUME/jiva.json) still names `replica_dir` as one of
-// its replicas; a volume that does not exist (or cannot be read) names none.
-bool volume_names_replica(const fs::path& store, const std::string& volume,
-                          const fs::path& replica_dir, std::string& id) {
-  auto text = read_file(store / volume / "jiva.json");
-  if (!text) return false;
+std::optional<std::string> PoolService::volume_holding(const PoolReplica& replica) const {
+  if (replica.volume.empty() || !validate_volume_name(replica.volume)) return std::nullopt;
+  const fs::path dir = store_dir_ / replica.volume;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return std::nullopt;  // its volume is gone: an orphan
+  const std::string volume = "volume " + replica.volume;
+  auto text = read_file(dir / "jiva.json");
+  if (!text) return volume + " (its manifest cannot be read: " + text.error().message + ")";
   auto manifest = nlohmann::json::parse(*text, nullptr, false);
-  if (manifest.is_discarded() || !manifest.contains("replicas") || !manifest["replicas"].is_array())
-    return false;
+  if (manifest.is_discarded() || !manifest.is_object() || !manifest.contains("replicas") ||
+      !manifest["replicas"].is_array())
+    return volume + " (its manifest " + (dir / "jiva.json").string() + " is damaged)";
+  const std::string uri = "file://" + replica.path.parent_path().string();
   for (const auto& r : manifest["replicas"]) {
-    if (r.value("uri", "") == "file://" + replica_dir.string()) {
-      id = r.value("id", "");
-      return true;
-    }
+    if (r.is_object() && r.value("uri", "") == uri)
+      return volume + " (its replica " + r.value("id", "?") + ")";
   }
-  return false;
+  return std::nullopt;
 }
-
-}  // namespace
 
 Result<void> PoolService::destroy_replica(const std::string& pool, const std::string& name) {
   std::lock_guard lock(mutex_);
   MAYA_TRY(store, replicas_of(pool));
   MAYA_TRY(replica, store->get(name));
-  std::string id;
-  if (!replica->volume.empty() &&
-      volume_names_replica(store_dir_, replica->volume, replica->path.parent_path(), id))
-    return fail("replica " + name + " belongs to volume " + replica->volume + " (its replica " +
-                id + "); `maya volume replica remove " + replica->volume + " " + id +
-                "` takes it away");
+  if (auto holder = volume_holding(*replica))
+    return fail("replica " + name + " belongs to " + *holder + "; `maya volume replica remove " +
+                replica->volume + " ID` takes it away");
   return store->destroy(name);
 }
 

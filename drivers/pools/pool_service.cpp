@@ -278,10 +278,12 @@ PoolInfo PoolService::describe(const PoolRecord& record) {
     } else if (auto why = import_errors_.find(record.name); why != import_errors_.end()) {
       p.state = "faulted";
       p.error = "its disk was found but could not be mounted: " + why->second;
+    } else if (!mounted) {
+      p.state = "unknown";  // the mount table could not be read: nothing is concluded
+      p.error = mounted.error().message;
     } else {
       p.state = "missing";
-      p.error = mounted ? "no disk holding its UUID " + record.uuid + " was found (not mounted)"
-                        : mounted.error().message;
+      p.error = "no disk holding its UUID " + record.uuid + " was found (not mounted)";
     }
     return p;
   }
@@ -328,8 +330,15 @@ Result<void> PoolService::empty_for_destroy(const std::string& name, const fs::p
   if (!replicas && !force)
     return fail(replicas.error().message + "; --force destroys the pool without looking");
   std::vector<std::string> held;
-  if (replicas)
-    for (const PoolReplica& r : *replicas) held.push_back("replica " + r.name);
+  if (replicas) {
+    for (const PoolReplica& r : *replicas) {
+      if (auto holder = volume_holding(r))
+        return fail("pool " + name + " holds replica " + r.name + " of " + *holder +
+                    "; not even --force deletes it: `maya volume replica remove " + r.volume +
+                    " ID` (or deleting the volume) takes it away first");
+      held.push_back("replica " + r.name);
+    }
+  }
   std::error_code ec;
   std::vector<fs::path> entries;
   for (const auto& e : fs::directory_iterator(mp, ec)) {

@@ -28,8 +28,9 @@ namespace maya::drivers::pools {
 
 struct PoolInfo {
   std::string name;
-  std::string kind;   // "disk" or "directory"
-  std::string state;  // online, missing, faulted, incomplete
+  std::string kind;  // "disk" or "directory"
+  // online, missing, faulted, incomplete; unknown when the mount table cannot be read
+  std::string state;
   std::string error;  // why it is not online; empty when it is
   std::string disk;   // the block device (or the directory of a directory pool)
   std::string backing_file;
@@ -84,6 +85,9 @@ class PoolService final : public ReplicaPlacer {
   // The replicas of the pool `name` when it is online (its state and error otherwise).
   Result<ReplicaStore> replicas_of(const std::string& name);
   ReplicaStore replica_store(const std::string& name, const std::filesystem::path& root) const;
+  // "volume V (its replica rN)" while V's manifest names the replica, or while V exists and
+  // its manifest cannot be read (it may): such a replica is never deleted from the pool side.
+  std::optional<std::string> volume_holding(const PoolReplica& replica) const;
   Result<void> import(PoolRecord& record, std::vector<std::string>& notes);
   PoolInfo describe(const PoolRecord& record);
   PoolInfo describe_default();

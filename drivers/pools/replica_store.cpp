@@ -103,6 +103,10 @@ Result<PoolReplica> ReplicaStore::create(const std::string& name, std::uint64_t 
     fs::remove_all(here, ec);
     return std::unexpected(put.error());
   }
+  // The replica's own directory entry, so that a power loss cannot drop a replica made.
+  if (Fd parent(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      parent.get() < 0 || ::fsync(parent.get()) != 0)
+    return fail_errno("cannot fsync " + dir_.string());
   return read(here);
 }
 

@@ -92,12 +92,16 @@ void Daemon::start_pool_watch() {
     std::lock_guard lock(mutex_);
     defaults = config_.volume_defaults;
   }
+  const PoolWatch::Options options{defaults.auto_replace, defaults.replace_after,
+                                   std::chrono::seconds(2)};
   std::lock_guard lock(watch_mutex_);
   if (watch_closed_) return;
-  pool_watch_.reset();  // the one running, if any, stops first
-  pool_watch_ = std::make_unique<PoolWatch>(
-      *pools_, *volumes_,
-      PoolWatch::Options{defaults.auto_replace, defaults.replace_after, std::chrono::seconds(2)});
+  if (pool_watch_) {  // a reload: new settings, the same memory of failed replicas
+    pool_watch_->set_options(options);
+    return;
+  }
+  drivers::pools::PoolService* pools = pools_.get();
+  pool_watch_ = std::make_unique<PoolWatch>([pools] { return pools->list(); }, *volumes_, options);
 }
 
 void Daemon::stop_pool_watch() {

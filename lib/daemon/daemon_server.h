@@ -57,7 +57,8 @@ class Daemon {
   Result<void> open_volumes();
   void reconcile_at_start();
   void start_targets();
-  // (Re)starts the pools' watch with the config's replace settings; none once closed.
+  // Starts the pools' watch, or gives the running one the config's replace settings; none once
+  // closed.
   void start_pool_watch();
   void stop_pool_watch();
   Result<void> open_control_api();

@@ -1,14 +1,15 @@
 #include "lib/daemon/pool_watch.h"
 
-#include <set>
+#include <algorithm>
 
 #include "lib/common/log.h"
 
 namespace maya::daemon {
 
-PoolWatch::PoolWatch(drivers::pools::PoolService& pools, drivers::VolumeService& volumes,
-                     Options options)
-    : pools_(pools), volumes_(volumes), options_(options) {
+PoolWatch::PoolWatch(ListPools pools, drivers::VolumeService& volumes, Options options,
+                     bool threaded)
+    : pools_(std::move(pools)), volumes_(volumes), options_(options) {
+  if (!threaded) return;
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
     while (!stop_) {
@@ -29,73 +30,127 @@ PoolWatch::~PoolWatch() {
   if (thread_.joinable()) thread_.join();
 }
 
-void PoolWatch::tick() {
-  auto pools = pools_.list();
+void PoolWatch::set_options(Options options) {
+  std::lock_guard lock(mutex_);
+  options_ = options;
+}
+
+void PoolWatch::tell(Failed& f, const std::string& note) {
+  if (note == f.told) return;
+  log::warn(note);
+  f.told = note;
+}
+
+void PoolWatch::tick(Clock::time_point now) {
+  auto pools = pools_();
   if (!pools) return;
+  std::set<std::string> known;
   std::map<std::string, std::string> down;  // pool → why it is not online
-  for (const auto& p : *pools)
+  for (const auto& p : *pools) {
+    known.insert(p.name);
     if (p.state == "faulted" || p.state == "missing")
       down[p.name] = p.state + (p.error.empty() ? "" : ": " + p.error);
-  if (down.empty()) {
-    failed_.clear();
-    return;
   }
+  if (down.empty() && failed_.empty()) return;
   auto volumes = volumes_.list();
   if (!volumes) return;
   std::set<std::string> seen;
   for (const auto& v : *volumes) {
-    if (!v.replication || v.replication->health == "offline") continue;
-    for (const auto& r : v.replication->replicas) {
-      auto pool = down.find(r.pool);
-      if (pool == down.end()) continue;
-      const std::string key = v.spec.name + "/" + r.id;
-      seen.insert(key);
-      const std::string why = "its pool " + r.pool + " is " + pool->second;
-      auto [it, fresh] = failed_.try_emplace(key, Failed{Clock::now(), ""});
-      if (r.mode != "ERR") {
-        if (auto out = volumes_.fail_replica(v.spec.name, r.id, why); out)
-          log::warn("volume " + v.spec.name + ": replica " + r.id + " left the I/O path: " + why);
-        else if (fresh)
-          log::warn("volume " + v.spec.name + ": replica " + r.id + " (" + why +
-                    ") could not be taken out: " + out.error().message);
-      }
-      if (fresh && options_.auto_replace)
-        log::info("volume " + v.spec.name + ": replica " + r.id + " is replaced in " +
-                  std::to_string(options_.replace_after.count()) + " s unless pool " + r.pool +
-                  " comes back");
-      if (options_.auto_replace && Clock::now() - it->second.since >= options_.replace_after)
-        replace(v.spec.name, r.id, r.pool, why, it->second);
-    }
+    if (!v.replication) continue;
+    auto with_gone = down;  // replicas on a pool destroyed since are on no pool at all
+    for (const auto& r : v.replication->replicas)
+      if (!known.contains(r.pool)) with_gone[r.pool] = "destroyed (no such pool any more)";
+    look_at(v, with_gone, now, seen);
   }
   std::erase_if(failed_, [&](const auto& entry) { return !seen.contains(entry.first); });
 }
 
-void PoolWatch::replace(const std::string& volume, const std::string& id, const std::string& pool,
-                        const std::string& why, Failed& failed) {
-  if (failed.replacement.empty()) {
-    auto added = volumes_.add_replica(volume, "");
-    if (!added) {
-      const std::string note = why + "; no replacement: " + added.error().message;
-      if (note != failed.told) {
-        log::warn("volume " + volume + " stays degraded: replica " + id + " cannot be replaced (" +
-                  note + ")");
-        (void)volumes_.fail_replica(volume, id, note);  // inspect shows why
-        failed.told = note;
+void PoolWatch::look_at(const drivers::VolumeInfo& v,
+                        const std::map<std::string, std::string>& down, Clock::time_point now,
+                        std::set<std::string>& seen) {
+  Options options;
+  {
+    std::lock_guard lock(mutex_);
+    options = options_;
+  }
+  const std::string& name = v.spec.name;
+  const auto& replicas = v.replication->replicas;
+  auto on_down = [&](const drivers::ReplicaInfo& r) { return down.contains(r.pool); };
+  const auto rw_elsewhere = std::count_if(replicas.begin(), replicas.end(), [&](const auto& r) {
+    return r.mode == "RW" && !on_down(r);
+  });
+  const auto live =
+      std::count_if(replicas.begin(), replicas.end(), [&](const auto& r) { return !on_down(r); });
+  const bool all_live_rw = std::all_of(replicas.begin(), replicas.end(),
+                                       [&](const auto& r) { return on_down(r) || r.mode == "RW"; });
+
+  for (const auto& r : replicas) {
+    const std::string key = name + "/" + r.id;
+    auto known = failed_.find(key);
+    if (!on_down(r)) {
+      // Back on an online pool: what the watch failed is brought back.
+      if (known != failed_.end() && known->second.failed && r.mode == "ERR") {
+        if (auto back = volumes_.rebuild(name); back)
+          log::info("volume " + name + ": pool " + r.pool + " is back; replica " + r.id +
+                    " is being rebuilt");
       }
-      return;
+      continue;
     }
-    failed.replacement = *added;
+    seen.insert(key);
+    Failed& f = failed_.try_emplace(key, Failed{now}).first->second;
+    ++f.looks;
+    if (f.looks < 2) continue;  // two looks in a row before anything is done
+    const std::string why = "its pool " + r.pool + " is " + down.at(r.pool);
+    if (v.replication->health == "offline") {
+      tell(f, "volume " + name + " is offline and replica " + r.id + " is on a pool that is " +
+                  "not online (" + why +
+                  "); it is not replaced while the volume's target does "
+                  "not run: `maya volume inspect " +
+                  name + "` says why");
+      continue;
+    }
+    if (rw_elsewhere == 0) {
+      tell(f, "volume " + name + ": replica " + r.id + " (" + why + ") holds its only current " +
+                  "copy; it is neither failed nor replaced by maya");
+      continue;
+    }
+    if (r.mode != "ERR" && !f.failed) {
+      if (auto out = volumes_.fail_replica(name, r.id, why); out) {
+        f.failed = true;
+        log::warn("volume " + name + ": replica " + r.id + " left the I/O path: " + why +
+                  (options.auto_replace
+                       ? "; it is replaced after " + std::to_string(options.replace_after.count()) +
+                             " s unless the pool comes back"
+                       : ""));
+      } else {
+        tell(f, "volume " + name + ": replica " + r.id + " (" + why +
+                    ") could not be taken out: " + out.error().message);
+      }
+    }
+    if (!options.auto_replace || now - f.since < options.replace_after) continue;
+    // Enough replicas beside the failed ones (a replacement added earlier, maybe by a daemon
+    // that stopped since): the failed one goes once they are all RW. Else one is added.
+    if (live < static_cast<long>(v.spec.replicas)) {
+      auto added = volumes_.add_replica(name, "");
+      if (!added) {
+        tell(f, "volume " + name + " stays degraded: replica " + r.id + " (" + why +
+                    ") cannot be replaced: " + added.error().message);
+        continue;
+      }
+      log::info("volume " + name + ": replica " + *added + " added in place of replica " + r.id +
+                " (" + why + "); " + r.id + " goes once " + *added + " is rebuilt");
+      return;  // the next look sees the new replica
+    }
+    if (!all_live_rw) continue;  // the replacement is still being rebuilt
+    if (auto removed = volumes_.remove_replica(name, r.id); !removed) {
+      tell(f, "volume " + name + ": replica " + r.id + " (" + why +
+                  ") could not be removed: " + removed.error().message);
+      continue;
+    }
+    log::info("volume " + name + ": replica " + r.id + " (" + why + ") removed; its " +
+              "replacement is rebuilt");
+    return;  // the next look sees the volume as it is now
   }
-  if (auto removed = volumes_.remove_replica(volume, id); !removed) {
-    const std::string note = "could not be removed: " + removed.error().message;
-    if (note != failed.told)
-      log::warn("volume " + volume + ": replica " + failed.replacement + " added in place of " +
-                id + " (" + why + "), but " + id + " " + note);
-    failed.told = note;
-    return;
-  }
-  log::info("volume " + volume + ": replica " + id + " on pool " + pool + " (" + why +
-            ") replaced by replica " + failed.replacement + ", which is being rebuilt");
 }
 
 }  // namespace maya::daemon

@@ -1,16 +1,21 @@
-// The pools' watch: a replica whose pool faulted (its file system shut down, I/O errors) or went
-// missing leaves its volume's I/O path at once; after [volume.defaults] replace_after, with
-// auto_replace, a replica is added on another pool with room (rebuilt from the others) and the
-// failed one dropped. With no pool free the volume stays degraded, and the failed replica's
-// error says why. Every step goes to the daemon log.
+// The pools' watch: a replica whose pool faulted (its file system shut down, I/O errors), went
+// missing or was destroyed leaves its volume's I/O path (after two looks in a row, so that one
+// odd answer changes nothing); after [volume.defaults] replace_after, with auto_replace, a
+// replica is added on another pool with room and, once it is rebuilt (RW), the failed one is
+// dropped. It never fails nor replaces a volume's last RW replica: with no other copy, the
+// volume is left to its own I/O path and the log says why. A pool that comes back gets its
+// failed replicas rebuilt. Every step goes to the daemon log.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "drivers/pools/pool_service.h"
 #include "drivers/volume_service.h"
@@ -25,32 +30,39 @@ class PoolWatch {
     std::chrono::seconds replace_after{60};
     std::chrono::milliseconds interval{2000};  // between two looks at the pools
   };
+  using ListPools = std::function<Result<std::vector<drivers::pools::PoolInfo>>()>;
 
-  // Starts looking at once; both services outlive the watch.
-  PoolWatch(drivers::pools::PoolService& pools, drivers::VolumeService& volumes, Options options);
+  // Looks every interval from a thread of its own, unless `threaded` is false (tests call
+  // tick()). The volume service outlives the watch.
+  PoolWatch(ListPools pools, drivers::VolumeService& volumes, Options options,
+            bool threaded = true);
   ~PoolWatch();  // stops and joins
   PoolWatch(const PoolWatch&) = delete;
   PoolWatch& operator=(const PoolWatch&) = delete;
 
-  // One look: what the thread does every interval.
-  void tick();
+  // New settings (a reload) without forgetting what has been seen.
+  void set_options(Options options);
+  // One look: what the thread does every interval. `now` is for tests.
+  void tick(Clock::time_point now = Clock::now());
 
  private:
   struct Failed {
     Clock::time_point since;
-    std::string told;         // the last "cannot replace" note given, not repeated
-    std::string replacement;  // the replica added in its place, once added
+    unsigned looks = 0;   // in a row on a pool that is not online
+    bool failed = false;  // taken out of the I/O path by the watch
+    std::string told;     // the last note logged for it, not repeated
   };
-  void replace(const std::string& volume, const std::string& id, const std::string& pool,
-               const std::string& why, Failed& failed);
+  void tell(Failed& f, const std::string& note);
+  void look_at(const drivers::VolumeInfo& v, const std::map<std::string, std::string>& down,
+               Clock::time_point now, std::set<std::string>& seen);
 
-  drivers::pools::PoolService& pools_;
+  ListPools pools_;
   drivers::VolumeService& volumes_;
+  std::mutex mutex_;  // guards options_ and stop_
   Options options_;
-  std::map<std::string, Failed> failed_;  // "volume/replica" on a pool that is not online
-  std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
+  std::map<std::string, Failed> failed_;  // "volume/replica"; the watch's thread only
   std::thread thread_;
 };
 

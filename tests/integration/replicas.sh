@@ -131,6 +131,9 @@ maya volume create vd --driver jiva --size 16MiB --pools default >/dev/null || f
   fail "replica list: $(maya replica list --pool p2 -o json)"
 refused "belongs to volume v2 (its replica r1)" replica destroy p2 v2@r1
 refused "two replicas on pool p2" volume replica add v2 --pool p2
+refused "not even --force deletes it" pool destroy p2 --force
+[[ -d $STATE/pools/p2/replicas/v2@r1 ]] || fail "pool destroy --force touched a volume's replica"
+refused "invalid replica name" replica create p2 "a@b" --size=1
 maya volume replica add v2 --pool default >/dev/null || fail "replica add --pool default"
 [[ $(volume_pools v2) == default,p2,tpool ]] || fail "v2 on $(volume_pools v2) after replica add"
 for v in v2 vs vd; do maya volume delete "$v" >/dev/null || fail "delete $v"; done

@@ -1,7 +1,10 @@
 // The jiva driver and the host's pools: where each replica of a volume lives.
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
 #include "drivers/storage/jiva/jiva_storage_driver.h"
+
+#include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/jiva/manifest.h"
 
@@ -34,6 +37,17 @@ void JivaStorageDriver::remove_pool_replicas(const maya::jiva::Manifest& m) {
   for (const auto& r : m.replicas) {
     auto dir = maya::jiva::replica_dir(r);
     if (!dir || dir->string().starts_with(own)) continue;
+    // Only a pool's replica made for this volume (its pool-replica.json says so), never a
+    // directory a hand-edited manifest happens to name.
+    auto about = read_file(*dir / "pool-replica.json");
+    auto meta = about ? nlohmann::json::parse(*about, nullptr, false) : nlohmann::json();
+    if (!meta.is_object() || meta.value("volume", "") != m.name) {
+      std::error_code exists_ec;
+      if (fs::exists(*dir, exists_ec))
+        log::warn("volume " + m.name + ": " + dir->string() +
+                  " is not a pool replica of it; left in place");
+      continue;
+    }
     std::error_code ec;
     fs::remove_all(*dir, ec);
     if (ec)

@@ -117,9 +117,20 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume,
                 " replicas, the most the jiva driver keeps");
   unsigned next = m->last_replica;
   for (const auto& r : m->replicas) next = std::max(next, replica_number(r.id));
+  // A new replica is rebuilt from an RW one: with none (all failed, or still rebuilding) it
+  // would only be an empty copy that could end up the volume's only one.
+  if (auto status = target(volume).status(std::chrono::seconds(3)); status) {
+    const bool source = std::any_of(status->replicas.begin(), status->replicas.end(),
+                                    [](const auto& r) { return r.mode == "RW"; });
+    if (!source)
+      return fail("volume " + volume +
+                  " has no RW replica to rebuild a new one from; bring one "
+                  "back first (`maya volume rebuild " +
+                  volume + "`)");
+  }
   const std::string id = "r" + std::to_string(next + 1);
   MAYA_TRY(placed, place_replicas(
-                       volume, {id}, m->size_bytes, true,
+                       volume, {id}, m->size_bytes, m->thin,
                        pool.empty() ? std::vector<std::string>{} : std::vector<std::string>{pool},
                        false, &*m));
   const fs::path on_pool = placed->front().dir;
@@ -127,7 +138,7 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume,
   std::error_code ec;
   if (on_pool.empty()) fs::remove_all(rdir, ec);  // leftovers of an earlier replica of that name
   MAYA_TRY_VOID(make_dirs(rdir, 0700));
-  if (auto data = storage::make_data_file(maya::jiva::replica_data(rdir), m->size_bytes, true,
+  if (auto data = storage::make_data_file(maya::jiva::replica_data(rdir), m->size_bytes, m->thin,
                                           volume, on_pool.empty() ? options_.store_dir : on_pool);
       !data) {
     fs::remove_all(rdir, ec);

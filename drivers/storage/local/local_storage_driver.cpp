@@ -77,6 +77,9 @@ Result<StorageVolume> LocalStorageDriver::create(const VolumeSpec& spec) {
   if (spec.size_bytes > UINT64_MAX - kSectorSize)
     return fail("volume " + name + " is too large: " + std::to_string(spec.size_bytes) + " bytes");
   const std::uint64_t size = (spec.size_bytes + kSectorSize - 1) / kSectorSize * kSectorSize;
+  if (!spec.pools.empty())
+    return fail("volume " + name + ": the local driver keeps its one file in the store; pools " +
+                "hold the replicas of jiva volumes (--driver jiva)");
 
   MAYA_TRY_VOID(make_dirs(store_, 0755));
   const fs::path dir = volume_dir(name);
