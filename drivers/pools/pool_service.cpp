@@ -258,6 +258,10 @@ PoolInfo PoolService::describe_default() {
   p.capacity_bytes = std::uint64_t(st.f_blocks) * st.f_frsize;
   p.used_bytes = std::uint64_t(st.f_blocks - st.f_bfree) * st.f_frsize;
   p.committed_bytes = replica_store(p.name, p.mountpoint).committed_bytes();
+  if (auto read = read_errors_.find(p.name); read != read_errors_.end()) {
+    p.state = "degraded";
+    p.error = "read errors seen: " + read->second;
+  }
   return p;
 }
 
@@ -298,7 +302,16 @@ PoolInfo PoolService::describe(const PoolRecord& record) {
   p.capacity_bytes = std::uint64_t(st.f_blocks) * st.f_frsize;
   p.used_bytes = std::uint64_t(st.f_blocks - st.f_bfree) * st.f_frsize;
   p.committed_bytes = replica_store(p.name, p.mountpoint).committed_bytes();
+  if (auto read = read_errors_.find(p.name); read != read_errors_.end()) {
+    p.state = "degraded";
+    p.error = "read errors seen: " + read->second;
+  }
   return p;
+}
+
+void PoolService::set_read_errors(std::map<std::string, std::string> errors) {
+  std::lock_guard lock(mutex_);
+  read_errors_ = std::move(errors);
 }
 
 Result<std::vector<PoolInfo>> PoolService::list() {

@@ -29,7 +29,8 @@ namespace maya::drivers::pools {
 struct PoolInfo {
   std::string name;
   std::string kind;  // "disk" or "directory"
-  // online, missing, faulted, incomplete; unknown when the mount table cannot be read
+  // online, degraded (a replica on it failed a read), missing, faulted, incomplete; unknown
+  // when the mount table cannot be read
   std::string state;
   std::string error;  // why it is not online; empty when it is
   std::string disk;   // the block device (or the directory of a directory pool)
@@ -81,6 +82,10 @@ class PoolService final : public ReplicaPlacer {
   Result<std::vector<ReplicaPlacement>> place(const PlacementRequest& request) override;
   std::string pool_of(const std::filesystem::path& replica_dir) override;
 
+  // The pools where replicas failed reads (pool → what failed), from the pools' watch: an
+  // online pool among them shows `degraded`, and takes no new replicas. Replaces the last set.
+  void set_read_errors(std::map<std::string, std::string> errors);
+
  private:
   // The replicas of the pool `name` when it is online (its state and error otherwise).
   Result<ReplicaStore> replicas_of(const std::string& name);
@@ -104,6 +109,7 @@ class PoolService final : public ReplicaPlacer {
   std::mutex mutex_;  // one change at a time; list and get too (they read mounts)
   // Why a pool whose disk was found could not be imported (a failed mount): it is faulted.
   std::map<std::string, std::string> import_errors_;
+  std::map<std::string, std::string> read_errors_;  // set_read_errors
 };
 
 }  // namespace maya::drivers::pools

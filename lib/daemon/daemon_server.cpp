@@ -101,7 +101,11 @@ void Daemon::start_pool_watch() {
     return;
   }
   drivers::pools::PoolService* pools = pools_.get();
-  pool_watch_ = std::make_unique<PoolWatch>([pools] { return pools->list(); }, *volumes_, options);
+  pool_watch_ = std::make_unique<PoolWatch>([pools] { return pools->list(); },
+                                            [pools](std::map<std::string, std::string> errors) {
+                                              pools->set_read_errors(std::move(errors));
+                                            },
+                                            *volumes_, options);
 }
 
 void Daemon::stop_pool_watch() {

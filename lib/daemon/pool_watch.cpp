@@ -6,9 +6,12 @@
 
 namespace maya::daemon {
 
-PoolWatch::PoolWatch(ListPools pools, drivers::VolumeService& volumes, Options options,
-                     bool threaded)
-    : pools_(std::move(pools)), volumes_(volumes), options_(options) {
+PoolWatch::PoolWatch(ListPools pools, ReportReadErrors read_errors, drivers::VolumeService& volumes,
+                     Options options, bool threaded)
+    : pools_(std::move(pools)),
+      read_errors_(std::move(read_errors)),
+      volumes_(volumes),
+      options_(options) {
   if (!threaded) return;
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
@@ -51,18 +54,24 @@ void PoolWatch::tick(Clock::time_point now) {
     if (p.state == "faulted" || p.state == "missing")
       down[p.name] = p.state + (p.error.empty() ? "" : ": " + p.error);
   }
-  if (down.empty() && failed_.empty()) return;
+  if (down.empty() && failed_.empty() && looks_++ % 5 != 0) return;
   auto volumes = volumes_.list();
   if (!volumes) return;
   std::set<std::string> seen;
+  std::map<std::string, std::string> read_errors;
   for (const auto& v : *volumes) {
     if (!v.replication) continue;
+    for (const auto& r : v.replication->replicas)
+      if (r.mode == "ERR" && r.error.starts_with("read: ") && !down.contains(r.pool))
+        read_errors.try_emplace(
+            r.pool, "replica " + r.id + " of volume " + v.spec.name + ": " + r.error.substr(6));
     auto with_gone = down;  // replicas on a pool destroyed since are on no pool at all
     for (const auto& r : v.replication->replicas)
       if (!known.contains(r.pool)) with_gone[r.pool] = "destroyed (no such pool any more)";
     look_at(v, with_gone, now, seen);
   }
   std::erase_if(failed_, [&](const auto& entry) { return !seen.contains(entry.first); });
+  if (read_errors_) read_errors_(std::move(read_errors));
 }
 
 void PoolWatch::look_at(const drivers::VolumeInfo& v,

@@ -4,7 +4,8 @@
 // replica is added on another pool with room and, once it is rebuilt (RW), the failed one is
 // dropped. It never fails nor replaces a volume's last RW replica: with no other copy, the
 // volume is left to its own I/O path and the log says why. A pool that comes back gets its
-// failed replicas rebuilt. Every step goes to the daemon log.
+// failed replicas rebuilt. A replica that failed a read marks its pool degraded. Every step
+// goes to the daemon log.
 #pragma once
 
 #include <chrono>
@@ -31,11 +32,13 @@ class PoolWatch {
     std::chrono::milliseconds interval{2000};  // between two looks at the pools
   };
   using ListPools = std::function<Result<std::vector<drivers::pools::PoolInfo>>()>;
+  // Gets, at each look at the volumes, the pools where replicas failed reads (pool → what).
+  using ReportReadErrors = std::function<void(std::map<std::string, std::string>)>;
 
   // Looks every interval from a thread of its own, unless `threaded` is false (tests call
   // tick()). The volume service outlives the watch.
-  PoolWatch(ListPools pools, drivers::VolumeService& volumes, Options options,
-            bool threaded = true);
+  PoolWatch(ListPools pools, ReportReadErrors read_errors, drivers::VolumeService& volumes,
+            Options options, bool threaded = true);
   ~PoolWatch();  // stops and joins
   PoolWatch(const PoolWatch&) = delete;
   PoolWatch& operator=(const PoolWatch&) = delete;
@@ -57,6 +60,8 @@ class PoolWatch {
                Clock::time_point now, std::set<std::string>& seen);
 
   ListPools pools_;
+  ReportReadErrors read_errors_;
+  unsigned looks_ = 0;  // the volumes are looked at every 5th look while all pools are well
   drivers::VolumeService& volumes_;
   std::mutex mutex_;  // guards options_ and stop_
   Options options_;

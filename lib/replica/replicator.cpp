@@ -79,7 +79,8 @@ Result<void> Replicator::read(std::uint64_t offset, std::span<std::byte> out) {
     const auto& r = readers[pick];
     auto got = r->data->read(offset, out);
     if (got) return got;
-    set_.replica_failed(r, got.error().message, 0, 0);
+    // "read: " tells the host's pools' watch that its disk failed a read (pool degraded).
+    set_.replica_failed(r, "read: " + got.error().message, 0, 0);
   }
   return fail("reads keep failing on every replica");
 }

@@ -107,6 +107,7 @@ class PoolWatchTest : public ::testing::Test {
           }
           return pools;
         },
+        [this](std::map<std::string, std::string> errors) { read_errors_ = std::move(errors); },
         *volumes_, PoolWatch::Options{true, 60s, 2s}, /*threaded=*/false);
   }
   void TearDown() override {
@@ -122,6 +123,7 @@ class PoolWatchTest : public ::testing::Test {
   Calls calls_;
   Replicas replicas_;
   std::map<std::string, std::string> states_;
+  std::map<std::string, std::string> read_errors_;
   fs::path state_;
   std::unique_ptr<DockerVolumeDriver> volumes_;
   std::unique_ptr<PoolWatch> watch_;
@@ -193,6 +195,20 @@ TEST_F(PoolWatchTest, NoRoomLeavesTheVolumeDegradedAndANewSettingKeepsWhatWasSee
   replicas_.add_error.clear();
   watch_->tick(t0_ + 13s);
   EXPECT_EQ(replicas_.adds, 1);
+}
+
+TEST_F(PoolWatchTest, AReplicaThatFailedAReadMarksItsPoolAndOnlyItsPool) {
+  replicas_.find("r3")->mode = "ERR";
+  replicas_.find("r3")->error = "read: pread at 4096: Input/output error";
+  replicas_.find("r1")->mode = "ERR";
+  replicas_.find("r1")->error = "journal: cannot write a bitmap: No space left on device";
+  watch_->tick(t0_);
+  ASSERT_EQ(read_errors_.size(), 1u);
+  EXPECT_NE(read_errors_["p3"].find("replica r3 of volume db: pread at 4096"), std::string::npos);
+  EXPECT_EQ(replicas_.fails + replicas_.adds + replicas_.removes, 0) << "its pool is online";
+  replicas_.find("r3")->mode = "RW";
+  for (int i = 1; i <= 5; ++i) watch_->tick(t0_ + i * 2s);  // every 5th look while all is well
+  EXPECT_TRUE(read_errors_.empty());
 }
 
 }  // namespace
