@@ -92,10 +92,10 @@ void print_volume(const json& v) {
     if (has(v, "store_used_percent")) row("store", text(v["store_used_percent"]) + "% used");
     if (has(v, "space_warning")) row("warning", text(v["space_warning"]));
     for (const auto& r : v["replicas"]) {
-      row("  replica " + text(r["id"]), text(r["mode"]) + " on pool " + r.value("pool", "default") +
-                                            " (generation " + text(r["generation"]) +
-                                            ", revision " + text(r["revision"]) + ")" +
-                                            (r["error"].is_null() ? "" : ": " + text(r["error"])));
+      row("  replica " + text(r["id"]),
+          text(r["mode"]) + " on pool " + (r["pool"].is_string() ? text(r["pool"]) : "default") +
+              " (generation " + text(r["generation"]) + ", revision " + text(r["revision"]) + ")" +
+              (r["error"].is_null() ? "" : ": " + text(r["error"])));
     }
     if (v["rebuild"].is_object()) {
       const auto& rb = v["rebuild"];
