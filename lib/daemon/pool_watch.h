@@ -61,7 +61,7 @@ class PoolWatch {
 
   ListPools pools_;
   ReportReadErrors read_errors_;
-  unsigned looks_ = 0;  // the volumes are looked at every 5th look while all pools are well
+  unsigned looks_ = 0;  // the volumes are looked at every 15th look while all pools are well
   drivers::VolumeService& volumes_;
   std::mutex mutex_;  // guards options_ and stop_
   Options options_;

@@ -147,7 +147,8 @@ t0=$(ms)
 maya volume list >/dev/null || fail "maya volume list"
 took=$(($(ms) - t0))
 echo "jiva: maya volume list of 20 volumes took $took ms"
-((took < 1000)) || fail "maya volume list took $took ms"
+# A figure, not a race: the bound only catches a list that hangs on its targets.
+((took < 30000)) || fail "maya volume list took $took ms"
 ok "20 volumes: 20 target processes, discovery lists 20, list answers in $took ms"
 
 # --- [iscsi] advertise: discovery and inspect show it; the targets still bind [iscsi] address ---

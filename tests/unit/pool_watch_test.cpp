@@ -207,7 +207,7 @@ TEST_F(PoolWatchTest, AReplicaThatFailedAReadMarksItsPoolAndOnlyItsPool) {
   EXPECT_NE(read_errors_["p3"].find("replica r3 of volume db: pread at 4096"), std::string::npos);
   EXPECT_EQ(replicas_.fails + replicas_.adds + replicas_.removes, 0) << "its pool is online";
   replicas_.find("r3")->mode = "RW";
-  for (int i = 1; i <= 5; ++i) watch_->tick(t0_ + i * 2s);  // every 5th look while all is well
+  for (int i = 1; i <= 15; ++i) watch_->tick(t0_ + i * 2s);  // every 15th look while all is well
   EXPECT_TRUE(read_errors_.empty());
 }
 
