@@ -242,6 +242,17 @@ Result<void> PoolService::format_and_mount(PoolRecord& record) {
   return {};
 }
 
+void PoolService::describe_online(PoolInfo& p, const struct statvfs& st) const {
+  p.state = "online";
+  p.capacity_bytes = std::uint64_t(st.f_blocks) * st.f_frsize;
+  p.used_bytes = std::uint64_t(st.f_blocks - st.f_bfree) * st.f_frsize;
+  p.committed_bytes = replica_store(p.name, p.mountpoint).committed_bytes();
+  if (auto read = read_errors_.find(p.name); read != read_errors_.end()) {
+    p.state = "degraded";
+    p.error = "read errors seen: " + read->second;
+  }
+}
+
 PoolInfo PoolService::describe_default() {
   PoolInfo p;
   p.name = "default";
@@ -254,14 +265,7 @@ PoolInfo PoolService::describe_default() {
     p.error = "statfs " + store_dir_.string() + ": " + errno_text(errno);
     return p;
   }
-  p.state = "online";
-  p.capacity_bytes = std::uint64_t(st.f_blocks) * st.f_frsize;
-  p.used_bytes = std::uint64_t(st.f_blocks - st.f_bfree) * st.f_frsize;
-  p.committed_bytes = replica_store(p.name, p.mountpoint).committed_bytes();
-  if (auto read = read_errors_.find(p.name); read != read_errors_.end()) {
-    p.state = "degraded";
-    p.error = "read errors seen: " + read->second;
-  }
+  describe_online(p, st);
   return p;
 }
 
@@ -298,14 +302,7 @@ PoolInfo PoolService::describe(const PoolRecord& record) {
     p.error = *fault;
     return p;
   }
-  p.state = "online";
-  p.capacity_bytes = std::uint64_t(st.f_blocks) * st.f_frsize;
-  p.used_bytes = std::uint64_t(st.f_blocks - st.f_bfree) * st.f_frsize;
-  p.committed_bytes = replica_store(p.name, p.mountpoint).committed_bytes();
-  if (auto read = read_errors_.find(p.name); read != read_errors_.end()) {
-    p.state = "degraded";
-    p.error = "read errors seen: " + read->second;
-  }
+  describe_online(p, st);
   return p;
 }
 

@@ -8,6 +8,8 @@
 // mkfs.xfs with that UUID, the mount, and the record becomes `ready`.
 #pragma once
 
+#include <sys/statvfs.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -96,6 +98,8 @@ class PoolService final : public ReplicaPlacer {
   Result<void> import(PoolRecord& record, std::vector<std::string>& notes);
   PoolInfo describe(const PoolRecord& record);
   PoolInfo describe_default();
+  // A mounted pool whose file system answers (`st`): its figures, online or degraded.
+  void describe_online(PoolInfo& p, const struct statvfs& st) const;
   Result<void> refuse_known(const std::vector<PoolRecord>& records,
                             const std::filesystem::path& disk, const std::filesystem::path& device);
   Result<void> format_and_mount(PoolRecord& record);
