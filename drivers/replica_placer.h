@@ -16,6 +16,8 @@ namespace maya::drivers {
 struct ReplicaPlacement {
   std::string pool;
   std::filesystem::path dir;  // empty for the pool `default`: the volume's directory holds it
+  // Where snapshots taken from it go, on the same file system (empty for `default`).
+  std::filesystem::path snapshots_dir;
 };
 
 struct PlacementRequest {

@@ -125,7 +125,7 @@ Result<std::vector<ReplicaPlacement>> PoolService::place(const PlacementRequest&
   for (std::size_t i = 0; i < count; ++i) {
     const Candidate& c = online.at(chosen[i]);
     if (c.name == "default") {
-      placed.push_back({c.name, {}});
+      placed.push_back({c.name, {}, {}});
       continue;
     }
     auto dir =
@@ -137,7 +137,7 @@ Result<std::vector<ReplicaPlacement>> PoolService::place(const PlacementRequest&
         if (!p.dir.empty()) fs::remove_all(p.dir, ec);
       return std::unexpected(dir.error());
     }
-    placed.push_back({c.name, *dir});
+    placed.push_back({c.name, *dir, snapshot_dir_of(c.root, *dir)});
   }
   return placed;
 }

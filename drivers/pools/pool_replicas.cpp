@@ -82,6 +82,37 @@ std::optional<std::string> PoolService::volume_holding(const PoolReplica& replic
   return std::nullopt;
 }
 
+fs::path PoolService::snapshot_dir_of(const fs::path& root, const fs::path& replica_dir) {
+  return root / "snapshots" / replica_dir.filename();
+}
+
+Result<std::vector<std::string>> PoolService::snapshot_images(const std::string& name,
+                                                              const fs::path& mp) const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto dir = fs::directory_iterator(mp / "snapshots", ec);
+       !ec && dir != fs::directory_iterator(); dir.increment(ec)) {
+    const std::string owner = dir->path().filename().string();  // VOLUME@ID
+    const std::string volume = owner.substr(0, owner.find('@'));
+    std::error_code inner;
+    for (auto it = fs::directory_iterator(dir->path(), inner);
+         !inner && it != fs::directory_iterator(); it.increment(inner)) {
+      const std::string snapshot = it->path().stem().string();
+      // The jiva driver's two places for a snapshot: the volume's, or kept after its deletion.
+      for (const fs::path& link : {store_dir_ / volume / "snapshots" / (snapshot + ".img"),
+                                   store_dir_ / ".snapshots" / volume / (snapshot + ".img")}) {
+        std::error_code link_ec;
+        if (validate_volume_name(volume) && fs::read_symlink(link, link_ec) == it->path())
+          return fail("pool " + name + " holds snapshot " + snapshot + " of volume " + volume +
+                      "; not even --force deletes it: `maya snapshot delete " + volume + "@" +
+                      snapshot + "` takes it away first");
+      }
+      out.push_back("snapshot " + volume + "@" + snapshot);
+    }
+  }
+  return out;
+}
+
 Result<void> PoolService::destroy_replica(const std::string& pool, const std::string& name) {
   std::lock_guard lock(mutex_);
   MAYA_TRY(store, replicas_of(pool));

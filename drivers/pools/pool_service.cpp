@@ -359,6 +359,13 @@ Result<void> PoolService::empty_for_destroy(const std::string& name, const fs::p
       entries.push_back(e.path());
       continue;
     }
+    // Snapshot images count one by one, and those a volume's snapshot links to stay.
+    if (e.path().filename() == "snapshots") {
+      MAYA_TRY(images, snapshot_images(name, mp));
+      held.insert(held.end(), images->begin(), images->end());
+      entries.push_back(e.path());
+      continue;
+    }
     entries.push_back(e.path());
     held.push_back(e.path().filename().string());
   }

@@ -95,6 +95,15 @@ class PoolService final : public ReplicaPlacer {
   // "volume V (its replica rN)" while V's manifest names the replica, or while V exists and
   // its manifest cannot be read (it may): such a replica is never deleted from the pool side.
   std::optional<std::string> volume_holding(const PoolReplica& replica) const;
+  // <pool>/snapshots/VOLUME@ID: where snapshots taken from the volume replica in `replica_dir`
+  // go, on its file system (so that they are reflinks).
+  static std::filesystem::path snapshot_dir_of(const std::filesystem::path& root,
+                                               const std::filesystem::path& replica_dir);
+  // The snapshot images pool `name` holds at `mp`, as "snapshot VOLUME@SNAPSHOT"; an error
+  // naming one that a volume's snapshot (or a deleted volume's kept one) still links to: such
+  // an image is never deleted from the pool side.
+  Result<std::vector<std::string>> snapshot_images(const std::string& name,
+                                                   const std::filesystem::path& mp) const;
   Result<void> import(PoolRecord& record, std::vector<std::string>& notes);
   PoolInfo describe(const PoolRecord& record);
   PoolInfo describe_default();

@@ -70,6 +70,15 @@ Result<void> make_dirs(const std::filesystem::path& path, mode_t mode) {
   return {};
 }
 
+void remove_with_link_target(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_symlink(path, ec)) {
+    auto target = std::filesystem::read_symlink(path, ec);
+    if (!ec) std::filesystem::remove(target, ec);
+  }
+  std::filesystem::remove(path, ec);
+}
+
 std::uint64_t allocated_bytes(const std::filesystem::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return 0;

@@ -24,6 +24,10 @@ Result<std::string> read_file(const std::filesystem::path& path);
 // reflinks count in full); 0 when it cannot be read.
 std::uint64_t allocated_bytes(const std::filesystem::path& path);
 
+// Removes `path`; when it is a symbolic link, the file it points to first (a snapshot whose
+// image lives in a pool). Best effort: what cannot be removed stays.
+void remove_with_link_target(const std::filesystem::path& path);
+
 Result<void> make_dirs(const std::filesystem::path& path, mode_t mode = 0755);
 
 }  // namespace maya

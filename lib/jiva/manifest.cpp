@@ -71,7 +71,8 @@ Result<Manifest> decode_manifest(const json& j, const fs::path& file) {
   m.last_replica = json_unsigned(j, "last_replica", 0u);
   m.attach = j.value("attach", "auto");
   for (const auto& r : j.at("replicas"))
-    m.replicas.push_back({r.at("id").get<std::string>(), r.at("uri").get<std::string>()});
+    m.replicas.push_back(
+        {r.at("id").get<std::string>(), r.at("uri").get<std::string>(), r.value("snapshots", "")});
   if (m.replicas.empty()) return fail(file.string() + " lists no replica");
   return m;
 }
@@ -93,7 +94,11 @@ Result<Manifest> read_manifest(const fs::path& volume_dir) {
 
 Result<void> write_manifest(const fs::path& volume_dir, const Manifest& m) {
   json replicas = json::array();
-  for (const auto& r : m.replicas) replicas.push_back({{"id", r.id}, {"uri", r.uri}});
+  for (const auto& r : m.replicas) {
+    json one = {{"id", r.id}, {"uri", r.uri}};
+    if (!r.snapshots.empty()) one["snapshots"] = r.snapshots;
+    replicas.push_back(std::move(one));
+  }
   json j = {{"name", m.name},
             {"size_bytes", m.size_bytes},
             {"thin", m.thin},

@@ -21,6 +21,9 @@ namespace fs = std::filesystem;
 struct ReplicaRef {
   std::string id;   // "r1"
   std::string uri;  // "file:///opt/maya-store/db/r1" (later "tcp://host:port")
+  // Where snapshots taken from this replica live: a directory on its file system, so that a
+  // snapshot is a reflink (set for replicas on disk pools; empty: <volume>/snapshots/).
+  std::string snapshots;
 };
 
 struct Manifest {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/names.h"
 #include "lib/http/json.h"
@@ -146,18 +147,25 @@ http::Response snapshot(TargetState& s, const std::string& name, bool wait) {
     return json_error(400, "invalid snapshot name: " + valid.error().message);
   const auto file = snapshot_file(s.volume_dir, name);
   std::error_code ec;
-  if (std::filesystem::exists(file, ec)) return json_error(409, "snapshot " + name + " exists");
+  if (std::filesystem::exists(std::filesystem::symlink_status(file, ec)))
+    return json_error(409, "snapshot " + name + " exists");
   std::filesystem::create_directories(file.parent_path(), ec);
   {
     std::lock_guard lock(s.mutex);
-    if (auto taken = s.replicator->snapshot(file); !taken)
+    const Manifest m = s.manifest_copy();
+    auto image_dir_of = [&m](const std::string& id) {
+      for (const auto& r : m.replicas)
+        if (r.id == id && !r.snapshots.empty()) return std::filesystem::path(r.snapshots);
+      return std::filesystem::path();
+    };
+    if (auto taken = s.replicator->snapshot(file, image_dir_of); !taken)
       return json_error(500, taken.error().message);
   }
   // The point in time is taken and I/O goes on; answer now (?wait=false) or once the copy is
   // complete.
   if (!wait) return answer(SnapshotTaken{name, file.string(), std::nullopt});
   if (auto copied = s.replicator->wait_snapshot(); !copied) {
-    std::filesystem::remove(file, ec);
+    remove_with_link_target(file);
     return json_error(500, "snapshot " + name + " could not be copied: " + copied.error().message);
   }
   auto status = s.replicator->snapshot_status();

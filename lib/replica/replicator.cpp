@@ -226,16 +226,22 @@ Result<void> Replicator::add_replica(Member member) {
   return {};
 }
 
-Result<void> Replicator::snapshot(const std::filesystem::path& file) {
+Result<void> Replicator::snapshot(
+    const std::filesystem::path& file,
+    const std::function<std::filesystem::path(const std::string& replica_id)>& image_dir_of) {
   std::unique_lock io(io_mutex_);  // the point in time: no I/O in flight from here
-  return copier_.take(file, [&]() -> Result<block::BlockBackend*> {
+  return copier_.take(file, [&]() -> Result<SnapshotCopier::Source> {
     auto readers = set_.read_set();
     if (readers.empty()) return fail("no replica can serve reads (all failed)");
     for (const auto& r : set_.write_set()) {
       if (auto flushed = r->data->flush(); !flushed)
         return fail("flush before the snapshot", flushed.error());
     }
-    return readers.front()->data.get();
+    for (const auto& r : readers) {
+      if (auto dir = image_dir_of ? image_dir_of(r->id) : std::filesystem::path(); !dir.empty())
+        return SnapshotCopier::Source{r->data.get(), dir};
+    }
+    return SnapshotCopier::Source{readers.front()->data.get(), {}};
   });
 }
 

@@ -128,7 +128,11 @@ class Replicator final : public block::BlockBackend {
 
   // A point-in-time copy of the volume into `file` (created). Returns once the point is taken;
   // the copy may finish in the background (snapshot_status()).
-  Result<void> snapshot(const std::filesystem::path& file);
+  // `image_dir_of` says where on a replica's file system a snapshot taken from it goes (empty:
+  // at `file`); a replica with such a place is copied from first (a reflink, not a copy).
+  Result<void> snapshot(const std::filesystem::path& file,
+                        const std::function<std::filesystem::path(const std::string& replica_id)>&
+                            image_dir_of = nullptr);
   std::optional<SnapshotCopyStatus> snapshot_status() const { return copier_.status(); }
   // Waits for a background snapshot copy; its error if it failed.
   Result<void> wait_snapshot() { return copier_.wait(); }

@@ -15,6 +15,7 @@
 #include "lib/block/file_copy.h"
 #include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
+#include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/replica/region_bitmap.h"
 
@@ -99,16 +100,23 @@ Result<void> SnapshotCopier::before_write(std::uint64_t offset, std::uint64_t le
 }
 
 Result<void> SnapshotCopier::take(const fs::path& file,
-                                  const std::function<Result<block::BlockBackend*>()>& prepare) {
+                                  const std::function<Result<Source>()>& prepare) {
   std::unique_lock guard(mutex_);
   if (current_ && !current_->finished.load())
     return fail("a snapshot is still being copied; try again when it is done");
   current_.reset();
   MAYA_TRY(prepared, prepare());
-  block::BlockBackend& source = **prepared;
+  block::BlockBackend& source = *prepared->data;
   const std::uint64_t size = volume_.size_bytes;
-  Fd fd(::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return fail_errno("cannot create " + file.string());
+  const fs::path image = prepared->image_dir.empty() ? file : prepared->image_dir / file.filename();
+  if (image != file) MAYA_TRY_VOID(make_dirs(prepared->image_dir, 0700));
+  Fd fd(::open(image.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return fail_errno("cannot create " + image.string());
+  if (image != file && ::symlink(image.c_str(), file.c_str()) != 0) {
+    auto failed = fail_errno("cannot link " + file.string() + " to " + image.string());
+    ::unlink(image.c_str());
+    return failed;
+  }
   auto s = std::make_shared<Copy>(file, std::move(fd), region_count(size));
   s->total = size;
   if (source.native_fd() >= 0 && ::ftruncate(s->fd.get(), static_cast<off_t>(size)) == 0 &&
@@ -121,9 +129,9 @@ Result<void> SnapshotCopier::take(const fs::path& file,
     return {};
   }
   if (::ftruncate(s->fd.get(), static_cast<off_t>(size)) != 0) {
-    std::error_code ec;
-    fs::remove(file, ec);
-    return fail_errno("cannot size " + file.string());
+    auto failed = fail_errno("cannot size " + image.string());
+    remove_with_link_target(file);
+    return failed;
   }
   Copy* copy = s.get();
   current_ = std::move(s);

@@ -43,11 +43,18 @@ class SnapshotCopier {
   explicit SnapshotCopier(Volume volume);
   ~SnapshotCopier();  // waits for a background copy's thread
 
+  // The replica a snapshot is copied from, and where on its file system the image goes (so
+  // that the copy is a reflink): empty, at the snapshot's own name; else in this directory,
+  // and the snapshot's name is a symbolic link to it.
+  struct Source {
+    block::BlockBackend* data = nullptr;
+    std::filesystem::path image_dir;
+  };
   // Takes a new snapshot into `file` (created), the volume's I/O held exclusively by the
   // caller. `prepare` flushes the replicas and gives the one to copy from. Fails while the
   // last copy is still running.
   Result<void> take(const std::filesystem::path& file,
-                    const std::function<Result<block::BlockBackend*>()>& prepare);
+                    const std::function<Result<Source>()>& prepare);
   // There is a copy (running or not); read under the volume's I/O held shared, as it changes
   // only while the I/O is held exclusively.
   bool active() const { return current_ != nullptr; }

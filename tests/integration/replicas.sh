@@ -11,6 +11,8 @@
 #   - volumes on pools: one replica per pool, --pools, --allow-same-pool, `default` by name,
 #     refusals (too few pools, a pool twice, an unknown pool), a volume's replica cannot be
 #     destroyed from `replica`, volume replica add --pool, delete takes its replicas away
+#   - a snapshot of a volume on pools is a reflink beside a replica, kept after the volume goes;
+#     no pool destroy takes it, `snapshot delete` does
 #
 #   bash tests/integration/replicas.sh MAYA_BINARY
 set -euo pipefail
@@ -134,12 +136,29 @@ refused "two replicas on pool p2" volume replica add v2 --pool p2
 refused "not even --force deletes it" pool destroy p2 --force
 [[ -d $STATE/pools/p2/replicas/v2@r1 ]] || fail "pool destroy --force touched a volume's replica"
 refused "invalid replica name" replica create p2 "a@b" --size=1
+# A snapshot of a volume on pools is a reflink in the pool of the replica it was taken from; its
+# name in the store links to it.
+maya volume snapshot create v2 s1 -o json >"$T/snap.json" || fail "snapshot v2 s1"
+[[ $(jq -r .method "$T/snap.json") == reflink ]] || fail "v2@s1 is not a reflink: $(cat "$T/snap.json")"
+image=$(readlink "$T/opt/maya-store/v2/snapshots/s1.img") ||
+  fail "v2@s1 is not a link into a pool: $(ls -l "$T/opt/maya-store/v2/snapshots")"
+# shellcheck disable=SC2053  # the right side is a pattern
+[[ $image == "$STATE"/pools/*/snapshots/v2@r[12]/s1.img && -f $image ]] || fail "v2@s1's image is $image"
+snap_pool=${image#"$STATE"/pools/}
+snap_pool=${snap_pool%%/*}
 maya volume replica add v2 --pool default >/dev/null || fail "replica add --pool default"
 [[ $(volume_pools v2) == default,p2,tpool ]] || fail "v2 on $(volume_pools v2) after replica add"
 for v in v2 vs vd; do maya volume delete "$v" >/dev/null || fail "delete $v"; done
-[[ -z $(find "$STATE/pools" -name 'v?@*') ]] || fail "deleted volumes left replicas: $(find "$STATE/pools" -name 'v?@*')"
+[[ -z $(find "$STATE/pools" -path '*/replicas/v?@*') ]] ||
+  fail "deleted volumes left replicas: $(find "$STATE/pools" -path '*/replicas/v?@*')"
+# The snapshot outlives v2 (kept), its image in the pool too; the pool is not destroyed under it.
+cmp "$T/opt/maya-store/.snapshots/v2/s1.img" "$image" || fail "v2's kept snapshot does not read its image"
+refused "holds snapshot s1 of volume v2; not even --force" pool destroy "$snap_pool" --force
+[[ -f $image ]] || fail "a refused pool destroy touched v2@s1's image"
+maya snapshot delete v2@s1 >/dev/null || fail "snapshot delete v2@s1"
+[[ ! -e $image ]] || fail "snapshot delete left the image $image"
 maya pool destroy p2 >/dev/null || fail "pool destroy p2"
-ok "volumes on pools: one replica per pool, --pools, --allow-same-pool, refusals, delete"
+ok "volumes on pools: one replica per pool, --pools, --allow-same-pool, refusals, snapshots, delete"
 
 # --- the end of the session ----------------------------------------------------------------
 maya replica destroy tpool replica1 | grep -q "replica replica1 of pool tpool destroyed" || fail "destroy"

@@ -431,8 +431,16 @@ TEST_F(ReplicatorTest, AReplicaAwayDuringARevertCopiesEverythingWhenItComesBack)
   ASSERT_TRUE(r) << r.error().message;
   for (std::uint64_t region = 0; region < 16; ++region)
     ASSERT_TRUE((*r)->write(region << 20, pattern(1 << 20, 1), false));
-  ASSERT_TRUE((*r)->snapshot(dir / "snap.img"));
+  // r2 has a place for snapshots (a pool's, beside it): the image goes there, from r2, and the
+  // snapshot's own name links to it; the revert below reads it through the link.
+  const auto image_dir = dir / "pool" / "snapshots";
+  ASSERT_TRUE((*r)->snapshot(dir / "snap.img", [&](const std::string& id) {
+    return id == "r2" ? image_dir : std::filesystem::path();
+  }));
   ASSERT_TRUE((*r)->wait_snapshot());
+  ASSERT_TRUE(std::filesystem::is_symlink(dir / "snap.img"));
+  EXPECT_EQ(std::filesystem::read_symlink(dir / "snap.img"), image_dir / "snap.img");
+  EXPECT_EQ(std::filesystem::file_size(image_dir / "snap.img"), kSize);
   for (std::uint64_t region = 0; region < 16; ++region)
     ASSERT_TRUE((*r)->write(region << 20, pattern(1 << 20, 2), false));
   // r2 leaves holding pattern 2 everywhere; only region 0 is written while it is away.

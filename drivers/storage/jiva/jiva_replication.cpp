@@ -145,7 +145,7 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume,
     return std::unexpected(data.error());
   }
   const auto before = *m;
-  m->replicas.push_back({id, maya::jiva::file_uri(rdir)});
+  m->replicas.push_back({id, maya::jiva::file_uri(rdir), placed->front().snapshots_dir.string()});
   m->last_replica = next + 1;
   MAYA_TRY_VOID(maya::jiva::write_manifest(dir, *m));
   if (auto followed = target(volume).reload_replicas(); !followed) {
@@ -213,7 +213,7 @@ Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volum
     return fail("invalid snapshot name: " + ok.error().message);
   const fs::path dir = snapshots_dir(volume_dir(volume));
   std::error_code ec;
-  if (fs::exists(dir / (snapshot + ".json"), ec) || fs::exists(dir / (snapshot + ".img"), ec))
+  if (snapshot_files_exist(dir, snapshot))
     return fail("volume " + volume + " already has a snapshot " + snapshot);
   MAYA_TRY(manifest, maya::jiva::read_manifest(volume_dir(volume)));
   // The point in time, between freeze and thaw; then the copy runs while I/O goes on.
@@ -223,10 +223,7 @@ Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volum
     if (auto thawed = quiesce(false); !thawed) log::error(thawed.error().message);
   }
   if (!taken) return std::unexpected(taken.error());
-  auto discard_image = [&] {
-    std::error_code ignored;
-    fs::remove(dir / (snapshot + ".img"), ignored);
-  };
+  auto discard_image = [&] { remove_with_link_target(dir / (snapshot + ".img")); };
   bool reflinked = false;
   for (;;) {
     auto progress = target(volume).snapshot_progress(snapshot);

@@ -227,7 +227,8 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
         MAYA_TRY(data, make_data_file(data_file, size, spec.thin, name,
                                       on_pool.empty() ? options_.store_dir : on_pool));
       }
-      m.replicas.push_back({ids[i], maya::jiva::file_uri(on_pool.empty() ? dir / ids[i] : rdir)});
+      m.replicas.push_back({ids[i], maya::jiva::file_uri(on_pool.empty() ? dir / ids[i] : rdir),
+                            (*placed)[i].snapshots_dir.string()});
     }
     m.last_replica = static_cast<unsigned>(m.replicas.size());
     MAYA_TRY_VOID(maya::jiva::write_manifest(*staging, m));

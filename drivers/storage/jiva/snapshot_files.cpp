@@ -29,13 +29,14 @@ Result<SnapshotInfo> read_snapshot_info(const fs::path& json_file) {
 
 bool snapshot_files_exist(const fs::path& dir, const std::string& name) {
   std::error_code ec;
-  return fs::exists(dir / (name + ".json"), ec) || fs::exists(dir / (name + ".img"), ec);
+  return fs::exists(fs::symlink_status(dir / (name + ".json"), ec)) ||
+         fs::exists(fs::symlink_status(dir / (name + ".img"), ec));
 }
 
 void remove_snapshot_files(const fs::path& dir, const std::string& name) {
   std::error_code ec;
   fs::remove(dir / (name + ".json"), ec);
-  fs::remove(dir / (name + ".img"), ec);
+  remove_with_link_target(dir / (name + ".img"));
 }
 
 }  // namespace maya::drivers::jiva
