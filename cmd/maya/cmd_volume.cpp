@@ -103,6 +103,13 @@ void print_volume(const json& v) {
                          format_size_approx(rb["done_bytes"].get<std::uint64_t>()) + " of " +
                          format_size_approx(rb["total_bytes"].get<std::uint64_t>()));
     }
+    // What the daemon did on its own (a replica failed, replaced): the last three.
+    if (v.contains("events") && v["events"].is_array()) {
+      const auto& events = v["events"];
+      const std::size_t first = events.size() > 3 ? events.size() - 3 : 0;
+      for (std::size_t i = first; i < events.size(); ++i)
+        row(i == first ? "events" : "", text(events[i]["time"]) + " " + text(events[i]["note"]));
+    }
     std::string snaps;
     for (const auto& s : v["snapshots"]) snaps += (snaps.empty() ? "" : ", ") + text(s["name"]);
     row("snapshots", snaps.empty() ? "-" : snaps);

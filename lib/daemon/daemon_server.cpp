@@ -105,7 +105,7 @@ void Daemon::start_pool_watch() {
                                             [pools](std::map<std::string, std::string> errors) {
                                               pools->set_read_errors(std::move(errors));
                                             },
-                                            *volumes_, options);
+                                            *volumes_, volume_events_, options);
 }
 
 void Daemon::stop_pool_watch() {
@@ -131,7 +131,7 @@ Result<void> Daemon::open_control_api() {
       [this](const std::string& exe) { return restart(exe); },
   });
   add_volume_routes(
-      router, volumes_.get(), [this] { return volume_defaults(); }, ebs_ids());
+      router, volumes_.get(), [this] { return volume_defaults(); }, ebs_ids(), &volume_events_);
   add_volume_ops_routes(router, volumes_.get());
   add_pool_routes(router, pools_.get());
   MAYA_TRY(control, serve_unix("control", config_.control_socket(), options, std::move(router)));

@@ -119,6 +119,7 @@ class Daemon {
   std::unique_ptr<drivers::OsDriver> pool_os_;
   std::unique_ptr<drivers::pools::PoolService> pools_;
   std::unique_ptr<drivers::VolumeService> volumes_;
+  VolumeEvents volume_events_;             // the pools' watch writes, inspect reads
   std::mutex watch_mutex_;                 // guards pool_watch_ and watch_closed_
   std::unique_ptr<PoolWatch> pool_watch_;  // stopped before volumes_ goes
   bool watch_closed_ = false;              // set as requests finish: no new watch

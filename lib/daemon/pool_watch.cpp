@@ -7,10 +7,11 @@
 namespace maya::daemon {
 
 PoolWatch::PoolWatch(ListPools pools, ReportReadErrors read_errors, drivers::VolumeService& volumes,
-                     Options options, bool threaded)
+                     VolumeEvents& events, Options options, bool threaded)
     : pools_(std::move(pools)),
       read_errors_(std::move(read_errors)),
       volumes_(volumes),
+      events_(events),
       options_(options) {
   if (!threaded) return;
   thread_ = std::thread([this] {
@@ -38,10 +39,18 @@ void PoolWatch::set_options(Options options) {
   options_ = options;
 }
 
-void PoolWatch::tell(Failed& f, const std::string& note) {
-  if (note == f.told) return;
-  log::warn(note);
-  f.told = note;
+void PoolWatch::note(const std::string& volume, bool warning, const std::string& text) {
+  events_.add(volume, text);  // first: whoever reads the log line finds the event too
+  if (warning)
+    log::warn(text);
+  else
+    log::info(text);
+}
+
+void PoolWatch::tell(Failed& f, const std::string& volume, const std::string& text) {
+  if (text == f.told) return;
+  note(volume, true, text);
+  f.told = text;
 }
 
 void PoolWatch::tick(Clock::time_point now) {
@@ -102,8 +111,9 @@ void PoolWatch::look_at(const drivers::VolumeInfo& v,
       // Back on an online pool: what the watch failed is brought back.
       if (known != failed_.end() && known->second.failed && r.mode == "ERR") {
         if (auto back = volumes_.rebuild(name); back)
-          log::info("volume " + name + ": pool " + r.pool + " is back; replica " + r.id +
-                    " is being rebuilt");
+          note(name, false,
+               "volume " + name + ": pool " + r.pool + " is back; replica " + r.id +
+                   " is being rebuilt");
       }
       continue;
     }
@@ -113,29 +123,33 @@ void PoolWatch::look_at(const drivers::VolumeInfo& v,
     if (f.looks < 2) continue;  // two looks in a row before anything is done
     const std::string why = "its pool " + r.pool + " is " + down.at(r.pool);
     if (v.replication->health == "offline") {
-      tell(f, "volume " + name + " is offline and replica " + r.id + " is on a pool that is " +
-                  "not online (" + why +
-                  "); it is not replaced while the volume's target does "
-                  "not run: `maya volume inspect " +
-                  name + "` says why");
+      tell(f, name,
+           "volume " + name + " is offline and replica " + r.id + " is on a pool that is " +
+               "not online (" + why +
+               "); it is not replaced while the volume's target does "
+               "not run: `maya volume inspect " +
+               name + "` says why");
       continue;
     }
     if (rw_elsewhere == 0) {
-      tell(f, "volume " + name + ": replica " + r.id + " (" + why + ") holds its only current " +
-                  "copy; it is neither failed nor replaced by maya");
+      tell(f, name,
+           "volume " + name + ": replica " + r.id + " (" + why + ") holds its only current " +
+               "copy; it is neither failed nor replaced by maya");
       continue;
     }
     if (r.mode != "ERR" && !f.failed) {
       if (auto out = volumes_.fail_replica(name, r.id, why); out) {
         f.failed = true;
-        log::warn("volume " + name + ": replica " + r.id + " left the I/O path: " + why +
-                  (options.auto_replace
-                       ? "; it is replaced after " + std::to_string(options.replace_after.count()) +
-                             " s unless the pool comes back"
-                       : ""));
+        note(name, true,
+             "volume " + name + ": replica " + r.id + " left the I/O path: " + why +
+                 (options.auto_replace
+                      ? "; it is replaced after " + std::to_string(options.replace_after.count()) +
+                            " s unless the pool comes back"
+                      : ""));
       } else {
-        tell(f, "volume " + name + ": replica " + r.id + " (" + why +
-                    ") could not be taken out: " + out.error().message);
+        tell(f, name,
+             "volume " + name + ": replica " + r.id + " (" + why +
+                 ") could not be taken out: " + out.error().message);
       }
     }
     if (!options.auto_replace || now - f.since < options.replace_after) continue;
@@ -144,22 +158,26 @@ void PoolWatch::look_at(const drivers::VolumeInfo& v,
     if (live < static_cast<long>(v.spec.replicas)) {
       auto added = volumes_.add_replica(name, "");
       if (!added) {
-        tell(f, "volume " + name + " stays degraded: replica " + r.id + " (" + why +
-                    ") cannot be replaced: " + added.error().message);
+        tell(f, name,
+             "volume " + name + " stays degraded: replica " + r.id + " (" + why +
+                 ") cannot be replaced: " + added.error().message);
         continue;
       }
-      log::info("volume " + name + ": replica " + *added + " added in place of replica " + r.id +
-                " (" + why + "); " + r.id + " goes once " + *added + " is rebuilt");
+      note(name, false,
+           "volume " + name + ": replica " + *added + " added in place of replica " + r.id + " (" +
+               why + "); " + r.id + " goes once " + *added + " is rebuilt");
       return;  // the next look sees the new replica
     }
     if (!all_live_rw) continue;  // the replacement is still being rebuilt
     if (auto removed = volumes_.remove_replica(name, r.id); !removed) {
-      tell(f, "volume " + name + ": replica " + r.id + " (" + why +
-                  ") could not be removed: " + removed.error().message);
+      tell(f, name,
+           "volume " + name + ": replica " + r.id + " (" + why +
+               ") could not be removed: " + removed.error().message);
       continue;
     }
-    log::info("volume " + name + ": replica " + r.id + " (" + why + ") removed; its " +
-              "replacement is rebuilt");
+    note(name, false,
+         "volume " + name + ": replica " + r.id + " (" + why + ") removed; its " +
+             "replacement is rebuilt");
     return;  // the next look sees the volume as it is now
   }
 }

@@ -5,7 +5,7 @@
 // dropped. It never fails nor replaces a volume's last RW replica: with no other copy, the
 // volume is left to its own I/O path and the log says why. A pool that comes back gets its
 // failed replicas rebuilt. A replica that failed a read marks its pool degraded. Every step
-// goes to the daemon log.
+// goes to the daemon log and to the volume's events (`maya volume inspect`).
 #pragma once
 
 #include <chrono>
@@ -20,6 +20,7 @@
 
 #include "drivers/pools/pool_service.h"
 #include "drivers/volume_service.h"
+#include "lib/daemon/volume_events.h"
 
 namespace maya::daemon {
 
@@ -36,9 +37,9 @@ class PoolWatch {
   using ReportReadErrors = std::function<void(std::map<std::string, std::string>)>;
 
   // Looks every interval from a thread of its own, unless `threaded` is false (tests call
-  // tick()). The volume service outlives the watch.
+  // tick()). The volume service and the events outlive the watch.
   PoolWatch(ListPools pools, ReportReadErrors read_errors, drivers::VolumeService& volumes,
-            Options options, bool threaded = true);
+            VolumeEvents& events, Options options, bool threaded = true);
   ~PoolWatch();  // stops and joins
   PoolWatch(const PoolWatch&) = delete;
   PoolWatch& operator=(const PoolWatch&) = delete;
@@ -55,7 +56,10 @@ class PoolWatch {
     bool failed = false;  // taken out of the I/O path by the watch
     std::string told;     // the last note logged for it, not repeated
   };
-  void tell(Failed& f, const std::string& note);
+  // Logs `text` (a warning or not) and keeps it as an event of `volume`.
+  void note(const std::string& volume, bool warning, const std::string& text);
+  // note(), unless it is what was last told of this replica.
+  void tell(Failed& f, const std::string& volume, const std::string& text);
   void look_at(const drivers::VolumeInfo& v, const std::map<std::string, std::string>& down,
                Clock::time_point now, std::set<std::string>& seen);
 
@@ -63,6 +67,7 @@ class PoolWatch {
   ReportReadErrors read_errors_;
   unsigned looks_ = 0;  // the volumes are looked at every 15th look while all pools are well
   drivers::VolumeService& volumes_;
+  VolumeEvents& events_;
   std::mutex mutex_;  // guards options_ and stop_
   Options options_;
   std::condition_variable wake_;

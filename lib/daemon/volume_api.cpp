@@ -9,7 +9,8 @@ namespace maya::daemon {
 using nlohmann::json;
 
 void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
-                       std::function<config::VolumeDefaults()> defaults, drivers::EbsIdOf ebs_id) {
+                       std::function<config::VolumeDefaults()> defaults, drivers::EbsIdOf ebs_id,
+                       const VolumeEvents* events) {
   using http::Request;
   auto guarded = [driver](auto body) {
     return [driver, body](const Request& request, const std::string& name) {
@@ -50,12 +51,17 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
         return json_response(201, answer);
       }));
   router.add("GET", "/v1/volumes/{name}",
-             guarded([driver, ebs_id](const Request& r, const std::string& name) {
+             guarded([driver, ebs_id, events](const Request& r, const std::string& name) {
                auto info = driver->get(name);
                if (!info) return json_error(404, info.error().message);
                bool secrets = r.target.find("secrets=true") != std::string::npos;
                json answer = volume_json(*info, secrets);
                drivers::with_ebs_id(answer, *info, ebs_id);
+               if (events) {
+                 answer["events"] = json::array();
+                 for (const auto& e : events->of(name))
+                   answer["events"].push_back({{"time", e.time}, {"note", e.note}});
+               }
                return json_response(200, answer);
              }));
   router.add("DELETE", "/v1/volumes/{name}",

@@ -14,6 +14,7 @@
 #include "drivers/volume_driver.h"
 #include "drivers/volume_service.h"
 #include "lib/config/config.h"
+#include "lib/daemon/volume_events.h"
 #include "lib/http/router.h"
 
 namespace maya::daemon {
@@ -24,10 +25,11 @@ using drivers::snapshot_json;
 using drivers::volume_json;
 
 // `driver` may be null on a host without the storage role: the routes then say so. `ebs_id`
-// fills VOLUME's "ebs_id" (the EBS API's id of it).
+// fills VOLUME's "ebs_id" (the EBS API's id of it); `events` (which outlives the routes) fills
+// one volume's "events": [{"time", "note"}…], what the daemon did to it on its own.
 void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
                        std::function<config::VolumeDefaults()> defaults,
-                       drivers::EbsIdOf ebs_id = {});
+                       drivers::EbsIdOf ebs_id = {}, const VolumeEvents* events = nullptr);
 
 // Replicas and snapshots of volumes whose storage driver has them (volume_ops_api.cpp):
 //   POST   /v1/volumes/{name}/replicas                 -> {"added": ID}

@@ -105,7 +105,11 @@ done
 for said in "added in place of replica r2 (its pool p2 is faulted" \
   "replica r2 (its pool p2 is faulted.*) removed; its replacement is rebuilt"; do
   grep -q "$said" "$T/var/lib/maya/maya.log" || fail "the log does not say \"$said\""
+  maya volume inspect "$VOL" -o json | jq -r '.events[].note' | grep -q "$said" ||
+    fail "inspect's events do not say \"$said\": $(maya volume inspect "$VOL" -o json | jq -c .events)"
 done
+maya volume inspect "$VOL" | grep -q "^events .*added in place of replica r2 (its pool p2 is faulted" ||
+  fail "inspect does not show the events: $(maya volume inspect "$VOL")"
 pass "fault to healthy in $healthy ms"
 
 step "the checksums verify"

@@ -108,7 +108,7 @@ class PoolWatchTest : public ::testing::Test {
           return pools;
         },
         [this](std::map<std::string, std::string> errors) { read_errors_ = std::move(errors); },
-        *volumes_, PoolWatch::Options{true, 60s, 2s}, /*threaded=*/false);
+        *volumes_, events_, PoolWatch::Options{true, 60s, 2s}, /*threaded=*/false);
   }
   void TearDown() override {
     watch_.reset();
@@ -124,6 +124,7 @@ class PoolWatchTest : public ::testing::Test {
   Replicas replicas_;
   std::map<std::string, std::string> states_;
   std::map<std::string, std::string> read_errors_;
+  VolumeEvents events_;
   fs::path state_;
   std::unique_ptr<DockerVolumeDriver> volumes_;
   std::unique_ptr<PoolWatch> watch_;
@@ -149,6 +150,14 @@ TEST_F(PoolWatchTest, AFaultedPoolsReplicaIsFailedThenReplacedAndDroppedOnceTheN
   replicas_.find("r11")->mode = "RW";
   watch_->tick(t0_ + 67s);
   EXPECT_EQ(pools_of_replicas(), "p1:RW,p3:RW,p4:RW");
+  // What happened is the volume's events, for inspect: failed, replaced, removed.
+  auto events = events_.of("db");
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_NE(events[0].note.find("replica r2 left the I/O path: its pool p2 is faulted"),
+            std::string::npos);
+  EXPECT_NE(events[1].note.find("replica r11 added in place of replica r2"), std::string::npos);
+  EXPECT_NE(events[2].note.find("replica r2 (its pool p2 is faulted) removed"), std::string::npos);
+  EXPECT_FALSE(events[2].time.empty());
 }
 
 TEST_F(PoolWatchTest, TheLastRWReplicaIsNeitherFailedNorReplaced) {
@@ -191,7 +200,15 @@ TEST_F(PoolWatchTest, NoRoomLeavesTheVolumeDegradedAndANewSettingKeepsWhatWasSee
   watch_->set_options({true, 10s, 2s});  // a reload: the fault is still 2 s old, not 0
   watch_->tick(t0_ + 11s);
   EXPECT_EQ(replicas_.adds, 0);
-  EXPECT_EQ(replicas_.find("r2")->mode, "ERR") << "degraded, and says why in the log";
+  EXPECT_EQ(replicas_.find("r2")->mode, "ERR") << "degraded, and says why";
+  auto events = events_.of("db");
+  ASSERT_FALSE(events.empty());
+  EXPECT_NE(events.back().note.find("stays degraded: replica r2 (its pool p2 is faulted) cannot be "
+                                    "replaced: no pool has room"),
+            std::string::npos)
+      << events.back().note;
+  watch_->tick(t0_ + 12s);
+  EXPECT_EQ(events_.of("db").size(), events.size()) << "the same note is not repeated";
   replicas_.add_error.clear();
   watch_->tick(t0_ + 13s);
   EXPECT_EQ(replicas_.adds, 1);
