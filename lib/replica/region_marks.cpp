@@ -21,35 +21,53 @@ Result<std::vector<ReplicaError>> RegionMarks::mark_written(std::uint64_t offset
   std::vector<ReplicaError> failed;
   if (length == 0) return failed;
   if (targets.size() <= 1 && !degraded) return failed;  // nothing can diverge
+  const bool dirty = targets.size() > 1;
   const std::uint64_t first = offset >> kRegionShift;
   const std::uint64_t last = (offset + length - 1) >> kRegionShift;
-  std::vector<std::uint64_t> dirty_words, degraded_words;
-  bool need = false;
+  std::vector<Wanted> own;
   for (std::uint64_t r = first; r <= last; ++r) {
     recent_.set(r);
-    if (targets.size() > 1 && !durable_dirty_.test(r)) need = true;
-    if (degraded && !durable_degraded_.test(r)) need = true;
+    if (dirty && !durable_dirty_.test(r)) own.push_back({r, BitmapKind::dirty});
+    if (degraded && !durable_degraded_.test(r)) own.push_back({r, BitmapKind::degraded});
   }
-  if (!need) return failed;
-  // Decided again under the lock: a bit another writer set is durable once its save is done
-  // (and is gone again if that save found no room).
+  if (own.empty()) return failed;
+  // Group commit: the marks wanted are posted, and whoever takes the lock next saves all those
+  // posted so far, its own with them. Writers waiting behind a save usually find theirs saved
+  // by it (one round of journal syncs for many regions, not one each).
+  {
+    std::lock_guard posting(wanted_mutex_);
+    wanted_.insert(wanted_.end(), own.begin(), own.end());
+  }
   std::lock_guard lock(mutex_);
-  std::vector<std::uint64_t> newly_dirty, newly_degraded, saving_dirty, saving_degraded;
-  for (std::uint64_t r = first; r <= last; ++r) {
-    if (targets.size() > 1 && !durable_dirty_.test(r)) {
-      if (dirty_.set(r)) newly_dirty.push_back(r);
-      dirty_words.push_back(RegionBitmap::word_of(r));
-      saving_dirty.push_back(r);
-    }
-    if (degraded && !durable_degraded_.test(r)) {
-      if (degraded_.set(r)) newly_degraded.push_back(r);
-      degraded_words.push_back(RegionBitmap::word_of(r));
-      saving_degraded.push_back(r);
-    }
+  std::vector<Wanted> batch;
+  {
+    std::lock_guard posting(wanted_mutex_);
+    batch.swap(wanted_);
   }
-  dirty_words.erase(std::unique(dirty_words.begin(), dirty_words.end()), dirty_words.end());
-  degraded_words.erase(std::unique(degraded_words.begin(), degraded_words.end()),
-                       degraded_words.end());
+  // Its own again: a save that took them may have failed (and taken the bits back).
+  batch.insert(batch.end(), own.begin(), own.end());
+  std::sort(batch.begin(), batch.end(), [](const Wanted& a, const Wanted& b) {
+    return a.kind != b.kind ? a.kind < b.kind : a.region < b.region;
+  });
+  batch.erase(std::unique(batch.begin(), batch.end(),
+                          [](const Wanted& a, const Wanted& b) {
+                            return a.kind == b.kind && a.region == b.region;
+                          }),
+              batch.end());
+  std::vector<std::uint64_t> newly_dirty, newly_degraded, saving_dirty, saving_degraded;
+  std::vector<std::uint64_t> dirty_words, degraded_words;
+  for (const Wanted& w : batch) {
+    const bool is_dirty = w.kind == BitmapKind::dirty;
+    RegionBitmap& durable = is_dirty ? durable_dirty_ : durable_degraded_;
+    if (durable.test(w.region)) continue;
+    (is_dirty ? saving_dirty : saving_degraded).push_back(w.region);
+    if ((is_dirty ? dirty_ : degraded_).set(w.region))
+      (is_dirty ? newly_dirty : newly_degraded).push_back(w.region);
+    (is_dirty ? dirty_words : degraded_words).push_back(RegionBitmap::word_of(w.region));
+  }
+  if (saving_dirty.empty() && saving_degraded.empty()) return failed;  // saved by another
+  for (auto* words : {&dirty_words, &degraded_words})                  // sorted: regions were
+    words->erase(std::unique(words->begin(), words->end()), words->end());
   // Durable before the data write (md's write-intent rule): after a power loss, a region
   // whose data may differ between replicas is always marked.
   for (const auto& t : targets) {
@@ -60,11 +78,12 @@ Result<std::vector<ReplicaError>> RegionMarks::mark_written(std::uint64_t offset
     for (auto w : degraded_words) {
       if (saved) saved = t->journal->save_word(BitmapKind::degraded, w, degraded_.word(w));
     }
-    if (saved && (!dirty_words.empty() || !degraded_words.empty())) saved = t->journal->sync();
+    if (saved) saved = t->journal->sync();
     if (!saved) failed.push_back({t, saved.error()});
   }
   // No journal has room for the marks: the write is refused before it starts, nobody leaves,
-  // and the marks are taken back so the next write to these regions saves them again.
+  // and the marks are taken back so the next write to these regions saves them again (the
+  // writers whose marks this save took find them not saved, and try themselves).
   const bool all_full = !failed.empty() && failed.size() == targets.size() &&
                         std::all_of(failed.begin(), failed.end(),
                                     [](const ReplicaError& f) { return out_of_space(f.error); });

@@ -77,6 +77,13 @@ class RegionMarks {
 
  private:
   std::atomic<std::uint64_t> regions_;  // grows only with the volume's I/O held exclusively
+  // A mark a writer waits to see saved (mark_written's group commit).
+  struct Wanted {
+    std::uint64_t region;
+    BitmapKind kind;
+  };
+  std::mutex wanted_mutex_;     // guards wanted_ only; taken alone, or inside mutex_
+  std::vector<Wanted> wanted_;  // posted, not yet taken by a save
   std::mutex mutex_;
   RegionBitmap dirty_, recent_, degraded_;
   // The bits of dirty_ and degraded_ known to be in the journals (set only after the save, and

@@ -76,6 +76,7 @@ Result<void> FileJournal::save_word(BitmapKind kind, std::uint64_t index, std::u
   for (int b = 0; b < 8; ++b) bytes[b] = static_cast<std::uint8_t>(word >> (8 * b));
   if (::pwrite(fd(kind), bytes, 8, static_cast<off_t>(index * 8)) != 8)
     return fail_errno("cannot write a bitmap in " + dir_.string());
+  unsynced(kind) = true;
   return {};
 }
 
@@ -84,12 +85,19 @@ Result<void> FileJournal::save_bitmap(BitmapKind kind, const RegionBitmap& bitma
   if (::pwrite(fd(kind), bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size()) ||
       ::ftruncate(fd(kind), static_cast<off_t>(bytes.size())) != 0)
     return fail_errno("cannot write a bitmap in " + dir_.string());
+  unsynced(kind) = true;
   return {};
 }
 
 Result<void> FileJournal::sync() {
-  if (::fdatasync(dirty_.get()) != 0 || ::fdatasync(degraded_.get()) != 0)
-    return fail_errno("cannot sync the bitmaps in " + dir_.string());
+  // A write after the exchange sets the flag again, for the next sync; a failed sync too.
+  for (BitmapKind kind : {BitmapKind::dirty, BitmapKind::degraded}) {
+    if (!unsynced(kind).exchange(false)) continue;
+    if (::fdatasync(fd(kind)) != 0) {
+      unsynced(kind) = true;
+      return fail_errno("cannot sync the bitmaps in " + dir_.string());
+    }
+  }
   return {};
 }
 

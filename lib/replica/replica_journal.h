@@ -10,6 +10,7 @@
 // degraded.bitmap); tests use MemoryJournal (tests/support), which can be told to fail.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -44,6 +45,7 @@ class ReplicaJournal {
   // Saves one 64-bit word of a bitmap (durable only after sync()).
   virtual Result<void> save_word(BitmapKind kind, std::uint64_t index, std::uint64_t word) = 0;
   virtual Result<void> save_bitmap(BitmapKind kind, const RegionBitmap& bitmap) = 0;
+  // Makes what was saved durable (only the bitmaps written since the last sync).
   virtual Result<void> sync() = 0;
 };
 
@@ -63,8 +65,13 @@ class FileJournal final : public ReplicaJournal {
   int fd(BitmapKind kind) const {
     return kind == BitmapKind::dirty ? dirty_.get() : degraded_.get();
   }
+  std::atomic<bool>& unsynced(BitmapKind kind) {
+    return kind == BitmapKind::dirty ? dirty_unsynced_ : degraded_unsynced_;
+  }
   std::filesystem::path dir_;
   Fd dirty_, degraded_;
+  // Written since the last sync: set after each write, taken (exchange) before an fdatasync.
+  std::atomic<bool> dirty_unsynced_{true}, degraded_unsynced_{true};
 };
 
 }  // namespace maya::replica

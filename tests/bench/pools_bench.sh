@@ -10,8 +10,11 @@
 #     over the whole volume, so successive writes land far apart)
 #   1 MiB sequential writes at depth 32, twice the volume's size
 # after a first pass of 1 MiB writes over the whole volume, so every run measures overwrites.
+# Each run starts after a `sync`, so that it never pays for the writeback of the one before.
 # The volumes take turns, ROUNDS (default 3) rounds, and the median of each is shown, with the
-# ratios three/one (goal >= 0.9 for both) and same/three.
+# ratios three/one (goal >= 0.9 for both) and same/three, and the CPU time the whole machine
+# spent per write (busy jiffies of /proc/stat over the run): when the machine is saturated, the
+# ratio of those is what bounds three/one.
 # This is a benchmark, not a test: it prints figures and ratios and never fails on them.
 #
 #   bash tests/bench/pools_bench.sh MAYA_BINARY
@@ -53,19 +56,30 @@ pools_cleanup() {
 }
 trap pools_cleanup EXIT
 
-# qemu-img bench prints "Run completed in S seconds."
+# Busy CPU time of the whole machine so far, in jiffies (user nice system irq softirq steal).
+busy_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+# qemu-img bench prints "Run completed in S seconds."; this prints "S BUSY_JIFFIES".
 bench_secs() {  # url count size step
-  local out secs
+  local out secs before
+  sync
+  before=$(busy_jiffies)
   out=$(qemu-img bench -f raw -w -c "$2" -d 32 -s "$3" -S "$4" --pattern=120 "$1" 2>&1) ||
     fail "qemu-img bench $2 x $3 on $1: $out"
   secs=$(sed -n 's/^Run completed in \([0-9.]*\) seconds\./\1/p' <<<"$out")
   [[ -n $secs ]] || fail "qemu-img bench printed no time: $out"
-  echo "$secs"
+  echo "$secs $(($(busy_jiffies) - before))"
 }
 IOPS_COUNT=100000
 SEQ_COUNT=$((2 * VOL_MIB))
-iops() { python3 -c "print(round($IOPS_COUNT / $(bench_secs "$1" $IOPS_COUNT 4096 $((257 * 4096)))))"; }
-mibs() { python3 -c "print(round($SEQ_COUNT / $(bench_secs "$1" $SEQ_COUNT $MiB $MiB)))"; }
+HZ=$(getconf CLK_TCK)
+# "RATE CPU_US_PER_WRITE"
+measure() {  # url count size step
+  local run
+  run=$(bench_secs "$@")
+  python3 -c "s, j = map(float, '$run'.split()); print(round($2 / s), round(j / $HZ / $2 * 1e6))"
+}
+iops() { measure "$1" $IOPS_COUNT 4096 $((257 * 4096)); }
+mibs() { measure "$1" "$SEQ_COUNT" $MiB $MiB; }
 
 jiva_setup
 mkdir -p "$D"
@@ -91,31 +105,41 @@ for v in "${VOLUMES[@]}"; do  # allocate first, so every run measures overwrites
   bench_secs "${url[$v]}" "$VOL_MIB" $MiB $MiB >/dev/null
 done
 
-declare -A runs
+declare -A runs cpu
 for r in $(seq 1 "$ROUNDS"); do
   for v in "${VOLUMES[@]}"; do
-    runs[$v,iops]+=" $(iops "${url[$v]}")"
-    runs[$v,mibs]+=" $(mibs "${url[$v]}")"
+    for kind in iops mibs; do
+      read -r rate us < <("$kind" "${url[$v]}")
+      runs[$v,$kind]+=" $rate"
+      cpu[$v,$kind]+=" $us"
+    done
   done
   echo "round $r of $ROUNDS: 4k IOPS$(for v in "${VOLUMES[@]}"; do printf ' %s=%s' "$v" "${runs[$v,iops]##* }"; done);" \
     "1 MiB MiB/s$(for v in "${VOLUMES[@]}"; do printf ' %s=%s' "$v" "${runs[$v,mibs]##* }"; done)"
 done
 declare -A fig
 for v in "${VOLUMES[@]}"; do
-  # shellcheck disable=SC2086  # the runs are words
-  fig[$v,iops]=$(median ${runs[$v,iops]})
-  # shellcheck disable=SC2086
-  fig[$v,mibs]=$(median ${runs[$v,mibs]})
+  for kind in iops mibs; do
+    # shellcheck disable=SC2086  # the runs are words
+    fig[$v,$kind]=$(median ${runs[$v,$kind]})
+    # shellcheck disable=SC2086
+    fig[$v,$kind,cpu]=$(median ${cpu[$v,$kind]})
+  done
 done
 
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 echo "pools: ${POOLS[*]}, XFS on loop devices over sparse files on $(df -T "$D" | awk 'NR == 2 {print $2}');" \
   "volumes of $VOL_MIB MiB; median of $ROUNDS rounds"
-printf '%-34s %14s %14s\n' "volume (replicas on pools)" "4k w, depth 32" "1 MiB seq w"
+printf '%-34s %14s %14s   %s\n' "volume (replicas on pools)" "4k w, depth 32" "1 MiB seq w" \
+  "CPU per write (4k, 1 MiB)"
 for v in "${VOLUMES[@]}"; do
-  printf '%-34s %9s IOPS %8s MiB/s\n' "$v (${placed[$v]})" "${fig[$v,iops]}" "${fig[$v,mibs]}"
+  printf '%-34s %9s IOPS %8s MiB/s   %s us, %s us\n' "$v (${placed[$v]})" "${fig[$v,iops]}" \
+    "${fig[$v,mibs]}" "${fig[$v,iops,cpu]}" "${fig[$v,mibs,cpu]}"
 done
 printf '%-34s %14s %14s\n' "three / one (goal >= 0.9)" "$(ratio "${fig[three,iops]}" "${fig[one,iops]}")" \
   "$(ratio "${fig[three,mibs]}" "${fig[one,mibs]}")"
 printf '%-34s %14s %14s\n' "same / three" "$(ratio "${fig[same,iops]}" "${fig[three,iops]}")" \
   "$(ratio "${fig[same,mibs]}" "${fig[three,mibs]}")"
+printf '%-34s %14s %14s\n' "CPU per write, one / three" \
+  "$(ratio "${fig[one,iops,cpu]}" "${fig[three,iops,cpu]}")" \
+  "$(ratio "${fig[one,mibs,cpu]}" "${fig[three,mibs,cpu]}")"

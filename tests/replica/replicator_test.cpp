@@ -112,6 +112,37 @@ TEST_F(ReplicatorTest, WritesReachEveryReplicaAndReadsComeBack) {
   }
 }
 
+// Marks are saved by group commit: a writer may find its regions saved by another's save. Each
+// must still be in every journal before its data is written, however the saves interleave
+// (the journals are slowed down so that writers queue behind one another).
+TEST_F(ReplicatorTest, ConcurrentWritersFindTheirRegionsMarkedInEveryJournal) {
+  Fleet fleet(3);
+  auto fakes = fleet.fakes;
+  for (auto& f : fakes)
+    f.journal->set_save_word_hook(
+        [] { std::this_thread::sleep_for(std::chrono::milliseconds(1)); });
+  auto o = options();
+  o.clean_interval = std::chrono::hours(1);  // nothing is cleared while the test looks
+  auto r = Replicator::open(fleet.members(), o);
+  ASSERT_TRUE(r) << r.error().message;
+  std::vector<std::thread> writers;
+  for (std::uint64_t t = 0; t < 8; ++t) {
+    writers.emplace_back([&, t] {
+      for (std::uint64_t region : {t, t + 8}) {
+        auto wrote = (*r)->write(region << 20, pattern(4096, static_cast<unsigned>(region)), false);
+        EXPECT_TRUE(wrote) << "region " << region;
+        // Written, so marked before: in every journal.
+        for (const auto& f : fakes)
+          EXPECT_TRUE(f.journal->word(BitmapKind::dirty, 0) & (1ull << region))
+              << f.id << " lacks region " << region;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  for (const auto& f : fakes) EXPECT_EQ(f.journal->word(BitmapKind::dirty, 0), 0xffffu) << f.id;
+  (*r)->close();
+}
+
 TEST_F(ReplicatorTest, AFailingReplicaLeavesAndTheVolumeServesDegraded) {
   Fleet fleet(3);
   auto fakes = fleet.fakes;
