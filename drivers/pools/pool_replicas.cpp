@@ -87,9 +87,14 @@ fs::path PoolService::snapshot_dir_of(const fs::path& root, const fs::path& repl
 }
 
 Result<std::vector<std::string>> PoolService::snapshot_images(const std::string& name,
-                                                              const fs::path& mp) const {
+                                                              const fs::path& mp,
+                                                              bool force) const {
   std::vector<std::string> out;
   std::error_code ec;
+  auto unreadable = [&](const fs::path& dir, const std::error_code& why) {
+    return fail("cannot read " + dir.string() + " of pool " + name + ": " + why.message() +
+                "; --force destroys the pool without looking");
+  };
   for (auto dir = fs::directory_iterator(mp / "snapshots", ec);
        !ec && dir != fs::directory_iterator(); dir.increment(ec)) {
     const std::string owner = dir->path().filename().string();  // VOLUME@ID
@@ -109,8 +114,50 @@ Result<std::vector<std::string>> PoolService::snapshot_images(const std::string&
       }
       out.push_back("snapshot " + volume + "@" + snapshot);
     }
+    if (inner && !force) return unreadable(dir->path(), inner);
   }
+  if (ec && ec != std::errc::no_such_file_or_directory && !force)
+    return unreadable(mp / "snapshots", ec);
   return out;
+}
+
+Result<void> PoolService::refuse_if_named(const std::string& name, const fs::path& mp) const {
+  const std::string under = (mp / "").string();
+  auto refuse = [&](const std::string& what) {
+    return fail("pool " + name + " is not mounted, and " + what +
+                " is on it; not even --force forgets it while that is so");
+  };
+  std::error_code ec;
+  for (auto vol = fs::directory_iterator(store_dir_, ec); !ec && vol != fs::directory_iterator();
+       vol.increment(ec)) {
+    const std::string volume = vol->path().filename().string();
+    // The jiva driver's layout: a volume's manifest and snapshots, and the kept ones of
+    // deleted volumes in .snapshots/VOLUME/.
+    std::vector<fs::path> snapshot_dirs = {vol->path() / "snapshots"};
+    if (volume == ".snapshots") {
+      snapshot_dirs.clear();
+      std::error_code kept_ec;
+      for (const auto& kept : fs::directory_iterator(vol->path(), kept_ec))
+        snapshot_dirs.push_back(kept.path());
+    } else if (auto text = read_file(vol->path() / "jiva.json")) {
+      auto manifest = nlohmann::json::parse(*text, nullptr, false);
+      if (manifest.is_object() && manifest.contains("replicas") && manifest["replicas"].is_array())
+        for (const auto& r : manifest["replicas"])
+          if (r.is_object() && r.value("uri", "").starts_with("file://" + under))
+            return refuse("replica " + r.value("id", "?") + " of volume " + volume);
+    }
+    for (const fs::path& dir : snapshot_dirs) {
+      const std::string owner = dir.filename() == "snapshots" ? volume : dir.filename().string();
+      std::error_code snap_ec;
+      for (const auto& img : fs::directory_iterator(dir, snap_ec)) {
+        std::error_code link_ec;
+        if (img.path().extension() == ".img" &&
+            fs::read_symlink(img.path(), link_ec).string().starts_with(under))
+          return refuse("snapshot " + img.path().stem().string() + " of volume " + owner);
+      }
+    }
+  }
+  return {};
 }
 
 Result<void> PoolService::destroy_replica(const std::string& pool, const std::string& name) {

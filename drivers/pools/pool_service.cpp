@@ -361,7 +361,7 @@ Result<void> PoolService::empty_for_destroy(const std::string& name, const fs::p
     }
     // Snapshot images count one by one, and those a volume's snapshot links to stay.
     if (e.path().filename() == "snapshots") {
-      MAYA_TRY(images, snapshot_images(name, mp));
+      MAYA_TRY(images, snapshot_images(name, mp, force));
       held.insert(held.end(), images->begin(), images->end());
       entries.push_back(e.path());
       continue;
@@ -405,6 +405,8 @@ Result<DestroyResult> PoolService::destroy(const std::string& name, bool force) 
   if (*mounted) {
     MAYA_TRY_VOID(empty_for_destroy(name, mp, force, result.deleted));
     MAYA_TRY_VOID(os_.unmount(mp));
+  } else {
+    MAYA_TRY_VOID(refuse_if_named(name, mp));
   }
   std::error_code ec;
   fs::remove(mp, ec);

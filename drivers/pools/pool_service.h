@@ -101,9 +101,14 @@ class PoolService final : public ReplicaPlacer {
                                                const std::filesystem::path& replica_dir);
   // The snapshot images pool `name` holds at `mp`, as "snapshot VOLUME@SNAPSHOT"; an error
   // naming one that a volume's snapshot (or a deleted volume's kept one) still links to: such
-  // an image is never deleted from the pool side.
+  // an image is never deleted from the pool side. A directory that cannot be read is an error
+  // too, unless `force`.
   Result<std::vector<std::string>> snapshot_images(const std::string& name,
-                                                   const std::filesystem::path& mp) const;
+                                                   const std::filesystem::path& mp,
+                                                   bool force) const;
+  // For a pool that is not mounted (its disk missing or gone): an error naming a volume whose
+  // manifest names a replica under `mp`, or a snapshot that links to an image under it.
+  Result<void> refuse_if_named(const std::string& name, const std::filesystem::path& mp) const;
   Result<void> import(PoolRecord& record, std::vector<std::string>& notes);
   PoolInfo describe(const PoolRecord& record);
   PoolInfo describe_default();

@@ -11,6 +11,7 @@
 
 #include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
+#include "lib/common/log.h"
 
 namespace maya {
 namespace {}  // namespace
@@ -75,6 +76,11 @@ void remove_with_link_target(const std::filesystem::path& path) {
   if (std::filesystem::is_symlink(path, ec)) {
     auto target = std::filesystem::read_symlink(path, ec);
     if (!ec) std::filesystem::remove(target, ec);
+    if (ec)  // its pool faulted or gone: the link goes anyway, so that the snapshot can be let go
+      log::warn(path.string() + ": its image " + target.string() + " could not be removed (" +
+                ec.message() +
+                "); `maya pool destroy` of its pool "
+                "takes it");
   }
   std::filesystem::remove(path, ec);
 }

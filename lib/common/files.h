@@ -25,7 +25,8 @@ Result<std::string> read_file(const std::filesystem::path& path);
 std::uint64_t allocated_bytes(const std::filesystem::path& path);
 
 // Removes `path`; when it is a symbolic link, the file it points to first (a snapshot whose
-// image lives in a pool). Best effort: what cannot be removed stays.
+// image lives in a pool). Best effort: a target that cannot be removed (its pool faulted) is
+// logged and left, and the link goes all the same.
 void remove_with_link_target(const std::filesystem::path& path);
 
 Result<void> make_dirs(const std::filesystem::path& path, mode_t mode = 0755);

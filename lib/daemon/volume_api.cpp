@@ -59,8 +59,9 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
                drivers::with_ebs_id(answer, *info, ebs_id);
                if (events) {
                  answer["events"] = json::array();
-                 for (const auto& e : events->of(name))
-                   answer["events"].push_back({{"time", e.time}, {"note", e.note}});
+                 for (const auto& e : events->of(name))  // not those of an older namesake
+                   if (e.time >= info->created)
+                     answer["events"].push_back({{"time", e.time}, {"note", e.note}});
                }
                return json_response(200, answer);
              }));

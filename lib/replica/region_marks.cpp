@@ -90,8 +90,15 @@ Result<std::vector<ReplicaError>> RegionMarks::mark_written(std::uint64_t offset
   if (all_full) {
     for (auto r : newly_dirty) dirty_.clear(r);
     for (auto r : newly_degraded) degraded_.clear(r);
+    // A writer whose own marks an earlier save made durable is not refused for the others'.
+    const bool own_durable = std::all_of(own.begin(), own.end(), [&](const Wanted& w) {
+      return (w.kind == BitmapKind::dirty ? durable_dirty_ : durable_degraded_).test(w.region);
+    });
+    if (own_durable) return std::vector<ReplicaError>{};
     return fail("out of space: " + failed.front().error.message, failed.front().error.code);
   }
+  // A journal that failed here is reported to this writer only, which makes its replica leave;
+  // the writers whose marks this save took find them durable and go on, as if saved first.
   // Saved on every target that stays (those that failed leave).
   for (auto r : saving_dirty) durable_dirty_.set(r);
   for (auto r : saving_degraded) durable_degraded_.set(r);

@@ -91,6 +91,7 @@ Result<void> FileJournal::save_bitmap(BitmapKind kind, const RegionBitmap& bitma
 
 Result<void> FileJournal::sync() {
   // A write after the exchange sets the flag again, for the next sync; a failed sync too.
+  std::lock_guard one_at_a_time(sync_mutex_);
   for (BitmapKind kind : {BitmapKind::dirty, BitmapKind::degraded}) {
     if (!unsynced(kind).exchange(false)) continue;
     if (::fdatasync(fd(kind)) != 0) {

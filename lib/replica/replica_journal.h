@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,9 @@ class FileJournal final : public ReplicaJournal {
   Fd dirty_, degraded_;
   // Written since the last sync: set after each write, taken (exchange) before an fdatasync.
   std::atomic<bool> dirty_unsynced_{true}, degraded_unsynced_{true};
+  // One sync at a time: a caller that finds a flag taken by a sync in flight must not return
+  // before that fdatasync is done (a flush and a write's mark save sync concurrently).
+  std::mutex sync_mutex_;
 };
 
 }  // namespace maya::replica

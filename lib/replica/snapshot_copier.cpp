@@ -119,9 +119,21 @@ Result<void> SnapshotCopier::take(const fs::path& file,
   }
   auto s = std::make_shared<Copy>(file, std::move(fd), region_count(size));
   s->total = size;
+  // A new image in a pool: its directories (maybe made just now) are synced, so that a
+  // snapshot listed after a crash still has its image.
+  if (image != file) {
+    for (const fs::path& dir : {prepared->image_dir, prepared->image_dir.parent_path()}) {
+      Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (d.get() < 0 || ::fsync(d.get()) != 0) {
+        auto failed = fail_errno("cannot sync " + dir.string());
+        remove_with_link_target(file);
+        return failed;
+      }
+    }
+  }
   if (source.native_fd() >= 0 && ::ftruncate(s->fd.get(), static_cast<off_t>(size)) == 0 &&
       ::ioctl(s->fd.get(), FICLONE, source.native_fd()) == 0 &&
-      ::ftruncate(s->fd.get(), static_cast<off_t>(size)) == 0) {
+      ::ftruncate(s->fd.get(), static_cast<off_t>(size)) == 0 && ::fdatasync(s->fd.get()) == 0) {
     s->reflinked = true;
     s->done = s->total;
     s->finished = true;

@@ -127,7 +127,7 @@ for v in "${VOLUMES[@]}"; do
   done
 done
 
-ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
+ratio() { python3 -c "print('%.2f' % ($1 / $2) if $2 else '-')"; }
 echo "pools: ${POOLS[*]}, XFS on loop devices over sparse files on $(df -T "$D" | awk 'NR == 2 {print $2}');" \
   "volumes of $VOL_MIB MiB; median of $ROUNDS rounds"
 printf '%-34s %14s %14s   %s\n' "volume (replicas on pools)" "4k w, depth 32" "1 MiB seq w" \

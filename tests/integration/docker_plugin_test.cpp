@@ -295,6 +295,7 @@ TEST_F(DockerPlugin, EveryDocumentedKeyIsThereForEveryDriverAndStatusHasTheSameV
                                                "store_used_percent",
                                                "space_warning",
                                                "snapshots",
+                                               "events",
                                                "ebs_id"};
   for (const char* driver : {"local", "jiva"}) {
     SCOPED_TRACE(driver);

@@ -146,6 +146,11 @@ image=$(readlink "$T/opt/maya-store/v2/snapshots/s1.img") ||
 [[ $image == "$STATE"/pools/*/snapshots/v2@r[12]/s1.img && -f $image ]] || fail "v2@s1's image is $image"
 snap_pool=${image#"$STATE"/pools/}
 snap_pool=${snap_pool%%/*}
+# A clone with --pools alone: one replica per pool named (v2 has two), on the snapshot's pool.
+maya volume create c2 --driver jiva --from v2@s1 --pools "$snap_pool" >/dev/null ||
+  fail "clone v2@s1 --pools $snap_pool"
+[[ $(volume_pools c2) == "$snap_pool" ]] || fail "c2 on $(volume_pools c2)"
+maya volume delete c2 >/dev/null || fail "delete c2"
 maya volume replica add v2 --pool default >/dev/null || fail "replica add --pool default"
 [[ $(volume_pools v2) == default,p2,tpool ]] || fail "v2 on $(volume_pools v2) after replica add"
 for v in v2 vs vd; do maya volume delete "$v" >/dev/null || fail "delete $v"; done
@@ -155,6 +160,12 @@ for v in v2 vs vd; do maya volume delete "$v" >/dev/null || fail "delete $v"; do
 cmp "$T/opt/maya-store/.snapshots/v2/s1.img" "$image" || fail "v2's kept snapshot does not read its image"
 refused "holds snapshot s1 of volume v2; not even --force" pool destroy "$snap_pool" --force
 [[ -f $image ]] || fail "a refused pool destroy touched v2@s1's image"
+# Not mounted (its disk gone, say), the pool is not forgotten under the snapshot either.
+umount "$STATE/pools/$snap_pool" || fail "umount $snap_pool"
+refused "is not mounted, and snapshot s1 of volume v2 is on it" pool destroy "$snap_pool" --force
+maya load >/dev/null || fail "maya load (the pool mounted again)"
+[[ $(maya pool inspect "$snap_pool" -o json | jq -r .state) == online && -f $image ]] ||
+  fail "$snap_pool did not come back with v2@s1's image: $(maya pool inspect "$snap_pool" -o json)"
 maya snapshot delete v2@s1 >/dev/null || fail "snapshot delete v2@s1"
 [[ ! -e $image ]] || fail "snapshot delete left the image $image"
 maya pool destroy p2 >/dev/null || fail "pool destroy p2"

@@ -39,13 +39,19 @@ bool JivaStorageDriver::has_kept_snapshots(const std::string& volume) const {
 Result<void> JivaStorageDriver::keep_snapshots(const std::string& volume) {
   const fs::path live = volume_dir(volume) / "snapshots";
   const fs::path kept = kept_dir(volume);
-  std::vector<std::string> names;
+  std::vector<std::string> names, unfinished;
   std::error_code ec;
   for (auto it = fs::directory_iterator(live, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
     // Only complete snapshots (their .json written); an .img alone is one never finished.
     if (it->path().extension() == ".json") names.push_back(it->path().stem().string());
+    if (it->path().extension() == ".img" &&
+        !fs::exists(fs::path(it->path()).replace_extension(".json")))
+      unfinished.push_back(it->path().string());
   }
+  // An unfinished one goes with the volume; its image in a pool with it (the volume directory's
+  // removal would take only the link).
+  for (const std::string& img : unfinished) remove_with_link_target(img);
   if (names.empty()) return {};
   // Refused before anything moves: a volume of the same name, deleted before, kept one.
   for (const std::string& snap : names) {
@@ -61,7 +67,7 @@ Result<void> JivaStorageDriver::keep_snapshots(const std::string& volume) {
   // Each move is a rename within the store, .img first: .json is what makes a snapshot, so a
   // crash in between leaves it complete in one place, and a second delete finishes the move.
   for (const std::string& snap : names) {
-    if (fs::exists(live / (snap + ".img"), ec))
+    if (fs::exists(fs::symlink_status(live / (snap + ".img"), ec)))  // a link to a pool too
       MAYA_TRY_VOID(move(live / (snap + ".img"), kept / (snap + ".img")));
     MAYA_TRY_VOID(move(live / (snap + ".json"), kept / (snap + ".json")));
   }

@@ -252,7 +252,8 @@ Result<void> DockerVolumeDriver::inherit(VolumeSpec& spec) {
   const VolumeSpec& from = record->spec;
   auto inherits = [&](const char* key) { return !spec.given.contains(key); };
   if (inherits("driver")) spec.storage_driver = from.storage_driver;
-  if (inherits("replicas")) spec.replicas = from.replicas;
+  // Pools named decide the count (one replica each); else the source's count.
+  if (inherits("replicas") && spec.pools.empty()) spec.replicas = from.replicas;
   if (inherits("uid")) spec.uid = from.uid;
   if (inherits("gid")) spec.gid = from.gid;
   if (inherits("fstype")) spec.fstype = from.fstype;
