@@ -137,8 +137,9 @@ Result<void> PoolService::refuse_if_named(const std::string& name, const fs::pat
     if (volume == ".snapshots") {
       snapshot_dirs.clear();
       std::error_code kept_ec;
-      for (const auto& kept : fs::directory_iterator(vol->path(), kept_ec))
-        snapshot_dirs.push_back(kept.path());
+      for (auto kept = fs::directory_iterator(vol->path(), kept_ec);
+           !kept_ec && kept != fs::directory_iterator(); kept.increment(kept_ec))
+        snapshot_dirs.push_back(kept->path());
     } else if (auto text = read_file(vol->path() / "jiva.json")) {
       auto manifest = nlohmann::json::parse(*text, nullptr, false);
       if (manifest.is_object() && manifest.contains("replicas") && manifest["replicas"].is_array())
@@ -149,11 +150,12 @@ Result<void> PoolService::refuse_if_named(const std::string& name, const fs::pat
     for (const fs::path& dir : snapshot_dirs) {
       const std::string owner = dir.filename() == "snapshots" ? volume : dir.filename().string();
       std::error_code snap_ec;
-      for (const auto& img : fs::directory_iterator(dir, snap_ec)) {
+      for (auto img = fs::directory_iterator(dir, snap_ec);
+           !snap_ec && img != fs::directory_iterator(); img.increment(snap_ec)) {
         std::error_code link_ec;
-        if (img.path().extension() == ".img" &&
-            fs::read_symlink(img.path(), link_ec).string().starts_with(under))
-          return refuse("snapshot " + img.path().stem().string() + " of volume " + owner);
+        if (img->path().extension() == ".img" &&
+            fs::read_symlink(img->path(), link_ec).string().starts_with(under))
+          return refuse("snapshot " + img->path().stem().string() + " of volume " + owner);
       }
     }
   }

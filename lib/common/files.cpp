@@ -78,9 +78,7 @@ void remove_with_link_target(const std::filesystem::path& path) {
     if (!ec) std::filesystem::remove(target, ec);
     if (ec)  // its pool faulted or gone: the link goes anyway, so that the snapshot can be let go
       log::warn(path.string() + ": its image " + target.string() + " could not be removed (" +
-                ec.message() +
-                "); `maya pool destroy` of its pool "
-                "takes it");
+                ec.message() + "); `maya pool destroy` of its pool takes it");
   }
   std::filesystem::remove(path, ec);
 }

@@ -212,7 +212,6 @@ Result<SnapshotInfo> JivaStorageDriver::create_snapshot(const std::string& volum
   if (auto ok = validate_volume_name(snapshot); !ok)
     return fail("invalid snapshot name: " + ok.error().message);
   const fs::path dir = snapshots_dir(volume_dir(volume));
-  std::error_code ec;
   if (snapshot_files_exist(dir, snapshot))
     return fail("volume " + volume + " already has a snapshot " + snapshot);
   MAYA_TRY(manifest, maya::jiva::read_manifest(volume_dir(volume)));
