@@ -169,6 +169,10 @@ Result<void> PoolService::destroy_replica(const std::string& pool, const std::st
   if (auto holder = volume_holding(*replica))
     return fail("replica " + name + " belongs to " + *holder + "; `maya volume replica remove " +
                 replica->volume + " ID` takes it away");
+  std::error_code ec;
+  if (std::filesystem::exists(replica->path.parent_path() / "share.json", ec))
+    return fail("replica " + name + " is shared with other hosts; `maya replica unshare " + pool +
+                " " + name + "` first");
   return store->destroy(name);
 }
 

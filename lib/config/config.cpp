@@ -179,6 +179,18 @@ Result<void> read_iscsi_portals(TableReader& iscsi, Config& cfg) {
     return iscsi.error_at("target_ports", "the range contains discovery_port");
   cfg.iscsi_port_first = range->first;
   cfg.iscsi_port_last = range->second;
+  MAYA_TRY(share_text, iscsi.string("share_ports", "3517-3580"));
+  auto shares = parse_port_range(*share_text);
+  if (!shares) return iscsi.error_at("share_ports", shares.error().message);
+  const auto overlaps = [&](std::uint16_t a, std::uint16_t b) {
+    return shares->first <= b && a <= shares->second;
+  };
+  if (overlaps(range->first, range->second))
+    return iscsi.error_at("share_ports", "the range overlaps target_ports");
+  if (overlaps(cfg.iscsi_discovery_port, cfg.iscsi_discovery_port))
+    return iscsi.error_at("share_ports", "the range contains discovery_port");
+  cfg.iscsi_share_port_first = shares->first;
+  cfg.iscsi_share_port_last = shares->second;
   return {};
 }
 
@@ -192,6 +204,18 @@ Result<void> read_iscsi(const toml::table* table, const std::string& src, Config
   MAYA_TRY(max_per_addr, iscsi.integer("max_connections_per_address", 16, 1, 65535));
   cfg.iscsi_max_connections_per_address = static_cast<std::uint32_t>(*max_per_addr);
   return iscsi.reject_unknown();
+}
+
+// [replication] io_timeout: how long a replica may take to answer before it leaves the I/O path.
+Result<void> read_replication(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader replication(table, "replication", src);
+  MAYA_TRY(timeout_text, replication.string("io_timeout", "5s"));
+  auto timeout = parse_duration(*timeout_text);
+  if (!timeout) return replication.error_at("io_timeout", timeout.error().message);
+  if (timeout->count() < 1 || timeout->count() > 300)
+    return replication.error_at("io_timeout", "it must be 1 s to 5 min");
+  cfg.replication_io_timeout = *timeout;
+  return replication.reject_unknown();
 }
 
 Result<void> read_drivers(const toml::table* table, const std::string& src, Config& cfg) {
@@ -280,9 +304,16 @@ Result<void> read_log(const toml::table* table, const std::string& src, Config& 
 
 // Every section, in the order they are read (the first problem found is the one reported).
 constexpr std::pair<std::string_view, SectionReader> kSections[] = {
-    {"host", read_host},       {"roles", read_roles},   {"paths", read_paths},
-    {"plugin", read_plugin},   {"api", read_api},       {"iscsi", read_iscsi},
-    {"drivers", read_drivers}, {"volume", read_volume}, {"log", read_log},
+    {"host", read_host},
+    {"roles", read_roles},
+    {"paths", read_paths},
+    {"plugin", read_plugin},
+    {"api", read_api},
+    {"iscsi", read_iscsi},
+    {"replication", read_replication},
+    {"drivers", read_drivers},
+    {"volume", read_volume},
+    {"log", read_log},
 };
 
 // The top level holds only known sections.

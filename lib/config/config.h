@@ -69,9 +69,14 @@ struct Config {
   std::uint16_t iscsi_discovery_port = 3260;
   std::uint16_t iscsi_port_first = 0;
   std::uint16_t iscsi_port_last = 0;
+  std::uint16_t iscsi_share_port_first = 0;  // [iscsi] share_ports: `maya replica share`
+  std::uint16_t iscsi_share_port_last = 0;
   bool iscsi_chap = true;
   std::uint32_t iscsi_max_connections = 64;              // logged-in, per portal
   std::uint32_t iscsi_max_connections_per_address = 16;  // of those, per source address
+
+  // [replication] io_timeout: a replica that takes longer to answer leaves the I/O path.
+  std::chrono::seconds replication_io_timeout{5};
 
   VolumeDefaults volume_defaults;
 

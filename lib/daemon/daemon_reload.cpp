@@ -83,6 +83,8 @@ json Daemon::keep_restart_settings(config::Config& fresh) const {
   keep(fresh.iscsi_discovery_port, config_.iscsi_discovery_port, "[iscsi] discovery_port");
   keep(fresh.iscsi_port_first, config_.iscsi_port_first, "[iscsi] target_ports");
   keep(fresh.iscsi_port_last, config_.iscsi_port_last, "[iscsi] target_ports");
+  keep(fresh.iscsi_share_port_first, config_.iscsi_share_port_first, "[iscsi] share_ports");
+  keep(fresh.iscsi_share_port_last, config_.iscsi_share_port_last, "[iscsi] share_ports");
   keep(fresh.iscsi_advertise, config_.iscsi_advertise, "[iscsi] advertise");
   keep(fresh.iscsi_chap, config_.iscsi_chap, "[iscsi] chap");
   keep(fresh.iscsi_max_connections, config_.iscsi_max_connections, "[iscsi] max_connections");

@@ -65,6 +65,15 @@ void Daemon::import_pools() {
   pools_ = std::make_unique<drivers::pools::PoolService>(*pool_os_, config_.state_dir,
                                                          config_.store_dir);
   for (const std::string& note : pools_->import_all()) log::info("pools: " + note);
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  drivers::pools::ReplicaShares::Options options;
+  options.serve_command = {self.string(), "--config", config_.file.string(), "replica", "serve"};
+  options.address = config_.iscsi_address;
+  options.advertise = config_.iscsi_advertise;
+  options.port_first = config_.iscsi_share_port_first;
+  options.port_last = config_.iscsi_share_port_last;
+  shares_ = std::make_unique<drivers::pools::ReplicaShares>(*pools_, std::move(options));
 }
 
 Result<void> Daemon::open_volumes() {
@@ -133,7 +142,7 @@ Result<void> Daemon::open_control_api() {
   add_volume_routes(
       router, volumes_.get(), [this] { return volume_defaults(); }, ebs_ids(), &volume_events_);
   add_volume_ops_routes(router, volumes_.get());
-  add_pool_routes(router, pools_.get());
+  add_pool_routes(router, pools_.get(), shares_.get());
   MAYA_TRY(control, serve_unix("control", config_.control_socket(), options, std::move(router)));
   control_ = std::move(*control);
   return {};

@@ -21,6 +21,7 @@
 
 #include "drivers/os_driver.h"
 #include "drivers/pools/pool_service.h"
+#include "drivers/pools/replica_shares.h"
 #include "drivers/volume/volume_json.h"
 #include "drivers/volume_service.h"
 #include "lib/config/config.h"
@@ -118,6 +119,8 @@ class Daemon {
   std::time_t loaded_wall_ = std::time(nullptr);
   std::unique_ptr<drivers::OsDriver> pool_os_;
   std::unique_ptr<drivers::pools::PoolService> pools_;
+  std::unique_ptr<drivers::pools::ReplicaShares>
+      shares_;  // keeps shares served; before pools_ goes
   std::unique_ptr<drivers::VolumeService> volumes_;
   VolumeEvents volume_events_;             // the pools' watch writes, inspect reads
   std::mutex watch_mutex_;                 // guards pool_watch_ and watch_closed_

@@ -29,7 +29,8 @@ std::string query_value(const std::string& target, const std::string& key) {
 
 }  // namespace
 
-void add_pool_routes(http::Router& router, drivers::pools::PoolService* pools) {
+void add_pool_routes(http::Router& router, drivers::pools::PoolService* pools,
+                     drivers::pools::ReplicaShares* shares) {
   using http::Request;
   auto guarded = [pools](auto body) {
     return [pools, body](const Request& request, const std::string& name) {
@@ -79,12 +80,17 @@ void add_pool_routes(http::Router& router, drivers::pools::PoolService* pools) {
 
   // Bare replicas: GET /v1/replicas[?pool=P], POST /v1/pools/P/replicas, DELETE
   // /v1/pools/P/replicas/NAME.
-  router.add("GET", "/v1/replicas", guarded([pools](const Request& r, const std::string&) {
+  router.add("GET", "/v1/replicas", guarded([pools, shares](const Request& r, const std::string&) {
                const std::string pool = query_value(r.target, "pool");
                auto all = pools->list_replicas(pool);
                if (!all) return json_error(404, all.error().message);
                json list = json::array();
-               for (const auto& replica : *all) list.push_back(replica_json(replica));
+               for (const auto& replica : *all) {
+                 json j = replica_json(replica);
+                 auto share = shares ? shares->share_of(replica) : std::nullopt;
+                 j["share"] = share ? drivers::pools::share_json(*share, false) : json();
+                 list.push_back(std::move(j));
+               }
                return json_response(200, {{"replicas", list}});
              }));
   router.add("POST", "/v1/pools/{name}/replicas",
@@ -110,6 +116,40 @@ void add_pool_routes(http::Router& router, drivers::pools::PoolService* pools) {
                auto destroyed = pools->destroy_replica(pool, name);
                if (!destroyed) return json_error(400, destroyed.error().message);
                return json_response(200, {{"destroyed", name}, {"pool", pool}});
+             }));
+  // Shares: POST (share; the answer holds the URI with its secret) and DELETE (unshare).
+  const auto split = [](const std::string& param) {
+    const auto slash = param.find('/');
+    return std::pair{param.substr(0, slash), param.substr(slash + 1)};
+  };
+  router.add("POST", "/v1/pools/{name}/replicas/{replica}/share",
+             guarded([shares, split](const Request& r, const std::string& both) {
+               if (shares == nullptr) return json_error(409, "this host shares no replicas");
+               const auto [pool, name] = split(both);
+               json body = r.body.empty() ? json::object() : json::parse(r.body, nullptr, false);
+               if (body.is_discarded() || !body.is_object())
+                 return json_error(400, "expected {\"port\": N} or an empty body");
+               std::optional<std::uint16_t> port;
+               if (body.contains("port") && !body["port"].is_null()) {
+                 if (!body["port"].is_number_unsigned() || body["port"].get<std::uint64_t>() == 0 ||
+                     body["port"].get<std::uint64_t>() > 65535)
+                   return json_error(400, "port must be 1 to 65535");
+                 port = static_cast<std::uint16_t>(body["port"].get<std::uint64_t>());
+               }
+               auto shared = shares->share(pool, name, port);
+               if (!shared) return json_error(400, shared.error().message);
+               json answer = drivers::pools::share_json(*shared, true);
+               answer["pool"] = pool;
+               answer["name"] = name;
+               return json_response(200, answer);
+             }));
+  router.add("DELETE", "/v1/pools/{name}/replicas/{replica}/share",
+             guarded([shares, split](const Request&, const std::string& both) {
+               if (shares == nullptr) return json_error(409, "this host shares no replicas");
+               const auto [pool, name] = split(both);
+               auto gone = shares->unshare(pool, name);
+               if (!gone) return json_error(400, gone.error().message);
+               return json_response(200, {{"unshared", name}, {"pool", pool}});
              }));
 }
 

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "drivers/storage/common/loop_device.h"
+#include "drivers/storage/common/tcp_port.h"
 #include "drivers/storage/common/volume_dir.h"
 #include "lib/common/errno_text.h"
 #include "lib/common/fd.h"
@@ -34,27 +35,6 @@ using namespace storage;
 using maya::jiva::Manifest;
 
 constexpr std::uint64_t kSectorSize = 512;
-
-// Whether a TCP listener could bind address:port right now.
-bool bindable(const std::string& address, std::uint16_t port) {
-  const bool v6 = address.find(':') != std::string::npos;
-  Fd fd(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return false;
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (v6) {
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(port);
-    if (inet_pton(AF_INET6, address.c_str(), &a.sin6_addr) != 1) return false;
-    return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  if (inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1) return false;
-  return ::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-}
 
 // An exclusive lock on the whole store (its directory) while a volume takes a port and a name.
 Result<Fd> lock_store(const fs::path& store) {
@@ -161,7 +141,7 @@ Result<std::uint16_t> JivaStorageDriver::free_port() {
   }
   for (unsigned p = options_.port_first; p <= options_.port_last; ++p) {
     auto port = static_cast<std::uint16_t>(p);
-    if (!used.contains(port) && bindable(options_.address, port)) return port;
+    if (!used.contains(port) && tcp_bindable(options_.address, port)) return port;
   }
   return fail("no free port left in [iscsi] target_ports " + std::to_string(options_.port_first) +
               "-" + std::to_string(options_.port_last) + " (" + std::to_string(used.size()) +
