@@ -133,7 +133,7 @@ class ReplicaManager {
  public:
   virtual ~ReplicaManager() = default;
   // Adds an empty replica that is rebuilt from the others, on `pool` (empty: the pool chosen
-  // for it); returns its id.
+  // for it), or the replica another host shares when `pool` is an iscsi:// URI; returns its id.
   virtual Result<std::string> add_replica(const std::string& volume, const std::string& pool) = 0;
   // Removes a replica and its files; the last one that holds the data cannot go.
   virtual Result<void> remove_replica(const std::string& volume, const std::string& id) = 0;

@@ -23,7 +23,8 @@ namespace maya::drivers {
 class VolumeReplicas {
  public:
   virtual ~VolumeReplicas() = default;
-  // Adds an empty replica, rebuilt from the others, on `pool` (empty: chosen); returns its id.
+  // Adds an empty replica, rebuilt from the others, on `pool` (empty: chosen), or the replica
+  // another host shares when `pool` is an iscsi:// URI; returns its id.
   virtual Result<std::string> add_replica(const std::string& volume, const std::string& pool) = 0;
   virtual Result<void> remove_replica(const std::string& volume, const std::string& id) = 0;
   // Takes a replica out of the volume's I/O path at once (its pool faulted); `reason` becomes

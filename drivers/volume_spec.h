@@ -30,6 +30,9 @@ struct VolumeSpec {
   // The pools of its replicas, one per replica (jiva); empty: placement chooses.
   std::vector<std::string> pools;
   bool allow_same_pool = false;  // two replicas may share a pool
+  // Replicas other hosts share (iscsi://USER:SECRET@HOST:PORT/IQN/LUN), counted in `replicas`:
+  // the others are made here. Never saved with the spec (the secrets are the volume's).
+  std::vector<std::string> remote_replicas;
   // The keys the options or spec file set (not saved): a clone inherits the others from its
   // source volume.
   std::set<std::string> given;

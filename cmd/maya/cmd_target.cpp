@@ -130,13 +130,16 @@ int run(Globals& globals, const Args& args) {
     opts.max_connections = cfg->iscsi_max_connections;
     opts.max_connections_per_address = cfg->iscsi_max_connections_per_address;
     opts.space_warn_percent = cfg->volume_defaults.space_warn_percent;
+    opts.io_timeout = cfg->replication_io_timeout;
   } else {
     opts.store_dir = store;
     opts.run_dir = run_dir;
     // The daemon names its config: the paths come from the flags, the warning level from it.
     if (!globals.config.empty()) {
-      if (auto cfg = config::load(config::resolve_path(globals.config)); cfg)
+      if (auto cfg = config::load(config::resolve_path(globals.config)); cfg) {
         opts.space_warn_percent = cfg->volume_defaults.space_warn_percent;
+        opts.io_timeout = cfg->replication_io_timeout;
+      }
     }
   }
   if (!address.empty()) opts.address = address;

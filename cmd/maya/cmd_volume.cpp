@@ -136,6 +136,7 @@ void print_volume(const json& v) {
 
 int create(Globals& globals, const Args& args, const std::string& usage, bool short_form) {
   std::string name, size, driver, fstype, spec_file, mountopts, replicas, uid, gid, from, pools;
+  std::vector<std::string> remote;
   po::options_description options("Options");
   options.add_options()("size", po::value(&size)->value_name("SIZE"),
                         "capacity, e.g. 10GiB (default from the config)")(
@@ -145,6 +146,9 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
       "pools", po::value(&pools)->value_name("A,B,C"),
       "the pools of its replicas, one each (default: the pools with the most free space)")(
       "allow-same-pool", "let two replicas share a pool (no longer safe from one disk's loss)")(
+      "replica", po::value(&remote)->value_name("URI"),
+      "a replica another host shares (`maya replica share` there), repeatable; counted in\n"
+      "--replicas (default: these plus one here)")(
       "mountopts", po::value(&mountopts)->value_name("OPTS"), "mount options, e.g. noatime")(
       "uid", po::value(&uid)->value_name("UID"), "owner of the file system root")(
       "gid", po::value(&gid)->value_name("GID"), "group of the file system root")(
@@ -162,6 +166,8 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
       "space.",
       "maya volume create db --size 10GiB --replicas 3 --fstype xfs --uid 999\n"
       "maya volume create db --size 10GiB --pools fast1,fast2,fast3\n"
+      "maya volume create db --size 10GiB --replica iscsi://share-r1:SECRET@10.0.0.2:3517/"
+      "iqn.2026-12.io.maya:share.tpool.r1/0\n"
       "maya volume create db2 --from db@before-upgrade"};
   Parsed parsed = parse(spec, options, positional, args, globals, hidden);
   if (parsed.exit_code) return *parsed.exit_code;
@@ -181,6 +187,11 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
   put("from", from);
   put("pools", pools);
   if (parsed.vars.count("allow-same-pool")) opts["allow_same_pool"] = "true";
+  if (!remote.empty()) {
+    std::string joined;
+    for (const auto& uri : remote) joined += (joined.empty() ? "" : " ") + uri;
+    opts["remote_replicas"] = joined;
+  }
   if (!spec_file.empty())
     opts["spec"] = std::filesystem::absolute(spec_file).lexically_normal().string();
   if (short_form && opts.size() > (spec_file.empty() ? 0u : 1u))

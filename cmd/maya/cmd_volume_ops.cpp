@@ -24,6 +24,8 @@ using namespace std::chrono_literals;
 constexpr const char* kReplicaSummary =
     "Adds or removes a replica of a jiva volume.\n\n"
     "  maya volume replica add VOLUME [--pool P]  a new, empty replica, rebuilt from the others\n"
+    "  maya volume replica add VOLUME URI         a replica another host shares (`maya replica\n"
+    "                                             share` there): iscsi://USER:SECRET@HOST:PORT/IQN/0\n"
     "  maya volume replica remove VOLUME ID  drop replica ID (r1, r2, ...) and its files";
 constexpr const char* kRebuildSummary =
     "Brings back every replica of VOLUME that is away (failed or unreadable). A replica that was\n"
@@ -43,7 +45,8 @@ constexpr const char* kSnapshotSummary =
 // command is done: --help printed (0), or a usage error printed (2).
 std::vector<std::string> words(const CommandSpec& spec, const po::options_description& options,
                                const Args& args, Globals& globals, std::size_t count,
-                               std::optional<int>& exit_code, po::variables_map* vars = nullptr) {
+                               std::optional<int>& exit_code, po::variables_map* vars = nullptr,
+                               std::size_t at_most = 0) {
   std::vector<std::string> found;
   po::options_description hidden;
   hidden.add_options()("word", po::value(&found));
@@ -55,7 +58,7 @@ std::vector<std::string> words(const CommandSpec& spec, const po::options_descri
     return found;
   }
   if (vars != nullptr) *vars = parsed.vars;
-  if (found.size() != count)
+  if (found.size() < count || found.size() > std::max(count, at_most))
     exit_code = usage_error(spec.name, "wrong number of arguments; usage: " + spec.usage);
   return found;
 }
@@ -194,12 +197,18 @@ int replica(Globals& globals, const Args& args) {
     options.add_options()("pool", po::value(&pool)->value_name("P"),
                           "the pool to put it on (default: the online pool with the most free "
                           "space that holds no replica of the volume)");
-    auto w = words({"volume replica add", "maya volume replica add VOLUME [--pool P]",
-                    kReplicaSummary, "maya volume replica add db && maya volume rebuild db --wait"},
-                   options, rest, globals, 1, exit_code);
+    auto w = words({"volume replica add", "maya volume replica add VOLUME [--pool P | URI]",
+                    kReplicaSummary,
+                    "maya volume replica add db && maya volume rebuild db --wait\n"
+                    "maya volume replica add db iscsi://share-r1:SECRET@10.0.0.2:3517/"
+                    "iqn.2026-12.io.maya:share.tpool.r1/0"},
+                   options, rest, globals, 1, exit_code, nullptr, 2);
     if (exit_code) return *exit_code;
+    if (w.size() == 2 && !pool.empty())
+      return usage_error("volume replica add", "give a --pool or a URI, not both");
     json body = json::object();
     if (!pool.empty()) body["pool"] = pool;
+    if (w.size() == 2) body["uri"] = w[1];
     auto added = call_daemon(globals, "POST", "/v1/volumes/" + w[0] + "/replicas", body);
     if (!added) return 1;
     return report(globals, *added,

@@ -15,9 +15,9 @@
 namespace maya::drivers {
 namespace {
 
-constexpr std::array<std::string_view, 13> kKeys = {
-    "size", "fstype", "mountopts", "uid",   "gid",  "driver",         "replicas",
-    "thin", "from",   "attach",    "pools", "spec", "allow_same_pool"};
+constexpr std::array<std::string_view, 14> kKeys = {
+    "size", "fstype", "mountopts", "uid",  "gid",             "driver",         "replicas",
+    "thin", "from",   "attach",    "pools", "spec", "allow_same_pool", "remote_replicas"};
 constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
 
 std::string known_keys() {
@@ -100,6 +100,27 @@ Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& 
     }
     if (spec.pools.empty() || spec.pools.size() > 16)
       return fail("option pools=\"" + value + "\" names no pool, or more than 16");
+  } else if (key == "remote_replicas") {
+    // URIs separated by spaces or commas (an IQN holds neither).
+    spec.remote_replicas.clear();
+    std::string uri;
+    std::istringstream in(value);
+    while (in >> uri) {
+      for (std::size_t start = 0; start <= uri.size();) {
+        const auto comma = uri.find(',', start);
+        const std::string one = uri.substr(start, comma - start);
+        if (!one.empty()) {
+          if (!one.starts_with("iscsi://"))
+            return fail("option remote_replicas: a replica another host shares is an "
+                        "iscsi://USER:SECRET@HOST:PORT/IQN/LUN URI");
+          spec.remote_replicas.push_back(one);
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+    if (spec.remote_replicas.empty() || spec.remote_replicas.size() > 16)
+      return fail("option remote_replicas names no URI, or more than 16");
   } else if (key == "allow_same_pool") {
     MAYA_TRY(same, parse_bool(key, value));
     spec.allow_same_pool = *same;
@@ -130,7 +151,7 @@ Result<VolumeOptions> options_from_spec_file(const std::filesystem::path& file) 
       return fail(where + "unknown key \"" + name +
                   "\" in a volume spec (known: size, fstype, "
                   "mountopts, uid, gid, driver, replicas, thin, from, attach, pools, "
-                  "allow_same_pool)");
+                  "allow_same_pool, remote_replicas)");
     if (auto s = node.value_exact<std::string>()) {
       options[name] = *s;
     } else if (auto i = node.value_exact<std::int64_t>()) {
@@ -183,12 +204,25 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
     if (auto ok = check_mount_options(spec.fstype, spec.mount_options); !ok)
       return fail("option mountopts: " + ok.error().message);
   }
+  // Remote replicas count among the replicas: without a count, one more is made here.
+  const auto remote = static_cast<unsigned>(spec.remote_replicas.size());
+  if (remote > 0) {
+    if (!spec.from.empty())
+      return fail("a clone's replicas are made from its snapshot on this host; add remote "
+                  "replicas after (`maya volume replica add VOLUME URI`)");
+    if (!spec.given.contains("replicas"))
+      spec.replicas = remote + (spec.pools.empty() ? 1 : static_cast<unsigned>(spec.pools.size()));
+    if (spec.replicas < remote)
+      return fail("replicas=" + std::to_string(spec.replicas) + " is fewer than the " +
+                  std::to_string(remote) + " remote replica(s) named");
+  }
   // Pools named without a count: a replica on each.
   if (!spec.pools.empty()) {
     if (!spec.given.contains("replicas")) spec.replicas = static_cast<unsigned>(spec.pools.size());
-    if (spec.replicas != spec.pools.size())
+    if (spec.replicas - remote != spec.pools.size())
       return fail("option pools names " + std::to_string(spec.pools.size()) + " pool(s) for " +
-                  std::to_string(spec.replicas) + " replica(s); name one pool per replica");
+                  std::to_string(spec.replicas - remote) +
+                  " local replica(s); name one pool per replica");
   }
   // A clone is as large as its snapshot unless a size was asked for.
   if (!spec.from.empty() && !sized) spec.size_bytes = 0;

@@ -30,14 +30,17 @@ http::Response answer(const Result<T>& result, ToJson to_json, int ok_status = 2
     return json_response(ok_status, to_json(*result));
 }
 
-// An empty body, or {"pool": "P"}: where the new replica goes.
+// An empty body, {"pool": "P"} (where the new replica goes) or {"uri": "iscsi://…"} (a
+// replica another host shares).
 http::Response add_replica(VolumeService* v, const std::string& name, const Request& req) {
   std::string pool;
   if (!req.body.empty()) {
     json body = json::parse(req.body, nullptr, false);
-    if (!body.is_object() || (body.contains("pool") && !body["pool"].is_string()))
-      return json_error(400, "expected {} or {\"pool\": \"POOL\"}");
-    pool = body.value("pool", "");
+    if (!body.is_object() || (body.contains("pool") && !body["pool"].is_string()) ||
+        (body.contains("uri") && !body["uri"].is_string()) ||
+        (body.contains("pool") && body.contains("uri")))
+      return json_error(400, "expected {}, {\"pool\": \"POOL\"} or {\"uri\": \"iscsi://…\"}");
+    pool = body.contains("uri") ? body["uri"].get<std::string>() : body.value("pool", "");
   }
   return answer(v->add_replica(name, pool), [](const std::string& id) {
     return json{{"added", id}};

@@ -3,6 +3,7 @@
 // over the target's replicator, iSCSI portal and frontends.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -25,6 +26,7 @@ struct TargetState {
   Frontends* frontends = nullptr;
   std::string portal;
   std::string started_at;
+  std::chrono::milliseconds io_timeout{5000};  // for the replicas it opens
   std::mutex mutex;  // one management request at a time (status never waits for it)
   std::mutex manifest_mutex;
   Manifest manifest_copy() {

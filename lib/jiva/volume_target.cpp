@@ -20,6 +20,7 @@
 #include "lib/iscsi_target/target.h"
 #include "lib/jiva/frontends.h"
 #include "lib/jiva/manifest.h"
+#include "lib/jiva/remote_rejoin.h"
 #include "lib/jiva/replica_files.h"
 #include "lib/jiva/target_api.h"
 #include "lib/process/pidfile.h"
@@ -88,7 +89,8 @@ int run_volume_target(const VolumeTargetOptions& options) {
   replication.block_size = manifest->block_size;
   replication.thin = manifest->thin;
   replication.space_warn_percent = options.space_warn_percent;
-  auto replicator = replica::Replicator::open(open_replicas(*manifest), replication);
+  auto replicator = replica::Replicator::open(
+      open_replicas(*manifest, {volume_dir, options.io_timeout}), replication);
   if (!replicator) return failed("volume " + options.volume + ": " + replicator.error().message);
 
   Frontends frontends(**replicator, paths.fuse_dir, options.volume);
@@ -123,11 +125,13 @@ int run_volume_target(const VolumeTargetOptions& options) {
   state.frontends = &frontends;
   state.portal = iscsi_target::format_endpoint((*target)->endpoint());
   state.started_at = iso8601();
+  state.io_timeout = options.io_timeout;
   ControlLoop control;
   if (auto listening = control.listen(paths.socket, make_target_router(state)); !listening)
     return failed("volume " + options.volume + ": " + listening.error().message);
 
   (*target)->start();
+  auto rejoin = std::make_unique<RemoteRejoin>(state);
   log::info("target for volume " + options.volume + " (pid " + std::to_string(::getpid()) +
             "): serving " + manifest->iqn + " on " + state.portal +
             (chap->user.empty() ? "" : " with CHAP") + ", " +
@@ -138,6 +142,7 @@ int run_volume_target(const VolumeTargetOptions& options) {
   int sig = wait_for_stop_signal();
   log::info("target for volume " + options.volume + ": " + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
             ", stopping");
+  rejoin.reset();  // before the replicator closes: it adds replicas back
   (*target)->stop();
   frontends.stop_serving();  // the FUSE mount stays for the next target; no request runs now
   (*replicator)->close();

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -30,6 +31,8 @@ struct VolumeTargetOptions {
   std::uint32_t max_connections_per_address = 16;  // [iscsi] max_connections_per_address
   // [volume.defaults] space_warn_percent: warn when a replica's store is this full.
   unsigned space_warn_percent = 90;
+  // [replication] io_timeout: a remote replica that takes longer leaves the I/O path.
+  std::chrono::milliseconds io_timeout{5000};
 };
 
 // Serves until SIGINT/SIGTERM; returns the process exit status. Errors go to the log.

@@ -7,6 +7,7 @@
 // and the rest only see a BlockBackend and a ReplicaJournal.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -27,6 +28,9 @@ struct ChildOptions {
   // A thin volume's child leaves unwritten ranges unallocated; a thick one's data is allocated
   // when it is created or grown (file://: fallocate).
   bool thin = true;
+  // A remote child's read, write or flush that takes longer fails (the replica leaves the I/O
+  // path); connecting and logging in are bounded by it too.
+  std::chrono::milliseconds io_timeout{5000};
 };
 
 struct Child {

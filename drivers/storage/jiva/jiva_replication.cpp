@@ -15,6 +15,7 @@
 #include "lib/common/names.h"
 #include "lib/common/time_format.h"
 #include "lib/jiva/manifest.h"
+#include "lib/jiva/remote_replicas.h"
 
 namespace maya::drivers::jiva {
 namespace {
@@ -106,9 +107,44 @@ void JivaStorageDriver::describe_replication(const std::string& volume, StorageV
   if (auto snapshots = list_snapshots(volume)) v.snapshots = std::move(*snapshots);
 }
 
+Result<std::string> JivaStorageDriver::add_remote_replica(const std::string& volume,
+                                                          const std::string& text) {
+  MAYA_TRY(remote, maya::jiva::parse_remote_uri(text));
+  const fs::path dir = volume_dir(volume);
+  MAYA_TRY(lock, storage::lock_volume(dir, volume));
+  MAYA_TRY(m, maya::jiva::read_manifest(dir));
+  if (m->replicas.size() >= max_replicas())
+    return fail("volume " + volume + " has " + std::to_string(m->replicas.size()) +
+                " replicas, the most the jiva driver keeps");
+  for (const auto& r : m->replicas)
+    if (r.uri == remote->uri)
+      return fail("volume " + volume + " already has " + remote->uri + " as replica " + r.id);
+  unsigned next = m->last_replica;
+  for (const auto& r : m->replicas) next = std::max(next, replica_number(r.id));
+  const std::string id = "r" + std::to_string(next + 1);
+  MAYA_TRY(secrets, maya::jiva::read_replica_chap(dir));
+  const auto secrets_before = *secrets;
+  if (!remote->chap.user.empty()) (*secrets)[id] = remote->chap;
+  // The secret before the manifest that names the replica: the target finds it when it opens.
+  MAYA_TRY_VOID(maya::jiva::write_replica_chap(dir, *secrets));
+  const auto before = *m;
+  m->replicas.push_back({id, remote->uri, ""});
+  m->last_replica = next + 1;
+  MAYA_TRY_VOID(maya::jiva::write_manifest(dir, *m));
+  if (auto followed = target(volume).reload_replicas(); !followed) {
+    (void)maya::jiva::write_manifest(dir, before);
+    (void)maya::jiva::write_replica_chap(dir, secrets_before);
+    return fail("replica " + id + " of volume " + volume + " was not added", followed.error());
+  }
+  log::info("volume " + volume + ": remote replica " + id + " (" + remote->uri +
+            ") added; it is being rebuilt");
+  return id;
+}
+
 Result<std::string> JivaStorageDriver::add_replica(const std::string& volume,
                                                    const std::string& pool) {
   MAYA_TRY_VOID(validate_volume_name(volume));
+  if (maya::jiva::is_remote_uri(pool)) return add_remote_replica(volume, pool);
   const fs::path dir = volume_dir(volume);
   MAYA_TRY(lock, storage::lock_volume(dir, volume));
   MAYA_TRY(m, maya::jiva::read_manifest(dir));
@@ -168,7 +204,12 @@ Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const 
   if (it == m->replicas.end()) return fail("volume " + volume + " has no replica " + id);
   if (m->replicas.size() == 1)
     return fail("replica " + id + " is the only replica of volume " + volume);
-  MAYA_TRY(rdir, maya::jiva::replica_dir(*it));
+  const bool remote = maya::jiva::is_remote_uri(it->uri);
+  fs::path rdir;
+  if (!remote) {
+    MAYA_TRY(local, maya::jiva::replica_dir(*it));
+    rdir = *local;
+  }
   const auto before = *m;
   m->replicas.erase(it);
   MAYA_TRY_VOID(maya::jiva::write_manifest(dir, *m));
@@ -183,9 +224,14 @@ Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const 
               " is removed from the manifest it reads when it starts");
   }
   std::error_code ec;
-  fs::remove_all(*rdir, ec);
+  if (remote) {  // its data stays on the host that shares it; its secret goes
+    if (auto secrets = maya::jiva::read_replica_chap(dir); secrets && secrets->erase(id))
+      (void)maya::jiva::write_replica_chap(dir, *secrets);
+  } else {
+    fs::remove_all(rdir, ec);
+  }
   if (ec)
-    log::warn("replica " + id + " is removed but " + rdir->string() + " stays: " + ec.message());
+    log::warn("replica " + id + " is removed but " + rdir.string() + " stays: " + ec.message());
   log::info("volume " + volume + ": replica " + id + " removed");
   return {};
 }

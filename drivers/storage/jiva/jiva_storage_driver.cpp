@@ -25,6 +25,7 @@
 #include "lib/common/names.h"
 #include "lib/common/time_format.h"
 #include "lib/jiva/manifest.h"
+#include "lib/jiva/remote_replicas.h"
 #include "lib/jiva/port_claims.h"
 
 namespace maya::drivers::jiva {
@@ -186,8 +187,18 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
 
     MAYA_TRY(staging, make_staging_dir(options_.store_dir, name));
     DirGuard cleanup(*staging);
+    // Remote replicas (other hosts share them) take the last ids; the others are made here.
+    std::vector<maya::jiva::RemoteUri> remote;
+    for (const auto& text : spec.remote_replicas) {
+      MAYA_TRY(parsed, maya::jiva::parse_remote_uri(text));
+      for (const auto& other : remote)
+        if (other.uri == parsed->uri) return fail("remote replica " + parsed->uri + " is named twice");
+      remote.push_back(std::move(*parsed));
+    }
+    const unsigned total = std::max<unsigned>(spec.replicas, static_cast<unsigned>(remote.size()));
+    const unsigned local = total - static_cast<unsigned>(remote.size());
     std::vector<std::string> ids;
-    for (unsigned i = 1; i <= std::max(1u, spec.replicas); ++i)
+    for (unsigned i = 1; i <= (remote.empty() ? std::max(1u, local) : local); ++i)
       ids.push_back("r" + std::to_string(i));
     // Replicas on disk pools are made in place (a rename cannot cross file systems): the
     // guards take them away unless the volume is published.
@@ -210,6 +221,13 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
       m.replicas.push_back({ids[i], maya::jiva::file_uri(on_pool.empty() ? dir / ids[i] : rdir),
                             (*placed)[i].snapshots_dir.string()});
     }
+    std::map<std::string, maya::jiva::ChapSecret> secrets;
+    for (const auto& r : remote) {
+      const std::string id = "r" + std::to_string(m.replicas.size() + 1);
+      if (!r.chap.user.empty()) secrets[id] = r.chap;
+      m.replicas.push_back({id, r.uri, ""});
+    }
+    if (!secrets.empty()) MAYA_TRY_VOID(maya::jiva::write_replica_chap(*staging, secrets));
     m.last_replica = static_cast<unsigned>(m.replicas.size());
     MAYA_TRY_VOID(maya::jiva::write_manifest(*staging, m));
     if (options_.chap) {

@@ -72,6 +72,8 @@ class JivaStorageDriver final : public StorageDriver,
 
   // jiva_replication.cpp
   Result<std::string> add_replica(const std::string& volume, const std::string& pool) override;
+  // A replica another host shares (iscsi://), its secret kept in replica-chap.json.
+  Result<std::string> add_remote_replica(const std::string& volume, const std::string& uri);
   Result<void> remove_replica(const std::string& volume, const std::string& id) override;
   Result<void> fail_replica(const std::string& volume, const std::string& id,
                             const std::string& reason) override;
