@@ -57,7 +57,7 @@ netns_hosts_require() {
   if ! { ip netns add "$probe" &&
          ip -n "$probe" link add br0 type bridge &&
          ip -n "$probe" link add v0 type veth peer name v1; } >/dev/null 2>&1; then
-    ip netns del "$probe" >/dev/null 2>&1
+    ip netns del "$probe" >/dev/null 2>&1 || true
     echo "SKIP: cannot make a network namespace with a bridge and a veth pair here"
     exit 77
   fi
@@ -106,7 +106,7 @@ netns_hosts_up() {
          ip -n "$sw" link add br0 type bridge &&
          ip -n "$sw" link set br0 up; }; then
     _netns_err "cannot make the switch namespace $sw"
-    netns_hosts_down
+    netns_hosts_down || true
     return 1
   fi
   for h in "$@"; do
@@ -121,12 +121,12 @@ netns_hosts_up() {
            ip -n "$ns" addr add "$_netns_subnet.$n/24" dev eth0 &&
            ip -n "$ns" link set eth0 up; }; then
       _netns_err "cannot make host $h ($ns)"
-      netns_hosts_down
+      netns_hosts_down || true
       return 1
     fi
   done
   for h in "$@"; do
-    _netns_wait_carrier "$h" || { netns_hosts_down; return 1; }
+    _netns_wait_carrier "$h" || { netns_hosts_down || true; return 1; }
   done
 }
 
