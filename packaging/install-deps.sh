@@ -46,6 +46,9 @@ test_packages=(
   # systemd-socket-activate: the plugin socket handed over as systemd's maya.socket does
   # (tests/integration/handover_test.cpp); systemd need not be PID 1 for it
   systemd
+  # ping between the test hosts of tests/support/netns_hosts.sh (network namespaces); ip and tc
+  # come with iproute2
+  iputils-ping iproute2
 )
 
 case "${1:-}" in
