@@ -3,10 +3,13 @@
 // this one factory:
 //   file:///DIR  a directory on this host: DIR/data.img (a FileBackend) and the journal files
 //                beside it (replica.json, dirty.bitmap, degraded.bitmap; FileJournal)
-// A replica on another host (iscsi://…) is one more scheme here; the replicator, the target
-// and the rest only see a BlockBackend and a ReplicaJournal.
+//   iscsi://[USER[%SECRET]@]HOST[:PORT]/IQN/LUN  (USER:SECRET@ too)
+//                a replica on another host, exported as one LUN (lib/replica/remote_layout.h):
+//                an IscsiBackend and an IscsiJournal over libiscsi (lib/replica/iscsi_child.h)
+// The replicator, the target and the rest only see a BlockBackend and a ReplicaJournal.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -27,6 +30,9 @@ struct ChildOptions {
   // A thin volume's child leaves unwritten ranges unallocated; a thick one's data is allocated
   // when it is created or grown (file://: fallocate).
   bool thin = true;
+  // How long one command to a remote child (iscsi://) may take, its connect and login included,
+  // before it fails: a dead host must fail the replica, never hang the volume's I/O.
+  std::chrono::milliseconds io_timeout{5000};
 };
 
 struct Child {
