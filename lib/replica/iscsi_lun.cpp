@@ -21,11 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The largest READ/WRITE we send: a LUN's MAXIMUM TRANSFER LENGTH is rarely below 1 MiB.
-constexpr std::uint64_t kMaxTransfer = 1ull << 20;
-// UNMAP descriptors cover at most this many bytes each (and one command carries one).
-constexpr std::uint64_t kMaxUnmap = 256ull << 20;
-
 std::string duration_text(std::chrono::milliseconds ms) {
   if (ms.count() % 1000 == 0) return std::to_string(ms.count() / 1000) + " s";
   return std::to_string(ms.count()) + " ms";
@@ -229,7 +224,31 @@ Result<std::shared_ptr<IscsiLun>> IscsiLun::open(std::string_view id, IscsiUrl u
       new IscsiLun(std::move(name), std::move(url), io_timeout, sessions));
   MAYA_TRY(geometry, lun->read_capacity());
   lun->geometry_ = *geometry;
+  MAYA_TRY_VOID(lun->read_block_limits());
   return lun;
+}
+
+Result<void> IscsiLun::read_block_limits() {
+  auto task = run("INQUIRY (Block Limits)", [&](iscsi_context* c, auto cb, void* d) {
+    return iscsi_inquiry_task(c, url_.lun, 1, SCSI_INQUIRY_PAGECODE_BLOCK_LIMITS, 64, cb, d);
+  });
+  if (!task) {
+    // A LUN without the page keeps our caps; a target that stopped answering fails the open.
+    const auto& code = task.error().code;
+    if (code == errno_code(ETIMEDOUT) || code == errno_code(ECONNRESET))
+      return std::unexpected(task.error());
+    return {};
+  }
+  auto* limits = static_cast<scsi_inquiry_block_limits*>(scsi_datain_unmarshall(task->get()));
+  if (limits == nullptr) return {};
+  const std::uint64_t bs = geometry_.block_size;
+  if (limits->max_xfer_len != 0)
+    geometry_.max_transfer_bytes =
+        std::min(geometry_.max_transfer_bytes, std::uint64_t{limits->max_xfer_len} * bs);
+  if (limits->max_unmap != 0 && limits->max_unmap != 0xffffffffu)
+    geometry_.max_unmap_bytes =
+        std::min(geometry_.max_unmap_bytes, std::uint64_t{limits->max_unmap} * bs);
+  return {};
 }
 
 std::string IscsiLun::timed_out() const {
@@ -366,6 +385,8 @@ Result<LunGeometry> IscsiLun::read_capacity() {
   g.capacity_bytes = (rc->returned_lba + 1) * rc->block_length;
   g.lbpme = rc->lbpme != 0;
   g.lbprz = rc->lbprz != 0;
+  g.max_transfer_bytes = geometry_.max_transfer_bytes;
+  g.max_unmap_bytes = geometry_.max_unmap_bytes;
   return g;
 }
 
@@ -379,8 +400,8 @@ std::string at_text(const Where& where, const char* fallback, std::uint64_t offs
 Result<void> IscsiLun::read(std::uint64_t offset, std::span<std::byte> out, Where where) {
   const std::uint32_t bs = geometry_.block_size;
   for (std::uint64_t done = 0; done < out.size();) {
-    const auto n =
-        static_cast<std::uint32_t>(std::min<std::uint64_t>(out.size() - done, kMaxTransfer));
+    const auto n = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(out.size() - done, geometry_.max_transfer_bytes));
     const std::uint64_t at = offset + done;
     scsi_iovec iov{out.data() + done, n};
     MAYA_TRY(task, run(at_text(where, "read", at), [&](iscsi_context* c, auto cb, void* d) {
@@ -396,8 +417,8 @@ Result<void> IscsiLun::write(std::uint64_t offset, std::span<const std::byte> da
                              Where where) {
   const std::uint32_t bs = geometry_.block_size;
   for (std::uint64_t done = 0; done < data.size();) {
-    const auto n =
-        static_cast<std::uint32_t>(std::min<std::uint64_t>(data.size() - done, kMaxTransfer));
+    const auto n = static_cast<std::uint32_t>(
+        std::min<std::uint64_t>(data.size() - done, geometry_.max_transfer_bytes));
     const std::uint64_t at = offset + done;
     // libiscsi only reads the buffer of a write.
     auto* bytes = reinterpret_cast<unsigned char*>(const_cast<std::byte*>(data.data() + done));
@@ -426,7 +447,7 @@ Result<void> IscsiLun::synchronize_cache() {
 Result<void> IscsiLun::unmap(std::uint64_t offset, std::uint64_t length, Where where) {
   const std::uint32_t bs = geometry_.block_size;
   for (std::uint64_t done = 0; done < length;) {
-    const std::uint64_t n = std::min(length - done, kMaxUnmap);
+    const std::uint64_t n = std::min(length - done, geometry_.max_unmap_bytes);
     unmap_list range{(offset + done) / bs, static_cast<std::uint32_t>(n / bs)};
     MAYA_TRY(task,
              run(at_text(where, "discard", offset + done), [&](iscsi_context* c, auto cb, void* d) {

@@ -53,6 +53,10 @@ struct LunGeometry {
   std::uint32_t block_size = 512;
   bool lbpme = false;  // thin provisioned: UNMAP and GET LBA STATUS are meaningful
   bool lbprz = false;  // unmapped blocks read as zeros
+  // The most one READ/WRITE and one UNMAP carry: our own caps, lowered to the LUN's Block
+  // Limits (VPD B0h) where it states smaller ones.
+  std::uint64_t max_transfer_bytes = 1ull << 20;
+  std::uint64_t max_unmap_bytes = 256ull << 20;
 };
 
 // One range of the LUN from GET LBA STATUS, in bytes.
@@ -104,7 +108,7 @@ class IscsiLun {
   Result<void> unmap(std::uint64_t offset, std::uint64_t length, Where where = {});
   // GET LBA STATUS at `offset`; ENOTSUP when the LUN does not support it.
   Result<LunExtent> lba_status(std::uint64_t offset, Where where = {});
-  // READ CAPACITY (16), again (after the LUN grew).
+  // READ CAPACITY (16), again (after the LUN grew); the transfer caps stay as at open.
   Result<LunGeometry> read_capacity();
 
  private:
@@ -126,6 +130,8 @@ class IscsiLun {
   // After a session failed: the idle ones most likely share its fate (the target restarted),
   // they connect afresh when next taken instead of failing one command each.
   void drop_idle();
+  // Lowers the transfer caps of geometry_ to the LUN's Block Limits, where it has that page.
+  Result<void> read_block_limits();
   Result<iscsi_context*> connect(std::chrono::steady_clock::time_point deadline,
                                  const std::string& what);
   std::unexpected<Error> error(const std::string& what, const std::string& why, int err) const;
