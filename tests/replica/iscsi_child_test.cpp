@@ -288,6 +288,23 @@ TEST_F(IscsiChildTest, AVolumeLargerThanTheLunIsRefused) {
   EXPECT_NE(child.error().message.find("journal area"), std::string::npos);
 }
 
+TEST_F(IscsiChildTest, GrowsWithinTheLunOnly) {
+  ChildOptions o;
+  o.size_bytes = kSize / 2;
+  auto child = open_child("r2", uri(), o);
+  ASSERT_TRUE(child) << child.error().message;
+  auto& data = *child->data;
+  EXPECT_FALSE(data.write(kSize / 2, pattern(4096, 9), false)) << "past the end, before grow";
+  ASSERT_TRUE(data.grow(kSize));
+  EXPECT_EQ(data.size_bytes(), kSize);
+  EXPECT_TRUE(data.write(kSize / 2, pattern(4096, 9), false));
+  auto too_far = data.grow(kSize + (1 << 20));
+  ASSERT_FALSE(too_far);
+  EXPECT_NE(too_far.error().message.find("the LUN holds"), std::string::npos)
+      << too_far.error().message;
+  EXPECT_EQ(data.size_bytes(), kSize);
+}
+
 TEST_F(IscsiChildTest, AWrongChapSecretFailsWithoutShowingIt) {
   for (const std::string& cred :
        {std::string(kUser) + ":wrong-secret-42", std::string(kUser) + "%wrong-secret-42"}) {
