@@ -14,6 +14,8 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost-program-options-dev libboost-dev libboost-system-dev
   nlohmann-json3-dev libtomlplusplus-dev libmount-dev libblkid-dev libssl-dev
+  # iscsi:// replica children (lib/replica/iscsi_lun.cpp): the initiator is libiscsi's
+  libiscsi-dev
   # the man page, maya(1), made from the help texts at build time
   help2man
   # runtime: mkfs, loop devices and mounts; open-iscsi for hosts with a kernel initiator

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "lib/block/file_backend.h"
+#include "lib/replica/iscsi_child.h"
 
 namespace maya::replica {
 namespace {
@@ -13,7 +14,7 @@ using Opener = Result<Child> (*)(std::string_view id, std::string_view uri,
 
 std::string not_a_file_uri(std::string_view id, std::string_view uri) {
   return "replica " + std::string(id) + ": \"" + std::string(uri) +
-         "\" is not a file:///absolute/path URI (the only kind this host serves)";
+         "\" is not a file:///absolute/path URI";
 }
 
 Result<Child> open_file_child(std::string_view id, std::string_view uri,
@@ -39,6 +40,7 @@ struct Scheme {
 // Every kind of child this host can open, by the start of its URI.
 constexpr Scheme kSchemes[] = {
     {"file://", open_file_child},
+    {"iscsi://", open_iscsi_child},
 };
 
 }  // namespace
@@ -49,9 +51,10 @@ Result<Child> open_child(std::string_view id, std::string_view uri, const ChildO
   }
   const auto end = uri.find("://");
   if (end == std::string_view::npos || end == 0) return fail(not_a_file_uri(id, uri));
-  return fail("replica " + std::string(id) + ": \"" + std::string(uri) + "\" is of scheme \"" +
-              std::string(uri.substr(0, end)) +
-              "\", which this host cannot open (it serves file:///absolute/path replicas)");
+  return fail(
+      "replica " + std::string(id) + ": \"" + std::string(uri) + "\" is of scheme \"" +
+      std::string(uri.substr(0, end)) +
+      "\", which this host cannot open (it serves file:///absolute/path and iscsi:// replicas)");
 }
 
 }  // namespace maya::replica

@@ -3,8 +3,10 @@
 // this one factory:
 //   file:///DIR  a directory on this host: DIR/data.img (a FileBackend) and the journal files
 //                beside it (replica.json, dirty.bitmap, degraded.bitmap; FileJournal)
-// A replica on another host (iscsi://…) is one more scheme here; the replicator, the target
-// and the rest only see a BlockBackend and a ReplicaJournal.
+//   iscsi://[USER[%SECRET]@]HOST[:PORT]/IQN/LUN  (USER:SECRET@ too)
+//                a replica on another host, exported as one LUN (lib/replica/remote_layout.h):
+//                an IscsiBackend and an IscsiJournal over libiscsi (lib/replica/iscsi_child.h)
+// The replicator, the target and the rest only see a BlockBackend and a ReplicaJournal.
 #pragma once
 
 #include <chrono>
@@ -28,8 +30,8 @@ struct ChildOptions {
   // A thin volume's child leaves unwritten ranges unallocated; a thick one's data is allocated
   // when it is created or grown (file://: fallocate).
   bool thin = true;
-  // A remote child's read, write or flush that takes longer fails (the replica leaves the I/O
-  // path); connecting and logging in are bounded by it too.
+  // How long one command to a remote child (iscsi://) may take, its connect and login included,
+  // before it fails: a dead host must fail the replica, never hang the volume's I/O.
   std::chrono::milliseconds io_timeout{5000};
 };
 
