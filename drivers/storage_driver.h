@@ -56,6 +56,7 @@ struct ReplicationInfo {
   std::string space_warning;  // a replica's store is past [volume.defaults] space_warn_percent
   std::optional<unsigned> space_used_percent;  // of the fullest replica store
   std::optional<RebuildInfo> rebuild;
+  std::optional<RebuildInfo> last_rebuild;  // the last that finished: done_bytes were copied
 };
 
 struct SnapshotInfo {

@@ -92,10 +92,23 @@ void print_volume(const json& v) {
     if (has(v, "store_used_percent")) row("store", text(v["store_used_percent"]) + "% used");
     if (has(v, "space_warning")) row("warning", text(v["space_warning"]));
     for (const auto& r : v["replicas"]) {
+      // A remote replica is on HOST:PORT (the portal of its URI), else on a pool here.
+      const std::string uri = r.value("uri", "");
+      std::string where = "pool " + (r["pool"].is_string() ? text(r["pool"]) : "default");
+      if (uri.starts_with("iscsi://")) {
+        std::string portal = uri.substr(8, uri.find('/', 8) - 8);
+        where = "host " + portal.substr(portal.rfind('@') == std::string::npos ? 0 : portal.rfind('@') + 1);
+      }
       row("  replica " + text(r["id"]),
-          text(r["mode"]) + " on pool " + (r["pool"].is_string() ? text(r["pool"]) : "default") +
+          text(r["mode"]) + " on " + where +
               " (generation " + text(r["generation"]) + ", revision " + text(r["revision"]) + ")" +
               (r["error"].is_null() ? "" : ": " + text(r["error"])));
+    }
+    if (v.contains("last_rebuild") && v["last_rebuild"].is_object()) {
+      const auto& rb = v["last_rebuild"];
+      row("last rebuild", text(rb["replica"]) + " (" + text(rb["kind"]) + "), " +
+                              format_size_approx(rb["done_bytes"].get<std::uint64_t>()) +
+                              " copied");
     }
     if (v["rebuild"].is_object()) {
       const auto& rb = v["rebuild"];

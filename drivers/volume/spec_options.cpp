@@ -218,11 +218,12 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
   }
   // Pools named without a count: a replica on each.
   if (!spec.pools.empty()) {
-    if (!spec.given.contains("replicas")) spec.replicas = static_cast<unsigned>(spec.pools.size());
+    if (!spec.given.contains("replicas"))
+      spec.replicas = static_cast<unsigned>(spec.pools.size()) + remote;
     if (spec.replicas - remote != spec.pools.size())
       return fail("option pools names " + std::to_string(spec.pools.size()) + " pool(s) for " +
-                  std::to_string(spec.replicas - remote) +
-                  " local replica(s); name one pool per replica");
+                  std::to_string(spec.replicas - remote) + (remote ? " local" : "") +
+                  " replica(s); name one pool per replica");
   }
   // A clone is as large as its snapshot unless a size was asked for.
   if (!spec.from.empty() && !sized) spec.size_bytes = 0;

@@ -53,6 +53,7 @@ json volume_json(const VolumeInfo& v, bool show_secrets) {
       {"space_warning", nullptr},
       {"store_used_percent", nullptr},
       {"rebuild", nullptr},
+      {"last_rebuild", nullptr},
       {"snapshots", json::array()},
   };
   if (v.iscsi) {
@@ -86,14 +87,17 @@ json volume_json(const VolumeInfo& v, bool show_secrets) {
                           {"error", or_null(r.error)}});
     }
     out["replicas"] = replicas;
-    if (const auto& rb = v.replication->rebuild) {
-      out["rebuild"] = {{"replica", rb->replica},
-                        {"kind", rb->kind},
-                        {"done_bytes", rb->done_bytes},
-                        {"total_bytes", rb->total_bytes},
-                        {"rate_bytes_per_s", rb->rate_bytes_per_s},
-                        {"eta_seconds", rb->eta_seconds}};
-    }
+    const auto rebuild_json = [](const RebuildInfo& rb) {
+      return json{{"replica", rb.replica},
+                  {"kind", rb.kind},
+                  {"done_bytes", rb.done_bytes},
+                  {"total_bytes", rb.total_bytes},
+                  {"rate_bytes_per_s", rb.rate_bytes_per_s},
+                  {"eta_seconds", rb.eta_seconds}};
+    };
+    if (const auto& rb = v.replication->rebuild) out["rebuild"] = rebuild_json(*rb);
+    // The last rebuild that finished in this target's life: what a resync copied.
+    if (const auto& rb = v.replication->last_rebuild) out["last_rebuild"] = rebuild_json(*rb);
   }
   for (const auto& s : v.snapshots) out["snapshots"].push_back(snapshot_json(s));
   return out;

@@ -47,14 +47,16 @@ TargetInfo status_of(TargetState& s) {
                            .warn_percent = store.warn_percent,
                            .warning = unless_empty(store.warning)};
   }
-  if (auto rb = s.replicator->rebuild_status()) {
-    info.rebuild = RebuildInfo{.replica = rb->replica,
-                               .kind = rb->kind,
-                               .done_bytes = rb->done_bytes,
-                               .total_bytes = rb->total_bytes,
-                               .rate_bytes_per_s = rb->rate_bytes_per_s,
-                               .eta_seconds = rb->eta_seconds};
-  }
+  const auto as_info = [](const replica::RebuildStatus& rb) {
+    return RebuildInfo{.replica = rb.replica,
+                       .kind = rb.kind,
+                       .done_bytes = rb.done_bytes,
+                       .total_bytes = rb.total_bytes,
+                       .rate_bytes_per_s = rb.rate_bytes_per_s,
+                       .eta_seconds = rb.eta_seconds};
+  };
+  if (auto rb = s.replicator->rebuild_status()) info.rebuild = as_info(*rb);
+  if (auto rb = s.replicator->last_rebuild()) info.last_rebuild = as_info(*rb);
   info.volume = s.volume;
   info.pid = ::getpid();
   info.iqn = manifest.iqn;

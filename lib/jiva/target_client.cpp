@@ -71,6 +71,7 @@ json to_json(const TargetInfo& s) {
           {"generation", s.generation},
           {"replicas", replicas},
           {"rebuild", object_or_null(s.rebuild)},
+          {"last_rebuild", object_or_null(s.last_rebuild)},
           {"read_only", or_null(s.read_only)},
           {"space", object_or_null(s.space)},
           {"fuse", object_or_null(s.fuse)}};
@@ -226,6 +227,7 @@ void read(const json& v, const std::string& at, TargetInfo& s) {
   field(v, at, "generation", s.generation);
   field(v, at, "replicas", s.replicas);
   field(v, at, "rebuild", s.rebuild);
+  field(v, at, "last_rebuild", s.last_rebuild);
   field(v, at, "read_only", s.read_only);
   field(v, at, "space", s.space);
   field(v, at, "fuse", s.fuse);

@@ -97,6 +97,11 @@ std::optional<RebuildStatus> Rebuilder::status() const {
   return status_;
 }
 
+std::optional<RebuildStatus> Rebuilder::last() const {
+  std::lock_guard lock(mutex_);
+  return last_;
+}
+
 // Copies [offset, offset + length) (inside one region) from `source` to `target` with the
 // region's stripe held exclusively: no write to it runs meanwhile, and writes after it reach
 // both replicas. Allocated ranges are copied and read back; holes are punched on a target that
@@ -220,6 +225,15 @@ Result<void> Rebuilder::rebuild_one(const ReplicaPtr& source, const ReplicaPtr& 
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   log::info("replica " + target->id + ": " + std::to_string(done) +
             " bytes copied and verified in " + std::to_string(seconds) + " s");
+  {
+    std::lock_guard lock(mutex_);
+    last_ = status_;
+    if (last_) {
+      last_->done_bytes = done;
+      last_->rate_bytes_per_s = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+      last_->eta_seconds = 0;
+    }
+  }
   set.promote(target, epoch);
   return {};
 }

@@ -50,6 +50,8 @@ class Rebuilder {
   // Waits until no rebuild is pending or running (or the rebuilder stops).
   void wait();
   std::optional<RebuildStatus> status() const;
+  // The last rebuild that finished (done_bytes: what it copied), since the target started.
+  std::optional<RebuildStatus> last() const;
 
   // Copies regions a write that ran out of space may have left different (diverged) from the
   // first RW replica to the others.
@@ -78,6 +80,7 @@ class Rebuilder {
   bool stopping_ = false;
   bool busy_ = false;
   std::optional<RebuildStatus> status_;
+  std::optional<RebuildStatus> last_;
   std::thread thread_;
 };
 

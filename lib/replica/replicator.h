@@ -97,6 +97,7 @@ class Replicator final : public block::BlockBackend {
   std::vector<ReplicaStatus> replicas() const { return set_.statuses(); }
   std::string health() const { return set_.health(); }  // healthy | degraded | failed
   std::optional<RebuildStatus> rebuild_status() const { return rebuilder_.status(); }
+  std::optional<RebuildStatus> last_rebuild() const { return rebuilder_.last(); }
   std::uint64_t generation() const { return set_.generation(); }
   // Why writes are refused while reads go on (the membership cannot be saved: no space), or "".
   std::string read_only_reason() const { return set_.read_only_reason(); }

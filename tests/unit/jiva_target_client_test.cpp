@@ -70,7 +70,8 @@ TEST(JivaTargetClient, EveryAnswerSurvivesEncodeAndDecode) {
 TEST(JivaTargetClient, TheWireShapeIsTheOneTheTargetAlwaysSent) {
   // Empty optionals are null, not absent; keys sorted (nlohmann's objects are ordered maps).
   EXPECT_EQ(encode(TargetInfo{}),
-            R"({"connections":0,"fuse":null,"generation":0,"health":"unknown","iqn":"","pid":0,)"
+            R"({"connections":0,"fuse":null,"generation":0,"health":"unknown","iqn":"",)"
+            R"("last_rebuild":null,"pid":0,)"
             R"("portal":"","read_only":null,"rebuild":null,"replicas":[],"sessions":0,)"
             R"("size_bytes":0,"space":null,"started_at":"","volume":""})");
   EXPECT_EQ(encode(FuseWithdrawn{}), R"({"fuse":null})");

@@ -147,5 +147,34 @@ TEST(SpecOptions, SpecFileThenExplicitOptions) {
   std::filesystem::remove_all(tmpl);
 }
 
+TEST(SpecOptions, RemoteReplicasCountAmongTheReplicas) {
+  const config::VolumeDefaults defaults;
+  const std::string b = "iscsi://share-rb:s3cretSecret12@10.1.0.2:3517/iqn.2026-12.io.maya:b/0";
+  const std::string c = "iscsi://share-rc:s3cretSecret12@10.1.0.3:3517/iqn.2026-12.io.maya:c/0";
+  // Without a count: the remote ones and one here.
+  auto spec = spec_from_options("db", {{"remote_replicas", b + " " + c}}, defaults);
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->replicas, 3u);
+  EXPECT_EQ(spec->remote_replicas, (std::vector<std::string>{b, c}));
+  // Commas separate them too; a count that leaves none here is fine.
+  spec = spec_from_options("db", {{"remote_replicas", b + "," + c}, {"replicas", "2"}}, defaults);
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->replicas, 2u);
+  EXPECT_EQ(spec->remote_replicas.size(), 2u);
+  // Fewer replicas than remote ones, another scheme, a clone: refused.
+  auto fewer = spec_from_options("db", {{"remote_replicas", b + " " + c}, {"replicas", "1"}}, defaults);
+  ASSERT_FALSE(fewer);
+  EXPECT_NE(fewer.error().message.find("fewer than the 2 remote"), std::string::npos);
+  auto scheme = spec_from_options("db", {{"remote_replicas", "nvmf://x/y"}}, defaults);
+  ASSERT_FALSE(scheme);
+  EXPECT_NE(scheme.error().message.find("iscsi://"), std::string::npos);
+  auto clone = spec_from_options("db", {{"remote_replicas", b}, {"from", "a@s"}}, defaults);
+  ASSERT_FALSE(clone);
+  // Pools count the local replicas only.
+  spec = spec_from_options("db", {{"remote_replicas", b}, {"pools", "p1,p2"}}, defaults);
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->replicas, 3u);
+}
+
 }  // namespace
 }  // namespace maya::drivers

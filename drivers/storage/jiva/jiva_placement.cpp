@@ -7,6 +7,7 @@
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/jiva/manifest.h"
+#include "lib/jiva/remote_replicas.h"
 
 namespace maya::drivers::jiva {
 namespace fs = std::filesystem;
@@ -27,6 +28,7 @@ Result<std::vector<ReplicaPlacement>> JivaStorageDriver::place_replicas(
 }
 
 std::string JivaStorageDriver::pool_of(const maya::jiva::ReplicaRef& replica) {
+  if (maya::jiva::is_remote_uri(replica.uri)) return {};  // on another host's pool
   auto dir = maya::jiva::replica_dir(replica);
   if (!dir || options_.placer == nullptr) return "default";
   return options_.placer->pool_of(*dir);

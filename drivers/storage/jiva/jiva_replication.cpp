@@ -91,11 +91,12 @@ void JivaStorageDriver::describe_replication(const std::string& volume, StorageV
       info.replicas.push_back({r.id, r.uri, pool_of({r.id, r.uri}), r.mode, r.generation,
                                r.revision, r.error.value_or("")});
     }
-    if (const auto& rb = status->rebuild) {
-      info.rebuild =
-          RebuildInfo{rb->replica,          rb->kind,       rb->done_bytes, rb->total_bytes,
-                      rb->rate_bytes_per_s, rb->eta_seconds};
-    }
+    const auto as_info = [](const maya::jiva::RebuildInfo& rb) {
+      return RebuildInfo{rb.replica,          rb.kind,       rb.done_bytes, rb.total_bytes,
+                         rb.rate_bytes_per_s, rb.eta_seconds};
+    };
+    if (const auto& rb = status->rebuild) info.rebuild = as_info(*rb);
+    if (const auto& rb = status->last_rebuild) info.last_rebuild = as_info(*rb);
   } else {
     info.health = "offline";
     if (auto m = maya::jiva::read_manifest(volume_dir(volume))) {
