@@ -97,12 +97,13 @@ void print_volume(const json& v) {
       std::string where = "pool " + (r["pool"].is_string() ? text(r["pool"]) : "default");
       if (uri.starts_with("iscsi://")) {
         std::string portal = uri.substr(8, uri.find('/', 8) - 8);
-        where = "host " + portal.substr(portal.rfind('@') == std::string::npos ? 0 : portal.rfind('@') + 1);
+        where = "host " +
+                portal.substr(portal.rfind('@') == std::string::npos ? 0 : portal.rfind('@') + 1);
       }
-      row("  replica " + text(r["id"]),
-          text(r["mode"]) + " on " + where +
-              " (generation " + text(r["generation"]) + ", revision " + text(r["revision"]) + ")" +
-              (r["error"].is_null() ? "" : ": " + text(r["error"])));
+      row("  replica " + text(r["id"]), text(r["mode"]) + " on " + where + " (generation " +
+                                            text(r["generation"]) + ", revision " +
+                                            text(r["revision"]) + ")" +
+                                            (r["error"].is_null() ? "" : ": " + text(r["error"])));
     }
     if (v.contains("last_rebuild") && v["last_rebuild"].is_object()) {
       const auto& rb = v["last_rebuild"];

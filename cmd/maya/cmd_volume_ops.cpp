@@ -25,7 +25,8 @@ constexpr const char* kReplicaSummary =
     "Adds or removes a replica of a jiva volume.\n\n"
     "  maya volume replica add VOLUME [--pool P]  a new, empty replica, rebuilt from the others\n"
     "  maya volume replica add VOLUME URI         a replica another host shares (`maya replica\n"
-    "                                             share` there): iscsi://USER:SECRET@HOST:PORT/IQN/0\n"
+    "                                             share` there): "
+    "iscsi://USER:SECRET@HOST:PORT/IQN/0\n"
     "  maya volume replica remove VOLUME ID  drop replica ID (r1, r2, ...) and its files";
 constexpr const char* kRebuildSummary =
     "Brings back every replica of VOLUME that is away (failed or unreadable). A replica that was\n"
@@ -197,12 +198,12 @@ int replica(Globals& globals, const Args& args) {
     options.add_options()("pool", po::value(&pool)->value_name("P"),
                           "the pool to put it on (default: the online pool with the most free "
                           "space that holds no replica of the volume)");
-    auto w = words({"volume replica add", "maya volume replica add VOLUME [--pool P | URI]",
-                    kReplicaSummary,
-                    "maya volume replica add db && maya volume rebuild db --wait\n"
-                    "maya volume replica add db iscsi://share-r1:SECRET@10.0.0.2:3517/"
-                    "iqn.2026-12.io.maya:share.tpool.r1/0"},
-                   options, rest, globals, 1, exit_code, nullptr, 2);
+    auto w = words(
+        {"volume replica add", "maya volume replica add VOLUME [--pool P | URI]", kReplicaSummary,
+         "maya volume replica add db && maya volume rebuild db --wait\n"
+         "maya volume replica add db iscsi://share-r1:SECRET@10.0.0.2:3517/"
+         "iqn.2026-12.io.maya:share.tpool.r1/0"},
+        options, rest, globals, 1, exit_code, nullptr, 2);
     if (exit_code) return *exit_code;
     if (w.size() == 2 && !pool.empty())
       return usage_error("volume replica add", "give a --pool or a URI, not both");

@@ -16,7 +16,7 @@ namespace maya::drivers {
 namespace {
 
 constexpr std::array<std::string_view, 14> kKeys = {
-    "size", "fstype", "mountopts", "uid",  "gid",             "driver",         "replicas",
+    "size", "fstype", "mountopts", "uid",   "gid",  "driver",          "replicas",
     "thin", "from",   "attach",    "pools", "spec", "allow_same_pool", "remote_replicas"};
 constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
 
@@ -111,8 +111,9 @@ Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& 
         const std::string one = uri.substr(start, comma - start);
         if (!one.empty()) {
           if (!one.starts_with("iscsi://"))
-            return fail("option remote_replicas: a replica another host shares is an "
-                        "iscsi://USER:SECRET@HOST:PORT/IQN/LUN URI");
+            return fail(
+                "option remote_replicas: a replica another host shares is an "
+                "iscsi://USER:SECRET@HOST:PORT/IQN/LUN URI");
           spec.remote_replicas.push_back(one);
         }
         if (comma == std::string::npos) break;
@@ -208,8 +209,9 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
   const auto remote = static_cast<unsigned>(spec.remote_replicas.size());
   if (remote > 0) {
     if (!spec.from.empty())
-      return fail("a clone's replicas are made from its snapshot on this host; add remote "
-                  "replicas after (`maya volume replica add VOLUME URI`)");
+      return fail(
+          "a clone's replicas are made from its snapshot on this host; add remote "
+          "replicas after (`maya volume replica add VOLUME URI`)");
     if (!spec.given.contains("replicas"))
       spec.replicas = remote + (spec.pools.empty() ? 1 : static_cast<unsigned>(spec.pools.size()));
     if (spec.replicas < remote)

@@ -41,8 +41,8 @@ Result<RemoteUri> parse_remote_uri(const std::string& text) {
   const std::string path = rest.substr(first + 1);
   const auto second = path.rfind('/');
   if (second == std::string::npos || second == 0 || second + 1 == path.size())
-    return fail("remote replica URI " + out.chap.user + "@" + portal +
-                "/…: expected " + std::string(kForm) + " (the IQN, then the LUN)");
+    return fail("remote replica URI " + out.chap.user + "@" + portal + "/…: expected " +
+                std::string(kForm) + " (the IQN, then the LUN)");
   const std::string iqn = path.substr(0, second), lun = path.substr(second + 1);
   if (!iqn.starts_with("iqn.") && !iqn.starts_with("eui.") && !iqn.starts_with("naa."))
     return fail("remote replica URI: \"" + iqn + "\" is not an iSCSI name (iqn.…)");
@@ -72,8 +72,8 @@ Result<RemoteUri> parse_remote_uri(const std::string& text) {
   for (char c : host)
     if (c == ' ' || c == '\t' || c == '"' || c == '\\')
       return fail("remote replica URI: bad host \"" + host + "\"");
-  out.uri = std::string(kScheme) + (out.chap.user.empty() ? "" : out.chap.user + "@") + host +
-            "/" + iqn + "/" + lun;
+  out.uri = std::string(kScheme) + (out.chap.user.empty() ? "" : out.chap.user + "@") + host + "/" +
+            iqn + "/" + lun;
   return out;
 }
 

@@ -13,7 +13,9 @@
 
 namespace maya::jiva {
 
-inline bool is_remote_uri(const std::string& uri) { return uri.starts_with("iscsi://"); }
+inline bool is_remote_uri(const std::string& uri) {
+  return uri.starts_with("iscsi://");
+}
 
 // A remote replica's URI as a person gives it, taken apart.
 struct RemoteUri {
@@ -30,7 +32,8 @@ inline std::filesystem::path replica_chap_file(const std::filesystem::path& volu
   return volume_dir / "replica-chap.json";
 }
 // Replica id → its credentials; empty when the file does not exist.
-Result<std::map<std::string, ChapSecret>> read_replica_chap(const std::filesystem::path& volume_dir);
+Result<std::map<std::string, ChapSecret>> read_replica_chap(
+    const std::filesystem::path& volume_dir);
 Result<void> write_replica_chap(const std::filesystem::path& volume_dir,
                                 const std::map<std::string, ChapSecret>& secrets);
 

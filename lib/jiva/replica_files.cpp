@@ -20,7 +20,8 @@ replica::Replicator::Member open_replica(const ReplicaRef& replica, const Manife
       uri = uri_with_secret(uri, it->second);
   }
   auto child = maya::replica::open_child(
-      replica.id, uri, {manifest.size_bytes, manifest.block_size, manifest.thin, context.io_timeout});
+      replica.id, uri,
+      {manifest.size_bytes, manifest.block_size, manifest.thin, context.io_timeout});
   if (!child) {
     m.error = child.error().message;
     return m;

@@ -80,7 +80,9 @@ http::Response reload(TargetState& s) {
     bool known = false;
     for (const auto& r : s.replicator->replicas()) known = known || r.id == ref.id;
     if (known) continue;
-    if (auto joined = s.replicator->add_replica(open_replica(ref, *fresh, {s.volume_dir, s.io_timeout})); !joined)
+    if (auto joined =
+            s.replicator->add_replica(open_replica(ref, *fresh, {s.volume_dir, s.io_timeout}));
+        !joined)
       return json_error(409, joined.error().message);
     changes.added.push_back(ref.id);
   }

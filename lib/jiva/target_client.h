@@ -108,7 +108,7 @@ struct TargetInfo {
   std::vector<ReplicaInfo> replicas;
   std::optional<RebuildInfo> rebuild;
   std::optional<RebuildInfo> last_rebuild;  // the last one that finished: done_bytes copied
-  std::optional<std::string> read_only;  // why writes are refused
+  std::optional<std::string> read_only;     // why writes are refused
   std::optional<SpaceInfo> space;
   std::optional<FuseInfo> fuse;
   bool operator==(const TargetInfo&) const = default;

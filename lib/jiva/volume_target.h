@@ -14,8 +14,8 @@
 // (which gets the /dev/fuse descriptor as --fuse-fd); it outlives the daemon that started it.
 #pragma once
 
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 

@@ -9,6 +9,7 @@
 #   netns_hosts_up a b c                 one namespace per host plus the switch
 #   netns_exec b python3 -m http.server --bind "$(netns_host_ip b)" 8080 &
 #   netns_exec a curl -sf "http://$(netns_host_ip b):8080/"
+#   netns_run a maya load                (its network only: mounts stay shared)
 #   netns_partition b; ...; netns_heal b
 #   netns_delay c 20ms; ...; netns_undelay c      (needs netem: sch_netem)
 #
@@ -83,6 +84,16 @@ netns_exec() {
   ns=$(netns_host_ns "${1:-}") || return 1
   shift
   ip netns exec "$ns" "$@"
+}
+
+# netns_run HOST CMD...: runs CMD in HOST's network namespace only (nsenter --net), in this
+# mount namespace: what it mounts (a daemon's volumes, FUSE files) is seen by everyone, and
+# `ip netns pids` still finds it, so netns_hosts_down kills it.
+netns_run() {
+  local ns
+  ns=$(netns_host_ns "${1:-}") || return 1
+  shift
+  nsenter --net="/run/netns/$ns" -- "$@"
 }
 
 # netns_hosts_up HOST...: makes the hosts and their switch. Reaps what dead runs left first.

@@ -17,8 +17,9 @@ TEST(RemoteUri, TheSecretLeavesTheUriAndComesBackForTheInitiator) {
   EXPECT_EQ(parsed->uri, "iscsi://share-r1@10.213.4.2:3517/iqn.2026-12.io.maya:share.default.r1/0");
   EXPECT_EQ(parsed->chap.user, "share-r1");
   EXPECT_EQ(parsed->chap.secret, "Secret0123456789");
-  EXPECT_EQ(uri_with_secret(parsed->uri, parsed->chap),
-            "iscsi://share-r1:Secret0123456789@10.213.4.2:3517/iqn.2026-12.io.maya:share.default.r1/0");
+  EXPECT_EQ(
+      uri_with_secret(parsed->uri, parsed->chap),
+      "iscsi://share-r1:Secret0123456789@10.213.4.2:3517/iqn.2026-12.io.maya:share.default.r1/0");
   // libiscsi's USER%SECRET, IPv6, no port, no credentials.
   parsed = parse_remote_uri("iscsi://u%Secret0123456789@[fd00::2]/iqn.2026-12.io.maya:x/3");
   ASSERT_TRUE(parsed) << parsed.error().message;
@@ -45,8 +46,8 @@ TEST(RemoteUri, MalformedOnesAreRefusedWithoutTheSecret) {
 }
 
 TEST(RemoteUri, SecretsLiveInA0600FileBesideTheManifest) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("maya-remote-chap-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("maya-remote-chap-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto empty = read_replica_chap(dir);
   ASSERT_TRUE(empty);

@@ -162,7 +162,8 @@ TEST(SpecOptions, RemoteReplicasCountAmongTheReplicas) {
   EXPECT_EQ(spec->replicas, 2u);
   EXPECT_EQ(spec->remote_replicas.size(), 2u);
   // Fewer replicas than remote ones, another scheme, a clone: refused.
-  auto fewer = spec_from_options("db", {{"remote_replicas", b + " " + c}, {"replicas", "1"}}, defaults);
+  auto fewer =
+      spec_from_options("db", {{"remote_replicas", b + " " + c}, {"replicas", "1"}}, defaults);
   ASSERT_FALSE(fewer);
   EXPECT_NE(fewer.error().message.find("fewer than the 2 remote"), std::string::npos);
   auto scheme = spec_from_options("db", {{"remote_replicas", "nvmf://x/y"}}, defaults);

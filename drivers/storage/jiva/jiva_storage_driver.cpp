@@ -25,8 +25,8 @@
 #include "lib/common/names.h"
 #include "lib/common/time_format.h"
 #include "lib/jiva/manifest.h"
-#include "lib/jiva/remote_replicas.h"
 #include "lib/jiva/port_claims.h"
+#include "lib/jiva/remote_replicas.h"
 
 namespace maya::drivers::jiva {
 namespace {
@@ -192,7 +192,8 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
     for (const auto& text : spec.remote_replicas) {
       MAYA_TRY(parsed, maya::jiva::parse_remote_uri(text));
       for (const auto& other : remote)
-        if (other.uri == parsed->uri) return fail("remote replica " + parsed->uri + " is named twice");
+        if (other.uri == parsed->uri)
+          return fail("remote replica " + parsed->uri + " is named twice");
       remote.push_back(std::move(*parsed));
     }
     const unsigned total = std::max<unsigned>(spec.replicas, static_cast<unsigned>(remote.size()));
