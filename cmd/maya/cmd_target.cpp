@@ -131,6 +131,7 @@ int run(Globals& globals, const Args& args) {
     opts.max_connections_per_address = cfg->iscsi_max_connections_per_address;
     opts.space_warn_percent = cfg->volume_defaults.space_warn_percent;
     opts.io_timeout = cfg->replication_io_timeout;
+    opts.owner = cfg->host_id;
   } else {
     opts.store_dir = store;
     opts.run_dir = run_dir;
@@ -139,6 +140,7 @@ int run(Globals& globals, const Args& args) {
       if (auto cfg = config::load(config::resolve_path(globals.config)); cfg) {
         opts.space_warn_percent = cfg->volume_defaults.space_warn_percent;
         opts.io_timeout = cfg->replication_io_timeout;
+        opts.owner = cfg->host_id;
       }
     }
   }

@@ -14,9 +14,7 @@
 #include "lib/process/signals.h"
 
 namespace maya::iscsi_target {
-namespace {
 
-// A stable identity per target name: the same IQN keeps its serial and NAA across restarts.
 scsi::Identity identity_for(std::string_view iqn) {
   std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
   for (char c : iqn) {
@@ -31,8 +29,6 @@ scsi::Identity identity_for(std::string_view iqn) {
   id.naa = (0x6ull << 60) | (h & 0x0fffffffffffffffull);
   return id;
 }
-
-}  // namespace
 
 Result<std::unique_ptr<Target>> Target::create(const TargetOptions& options,
                                                block::BlockBackend& backend,

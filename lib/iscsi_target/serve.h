@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "lib/scsi/scsi_disk.h"
 
 namespace maya::iscsi_target {
 
@@ -18,6 +21,9 @@ struct ServeOptions {
   std::uint32_t max_connections = 64;              // logged-in connections at once
   std::uint32_t max_connections_per_address = 16;  // of those, from one source address
 };
+
+// A stable identity per target name: the same IQN keeps its serial and NAA across restarts.
+scsi::Identity identity_for(std::string_view iqn);
 
 // Serves until SIGINT or SIGTERM. Prints "serving IQN on ADDR:PORT (LUN 0: FILE, SIZE)" to stdout
 // once listening; errors go to the log (lib/common/log.h). Returns the process exit status.

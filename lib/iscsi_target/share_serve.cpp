@@ -6,8 +6,10 @@
 
 #include "lib/block/file_backend.h"
 #include "lib/block/joined_backend.h"
+#include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/size.h"
+#include "lib/iscsi_target/serve.h"
 #include "lib/iscsi_target/target.h"
 #include "lib/process/pidfile.h"
 #include "lib/process/signals.h"
@@ -45,13 +47,31 @@ int share_serve_main(const ShareServeOptions& options) {
     log::error("share of " + options.dir.string() + ": " + lun.error().message);
     return 1;
   }
+  // The fence between volume owners (persistent reservations) outlives this process.
+  auto disk = scsi::make_disk(**lun, identity_for(options.iqn));
+  const auto store = options.dir / kShareReservations;
+  std::string saved;
+  if (auto text = read_file(store); text) {
+    saved = *text;
+  } else if (std::error_code ec; std::filesystem::exists(store, ec)) {
+    log::error("share of " + options.dir.string() + ": " + text.error().message);
+    return 1;
+  }
+  if (auto kept = disk->persist_reservations(
+          saved,
+          [store](const std::string& state) { return write_file_atomic(store, state, 0600); });
+      !kept) {
+    log::error("share of " + options.dir.string() + ": " + store.string() + ": " +
+               kept.error().message + "; the fence cannot be trusted, so the share stays down");
+    return 1;
+  }
   TargetOptions target_options;
   target_options.listen = options.listen;
   target_options.iqn = options.iqn;
   target_options.chap = {options.chap_user, options.chap_secret, "", ""};
   target_options.discovery_auth = true;
   target_options.limits = {options.max_connections, options.max_connections_per_address};
-  auto target = Target::create(target_options, **lun);
+  auto target = Target::create_with_disk(target_options, *disk);
   if (!target) {
     log::error("share of " + options.dir.string() + ": " + target.error().message);
     return 1;

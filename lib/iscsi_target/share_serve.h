@@ -21,6 +21,8 @@ struct ShareServeOptions {
 
 // The pidfile of a share, in its replica's directory.
 inline constexpr const char* kSharePidFile = "share.pid";
+// Its persistent reservations (the fence between volume owners), kept across restarts.
+inline constexpr const char* kShareReservations = "reservations.json";
 
 // Serves until SIGINT or SIGTERM; the process exit status.
 int share_serve_main(const ShareServeOptions& options);

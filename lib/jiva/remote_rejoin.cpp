@@ -46,7 +46,9 @@ void RemoteRejoin::tick(Clock::time_point now) {
     Backoff& b = backoff_[status.id];
     if (now < b.next) continue;
     // Opened without the lock: a host that does not answer takes up to io_timeout.
-    auto member = open_replica(*ref, manifest, {state_.volume_dir, state_.io_timeout});
+    // Never claimed: if another owner took it over, this one stays fenced off.
+    auto member = open_replica(*ref, manifest,
+                               {state_.volume_dir, state_.io_timeout, state_.owner_key, false});
     if (member.journal) {
       std::lock_guard lock(state_.mutex);
       // Still ERR and still in the manifest: nothing changed it while it was being opened.

@@ -5,6 +5,15 @@
 
 namespace maya::jiva {
 
+std::uint64_t owner_key(const std::string& owner, const std::string& volume) {
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  for (char c : owner + "/" + volume) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h == 0 ? 1 : h;
+}
+
 replica::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest& manifest,
                                          const OpenContext& context) {
   maya::replica::Replicator::Member m;
@@ -19,9 +28,9 @@ replica::Replicator::Member open_replica(const ReplicaRef& replica, const Manife
     if (auto it = secrets->find(replica.id); it != secrets->end())
       uri = uri_with_secret(uri, it->second);
   }
-  auto child = maya::replica::open_child(
-      replica.id, uri,
-      {manifest.size_bytes, manifest.block_size, manifest.thin, context.io_timeout});
+  auto child = maya::replica::open_child(replica.id, uri,
+                                         {manifest.size_bytes, manifest.block_size, manifest.thin,
+                                          context.io_timeout, context.owner_key, context.claim});
   if (!child) {
     m.error = child.error().message;
     return m;

@@ -14,7 +14,12 @@ namespace maya::jiva {
 struct OpenContext {
   std::filesystem::path volume_dir;  // where replica-chap.json is
   std::chrono::milliseconds io_timeout{5000};
+  std::uint64_t owner_key = 0;  // fences remote replicas; 0: no fencing
+  bool claim = false;           // take remote replicas over from another owner
 };
+
+// The key that fences a volume's remote replicas: this owner (host id) and the volume, never 0.
+std::uint64_t owner_key(const std::string& owner, const std::string& volume);
 
 // Never fails: a replica that cannot be opened comes back without handles and with the reason,
 // and the replicator counts it as away.

@@ -80,8 +80,8 @@ http::Response reload(TargetState& s) {
     bool known = false;
     for (const auto& r : s.replicator->replicas()) known = known || r.id == ref.id;
     if (known) continue;
-    if (auto joined =
-            s.replicator->add_replica(open_replica(ref, *fresh, {s.volume_dir, s.io_timeout}));
+    if (auto joined = s.replicator->add_replica(
+            open_replica(ref, *fresh, {s.volume_dir, s.io_timeout, s.owner_key, true}));
         !joined)
       return json_error(409, joined.error().message);
     changes.added.push_back(ref.id);
@@ -109,7 +109,7 @@ http::Response rebuild(TargetState& s) {
     if (r.mode != replica::ReplicaMode::ERR) continue;
     for (const auto& ref : manifest.replicas) {
       if (ref.id != r.id) continue;
-      auto member = open_replica(ref, manifest, {s.volume_dir, s.io_timeout});
+      auto member = open_replica(ref, manifest, {s.volume_dir, s.io_timeout, s.owner_key, false});
       if (auto back = s.replicator->add_replica(std::move(member)); back) {
         started.rebuilding.push_back(r.id);
       } else {

@@ -27,6 +27,7 @@ struct TargetState {
   std::string portal;
   std::string started_at;
   std::chrono::milliseconds io_timeout{5000};  // for the replicas it opens
+  std::uint64_t owner_key = 0;                 // fences its remote replicas (0: none)
   std::mutex mutex;  // one management request at a time (status never waits for it)
   std::mutex manifest_mutex;
   Manifest manifest_copy() {

@@ -84,13 +84,15 @@ int run_volume_target(const VolumeTargetOptions& options) {
   auto pidfile = PidFile::acquire(paths.pidfile, "the target of volume " + options.volume);
   if (!pidfile) return failed(pidfile.error().message);
 
+  // Opening the volume here makes this host its owner: remote replicas are claimed.
+  const std::uint64_t key = options.owner.empty() ? 0 : owner_key(options.owner, options.volume);
   replica::Replicator::Options replication;
   replication.size_bytes = manifest->size_bytes;
   replication.block_size = manifest->block_size;
   replication.thin = manifest->thin;
   replication.space_warn_percent = options.space_warn_percent;
   auto replicator = replica::Replicator::open(
-      open_replicas(*manifest, {volume_dir, options.io_timeout}), replication);
+      open_replicas(*manifest, {volume_dir, options.io_timeout, key, true}), replication);
   if (!replicator) return failed("volume " + options.volume + ": " + replicator.error().message);
 
   Frontends frontends(**replicator, paths.fuse_dir, options.volume);
@@ -126,6 +128,7 @@ int run_volume_target(const VolumeTargetOptions& options) {
   state.portal = iscsi_target::format_endpoint((*target)->endpoint());
   state.started_at = iso8601();
   state.io_timeout = options.io_timeout;
+  state.owner_key = key;
   ControlLoop control;
   if (auto listening = control.listen(paths.socket, make_target_router(state)); !listening)
     return failed("volume " + options.volume + ": " + listening.error().message);

@@ -33,6 +33,9 @@ struct VolumeTargetOptions {
   unsigned space_warn_percent = 90;
   // [replication] io_timeout: a remote replica that takes longer leaves the I/O path.
   std::chrono::milliseconds io_timeout{5000};
+  // This host's id ([host] id): with the volume's name, the key that fences its remote
+  // replicas against another owner (lib/replica/iscsi_lun.h).
+  std::string owner;
 };
 
 // Serves until SIGINT/SIGTERM; returns the process exit status. Errors go to the log.

@@ -33,6 +33,12 @@ struct ChildOptions {
   // How long one command to a remote child (iscsi://) may take, its connect and login included,
   // before it fails: a dead host must fail the replica, never hang the volume's I/O.
   std::chrono::milliseconds io_timeout{5000};
+  // Fencing of a remote child (SCSI persistent reservations on its LUN, kept by the host that
+  // shares it): the volume owner's key (0: no fencing). Every session registers it; only the
+  // owner whose key holds the reservation writes. `claim`: preempt another owner's reservation
+  // (the volume is opened here now); without it a child another owner holds is refused.
+  std::uint64_t owner_key = 0;
+  bool claim = false;
 };
 
 struct Child {

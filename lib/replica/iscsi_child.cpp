@@ -27,7 +27,8 @@ Result<void> check_capacity(const IscsiLun& lun, const LunGeometry& g, std::uint
 Result<Child> open_iscsi_child(std::string_view id, std::string_view uri,
                                const ChildOptions& options) {
   MAYA_TRY(url, parse_iscsi_url(id, uri));
-  MAYA_TRY(lun, IscsiLun::open(id, std::move(*url), options.io_timeout));
+  MAYA_TRY(lun, IscsiLun::open(id, std::move(*url), options.io_timeout, IscsiLun::kDefaultSessions,
+                               {options.owner_key, options.claim}));
   MAYA_TRY(data, IscsiBackend::open(*lun, options));
   MAYA_TRY(journal, IscsiJournal::open(*lun, region_count(options.size_bytes)));
   return Child{std::move(*data), std::move(*journal)};

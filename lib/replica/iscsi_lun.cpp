@@ -216,13 +216,18 @@ IscsiLun::~IscsiLun() {
 }
 
 Result<std::shared_ptr<IscsiLun>> IscsiLun::open(std::string_view id, IscsiUrl url,
-                                                 std::chrono::milliseconds io_timeout,
-                                                 int sessions) {
+                                                 std::chrono::milliseconds io_timeout, int sessions,
+                                                 IscsiFence fence) {
   if (io_timeout.count() <= 0) io_timeout = std::chrono::milliseconds(5000);
   std::string name = "replica " + std::string(id) + " (" + url.redacted() + ")";
   std::shared_ptr<IscsiLun> lun(
       new IscsiLun(std::move(name), std::move(url), io_timeout, sessions));
-  MAYA_TRY(geometry, lun->read_capacity());
+  lun->fence_ = fence;
+  // The first session (the capacity's) claims the LUN when asked; later ones only join.
+  lun->claiming_ = fence.claim;
+  auto capacity = lun->read_capacity();
+  lun->claiming_ = false;
+  MAYA_TRY(geometry, std::move(capacity));
   lun->geometry_ = *geometry;
   MAYA_TRY_VOID(lun->read_block_limits());
   return lun;
@@ -295,7 +300,72 @@ Result<iscsi_context*> IscsiLun::connect(Clock::time_point deadline, const std::
     if (timeout) return error(what, timed_out() + " connecting and logging in", ETIMEDOUT);
     return error(what, "cannot connect or log in: " + why, ECONNREFUSED);
   }
+  if (fence_.owner_key != 0) {
+    if (auto fenced = fence(context, deadline); !fenced) {
+      iscsi_destroy_context(context);
+      return std::unexpected(fenced.error());
+    }
+  }
   return context;
+}
+
+Result<IscsiLun::Task> IscsiLun::run_on(iscsi_context* context, Clock::time_point deadline,
+                                        const std::string& what, const Submit& submit) {
+  Wait wait;
+  Task task(submit(context, on_done, &wait));
+  if (!task)
+    return error(what, "cannot send the command: " + scrub(iscsi_get_error(context), url_.secret),
+                 EIO);
+  std::string why;
+  if (!drive(context, wait, deadline, why, timed_out(), url_.secret) ||
+      wait.status == SCSI_STATUS_CANCELLED || wait.status == SCSI_STATUS_ERROR ||
+      wait.status == SCSI_STATUS_TIMEOUT) {
+    if (!wait.done) iscsi_scsi_cancel_task(context, task.get());
+    const bool timeout = why == timed_out() || wait.status == SCSI_STATUS_TIMEOUT;
+    return error(what, timeout ? timed_out() : "the connection failed",
+                 timeout ? ETIMEDOUT : ECONNRESET);
+  }
+  if (task->status == SCSI_STATUS_GOOD) return task;
+  const auto failure = describe_scsi_failure(task->status, task->sense.key, task->sense.ascq);
+  return error(what, failure.why, failure.err);
+}
+
+Result<void> IscsiLun::fence(iscsi_context* context, Clock::time_point deadline) {
+  const std::uint64_t mine = fence_.owner_key;
+  const auto out = [&](const char* what, scsi_persistent_out_sa action, std::uint64_t key,
+                       std::uint64_t sa_key) -> Result<void> {
+    scsi_persistent_reserve_out_basic params{};
+    params.reservation_key = key;
+    params.service_action_reservation_key = sa_key;
+    MAYA_TRY(done, run_on(context, deadline, what, [&](iscsi_context* c, auto cb, void* d) {
+               return iscsi_persistent_reserve_out_task(
+                   c, url_.lun, action, SCSI_PERSISTENT_RESERVE_SCOPE_LU,
+                   SCSI_PERSISTENT_RESERVE_TYPE_WRITE_EXCLUSIVE_REGISTRANTS_ONLY, &params, cb, d);
+             }));
+    return {};
+  };
+  MAYA_TRY_VOID(out("PERSISTENT RESERVE OUT (register)",
+                    SCSI_PERSISTENT_RESERVE_REGISTER_AND_IGNORE_EXISTING_KEY, 0, mine));
+  MAYA_TRY(task, run_on(context, deadline, "PERSISTENT RESERVE IN (read reservation)",
+                        [&](iscsi_context* c, auto cb, void* d) {
+                          return iscsi_persistent_reserve_in_task(
+                              c, url_.lun, SCSI_PERSISTENT_RESERVE_READ_RESERVATION, 16384, cb, d);
+                        }));
+  auto* held = static_cast<scsi_persistent_reserve_in_read_reservation*>(
+      scsi_datain_unmarshall(task->get()));
+  if (held == nullptr) return error("PERSISTENT RESERVE IN", "the answer cannot be read", EIO);
+  if (!held->reserved)
+    return out("PERSISTENT RESERVE OUT (reserve)", SCSI_PERSISTENT_RESERVE_RESERVE, mine, 0);
+  if (held->reservation_key == mine) return {};
+  if (!claiming_) {
+    return error("fencing",
+                 "fenced: another volume owner (reservation key " +
+                     std::to_string(held->reservation_key) +
+                     ") has taken this replica over; this one no longer writes to it",
+                 EACCES);
+  }
+  return out("PERSISTENT RESERVE OUT (preempt)", SCSI_PERSISTENT_RESERVE_PREEMPT, mine,
+             held->reservation_key);
 }
 
 Result<iscsi_context*> IscsiLun::take(Clock::time_point deadline, const std::string& what) {
@@ -337,6 +407,16 @@ void IscsiLun::drop_idle() {
 
 Result<IscsiLun::Task> IscsiLun::run(const std::string& what, const Submit& submit) {
   const auto deadline = Clock::now() + io_timeout_;
+  // A UNIT ATTENTION reports an event (registrations preempted, capacity changed), not a
+  // failure of the command: it is sent again, as initiators do, a few times at most.
+  for (int attempt = 0;; ++attempt) {
+    auto task = run_once(what, submit, deadline);
+    if (task || attempt == 3 || task.error().code != errno_code(EAGAIN)) return task;
+  }
+}
+
+Result<IscsiLun::Task> IscsiLun::run_once(const std::string& what, const Submit& submit,
+                                          Clock::time_point deadline) {
   MAYA_TRY(context, take(deadline, what));
   Wait wait;
   Task task(submit(*context, on_done, &wait));
@@ -370,6 +450,8 @@ Result<IscsiLun::Task> IscsiLun::run(const std::string& what, const Submit& subm
   give_back(*context);
   if (task->status == SCSI_STATUS_GOOD) return task;
   const auto failure = describe_scsi_failure(task->status, task->sense.key, task->sense.ascq);
+  if (task->status == SCSI_STATUS_CHECK_CONDITION && task->sense.key == SCSI_SENSE_UNIT_ATTENTION)
+    return error(what, failure.why, EAGAIN);
   return error(what, failure.why, failure.err);
 }
 

@@ -13,6 +13,7 @@
 // reconnect is off: it would retry forever in the background and replay commands.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -70,6 +71,12 @@ struct LunExtent {
 // and the errno that is the error's cause (ENOSPC for SPACE ALLOCATION FAILED WRITE PROTECT,
 // so that the replicator's out-of-space policy applies; ENOTSUP for an opcode the LUN lacks;
 // EACCES for RESERVATION CONFLICT: another host fenced us off).
+//
+// Fencing: with an owner key, every session registers it (PERSISTENT RESERVE OUT, REGISTER AND
+// IGNORE EXISTING KEY) as it logs in, and the LUN is reserved WRITE EXCLUSIVE - REGISTRANTS
+// ONLY under that key. A session that finds another key holding the reservation preempts it
+// while the LUN is being claimed (open with claim: a new owner of the volume) and otherwise
+// fails: this owner was fenced off, and never writes again.
 struct ScsiFailure {
   std::string why;
   int err = 0;
@@ -83,13 +90,20 @@ struct Where {
   std::uint64_t base = 0;
 };
 
+// The fence of an IscsiLun (above).
+struct IscsiFence {
+  std::uint64_t owner_key = 0;  // 0: no fencing
+  bool claim = false;           // at open, preempt another owner's reservation
+};
+
 class IscsiLun {
  public:
   static constexpr int kDefaultSessions = 4;
   // Connects one session (to check the target, the login and the LUN) and reads the capacity.
   static Result<std::shared_ptr<IscsiLun>> open(std::string_view id, IscsiUrl url,
                                                 std::chrono::milliseconds io_timeout,
-                                                int sessions = kDefaultSessions);
+                                                int sessions = kDefaultSessions,
+                                                IscsiFence fence = {});
   ~IscsiLun();
   IscsiLun(const IscsiLun&) = delete;
   IscsiLun& operator=(const IscsiLun&) = delete;
@@ -124,6 +138,9 @@ class IscsiLun {
   // Runs one command: takes a session (connecting one if needed), submits, waits, gives it back.
   // `what` ("write at 4096") goes into errors. A SCSI status other than GOOD is an error.
   Result<Task> run(const std::string& what, const Submit& submit);
+  // One try; a UNIT ATTENTION is an error of code EAGAIN.
+  Result<Task> run_once(const std::string& what, const Submit& submit,
+                        std::chrono::steady_clock::time_point deadline);
   Result<iscsi_context*> take(std::chrono::steady_clock::time_point deadline,
                               const std::string& what);
   void give_back(iscsi_context* context);
@@ -134,6 +151,11 @@ class IscsiLun {
   Result<void> read_block_limits();
   Result<iscsi_context*> connect(std::chrono::steady_clock::time_point deadline,
                                  const std::string& what);
+  // Registers the owner key on a fresh session and checks (or takes) the reservation.
+  Result<void> fence(iscsi_context* context, std::chrono::steady_clock::time_point deadline);
+  // One command on a given session (logged in, not in the pool).
+  Result<Task> run_on(iscsi_context* context, std::chrono::steady_clock::time_point deadline,
+                      const std::string& what, const Submit& submit);
   std::unexpected<Error> error(const std::string& what, const std::string& why, int err) const;
   std::string timed_out() const;
 
@@ -142,6 +164,8 @@ class IscsiLun {
   std::chrono::milliseconds io_timeout_;
   LunGeometry geometry_;
   std::string initiator_;
+  IscsiFence fence_;
+  std::atomic<bool> claiming_{false};  // during open() with fence_.claim
 
   std::mutex mutex_;
   std::condition_variable freed_;

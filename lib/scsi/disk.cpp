@@ -135,6 +135,7 @@ TaskResult Disk::dispatch(const Task& given, Residual& data_out_residual) {
 }
 
 void Disk::nexus_added(const Nexus& nexus) {
+  reservations_.nexus_added(nexus);
   unit_attentions_.add_nexus(nexus_key(nexus), asc::kPowerOnResetOccurred);
 }
 

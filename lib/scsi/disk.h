@@ -68,6 +68,10 @@ class Disk final : public ScsiDisk {
   void set_write_cache_enabled(bool on) { wce_.store(on, std::memory_order_relaxed); }
 
   Reservations& reservations() { return reservations_; }
+  Result<void> persist_reservations(const std::string& saved,
+                                    std::function<Result<void>(const std::string&)> save) override {
+    return reservations_.persist(saved, std::move(save));
+  }
   UnitAttentions& unit_attentions() { return unit_attentions_; }
 
  private:

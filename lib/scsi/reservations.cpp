@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "lib/common/log.h"
 #include "lib/scsi/opcodes.h"
 #include "lib/scsi/sense.h"
 
@@ -84,6 +85,7 @@ TaskResult Reservations::release(const Nexus& nexus) {
 
 void Reservations::nexus_lost(const Nexus& nexus) {
   std::lock_guard lock(mutex_);
+  live_.erase(nexus_key(nexus));
   if (spc2_holder_ == nexus_key(nexus)) {
     spc2_holder_.reset();
     update_active();
@@ -141,6 +143,11 @@ TaskResult Reservations::do_register(const Nexus& nexus, const std::string& key,
   if (it == registrations_.end()) {
     if (!ignore_existing && r.key != 0) return reservation_conflict();
     if (r.sa_key == 0) return good();  // unregistering an unregistered nexus: nothing to do
+    // Gone sessions of the same key make way (never the reservation's holder: it keeps it).
+    std::erase_if(registrations_, [&](const Registration& g) {
+      return g.key == r.sa_key && !live_.contains(g.nexus_key) &&
+             !(reservation_ && reservation_->holder == g.nexus_key);
+    });
     registrations_.push_back(Registration{key, nexus, r.sa_key});
     ++generation_;
     return good();
@@ -236,6 +243,11 @@ TaskResult Reservations::do_preempt(const std::string& key, const ProutRequest& 
 TaskResult Reservations::persistent_out(const Nexus& nexus, const ProutRequest& request) {
   std::lock_guard lock(mutex_);
   const std::string key = nexus_key(nexus);
+  const std::uint32_t before = generation_;
+  const auto held_before = reservation_
+                               ? std::optional<std::string>(reservation_->holder + "/" +
+                                                            std::to_string(reservation_->key))
+                               : std::nullopt;
   TaskResult result;
   switch (request.service_action) {
     case op::kProutRegister:
@@ -264,6 +276,16 @@ TaskResult Reservations::persistent_out(const Nexus& nexus, const ProutRequest& 
       result = invalid_field_in_cdb(1, 4);
   }
   update_active();
+  const auto held_after = reservation_
+                              ? std::optional<std::string>(reservation_->holder + "/" +
+                                                           std::to_string(reservation_->key))
+                              : std::nullopt;
+  if (save_ && (generation_ != before || held_before != held_after)) {
+    if (auto saved = save_(to_text()); !saved) {
+      log::error("persistent reservations: " + saved.error().message);
+      return check_condition(sense_key::kHardwareError, asc::kInternalTargetFailure);
+    }
+  }
   return result;
 }
 

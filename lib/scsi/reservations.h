@@ -1,16 +1,22 @@
 // Reservations: SPC-2 RESERVE/RELEASE and SPC-4 persistent reservations (registrations, the six
 // reservation types, REGISTER / REGISTER AND IGNORE EXISTING KEY / RESERVE / RELEASE / CLEAR /
 // PREEMPT / PREEMPT AND ABORT) as one state machine. active() is a relaxed atomic, so commands
-// take the mutex only while something is reserved. Persist Through Power Loss is not supported.
+// take the mutex only while something is reserved. Persist Through Power Loss is not supported
+// as a command bit; a disk that must keep its reservations across restarts (a shared replica:
+// the fence between volume owners) gets a saver and a restore (persist()), and every change is
+// saved before the command that made it is answered.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "lib/common/result.h"
 #include "lib/scsi/command_table.h"
 #include "lib/scsi/scsi_disk.h"
 #include "lib/scsi/unit_attention.h"
@@ -72,6 +78,15 @@ class Reservations {
   TaskResult persistent_out(const Nexus& nexus, const ProutRequest& request);
   PrSnapshot snapshot() const;
 
+  // Keeps the registrations and the persistent reservation across restarts: `saved` (what the
+  // last `save` got, empty for none) is restored now, and `save` gets the state (JSON text)
+  // after every change; a change whose save fails is answered with a failure, not GOOD.
+  Result<void> persist(const std::string& saved,
+                       std::function<Result<void>(const std::string&)> save);
+  // A nexus logged in: registrations of nexuses that are gone are dropped when a live nexus
+  // registers the same key (the sessions of one initiator come and go; its key stays).
+  void nexus_added(const Nexus& nexus);
+
  private:
   // Everything below runs with mutex_ held.
   void update_active();
@@ -90,6 +105,7 @@ class Reservations {
   // Removes every registration other than `issuer`'s that has `key` (or all of them when
   // `everyone`), telling each removed nexus REGISTRATIONS PREEMPTED. Returns how many.
   std::size_t preempt_registrations(const std::string& issuer, std::uint64_t key, bool everyone);
+  std::string to_text() const;  // the state persist() saves (reservation_store.cpp)
 
   UnitAttentions& unit_attentions_;
   mutable std::mutex mutex_;
@@ -98,6 +114,8 @@ class Reservations {
   std::vector<Registration> registrations_;
   std::optional<PersistentReservation> reservation_;
   std::uint32_t generation_ = 0;
+  std::set<std::string> live_;  // nexus keys logged in now
+  std::function<Result<void>(const std::string&)> save_;
 };
 
 }  // namespace maya::scsi

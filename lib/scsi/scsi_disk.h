@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "lib/block/backend.h"
+#include "lib/common/result.h"
 
 namespace maya::scsi {
 
@@ -108,6 +110,14 @@ class ScsiDisk {
   // and queues the unit attention CAPACITY DATA HAS CHANGED (2Ah/09h) for every nexus, so
   // that initiators read it again (SBC-3 4.6). A disk of fixed size ignores it.
   virtual void capacity_changed() {}
+  // Keeps persistent reservations across restarts (a shared replica's fence): `saved` is
+  // restored now, `save` gets every change (Reservations::persist). Default: in memory only.
+  virtual Result<void> persist_reservations(const std::string& saved,
+                                            std::function<Result<void>(const std::string&)> save) {
+    (void)saved;
+    (void)save;
+    return fail("this disk keeps its reservations in memory only");
+  }
 };
 
 std::unique_ptr<ScsiDisk> make_disk(block::BlockBackend& backend, Identity identity);

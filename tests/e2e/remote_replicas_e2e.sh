@@ -13,7 +13,9 @@
 #   - delay on C's link (netem), when this kernel has netem;
 #   - a stale replica: a volume on B and C only; C away, a write, the target stopped, then only
 #     C reachable: the volume stays offline and says why instead of serving old data; with B
-#     back it serves the newest data.
+#     back it serves the newest data;
+#   - fencing: host C opens a volume on B's replica of that volume (a new owner): A's writes to
+#     it are refused (persistent reservations kept by B's share), A goes on with C's replica.
 #
 #   bash tests/e2e/remote_replicas_e2e.sh /path/to/maya
 # shellcheck source-path=SCRIPTDIR
@@ -324,3 +326,18 @@ dev=$(on a volume attach svol | awk '{print $NF}')
 cmp -n $((4 << 20)) "$T_HOSTS/newest" "$dev" || fail "svol does not hold the newest write"
 on a volume detach svol >/dev/null
 pass
+
+step "fencing: host C takes B's replica of svol over; A's writes to it are refused"
+on c volume create thief --size 64MiB --replicas 1 --replica "${URI2[b]}" >/dev/null ||
+  fail "volume create thief on c"
+thief_rw() { [[ $(on c volume inspect thief -o json | jq -r '.replicas[0].mode') == RW ]]; }
+wait_for 30 "thief RW on c" thief_rw
+dev=$(on a volume attach svol | awk '{print $NF}')
+[[ -b $dev ]] || fail "svol attached as '$dev'"
+dd if=/dev/urandom of="$dev" bs=1M count=2 oflag=direct conv=fsync 2>/dev/null ||
+  fail "svol's write failed: its other replica (C's) must take it"
+wait_for 60 "svol's replica on B leaves" is_mode svol r1 ERR
+error=$(on a volume inspect svol -o json | jq -r '.replicas[] | select(.id == "r1") | .error')
+grep -qiE "fenced|reservation" <<<"$error" || fail "r1's error does not say it was fenced: $error"
+on a volume detach svol >/dev/null
+pass "$error"

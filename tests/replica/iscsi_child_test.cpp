@@ -384,6 +384,45 @@ TEST_F(IscsiChildTest, AHungTargetTimesOutInsteadOfHanging) {
   ASSERT_TRUE(child->data->write(0, pattern(4096, 7), false)) << "once it answers again";
 }
 
+// Fencing (persistent reservations): a new owner that claims the replica takes it over; the old
+// owner's writes are refused from then on, and it cannot take the replica back without a claim.
+TEST_F(IscsiChildTest, ANewOwnerFencesTheOldOneOff) {
+  ChildOptions first;
+  first.size_bytes = kSize;
+  first.owner_key = 0x1111;
+  first.claim = true;
+  auto old_owner = open_child("r2", uri(), first);
+  ASSERT_TRUE(old_owner) << old_owner.error().message;
+  const auto a = pattern(64 << 10, 3);
+  ASSERT_TRUE(old_owner->data->write(0, a, false));
+  // Reopening as the same owner, without a claim, joins its own reservation.
+  ChildOptions again = first;
+  again.claim = false;
+  auto rejoined = open_child("r2", uri(), again);
+  ASSERT_TRUE(rejoined) << rejoined.error().message;
+
+  ChildOptions second = first;
+  second.owner_key = 0x2222;
+  second.claim = false;
+  auto refused = open_child("r2", uri(), second);
+  ASSERT_FALSE(refused);  // without a claim another owner's replica is not taken
+  EXPECT_NE(refused.error().message.find("fenced"), std::string::npos) << refused.error().message;
+  second.claim = true;
+  auto new_owner = open_child("r2", uri(), second);
+  ASSERT_TRUE(new_owner) << new_owner.error().message;
+  ASSERT_TRUE(new_owner->data->write(0, pattern(64 << 10, 4), false));
+
+  // Every session of the old owner is fenced off, its open ones and new ones.
+  auto late = old_owner->data->write(0, a, false);
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().code, std::make_error_code(std::errc::permission_denied))
+      << late.error().message;
+  auto back = open_child("r2", uri(), again);
+  ASSERT_FALSE(back);
+  EXPECT_NE(back.error().message.find("fenced"), std::string::npos) << back.error().message;
+  EXPECT_EQ(read_back(*new_owner->data, 0, 64 << 10), pattern(64 << 10, 4));
+}
+
 TEST_F(IscsiChildTest, AReplicatorMirrorsToAMemoryChildAndAnIscsiChild) {
   auto remote = open();
   ASSERT_TRUE(remote) << remote.error().message;
