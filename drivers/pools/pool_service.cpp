@@ -346,6 +346,12 @@ Result<void> PoolService::empty_for_destroy(const std::string& name, const fs::p
         return fail("pool " + name + " holds replica " + r.name + " of " + *holder +
                     "; not even --force deletes it: `maya volume replica remove " + r.volume +
                     " ID` (or deleting the volume) takes it away first");
+      // A shared replica is served to another host's volume: never deleted under it.
+      if (std::error_code shared_ec; fs::exists(r.path.parent_path() / "share.json", shared_ec))
+        return fail("pool " + name + " holds replica " + r.name +
+                    ", shared with other hosts; not even --force deletes it: `maya replica "
+                    "unshare " +
+                    name + " " + r.name + "` first");
       held.push_back("replica " + r.name);
     }
   }

@@ -291,6 +291,7 @@ TEST_F(DockerPlugin, EveryDocumentedKeyIsThereForEveryDriverAndStatusHasTheSameV
                                                "health",
                                                "replicas",
                                                "rebuild",
+                                               "last_rebuild",
                                                "read_only",
                                                "store_used_percent",
                                                "space_warning",

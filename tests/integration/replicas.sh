@@ -67,9 +67,9 @@ grep -Eq "^tpool +online +[0-9.]+ MiB +[0-9.]+ [KMG]?i?B +$dev$" <<<"$out" || fa
 maya replica create tpool replica1 --size=10 >/dev/null || fail "replica create replica1"
 maya replica create tpool replica2 --size=1000 --thin >/dev/null || fail "replica create replica2"
 out=$(maya replica list)
-head -1 <<<"$out" | grep -Eq "^POOL +NAME +THIN +SIZE$" || fail "replica list header: $out"
-grep -Eq "^tpool +replica1 +false +10.0 MiB$" <<<"$out" || fail "replica list: $out"
-grep -Eq "^tpool +replica2 +true +1.0 GiB$" <<<"$out" || fail "replica list: $out"
+head -1 <<<"$out" | grep -Eq "^POOL +NAME +THIN +SIZE +SHARE$" || fail "replica list header: $out"
+grep -Eq "^tpool +replica1 +false +10.0 MiB +-$" <<<"$out" || fail "replica list: $out"
+grep -Eq "^tpool +replica2 +true +1.0 GiB +-$" <<<"$out" || fail "replica list: $out"
 ok "the session: pool create, pool list, replica create (thick and thin), replica list"
 
 r1=$(replica_json tpool replica1)
