@@ -77,29 +77,60 @@ remote_cleanup() {
 }
 trap remote_cleanup EXIT
 
-# Busy CPU time of the whole machine so far, in jiffies (user nice system irq softirq steal).
+# CPU time, in jiffies: busy_jiffies of the whole machine so far (user nice system irq softirq
+# steal); ours_jiffies of the processes in the hosts' namespaces (every maya daemon, target and
+# share of the run), as "PID JIFFIES" lines: the machine may be running other work meanwhile.
 busy_jiffies() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
-# qemu-img bench from A's namespace; prints "SECONDS BUSY_JIFFIES".
-bench_secs() { # url count size step
-  local out secs before
+ours_jiffies() {
+  local h pid
+  for h in "${HOSTS[@]}"; do
+    for pid in $(ip netns pids "$(netns_host_ns "$h")" 2>/dev/null); do
+      # utime and stime, fields 14 and 15 (12 and 13 after "PID (COMM) ", which may hold spaces)
+      awk -v pid="$pid" '{sub(/^.*\) /, ""); print pid, $12 + $13}' "/proc/$pid/stat" 2>/dev/null
+    done
+  done
+  return 0
+}
+# Runs a command and prints its output, then "cpu SECONDS": the user + system time of it and of
+# every process it waited for (qemu-img's own CPU, after it exited).
+RUSAGE_PY='import resource, subprocess, sys
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(p.stdout, end="")
+print("cpu %.6f" % (r.ru_utime + r.ru_stime))
+sys.exit(p.returncode)'
+# qemu-img bench from A's namespace at depth DEPTH (default 32); prints "SECONDS MACHINE_JIFFIES
+# OUR_JIFFIES" (ours: the hosts' processes and qemu-img).
+bench_secs() { # url count size step [depth]
+  local out secs before ours_before qemu_cpu machine
   sync
+  ours_before=$(ours_jiffies)
   before=$(busy_jiffies)
-  out=$(netns_run a timeout -k 5 "$WAIT" qemu-img bench -f raw -w -c "$2" -d 32 -s "$3" -S "$4" \
+  out=$(python3 -c "$RUSAGE_PY" nsenter --net="/run/netns/$(netns_host_ns a)" -- \
+    timeout -k 5 "$WAIT" qemu-img bench -f raw -w -c "$2" -d "${5:-32}" -s "$3" -S "$4" \
     --pattern=120 "$1" 2>&1) || fail "qemu-img bench $2 x $3: $out"
+  machine=$(($(busy_jiffies) - before))
   secs=$(sed -n 's/^Run completed in \([0-9.]*\) seconds\./\1/p' <<<"$out")
   [[ -n $secs ]] || fail "qemu-img bench printed no time: $out"
-  echo "$secs $(($(busy_jiffies) - before))"
+  qemu_cpu=$(sed -n 's/^cpu //p' <<<"$out")
+  python3 -c "
+import sys
+before = dict(map(int, l.split()) for l in sys.argv[1].splitlines() if l)
+after = dict(map(int, l.split()) for l in sys.argv[2].splitlines() if l)
+ours = sum(j - before.get(p, 0) for p, j in after.items()) + $qemu_cpu * $HZ
+print($secs, $machine, round(ours))" "$ours_before" "$(ours_jiffies)"
 }
 IOPS_COUNT=100000
 SEQ_COUNT=$((2 * VOL_MIB))
 HZ=$(getconf CLK_TCK)
-measure() { # url count size step; prints "RATE CPU_US_PER_WRITE"
+# "RATE OUR_CPU_US_PER_WRITE MACHINE_CPU_US_PER_WRITE"
+measure() { # url count size step [depth]
   local run
   run=$(bench_secs "$@")
-  python3 -c "s, j = map(float, '$run'.split()); print(round($2 / s), round(j / $HZ / $2 * 1e6))"
+  python3 -c "s, m, o = map(float, '$run'.split()); print(round($2 / s), round(o / $HZ / $2 * 1e6), round(m / $HZ / $2 * 1e6))"
 }
-iops() { measure "$1" $IOPS_COUNT 4096 $((257 * 4096)); }
-mibs() { measure "$1" "$SEQ_COUNT" $MiB $MiB; }
+iops() { measure "$1" $IOPS_COUNT 4096 $((257 * 4096)) "${2:-32}"; }
+mibs() { measure "$1" "$SEQ_COUNT" $MiB $MiB "${2:-32}"; }
 now() { date +%s.%N; }
 ratio() { python3 -c "print('%.2f' % ($1 / $2) if $2 else '-')"; }
 
@@ -155,13 +186,14 @@ for v in "${VOLUMES[@]}"; do # allocate first, so every run measures overwrites
 done
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -A runs cpu
+declare -A runs cpu mcpu
 for r in $(seq 1 "$ROUNDS"); do
   for v in "${VOLUMES[@]}"; do
     for kind in iops mibs; do
-      read -r rate us < <("$kind" "${url[$v]}")
+      read -r rate us mus < <("$kind" "${url[$v]}")
       runs[$v,$kind]+=" $rate"
       cpu[$v,$kind]+=" $us"
+      mcpu[$v,$kind]+=" $mus"
     done
   done
   echo "round $r of $ROUNDS: 4k IOPS$(for v in "${VOLUMES[@]}"; do printf ' %s=%s' "$v" "${runs[$v,iops]##* }"; done);" \
@@ -174,8 +206,26 @@ for v in "${VOLUMES[@]}"; do
     fig[$v,$kind]=$(median ${runs[$v,$kind]})
     # shellcheck disable=SC2086
     fig[$v,$kind,cpu]=$(median ${cpu[$v,$kind]})
+    # shellcheck disable=SC2086
+    fig[$v,$kind,mcpu]=$(median ${mcpu[$v,$kind]})
   done
 done
+
+# One share alone, written from A through its own target (no volume, no replication): what one
+# remote replica serves at depth 1 and at depth 32. A write smaller than 64 KiB goes to a
+# volume's replicas one after another, one command at a time (docs/pools_profile.md), so the
+# depth-1 figure is the one that bounds `remote`'s 4k writes.
+on b replica create default probe --size "$VOL_MIB" --thin >/dev/null || fail "replica create probe on b"
+probe=$(on b replica share default probe) || fail "replica share probe on b"
+probe=$(sed -E 's|^iscsi://([^:@]+):([^@]+)@|iscsi://\1%\2@|' <<<"$probe") # libiscsi's USER%SECRET
+bench_secs "$probe" "$VOL_MIB" $MiB $MiB >/dev/null
+for kind in iops1 iops mibs; do
+  read -r rate us _ < <(if [[ $kind == iops1 ]]; then iops "$probe" 1; else "$kind" "$probe"; fi)
+  fig[probe,$kind]=$rate
+  fig[probe,$kind,cpu]=$us
+done
+on b replica unshare default probe >/dev/null || fail "replica unshare probe on b"
+on b replica destroy default probe >/dev/null || fail "replica destroy probe on b"
 
 # Rebuilds: each volume has been written over in full, so a full rebuild copies all of it.
 # rebuild VOLUME [URI]: adds a fresh replica (in A's store, or URI's share) in place of one just
@@ -217,17 +267,21 @@ echo "hosts a b c: network namespaces on one bridge (veth, no netem), stores on"
 echo "machine: $(nproc) CPUs, load average $load_before before the runs, $load_after after" \
   "(it may be shared with other work)"
 printf '%-34s %14s %14s   %s\n' "volume (replicas on hosts)" "4k w, depth 32" "1 MiB seq w" \
-  "CPU per write (4k, 1 MiB)"
+  "CPU per write (4k, 1 MiB): ours [machine]"
 for v in "${VOLUMES[@]}"; do
-  printf '%-34s %9s IOPS %8s MiB/s   %s us, %s us\n' "$v (${placed[$v]})" "${fig[$v,iops]}" \
-    "${fig[$v,mibs]}" "${fig[$v,iops,cpu]}" "${fig[$v,mibs,cpu]}"
+  printf '%-34s %9s IOPS %8s MiB/s   %s us, %s us [%s us, %s us]\n' "$v (${placed[$v]})" \
+    "${fig[$v,iops]}" "${fig[$v,mibs]}" "${fig[$v,iops,cpu]}" "${fig[$v,mibs,cpu]}" \
+    "${fig[$v,iops,mcpu]}" "${fig[$v,mibs,mcpu]}"
 done
 printf '%-34s %14s %14s\n' "remote / local3" "$(ratio "${fig[remote,iops]}" "${fig[local3,iops]}")" \
   "$(ratio "${fig[remote,mibs]}" "${fig[local3,mibs]}")"
 printf '%-34s %14s %14s\n' "  goal" ">= 0.7" ">= 0.8"
-printf '%-34s %14s %14s\n' "CPU per write, local3 / remote" \
-  "$(ratio "${fig[local3,iops,cpu]}" "${fig[remote,iops,cpu]}")" \
-  "$(ratio "${fig[local3,mibs,cpu]}" "${fig[remote,mibs,cpu]}")"
+printf '%-34s %14s %14s\n' "CPU per write (ours), remote / local3" \
+  "$(ratio "${fig[remote,iops,cpu]}" "${fig[local3,iops,cpu]}")" \
+  "$(ratio "${fig[remote,mibs,cpu]}" "${fig[local3,mibs,cpu]}")"
+printf '%-34s %9s IOPS %8s MiB/s   %s us, %s us; 4k at depth 1: %s IOPS (%s us)\n' \
+  "one share alone (B's, from A)" "${fig[probe,iops]}" "${fig[probe,mibs]}" \
+  "${fig[probe,iops,cpu]}" "${fig[probe,mibs,cpu]}" "${fig[probe,iops1]}" "${fig[probe,iops1,cpu]}"
 echo
 printf '%-34s %8s %10s %12s %14s\n' "rebuild of one replica (from A's)" "kind" "copied" "wall" \
   "rate (inspect)"
