@@ -52,6 +52,9 @@ class BlockBackend {
   virtual Result<void> grow(std::uint64_t size_bytes);
   // The open file of a file backend (for reflinks), or -1.
   virtual int native_fd() const { return -1; }
+  // Reached over the network (a replica on another host): each operation waits a round trip,
+  // so the replicator overlaps those of several replicas even for small writes.
+  virtual bool remote() const { return false; }
   // Room on the store, where known.
   virtual std::optional<SpaceUsage> space() const { return std::nullopt; }
   // How many times the store's use rose past the soft threshold (SBC-4 thin provisioning);

@@ -39,6 +39,7 @@ class IscsiBackend final : public block::BlockBackend {
   Result<void> discard(std::uint64_t offset, std::uint64_t length) override;
   Result<block::Extent> extent_at(std::uint64_t offset) override;
   Result<void> grow(std::uint64_t size_bytes) override;
+  bool remote() const override { return true; }
 
  private:
   IscsiBackend(std::shared_ptr<IscsiLun> lun, const ChildOptions& options);

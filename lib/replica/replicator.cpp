@@ -73,9 +73,16 @@ Result<void> Replicator::read(std::uint64_t offset, std::span<std::byte> out) {
   for (int attempt = 0; attempt < 16; ++attempt) {
     auto readers = set_.read_set();
     if (readers.empty()) return fail("no replica can serve reads (all failed)");
+    // One answer until replicas converge: the first RW replica's, which converging copies.
+    const bool diverged =
+        marks_.any_diverged() && !out.empty() && marks_.diverged_in(offset, out.size());
+    // Otherwise reads stay on this host while a replica here can serve them: a remote one costs
+    // a round trip and the network's bandwidth.
+    if (!diverged && std::any_of(readers.begin(), readers.end(),
+                                 [](const ReplicaPtr& r) { return !r->data->remote(); }))
+      std::erase_if(readers, [](const ReplicaPtr& r) { return r->data->remote(); });
     std::size_t pick = next_read_.fetch_add(1, std::memory_order_relaxed) % readers.size();
-    // One answer until replicas converge.
-    if (marks_.any_diverged() && !out.empty() && marks_.diverged_in(offset, out.size())) pick = 0;
+    if (diverged) pick = 0;
     const auto& r = readers[pick];
     auto got = r->data->read(offset, out);
     if (got) return got;

@@ -17,19 +17,33 @@ Result<void> Writer::mark_written(std::uint64_t offset, std::uint64_t length,
 std::vector<Result<void>> Writer::run(const std::vector<ReplicaPtr>& targets, std::uint64_t bytes,
                                       const std::function<Result<void>(Replica&)>& op) {
   std::vector<Result<void>> results(targets.size());
-  if (targets.size() == 1 || bytes < inline_write_bytes_) {
-    for (std::size_t i = 0; i < targets.size(); ++i) results[i] = op(*targets[i]);
-  } else {
-    std::latch done(static_cast<std::ptrdiff_t>(targets.size() - 1));
-    for (std::size_t i = 1; i < targets.size(); ++i) {
-      targets[i]->lane->post([&, i] {
-        results[i] = op(*targets[i]);
-        done.count_down();
-      });
+  // Large writes: every replica but the first on its lane. Small ones run here one after
+  // another (a thread hand-off costs more than a local pwrite), except on remote replicas,
+  // whose round trips are overlapped on their lanes while the local ones are written here.
+  std::vector<bool> on_lane(targets.size(), false);
+  std::ptrdiff_t posted = 0;
+  if (targets.size() > 1) {
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const bool remote = targets[i]->data && targets[i]->data->remote();
+      on_lane[i] = bytes >= inline_write_bytes_ ? i > 0 : remote;
+      posted += on_lane[i] ? 1 : 0;
     }
-    results[0] = op(*targets[0]);
-    done.wait();
   }
+  if (posted == 0) {
+    for (std::size_t i = 0; i < targets.size(); ++i) results[i] = op(*targets[i]);
+    return results;
+  }
+  std::latch done(posted);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (!on_lane[i]) continue;
+    targets[i]->lane->post([&, i] {
+      results[i] = op(*targets[i]);
+      done.count_down();
+    });
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    if (!on_lane[i]) results[i] = op(*targets[i]);
+  done.wait();
   return results;
 }
 

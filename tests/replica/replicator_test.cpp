@@ -213,6 +213,33 @@ TEST_F(ReplicatorTest, AReadErrorFailsOverToAnotherReplica) {
   EXPECT_EQ(mode_of(**r, "r1"), ReplicaMode::ERR);
 }
 
+// Reads stay on this host while a local replica can serve them; small writes reach a remote
+// replica (on its lane, overlapped) as well as the local ones.
+TEST_F(ReplicatorTest, ReadsStayLocalAndSmallWritesReachRemoteReplicas) {
+  Fleet fleet(1);
+  MemoryBackendOptions o;
+  o.size = kSize;
+  o.remote = true;
+  fleet.data.push_back(std::make_unique<MemoryBackend>(o));
+  fleet.journals.push_back(std::make_unique<MemoryJournal>());
+  fleet.fakes.push_back({"r2", fleet.data.back().get(), fleet.journals.back().get()});
+  auto fakes = fleet.fakes;
+  auto r = Replicator::open(fleet.members(), options());
+  ASSERT_TRUE(r) << r.error().message;
+  const auto data = pattern(4096, 7);
+  ASSERT_TRUE((*r)->write(8192, data, false));
+  EXPECT_EQ(read_back(*fakes[1].data, 8192, 4096), data) << "the remote replica missed it";
+  // Were a read sent to the remote replica, it would fail and the replica would leave.
+  fakes[1].data->inject_fault(MemoryBackend::Fault::read);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(read_back(**r, 8192, 4096), data);
+  EXPECT_EQ(mode_of(**r, "r2"), ReplicaMode::RW);
+  EXPECT_EQ(fakes[1].data->faults_hit(), 0u);
+  // With the local replica gone, the remote one serves (and here, fails over to nothing).
+  fakes[1].data->clear_faults();
+  ASSERT_TRUE((*r)->fail_replica("r1", "test"));
+  EXPECT_EQ(read_back(**r, 8192, 4096), data);
+}
+
 TEST_F(ReplicatorTest, AStaleReplicaNeverWinsAndIsRebuiltFromTheRegionsItMissed) {
   Fleet fleet(2);
   auto fakes = fleet.fakes;

@@ -19,6 +19,7 @@ struct MemoryBackendOptions {
   std::uint32_t block_size = 512;
   bool thin = true;
   bool discard_zeroes = true;
+  bool remote = false;  // plays a replica on another host (BlockBackend::remote)
 };
 
 class MemoryBackend final : public BlockBackend {
@@ -29,6 +30,7 @@ class MemoryBackend final : public BlockBackend {
   std::uint32_t block_size() const override { return options_.block_size; }
   bool thin() const override { return options_.thin; }
   bool discard_zeroes() const override { return options_.discard_zeroes; }
+  bool remote() const override { return options_.remote; }
 
   Result<void> read(std::uint64_t offset, std::span<std::byte> out) override;
   Result<void> write(std::uint64_t offset, std::span<const std::byte> data, bool fua) override;
