@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <map>
 #include <set>
 
 #include "drivers/storage/common/tcp_port.h"
@@ -143,27 +145,38 @@ Result<void> ReplicaShares::start_server(const fs::path& replica_dir, const std:
   std::vector<std::string> argv = options_.serve_command;
   argv.insert(argv.end(), {"--dir", replica_dir.string()});
   MAYA_TRY(pid, spawn_detached(argv, replica_dir / "share.log"));
-  // Its parent reaps it; the pidfile, not the child, says whether a share runs.
-  std::thread([pid = *pid] { ::waitpid(pid, nullptr, 0); }).detach();
   MAYA_TRY(record, read_share(replica_dir));
   const std::uint16_t port = *record ? (*record)->port : 0;
+  // Until it listens, it is reaped here (a server that exits at once is seen at once, and a
+  // pid is never signalled after it was reaped); then a thread of its own reaps it.
+  bool exited = false;
   const bool up = wait_for(
       [&] {
+        if (::waitpid(*pid, nullptr, WNOHANG) == *pid) return exited = true;
         const auto holder = PidFile::holder(replica_dir / iscsi_target::kSharePidFile);
         return holder && *holder > 0 && tcp_listening(options_.address, port, 200);
       },
       10s);
-  if (up) return {};
-  ::kill(*pid, SIGKILL);
+  if (up && !exited) {
+    std::thread([pid = *pid] {
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }).detach();
+    return {};
+  }
+  if (!exited) {
+    ::kill(*pid, SIGKILL);
+    while (::waitpid(*pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
   std::string tail;
   if (auto log_text = read_file(replica_dir / "share.log")) {
     tail = *log_text;
-    if (auto nl = tail.find_last_of('\n', tail.size() >= 2 ? tail.size() - 2 : 0);
-        nl != std::string::npos)
-      tail = tail.substr(nl + 1);
     while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+    if (auto nl = tail.find_last_of('\n'); nl != std::string::npos) tail = tail.substr(nl + 1);
   }
-  return fail("the share of " + what + " did not start listening within 10 s" +
+  return fail("the share of " + what +
+              (exited ? " exited at its start" : " did not start listening within 10 s") +
               (tail.empty() ? "" : ": " + tail));
 }
 
@@ -243,6 +256,9 @@ Result<void> ReplicaShares::unshare(const std::string& pool, const std::string& 
                     ") does not stop");
     }
   }
+  // The fence goes with the share: shared again, the replica is free for any volume owner.
+  std::error_code gone;
+  fs::remove(dir / iscsi_target::kShareReservations, gone);
   log::info("replica " + pool + "/" + name + " unshared");
   return {};
 }
@@ -260,12 +276,25 @@ void ReplicaShares::keep() {
     }
     if (!*record) continue;
     const auto holder = PidFile::holder(dir / iscsi_target::kSharePidFile);
-    if (holder) continue;  // running, or starting (0)
+    if (holder) {  // running, or starting (0)
+      retry_.erase(dir.string());
+      continue;
+    }
+    // One that keeps failing to start is tried again after 2 s, doubling up to a minute.
+    auto& retry = retry_[dir.string()];
+    const auto now = std::chrono::steady_clock::now();
+    if (now < retry.next) continue;
     const std::string what = "replica " + r.pool + "/" + r.name;
-    if (auto started = start_server(dir, what); !started)
-      log::warn(started.error().message);
-    else
+    if (auto started = start_server(dir, what); !started) {
+      retry.wait = std::min(std::max(retry.wait * 2, std::chrono::milliseconds(2000)),
+                            std::chrono::milliseconds(60000));
+      retry.next = now + retry.wait;
+      log::warn(started.error().message + "; tried again in " +
+                std::to_string(retry.wait.count() / 1000) + " s");
+    } else {
+      retry_.erase(dir.string());
       log::info("the share of " + what + " was not running: started again");
+    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -66,7 +67,8 @@ class ReplicaShares {
   // one again answers its share. Returns once the server listens.
   Result<ShareInfo> share(const std::string& pool, const std::string& name,
                           std::optional<std::uint16_t> port);
-  // Stops the server and removes the share; the replica and its journal stay.
+  // Stops the server and removes the share and its fence (the volume owner that held it); the
+  // replica and its journal stay.
   Result<void> unshare(const std::string& pool, const std::string& name);
   // The share of a replica, if it has one.
   std::optional<ShareInfo> share_of(const PoolReplica& replica) const;
@@ -81,6 +83,11 @@ class ReplicaShares {
   PoolService& pools_;
   Options options_;
   std::mutex mutex_;  // one share change or keep at a time
+  struct Retry {
+    std::chrono::steady_clock::time_point next{};
+    std::chrono::milliseconds wait{0};
+  };
+  std::map<std::string, Retry> retry_;  // shares whose server failed to start, by directory
   std::mutex stop_mutex_;
   std::condition_variable wake_;
   bool stop_ = false;

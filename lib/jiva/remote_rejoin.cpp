@@ -36,10 +36,11 @@ RemoteRejoin::~RemoteRejoin() {
 void RemoteRejoin::tick(Clock::time_point now) {
   const Manifest manifest = state_.manifest_copy();
   for (const auto& status : state_.replicator->replicas()) {
-    if (status.mode != replica::ReplicaMode::ERR) {
-      backoff_.erase(status.id);
-      continue;
-    }
+    // The backoff lasts until the replica serves again: one that comes back and fails again
+    // (a medium error, a fence) is not brought back every second.
+    if (status.mode == replica::ReplicaMode::RW) backoff_.erase(status.id);
+    // Out of space: the rebuilder retries it with its own backoff, on the same handles.
+    if (status.mode != replica::ReplicaMode::ERR || status.out_of_space) continue;
     auto ref = std::find_if(manifest.replicas.begin(), manifest.replicas.end(),
                             [&](const ReplicaRef& r) { return r.id == status.id; });
     if (ref == manifest.replicas.end() || !is_remote_uri(ref->uri)) continue;
@@ -64,7 +65,9 @@ void RemoteRejoin::tick(Clock::time_point now) {
       if (auto back = state_.replicator->add_replica(std::move(member)); back) {
         log::info("volume " + state_.volume + ": remote replica " + status.id + " (" + ref->uri +
                   ") answers again; it is being resynced");
-        backoff_.erase(status.id);
+        b.last_error.clear();
+        b.next = now + b.wait;
+        b.wait = std::min(b.wait * 2, kMaxBackoff);
         continue;
       } else {
         member.error = back.error().message;

@@ -19,10 +19,10 @@ Result<RemoteUri> parse_remote_uri(const std::string& text) {
     return fail("a remote replica is an " + std::string(kForm) + " URI");
   std::string rest = text.substr(kScheme.size());
   RemoteUri out;
-  // USER[:SECRET]@ — the last '@' before the first '/' ends it (an IQN has no '@').
-  const auto slash = rest.find('/');
-  const auto at = rest.rfind('@', slash);
-  if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+  // USER[:SECRET]@ — the last '@' ends it: a secret may hold '@' or '/', a portal and an IQN
+  // never hold '@'.
+  const auto at = rest.rfind('@');
+  if (at != std::string::npos) {
     const std::string userinfo = rest.substr(0, at);
     rest = rest.substr(at + 1);
     const auto sep = userinfo.find_first_of(":%");
@@ -30,8 +30,9 @@ Result<RemoteUri> parse_remote_uri(const std::string& text) {
     if (sep != std::string::npos) out.chap.secret = userinfo.substr(sep + 1);
     if (out.chap.user.empty())
       return fail("the remote replica URI names a secret but no user (" + std::string(kForm) + ")");
-    if (sep != std::string::npos && out.chap.secret.empty())
-      return fail("the remote replica URI for user " + out.chap.user + " has an empty secret");
+    if (out.chap.secret.empty())
+      return fail("the remote replica URI for user " + out.chap.user +
+                  " has no secret (USER:SECRET@; a share always asks for its credentials)");
   }
   // HOST[:PORT]/IQN/LUN
   const auto first = rest.find('/');
@@ -80,10 +81,7 @@ Result<RemoteUri> parse_remote_uri(const std::string& text) {
 std::string uri_with_secret(const std::string& uri, const ChapSecret& chap) {
   if (chap.user.empty() || !uri.starts_with(kScheme)) return uri;
   std::string rest = uri.substr(kScheme.size());
-  const auto slash = rest.find('/');
-  const auto at = rest.rfind('@', slash);
-  if (at != std::string::npos && (slash == std::string::npos || at < slash))
-    rest = rest.substr(at + 1);
+  if (const auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
   return std::string(kScheme) + chap.user + ":" + chap.secret + "@" + rest;
 }
 

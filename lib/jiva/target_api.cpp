@@ -81,7 +81,7 @@ http::Response reload(TargetState& s) {
     for (const auto& r : s.replicator->replicas()) known = known || r.id == ref.id;
     if (known) continue;
     if (auto joined = s.replicator->add_replica(
-            open_replica(ref, *fresh, {s.volume_dir, s.io_timeout, s.owner_key, true}));
+            open_replica(ref, *fresh, {s.volume_dir, s.io_timeout, s.owner_key, false}));
         !joined)
       return json_error(409, joined.error().message);
     changes.added.push_back(ref.id);

@@ -84,7 +84,9 @@ int run_volume_target(const VolumeTargetOptions& options) {
   auto pidfile = PidFile::acquire(paths.pidfile, "the target of volume " + options.volume);
   if (!pidfile) return failed(pidfile.error().message);
 
-  // Opening the volume here makes this host its owner: remote replicas are claimed.
+  // This host owns the volume's remote replicas that nobody else holds. It never takes one
+  // over from another owner by itself (a restart, a failed open would fence a live owner):
+  // taking over is a decision of whoever moves the volume (IscsiFence::claim).
   const std::uint64_t key = options.owner.empty() ? 0 : owner_key(options.owner, options.volume);
   replica::Replicator::Options replication;
   replication.size_bytes = manifest->size_bytes;
@@ -92,7 +94,7 @@ int run_volume_target(const VolumeTargetOptions& options) {
   replication.thin = manifest->thin;
   replication.space_warn_percent = options.space_warn_percent;
   auto replicator = replica::Replicator::open(
-      open_replicas(*manifest, {volume_dir, options.io_timeout, key, true}), replication);
+      open_replicas(*manifest, {volume_dir, options.io_timeout, key, false}), replication);
   if (!replicator) return failed("volume " + options.volume + ": " + replicator.error().message);
 
   Frontends frontends(**replicator, paths.fuse_dir, options.volume);

@@ -327,11 +327,21 @@ Result<IscsiLun::Task> IscsiLun::run_on(iscsi_context* context, Clock::time_poin
   }
   if (task->status == SCSI_STATUS_GOOD) return task;
   const auto failure = describe_scsi_failure(task->status, task->sense.key, task->sense.ascq);
+  if (task->status == SCSI_STATUS_CHECK_CONDITION && task->sense.key == SCSI_SENSE_UNIT_ATTENTION)
+    return error(what, failure.why, EAGAIN);
   return error(what, failure.why, failure.err);
 }
 
 Result<void> IscsiLun::fence(iscsi_context* context, Clock::time_point deadline) {
   const std::uint64_t mine = fence_.owner_key;
+  // A UNIT ATTENTION (a capacity change, registrations preempted) reports an event: again.
+  const auto run_on = [&](iscsi_context* c, Clock::time_point d, const std::string& what,
+                          const Submit& submit) {
+    for (int attempt = 0;; ++attempt) {
+      auto task = this->run_on(c, d, what, submit);
+      if (task || attempt == 3 || task.error().code != errno_code(EAGAIN)) return task;
+    }
+  };
   const auto out = [&](const char* what, scsi_persistent_out_sa action, std::uint64_t key,
                        std::uint64_t sa_key) -> Result<void> {
     scsi_persistent_reserve_out_basic params{};

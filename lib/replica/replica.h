@@ -25,7 +25,8 @@ struct ReplicaStatus {
   ReplicaMode mode = ReplicaMode::ERR;
   std::uint64_t generation = 0;
   std::uint64_t revision = 0;
-  std::string error;  // why it is ERR
+  std::string error;          // why it is ERR
+  bool out_of_space = false;  // ERR because its store was full: the rebuilder retries it
 };
 
 // A replica as the volume's manifest names it, opened (lib/replica/child_factory.h).

@@ -472,7 +472,8 @@ std::vector<ReplicaStatus> ReplicaSet::statuses() const {
   std::vector<ReplicaStatus> out;
   for (const auto& r : replicas_) {
     out.push_back({r->id, r->mode, r->meta.generation,
-                   r->mode == ReplicaMode::RW ? revision_.load() : r->meta.revision, r->error});
+                   r->mode == ReplicaMode::RW ? revision_.load() : r->meta.revision, r->error,
+                   r->out_of_space});
   }
   return out;
 }

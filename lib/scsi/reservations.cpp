@@ -244,6 +244,9 @@ TaskResult Reservations::persistent_out(const Nexus& nexus, const ProutRequest& 
   std::lock_guard lock(mutex_);
   const std::string key = nexus_key(nexus);
   const std::uint32_t before = generation_;
+  // What a change whose save fails is rolled back to (the saved state stays the one in force).
+  auto registrations_before = save_ ? registrations_ : std::vector<Registration>{};
+  auto reservation_before = reservation_;
   const auto held_before = reservation_
                                ? std::optional<std::string>(reservation_->holder + "/" +
                                                             std::to_string(reservation_->key))
@@ -282,7 +285,11 @@ TaskResult Reservations::persistent_out(const Nexus& nexus, const ProutRequest& 
                               : std::nullopt;
   if (save_ && (generation_ != before || held_before != held_after)) {
     if (auto saved = save_(to_text()); !saved) {
-      log::error("persistent reservations: " + saved.error().message);
+      log::error("persistent reservations: " + saved.error().message + "; the change is undone");
+      registrations_ = std::move(registrations_before);
+      reservation_ = std::move(reservation_before);
+      generation_ = before;
+      update_active();
       return check_condition(sense_key::kHardwareError, asc::kInternalTargetFailure);
     }
   }

@@ -101,6 +101,13 @@ http::Router make_router(drivers::VolumeDriver& driver,
     return json{{"Capabilities", {{"Scope", "local"}}}};
   });
   add("/VolumeDriver.Create", "create", true, [&driver, defaults](const Call& c) -> Result<json> {
+    // Docker keeps a volume's options in its own database and shows them (`docker volume
+    // inspect`): a remote replica's URI carries its secret, so it never comes this way.
+    if (c.opts.contains("remote_replicas"))
+      return fail(
+          "remote_replicas is not taken from Docker, which would keep the replicas' "
+          "secrets in its volume options for anyone to read; create the volume with "
+          "`maya volume create NAME --replica URI`, then use it from Docker");
     MAYA_TRY(spec, drivers::spec_from_options(c.name, c.opts, defaults()));
     MAYA_TRY(created, driver.create(*spec));
     return json::object();

@@ -15,8 +15,10 @@
 #   - a stale replica: a volume on B and C only; C away, a write, the target stopped, then only
 #     C reachable: the volume stays offline and says why instead of serving old data; with B
 #     back it serves the newest data;
-#   - fencing: host C opens a volume on B's replica of that volume (a new owner): A's writes to
-#     it are refused (persistent reservations kept by B's share), A goes on with C's replica.
+#   - fencing: host C cannot open a volume on B's replica of that volume while A's holds it
+#     (persistent reservations kept by B's share); A's writes go on;
+#   - a remote disk that fills up (host D's store on a small tmpfs): the volume goes on with
+#     its replica here, nothing written is lost.
 #
 #   bash tests/e2e/remote_replicas_e2e.sh /path/to/maya
 # shellcheck source-path=SCRIPTDIR
@@ -107,14 +109,14 @@ at_least() { (($(file_size "$1") >= $2)); }
 
 cleanup_hosts() {
   local h
-  for h in b c; do
+  for h in b c d; do
     [[ -f $(conf_of "$h") ]] || continue
     on "$h" unload --stop-targets >/dev/null 2>&1 || true
   done
   netns_hosts_down || E2E_CLEANUP_FAILED=1
 }
 
-step "three hosts, a b c, on network namespaces"
+step "four hosts, a b c d, on network namespaces"
 T=$(mktemp -d /tmp/maya-e2e-remote.XXXXXX)
 T_HOSTS=$T
 mkdir -p "$T/hosts"
@@ -122,8 +124,8 @@ mkdir -p "$T/hosts"
 # maya's own cleanup of host A.
 # shellcheck disable=SC2016 # expanded when the cleanup runs
 e2e_cleanup_push 'cleanup_hosts; rm -rf --one-file-system "$T_HOSTS"'
-netns_hosts_up a b c || fail "netns_hosts_up"
-pass "a $(ip_of a), b $(ip_of b), c $(ip_of c)"
+netns_hosts_up a b c d || fail "netns_hosts_up"
+pass "a $(ip_of a), b $(ip_of b), c $(ip_of c), d $(ip_of d)"
 
 step "maya on each host, its portals on the host's address"
 e2e_note_dir /run/docker
@@ -389,17 +391,42 @@ cmp -n $((4 << 20)) "$T_HOSTS/newest" "$dev" || fail "svol does not hold the new
 on a volume detach svol >/dev/null
 pass
 
-step "fencing: host C takes B's replica of svol over; A's writes to it are refused"
-on c volume create thief --size 64MiB --replicas 1 --replica "${URI2[b]}" >/dev/null ||
-  fail "volume create thief on c"
-thief_rw() { [[ $(on c volume inspect thief -o json | jq -r '.replicas[0].mode') == RW ]]; }
-wait_for 30 "thief RW on c" thief_rw
+step "fencing: host C cannot take B's replica of svol, which A's volume holds"
+out=$(on c volume create thief --size 64MiB --replicas 1 --replica "${URI2[b]}" 2>&1) &&
+  fail "host C took over B's replica of svol: $out"
+grep -q "fenced" <<<"$out$(cat "$T_HOSTS/hosts/c/opt/maya-store/thief/target.log" 2>/dev/null)" ||
+  fail "the refusal does not say the replica is another owner's: $out"
 dev=$(on a volume attach svol | awk '{print $NF}')
 [[ -b $dev ]] || fail "svol attached as '$dev'"
-dd if=/dev/urandom of="$dev" bs=1M count=2 oflag=direct conv=fsync 2>/dev/null ||
-  fail "svol's write failed: its other replica (C's) must take it"
-wait_for 60 "svol's replica on B leaves" is_mode svol r1 ERR
-error=$(on a volume inspect svol -o json | jq -r '.replicas[] | select(.id == "r1") | .error')
-grep -qiE "fenced|reservation" <<<"$error" || fail "r1's error does not say it was fenced: $error"
+dd if=/dev/urandom of="$dev" bs=1M count=2 oflag=direct conv=fsync 2>/dev/null || fail "svol's write"
+is_modes svol RW,RW || fail "svol lost a replica: $(modes svol)"
 on a volume detach svol >/dev/null
+pass
+
+step "a remote disk that fills up: the volume goes on with its other replicas"
+# Host D's store is a 48 MiB tmpfs: its shared replica of 96 MiB (thin) runs out of room.
+mkdir -p "$(root_of d)"
+"$MAYA" init --root "$(root_of d)" --config "$(conf_of d)" >/dev/null
+sed -i "s/^discovery_port = .*/discovery_port = 0/; s/^listen = .*/listen = \"127.0.0.1:0\"/
+        s/^address = \"127.0.0.1\"/address = \"$(ip_of d)\"/
+        s/^io_timeout = .*/io_timeout = \"${IO_TIMEOUT}s\"/" "$(conf_of d)"
+store_d=$(root_of d)/opt/maya-store
+mkdir -p "$store_d"
+mount -t tmpfs -o size=48m maya-e2e-full "$store_d"
+e2e_cleanup_push "umount -l '$store_d' 2>/dev/null"
+load_on d || fail "maya load on d"
+on d replica create default small --size 96 --thin >/dev/null || fail "replica create on d"
+uri_d=$(on d replica share default small) || fail "replica share on d"
+on a volume create fvol --size 96MiB --replica "$uri_d" >/dev/null || fail "volume create fvol"
+wait_for 60 "fvol RW,RW" is_modes fvol RW,RW
+dev=$(on a volume attach fvol | awk '{print $NF}')
+[[ -b $dev ]] || fail "fvol attached as '$dev'"
+dd if=/dev/urandom of="$T_HOSTS/full.bin" bs=1M count=80 2>/dev/null
+dd if="$T_HOSTS/full.bin" of="$dev" bs=1M oflag=direct conv=fsync 2>/dev/null ||
+  fail "a write failed: the replica here has room, so every write must succeed"
+wait_for 60 "D's replica leaves, out of space" is_mode fvol r2 ERR
+cmp -n $((80 << 20)) "$T_HOSTS/full.bin" "$dev" || fail "fvol does not hold what was written"
+error=$(on a volume inspect fvol -o json | jq -r '.replicas[] | select(.id == "r2") | .error')
+on a volume detach fvol >/dev/null
+on d unload --stop-targets >/dev/null 2>&1 || true
 pass "$error"

@@ -295,5 +295,37 @@ TEST_F(PersistentReservationTest, RegistrationsSurviveNexusLoss) {
   EXPECT_FALSE(can_write(b));
 }
 
+// Persistent reservations kept across restarts (a shared replica's fence): every change is
+// saved, a change whose save fails is answered as failed and undone, and a restart restores
+// what was saved.
+TEST_F(PersistentReservationTest, SavedStateIsRestoredAndAFailedSaveChangesNothing) {
+  std::string on_disk;
+  bool failing = false;
+  ASSERT_TRUE(disk->persist_reservations("", [&](const std::string& text) -> Result<void> {
+    if (failing) return fail("disk full");
+    on_disk = text;
+    return {};
+  }));
+  register_both();
+  ASSERT_TRUE(IsGood(prout(a, op::kProutReserve, kKeyA, 0, 5)));  // WE - registrants only
+  const std::string before = on_disk;
+  failing = true;
+  const TaskResult preempt = prout(b, op::kProutPreempt, kKeyB, kKeyA, 5);
+  EXPECT_FALSE(IsGood(preempt)) << "the failed save is reported";
+  const auto [reserved, key, type] = reservation();
+  EXPECT_TRUE(reserved);
+  EXPECT_EQ(key, kKeyA) << "a command answered with an error changed the reservation";
+  EXPECT_EQ(keys(), (std::vector<std::uint64_t>{kKeyA, kKeyB}))
+      << "a command answered with an error removed registrations";
+  EXPECT_EQ(on_disk, before);
+  // A new disk restores the saved state: A still holds the reservation, B may not write.
+  auto again = make_disk(*backend, Identity{});
+  ASSERT_TRUE(
+      again->persist_reservations(on_disk, [](const std::string&) -> Result<void> { return {}; }));
+  EXPECT_NE(on_disk.find(std::to_string(kKeyA)), std::string::npos);
+  auto damaged = make_disk(*backend, Identity{});
+  EXPECT_FALSE(damaged->persist_reservations("{\"registrations\": 7}", nullptr));
+}
+
 }  // namespace
 }  // namespace maya::scsi::test

@@ -30,6 +30,19 @@ TEST(RemoteUri, TheSecretLeavesTheUriAndComesBackForTheInitiator) {
   EXPECT_EQ(uri_with_secret(parsed->uri, parsed->chap), parsed->uri);
 }
 
+TEST(RemoteUri, ASecretMayHoldSlashesAndAts) {
+  auto parsed = parse_remote_uri("iscsi://u:ab/c@d@10.0.0.2:3260/iqn.2026-12.io.maya:x/0");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->chap.secret, "ab/c@d");
+  EXPECT_EQ(parsed->uri, "iscsi://u@10.0.0.2:3260/iqn.2026-12.io.maya:x/0");
+  EXPECT_EQ(uri_with_secret(parsed->uri, parsed->chap),
+            "iscsi://u:ab/c@d@10.0.0.2:3260/iqn.2026-12.io.maya:x/0");
+  // A user without a secret cannot log in to a share: refused at once.
+  auto no_secret = parse_remote_uri("iscsi://u@10.0.0.2/iqn.2026-12.io.maya:x/0");
+  ASSERT_FALSE(no_secret);
+  EXPECT_NE(no_secret.error().message.find("no secret"), std::string::npos);
+}
+
 TEST(RemoteUri, MalformedOnesAreRefusedWithoutTheSecret) {
   for (const char* bad : {"file:///x", "iscsi://", "iscsi://u:Secret0123456789@/iqn.x/0",
                           "iscsi://u:Secret0123456789@h:99999/iqn.2026-12.io.maya:x/0",
