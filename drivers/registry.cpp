@@ -46,6 +46,8 @@ const std::map<std::string, StorageFactory>& storage_registry() {
          o.chap = c.iscsi_chap;
          o.iscsi = dynamic_cast<IscsiAttacher*>(&os);
          o.placer = placer;
+         o.owner = c.host_id;
+         o.io_timeout = c.replication_io_timeout;
          return std::make_unique<jiva::JivaStorageDriver>(std::move(o));
        }},
   };

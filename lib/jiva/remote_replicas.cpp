@@ -85,6 +85,15 @@ std::string uri_with_secret(const std::string& uri, const ChapSecret& chap) {
   return std::string(kScheme) + chap.user + ":" + chap.secret + "@" + rest;
 }
 
+std::uint64_t owner_key(const std::string& owner, const std::string& volume) {
+  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  for (char c : owner + "/" + volume) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h == 0 ? 1 : h;
+}
+
 Result<std::map<std::string, ChapSecret>> read_replica_chap(const std::filesystem::path& dir) {
   const JsonFile file{.path = replica_chap_file(dir),
                       .not_an_object = "is damaged: expected {\"r2\": {\"user\", \"secret\"}}"};

@@ -28,6 +28,9 @@ Result<RemoteUri> parse_remote_uri(const std::string& text);
 // The URI with its secret put back, for the initiator.
 std::string uri_with_secret(const std::string& uri, const ChapSecret& chap);
 
+// The key that fences a volume's remote replicas: this owner (host id) and the volume, never 0.
+std::uint64_t owner_key(const std::string& owner, const std::string& volume);
+
 inline std::filesystem::path replica_chap_file(const std::filesystem::path& volume_dir) {
   return volume_dir / "replica-chap.json";
 }

@@ -5,15 +5,6 @@
 
 namespace maya::jiva {
 
-std::uint64_t owner_key(const std::string& owner, const std::string& volume) {
-  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
-  for (char c : owner + "/" + volume) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
-  }
-  return h == 0 ? 1 : h;
-}
-
 replica::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest& manifest,
                                          const OpenContext& context) {
   maya::replica::Replicator::Member m;

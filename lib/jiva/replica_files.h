@@ -18,9 +18,6 @@ struct OpenContext {
   bool claim = false;           // take remote replicas over from another owner
 };
 
-// The key that fences a volume's remote replicas: this owner (host id) and the volume, never 0.
-std::uint64_t owner_key(const std::string& owner, const std::string& volume);
-
 // Never fails: a replica that cannot be opened comes back without handles and with the reason,
 // and the replicator counts it as away.
 replica::Replicator::Member open_replica(const ReplicaRef& replica, const Manifest& manifest,

@@ -21,6 +21,7 @@
 #include "lib/jiva/frontends.h"
 #include "lib/jiva/manifest.h"
 #include "lib/jiva/remote_rejoin.h"
+#include "lib/jiva/remote_replicas.h"
 #include "lib/jiva/replica_files.h"
 #include "lib/jiva/target_api.h"
 #include "lib/process/pidfile.h"

@@ -45,6 +45,11 @@ constexpr Scheme kSchemes[] = {
 
 }  // namespace
 
+Result<void> release_child(std::string_view id, std::string_view uri, const ChildOptions& options) {
+  if (!uri.starts_with("iscsi://") || options.owner_key == 0) return {};
+  return release_iscsi_child(id, uri, options);
+}
+
 Result<Child> open_child(std::string_view id, std::string_view uri, const ChildOptions& options) {
   for (const auto& scheme : kSchemes) {
     if (uri.starts_with(scheme.prefix)) return scheme.open(id, uri, options);

@@ -49,5 +49,8 @@ struct Child {
 // Opens the child at `uri`; `id` names the replica in errors. A URI of an unknown scheme, or a
 // malformed one, is an error that says so.
 Result<Child> open_child(std::string_view id, std::string_view uri, const ChildOptions& options);
+// The volume no longer uses the child at `uri`: a remote one is given up (its fence released
+// for another volume, lib/replica/iscsi_lun.h); a local one needs nothing.
+Result<void> release_child(std::string_view id, std::string_view uri, const ChildOptions& options);
 
 }  // namespace maya::replica

@@ -24,6 +24,14 @@ Result<void> check_capacity(const IscsiLun& lun, const LunGeometry& g, std::uint
 
 }  // namespace
 
+Result<void> release_iscsi_child(std::string_view id, std::string_view uri,
+                                 const ChildOptions& options) {
+  MAYA_TRY(url, parse_iscsi_url(id, uri));
+  MAYA_TRY(lun,
+           IscsiLun::open(id, std::move(*url), options.io_timeout, 1, {options.owner_key, false}));
+  return (*lun)->release();
+}
+
 Result<Child> open_iscsi_child(std::string_view id, std::string_view uri,
                                const ChildOptions& options) {
   MAYA_TRY(url, parse_iscsi_url(id, uri));

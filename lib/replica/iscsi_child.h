@@ -19,6 +19,11 @@ namespace maya::replica {
 // Opens `uri` (iscsi://[USER[%SECRET]@]HOST[:PORT]/IQN/LUN, or USER:SECRET@): logs in, checks
 // that the LUN holds the journal area and `options.size_bytes` of data, and that the volume's
 // regions fit the journal's bitmaps.
+// Gives a remote child up (IscsiLun::release) as the owner `options.owner_key`: the volume
+// that held it is gone, or no longer names it. A child another owner holds is left alone.
+Result<void> release_iscsi_child(std::string_view id, std::string_view uri,
+                                 const ChildOptions& options);
+
 Result<Child> open_iscsi_child(std::string_view id, std::string_view uri,
                                const ChildOptions& options);
 

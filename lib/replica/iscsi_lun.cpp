@@ -332,6 +332,18 @@ Result<IscsiLun::Task> IscsiLun::run_on(iscsi_context* context, Clock::time_poin
   return error(what, failure.why, failure.err);
 }
 
+Result<void> IscsiLun::release() {
+  if (fence_.owner_key == 0) return {};
+  scsi_persistent_reserve_out_basic params{};
+  params.reservation_key = fence_.owner_key;
+  MAYA_TRY(done, run("PERSISTENT RESERVE OUT (clear)", [&](iscsi_context* c, auto cb, void* d) {
+             return iscsi_persistent_reserve_out_task(
+                 c, url_.lun, SCSI_PERSISTENT_RESERVE_CLEAR, SCSI_PERSISTENT_RESERVE_SCOPE_LU,
+                 SCSI_PERSISTENT_RESERVE_TYPE_WRITE_EXCLUSIVE_REGISTRANTS_ONLY, &params, cb, d);
+           }));
+  return {};
+}
+
 Result<void> IscsiLun::fence(iscsi_context* context, Clock::time_point deadline) {
   const std::uint64_t mine = fence_.owner_key;
   // A UNIT ATTENTION (a capacity change, registrations preempted) reports an event: again.

@@ -122,6 +122,9 @@ class IscsiLun {
   Result<void> unmap(std::uint64_t offset, std::uint64_t length, Where where = {});
   // GET LBA STATUS at `offset`; ENOTSUP when the LUN does not support it.
   Result<LunExtent> lba_status(std::uint64_t offset, Where where = {});
+  // Gives the LUN up: PERSISTENT RESERVE OUT CLEAR under the owner key (every registration and
+  // the reservation go), so that another volume may take the replica. Needs the fence's key.
+  Result<void> release();
   // READ CAPACITY (16), again (after the LUN grew); the transfer caps stay as at open.
   Result<LunGeometry> read_capacity();
 

@@ -16,7 +16,8 @@
 #     C reachable: the volume stays offline and says why instead of serving old data; with B
 #     back it serves the newest data;
 #   - fencing: host C cannot open a volume on B's replica of that volume while A's holds it
-#     (persistent reservations kept by B's share); A's writes go on;
+#     (persistent reservations kept by B's share); A's writes go on; once svol is deleted,
+#     its replicas are given up and C may use B's;
 #   - a remote disk that fills up (host D's store on a small tmpfs): the volume goes on with
 #     its replica here, nothing written is lost.
 #
@@ -64,6 +65,7 @@ wait_for() {
 }
 is_modes() { [[ $(modes "$1") == "$2" ]]; }
 is_mode() { [[ $(mode_of "$1" "$2") == "$3" ]]; }
+thief_rw() { [[ $(on c volume inspect thief -o json | jq -r '.replicas[0].mode') == RW ]]; }
 is_not_healthy() { [[ $(on a volume inspect "$1" -o json | jq -r .health) != healthy ]]; }
 
 show_logs_remote() {
@@ -401,6 +403,14 @@ dev=$(on a volume attach svol | awk '{print $NF}')
 dd if=/dev/urandom of="$dev" bs=1M count=2 oflag=direct conv=fsync 2>/dev/null || fail "svol's write"
 is_modes svol RW,RW || fail "svol lost a replica: $(modes svol)"
 on a volume detach svol >/dev/null
+pass
+
+step "a volume deleted gives its remote replicas up: host C may use B's now"
+on a volume delete svol >/dev/null || fail "volume delete svol"
+on c volume create thief --size 64MiB --replicas 1 --replica "${URI2[b]}" >/dev/null ||
+  fail "host C is still refused B's replica after svol was deleted"
+wait_for 30 "thief RW on c" thief_rw
+on c volume delete thief >/dev/null
 pass
 
 step "a remote disk that fills up: the volume goes on with its other replicas"

@@ -423,6 +423,27 @@ TEST_F(IscsiChildTest, ANewOwnerFencesTheOldOneOff) {
   EXPECT_EQ(read_back(*new_owner->data, 0, 64 << 10), pattern(64 << 10, 4));
 }
 
+// A replica another volume owner holds is refused without a claim; given up by its owner
+// (release_child: the volume deleted, or the replica removed from it), it is free again.
+TEST_F(IscsiChildTest, AReleasedReplicaIsFreeForAnotherOwner) {
+  ChildOptions first;
+  first.size_bytes = kSize;
+  first.owner_key = 0x3333;
+  {
+    auto owner = open_child("r2", uri(), first);
+    ASSERT_TRUE(owner) << owner.error().message;
+  }
+  ChildOptions second = first;
+  second.owner_key = 0x4444;
+  auto refused = open_child("r2", uri(), second);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("fenced"), std::string::npos) << refused.error().message;
+  ASSERT_TRUE(release_child("r2", uri(), first));
+  auto next = open_child("r2", uri(), second);
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_TRUE(next->data->write(0, pattern(4096, 9), false));
+}
+
 TEST_F(IscsiChildTest, AReplicatorMirrorsToAMemoryChildAndAnIscsiChild) {
   auto remote = open();
   ASSERT_TRUE(remote) << remote.error().message;

@@ -16,6 +16,7 @@
 #include "lib/common/time_format.h"
 #include "lib/jiva/manifest.h"
 #include "lib/jiva/remote_replicas.h"
+#include "lib/replica/child_factory.h"
 
 namespace maya::drivers::jiva {
 namespace {
@@ -142,6 +143,29 @@ Result<std::string> JivaStorageDriver::add_remote_replica(const std::string& vol
   return id;
 }
 
+void JivaStorageDriver::release_remote_replicas(
+    const maya::jiva::Manifest& m, const std::map<std::string, maya::jiva::ChapSecret>& secrets,
+    const std::string& only) {
+  if (options_.owner.empty()) return;
+  for (const auto& r : m.replicas) {
+    if (!maya::jiva::is_remote_uri(r.uri) || (!only.empty() && r.id != only)) continue;
+    const auto chap = secrets.find(r.id);
+    const std::string uri = chap == secrets.end() ? r.uri : uri_with_secret(r.uri, chap->second);
+    replica::ChildOptions o{m.size_bytes,
+                            m.block_size,
+                            m.thin,
+                            options_.io_timeout,
+                            maya::jiva::owner_key(options_.owner, m.name),
+                            false};
+    if (auto released = replica::release_child(r.id, uri, o); !released)
+      log::warn("volume " + m.name + ": remote replica " + r.id + " (" + r.uri +
+                ") keeps this host's reservation: " + released.error().message +
+                "; `maya replica unshare` on its host frees it");
+    else
+      log::info("volume " + m.name + ": remote replica " + r.id + " (" + r.uri + ") given up");
+  }
+}
+
 Result<std::string> JivaStorageDriver::add_replica(const std::string& volume,
                                                    const std::string& pool) {
   MAYA_TRY_VOID(validate_volume_name(volume));
@@ -225,9 +249,11 @@ Result<void> JivaStorageDriver::remove_replica(const std::string& volume, const 
               " is removed from the manifest it reads when it starts");
   }
   std::error_code ec;
-  if (remote) {  // its data stays on the host that shares it; its secret goes
-    if (auto secrets = maya::jiva::read_replica_chap(dir); secrets && secrets->erase(id))
-      (void)maya::jiva::write_replica_chap(dir, *secrets);
+  if (remote) {  // its data stays on the host that shares it; its fence and secret go
+    if (auto secrets = maya::jiva::read_replica_chap(dir); secrets) {
+      release_remote_replicas(before, *secrets, id);
+      if (secrets->erase(id)) (void)maya::jiva::write_replica_chap(dir, *secrets);
+    }
   } else {
     fs::remove_all(rdir, ec);
   }

@@ -271,9 +271,12 @@ Result<void> JivaStorageDriver::remove(const std::string& name) {
   }
   supervisor_->drop_fuse(name);
   auto manifest = maya::jiva::read_manifest(dir);
+  auto secrets = maya::jiva::read_replica_chap(dir);  // read before the directory goes
   // Renamed away first: no supervisor restarts the target of a volume without a manifest.
   MAYA_TRY_VOID(discard(dir, name, options_.store_dir));
   MAYA_TRY(stopped, supervisor_->stop(name));
+  // Its remote replicas, once nothing writes to them: free for another volume.
+  if (manifest && secrets) release_remote_replicas(*manifest, *secrets);
   // Its replicas on disk pools, once nothing serves them.
   if (manifest) remove_pool_replicas(*manifest);
   log::info("deleted jiva volume " + name);

@@ -25,6 +25,7 @@
 
 namespace maya::jiva {
 struct Manifest;
+struct ChapSecret;
 struct ReplicaRef;
 }  // namespace maya::jiva
 
@@ -39,8 +40,13 @@ struct JivaOptions {
   std::string advertise;                    // the portal IP shown to initiators; empty: address
   std::uint16_t port_first = 3261, port_last = 3516;
   bool chap = true;
-  IscsiAttacher* iscsi = nullptr;   // the host's kernel initiator (attach = iscsi), not owned
-  ReplicaPlacer* placer = nullptr;  // the host's pools; none: every replica in the volume's dir
+  IscsiAttacher* iscsi = nullptr;  // the host's kernel initiator (attach = iscsi), not owned
+  ReplicaPlacer* placer = nullptr;
+  // [host] id and [replication] io_timeout: a remote replica the volume no longer uses is
+  // given up under the key its target held it with (lib/jiva/remote_replicas.h owner_key).
+  std::string owner;
+  std::chrono::milliseconds io_timeout{
+      5000};  // the host's pools; none: every replica in the volume's dir
 };
 
 class JivaStorageDriver final : public StorageDriver,
@@ -74,6 +80,11 @@ class JivaStorageDriver final : public StorageDriver,
   Result<std::string> add_replica(const std::string& volume, const std::string& pool) override;
   // A replica another host shares (iscsi://), its secret kept in replica-chap.json.
   Result<std::string> add_remote_replica(const std::string& volume, const std::string& uri);
+  // Gives up the remote replicas of `m` (all, or the one named `only`) that the volume no
+  // longer uses; a failure is logged, never fatal (the replica's host may be away).
+  void release_remote_replicas(const maya::jiva::Manifest& m,
+                               const std::map<std::string, maya::jiva::ChapSecret>& secrets,
+                               const std::string& only = "");
   Result<void> remove_replica(const std::string& volume, const std::string& id) override;
   Result<void> fail_replica(const std::string& volume, const std::string& id,
                             const std::string& reason) override;
