@@ -11,7 +11,8 @@
 #               tests under ASan + UBSan. One build serves both: a second ASan build would cost
 #               as much as the main one.
 #   build-tsan  (g++, TSan) the block backends (tests/block), the replicator (tests/replica)
-#               and the iSCSI target tests (loopback, concurrency).
+#               and the iSCSI target tests (loopback, concurrency); not the iscsi:// child's
+#               tests (maya_replica_iscsi_tests), whose libiscsi TSan cannot see into.
 # A failure in any phase fails the script, but every phase runs and the statuses are combined.
 # MAYA_TEST_QUICK=1 skips the instrumented builds (a developer's quick run).
 set -euo pipefail
@@ -60,7 +61,7 @@ fi
 # The suites under ASan + UBSan: the gtest ones and the integration scripts; not the 3 × 1200 s
 # conformance runs nor the Docker e2e, which drive the same code through slower clients.
 asan_targets=(maya maya_unit_tests maya_scsi_tests maya_iscsi_tests maya_block_tests
-  maya_replica_tests maya_integration_tests maya_ebs_tests maya_ebs_tool)
+  maya_replica_tests maya_replica_iscsi_tests maya_integration_tests maya_ebs_tests maya_ebs_tool)
 asan_labels='^(unit|scsi|iscsi|block|replica|integration|ebs)$'
 
 phase "building the fuzzers and the ASan+UBSan tests (build-fuzz/, clang)"
