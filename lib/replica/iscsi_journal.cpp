@@ -41,28 +41,6 @@ std::uint64_t get_le(const std::byte* at, int bytes) {
   return value;
 }
 
-json to_json(const ReplicaMeta& m) {
-  return {{"id", m.id},
-          {"size_bytes", m.size_bytes},
-          {"generation", m.generation},
-          {"revision", m.revision},
-          {"clean", m.clean},
-          {"members", m.members},
-          {"degraded_since", m.degraded_since}};
-}
-
-ReplicaMeta from_json(const json& j) {
-  ReplicaMeta m;
-  m.id = j.at("id").get<std::string>();
-  m.size_bytes = json_unsigned<std::uint64_t>(j.at("size_bytes"));
-  m.generation = json_unsigned<std::uint64_t>(j.at("generation"));
-  m.revision = json_unsigned(j, "revision", std::uint64_t{0});
-  m.clean = j.value("clean", false);
-  m.members = j.value("members", std::vector<std::string>{});
-  m.degraded_since = json_unsigned(j, "degraded_since", std::uint64_t{0});
-  return m;
-}
-
 struct Slot {
   enum { zeros, damaged, valid } state = zeros;
   std::uint64_t sequence = 0;
@@ -84,7 +62,7 @@ Slot parse_slot(std::span<const std::byte> bytes) {
   if (crc32c(covered.data(), covered.size()) != crc) return slot;
   try {
     const auto* text = reinterpret_cast<const char*>(bytes.data() + kHeader);
-    slot.meta = from_json(json::parse(text, text + length));
+    slot.meta = meta_from_json(json::parse(text, text + length));
   } catch (const json::exception&) {
     return slot;
   }
@@ -162,7 +140,7 @@ Result<void> IscsiJournal::save_meta(const ReplicaMeta& meta) {
     auto loaded = load_meta();  // which slot is the newest
     if (!loaded) return std::unexpected(loaded.error());
   }
-  const std::string text = to_json(meta).dump();
+  const std::string text = meta_json(meta).dump();
   const std::uint32_t bs = lun_->geometry().block_size;
   const std::uint64_t slot_bytes = std::max<std::uint64_t>(kSlotBytes, bs);
   if (text.size() > kSlotBytes - kHeader)

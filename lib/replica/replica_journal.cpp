@@ -27,6 +27,28 @@ Result<Fd> open_bitmap(const fs::path& file) {
 
 }  // namespace
 
+json meta_json(const ReplicaMeta& m) {
+  return {{"id", m.id},
+          {"size_bytes", m.size_bytes},
+          {"generation", m.generation},
+          {"revision", m.revision},
+          {"clean", m.clean},
+          {"members", m.members},
+          {"degraded_since", m.degraded_since}};
+}
+
+ReplicaMeta meta_from_json(const json& j) {
+  ReplicaMeta m;
+  m.id = j.at("id").get<std::string>();
+  m.size_bytes = json_unsigned<std::uint64_t>(j.at("size_bytes"));
+  m.generation = json_unsigned<std::uint64_t>(j.at("generation"));
+  m.revision = json_unsigned(j, "revision", std::uint64_t{0});
+  m.clean = j.value("clean", false);
+  m.members = j.value("members", std::vector<std::string>{});
+  m.degraded_since = json_unsigned(j, "degraded_since", std::uint64_t{0});
+  return m;
+}
+
 Result<std::unique_ptr<FileJournal>> FileJournal::open(const fs::path& dir) {
   MAYA_TRY(dirty, open_bitmap(dir / "dirty.bitmap"));
   MAYA_TRY(degraded, open_bitmap(dir / "degraded.bitmap"));
@@ -39,28 +61,11 @@ Result<ReplicaMeta> FileJournal::load_meta() {
   std::error_code ec;
   if (!fs::exists(file, ec)) return ReplicaMeta{};
   return load_json_file({.path = file, .not_an_object = "is damaged"},
-                        [](const json& j) -> Result<ReplicaMeta> {
-                          ReplicaMeta m;
-                          m.id = j.at("id").get<std::string>();
-                          m.size_bytes = json_unsigned<std::uint64_t>(j.at("size_bytes"));
-                          m.generation = json_unsigned<std::uint64_t>(j.at("generation"));
-                          m.revision = json_unsigned(j, "revision", std::uint64_t{0});
-                          m.clean = j.value("clean", false);
-                          m.members = j.value("members", std::vector<std::string>{});
-                          m.degraded_since = json_unsigned(j, "degraded_since", std::uint64_t{0});
-                          return m;
-                        });
+                        [](const json& j) -> Result<ReplicaMeta> { return meta_from_json(j); });
 }
 
 Result<void> FileJournal::save_meta(const ReplicaMeta& m) {
-  json j = {{"id", m.id},
-            {"size_bytes", m.size_bytes},
-            {"generation", m.generation},
-            {"revision", m.revision},
-            {"clean", m.clean},
-            {"members", m.members},
-            {"degraded_since", m.degraded_since}};
-  return write_file_atomic(dir_ / "replica.json", j.dump(2) + "\n", 0600);
+  return write_file_atomic(dir_ / "replica.json", meta_json(m).dump(2) + "\n", 0600);
 }
 
 Result<RegionBitmap> FileJournal::load_bitmap(BitmapKind kind, std::uint64_t regions) {

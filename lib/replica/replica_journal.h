@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "lib/common/fd.h"
 #include "lib/common/result.h"
 #include "lib/replica/region_bitmap.h"
@@ -32,6 +34,11 @@ struct ReplicaMeta {
   std::vector<std::string> members;  // the RW replicas of `generation`
   std::uint64_t degraded_since = 0;  // the degraded bitmap counts writes from this generation on
 };
+
+// The meta as JSON: replica.json's shape, which the iscsi:// journal's meta slots hold too.
+// meta_from_json throws nlohmann::json::exception when a key is missing or mistyped.
+nlohmann::json meta_json(const ReplicaMeta& meta);
+ReplicaMeta meta_from_json(const nlohmann::json& j);
 
 enum class BitmapKind { dirty, degraded };
 
