@@ -42,6 +42,15 @@ unsigned replica_number(const std::string& id) {
 
 }  // namespace
 
+Result<unsigned> JivaStorageDriver::last_replica_number(const maya::jiva::Manifest& m) const {
+  if (m.replicas.size() >= max_replicas())
+    return fail("volume " + m.name + " has " + std::to_string(m.replicas.size()) +
+                " replicas, the most the jiva driver keeps");
+  unsigned last = m.last_replica;
+  for (const auto& r : m.replicas) last = std::max(last, replica_number(r.id));
+  return last;
+}
+
 Result<std::optional<JivaStorageDriver::CloneSource>> JivaStorageDriver::clone_source(
     const VolumeSpec& spec) {
   if (spec.from.empty()) return std::optional<CloneSource>();
@@ -115,15 +124,11 @@ Result<std::string> JivaStorageDriver::add_remote_replica(const std::string& vol
   const fs::path dir = volume_dir(volume);
   MAYA_TRY(lock, storage::lock_volume(dir, volume));
   MAYA_TRY(m, maya::jiva::read_manifest(dir));
-  if (m->replicas.size() >= max_replicas())
-    return fail("volume " + volume + " has " + std::to_string(m->replicas.size()) +
-                " replicas, the most the jiva driver keeps");
+  MAYA_TRY(last, last_replica_number(*m));
   for (const auto& r : m->replicas)
     if (r.uri == remote->uri)
       return fail("volume " + volume + " already has " + remote->uri + " as replica " + r.id);
-  unsigned next = m->last_replica;
-  for (const auto& r : m->replicas) next = std::max(next, replica_number(r.id));
-  const std::string id = "r" + std::to_string(next + 1);
+  const std::string id = "r" + std::to_string(*last + 1);
   MAYA_TRY(secrets, maya::jiva::read_replica_chap(dir));
   const auto secrets_before = *secrets;
   if (!remote->chap.user.empty()) (*secrets)[id] = remote->chap;
@@ -131,7 +136,7 @@ Result<std::string> JivaStorageDriver::add_remote_replica(const std::string& vol
   MAYA_TRY_VOID(maya::jiva::write_replica_chap(dir, *secrets));
   const auto before = *m;
   m->replicas.push_back({id, remote->uri, ""});
-  m->last_replica = next + 1;
+  m->last_replica = *last + 1;
   MAYA_TRY_VOID(maya::jiva::write_manifest(dir, *m));
   if (auto followed = target(volume).reload_replicas(); !followed) {
     (void)maya::jiva::write_manifest(dir, before);
@@ -173,11 +178,7 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume,
   const fs::path dir = volume_dir(volume);
   MAYA_TRY(lock, storage::lock_volume(dir, volume));
   MAYA_TRY(m, maya::jiva::read_manifest(dir));
-  if (m->replicas.size() >= max_replicas())
-    return fail("volume " + volume + " has " + std::to_string(m->replicas.size()) +
-                " replicas, the most the jiva driver keeps");
-  unsigned next = m->last_replica;
-  for (const auto& r : m->replicas) next = std::max(next, replica_number(r.id));
+  MAYA_TRY(last, last_replica_number(*m));
   // A new replica is rebuilt from an RW one: with none (all failed, or still rebuilding) it
   // would only be an empty copy that could end up the volume's only one.
   if (auto status = target(volume).status(std::chrono::seconds(3)); status) {
@@ -189,7 +190,7 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume,
                   "back first (`maya volume rebuild " +
                   volume + "`)");
   }
-  const std::string id = "r" + std::to_string(next + 1);
+  const std::string id = "r" + std::to_string(*last + 1);
   MAYA_TRY(placed, place_replicas(
                        volume, {id}, m->size_bytes, m->thin,
                        pool.empty() ? std::vector<std::string>{} : std::vector<std::string>{pool},
@@ -207,7 +208,7 @@ Result<std::string> JivaStorageDriver::add_replica(const std::string& volume,
   }
   const auto before = *m;
   m->replicas.push_back({id, maya::jiva::file_uri(rdir), placed->front().snapshots_dir.string()});
-  m->last_replica = next + 1;
+  m->last_replica = *last + 1;
   MAYA_TRY_VOID(maya::jiva::write_manifest(dir, *m));
   if (auto followed = target(volume).reload_replicas(); !followed) {
     (void)maya::jiva::write_manifest(dir, before);

@@ -80,6 +80,9 @@ class JivaStorageDriver final : public StorageDriver,
   Result<std::string> add_replica(const std::string& volume, const std::string& pool) override;
   // A replica another host shares (iscsi://), its secret kept in replica-chap.json.
   Result<std::string> add_remote_replica(const std::string& volume, const std::string& uri);
+  // The highest replica number the volume ever gave (ids are never reused); an error when it
+  // already has the most replicas the driver keeps.
+  Result<unsigned> last_replica_number(const maya::jiva::Manifest& m) const;
   // Gives up the remote replicas of `m` (all, or the one named `only`) that the volume no
   // longer uses; a failure is logged, never fatal (the replica's host may be away).
   void release_remote_replicas(const maya::jiva::Manifest& m,
