@@ -6,25 +6,39 @@
 
 namespace maya {
 
-Result<void> validate_volume_name(std::string_view name) {
+namespace {
+
+// The rule every maya name shares: [A-Za-z0-9][A-Za-z0-9_.-]{0,62}. `what` names it in errors.
+Result<void> validate_name(std::string_view what, std::string_view name) {
   constexpr std::size_t kMax = 63;
-  if (name.empty()) return fail("invalid volume name: it is empty");
+  const std::string kind(what);
+  if (name.empty()) return fail("invalid " + kind + ": it is empty");
   if (name.size() > kMax) {
-    return fail("invalid volume name: it has " + std::to_string(name.size()) +
+    return fail("invalid " + kind + ": it has " + std::to_string(name.size()) +
                 " characters, at most " + std::to_string(kMax) + " are allowed");
   }
   auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
   if (!alnum(name.front())) {
-    return fail("invalid volume name \"" + std::string(name) +
+    return fail("invalid " + kind + " \"" + std::string(name) +
                 "\": it must start with a letter or a digit");
   }
   for (char c : name) {
     if (!alnum(c) && c != '_' && c != '.' && c != '-') {
-      return fail("invalid volume name \"" + std::string(name) +
+      return fail("invalid " + kind + " \"" + std::string(name) +
                   "\": only letters, digits, '_', '.' and '-' are allowed");
     }
   }
   return {};
+}
+
+}  // namespace
+
+Result<void> validate_volume_name(std::string_view name) {
+  return validate_name("volume name", name);
+}
+
+Result<void> validate_realm_name(std::string_view name) {
+  return validate_name("realm name", name);
 }
 
 Result<void> validate_iscsi_name(std::string_view name) {

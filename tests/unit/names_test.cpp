@@ -26,6 +26,19 @@ TEST(VolumeName, RefusesHostileNames) {
   EXPECT_FALSE(validate_volume_name(std::string("a\0b", 3)).has_value());
 }
 
+// A realm name follows the volume name's rule, and its errors say which name is wrong.
+TEST(RealmName, SameRuleAsVolumeNamesNamedInErrors) {
+  for (const char* ok : {"prod", "eu-west.1", "r_2"}) {
+    EXPECT_TRUE(validate_realm_name(ok).has_value()) << ok;
+  }
+  for (const char* bad : {"", "-r", "a/b", "sp ace", "r:1"}) {
+    auto r = validate_realm_name(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_NE(r.error().message.find("invalid realm name"), std::string::npos) << r.error().message;
+  }
+  EXPECT_FALSE(validate_realm_name(std::string(64, 'a')).has_value());
+}
+
 TEST(IscsiName, AcceptsIqnEuiAndNaa) {
   for (const char* ok : {"iqn.2026-11.io.maya:db1", "iqn.2007-10.com.github:sahlberg:libiscsi:x",
                          "iqn.2026-11.io.maya", "eui.02004567a425678d", "naa.52004567ba64678d",
