@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/common/names.h"
 #include "lib/common/size.h"
 #include "lib/config/config_reader.h"
 
@@ -100,7 +101,63 @@ Result<void> read_host(const toml::table* table, const std::string& src, Config&
   if (host_id->empty()) return host.error_at("id", "is missing; `maya init` generates one");
   cfg.host_name = *host_name;
   cfg.host_id = *host_id;
+  // The zone is checked against [api] region once [api] is read (check_host_zone).
+  MAYA_TRY(zone, host.string("zone", ""));
+  cfg.host_zone = *zone;
+  MAYA_TRY(address, host.string("address", ""));
+  if (!address->empty()) {
+    if (std::string problem = host_address_problem(*address); !problem.empty())
+      return host.error_at("address", problem);
+  }
+  cfg.host_address = *address;
   return host.reject_unknown();
+}
+
+// [realm] etcd: every endpoint "http://HOST:PORT"; none is the single-host mode.
+Result<void> read_realm_etcd(TableReader& realm, Config& cfg) {
+  MAYA_TRY(etcd, realm.strings("etcd", {}));
+  for (const std::string& url : *etcd) {
+    if (auto endpoint = parse_etcd_url(url); !endpoint)
+      return realm.error_at("etcd", endpoint.error().message);
+  }
+  cfg.realm_etcd = *etcd;
+  MAYA_TRY(user, realm.string("etcd_user", ""));
+  MAYA_TRY(password_file, realm.string("etcd_password_file", ""));
+  if (!password_file->empty() && (*password_file)[0] != '/')
+    return realm.error_at("etcd_password_file", "expected an absolute path");
+  if (!user->empty() && password_file->empty())
+    return realm.error_at("etcd_user",
+                          "needs etcd_password_file, the file that holds its password");
+  if (user->empty() && !password_file->empty())
+    return realm.error_at("etcd_password_file", "is set but etcd_user is not");
+  cfg.realm_etcd_user = *user;
+  cfg.realm_etcd_password_file =
+      password_file->empty() ? fs::path() : fs::path(*password_file).lexically_normal();
+  return {};
+}
+
+Result<void> read_realm(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader realm(table, "realm", src);
+  MAYA_TRY(name, realm.string("name", ""));
+  if (!name->empty()) {
+    if (auto valid = validate_realm_name(*name); !valid)
+      return realm.error_at("name", valid.error().message);
+  }
+  cfg.realm_name = *name;
+  if (auto etcd = read_realm_etcd(realm, cfg); !etcd) return etcd;
+  if (cfg.in_realm() && cfg.realm_name.empty())
+    return realm.error_at("etcd", "a realm needs a name: set [realm] name as well");
+  if (!cfg.in_realm() && !cfg.realm_name.empty())
+    return realm.error_at("name",
+                          "a realm needs its etcd endpoints: set [realm] etcd = "
+                          "[\"http://HOST:2379\"], or leave name empty for a single host");
+  MAYA_TRY(ttl_text, realm.string("lease_ttl", "10s"));
+  auto ttl = parse_duration(*ttl_text);
+  if (!ttl) return realm.error_at("lease_ttl", ttl.error().message);
+  if (ttl->count() < 2 || ttl->count() > 300)
+    return realm.error_at("lease_ttl", "it must be 2 s to 5 min");
+  cfg.realm_lease_ttl = *ttl;
+  return realm.reject_unknown();
 }
 
 Result<void> read_roles(const toml::table* table, const std::string& src, Config& cfg) {
@@ -145,10 +202,8 @@ Result<void> read_api(const toml::table* table, const std::string& src, Config& 
                                       "'-', such as \"maya-1\")");
   cfg.api_region = *region;
   MAYA_TRY(zone, api.string("zone", *region + "a"));
-  if (zone->size() != region->size() + 1 || zone->rfind(*region, 0) != 0 || zone->back() < 'a' ||
-      zone->back() > 'z')
-    return api.error_at("zone", "\"" + *zone + "\" is not the region \"" + *region +
-                                    "\" and one letter (such as \"" + *region + "a\")");
+  if (std::string problem = zone_problem(*zone, *region); !problem.empty())
+    return api.error_at("zone", problem);
   cfg.api_zone = *zone;
   MAYA_TRY(credentials_path, read_path(api, "credentials", "/etc/maya/credentials"));
   cfg.api_credentials = *credentials_path;
@@ -304,15 +359,11 @@ Result<void> read_log(const toml::table* table, const std::string& src, Config& 
 
 // Every section, in the order they are read (the first problem found is the one reported).
 constexpr std::pair<std::string_view, SectionReader> kSections[] = {
-    {"host", read_host},
-    {"roles", read_roles},
-    {"paths", read_paths},
-    {"plugin", read_plugin},
-    {"api", read_api},
-    {"iscsi", read_iscsi},
-    {"replication", read_replication},
-    {"drivers", read_drivers},
-    {"volume", read_volume},
+    {"host", read_host},       {"realm", read_realm},
+    {"roles", read_roles},     {"paths", read_paths},
+    {"plugin", read_plugin},   {"api", read_api},
+    {"iscsi", read_iscsi},     {"replication", read_replication},
+    {"drivers", read_drivers}, {"volume", read_volume},
     {"log", read_log},
 };
 
@@ -339,6 +390,19 @@ Result<const toml::table*> find_section(const toml::table& root, const std::stri
   return node->as_table();
 }
 
+// [host] zone is a zone of [api] region, which is read after [host]; absent or "": [api] zone.
+Result<void> check_host_zone(const toml::table& root, const std::string& src, Config& cfg) {
+  if (cfg.host_zone.empty()) {
+    cfg.host_zone = cfg.api_zone;
+    return {};
+  }
+  if (std::string problem = zone_problem(cfg.host_zone, cfg.api_region); !problem.empty()) {
+    MAYA_TRY(table, find_section(root, src, "host"));
+    return TableReader(*table, "host", src).error_at("zone", problem);
+  }
+  return {};
+}
+
 // Fills `cfg` from the document; the first problem found is returned with its location.
 Result<void> read_document(const toml::table& root, const std::string& src, Config& cfg) {
   if (auto sections = reject_unknown_sections(root, src); !sections) return sections;
@@ -346,7 +410,7 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
     MAYA_TRY(table, find_section(root, src, name));
     if (auto ok = read(*table, src, cfg); !ok) return ok;
   }
-  return {};
+  return check_host_zone(root, src, cfg);
 }
 
 }  // namespace
@@ -354,6 +418,72 @@ Result<void> read_document(const toml::table& root, const std::string& src, Conf
 std::string Endpoint::to_string() const {
   bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string host_address_problem(const std::string& address) {
+  if (!is_ip_address(address)) return "\"" + address + "\" is not an IP address";
+  in6_addr any6{};
+  const bool any = address == "0.0.0.0" || (inet_pton(AF_INET6, address.c_str(), &any6) == 1 &&
+                                            IN6_IS_ADDR_UNSPECIFIED(&any6));
+  if (any)
+    return "\"" + address + "\" is the any address; other hosts need one they can connect to";
+  return {};
+}
+
+std::string zone_problem(std::string_view zone, std::string_view region) {
+  if (zone.size() == region.size() + 1 && zone.substr(0, region.size()) == region &&
+      zone.back() >= 'a' && zone.back() <= 'z')
+    return {};
+  const std::string r(region);
+  return "\"" + std::string(zone) + "\" is not the region \"" + r +
+         "\" and one letter (such as \"" + r + "a\")";
+}
+
+Result<EtcdEndpoint> parse_etcd_url(std::string_view text) {
+  const std::string quoted = "\"" + std::string(text) + "\"";
+  if (text.starts_with("https://"))
+    return fail(quoted +
+                ": TLS to etcd is not supported yet; use http:// on a trusted network or a local "
+                "etcd proxy");
+  constexpr std::string_view kScheme = "http://";
+  if (!text.starts_with(kScheme))
+    return fail(quoted + " is not an etcd URL: expected http://HOST:PORT");
+  std::string_view rest = text.substr(kScheme.size());
+  std::string_view host, port;
+  if (!rest.empty() && rest.front() == '[') {
+    auto close = rest.find(']');
+    if (close == std::string_view::npos)
+      return fail(quoted + ": an IPv6 address needs its closing ']'");
+    host = rest.substr(1, close - 1);
+    in6_addr a6{};
+    if (inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1)
+      return fail(quoted + ": \"" + std::string(host) + "\" is not an IPv6 address");
+    rest = rest.substr(close + 1);
+    if (!rest.starts_with(":")) return fail(quoted + " has no port: expected http://HOST:PORT");
+    port = rest.substr(1);
+  } else {
+    auto colon = rest.find(':');
+    if (colon == std::string_view::npos)
+      return fail(quoted + " has no port: expected http://HOST:PORT (etcd listens on 2379)");
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+    // An IPv4 literal or a DNS name: labels of letters, digits and '-', joined by dots.
+    const bool name_chars = !host.empty() && host.front() != '.' && host.front() != '-' &&
+                            host.back() != '.' && host.find("..") == std::string_view::npos &&
+                            std::all_of(host.begin(), host.end(), [](char c) {
+                              return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                     (c >= '0' && c <= '9') || c == '.' || c == '-';
+                            });
+    if (!name_chars || host.size() > 253)
+      return fail(quoted + ": \"" + std::string(host) + "\" is not a host name or an IP address");
+  }
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
+      value > 65535)
+    return fail(quoted + ": \"" + std::string(port) +
+                "\" is not a port (1-65535); expected http://HOST:PORT with nothing after it");
+  return EtcdEndpoint{std::string(host), static_cast<std::uint16_t>(value)};
 }
 
 Result<std::chrono::seconds> parse_duration(std::string_view text) {

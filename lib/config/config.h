@@ -47,6 +47,19 @@ struct Config {
 
   std::string host_name;
   std::string host_id;
+  // [host] zone: the zone placement spreads replicas over; the EBS API's AvailabilityZone names
+  // it. Absent or "": the [api] zone.
+  std::string host_zone;
+  // [host] address: the IP literal other hosts of the realm reach this one at; "": the realm
+  // falls back to [iscsi] advertise, then [iscsi] address (see reach_address()).
+  std::string host_address;
+
+  // [realm]: the realm this host belongs to. No etcd endpoints: a single host, as before.
+  std::string realm_name;
+  std::vector<std::string> realm_etcd;       // "http://HOST:PORT", tried in order
+  std::string realm_etcd_user;               // "": etcd without authentication
+  fs::path realm_etcd_password_file;         // the password of etcd_user, kept out of the config
+  std::chrono::seconds realm_lease_ttl{10};  // a host that stops renewing is down after it
 
   bool role_storage = true;
   bool role_orchestration = true;
@@ -86,6 +99,14 @@ struct Config {
 
   log::Level log_level = log::Level::info;
 
+  bool in_realm() const { return !realm_etcd.empty(); }
+  // The address other hosts use to reach this one: [host] address, else [iscsi] advertise,
+  // else [iscsi] address.
+  const std::string& reach_address() const {
+    if (!host_address.empty()) return host_address;
+    return iscsi_advertise.empty() ? iscsi_address : iscsi_advertise;
+  }
+
   // Files derived from the paths above.
   fs::path control_socket() const { return run_dir / "maya.sock"; }
   fs::path pidfile() const { return run_dir / "maya.pid"; }
@@ -101,6 +122,23 @@ fs::path resolve_path(const std::string& flag_value);
 Result<Config> parse(std::string_view text, const fs::path& source);
 // Reads and parses a config file.
 Result<Config> load(const fs::path& file);
+
+// An etcd endpoint of [realm] etcd, "http://HOST:PORT": HOST is an IPv4 address, an IPv6 one in
+// brackets (kept here without them) or a DNS name; the port is required.
+struct EtcdEndpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  bool operator==(const EtcdEndpoint&) const = default;
+};
+Result<EtcdEndpoint> parse_etcd_url(std::string_view text);
+
+// Why `zone` is not a zone of `region` (the region and one letter, as EC2 has them); empty
+// when it is one. [api] zone and [host] zone share the rule.
+std::string zone_problem(std::string_view zone, std::string_view region);
+
+// Why `address` cannot be [host] address (an IP literal another host can connect to: not the
+// any address); empty when it can.
+std::string host_address_problem(const std::string& address);
 
 // "90s", "15m", "1h": a whole number and a unit (s, m or h).
 Result<std::chrono::seconds> parse_duration(std::string_view text);

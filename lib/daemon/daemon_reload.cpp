@@ -91,6 +91,15 @@ json Daemon::keep_restart_settings(config::Config& fresh) const {
   keep(fresh.iscsi_max_connections_per_address, config_.iscsi_max_connections_per_address,
        "[iscsi] max_connections_per_address");
   keep(fresh.storage_drivers, config_.storage_drivers, "[drivers] storage");
+  // The realm is joined once, at start: its etcd session, lease and host record.
+  keep(fresh.realm_name, config_.realm_name, "[realm] name");
+  keep(fresh.realm_etcd, config_.realm_etcd, "[realm] etcd");
+  keep(fresh.realm_etcd_user, config_.realm_etcd_user, "[realm] etcd_user");
+  keep(fresh.realm_etcd_password_file, config_.realm_etcd_password_file,
+       "[realm] etcd_password_file");
+  keep(fresh.realm_lease_ttl, config_.realm_lease_ttl, "[realm] lease_ttl");
+  keep(fresh.host_zone, config_.host_zone, "[host] zone");
+  keep(fresh.host_address, config_.host_address, "[host] address");
   return warnings;
 }
 

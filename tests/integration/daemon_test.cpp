@@ -100,6 +100,14 @@ TEST_F(Daemon, FullLifeCycle) {
   EXPECT_EQ(status["log_level"], "debug");
   EXPECT_EQ(status["roles"], nlohmann::json({"storage"}));
 
+  // The realm is joined at start: a reload that changes it says so and keeps the running one.
+  set_config("zone = \"\"", "zone = \"maya-1b\"");
+  RunResult rezoned = root_.maya({"load"});
+  ASSERT_EQ(rezoned.status, 0) << rezoned.err;
+  EXPECT_NE(rezoned.err.find("warning: [host] zone changed; it takes effect after `maya unload`"),
+            std::string::npos)
+      << rezoned.err;
+
   // A broken config is reported with its location and changes nothing.
   std::string good = *read_file(root_.config());
   set_config("replicas = 1", "replicas = \"three\"");

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <regex>
 
 #include "lib/config/init.h"
@@ -55,6 +56,16 @@ TEST(Config, DefaultsWhenSectionsAreMissing) {
   EXPECT_EQ(cfg->control_socket(), "/run/maya/maya.sock");
   EXPECT_EQ(cfg->pidfile(), "/run/maya/maya.pid");
   EXPECT_EQ(cfg->log_file(), "/var/lib/maya/maya.log");
+  // No [realm]: a host on its own, as before the realm existed.
+  EXPECT_FALSE(cfg->in_realm());
+  EXPECT_EQ(cfg->realm_name, "");
+  EXPECT_TRUE(cfg->realm_etcd.empty());
+  EXPECT_EQ(cfg->realm_etcd_user, "");
+  EXPECT_EQ(cfg->realm_etcd_password_file, "");
+  EXPECT_EQ(cfg->realm_lease_ttl, std::chrono::seconds(10));
+  EXPECT_EQ(cfg->host_zone, "maya-1a");
+  EXPECT_EQ(cfg->host_address, "");
+  EXPECT_EQ(cfg->reach_address(), "127.0.0.1");
 }
 
 TEST(Config, ShippedTemplateParsesToTheDefaultsAndCommentsEveryKey) {
@@ -78,8 +89,8 @@ TEST(Config, ShippedTemplateParsesToTheDefaultsAndCommentsEveryKey) {
     previous = line;
   }
   EXPECT_GE(keys, 20);
-  for (const char* section : {"[host]", "[roles]", "[paths]", "[plugin]", "[api]", "[iscsi]",
-                              "[volume.defaults]", "[drivers]"}) {
+  for (const char* section : {"[host]", "[realm]", "[roles]", "[paths]", "[plugin]", "[api]",
+                              "[iscsi]", "[volume.defaults]", "[drivers]"}) {
     EXPECT_NE(text.find(section), std::string::npos) << section;
   }
 }
@@ -170,6 +181,113 @@ TEST(Config, ApiRegionZoneAndDurations) {
   EXPECT_FALSE(parse_duration("m").has_value());
   EXPECT_FALSE(parse_duration("5d").has_value());
   EXPECT_FALSE(parse_duration("-5m").has_value());
+}
+
+TEST(Config, RealmKeysAreRead) {
+  auto cfg = parse_text(std::string(kMinimal) +
+                        "[realm]\nname = \"prod.eu-1\"\n"
+                        "etcd = [\"http://10.0.0.5:2379\", \"http://[fd00::5]:12379\", "
+                        "\"http://etcd-1.example:2379\"]\n"
+                        "etcd_user = \"maya\"\netcd_password_file = \"/etc/maya//etcd-pass\"\n"
+                        "lease_ttl = \"2m\"\n");
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  EXPECT_TRUE(cfg->in_realm());
+  EXPECT_EQ(cfg->realm_name, "prod.eu-1");
+  EXPECT_EQ(cfg->realm_etcd,
+            (std::vector<std::string>{"http://10.0.0.5:2379", "http://[fd00::5]:12379",
+                                      "http://etcd-1.example:2379"}));
+  EXPECT_EQ(cfg->realm_etcd_user, "maya");
+  EXPECT_EQ(cfg->realm_etcd_password_file, "/etc/maya/etcd-pass");
+  EXPECT_EQ(cfg->realm_lease_ttl, std::chrono::minutes(2));
+
+  // The bounds of lease_ttl are allowed.
+  for (const char* ttl : {"2s", "5m", "300s"}) {
+    auto bound = parse_text(std::string(kMinimal) +
+                            "[realm]\nname = \"r\"\netcd = [\"http://127.0.0.1:1\"]\n"
+                            "lease_ttl = \"" +
+                            ttl + "\"\n");
+    ASSERT_TRUE(bound.has_value()) << ttl << ": " << bound.error().message;
+  }
+  // An empty realm section is the single-host mode.
+  auto empty = parse_text(std::string(kMinimal) + "[realm]\nname = \"\"\netcd = []\n");
+  ASSERT_TRUE(empty.has_value()) << empty.error().message;
+  EXPECT_FALSE(empty->in_realm());
+}
+
+TEST(Config, RealmMistakesAreExplained) {
+  const std::string m = std::string(kMinimal) + "[realm]\nname = \"r\"\n";  // [realm] at line 3
+  expect_error_at(m + "etcd = [\"https://10.0.0.5:2379\"]\n", 5, 8,
+                  "TLS to etcd is not supported yet; use http:// on a trusted network or a "
+                  "local etcd proxy");
+  expect_error_at(m + "etcd = [\"http://10.0.0.5\"]\n", 5, 8, "has no port");
+  expect_error_at(m + "etcd = [\"10.0.0.5:2379\"]\n", 5, 8, "expected http://HOST:PORT");
+  expect_error_at(m + "etcd = [\"http://10.0.0.5:0\"]\n", 5, 8, "is not a port");
+  expect_error_at(m + "etcd = [\"http://10.0.0.5:2379/v3\"]\n", 5, 8, "is not a port");
+  expect_error_at(m + "etcd = [\"http://a b:2379\"]\n", 5, 8, "not a host name");
+  expect_error_at(m + "etcd = [\"http://[fd00::5:2379\"]\n", 5, 8, "closing ']'");
+  expect_error_at(m + "etcd = [\"http://[10.0.0.5]:2379\"]\n", 5, 8, "not an IPv6 address");
+  expect_error_at(m + "etcd = \"http://10.0.0.5:2379\"\n", 5, 8, "expected an array of strings");
+  expect_error_at(m, 4, 8, "[realm] name: a realm needs its etcd endpoints");
+  expect_error_at(std::string(kMinimal) + "[realm]\netcd = [\"http://127.0.0.1:2379\"]\n", 4, 8,
+                  "[realm] etcd: a realm needs a name");
+  expect_error_at(std::string(kMinimal) + "[realm]\nname = \"a/b\"\n", 4, 8,
+                  "invalid realm name \"a/b\"");
+  const std::string ok = m + "etcd = [\"http://127.0.0.1:2379\"]\n";  // keys from line 6
+  expect_error_at(ok + "lease_ttl = \"1s\"\n", 6, 13, "2 s to 5 min");
+  expect_error_at(ok + "lease_ttl = \"6m\"\n", 6, 13, "2 s to 5 min");
+  expect_error_at(ok + "lease_ttl = \"10\"\n", 6, 13, "not a duration");
+  expect_error_at(ok + "etcd_user = \"maya\"\n", 6, 13, "needs etcd_password_file");
+  expect_error_at(ok + "etcd_password_file = \"/p\"\n", 6, 22, "etcd_user is not");
+  expect_error_at(ok + "etcd_user = \"u\"\netcd_password_file = \"p\"\n", 7, 22, "absolute path");
+  expect_error_at(ok + "token = \"x\"\n", 6, 1, "unknown key \"token\" in [realm]");
+}
+
+TEST(Config, HostZoneFollowsTheApiAndAddressIsReachable) {
+  const std::string m = kMinimal;
+  // No [host] zone: the [api] zone, whatever the region.
+  auto follows = parse_text(m + "[api]\nregion = \"eu-x-2\"\nzone = \"eu-x-2c\"\n");
+  ASSERT_TRUE(follows.has_value()) << follows.error().message;
+  EXPECT_EQ(follows->host_zone, "eu-x-2c");
+  auto empty = parse_text("[host]\nid = \"abc\"\nzone = \"\"\n");
+  ASSERT_TRUE(empty.has_value()) << empty.error().message;
+  EXPECT_EQ(empty->host_zone, "maya-1a");
+  auto own = parse_text(
+      "[host]\nid = \"abc\"\nzone = \"eu-x-2b\"\naddress = \"10.0.1.7\"\n"
+      "[api]\nregion = \"eu-x-2\"\n");
+  ASSERT_TRUE(own.has_value()) << own.error().message;
+  EXPECT_EQ(own->host_zone, "eu-x-2b");
+  EXPECT_EQ(own->api_zone, "eu-x-2a");
+  EXPECT_EQ(own->host_address, "10.0.1.7");
+  EXPECT_EQ(own->reach_address(), "10.0.1.7");
+  auto v6 = parse_text("[host]\nid = \"abc\"\naddress = \"fd00::7\"\n");
+  ASSERT_TRUE(v6.has_value()) << v6.error().message;
+  EXPECT_EQ(v6->host_address, "fd00::7");
+
+  // The zone is checked against [api] region, which comes later in the file.
+  expect_error_at("[host]\nid = \"abc\"\nzone = \"maya-2a\"\n", 3, 8,
+                  "[host] zone: \"maya-2a\" is not the region \"maya-1\" and one letter");
+  expect_error_at("[host]\nid = \"abc\"\nzone = \"maya-1a\"\n[api]\nregion = \"r-2\"\n", 3, 8,
+                  "is not the region \"r-2\"");
+  expect_error_at("[host]\nid = \"abc\"\nzone = \"maya-1A\"\n", 3, 8, "is not the region");
+  expect_error_at("[host]\nid = \"abc\"\naddress = \"host-b\"\n", 3, 11, "not an IP address");
+  expect_error_at("[host]\nid = \"abc\"\naddress = \"0.0.0.0\"\n", 3, 11, "the any address");
+  expect_error_at("[host]\nid = \"abc\"\naddress = \"::\"\n", 3, 11, "the any address");
+
+  // Without [host] address, other hosts are told [iscsi] advertise, else [iscsi] address.
+  auto advertised = parse_text(m + "[iscsi]\naddress = \"0.0.0.0\"\nadvertise = \"10.0.0.9\"\n");
+  ASSERT_TRUE(advertised.has_value()) << advertised.error().message;
+  EXPECT_EQ(advertised->reach_address(), "10.0.0.9");
+}
+
+TEST(Config, EtcdUrlsSplitIntoHostAndPort) {
+  EXPECT_EQ(parse_etcd_url("http://10.0.0.5:2379").value(), (EtcdEndpoint{"10.0.0.5", 2379}));
+  EXPECT_EQ(parse_etcd_url("http://[::1]:12379").value(), (EtcdEndpoint{"::1", 12379}));
+  EXPECT_EQ(parse_etcd_url("http://etcd.local:65535").value(), (EtcdEndpoint{"etcd.local", 65535}));
+  for (const char* bad :
+       {"", "http://", "http://:2379", "http://h:", "http://h:65536", "http://h:23x", "http://-h:1",
+        "http://h..x:1", "http://u@h:1", "HTTP://h:1", "http://[::1]2379", "https://h:1"}) {
+    EXPECT_FALSE(parse_etcd_url(bad).has_value()) << bad;
+  }
 }
 
 TEST(Config, AcceptsIpv6Endpoints) {
