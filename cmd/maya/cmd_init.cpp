@@ -9,25 +9,44 @@ namespace maya::cli {
 
 int cmd_init(Globals& globals, const Args& args) {
   std::string root;
+  config::RealmSettings realm;
   po::options_description options("Options");
   options.add_options()("root", po::value(&root)->value_name("DIR"),
                         "place every path (config, store, state, run, sockets) under DIR")(
-      "force", "replace an existing config file (the host id is kept)");
-  Parsed parsed = parse({"init", "maya init [--config PATH] [--root DIR] [--force]",
-                         "Writes the maya config (TOML, every key commented), creates the "
-                         "directories it names and, once, the EBS-compatible API's key pair "
-                         "([api] credentials).\nThe config goes to --config, else "
-                         "$MAYA_CONFIG, else <root>/etc/maya.conf.",
-                         "maya init && maya load\nmaya init --root /tmp/maya-try  # everything "
-                         "under one directory"},
-                        options, {}, args, globals);
+      "force", "replace an existing config file (the host id is kept)")(
+      "realm", po::value(&realm.realm_name)->value_name("NAME"),
+      "join the realm NAME ([realm] name; needs --etcd): letters, digits, '_', '.', '-'")(
+      "etcd", po::value(&realm.etcd)->value_name("URL"),
+      "an etcd endpoint of the realm, http://HOST:PORT ([realm] etcd; needs --realm);\n"
+      "repeatable")(
+      "zone", po::value(&realm.zone)->value_name("ZONE"),
+      "this host's zone ([host] zone): the [api] region and one letter, e.g. maya-1b\n"
+      "(default: the [api] zone)")(
+      "address", po::value(&realm.address)->value_name("IP"),
+      "the address other hosts reach this one at ([host] address; default: [iscsi]\n"
+      "advertise, else [iscsi] address)");
+  Parsed parsed =
+      parse({"init",
+             "maya init [--config PATH] [--root DIR] [--force] [--realm NAME --etcd URL...] "
+             "[--zone ZONE] [--address IP]",
+             "Writes the maya config (TOML, every key commented), creates the "
+             "directories it names and, once, the EBS-compatible API's key pair "
+             "([api] credentials).\nThe config goes to --config, else "
+             "$MAYA_CONFIG, else <root>/etc/maya.conf.\nWithout --realm the host is on its "
+             "own (no etcd); with --realm and --etcd it is a host of that realm.",
+             "maya init && maya load\nmaya init --root /tmp/maya-try  # everything "
+             "under one directory\nmaya init --realm prod --etcd http://10.0.0.5:2379 "
+             "--zone maya-1b --address 10.0.1.7"},
+            options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
-
   config::InitOptions init_options;
   init_options.root = root;
   init_options.force = parsed.vars.count("force") > 0;
+  init_options.realm = realm;
   if (!globals.config.empty() || root.empty())
     init_options.config_file = config::resolve_path(globals.config);
+  // Realm flags that contradict each other or the config's rules fail here, before anything
+  // is written.
   auto result = config::init(init_options);
   if (!result) return error(result.error().message);
   // The EBS-compatible API's key pair, once: init --force keeps the one clients hold.
@@ -43,7 +62,11 @@ int cmd_init(Globals& globals, const Args& args) {
                 {"store", cfg.store_dir.string()},
                 {"state", cfg.state_dir.string()},
                 {"run", cfg.run_dir.string()},
-                {"api_credentials", cfg.api_credentials.string()}});
+                {"api_credentials", cfg.api_credentials.string()},
+                {"realm", cfg.realm_name},
+                {"etcd", cfg.realm_etcd},
+                {"zone", cfg.host_zone},
+                {"address", cfg.host_address}});
     return 0;
   }
   std::cout << (result->overwritten ? "Replaced " : "Wrote ") << cfg.file.string() << "\n"
@@ -52,7 +75,13 @@ int cmd_init(Globals& globals, const Args& args) {
             << "  state   " << cfg.state_dir.string() << "\n"
             << "  run     " << cfg.run_dir.string() << "\n"
             << "  API key " << cfg.api_credentials.string() << " (profile maya)\n"
-            << "Next: maya"
+            << "  zone    " << cfg.host_zone << "\n";
+  if (cfg.in_realm()) {
+    std::cout << "  realm   " << cfg.realm_name << " (etcd";
+    for (const std::string& url : cfg.realm_etcd) std::cout << " " << url;
+    std::cout << ")\n";
+  }
+  std::cout << "Next: maya"
             << (globals.config.empty() && root.empty() ? "" : " --config " + cfg.file.string())
             << " load\n";
   return 0;

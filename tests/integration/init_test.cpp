@@ -115,6 +115,67 @@ TEST(Init, LoadWritesMissingApiCredentialsAndNeverReplacesThem) {
   EXPECT_EQ(*read_file(cfg->api_credentials), kept);
 }
 
+// `maya init --realm --etcd --zone --address`: the written file is still the commented template,
+// and it loads with those values.
+TEST(Init, RealmFlagsAreWrittenIntoTheConfig) {
+  TempRoot root;
+  RunResult r = run_maya({"init", "--root", root.path().string(), "--realm", "prod", "--etcd",
+                          "http://10.0.0.5:2379", "--etcd", "http://[fd00::5]:2379", "--zone",
+                          "maya-1b", "--address", "10.0.1.7"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("realm   prod (etcd http://10.0.0.5:2379 http://[fd00::5]:2379)"),
+            std::string::npos)
+      << r.out;
+  auto cfg = config::load(root.config());
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+  EXPECT_TRUE(cfg->in_realm());
+  EXPECT_EQ(cfg->realm_name, "prod");
+  EXPECT_EQ(cfg->realm_etcd,
+            (std::vector<std::string>{"http://10.0.0.5:2379", "http://[fd00::5]:2379"}));
+  EXPECT_EQ(cfg->host_zone, "maya-1b");
+  EXPECT_EQ(cfg->host_address, "10.0.1.7");
+  EXPECT_EQ(cfg->realm_lease_ttl, std::chrono::seconds(10));
+  std::string text = *read_file(root.config());
+  EXPECT_NE(text.find("# The realm's etcd endpoints"), std::string::npos) << text;
+
+  // Without the flags: a host on its own, its zone the [api] zone.
+  TempRoot single;
+  ASSERT_EQ(run_maya({"init", "--root", single.path().string()}).status, 0);
+  auto plain = config::load(single.config());
+  ASSERT_TRUE(plain.has_value()) << plain.error().message;
+  EXPECT_FALSE(plain->in_realm());
+  EXPECT_EQ(plain->host_zone, plain->api_zone);
+}
+
+TEST(Init, RealmFlagMistakesWriteNothing) {
+  TempRoot root;
+  struct Case {
+    std::vector<std::string> flags;
+    std::string what;
+  };
+  const Case cases[] = {
+      {{"--etcd", "http://10.0.0.5:2379"}, "--etcd needs --realm NAME"},
+      {{"--realm", "prod"}, "--realm needs --etcd URL"},
+      {{"--realm", "prod", "--etcd", "https://10.0.0.5:2379"}, "TLS to etcd is not supported yet"},
+      {{"--realm", "prod", "--etcd", "http://10.0.0.5"}, "has no port"},
+      {{"--zone", "eu-1a"}, "--zone: \"eu-1a\" is not the region \"maya-1\""},
+      {{"--address", "host-b"}, "--address: \"host-b\" is not an IP address"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args{"init", "--root", root.path().string()};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    RunResult r = run_maya(args);
+    EXPECT_EQ(r.status, 1) << c.what;
+    EXPECT_NE(r.err.find(c.what), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(root.config())) << c.what;
+    EXPECT_FALSE(fs::exists(root.path() / "var")) << c.what << ": directories were made";
+  }
+  RunResult help = run_maya({"init", "--help"});
+  ASSERT_EQ(help.status, 0);
+  for (const char* flag : {"--realm NAME", "--etcd URL", "--zone ZONE", "--address IP"})
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag << "\n" << help.out;
+}
+
 TEST(Init, ExplicitConfigPathIsHonoured) {
   TempRoot root;
   fs::path custom = root.path() / "custom/dir/m.conf";

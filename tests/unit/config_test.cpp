@@ -290,6 +290,48 @@ TEST(Config, EtcdUrlsSplitIntoHostAndPort) {
   }
 }
 
+TEST(Config, InitRealmSettingsAreWrittenIntoTheTemplate) {
+  RealmSettings realm{
+      "prod", {"http://10.0.0.5:2379", "http://10.0.0.6:2379"}, "maya-1c", "10.0.1.7"};
+  std::string text = render_default("/tmp/r", "h", "i", realm);
+  auto cfg = parse_text(text);
+  ASSERT_TRUE(cfg.has_value()) << cfg.error().message << "\n" << text;
+  EXPECT_EQ(cfg->realm_name, "prod");
+  EXPECT_EQ(cfg->realm_etcd, realm.etcd);
+  EXPECT_EQ(cfg->host_zone, "maya-1c");
+  EXPECT_EQ(cfg->host_address, "10.0.1.7");
+  EXPECT_EQ(cfg->api_zone, "maya-1a");
+  // Still the commented template: only the values changed, line for line.
+  std::string plain = render_default("/tmp/r", "h", "i");
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'),
+            std::count(plain.begin(), plain.end(), '\n'));
+  EXPECT_NE(text.find("\n# The realm's etcd endpoints"), std::string::npos);
+  EXPECT_NE(text.find("\nzone = \"maya-1c\"\n"), std::string::npos) << text;
+  // Each key on its own: the others keep their defaults.
+  auto zone_only = parse_text(render_default("", "h", "i", RealmSettings{"", {}, "maya-1b", ""}));
+  ASSERT_TRUE(zone_only.has_value()) << zone_only.error().message;
+  EXPECT_EQ(zone_only->host_zone, "maya-1b");
+  EXPECT_FALSE(zone_only->in_realm());
+}
+
+TEST(Config, InitRealmSettingsAreCheckedAsFlags) {
+  auto check = [](RealmSettings realm) { return check_realm_settings(realm, "maya-1"); };
+  EXPECT_TRUE(check({}).has_value());
+  EXPECT_TRUE(check({"prod", {"http://127.0.0.1:2379"}, "maya-1b", "::1"}).has_value());
+  auto expect_error = [&](RealmSettings realm, const std::string& what) {
+    auto r = check(realm);
+    ASSERT_FALSE(r.has_value()) << what;
+    EXPECT_NE(r.error().message.find(what), std::string::npos) << r.error().message;
+  };
+  expect_error({"", {"http://127.0.0.1:2379"}, "", ""}, "--etcd needs --realm NAME");
+  expect_error({"prod", {}, "", ""}, "--realm needs --etcd URL");
+  expect_error({"a b", {"http://127.0.0.1:2379"}, "", ""}, "--realm: invalid realm name");
+  expect_error({"prod", {"https://127.0.0.1:2379"}, "", ""},
+               "--etcd \"https://127.0.0.1:2379\": TLS");
+  expect_error({"", {}, "eu-1a", ""}, "--zone: \"eu-1a\" is not the region \"maya-1\"");
+  expect_error({"", {}, "", "0.0.0.0"}, "--address: \"0.0.0.0\" is the any address");
+}
+
 TEST(Config, AcceptsIpv6Endpoints) {
   auto cfg = parse_text(std::string(kMinimal) +
                         "[api]\nlisten = \"[::1]:5656\"\n[iscsi]\naddress = \"::\"\n");
