@@ -17,13 +17,12 @@ int cmd_init(Globals& globals, const Args& args) {
       "realm", po::value(&realm.realm_name)->value_name("NAME"),
       "join the realm NAME ([realm] name; needs --etcd): letters, digits, '_', '.', '-'")(
       "etcd", po::value(&realm.etcd)->value_name("URL"),
-      "an etcd endpoint of the realm, http://HOST:PORT ([realm] etcd; needs --realm);\n"
-      "repeatable")(
-      "zone", po::value(&realm.zone)->value_name("ZONE"),
-      "this host's zone ([host] zone): the [api] region and one letter, e.g. maya-1b\n"
-      "(default: the [api] zone)")(
+      "an etcd endpoint of the realm, http://HOST:PORT ([realm] etcd; needs --realm); "
+      "repeatable")("zone", po::value(&realm.zone)->value_name("ZONE"),
+                    "this host's zone ([host] zone): the [api] region and one letter, e.g. maya-1b "
+                    "(default: the [api] zone)")(
       "address", po::value(&realm.address)->value_name("IP"),
-      "the address other hosts reach this one at ([host] address; default: [iscsi]\n"
+      "the IP other hosts reach this one at ([host] address; default: [iscsi] "
       "advertise, else [iscsi] address)");
   Parsed parsed =
       parse({"init",
