@@ -39,8 +39,8 @@ class ResponseStream {
   int status() const;
 
   struct Piece {
-    std::string data;     // what arrived (may be empty: a chunk's framing alone)
-    bool ended = false;   // the server ended the answer (no more pieces)
+    std::string data;        // what arrived (may be empty: a chunk's framing alone)
+    bool ended = false;      // the server ended the answer (no more pieces)
     bool timed_out = false;  // the deadline passed first; the connection is closed
   };
   // The next bytes of the body, waiting at most until `deadline`. An error: the connection broke.

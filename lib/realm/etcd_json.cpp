@@ -161,8 +161,8 @@ std::optional<Refusal> refusal(const json& answer) {
     auto code = holder->find(name);
     if (code != holder->end() && code->is_number_integer()) out.code = code->get<int>();
   }
-  if (out.message.empty()) out.message = "an error without a message (code " +
-                                         std::to_string(out.code) + ")";
+  if (out.message.empty())
+    out.message = "an error without a message (code " + std::to_string(out.code) + ")";
   return out;
 }
 

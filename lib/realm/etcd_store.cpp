@@ -52,8 +52,7 @@ Result<Endpoint> parse_endpoint(const std::string& url) {
     return bad("no host");
   unsigned port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-      port > 65535)
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
     return bad("the port is not a number in 1-65535");
   out.port = static_cast<std::uint16_t>(port);
   return out;
@@ -164,6 +163,7 @@ class EtcdStore final : public RealmStore {
     std::string what = "keep lease " + std::to_string(lease) + " alive";
     MAYA_TRY(answer, call(what, "/v3/lease/keepalive", {{"ID", std::to_string(lease)}}));
     // A stream's message: {"result": {...}}. An expired or unknown lease gets no TTL (0).
+    if (!answer->body.contains("result")) return malformed(what, *answer, Error{"no \"result\""});
     auto result = etcd::object_field(answer->body, "result");
     if (!result) return malformed(what, *answer, result.error());
     auto ttl = etcd::int_field(*result, "TTL");
@@ -189,7 +189,7 @@ class EtcdStore final : public RealmStore {
  private:
   EtcdOptions options_;
   const std::vector<Endpoint> endpoints_;
-  std::mutex mutex_;        // guards current_ and token_
+  std::mutex mutex_;         // guards current_ and token_
   std::size_t current_ = 0;  // the endpoint that answered last: tried first
   std::string token_;
   std::mutex auth_mutex_;  // one authentication at a time
@@ -275,9 +275,9 @@ class EtcdStore final : public RealmStore {
                     " is not a JSON object (HTTP " + std::to_string(response->status) + ")");
       }
       if (auto refused = etcd::refusal(parsed)) {
-        return fail("realm store: " + what + ": etcd at " + endpoint.url + " said: " +
-                        refused->message,
-                    refused->code == 5 ? errno_code(ENOENT) : std::error_code());
+        return fail(
+            "realm store: " + what + ": etcd at " + endpoint.url + " said: " + refused->message,
+            refused->code == 5 ? errno_code(ENOENT) : std::error_code());
       }
       if (response->status != 200) {
         return fail("realm store: " + what + ": etcd at " + endpoint.url + " answered HTTP " +
@@ -382,9 +382,9 @@ std::optional<Result<std::int64_t>> watch_message(const std::string& what, const
   return *modified > 0 ? *modified : seen;
 }
 
-EtcdStore::WatchOutcome EtcdStore::watch_on(const Endpoint& endpoint,
-                                            const http::Request& request, const std::string& what,
-                                            std::int64_t after, Clock::time_point deadline) {
+EtcdStore::WatchOutcome EtcdStore::watch_on(const Endpoint& endpoint, const http::Request& request,
+                                            const std::string& what, std::int64_t after,
+                                            Clock::time_point deadline) {
   // Until etcd acknowledges the watch, the store's own timeout bounds the wait (an endpoint that
   // does not acknowledge is not answering); after it, the caller's deadline.
   auto ack_deadline = Clock::now() + options_.timeout;
@@ -432,8 +432,8 @@ Result<std::int64_t> EtcdStore::watch(const std::string& what, const json& body,
   std::optional<Error> last;
   bool all_timed_out = true;
   for (std::size_t i = 0; i < endpoints_.size(); ++i) {
-    auto outcome = watch_on(endpoints_[(first + i) % endpoints_.size()], request, what, after,
-                            deadline);
+    auto outcome =
+        watch_on(endpoints_[(first + i) % endpoints_.size()], request, what, after, deadline);
     if (outcome.result) return std::move(*outcome.result);
     all_timed_out = all_timed_out && outcome.transport.code == errno_code(ETIMEDOUT);
     last = std::move(outcome.transport);
