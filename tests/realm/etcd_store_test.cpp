@@ -284,6 +284,29 @@ TEST_F(EtcdStoreTest, AKilledEtcdIsUnreachableAtOnce) {
   }
 }
 
+// etcd down for a while, then back on the same ports: the same store works again by itself,
+// with a fresh token (a restarted etcd forgets the ones it gave out).
+TEST_F(EtcdStoreTest, AStoreWorksAgainOnceEtcdIsBack) {
+  ASSERT_TRUE(etcd_.ctl({"user", "add", "root:pw"}));
+  ASSERT_TRUE(etcd_.ctl({"auth", "enable"}));
+  auto store = open_store({{etcd_.endpoint()}, 3000ms, "root", "pw"});
+  ASSERT_OK(store->put("back/1", "before"));
+  etcd_.kill();
+  auto down = store->get("back/1");
+  ASSERT_FALSE(down.has_value());
+  EXPECT_TRUE(down.error().message.starts_with("realm store unreachable: "))
+      << down.error().message;
+  ASSERT_EQ(etcd_.restart(), "");
+  auto back = store->get("back/1");
+  ASSERT_OK(back);
+  ASSERT_TRUE(back->has_value());
+  EXPECT_EQ((*back)->value, "before");
+  ASSERT_OK(store->put("back/2", "after"));
+  auto changed = store->wait_changes("back/", (*back)->mod_revision, 10s);
+  ASSERT_OK(changed);
+  EXPECT_GT(*changed, (*back)->mod_revision);
+}
+
 TEST_F(EtcdStoreTest, AHungServerTimesOut) {
   TcpListener hung;
   hung.listen();  // connects, never answers

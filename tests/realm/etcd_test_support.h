@@ -87,19 +87,29 @@ class EtcdServer {
   // Empty when started; otherwise why not.
   std::string start(const fs::path& dir) {
     dir_ = dir;
+    return launch("etcd_start");
+  }
+  // After kill(): the same data, the same ports.
+  std::string restart() { return launch("etcd_restart"); }
+
+ private:
+  std::string launch(const std::string& how) {
     std::string script = std::string(MAYA_SOURCE_DIR) + "/tests/support/etcd.sh";
     auto run = run_command({"bash", "-c",
-                            "source \"$1\" && etcd_start \"$2\" && "
-                            "echo \"ETCD $ETCD_ENDPOINT $ETCD_PID\"",
-                            "bash", script, dir.string()},
+                            "source \"$1\" && " + how +
+                                " \"$2\" && "
+                                "echo \"ETCD $ETCD_ENDPOINT $ETCD_PID\"",
+                            "bash", script, dir_.string()},
                            std::chrono::seconds(90));
     if (!run) return run.error().message;
     auto at = run->output.rfind("ETCD ");
     if (!run->succeeded() || at == std::string::npos) return "etcd_start failed: " + run->output;
     std::istringstream line(run->output.substr(at + 5));
     line >> endpoint_ >> pid_;
-    return pid_ > 0 ? "" : "etcd_start printed no pid: " + run->output;
+    return pid_ > 0 ? "" : how + " printed no pid: " + run->output;
   }
+
+ public:
   const std::string& endpoint() const { return endpoint_; }
   // SIGKILL, and wait (30 s at most) until it is gone: its sockets close when it exits.
   void kill() {

@@ -8,7 +8,8 @@
 #                                      exports ETCD_ENDPOINT=http://ADDRESS:PORT and ETCD_PID
 #   etcd_stop                          SIGTERM, a bounded wait, then SIGKILL
 #   etcd_kill                          SIGKILL (a crash)
-#   etcd_restart                       again, with the same data and the same ports
+#   etcd_restart [DIR]                 again, with the same data and the same ports; with DIR,
+#                                      from another shell than etcd_start's (DIR/etcd.ports)
 #
 # Inside a network namespace: set ETCD_EXEC to the command prefix that enters it, e.g.
 #   ETCD_EXEC="ip netns exec $(netns_host_ns e)" etcd_start "$tmp/etcd" "$(netns_host_ip e)"
@@ -92,7 +93,10 @@ etcd_start() {
   for attempt in 1 2 3 4 5; do
     _etcd_client_port=$(_etcd_free_port)
     _etcd_peer_port=$(_etcd_free_port "$_etcd_client_port")
-    _etcd_launch && return 0
+    if _etcd_launch; then
+      echo "$_etcd_address $_etcd_client_port $_etcd_peer_port" >"$_etcd_dir/etcd.ports"
+      return 0
+    fi
     # Another process took a port between the check and etcd's bind: pick others.
     grep -q "address already in use" "$_etcd_dir/etcd.log" || _etcd_failed "attempt $attempt" ||
       return 1
@@ -124,6 +128,14 @@ etcd_kill() {
 }
 
 etcd_restart() {
+  if [[ -n ${1:-} ]]; then
+    if [[ ! -f $1/etcd.ports ]]; then
+      _etcd_err "no etcd was started in $1"
+      return 1
+    fi
+    _etcd_dir=$(cd "$1" && pwd)
+    read -r _etcd_address _etcd_client_port _etcd_peer_port <"$_etcd_dir/etcd.ports"
+  fi
   [[ -n $_etcd_dir ]] || { _etcd_err "etcd_restart before etcd_start"; return 1; }
   etcd_stop
   _etcd_launch || _etcd_failed "restart on the same ports"
