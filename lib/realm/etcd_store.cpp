@@ -58,6 +58,9 @@ Result<Endpoint> parse_endpoint(const std::string& url) {
   return out;
 }
 
+// gRPC's status UNAVAILABLE: "etcdserver: no leader", "etcdserver: request timed out".
+constexpr int kUnavailable = 14;
+
 // etcd's answer to one call, and where it came from.
 struct Answer {
   json body;
@@ -268,13 +271,20 @@ class EtcdStore final : public RealmStore {
         last = response.error();
         continue;
       }
-      answered(index);
       json parsed = json::parse(response->body, nullptr, false);
       if (parsed.is_discarded() || !parsed.is_object()) {
         return fail("realm store: " + what + ": the answer from " + endpoint.url +
                     " is not a JSON object (HTTP " + std::to_string(response->status) + ")");
       }
-      if (auto refused = etcd::refusal(parsed)) {
+      auto refused = etcd::refusal(parsed);
+      if (refused && refused->code == kUnavailable) {
+        // A member without a leader (cut off from its peers) or one that timed out: another
+        // member may do. Counted as a timeout: the cluster may answer later.
+        last = Error{"etcd at " + endpoint.url + " said: " + refused->message};
+        continue;
+      }
+      answered(index);
+      if (refused) {
         return fail(
             "realm store: " + what + ": etcd at " + endpoint.url + " said: " + refused->message,
             refused->code == 5 ? errno_code(ENOENT) : std::error_code());

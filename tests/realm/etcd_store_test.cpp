@@ -338,6 +338,22 @@ TEST_F(EtcdStoreTest, TheNextEndpointAnswersWhenTheFirstIsDead) {
   EXPECT_NE(none.error().message.find(etcd_.endpoint()), std::string::npos) << none.error().message;
 }
 
+// A member that has lost its leader answers UNAVAILABLE (gRPC code 14): the next one is asked.
+TEST_F(EtcdStoreTest, AMemberWithoutALeaderIsPassedOver) {
+  TcpListener leaderless;
+  std::string body = R"({"error":"etcdserver: no leader","message":"etcdserver: no leader",)"
+                     R"("code":14})";
+  leaderless.answer("HTTP/1.1 503 Service Unavailable\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  auto store = open_store({{leaderless.url(), etcd_.endpoint()}, 3000ms, "", ""});
+  ASSERT_OK(store->put("n/1", "v"));
+  auto alone = open_store({{leaderless.url()}, 3000ms, "", ""});
+  auto error = alone->get("n/1").error();
+  EXPECT_TRUE(error.message.starts_with("realm store unreachable: ")) << error.message;
+  EXPECT_NE(error.message.find("no leader"), std::string::npos) << error.message;
+  EXPECT_EQ(error.code, errno_code(ETIMEDOUT));
+}
+
 TEST_F(EtcdStoreTest, AnswersThatAreNotEtcdsAreClearErrors) {
   TcpListener garbage;
   garbage.answer("HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot json!");
