@@ -60,6 +60,9 @@ Result<Endpoint> parse_endpoint(const std::string& url) {
 
 // gRPC's status UNAVAILABLE: "etcdserver: no leader", "etcdserver: request timed out".
 constexpr int kUnavailable = 14;
+// The most a watch message may hold before its newline (etcd's default limit on a request is
+// 1.5 MiB; an event carries at most two of its values).
+constexpr std::size_t kMaxMessage = 64 << 20;
 
 // etcd's answer to one call, and where it came from.
 struct Answer {
@@ -414,6 +417,11 @@ EtcdStore::WatchOutcome EtcdStore::watch_on(const Endpoint& endpoint, const http
                                   errno_code(ETIMEDOUT)}};
     }
     pending += piece->data;
+    if (pending.size() > kMaxMessage) {
+      return {fail("realm store: " + what + ": unexpected answer from " + endpoint.url +
+                   ": a message of more than 64 MiB"),
+              {}};
+    }
     if (!ok_status && !piece->ended) continue;  // an error answer: read all of it
     if (piece->ended) pending += '\n';
     std::size_t newline;
