@@ -61,8 +61,8 @@ struct Outcome {
 // the transport's own operations; `stop()` aborts whatever is pending.
 template <class Socket, class Connect, class Read, class Stop>
 Outcome exchange(asio::io_context& io, Socket& socket, Connect connect,
-                 bhttp::request<bhttp::string_body>& message, Read read,
-                 Clock::time_point deadline, Stop stop) {
+                 bhttp::request<bhttp::string_body>& message, Read read, Clock::time_point deadline,
+                 Stop stop) {
   Outcome out;
   bool done = false;
   connect([&](error_code ec) {
@@ -160,7 +160,8 @@ Result<Response> request(const std::filesystem::path& socket_path, const Request
     socket.async_connect(local::endpoint(socket_path.string()), handler);
   };
   auto read = [&](auto handler) {
-    bhttp::async_read(socket, buffer, parser, [handler](error_code ec, std::size_t) { handler(ec); });
+    bhttp::async_read(socket, buffer, parser,
+                      [handler](error_code ec, std::size_t) { handler(ec); });
   };
   auto stop = [&] {
     error_code ignored;
@@ -183,7 +184,8 @@ Result<Response> request(const std::string& host, std::uint16_t port, const Requ
   parser.body_limit(64 * 1024 * 1024);
 
   auto read = [&](auto handler) {
-    bhttp::async_read(socket, buffer, parser, [handler](error_code ec, std::size_t) { handler(ec); });
+    bhttp::async_read(socket, buffer, parser,
+                      [handler](error_code ec, std::size_t) { handler(ec); });
   };
   auto stop = [&] {
     error_code ignored;
@@ -232,8 +234,8 @@ Result<std::unique_ptr<ResponseStream>> ResponseStream::open(const std::string& 
     bhttp::async_read_header(s.socket, s.buffer, s.parser,
                              [handler](error_code ec, std::size_t) { handler(ec); });
   };
-  auto out = exchange(s.io, s.socket, tcp_connect(s.socket, s.resolver, host, port), message,
-                      read, Clock::now() + timeout, [&s] { s.stop(); });
+  auto out = exchange(s.io, s.socket, tcp_connect(s.socket, s.resolver, host, port), message, read,
+                      Clock::now() + timeout, [&s] { s.stop(); });
   if (out.timed_out || out.error) return transport_failure(out, s.where, timeout);
   return std::unique_ptr<ResponseStream>(new ResponseStream(std::move(state)));
 }
