@@ -51,6 +51,8 @@ test_packages=(
   # ping between the test hosts of tests/support/netns_hosts.sh (network namespaces); ip and tc
   # come with iproute2
   iputils-ping iproute2
+  # the realm's store: a private etcd per test (tests/support/etcd.sh, tests/realm) and etcdctl
+  etcd-server etcd-client
 )
 
 case "${1:-}" in

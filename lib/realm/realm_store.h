@@ -57,20 +57,24 @@ class RealmStore {
 
   // A lease of `ttl`; keys put with it go when it is not kept alive.
   virtual Result<LeaseId> grant(std::chrono::seconds ttl) = 0;
-  // Renews the lease; returns its TTL. Fails (not "unreachable") when the lease has expired.
+  // Renews the lease; returns its TTL. Fails (not "unreachable") when the lease has expired,
+  // with the cause ENOENT.
   virtual Result<std::chrono::seconds> keep_alive(LeaseId lease) = 0;
+  // Ends the lease and deletes its keys. A lease already gone (expired, revoked) is no error.
   virtual Result<void> revoke(LeaseId lease) = 0;
 
   // Waits until a key under `prefix` changes after revision `after` (a watch), or `timeout`
-  // passes. Returns the revision of the change seen, or `after` when none came.
+  // passes. Returns the revision of the change seen, or `after` when none came. When etcd has
+  // compacted history past `after`, changes may have been missed: it returns a newer revision
+  // at once, and the caller lists again.
   virtual Result<std::int64_t> wait_changes(std::string_view prefix, std::int64_t after,
                                             std::chrono::milliseconds timeout) = 0;
 };
 
 struct EtcdOptions {
-  std::vector<std::string> endpoints;  // "http://HOST:PORT"; tried in turn
+  std::vector<std::string> endpoints;       // "http://HOST:PORT"; tried in turn
   std::chrono::milliseconds timeout{3000};  // per request and endpoint
-  std::string user;      // etcd auth; empty: none
+  std::string user;                         // etcd auth; empty: none
   std::string password;
 };
 

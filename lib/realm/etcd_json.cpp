@@ -1,0 +1,179 @@
+#include "lib/realm/etcd_json.h"
+
+#include <charconv>
+
+namespace maya::realm::etcd {
+
+using nlohmann::json;
+
+namespace {
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int sextet(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+}  // namespace
+
+std::string base64_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    std::uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    if (i + 2 < bytes.size()) n |= static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+Result<std::string> base64_decode(std::string_view text) {
+  if (text.size() % 4 != 0) return fail("not base64: its length is not a multiple of 4");
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    bool last = i + 4 == text.size();
+    int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=') : 0;
+    if (pad == 1 && text[i + 2] == '=') return fail("not base64: misplaced '='");
+    std::uint32_t n = 0;
+    for (int j = 0; j < 4; ++j) {
+      int v = j >= 4 - pad ? 0 : sextet(text[i + j]);
+      if (v < 0) return fail("not base64: a byte outside its alphabet");
+      n = (n << 6) | static_cast<std::uint32_t>(v);
+    }
+    out += static_cast<char>((n >> 16) & 0xff);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(n & 0xff);
+  }
+  return out;
+}
+
+std::string prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    auto last = static_cast<unsigned char>(end.back());
+    if (last < 0xff) {
+      end.back() = static_cast<char>(last + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\0');
+}
+
+std::string printable(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : bytes) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out += c;
+    } else {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+Result<std::int64_t> int_field(const json& object, const char* name) {
+  if (!object.is_object()) return fail(std::string("expected an object holding \"") + name + "\"");
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return 0;
+  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_string()) {
+    const auto& text = it->get_ref<const std::string&>();
+    std::int64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc() && end == text.data() + text.size() && !text.empty()) return value;
+  }
+  return fail(std::string("\"") + name + "\" is not an integer");
+}
+
+Result<bool> bool_field(const json& object, const char* name) {
+  if (!object.is_object()) return fail(std::string("expected an object holding \"") + name + "\"");
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return false;
+  if (!it->is_boolean()) return fail(std::string("\"") + name + "\" is not a boolean");
+  return it->get<bool>();
+}
+
+Result<std::string> bytes_field(const json& object, const char* name) {
+  if (!object.is_object()) return fail(std::string("expected an object holding \"") + name + "\"");
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return std::string();
+  if (!it->is_string()) return fail(std::string("\"") + name + "\" is not a string");
+  auto bytes = base64_decode(it->get_ref<const std::string&>());
+  if (!bytes) return fail(std::string("\"") + name + "\"", bytes.error());
+  return bytes;
+}
+
+Result<json> object_field(const json& object, const char* name) {
+  if (!object.is_object()) return fail(std::string("expected an object holding \"") + name + "\"");
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return json::object();
+  if (!it->is_object()) return fail(std::string("\"") + name + "\" is not an object");
+  return *it;
+}
+
+Result<KeyValue> key_value(const json& kv) {
+  KeyValue out;
+  MAYA_TRY(key, bytes_field(kv, "key"));
+  MAYA_TRY(value, bytes_field(kv, "value"));
+  MAYA_TRY(created, int_field(kv, "create_revision"));
+  MAYA_TRY(modified, int_field(kv, "mod_revision"));
+  MAYA_TRY(lease, int_field(kv, "lease"));
+  out.key = std::move(*key);
+  out.value = std::move(*value);
+  out.create_revision = *created;
+  out.mod_revision = *modified;
+  out.lease = *lease;
+  return out;
+}
+
+Result<std::int64_t> header_revision(const json& answer) {
+  MAYA_TRY(header, object_field(answer, "header"));
+  return int_field(*header, "revision");
+}
+
+std::optional<Refusal> refusal(const json& answer) {
+  if (!answer.is_object()) return std::nullopt;
+  auto it = answer.find("error");
+  if (it == answer.end() || it->is_null()) return std::nullopt;
+  Refusal out;
+  const json* holder = &answer;
+  if (it->is_string()) {
+    out.message = it->get<std::string>();
+  } else if (it->is_object()) {
+    holder = &*it;
+    auto message = it->find("message");
+    if (message != it->end() && message->is_string()) out.message = message->get<std::string>();
+  }
+  for (const char* name : {"code", "grpc_code"}) {
+    auto code = holder->find(name);
+    if (code != holder->end() && code->is_number_integer()) out.code = code->get<int>();
+  }
+  if (out.message.empty())
+    out.message = "an error without a message (code " + std::to_string(out.code) + ")";
+  return out;
+}
+
+bool token_rejected(std::string_view message) {
+  return message.find("invalid auth token") != std::string_view::npos ||
+         message.find("auth token is expired") != std::string_view::npos ||
+         message.find("revision of auth store is old") != std::string_view::npos;
+}
+
+bool token_rejected(const Refusal& refusal) {
+  return refusal.code == 16 || token_rejected(refusal.message);
+}
+
+}  // namespace maya::realm::etcd
