@@ -32,6 +32,9 @@ struct VolumeInfo {
   std::optional<ReplicationInfo> replication;
   std::vector<SnapshotInfo> snapshots;
   std::vector<std::string> warnings;  // from create: what the user should know (overcommit)
+  // A realm volume (issue 16): its generation, and the host it is attached on ("" : none).
+  std::optional<std::uint64_t> realm_generation;
+  std::string realm_attached_on;
   unsigned mount_count() const {
     unsigned n = 0;
     for (const auto& [id, count] : mounts) n += count;

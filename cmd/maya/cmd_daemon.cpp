@@ -52,6 +52,15 @@ void print_status_table(const json& s) {
   if (!s["log_file"].is_null())
     table.add(
         {"log", s["log_file"].get<std::string>() + " (" + s["log_level"].get<std::string>() + ")"});
+  if (s.contains("realm") && s["realm"].is_object()) {
+    const auto& realm = s["realm"];
+    std::string line =
+        realm.value("name", "") + ": " +
+        (realm.value("registered", false) ? "registered since " + realm.value("since", "")
+                                          : std::string("not registered"));
+    if (realm.contains("error")) line += " (" + realm.value("error", "") + ")";
+    table.add({"realm", line});
+  }
   table.add({"volumes", s["volumes"].dump()});
   if (s.contains("store") && s["store"].is_object()) {
     const auto& st = s["store"];

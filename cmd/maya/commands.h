@@ -20,6 +20,8 @@ int cmd_pool(Globals& globals, const Args& args);
 // maya replica create|list|destroy: bare replicas in pools (cmd_replica.cpp).
 int cmd_replica(Globals& globals, const Args& args);
 int cmd_volume(Globals& globals, const Args& args);
+// maya realm status: the hosts of this host's realm, from etcd (cmd_realm.cpp).
+int cmd_realm(Globals& globals, const Args& args);
 // maya snapshot list|delete: snapshots of every volume, deleted ones too (cmd_snapshot.cpp).
 int cmd_snapshot(Globals& globals, const Args& args);
 // maya volume replica|rebuild|snapshot (cmd_volume_ops.cpp).

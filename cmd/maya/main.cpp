@@ -21,6 +21,7 @@ const std::map<std::string, Command>& commands() {
       {"init", {maya::cli::cmd_init, "write the config file and create maya's directories"}},
       {"load", {maya::cli::cmd_load, "start the daemon, or make a running one reload its config"}},
       {"pool", {maya::cli::cmd_pool, "create, list, inspect and destroy pools (one disk each)"}},
+      {"realm", {maya::cli::cmd_realm, "the hosts of this host's realm (hosts sharing an etcd)"}},
       {"replica", {maya::cli::cmd_replica, "create, list and destroy bare replicas in pools"}},
       {"snapshot",
        {maya::cli::cmd_snapshot, "list and delete snapshots, those of deleted volumes too"}},

@@ -39,6 +39,9 @@ json volume_json(const VolumeInfo& v, bool show_secrets) {
       {"mount_count", v.mount_count()},
       {"mounts", v.mounts},
       {"created", v.created},
+      {"realm", v.realm_generation ? json{{"generation", *v.realm_generation},
+                                          {"attached_on", or_null(v.realm_attached_on)}}
+                                   : json(nullptr)},
       {"iqn", nullptr},
       {"portal", nullptr},
       {"target_pid", nullptr},

@@ -1,4 +1,5 @@
 #include "lib/daemon/daemon_server.h"
+#include "lib/realm/host_agent.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@ Daemon::~Daemon() {
 }
 
 Result<void> Daemon::start() {
+  make_realm();
   if (config_.role_storage) {
     import_pools();
     MAYA_TRY_VOID(open_volumes());
@@ -55,6 +57,7 @@ Result<void> Daemon::start() {
   if (volumes_ && serves_docker()) MAYA_TRY_VOID(open_plugin());
   open_api();
   close_unclaimed_sockets();
+  start_realm();
   await_signal();
   return {};
 }
@@ -79,6 +82,7 @@ void Daemon::import_pools() {
 Result<void> Daemon::open_volumes() {
   MAYA_TRY(volumes, drivers::make_volume_driver(config_, pools_.get()));
   volumes_ = std::move(*volumes);
+  wrap_volumes_for_realm();
   reconcile_at_start();
   start_targets();
   if (pools_) start_pool_watch();
@@ -203,6 +207,7 @@ void Daemon::finish_requests() {
   finished_cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
   stop_pool_watch();  // before the requests' servers: it calls the volumes too
+  stop_realm();       // it reads the pools
   control_.reset();   // joins its workers
   plugin_.reset();
   // Closed, not handed over: the next image binds [api] listen again.

@@ -35,8 +35,14 @@
 namespace maya::ebs {
 class Api;
 }
+namespace maya::realm {
+class HostAgent;
+struct HostRecord;
+}  // namespace maya::realm
 
 namespace maya::daemon {
+
+class RealmVolumes;
 
 class Daemon {
  public:
@@ -68,6 +74,16 @@ class Daemon {
   drivers::EbsIdOf ebs_ids() const;
   void open_api();
   void close_unclaimed_sockets();
+  // The realm (daemon_realm.cpp): membership kept while the daemon runs; the volume service
+  // wrapped so that jiva volumes are the realm's; a thread that keeps this host's replicas as
+  // etcd says and drops stale nexuses.
+  void make_realm();
+  void wrap_volumes_for_realm();
+  void start_realm();
+  void stop_realm();
+  void realm_loop();
+  realm::HostRecord describe_host();
+  nlohmann::json realm_json() const;
   void await_signal();
   // Serving and stopping.
   void log_serving() const;
@@ -132,7 +148,14 @@ class Daemon {
   std::string discovery_error_;
   std::unique_ptr<ebs::Api> api_;  // outlives api_server_, whose handlers call it
   std::unique_ptr<http::TcpServer> api_server_;
-  std::string api_error_;  // why the API is not served
+  std::string api_error_;                    // why the API is not served
+  std::unique_ptr<realm::HostAgent> realm_;  // in a realm only
+  std::string realm_error_;                  // why the realm's store could not be opened
+  RealmVolumes* realm_volumes_ = nullptr;    // inside volumes_, in a realm
+  std::thread realm_thread_;
+  std::mutex realm_mutex_;  // guards realm_stopping_
+  std::condition_variable realm_cv_;
+  bool realm_stopping_ = false;
   std::vector<InheritedSocket> inherited_;
   std::map<std::string, bool> owned_;  // role → maya removes the socket file at stop
   std::vector<std::string> adopted_;   // logged once the daemon runs

@@ -39,6 +39,7 @@ json Daemon::status() {
       {"volumes", count_volumes()},
       {"api", api_json()},
   };
+  if (auto realm = realm_json(); !realm.is_null()) status["realm"] = realm;
   json warnings = json::array();
   if (!discovery_error_.empty()) warnings.push_back(discovery_error_);
   if (config_.role_orchestration && !api_server_)

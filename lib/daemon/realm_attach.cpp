@@ -1,0 +1,260 @@
+// Attaching a realm volume on this host, giving it up, and deleting it (realm_volumes.h).
+#include "lib/common/files.h"
+#include "lib/common/log.h"
+#include "lib/common/time_format.h"
+#include "lib/daemon/realm_volumes.h"
+#include "lib/realm/host_record.h"
+
+namespace maya::daemon {
+
+using drivers::VolumeInfo;
+using drivers::VolumeSpec;
+using realm::Attachment;
+using realm::VolumeRecord;
+
+void RealmVolumes::save_taken() {
+  nlohmann::json doc = nlohmann::json::object();
+  for (const auto& [name, generation] : taken_) doc[name] = generation;
+  if (auto saved = write_file_atomic(options_.state_file, doc.dump(2) + "\n", 0600); !saved)
+    log::warn("realm: " + saved.error().message);
+}
+
+// The replicas' share URIs (secrets included), from the hosts that hold them. A replica whose
+// host is down is left out: the volume attaches degraded rather than wait for it.
+Result<std::vector<std::string>> RealmVolumes::share_uris(const VolumeRecord& volume) {
+  MAYA_TRY(hosts, realm::list_hosts(agent_.store(), agent_.keys()));
+  MAYA_TRY(shares, agent_.store().list(agent_.keys().shares(volume.name)));
+  std::vector<std::string> uris;
+  std::vector<std::string> left_out;
+  for (const realm::ReplicaPlace& r : volume.replicas) {
+    bool up = false;
+    for (const auto& h : hosts->hosts) up = up || (h.record.id == r.host_id && h.up);
+    const std::string key = agent_.keys().share(volume.name, r.host_id);
+    const realm::KeyValue* kv = nullptr;
+    for (const auto& item : shares->items)
+      if (item.key == key) kv = &item;
+    if (!up || !kv) {
+      left_out.push_back(r.host_id + (up ? " (not shared yet)" : " (down)"));
+      continue;
+    }
+    MAYA_TRY(share, realm::share_from_json(kv->value, kv->key));
+    uris.push_back(share->uri);
+  }
+  if (uris.empty())
+    return fail("volume " + volume.name + ": none of its replicas can be reached now");
+  for (const std::string& l : left_out)
+    log::warn("volume " + volume.name + " attaches without its replica on host " + l);
+  return uris;
+}
+
+Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision) {
+  const std::string& name = volume.name;
+  const realm::LeaseId lease = agent_.lease();
+  if (lease == 0)
+    return fail("volume " + name +
+                ": this host is not registered in its realm now (see `maya status`), so it "
+                "cannot attach a realm volume");
+  // One writer: the attachment lives under this host's lease; another host's attempt fails
+  // while this host lives, and succeeds once its lease has expired.
+  const Attachment mine{options_.host_id, options_.host_name, volume.generation + 1, iso8601()};
+  auto& store = agent_.store();
+  const std::string key = agent_.keys().attachment(name);
+  MAYA_TRY(created, store.create(key, realm::attachment_json(mine).dump(), lease));
+  if (!*created) {
+    MAYA_TRY(holder, attachment(name));
+    if (*holder && (*holder)->host_id != options_.host_id)
+      return fail("volume " + name + " is attached on host " +
+                  ((*holder)->host_name.empty() ? (*holder)->host_id : (*holder)->host_name) +
+                  " (since " + (*holder)->since +
+                  "): one host at a time; detach it there, or, if that host is down, wait for "
+                  "its lease to expire (`maya realm status`)");
+    MAYA_TRY_VOID(store.put(key, realm::attachment_json(mine).dump(), lease));
+  }
+  // The new owner's generation: the record says who may write now.
+  volume.generation = mine.generation;
+  MAYA_TRY(bumped,
+           store.replace(agent_.keys().volume(name), realm::volume_json(volume).dump(), revision));
+  if (!*bumped) {
+    (void)release_attachment(name);
+    return fail("volume " + name + " changed in the realm while attaching; try again");
+  }
+  auto uris = share_uris(volume);
+  if (!uris) {
+    (void)release_attachment(name);
+    return std::unexpected(uris.error());
+  }
+  // The nexus: a local jiva volume over the shares, none of its replicas here. It takes the
+  // replicas over from the previous owner (a persistent-reservation preempt), once: an old
+  // owner that comes back is fenced off.
+  VolumeSpec spec;
+  spec.name = name;
+  spec.size_bytes = volume.size_bytes;
+  spec.thin = volume.thin;
+  spec.fstype = volume.fstype.empty() ? options_.default_fstype : volume.fstype;
+  spec.storage_driver = "jiva";
+  spec.attach = options_.attach_mode;
+  spec.replicas = static_cast<unsigned>(uris->size());
+  spec.remote_replicas = std::move(*uris);
+  // CLAIM-PENDING spec.claim_remote_replicas = true;
+  if (auto made = local_->create(spec); !made) {
+    (void)release_attachment(name);
+    return fail("volume " + name + ": attaching here", made.error());
+  }
+  taken_[name] = volume.generation;
+  save_taken();
+  log::info("realm volume " + name + " attached here (generation " +
+            std::to_string(volume.generation) + ")");
+  return {};
+}
+
+Result<void> RealmVolumes::release_attachment(const std::string& name) {
+  MAYA_TRY(kv, agent_.store().get(agent_.keys().attachment(name)));
+  if (!*kv) return {};
+  MAYA_TRY(holder, realm::attachment_from_json((*kv)->value, (*kv)->key));
+  if (holder->host_id != options_.host_id) return {};
+  MAYA_TRY(removed, agent_.store().remove((*kv)->key, (*kv)->mod_revision));
+  (void)removed;  // gone already: fine
+  return {};
+}
+
+Result<void> RealmVolumes::give_up(const std::string& name) {
+  // The nexus only: the replicas are the realm's (delete releases their reservations).
+  MAYA_TRY_VOID(local_->remove(name, /*force=*/false, /*with_snapshots=*/false));
+  taken_.erase(name);
+  save_taken();
+  log::info("realm volume " + name + " given up here");
+  return release_attachment(name);
+}
+
+Result<void> RealmVolumes::give_up_if_idle(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (!taken_.contains(name)) {
+    // Attached before a daemon restart: still a realm volume if etcd says so.
+    auto rec = record(name);
+    if (!rec || !*rec) return {};
+  }
+  auto info = local_->get(name);
+  if (!info || info->mount_count() > 0 || !info->device.empty()) return {};
+  return give_up(name);
+}
+
+Result<void> RealmVolumes::ensure_here(const std::string& name, bool* took) {
+  *took = false;
+  std::lock_guard lock(mutex_);
+  if (is_local(name)) return {};
+  std::int64_t revision = 0;
+  MAYA_TRY(rec, record(name, &revision));
+  if (!*rec) return {};  // not a realm volume: the host's own answer follows
+  MAYA_TRY_VOID(take(std::move(**rec), revision));
+  *took = true;
+  return {};
+}
+
+Result<std::filesystem::path> RealmVolumes::mount(const std::string& name, const std::string& id) {
+  bool took = false;
+  MAYA_TRY_VOID(ensure_here(name, &took));
+  auto mounted = local_->mount(name, id);
+  if (!mounted && took) {
+    std::lock_guard lock(mutex_);
+    (void)give_up(name);
+  }
+  return mounted;
+}
+
+Result<void> RealmVolumes::unmount(const std::string& name, const std::string& id) {
+  MAYA_TRY_VOID(local_->unmount(name, id));
+  return give_up_if_idle(name);
+}
+
+Result<std::filesystem::path> RealmVolumes::attach(const std::string& name) {
+  bool took = false;
+  MAYA_TRY_VOID(ensure_here(name, &took));
+  auto attached = local_->attach(name);
+  if (!attached && took) {
+    std::lock_guard lock(mutex_);
+    (void)give_up(name);
+  }
+  return attached;
+}
+
+Result<void> RealmVolumes::detach(const std::string& name) {
+  MAYA_TRY_VOID(local_->detach(name));
+  return give_up_if_idle(name);
+}
+
+Result<void> RealmVolumes::remove(const std::string& name, bool force) {
+  return remove(name, force, false);
+}
+
+Result<void> RealmVolumes::remove(const std::string& name, bool force, bool with_snapshots) {
+  std::int64_t revision = 0;
+  MAYA_TRY(rec, record(name, &revision));
+  if (!*rec) return local_->remove(name, force, with_snapshots);
+  MAYA_TRY(holder, attachment(name));
+  if (*holder && (*holder)->host_id != options_.host_id)
+    return fail("volume " + name + " is attached on host " + (*holder)->host_name +
+                ": detach it there first");
+  {
+    std::lock_guard lock(mutex_);
+    if (is_local(name)) {
+      MAYA_TRY_VOID(local_->remove(name, force, with_snapshots));
+      taken_.erase(name);
+      save_taken();
+      MAYA_TRY_VOID(release_attachment(name));
+    }
+  }
+  // The replicas' hosts destroy them when they see the record gone (RealmReplicas).
+  MAYA_TRY(removed, agent_.store().remove(agent_.keys().volume(name), revision));
+  if (!*removed) return fail("volume " + name + " changed in the realm while deleting; try again");
+  log::info("realm volume " + name + " deleted");
+  return {};
+}
+
+std::vector<std::string> RealmVolumes::drop_stale() {
+  std::vector<std::string> notes;
+  auto locals = local_->list();
+  if (!locals) return notes;
+  std::lock_guard lock(mutex_);
+  for (const VolumeInfo& v : *locals) {
+    const std::string& name = v.spec.name;
+    if (!realm_driver(v.spec.storage_driver)) continue;
+    auto rec = record(name);
+    auto holder = attachment(name);
+    if (!rec || !holder) return notes;  // etcd away: change nothing
+    if (!*rec) {
+      if (!taken_.contains(name)) continue;  // a volume of this host's own
+      notes.push_back(name + ": deleted from the realm; its nexus here goes");
+    } else if (*holder && (*holder)->host_id == options_.host_id) {
+      if (taken_.try_emplace(name, (*holder)->generation).second) save_taken();
+      continue;
+    } else if (!*holder) {
+      // The attachment went with an expired lease (etcd away, this host partitioned): take it
+      // again if nobody else attached the volume meanwhile.
+      auto mine = taken_.find(name);
+      const realm::LeaseId lease = agent_.lease();
+      if (mine != taken_.end() && mine->second == (*rec)->generation && lease != 0) {
+        const Attachment again{options_.host_id, options_.host_name, mine->second, iso8601()};
+        if (auto made = agent_.store().create(agent_.keys().attachment(name),
+                                              realm::attachment_json(again).dump(), lease);
+            made && *made) {
+          notes.push_back(name + ": attached here again (generation " +
+                          std::to_string(mine->second) + ")");
+          continue;
+        }
+      }
+      if (mine == taken_.end()) continue;  // not known as the realm's here: leave it
+      notes.push_back(name + ": another host took it over meanwhile; its nexus here goes");
+    } else {
+      notes.push_back(name + ": attached on host " + (*holder)->host_name +
+                      " now; the stale nexus here goes");
+    }
+    // Stale: its target stops, its mounts go (lazily), the replicas are left to the owner.
+    if (auto removed = local_->remove(name, /*force=*/true, false); !removed)
+      notes.back() += " (failed: " + removed.error().message + ")";
+    taken_.erase(name);
+    save_taken();
+  }
+  return notes;
+}
+
+}  // namespace maya::daemon

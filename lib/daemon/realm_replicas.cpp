@@ -1,0 +1,119 @@
+#include "lib/daemon/realm_replicas.h"
+
+#include "lib/realm/volume_record.h"
+
+namespace maya::daemon {
+
+using realm::KeyValue;
+
+RealmReplicas::RealmReplicas(realm::HostAgent& agent, drivers::pools::PoolService& pools,
+                             drivers::pools::ReplicaShares& shares, std::string host_id)
+    : agent_(agent), pools_(pools), shares_(shares), host_id_(std::move(host_id)) {}
+
+void RealmReplicas::note_error(const std::string& volume, const std::string& error,
+                               std::vector<std::string>& notes) {
+  auto& last = errors_[volume];
+  if (last != error) notes.push_back(volume + ": " + error);
+  last = error;
+}
+
+// The volume's replica here, made and shared if need be; returns its URI with the secret.
+Result<std::string> RealmReplicas::hold(const std::string& volume, const std::string& pool,
+                                        std::uint64_t size_bytes, bool thin,
+                                        std::vector<std::string>& notes) {
+  const std::string name = realm::realm_replica_name(volume);
+  MAYA_TRY(replicas, pools_.list_replicas(pool));
+  const drivers::pools::PoolReplica* found = nullptr;
+  for (const auto& r : *replicas)
+    if (r.name == name) found = &r;
+  if (found) {
+    if (found->size_bytes < size_bytes)
+      return fail("replica " + pool + "/" + name + " is smaller than the volume");
+    if (auto share = shares_.share_of(*found)) return share->uri_with_secret;
+  } else {
+    MAYA_TRY(made, pools_.create_replica(pool, name, size_bytes, thin));
+    notes.push_back(volume + ": replica made in pool " + pool);
+  }
+  MAYA_TRY(shared, shares_.share(pool, name, std::nullopt));
+  notes.push_back(volume + ": replica shared (" + shared->uri + ")");
+  return shared->uri_with_secret;
+}
+
+std::vector<std::string> RealmReplicas::reconcile(std::int64_t& revision) {
+  std::vector<std::string> notes;
+  revision = 0;
+  auto& store = agent_.store();
+  const auto& keys = agent_.keys();
+  auto volumes = store.list(keys.volumes());
+  if (!volumes) return notes;  // etcd away: the agent says so
+  revision = volumes->revision;
+  std::map<std::string, std::string> mine;  // volume → pool, for its replica here
+  for (const KeyValue& kv : volumes->items) {
+    auto volume = realm::volume_from_json(kv.value, kv.key);
+    if (!volume) {
+      note_error(kv.key, volume.error().message, notes);
+      continue;
+    }
+    for (const realm::ReplicaPlace& r : volume->replicas) {
+      if (r.host_id != host_id_) continue;
+      mine[volume->name] = r.pool;
+      auto uri = hold(volume->name, r.pool, volume->size_bytes, volume->thin, notes);
+      if (!uri) {
+        note_error(volume->name, uri.error().message, notes);
+        continue;
+      }
+      const realm::RealmShare share{host_id_, r.pool, *uri};
+      const std::string key = keys.share(volume->name, host_id_);
+      auto published = store.get(key);
+      if (!published) continue;
+      if (*published) {
+        auto current = realm::share_from_json((*published)->value, key);
+        if (current && *current == share) {
+          errors_.erase(volume->name);
+          continue;
+        }
+      }
+      if (auto put = store.put(key, realm::share_json(share).dump()); !put)
+        note_error(volume->name, put.error().message, notes);
+      else
+        errors_.erase(volume->name);
+    }
+  }
+  drop_orphans(mine, notes);
+  return notes;
+}
+
+// Share keys of this host whose volume is gone from etcd: the replica goes with its volume.
+void RealmReplicas::drop_orphans(const std::map<std::string, std::string>& mine,
+                                 std::vector<std::string>& notes) {
+  auto& store = agent_.store();
+  const std::string prefix = agent_.keys().root() + "shares/";
+  auto shares = store.list(prefix);
+  if (!shares) return;
+  const std::string suffix = "/" + host_id_;
+  for (const KeyValue& kv : shares->items) {
+    if (kv.key.size() <= prefix.size() + suffix.size() || !kv.key.ends_with(suffix)) continue;
+    const std::string volume =
+        kv.key.substr(prefix.size(), kv.key.size() - prefix.size() - suffix.size());
+    if (mine.contains(volume)) continue;
+    auto share = realm::share_from_json(kv.value, kv.key);
+    if (!share) continue;
+    // Checked again right before destroying: a volume created meanwhile keeps its replica.
+    auto still = store.get(agent_.keys().volume(volume));
+    if (!still || *still) continue;
+    const std::string name = realm::realm_replica_name(volume);
+    if (auto un = shares_.unshare(share->pool, name); !un) {
+      note_error(volume, un.error().message, notes);
+      continue;
+    }
+    if (auto gone = pools_.destroy_replica(share->pool, name); !gone) {
+      note_error(volume, gone.error().message, notes);
+      continue;
+    }
+    (void)store.remove(kv.key, kv.mod_revision);
+    errors_.erase(volume);
+    notes.push_back(volume + ": deleted from the realm; its replica here destroyed");
+  }
+}
+
+}  // namespace maya::daemon

@@ -1,0 +1,54 @@
+// A host as the realm knows it: what it publishes under hosts/ID (who it is, how to reach it,
+// its pools and their free space) and whether it is alive (its alive/ID key, under a lease).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/common/result.h"
+#include "lib/realm/realm_keys.h"
+#include "lib/realm/realm_store.h"
+
+namespace maya::realm {
+
+struct PoolSpace {
+  std::string name;
+  std::string state;  // the pool's state (online, degraded, missing, ...)
+  std::uint64_t capacity_bytes = 0;
+  std::uint64_t free_bytes = 0;
+  bool operator==(const PoolSpace&) const = default;
+};
+
+struct HostRecord {
+  std::string id;
+  std::string name;
+  std::string zone;
+  std::string address;             // where other hosts reach this one
+  std::vector<std::string> roles;  // "storage", "orchestration"
+  std::vector<PoolSpace> pools;
+  std::uint64_t volumes = 0;  // volumes this host holds
+  std::string version;        // maya's
+  bool operator==(const HostRecord&) const = default;
+};
+
+nlohmann::json host_json(const HostRecord& host);
+// Parses a hosts/ID value; `key` names it in errors.
+Result<HostRecord> host_from_json(std::string_view text, std::string_view key);
+
+struct HostView {
+  HostRecord record;
+  bool up = false;  // its lease is kept
+};
+
+// Every host of the realm, up or down, sorted by name then id. A record that does not parse is
+// shown as a host named after its key with `error` set, never dropped.
+struct HostList {
+  std::vector<HostView> hosts;
+  std::vector<std::string> errors;  // "KEY: what is wrong"
+};
+Result<HostList> list_hosts(RealmStore& store, const RealmKeys& keys);
+
+}  // namespace maya::realm

@@ -1,0 +1,66 @@
+// A realm volume as etcd keeps it (volumes/NAME): its size, where its replicas live (one per
+// host: a bare replica in a pool there, shared over iSCSI), and its generation, which every new
+// owner bumps. The replicas' share URIs, secret included, are published by the hosts that hold
+// them, under shares/NAME/HOST_ID (RealmShare): only the realm's hosts read them (etcd auth).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/common/result.h"
+
+namespace maya::realm {
+
+struct ReplicaPlace {
+  std::string host_id;
+  std::string pool;
+  bool operator==(const ReplicaPlace&) const = default;
+};
+
+struct VolumeRecord {
+  std::string name;
+  std::uint64_t size_bytes = 0;
+  bool thin = true;
+  std::string fstype;  // "" : the attaching host's default
+  std::vector<ReplicaPlace> replicas;
+  std::uint64_t generation = 1;  // bumped by every new owner (attach after another host)
+  std::string created_on;        // host id
+  std::string created_at;        // ISO 8601 UTC
+  bool operator==(const VolumeRecord&) const = default;
+};
+
+nlohmann::json volume_json(const VolumeRecord& volume);
+Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view key);
+
+// The bare replica that holds a realm volume's data on a host: in the placed pool, named after
+// the volume.
+inline std::string realm_replica_name(std::string_view volume) {
+  return std::string(volume);
+}
+
+struct RealmShare {
+  std::string host_id;
+  std::string pool;
+  std::string uri;  // iscsi://USER:SECRET@HOST:PORT/IQN/0
+  bool operator==(const RealmShare&) const = default;
+};
+
+nlohmann::json share_json(const RealmShare& share);
+Result<RealmShare> share_from_json(std::string_view text, std::string_view key);
+
+// Who a volume is attached on (attachments/NAME, under that host's lease).
+struct Attachment {
+  std::string host_id;
+  std::string host_name;
+  std::uint64_t generation = 0;  // the volume's generation this attachment took
+  std::string since;
+  bool operator==(const Attachment&) const = default;
+};
+
+nlohmann::json attachment_json(const Attachment& attachment);
+Result<Attachment> attachment_from_json(std::string_view text, std::string_view key);
+
+}  // namespace maya::realm
