@@ -164,6 +164,43 @@ netns_run a timeout -k 5 60 "$MAYA" --config "$(conf_of a)" load --restart >/dev
 wait_for 30 "a up after a restart" is_state b a up
 pass
 
+VOL=rvol
+MIB=64
+replica_shared_on() {
+  on "$1" replica list -o json | jq -e --arg v "$VOL" \
+    '.[] | select(.name == $v) | .share.running' >/dev/null
+}
+listed_on() { on "$1" volume list -o json | jq -e --arg v "$VOL" '.[] | select(.name == $v)' >/dev/null; }
+step "a realm volume created on A lands on A, B and C, and every host lists it"
+out=$(on a volume create "$VOL" --size 256MiB --replicas 3 -o json) || fail "volume create: $out"
+jq -e '.warnings | length == 0' <<<"$out" >/dev/null || fail "create warned: $out"
+for h in a b c; do
+  replica_shared_on "$h" || fail "no shared replica $VOL on $h: $(on "$h" replica list)"
+  listed_on "$h" || fail "$VOL is not listed on $h: $(on "$h" volume list)"
+done
+json=$(on b volume inspect "$VOL" -o json)
+[[ $(jq -r '.realm.generation' <<<"$json") == 1 ]] || fail "inspect on b: $json"
+pass
+
+step "attached on A, written; detached; attached on B: the same data"
+head -c $((MIB << 20)) /dev/urandom >"$T/data"
+want=$(sha256sum <"$T/data" | cut -d' ' -f1)
+dev=$(on a volume attach "$VOL") || fail "attach on a: $dev"
+[[ -b $dev ]] || fail "attach on a gave $dev"
+dd if="$T/data" of="$dev" bs=1M oflag=direct conv=fsync status=none
+[[ $(on c volume inspect "$VOL" -o json | jq -r .realm.attached_on) == host-a ]] ||
+  fail "c does not see $VOL attached on host-a: $(on c volume inspect "$VOL" -o json)"
+out=$(on b volume attach "$VOL" 2>&1) && fail "b attached $VOL while a holds it: $out"
+grep -q "attached on host host-a" <<<"$out" || fail "b's attach: $out"
+on a volume detach "$VOL" >/dev/null
+dev=$(on b volume attach "$VOL") || fail "attach on b: $dev"
+got=$(dd if="$dev" bs=1M count=$MIB iflag=direct status=none | sha256sum | cut -d' ' -f1)
+[[ $got == "$want" ]] || fail "b reads $got, a wrote $want"
+gen=$(on a volume inspect "$VOL" -o json | jq -r .realm.generation)
+((gen >= 3)) || fail "generation $gen after two attachments"
+on b volume detach "$VOL" >/dev/null
+pass "generation $gen"
+
 step "etcd killed: realm status fails fast and clearly; maya status answers"
 etcd_kill 2>/dev/null
 start=$(date +%s%N)
@@ -176,7 +213,7 @@ wait_for 30 "maya status shows the store unreachable" status_err
 pass "failed in $took ms: ${out:0:100}"
 
 step "etcd back: every host is up again without a manual step"
-etcd_restart || fail "etcd did not restart"
+etcd_restart "$T/etcd" || fail "etcd did not restart"
 for h in a b c; do wait_for $((TTL + 30)) "three hosts up on $h" all_up_on "$h"; done
 no_err() { on a status -o json | jq -e '.realm.registered and (.realm.error == null)' >/dev/null; }
 wait_for 30 "a registered without error" no_err
