@@ -33,6 +33,11 @@ struct VolumeSpec {
   // Replicas other hosts share (iscsi://USER:SECRET@HOST:PORT/IQN/LUN), counted in `replicas`:
   // the others are made here. Never saved with the spec (the secrets are the volume's).
   std::vector<std::string> remote_replicas;
+  // Take the remote replicas over from another owner (preempt its reservation) when the
+  // volume's target first opens them: the realm moving a volume from a dead host. Only the
+  // daemon sets it (the control API's "claim_remote_replicas"), never Docker's or the CLI's
+  // options; never saved with the spec, and spent by that first open (jiva.json claim_remote).
+  bool claim_remote_replicas = false;
   // The keys the options or spec file set (not saved): a clone inherits the others from its
   // source volume.
   std::set<std::string> given;

@@ -44,6 +44,13 @@ void add_volume_routes(http::Router& router, drivers::VolumeDriver* driver,
         }
         auto spec = drivers::spec_from_options(body["name"].get<std::string>(), opts, defaults());
         if (!spec) return json_error(400, spec.error().message);
+        // The realm's takeover of a volume from a dead host (VolumeSpec::claim_remote_replicas):
+        // a key of the body, never an option, so that Docker's -o cannot set it.
+        if (body.contains("claim_remote_replicas")) {
+          if (!body["claim_remote_replicas"].is_boolean())
+            return json_error(400, "claim_remote_replicas must be true or false");
+          spec->claim_remote_replicas = body["claim_remote_replicas"].get<bool>();
+        }
         auto created = driver->create(*spec);
         if (!created) return json_error(400, created.error().message);
         json answer = volume_json(*created);

@@ -70,6 +70,7 @@ Result<Manifest> decode_manifest(const json& j, const fs::path& file) {
   m.created = j.value("created", "");
   m.last_replica = json_unsigned(j, "last_replica", 0u);
   m.attach = j.value("attach", "auto");
+  m.claim_remote = j.value("claim_remote", false);  // absent (older files): false
   for (const auto& r : j.at("replicas"))
     m.replicas.push_back(
         {r.at("id").get<std::string>(), r.at("uri").get<std::string>(), r.value("snapshots", "")});
@@ -109,7 +110,16 @@ Result<void> write_manifest(const fs::path& volume_dir, const Manifest& m) {
             {"replicas", replicas},
             {"last_replica", m.last_replica},
             {"attach", m.attach}};
+  if (m.claim_remote) j["claim_remote"] = true;
   return write_file_atomic(manifest_file(volume_dir), j.dump(2) + "\n", 0644);
+}
+
+Result<void> clear_claim_remote(const fs::path& volume_dir) {
+  const fs::path file = manifest_file(volume_dir);
+  MAYA_TRY(j, read_json_file({.path = file, .not_an_object = "is not a JSON object"}));
+  if (!j->contains("claim_remote")) return {};
+  j->erase("claim_remote");
+  return write_file_atomic(file, j->dump(2) + "\n", 0644);
 }
 
 Result<ChapSecret> read_chap(const fs::path& volume_dir) {

@@ -37,6 +37,10 @@ struct Manifest {
   std::vector<ReplicaRef> replicas;
   unsigned last_replica = 0;    // the highest replica number ever given (ids are never reused)
   std::string attach = "auto";  // how it attaches to this host: auto | iscsi | fuse
+  // "claim_remote" (written only when true): the next start of the target preempts another
+  // owner's reservation of the remote replicas (a volume moved here from a dead host), and then
+  // clears it (clear_claim_remote) so that no later start ever preempts again.
+  bool claim_remote = false;
 };
 
 struct ChapSecret {
@@ -77,6 +81,9 @@ inline TargetPaths target_paths(const fs::path& run_dir, const std::string& volu
 
 Result<Manifest> read_manifest(const fs::path& volume_dir);
 Result<void> write_manifest(const fs::path& volume_dir, const Manifest& manifest);
+// Takes "claim_remote" out of jiva.json, durably (atomic replace, synced), leaving every other
+// field of the file as it is, fields this build does not know too.
+Result<void> clear_claim_remote(const fs::path& volume_dir);
 
 // nullopt-like empty user when the file does not exist.
 Result<ChapSecret> read_chap(const fs::path& volume_dir);

@@ -87,16 +87,40 @@ int run_volume_target(const VolumeTargetOptions& options) {
 
   // This host owns the volume's remote replicas that nobody else holds. It never takes one
   // over from another owner by itself (a restart, a failed open would fence a live owner):
-  // taking over is a decision of whoever moves the volume (IscsiFence::claim).
+  // taking over is a decision of whoever moves the volume (IscsiFence::claim), which the realm
+  // hands over as jiva.json's claim_remote, for one start only (below).
   const std::uint64_t key = options.owner.empty() ? 0 : owner_key(options.owner, options.volume);
+  const bool claim = manifest->claim_remote && key != 0;
   replica::Replicator::Options replication;
   replication.size_bytes = manifest->size_bytes;
   replication.block_size = manifest->block_size;
   replication.thin = manifest->thin;
   replication.space_warn_percent = options.space_warn_percent;
   auto replicator = replica::Replicator::open(
-      open_replicas(*manifest, {volume_dir, options.io_timeout, key, false}), replication);
+      open_replicas(*manifest, {volume_dir, options.io_timeout, key, claim}), replication);
   if (!replicator) return failed("volume " + options.volume + ": " + replicator.error().message);
+  if (manifest->claim_remote) {
+    // The claim was spent on this open. A later start of this target (kill -9, a daemon
+    // restart, this host back after it was given up for dead) must never preempt again: by
+    // then another host may own the volume, and this one must stay fenced off. So the flag
+    // goes, durably (a power cut right after must not bring it back), before anything is
+    // served. If it cannot go, nothing is served: serving with the flag left would arm the next
+    // start to preempt whoever owns the volume by then. The replicas stay reserved under this
+    // key, nothing writes to them, and the supervisor's next start (while the volume is being
+    // created here, see the jiva driver's create) claims again, as the one who moved it asked.
+    if (auto cleared = clear_claim_remote(volume_dir); !cleared) {
+      (*replicator)->close();
+      return failed("volume " + options.volume +
+                    ": the remote replicas were claimed, but the claim cannot be cleared from "
+                    "jiva.json, so the volume is not served: " +
+                    cleared.error().message);
+    }
+    manifest->claim_remote = false;
+    log::info("volume " + options.volume + ": " +
+              (claim ? "its remote replicas were claimed (" + (*replicator)->health() + ")"
+                     : std::string("no owner key, nothing to claim")) +
+              "; the claim is cleared from jiva.json");
+  }
 
   Frontends frontends(**replicator, paths.fuse_dir, options.volume);
   auto chap = read_chap(volume_dir);

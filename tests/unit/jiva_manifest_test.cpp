@@ -90,6 +90,50 @@ TEST(JivaManifest, RoundTripsAndReportsDamage) {
   }
 }
 
+// claim_remote: false when absent (files older than it), written only when true, and cleared
+// by clear_claim_remote without touching any other field, one this build does not know too.
+TEST(JivaManifest, ClaimRemoteIsOptionalAndClearingKeepsEveryOtherField) {
+  TempDir dir;
+  const std::string old_file =
+      R"({"name":"db","iqn":"x","size_bytes":4096,"port":3261,"future":{"a":1},)"
+      R"("replicas":[{"id":"r1","uri":"iscsi://h:3517/iqn.x/0"}]})";
+  ASSERT_TRUE(write_file_atomic(manifest_file(dir.path()), old_file));
+  auto old = read_manifest(dir.path());
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_FALSE(old->claim_remote);
+  ASSERT_TRUE(clear_claim_remote(dir.path())) << "nothing to clear is no error";
+
+  Manifest m = *old;
+  m.claim_remote = true;
+  ASSERT_TRUE(write_manifest(dir.path(), m));
+  auto claimed = read_manifest(dir.path());
+  ASSERT_TRUE(claimed) << claimed.error().message;
+  EXPECT_TRUE(claimed->claim_remote);
+
+  // A field written by a newer build survives the clear, as do all the known ones.
+  auto text = read_file(manifest_file(dir.path()));
+  ASSERT_TRUE(text) << text.error().message;
+  std::string with_future = *text;
+  with_future.insert(with_future.find('{') + 1, R"("future":{"a":1},)");
+  ASSERT_TRUE(write_file_atomic(manifest_file(dir.path()), with_future));
+  auto cleared = clear_claim_remote(dir.path());
+  ASSERT_TRUE(cleared) << cleared.error().message;
+  auto after = read_file(manifest_file(dir.path()));
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_EQ(after->find("claim_remote"), std::string::npos) << *after;
+  EXPECT_NE(after->find("\"future\""), std::string::npos) << *after;
+  auto back = read_manifest(dir.path());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_FALSE(back->claim_remote);
+  EXPECT_EQ(back->iqn, "x");
+  EXPECT_EQ(back->port, 3261);
+  ASSERT_EQ(back->replicas.size(), 1u);
+  EXPECT_EQ(back->replicas[0].uri, "iscsi://h:3517/iqn.x/0");
+
+  ASSERT_TRUE(write_file_atomic(manifest_file(dir.path()), "{"));
+  EXPECT_FALSE(clear_claim_remote(dir.path())) << "a damaged jiva.json is an error";
+}
+
 // Found by tests/fuzz (jiva_json): numbers that do not fit were converted with a static_cast,
 // undefined for 1e300 (UBSan), and a port of 70000 silently became 4464. Both are damage now.
 TEST(JivaManifest, NumbersOutOfRangeAreDamageNotWrappedOrUndefined) {
