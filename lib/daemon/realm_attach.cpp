@@ -19,31 +19,35 @@ void RealmVolumes::save_taken() {
     log::warn("realm: " + saved.error().message);
 }
 
-// The replicas' share URIs (secrets included), from the hosts that hold them. A replica whose
-// host is down is left out: the volume attaches degraded rather than wait for it.
+// The replicas' share URIs (secrets included), in the record's order: each replica's journal
+// names its fellows by position (r1..rN), so the nexus lists them as every earlier owner did.
+// A replica whose host is down is listed all the same: it fails to open, the volume attaches
+// degraded, and its target brings it back when it answers. A replica never shared yet (its
+// host has not seen the volume) cannot be listed, and the attach waits for it.
 Result<std::vector<std::string>> RealmVolumes::share_uris(const VolumeRecord& volume) {
   MAYA_TRY(hosts, realm::list_hosts(agent_.store(), agent_.keys()));
   MAYA_TRY(shares, agent_.store().list(agent_.keys().shares(volume.name)));
   std::vector<std::string> uris;
-  std::vector<std::string> left_out;
+  unsigned reachable = 0;
   for (const realm::ReplicaPlace& r : volume.replicas) {
-    bool up = false;
-    for (const auto& h : hosts->hosts) up = up || (h.record.id == r.host_id && h.up);
     const std::string key = agent_.keys().share(volume.name, r.host_id);
     const realm::KeyValue* kv = nullptr;
     for (const auto& item : shares->items)
       if (item.key == key) kv = &item;
-    if (!up || !kv) {
-      left_out.push_back(r.host_id + (up ? " (not shared yet)" : " (down)"));
-      continue;
-    }
+    if (!kv)
+      return fail("volume " + volume.name + ": its replica on host " + r.host_id +
+                  " is not shared yet (that host makes it when it sees the volume); try again");
     MAYA_TRY(share, realm::share_from_json(kv->value, kv->key));
     uris.push_back(share->uri);
+    bool up = false;
+    for (const auto& h : hosts->hosts) up = up || (h.record.id == r.host_id && h.up);
+    if (up)
+      ++reachable;
+    else
+      log::warn("volume " + volume.name + " attaches without its replica on host " + r.host_id +
+                " (down) for now");
   }
-  if (uris.empty())
-    return fail("volume " + volume.name + ": none of its replicas can be reached now");
-  for (const std::string& l : left_out)
-    log::warn("volume " + volume.name + " attaches without its replica on host " + l);
+  if (reachable == 0) return fail("volume " + volume.name + ": none of its replicas' hosts is up");
   return uris;
 }
 
@@ -95,7 +99,7 @@ Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision) {
   spec.attach = options_.attach_mode;
   spec.replicas = static_cast<unsigned>(uris->size());
   spec.remote_replicas = std::move(*uris);
-  // CLAIM-PENDING spec.claim_remote_replicas = true;
+  spec.claim_remote_replicas = true;
   if (auto made = local_->create(spec); !made) {
     (void)release_attachment(name);
     return fail("volume " + name + ": attaching here", made.error());

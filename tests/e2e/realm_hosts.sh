@@ -1,0 +1,133 @@
+# shellcheck shell=bash
+# The realm's test hosts (sourced by the realm's e2e scripts and benchmark): etcd on network-
+# namespace host e, and maya hosts (a, b, c...) each with its own root and config, joined to
+# realm "e2e" with `maya init --realm --etcd`.
+#
+#   HERE=...; source "$HERE/realm_hosts.sh" "$@"     checks root, tools; sets MAYA, T, TTL
+#   realm_hosts_up a b c                               etcd, then maya init + load on each
+#   on a volume list                                    the CLI of host a, in a's namespace
+#
+# The script defines step/pass/fail before or after sourcing; cleanup (EXIT) unloads every
+# host, stops etcd and removes the namespaces and $T. A script may push more cleanup onto
+# REALM_CLEANUPS (run first, last pushed first).
+# shellcheck source-path=SCRIPTDIR
+
+[[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (network namespaces)"; exit 77; }
+[[ $# -eq 1 ]] || { echo "usage: bash $0 /path/to/maya" >&2; exit 2; }
+MAYA=$(readlink -f -- "$1")
+for tool in jq etcd etcdctl; do
+  command -v "$tool" >/dev/null ||
+    { echo "SKIP: $tool is not installed (packaging/install-deps.sh --with-tests)"; exit 77; }
+done
+# shellcheck source=../support/netns_hosts.sh
+source "$HERE/../support/netns_hosts.sh"
+# shellcheck source=../support/etcd.sh
+source "$HERE/../support/etcd.sh"
+netns_hosts_require
+
+: "${TTL:=6}"
+STEP=setup
+FAILED=0
+REALM_HOSTS=()
+REALM_CLEANUPS=()
+step() { STEP=$*; }
+pass() { echo "ok - $STEP${1:+ ($1)}"; }
+fail() {
+  echo "not ok - $STEP: $*"
+  FAILED=1
+  exit 1
+}
+
+T=$(mktemp -d /tmp/maya-realm.XXXXXX)
+root_of() { echo "$T/hosts/$1"; }
+conf_of() { echo "$(root_of "$1")/maya.conf"; }
+# The CLI runs in the host's network namespace: `maya realm status` reaches etcd from there.
+on() {
+  local h=$1
+  shift
+  netns_run "$h" timeout -k 5 60 "$MAYA" --config "$(conf_of "$h")" "$@" </dev/null
+}
+load_on() { netns_run "$1" timeout -k 5 60 "$MAYA" --config "$(conf_of "$1")" load >/dev/null; }
+ip_of() { netns_host_ip "$1"; }
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s until it succeeds.
+wait_for() {
+  local limit=$1 what=$2 i
+  shift 2
+  for ((i = 0; i < limit * 5; i++)); do
+    "$@" && return 0
+    sleep 0.2
+  done
+  fail "$what: not within $limit s"
+}
+# state_on H OF: OF's state as host H's `maya realm status` shows it ("" when not listed).
+state_on() {
+  on "$1" realm status -o json 2>/dev/null |
+    jq -r --arg n "host-$2" '.hosts[] | select(.name == $n) | .state'
+}
+is_state() { [[ $(state_on "$1" "$2") == "$3" ]]; }
+# all_up_on H: every host of the realm is up as H sees it.
+all_up_on() {
+  local want
+  want=$(printf 'up,%.0s' "${REALM_HOSTS[@]}")
+  [[ $(on "$1" realm status -o json 2>/dev/null | jq -r '[.hosts[] | .state] | join(",")') == "${want%,}" ]]
+}
+daemon_pid() { cat "$(root_of "$1")/run/maya/maya.pid" 2>/dev/null; }
+
+show_logs() {
+  local h log
+  for h in "${REALM_HOSTS[@]}"; do
+    [[ -f $(root_of "$h")/var/lib/maya/maya.log ]] || continue
+    echo "---- last lines of host $h's maya.log" >&2
+    tail -n 15 "$(root_of "$h")/var/lib/maya/maya.log" >&2
+    for log in "$(root_of "$h")"/opt/maya-store/*/target.log; do
+      [[ -f $log ]] || continue
+      echo "---- last lines of $log" >&2
+      tail -n 10 "$log" >&2
+    done
+  done
+}
+realm_cleanup() {
+  local rc=$? h i
+  set +e
+  trap - ERR
+  ((rc != 0)) && { [[ $FAILED == 1 ]] || echo "not ok - $STEP: exit $rc"; show_logs; }
+  for ((i = ${#REALM_CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${REALM_CLEANUPS[i]}"; done
+  for h in "${REALM_HOSTS[@]}"; do
+    [[ -f $(conf_of "$h") ]] && on "$h" unload --stop-targets >/dev/null 2>&1
+  done
+  etcd_stop >/dev/null 2>&1
+  netns_hosts_down
+  rm -rf --one-file-system "$T"
+  exit "$rc"
+}
+trap realm_cleanup EXIT
+trap 'fail "command failed (line $LINENO): $BASH_COMMAND"' ERR
+
+# realm_hosts_up HOST...: etcd on host e, then each HOST (one letter: its zone is maya-1HOST)
+# with maya initialised into the realm and loaded.
+realm_hosts_up() {
+  local h
+  REALM_HOSTS=("$@")
+  step "etcd on host e; hosts $*"
+  netns_hosts_up e "$@" || fail "netns_hosts_up"
+  # etcd runs in host e's namespace, a restart too.
+  ETCD_EXEC="ip netns exec $(netns_host_ns e)"
+  etcd_start "$T/etcd" "$(ip_of e)" || fail "etcd did not start"
+  pass "etcd at $ETCD_ENDPOINT"
+
+  step "maya init --realm --etcd on each host, then maya load"
+  for h in "$@"; do
+    mkdir -p "$(root_of "$h")"
+    "$MAYA" init --root "$(root_of "$h")" --config "$(conf_of "$h")" --realm e2e \
+      --etcd "$ETCD_ENDPOINT" --zone "maya-1$h" --address "$(ip_of "$h")" >/dev/null
+    # Names the test can find, the host's own address, free ports, a short lease.
+    sed -i "/^\[host\]/,/^\[/ s/^name = .*/name = \"host-$h\"/
+            s/^discovery_port = .*/discovery_port = 0/; s/^listen = .*/listen = \"127.0.0.1:0\"/
+            s/^address = \"127.0.0.1\"/address = \"$(ip_of "$h")\"/
+            s/^lease_ttl = .*/lease_ttl = \"${TTL}s\"/" "$(conf_of "$h")"
+    grep -qx "lease_ttl = \"${TTL}s\"" "$(conf_of "$h")" || fail "no [realm] lease_ttl to edit"
+    grep -qx "name = \"host-$h\"" "$(conf_of "$h")" || fail "no [host] name to edit"
+    load_on "$h" || fail "maya load on $h"
+  done
+  pass
+}
