@@ -38,6 +38,11 @@ struct VolumeSpec {
   // daemon sets it (the control API's "claim_remote_replicas"), never Docker's or the CLI's
   // options; never saved with the spec, and spent by that first open (jiva.json claim_remote).
   bool claim_remote_replicas = false;
+  // Writes need a majority of the replicas (the realm's volumes): with fewer RW replicas the
+  // volume refuses writes rather than go on alone, so a new owner that reaches a majority
+  // knows it holds every acknowledged write. Set by the daemon's realm code only; saved in
+  // jiva.json ("quorum").
+  bool quorum_writes = false;
   // The keys the options or spec file set (not saved): a clone inherits the others from its
   // source volume.
   std::set<std::string> given;

@@ -100,6 +100,7 @@ Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision) {
   spec.replicas = static_cast<unsigned>(uris->size());
   spec.remote_replicas = std::move(*uris);
   spec.claim_remote_replicas = true;
+  spec.quorum_writes = true;  // so that a next owner may go on without a dead host's replica
   if (auto made = local_->create(spec); !made) {
     (void)release_attachment(name);
     return fail("volume " + name + ": attaching here", made.error());

@@ -71,6 +71,7 @@ Result<Manifest> decode_manifest(const json& j, const fs::path& file) {
   m.last_replica = json_unsigned(j, "last_replica", 0u);
   m.attach = j.value("attach", "auto");
   m.claim_remote = j.value("claim_remote", false);  // absent (older files): false
+  m.quorum = j.value("quorum", false);
   for (const auto& r : j.at("replicas"))
     m.replicas.push_back(
         {r.at("id").get<std::string>(), r.at("uri").get<std::string>(), r.value("snapshots", "")});
@@ -111,6 +112,7 @@ Result<void> write_manifest(const fs::path& volume_dir, const Manifest& m) {
             {"last_replica", m.last_replica},
             {"attach", m.attach}};
   if (m.claim_remote) j["claim_remote"] = true;
+  if (m.quorum) j["quorum"] = true;
   return write_file_atomic(manifest_file(volume_dir), j.dump(2) + "\n", 0644);
 }
 

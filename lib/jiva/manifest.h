@@ -41,6 +41,9 @@ struct Manifest {
   // owner's reservation of the remote replicas (a volume moved here from a dead host), and then
   // clears it (clear_claim_remote) so that no later start ever preempts again.
   bool claim_remote = false;
+  // "quorum" (written only when true): writes need a majority of the replicas (a realm volume:
+  // see VolumeSpec::quorum_writes).
+  bool quorum = false;
 };
 
 struct ChapSecret {

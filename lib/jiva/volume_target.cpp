@@ -96,6 +96,7 @@ int run_volume_target(const VolumeTargetOptions& options) {
   replication.block_size = manifest->block_size;
   replication.thin = manifest->thin;
   replication.space_warn_percent = options.space_warn_percent;
+  replication.quorum_writes = manifest->quorum;
   auto replicator = replica::Replicator::open(
       open_replicas(*manifest, {volume_dir, options.io_timeout, key, claim}), replication);
   if (!replicator) return failed("volume " + options.volume + ": " + replicator.error().message);

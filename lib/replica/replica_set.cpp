@@ -7,6 +7,11 @@
 
 namespace maya::replica {
 
+namespace {
+// save_membership's refusal of a membership without a majority (quorum_writes).
+bool no_quorum(const Error& error) { return error.code == errno_code(EIO); }
+}  // namespace
+
 const char* mode_name(ReplicaMode mode) {
   switch (mode) {
     case ReplicaMode::RW:
@@ -104,7 +109,13 @@ Result<void> ReplicaSet::open(std::vector<Member> members) {
     for (const auto& r : sources) r->mode = ReplicaMode::RW;
   } else {
     // Every member of the newest generation must be here: a missing one may have gone on
-    // without the others, and what they hold may be older than what it holds.
+    // without the others, and what they hold may be older than what it holds. With write
+    // quorums, reaching a majority is enough: a missing member cannot have gone on without a
+    // majority, which would include one of those reached.
+    const auto reached = static_cast<std::size_t>(std::count_if(
+        replicas_.begin(), replicas_.end(),
+        [](const ReplicaPtr& r) { return r->mode != ReplicaMode::ERR; }));
+    const bool majority = policy_.quorum_writes && reached >= quorum();
     for (const auto& id : sources.front()->meta.members) {
       auto member = find(id);
       if (!member) {  // removed from the manifest on purpose (`maya volume replica remove`)
@@ -114,6 +125,12 @@ Result<void> ReplicaSet::open(std::vector<Member> members) {
       }
       bool present = std::any_of(sources.begin(), sources.end(),
                                  [&](const ReplicaPtr& s) { return s->id == id; });
+      if (!present && majority) {
+        log::warn("replica " + id + " of generation " + std::to_string(newest) +
+                  " cannot be reached (" + member->error + "); going on with a majority (" +
+                  std::to_string(reached) + " of " + std::to_string(replicas_.size()) + ")");
+        continue;
+      }
       if (!present) {
         return fail("replica " + id + " holds the newest data (generation " +
                     std::to_string(newest) + ") but " + "cannot be used: " + member->error +
@@ -159,8 +176,9 @@ Result<void> ReplicaSet::open(std::vector<Member> members) {
   if (any_away && degraded_since_ == 0) degraded_since_ = generation_ + 1;
   if (auto saved = save_membership(); !saved) {
     // A full store must not take the data offline: serve reads, refuse writes, say why, and
-    // save the membership again once there is room (see leave_read_only).
-    if (!out_of_space(saved.error())) return saved;
+    // save the membership again once there is room (see leave_read_only). Too few RW replicas
+    // for a quorum (stale ones still rebuilding) likewise, until they are back.
+    if (!out_of_space(saved.error()) && !no_quorum(saved.error())) return saved;
     set_read_only(saved.error());
   }
   // What was loaded is in the journals (the sources'); new marks are saved before they count.
@@ -202,6 +220,12 @@ Result<void> ReplicaSet::save_membership() {
     if (r->mode == ReplicaMode::RW) members.push_back(r->id);
   }
   if (members.empty()) return fail("no replica is left to serve the volume");
+  if (members.size() < quorum())
+    return fail(std::to_string(members.size()) + " of the volume's " +
+                    std::to_string(replicas_.size()) +
+                    " replicas are in sync, fewer than the majority writes need (" +
+                    std::to_string(quorum()) + "); writes wait for the others",
+                errno_code(EIO));
   ++generation_;
   std::vector<ReplicaError> failed;
   for (const auto& r : replicas_) {
@@ -243,8 +267,11 @@ Result<void> ReplicaSet::save_membership() {
 
 void ReplicaSet::set_read_only(const Error& why) {
   if (read_only_.empty())
-    log::warn("volume is read-only until space is freed (reads go on): " + why.message);
+    log::warn(no_quorum(why) ? "volume refuses writes (reads go on): " + why.message
+                             : "volume is read-only until space is freed (reads go on): " +
+                                   why.message);
   read_only_ = why.message;
+  read_only_code_ = why.code;
   read_only_flag_ = true;
 }
 
@@ -252,14 +279,22 @@ Result<void> ReplicaSet::leave_read_only() {
   std::unique_lock lock(mutex_);
   if (read_only_.empty()) return {};
   if (auto saved = save_membership(); !saved) {
-    if (out_of_space(saved.error())) read_only_ = saved.error().message;
-    return fail("the volume is read-only: " + read_only_, errno_code(ENOSPC));
+    if (out_of_space(saved.error()) || no_quorum(saved.error())) {
+      read_only_ = saved.error().message;
+      read_only_code_ = saved.error().code;
+    }
+    return fail("the volume is read-only: " + read_only_, read_only_code_);
   }
   log::info("the membership is saved again (generation " + std::to_string(generation_) +
             "); the volume takes writes");
   read_only_.clear();
   read_only_flag_ = false;
   return {};
+}
+
+std::error_code ReplicaSet::read_only_code() const {
+  std::shared_lock lock(mutex_);
+  return read_only_code_;
 }
 
 std::string ReplicaSet::read_only_reason() const {
@@ -324,7 +359,8 @@ void ReplicaSet::replica_failed(const ReplicaPtr& replica, const std::string& wh
       if (was_rw) {
         if (auto saved = save_membership(); !saved) {
           log::error(saved.error().message);
-          if (out_of_space(saved.error())) set_read_only(saved.error());
+          if (out_of_space(saved.error()) || no_quorum(saved.error()))
+            set_read_only(saved.error());
         }
       }
     }

@@ -30,6 +30,12 @@ class ReplicaSet {
     // doubling up to space_retry_max while it keeps failing.
     std::chrono::milliseconds space_retry{1000};
     std::chrono::milliseconds space_retry_max{30000};
+    // Writes need a majority of the replicas (N/2 + 1 of the N in the manifest): a membership
+    // with fewer RW replicas is never saved, and the volume refuses writes (EIO) until enough
+    // are back, rather than go on alone. In exchange, open() accepts members of the newest
+    // generation that it cannot reach, as long as it reaches a majority: a majority cannot have
+    // moved on without one of them. For volumes whose owner can move (a realm's).
+    bool quorum_writes = false;
   };
 
   // `io`: the volume's I/O lock, taken exclusively while handles or the membership change
@@ -65,6 +71,7 @@ class ReplicaSet {
   // Saves the membership again after it could not be (read-only); an error while it still can't.
   Result<void> leave_read_only();
   std::string read_only_reason() const;
+  std::error_code read_only_code() const;  // ENOSPC (a full store) or EIO (no quorum)
   void count_write() { revision_.fetch_add(1, std::memory_order_relaxed); }
 
   // The failure policy: `replica` leaves the I/O path (ERR); the others move to a new
@@ -117,6 +124,10 @@ class ReplicaSet {
   Fullest fullest() const;
 
  private:
+  // The RW replicas a membership needs (a majority with quorum_writes, else 1).
+  std::size_t quorum() const {
+    return policy_.quorum_writes ? replicas_.size() / 2 + 1 : 1;
+  }
   ReplicaPtr find(const std::string& id) const;
   // At open: whether a replica whose metadata is `meta` fits the volume's size. Metadata of a
   // smaller volume is a grow the target did not finish (the manifest is grown first): its data
@@ -138,6 +149,7 @@ class ReplicaSet {
   std::atomic<std::uint64_t> revision_{0};
   std::string read_only_;  // mutex_; why writes are refused
   std::atomic<bool> read_only_flag_{false};
+  std::error_code read_only_code_;  // why writes are refused: ENOSPC, or EIO (no quorum)
 };
 
 }  // namespace maya::replica

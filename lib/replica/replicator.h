@@ -73,6 +73,8 @@ class Replicator final : public block::BlockBackend {
     // Warn when a replica's store is this full (percent used; 0: never): a log line, the
     // warning in status, and soft_threshold_events() for the SCSI unit attention.
     unsigned space_warn_percent = 90;
+    // Writes need a majority of the replicas (ReplicaSet::Policy::quorum_writes).
+    bool quorum_writes = false;
   };
 
   // Opens the volume over `members` (the manifest's replicas, in order): picks the sources,

@@ -104,7 +104,8 @@ Result<void> Writer::fan_out(const std::vector<ReplicaPtr>& targets, std::uint64
     // Not acknowledged, but its data may be on some replicas and not others: one answer for
     // reads, and the region kept dirty (durably where the journals allow) until copied.
     if (length > 0) marks_.mark_diverged(offset, length, targets);
-    return fail("the volume is read-only: " + why, errno_code(ENOSPC));
+    const std::error_code code = set_.read_only_code();
+    return fail("the volume is read-only: " + why, code ? code : errno_code(ENOSPC));
   }
   if (!served) {
     return fail("no replica holds the data any more" +

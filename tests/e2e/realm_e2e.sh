@@ -104,6 +104,93 @@ gen=$(on a volume inspect "$VOL" -o json | jq -r .realm.generation)
 on b volume detach "$VOL" >/dev/null
 pass "generation $gen"
 
+# The writer: N pieces of 1 MiB of random data at offsets 0, 1 MiB, ... of DEV, each fsynced;
+# after each acknowledged (fsynced) piece, "INDEX SHA256" goes to LOG. Stops at the first error.
+writer() { # writer DEV N LOG
+  timeout 600 python3 - "$1" "$2" "$3" <<'PY'
+import hashlib, os, sys
+dev, n, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+fd = os.open(dev, os.O_WRONLY)
+with open(log, "a", buffering=1) as out:
+    for i in range(n):
+        block = os.urandom(1 << 20)
+        os.pwrite(fd, block, i << 20)
+        os.fsync(fd)
+        out.write(f"{i} {hashlib.sha256(block).hexdigest()}\n")
+PY
+}
+lines() { wc -l <"$1" 2>/dev/null || echo 0; }
+has_lines() { (($(lines "$1") >= $2)); }
+# verify_pieces DEV LOG: every acknowledged piece reads back from DEV as written.
+verify_pieces() {
+  local i sha got
+  while read -r i sha; do
+    got=$(dd if="$1" bs=1M skip="$i" count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1)
+    [[ $got == "$sha" ]] || fail "piece $i: read $got, acknowledged $sha"
+  done <"$2"
+}
+a_pids() { ip netns pids "$(netns_host_ns a)"; }
+target_pids_a() {
+  local p
+  for p in $(a_pids); do
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q " target run " && echo "$p"
+  done
+}
+region_sha() { dd if="$1" bs=1M count=128 iflag=direct status=none | sha256sum | cut -d' ' -f1; }
+
+step "failover: A frozen and cut off while writing; B attaches within the TTL + 30 s"
+dev_a=$(on a volume attach "$VOL") || fail "attach on a: $dev_a"
+writer "$dev_a" 128 "$T/acked" >"$T/writer.out" 2>&1 &
+writer_pid=$!
+# shellcheck disable=SC2016 # expanded when the cleanup runs
+REALM_CLEANUPS+=('kill -9 $writer_pid 2>/dev/null')
+wait_for 60 "20 pieces acknowledged on A" has_lines "$T/acked" 20
+# A "dies": every maya process in its namespace stops at once, and its link goes down.
+mapfile -t frozen < <(a_pids)
+kill -STOP "${frozen[@]}"
+# shellcheck disable=SC2016 # expanded when the cleanup runs
+REALM_CLEANUPS+=('kill -9 ${frozen[*]} 2>/dev/null; kill -CONT ${frozen[*]} 2>/dev/null')
+netns_partition a
+t0=$(date +%s%N)
+acked=$(lines "$T/acked")
+take_b() { dev_b=$(on b volume attach "$VOL" 2>"$T/attach_b.err"); }
+wait_for $((TTL + 30)) "attach on B after A died" take_b
+failover_ms=$((($(date +%s%N) - t0) / 1000000))
+[[ -b $dev_b ]] || fail "attach on b gave $dev_b"
+verify_pieces "$dev_b" "$T/acked"
+pass "B attached $failover_ms ms after A froze; all $acked acknowledged pieces verify"
+
+step "fencing: A's old target comes back and writes; the replicas refuse it"
+before=$(region_sha "$dev_b")
+acked_before=$(lines "$T/acked")
+netns_heal a
+mapfile -t old_targets < <(target_pids_a)
+((${#old_targets[@]} == 1)) || fail "A's target: ${old_targets[*]}"
+# Only the target and the writer run again; A's daemon and share servers stay frozen.
+kill -CONT "${old_targets[@]}"
+writer_done() { ! kill -0 "$writer_pid" 2>/dev/null; }
+wait_for 90 "A's writer stopped by errors" writer_done
+wait "$writer_pid" && fail "A's writer finished without an error: $(cat "$T/writer.out")"
+(($(lines "$T/acked") == acked_before)) ||
+  fail "A acknowledged $(($(lines "$T/acked") - acked_before)) pieces after B took over"
+[[ $(region_sha "$dev_b") == "$before" ]] || fail "B's view changed under A's old target"
+pass "A's writer: $(tail -n 1 "$T/writer.out")"
+
+step "A back: its stale nexus goes, its replica rejoins B's volume"
+kill -9 "${frozen[@]}" 2>/dev/null || true
+for p in "${frozen[@]}"; do
+  for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+done
+load_on a || fail "maya load on a"
+no_nexus_a() { ! on a volume inspect "$VOL" -o json | jq -e '.device != null' >/dev/null; }
+wait_for 60 "A's stale nexus dropped" no_nexus_a
+three_rw_b() {
+  [[ $(on b volume inspect "$VOL" -o json | jq -r '[.replicas[].mode] | join(",")') == RW,RW,RW ]]
+}
+wait_for 120 "A's replica back in B's volume" three_rw_b
+verify_pieces "$dev_b" "$T/acked"
+pass
+
 step "etcd killed: realm status fails fast and clearly; maya status answers"
 etcd_kill 2>/dev/null
 start=$(date +%s%N)

@@ -231,6 +231,7 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
     if (!secrets.empty()) MAYA_TRY_VOID(maya::jiva::write_replica_chap(*staging, secrets));
     m.last_replica = static_cast<unsigned>(m.replicas.size());
     m.claim_remote = spec.claim_remote_replicas && !remote.empty();
+    m.quorum = spec.quorum_writes;
     MAYA_TRY_VOID(maya::jiva::write_manifest(*staging, m));
     if (options_.chap) {
       MAYA_TRY(secret, maya::jiva::random_secret());
