@@ -11,9 +11,10 @@
 #     the next host's `maya volume list` shows the volume (polled as fast as the CLI answers;
 #     the median poll is printed as the resolution), against that create's own latency;
 #   - etcd: keys, value bytes and writes (revisions) per volume, the db size before and after;
-#   - what one share per replica costs each host: `maya replica serve` processes, their RSS
-#     sum, listening ports; the daemon's RSS and its CPU while the realm is idle (its realm
-#     thread re-reads every volume on every change and every 2 s);
+#   - what one share per replica costs each host: `maya replica serve` processes, their RSS and
+#     PSS sums, listening ports; the daemon's RSS, its CPU during the creates and over 10 s
+#     with nothing happening (its realm thread re-reads every volume on every change and every
+#     2 s), and etcd's writes over those 10 s (each wakes every host's realm thread);
 #   - failures (a create that failed, warned or timed out) as counts, with the first messages.
 # One share process and one port per replica: N volumes with 3 replicas on 3 hosts need N share
 # ports on every host, so each host's [iscsi] share_ports is widened to 1000 ports (10000-10999).
@@ -53,6 +54,15 @@ rss_kib() {
   local s=0 d v
   for d; do
     v=$(awk '/^VmRSS:/ {print $2}' "$d/status" 2>/dev/null || true)
+    s=$((s + ${v:-0}))
+  done
+  echo "$s"
+}
+# pss_kib /proc/PID...: their proportional set size, summed (shared pages split among sharers).
+pss_kib() {
+  local s=0 d v
+  for d; do
+    v=$(awk '/^Pss:/ {print $2}' "$d/smaps_rollup" 2>/dev/null || true)
     s=$((s + ${v:-0}))
   done
   echo "$s"
@@ -100,6 +110,9 @@ step "$N volumes of $SIZE, $REPLICAS replicas, created round-robin on ${HOSTS[*]
 every=$(((N + SAMPLES - 1) / SAMPLES))
 : >"$T/visible"
 : >"$T/poll"
+declare -A busy0
+for h in "${HOSTS[@]}"; do busy0[$h]=$(cpu_ticks "$(daemon_pid "$h")"); done
+etcd_busy0=$(cpu_ticks "$ETCD_PID")
 t_start=$(now_ms)
 for ((i = 1; i <= N; i++)); do
   name=$(printf 'bench%05d' "$i")
@@ -133,6 +146,9 @@ for ((i = 1; i <= N; i++)); do
   if ((i % 50 == 0)); then echo "  ... $i volumes, $(((t1 - t_start) / 1000)) s" >&2; fi
 done
 t_total=$(($(now_ms) - t_start))
+declare -A busy
+for h in "${HOSTS[@]}"; do busy[$h]=$(($(cpu_ticks "$(daemon_pid "$h")") - busy0[$h])); done
+etcd_busy=$(($(cpu_ticks "$ETCD_PID") - etcd_busy0))
 pass "$created created, $warned warned, $failed failed, $timed_out timed out"
 
 step "the realm settled: every host's replicas shared (up to 60 s)"
@@ -180,14 +196,17 @@ records=$(jq -c '[.kvs[] | select(.key | @base64d | startswith("/maya/realms/e2e
   .value | @base64d | fromjson]' "$T/etcd.json")
 
 # Per host: replicas placed (etcd), realm replicas listed by the host, shares, processes...
-declare -A placed listed serves serve_rss ports daemon_rss idle_cpu
+declare -A placed listed serves serve_rss serve_pss ports daemon_rss idle_cpu
 for h in "${HOSTS[@]}"; do
   placed[$h]=$(jq --arg id "$(host_id_of "$h")" '[.[] | .replicas[] | select(.host == $id)] | length' <<<"$records")
   listed[$h]=$(on "$h" replica list -o json 2>/dev/null | jq '[.[] | select(.share.running)] | length' || echo "?")
   mapfile -t pids < <(serve_pids "$h")
   serves[$h]=${#pids[@]}
-  serve_rss[$h]=0
-  ((${#pids[@]} > 0)) && serve_rss[$h]=$(rss_kib "${pids[@]/#//proc/}")
+  serve_rss[$h]=0 serve_pss[$h]=0
+  if ((${#pids[@]} > 0)); then
+    serve_rss[$h]=$(rss_kib "${pids[@]/#//proc/}")
+    serve_pss[$h]=$(pss_kib "${pids[@]/#//proc/}")
+  fi
   ports[$h]=$(netns_exec "$h" ss -Htln | grep -c . || true)
   daemon_rss[$h]=$(rss_kib "/proc/$(daemon_pid "$h")")
 done
@@ -195,7 +214,9 @@ done
 hz=$(getconf CLK_TCK)
 declare -A c0
 for h in "${HOSTS[@]}"; do c0[$h]=$(cpu_ticks "$(daemon_pid "$h")"); done
+idle_rev0=$(etcd_revision)
 sleep 10
+idle_writes=$(($(etcd_revision) - idle_rev0))
 for h in "${HOSTS[@]}"; do
   idle_cpu[$h]=$(awk -v d="$(($(cpu_ticks "$(daemon_pid "$h")") - c0[$h]))" -v hz="$hz" \
     'BEGIN {printf "%.1f", 100 * d / hz / 10}')
@@ -213,7 +234,7 @@ nvis=$(grep -c . <<<"$vis" || true)
 unseen=$(awk '$1 == "-"' "$T/visible" | grep -c . || true)
 per() { awk -v a="$1" -v n="$N" 'BEGIN {printf "%.1f", a / n}'; }
 kib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
-row() { printf '%-58s %s\n' "$1" "$2"; }
+row() { printf '%-66s %s\n' "$1" "$2"; }
 echo
 echo "realm bench: $N volumes of $SIZE (thin), $REPLICAS replicas, hosts ${HOSTS[*]}, etcd $(etcd --version | awk 'NR == 1 {print $3}'); $(nproc) CPUs"
 row "measure" "value"
@@ -236,13 +257,14 @@ row "etcd keys per volume" "$(per $((keys_after - keys_before)))"
 row "etcd key + value bytes per volume (all keys / N)" "$(per "$key_bytes") + $(per "$value_bytes") B"
 row "  value bytes: volume record / share / host record (mean)" "$(printf '%.0f / %.0f / %.0f B' "$vol_value" "$share_value" "$host_value")"
 row "etcd writes (revisions) per volume" "$(per $((rev_after - rev_before)))"
+row "etcd writes while idle (10 s)" "$idle_writes"
 row "etcd db size before / after" "$((db_before / 1024)) KiB / $((db_after / 1024)) KiB"
-row "etcd RSS" "$(kib "$etcd_rss")"
+row "etcd RSS / CPU during the creates" "$(kib "$etcd_rss") / $(awk -v t="$etcd_busy" -v hz="$hz" 'BEGIN {printf "%.1f s", t / hz}')"
 for h in "${HOSTS[@]}"; do
-  row "host $h: share processes / their RSS sum / listening ports" "${serves[$h]} / $(kib "${serve_rss[$h]}") / ${ports[$h]}"
+  row "host $h: share processes / RSS sum / PSS sum / listening ports" "${serves[$h]} / $(kib "${serve_rss[$h]}") / $(kib "${serve_pss[$h]}") / ${ports[$h]}"
 done
 for h in "${HOSTS[@]}"; do
-  row "host $h: daemon RSS / CPU while idle (10 s)" "$(kib "${daemon_rss[$h]}") / ${idle_cpu[$h]} %"
+  row "host $h: daemon RSS / CPU during the creates / CPU idle (10 s)" "$(kib "${daemon_rss[$h]}") / $(awk -v t="${busy[$h]}" -v hz="$hz" 'BEGIN {printf "%.1f s", t / hz}') / ${idle_cpu[$h]} %"
 done
 if [[ -s $T/errors ]]; then
   echo "first failures:"
