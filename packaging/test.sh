@@ -61,8 +61,9 @@ fi
 # The suites under ASan + UBSan: the gtest ones and the integration scripts; not the 3 × 1200 s
 # conformance runs nor the Docker e2e, which drive the same code through slower clients.
 asan_targets=(maya maya_unit_tests maya_scsi_tests maya_iscsi_tests maya_block_tests
-  maya_replica_tests maya_replica_iscsi_tests maya_integration_tests maya_ebs_tests maya_ebs_tool)
-asan_labels='^(unit|scsi|iscsi|block|replica|integration|ebs)$'
+  maya_replica_tests maya_replica_iscsi_tests maya_integration_tests maya_ebs_tests maya_ebs_tool
+  maya_realm_tests maya_realm_placement_tests)
+asan_labels='^(unit|scsi|iscsi|block|replica|integration|ebs|realm)$'
 
 phase "building the fuzzers and the ASan+UBSan tests (build-fuzz/, clang)"
 rc=0
@@ -75,24 +76,25 @@ if ((rc == 0)); then
   rc=0
   bash tests/fuzz/run.sh build-fuzz/tests/fuzz "${FUZZ_SECONDS:-30}" 2 || rc=$?
   record "fuzzing" "$rc"
-  phase "running the unit, SCSI, iSCSI, block, replica, integration and EBS tests under ASan + UBSan"
+  phase "running the unit, SCSI, iSCSI, block, replica, integration, EBS and realm tests under ASan + UBSan"
   rc=0
   ctest --test-dir build-fuzz --output-on-failure -j2 -L "$asan_labels" || rc=$?
   record "ctest under ASan + UBSan (build-fuzz/)" "$rc" build-fuzz
 fi
 
 # TSan: the threaded parts, the replicator's fan-out and the target's connection threads.
-phase "building the block, replica and iSCSI tests with -fsanitize=thread (build-tsan/)"
+phase "building the block, replica, iSCSI and realm-store tests with -fsanitize=thread (build-tsan/)"
 rc=0
 { cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON \
     -DMAYA_SANITIZE=thread >/dev/null &&
-  cmake --build build-tsan --target maya_block_tests maya_replica_tests maya_iscsi_tests
+  cmake --build build-tsan --target maya_block_tests maya_replica_tests maya_iscsi_tests \
+    maya_realm_tests
 } || rc=$?
 record "building build-tsan" "$rc"
 if ((rc == 0)); then
-  phase "running the block, replica and iSCSI tests under TSan"
+  phase "running the block, replica, iSCSI and realm-store tests under TSan"
   rc=0
-  ctest --test-dir build-tsan --output-on-failure -j2 -L '^(block|replica|iscsi)$' || rc=$?
+  ctest --test-dir build-tsan --output-on-failure -j2 -L '^(block|replica|iscsi|realm)$' || rc=$?
   record "ctest under TSan (build-tsan/)" "$rc" build-tsan
 fi
 

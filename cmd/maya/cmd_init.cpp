@@ -22,8 +22,8 @@ int cmd_init(Globals& globals, const Args& args) {
                     "this host's zone ([host] zone): the [api] region and one letter, e.g. maya-1b "
                     "(default: the [api] zone)")(
       "address", po::value(&realm.address)->value_name("IP"),
-      "the IP other hosts reach this one at ([host] address; default: [iscsi] "
-      "advertise, else [iscsi] address)");
+      "the IP other hosts reach this one at ([host] address); the iSCSI portals listen "
+      "on it too ([iscsi] address), so that other hosts reach its shared replicas");
   Parsed parsed =
       parse({"init",
              "maya init [--config PATH] [--root DIR] [--force] [--realm NAME --etcd URL...] "

@@ -95,7 +95,11 @@ std::string render_default(const fs::path& root, const std::string& host_name,
   if (!realm.realm_name.empty()) set_key(text, "realm", "name", toml_string(realm.realm_name));
   if (!realm.etcd.empty()) set_key(text, "realm", "etcd", toml_strings(realm.etcd));
   if (!realm.zone.empty()) set_key(text, "host", "zone", toml_string(realm.zone));
-  if (!realm.address.empty()) set_key(text, "host", "address", toml_string(realm.address));
+  if (!realm.address.empty()) {
+    set_key(text, "host", "address", toml_string(realm.address));
+    // The other hosts reach this one's shared replicas there: its portals listen on it.
+    set_key(text, "iscsi", "address", toml_string(realm.address));
+  }
   return text;
 }
 

@@ -63,6 +63,7 @@ void Daemon::realm_loop() {
     if (realm_volumes_)
       for (const std::string& note : realm_volumes_->drop_stale())
         log::info("realm volumes: " + note);
+    // A change wakes the next pass at once; a watch that saw none waited its 2 s already.
     if (revision != 0 && realm_->store().wait_changes(realm_->keys().root(), revision, 2s))
       continue;
     std::unique_lock lock(realm_mutex_);
@@ -95,7 +96,11 @@ realm::HostRecord Daemon::describe_host() {
   if (!pools) return host;
   for (const auto& p : *pools) {
     const std::uint64_t used = std::min(p.used_bytes, p.capacity_bytes);
-    host.pools.push_back({p.name, p.state, p.capacity_bytes, p.capacity_bytes - used});
+    // Coarse (1 % of the pool, at least 64 MiB): the record is republished, and every host's
+    // realm thread woken, when the free space moves by that much, not at every write.
+    const std::uint64_t grain = std::max<std::uint64_t>(64ull << 20, p.capacity_bytes / 100);
+    const std::uint64_t free = (p.capacity_bytes - used) / grain * grain;
+    host.pools.push_back({p.name, p.state, p.capacity_bytes, free});
   }
   return host;
 }

@@ -18,13 +18,18 @@ void RealmReplicas::note_error(const std::string& volume, const std::string& err
 }
 
 // The volume's replica here, made and shared if need be; returns its URI with the secret.
+// `listed`: each pool's replicas, read once per pass (not once per volume).
 Result<std::string> RealmReplicas::hold(const std::string& volume, const std::string& pool,
-                                        std::uint64_t size_bytes, bool thin,
+                                        std::uint64_t size_bytes, bool thin, PoolListings& listed,
                                         std::vector<std::string>& notes) {
   const std::string name = realm::realm_replica_name(volume);
-  MAYA_TRY(replicas, pools_.list_replicas(pool));
+  auto in_pool = listed.find(pool);
+  if (in_pool == listed.end()) {
+    MAYA_TRY(replicas, pools_.list_replicas(pool));
+    in_pool = listed.emplace(pool, std::move(*replicas)).first;
+  }
   const drivers::pools::PoolReplica* found = nullptr;
-  for (const auto& r : *replicas)
+  for (const auto& r : in_pool->second)
     if (r.name == name) found = &r;
   if (found) {
     if (found->size_bytes < size_bytes)
@@ -48,6 +53,17 @@ std::vector<std::string> RealmReplicas::reconcile(std::int64_t& revision) {
   if (!volumes) return notes;  // etcd away: the agent says so
   revision = volumes->revision;
   std::map<std::string, std::string> mine;  // volume → pool, for its replica here
+  PoolListings listed;
+  // This host's published shares, read once: a share already published as it is costs nothing.
+  std::map<std::string, realm::RealmShare> published;
+  if (auto all = store.list(keys.root() + "shares/"); all) {
+    for (const KeyValue& kv : all->items)
+      if (auto share = realm::share_from_json(kv.value, kv.key);
+          share && share->host_id == host_id_)
+        published.emplace(kv.key, *share);
+  } else {
+    return notes;
+  }
   for (const KeyValue& kv : volumes->items) {
     auto volume = realm::volume_from_json(kv.value, kv.key);
     if (!volume) {
@@ -57,21 +73,17 @@ std::vector<std::string> RealmReplicas::reconcile(std::int64_t& revision) {
     for (const realm::ReplicaPlace& r : volume->replicas) {
       if (r.host_id != host_id_) continue;
       mine[volume->name] = r.pool;
-      auto uri = hold(volume->name, r.pool, volume->size_bytes, volume->thin, notes);
+      auto uri = hold(volume->name, r.pool, volume->size_bytes, volume->thin, listed, notes);
       if (!uri) {
         note_error(volume->name, uri.error().message, notes);
         continue;
       }
       const realm::RealmShare share{host_id_, r.pool, *uri};
       const std::string key = keys.share(volume->name, host_id_);
-      auto published = store.get(key);
-      if (!published) continue;
-      if (*published) {
-        auto current = realm::share_from_json((*published)->value, key);
-        if (current && *current == share) {
-          errors_.erase(volume->name);
-          continue;
-        }
+      if (auto current = published.find(key);
+          current != published.end() && current->second == share) {
+        errors_.erase(volume->name);
+        continue;
       }
       if (auto put = store.put(key, realm::share_json(share).dump()); !put)
         note_error(volume->name, put.error().message, notes);

@@ -26,8 +26,10 @@ class RealmReplicas {
   std::vector<std::string> reconcile(std::int64_t& revision);
 
  private:
+  using PoolListings = std::map<std::string, std::vector<drivers::pools::PoolReplica>>;
   Result<std::string> hold(const std::string& volume, const std::string& pool,
-                           std::uint64_t size_bytes, bool thin, std::vector<std::string>& notes);
+                           std::uint64_t size_bytes, bool thin, PoolListings& listed,
+                           std::vector<std::string>& notes);
   void drop_orphans(const std::map<std::string, std::string>& mine,
                     std::vector<std::string>& notes);
   void note_error(const std::string& volume, const std::string& error,

@@ -9,7 +9,9 @@ namespace maya::replica {
 
 namespace {
 // save_membership's refusal of a membership without a majority (quorum_writes).
-bool no_quorum(const Error& error) { return error.code == errno_code(EIO); }
+bool no_quorum(const Error& error) {
+  return error.code == errno_code(EIO);
+}
 }  // namespace
 
 const char* mode_name(ReplicaMode mode) {
@@ -112,9 +114,9 @@ Result<void> ReplicaSet::open(std::vector<Member> members) {
     // without the others, and what they hold may be older than what it holds. With write
     // quorums, reaching a majority is enough: a missing member cannot have gone on without a
     // majority, which would include one of those reached.
-    const auto reached = static_cast<std::size_t>(std::count_if(
-        replicas_.begin(), replicas_.end(),
-        [](const ReplicaPtr& r) { return r->mode != ReplicaMode::ERR; }));
+    const auto reached = static_cast<std::size_t>(
+        std::count_if(replicas_.begin(), replicas_.end(),
+                      [](const ReplicaPtr& r) { return r->mode != ReplicaMode::ERR; }));
     const bool majority = policy_.quorum_writes && reached >= quorum();
     for (const auto& id : sources.front()->meta.members) {
       auto member = find(id);
@@ -267,9 +269,9 @@ Result<void> ReplicaSet::save_membership() {
 
 void ReplicaSet::set_read_only(const Error& why) {
   if (read_only_.empty())
-    log::warn(no_quorum(why) ? "volume refuses writes (reads go on): " + why.message
-                             : "volume is read-only until space is freed (reads go on): " +
-                                   why.message);
+    log::warn(no_quorum(why)
+                  ? "volume refuses writes (reads go on): " + why.message
+                  : "volume is read-only until space is freed (reads go on): " + why.message);
   read_only_ = why.message;
   read_only_code_ = why.code;
   read_only_flag_ = true;
@@ -359,8 +361,7 @@ void ReplicaSet::replica_failed(const ReplicaPtr& replica, const std::string& wh
       if (was_rw) {
         if (auto saved = save_membership(); !saved) {
           log::error(saved.error().message);
-          if (out_of_space(saved.error()) || no_quorum(saved.error()))
-            set_read_only(saved.error());
+          if (out_of_space(saved.error()) || no_quorum(saved.error())) set_read_only(saved.error());
         }
       }
     }

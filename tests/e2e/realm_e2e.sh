@@ -119,7 +119,7 @@ with open(log, "a", buffering=1) as out:
         out.write(f"{i} {hashlib.sha256(block).hexdigest()}\n")
 PY
 }
-lines() { wc -l <"$1" 2>/dev/null || echo 0; }
+lines() { { wc -l <"$1"; } 2>/dev/null || echo 0; }
 has_lines() { (($(lines "$1") >= $2)); }
 # verify_pieces DEV LOG: every acknowledged piece reads back from DEV as written.
 verify_pieces() {
@@ -170,11 +170,13 @@ mapfile -t old_targets < <(target_pids_a)
 kill -CONT "${old_targets[@]}"
 writer_done() { ! kill -0 "$writer_pid" 2>/dev/null; }
 wait_for 90 "A's writer stopped by errors" writer_done
-wait "$writer_pid" && fail "A's writer finished without an error: $(cat "$T/writer.out")"
+writer_rc=0
+wait "$writer_pid" || writer_rc=$?
+((writer_rc != 0)) || fail "A's writer finished without an error: $(cat "$T/writer.out")"
 (($(lines "$T/acked") == acked_before)) ||
   fail "A acknowledged $(($(lines "$T/acked") - acked_before)) pieces after B took over"
 [[ $(region_sha "$dev_b") == "$before" ]] || fail "B's view changed under A's old target"
-pass "A's writer: $(tail -n 1 "$T/writer.out")"
+pass "A's writer stopped (exit $writer_rc): $(tail -n 1 "$T/writer.out")"
 
 step "A back: its stale nexus goes, its replica rejoins B's volume"
 kill -9 "${frozen[@]}" 2>/dev/null || true
@@ -191,20 +193,64 @@ wait_for 120 "A's replica back in B's volume" three_rw_b
 verify_pieces "$dev_b" "$T/acked"
 pass
 
-step "etcd killed: realm status fails fast and clearly; maya status answers"
+# The same writer, round and round over the first WRAP MiB until the file STOP exists:
+# "INDEX SHA256" per acknowledged piece (a later line of an index supersedes an earlier one).
+looping_writer() { # looping_writer DEV WRAP LOG STOP
+  timeout 600 python3 - "$1" "$2" "$3" "$4" <<'PY'
+import hashlib, os, sys
+dev, wrap, log, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+fd = os.open(dev, os.O_WRONLY)
+with open(log, "a", buffering=1) as out:
+    i = 0
+    while not os.path.exists(stop):
+        block = os.urandom(1 << 20)
+        os.pwrite(fd, block, (i % wrap) << 20)
+        os.fsync(fd)
+        out.write(f"{i % wrap} {hashlib.sha256(block).hexdigest()}\n")
+        i += 1
+PY
+}
+last_pieces() { awk '{last[$1] = $2} END {for (i in last) print i, last[i]}' "$1"; }
+
+step "etcd killed for 30 s while B writes: the I/O goes on, control fails fast and clearly"
+looping_writer "$dev_b" 64 "$T/acked_b" "$T/stop_b" >"$T/writer_b.out" 2>&1 &
+writer_b=$!
+# shellcheck disable=SC2016 # expanded when the cleanup runs
+REALM_CLEANUPS+=('kill -9 $writer_b 2>/dev/null')
+wait_for 60 "B's writer going" has_lines "$T/acked_b" 5
 etcd_kill 2>/dev/null
+killed_at=$(date +%s)
+during=$(lines "$T/acked_b")
 start=$(date +%s%N)
 if out=$(on a realm status 2>&1); then fail "realm status succeeded without etcd: $out"; fi
 took=$((($(date +%s%N) - start) / 1000000))
 grep -q "realm store unreachable" <<<"$out" || fail "realm status: $out"
 ((took < 15000)) || fail "realm status took $took ms without etcd"
+if out=$(on a volume create rvol2 --size 64MiB --replicas 2 2>&1); then
+  fail "volume create succeeded without etcd: $out"
+fi
+grep -q "realm store unreachable" <<<"$out" || fail "volume create without etcd: $out"
 status_err() { on a status -o json | jq -e '.realm.error // "" | test("unreachable")' >/dev/null; }
 wait_for 30 "maya status shows the store unreachable" status_err
-pass "failed in $took ms: ${out:0:100}"
+# etcd stays away 30 s in all.
+now=$(date +%s)
+left=$((killed_at + 30 - now))
+((left <= 0)) || sleep "$left"
+kill -0 "$writer_b" || fail "B's writer stopped while etcd was away: $(cat "$T/writer_b.out")"
+written=$(($(lines "$T/acked_b") - during))
+((written > 0)) || fail "no write was acknowledged on B while etcd was away"
+pass "$written MiB acknowledged on B in the 30 s without etcd; create failed: ${out:0:80}"
 
-step "etcd back: every host is up again without a manual step"
+step "etcd back: every host is up again, B's volume still attached there, create works"
 etcd_restart "$T/etcd" || fail "etcd did not restart"
 for h in a b c; do wait_for $((TTL + 30)) "three hosts up on $h" all_up_on "$h"; done
 no_err() { on a status -o json | jq -e '.realm.registered and (.realm.error == null)' >/dev/null; }
 wait_for 30 "a registered without error" no_err
-pass
+attached_on_b() { [[ $(on c volume inspect "$VOL" -o json | jq -r .realm.attached_on) == host-b ]]; }
+wait_for 30 "$VOL attached on host-b again" attached_on_b
+out=$(on a volume create rvol2 --size 64MiB --replicas 2 -o json) || fail "create after etcd: $out"
+touch "$T/stop_b"
+wait "$writer_b" || fail "B's writer failed: $(cat "$T/writer_b.out")"
+last_pieces "$T/acked_b" >"$T/last_b"
+verify_pieces "$dev_b" "$T/last_b"
+pass "$(lines "$T/acked_b") pieces acknowledged on B in all; the last of each verifies"

@@ -87,13 +87,25 @@ show_logs() {
   done
 }
 realm_cleanup() {
-  local rc=$? h i
+  local rc=$? h i v m dev
   set +e
   trap - ERR
   ((rc != 0)) && { [[ $FAILED == 1 ]] || echo "not ok - $STEP: exit $rc"; show_logs; }
   for ((i = ${#REALM_CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${REALM_CLEANUPS[i]}"; done
   for h in "${REALM_HOSTS[@]}"; do
-    [[ -f $(conf_of "$h") ]] && on "$h" unload --stop-targets >/dev/null 2>&1
+    [[ -f $(conf_of "$h") ]] || continue
+    # Volumes attached here (a loop device over the target's FUSE file) are detached first.
+    for v in $(on "$h" volume list -o json 2>/dev/null | jq -r '.[] | select(.device) | .name'); do
+      on "$h" volume detach "$v" >/dev/null 2>&1
+    done
+    on "$h" unload --stop-targets >/dev/null 2>&1
+  done
+  # What a test's kills left behind (a target killed under its FUSE mount and loop device).
+  for m in $(findmnt -rn -o TARGET | awk -v d="$T/" 'index($0, d) == 1' | sort -r); do
+    umount "$m" 2>/dev/null || umount -l "$m"
+  done
+  for dev in $(losetup -nO NAME,BACK-FILE 2>/dev/null | awk -v d="$T/" 'index($2, d) == 1 {print $1}'); do
+    losetup -d "$dev"
   done
   etcd_stop >/dev/null 2>&1
   netns_hosts_down

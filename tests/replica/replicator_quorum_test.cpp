@@ -61,8 +61,7 @@ TEST_F(ReplicatorQuorumTest, WithoutAMajorityWritesAreRefusedAndTheMembershipSta
   auto refused = (*r)->write(8192, block, false);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, errno_code(EIO)) << refused.error().message;
-  EXPECT_NE(refused.error().message.find("majority"), std::string::npos)
-      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("majority"), std::string::npos) << refused.error().message;
   EXPECT_FALSE((*r)->write(12288, block, false)) << "later writes are refused too";
   EXPECT_EQ(read_back(**r, 0, 4096), block);
   (*r)->close();
