@@ -164,11 +164,17 @@ e2e_dockerd_stop_named() {
   unset "_E2E_DOCKERD_DIRS[$1]" "_E2E_DOCKERD_PIDS[$1]"
 }
 
-# e2e_dockerd_start [NAME]: start a private dockerd and wait (bounded) until it answers. With a
-# NAME ([a-z0-9]+), one more beside those already running, which e2e_dockerd_use NAME selects.
+# e2e_dockerd_start [NAME [PLUGIN_DIR]]: start a private dockerd and wait (bounded) until it
+# answers. With a NAME ([a-z0-9]+), one more beside those already running, which
+# e2e_dockerd_use NAME selects. With a PLUGIN_DIR, that dockerd sees PLUGIN_DIR's sockets as
+# /run/docker/plugins and no others: every dockerd scans that fixed directory for volume
+# plugins (`docker volume ls` asks them all), so two "hosts" on one machine would otherwise
+# each use the other's plugin too. It runs in a mount namespace of its own (unshare -m), a
+# slave of this one: the volumes its plugin mounts here still reach its containers.
 # shellcheck disable=SC2120 # NAME is optional: most scripts run one dockerd
 e2e_dockerd_start() {
-  local name=${1:-}
+  local name=${1:-} plugins=${2:-}
+  [[ -z $plugins || -d $plugins ]] || e2e_die "plugin directory $plugins does not exist"
   [[ -z $name || $name =~ ^[a-z0-9]+$ ]] || e2e_die "dockerd name '$name': want [a-z0-9]+"
   [[ -z $name || -z ${_E2E_DOCKERD_DIRS[$name]:-} ]] || e2e_die "dockerd '$name' runs already"
   [[ $(id -u) -eq 0 ]] || e2e_die "a private dockerd needs root"
@@ -216,7 +222,15 @@ e2e_dockerd_start() {
   local t0
   t0=$(e2e_now_ms)
   # Own session: a Ctrl-C aimed at the test must not stop dockerd before our orderly cleanup.
-  setsid dockerd "${args[@]}" </dev/null >"$d/dockerd.log" 2>&1 &
+  if [[ -n $plugins ]]; then
+    mkdir -p /run/docker/plugins
+    # shellcheck disable=SC2016 # expanded by that sh
+    setsid unshare --mount --propagation slave -- sh -c \
+      'mount --bind "$0" /run/docker/plugins && exec dockerd "$@"' "$plugins" "${args[@]}" \
+      </dev/null >"$d/dockerd.log" 2>&1 &
+  else
+    setsid dockerd "${args[@]}" </dev/null >"$d/dockerd.log" 2>&1 &
+  fi
   E2E_DOCKERD_PID=$!
   [[ -z $name ]] || _E2E_DOCKERD_PIDS[$name]=$E2E_DOCKERD_PID
 
@@ -295,7 +309,7 @@ _e2e_our_pids() {
     pid=${f#/proc/}
     pid=${pid%/cmdline}
     [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-    if tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "$E2E_DOCKER_DIR/"; then echo "$pid"; fi
+    if tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -- "$E2E_DOCKER_DIR/"; then echo "$pid"; fi
   done
 }
 
