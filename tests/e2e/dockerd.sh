@@ -8,6 +8,10 @@
 #   e2e_docker_image         # imports the local image maya-e2e-busybox
 #   docker run --rm --pull never --network none maya-e2e-busybox sh -c 'echo hi'
 #
+# Several at once (one per test host): `e2e_dockerd_start NAME` starts one more, named, and makes
+# it current; `e2e_dockerd_use NAME` makes another one current again. The current one is what
+# DOCKER_HOST, the docker CLI and every other function here (e2e_docker_image too) act on.
+#
 # Everything it starts is undone by one EXIT trap (e2e_cleanup_push adds your own undo steps;
 # they run last-pushed-first): containers, volumes, dockerd, its containerd and shims, mounts
 # under the temp dir, the temp dir, and the system directories it had to create.
@@ -140,9 +144,39 @@ docker() {
 E2E_DOCKER_DIR=""     # temp dir holding data-root, exec-root, socket, logs
 E2E_DOCKERD_PID=""
 E2E_DOCKERD_START_MS="" # how long dockerd took to answer `docker info`
+# Named dockerds (e2e_dockerd_start NAME): their dirs and pids, by name.
+declare -gA _E2E_DOCKERD_DIRS=() _E2E_DOCKERD_PIDS=()
 
-# e2e_dockerd_start: start the private dockerd and wait (bounded) until it answers.
+# e2e_dockerd_use NAME: the named dockerd becomes the current one (DOCKER_HOST and the globals
+# above). Returns 1 when there is no such dockerd (never started, or stopped).
+e2e_dockerd_use() {
+  [[ -n ${_E2E_DOCKERD_DIRS[${1:-}]:-} ]] || return 1
+  E2E_DOCKER_DIR=${_E2E_DOCKERD_DIRS[$1]}
+  E2E_DOCKERD_PID=${_E2E_DOCKERD_PIDS[$1]:-}
+  export DOCKER_HOST="unix://$E2E_DOCKER_DIR/docker.sock"
+  export DOCKER_CONFIG="$E2E_DOCKER_DIR/cli"
+}
+
+# e2e_dockerd_stop_named NAME: stops the named dockerd (a cleanup step; idempotent).
+e2e_dockerd_stop_named() {
+  e2e_dockerd_use "$1" || return 0
+  e2e_dockerd_stop
+  unset "_E2E_DOCKERD_DIRS[$1]" "_E2E_DOCKERD_PIDS[$1]"
+}
+
+# e2e_dockerd_start [NAME [PLUGIN_DIR]]: start a private dockerd and wait (bounded) until it
+# answers. With a NAME ([a-z0-9]+), one more beside those already running, which
+# e2e_dockerd_use NAME selects. With a PLUGIN_DIR, that dockerd sees PLUGIN_DIR's sockets as
+# /run/docker/plugins and no others: every dockerd scans that fixed directory for volume
+# plugins (`docker volume ls` asks them all), so two "hosts" on one machine would otherwise
+# each use the other's plugin too. It runs in a mount namespace of its own (unshare -m), a
+# slave of this one: the volumes its plugin mounts here still reach its containers.
+# shellcheck disable=SC2120 # NAME is optional: most scripts run one dockerd
 e2e_dockerd_start() {
+  local name=${1:-} plugins=${2:-}
+  [[ -z $plugins || -d $plugins ]] || e2e_die "plugin directory $plugins does not exist"
+  [[ -z $name || $name =~ ^[a-z0-9]+$ ]] || e2e_die "dockerd name '$name': want [a-z0-9]+"
+  [[ -z $name || -z ${_E2E_DOCKERD_DIRS[$name]:-} ]] || e2e_die "dockerd '$name' runs already"
   [[ $(id -u) -eq 0 ]] || e2e_die "a private dockerd needs root"
   local tool
   for tool in dockerd containerd runc timeout; do
@@ -158,7 +192,12 @@ e2e_dockerd_start() {
   e2e_note_dir /run/docker/plugins
   e2e_note_dir /run/containerd
   e2e_note_dir /run/containerd/s
-  e2e_cleanup_push "e2e_dockerd_stop"
+  if [[ -n $name ]]; then
+    _E2E_DOCKERD_DIRS[$name]=$d
+    e2e_cleanup_push "e2e_dockerd_stop_named $name"
+  else
+    e2e_cleanup_push "e2e_dockerd_stop"
+  fi
 
   printf '{ "deprecated-key-path": "%s/key.json" }\n' "$d" >"$d/daemon.json"
   local args=(
@@ -168,8 +207,8 @@ e2e_dockerd_start() {
     --pidfile "$d/dockerd.pid"
     -H "unix://$d/docker.sock"
     --iptables=false --ip6tables=false --bridge=none
-    --containerd-namespace maya-e2e
-    --containerd-plugins-namespace maya-e2e-plugins
+    --containerd-namespace "maya-e2e${name:+-$name}"
+    --containerd-plugins-namespace "maya-e2e-plugins${name:+-$name}"
     --cgroup-parent "/${d##*/}"
     --exec-opt native.cgroupdriver=cgroupfs
   )
@@ -183,8 +222,17 @@ e2e_dockerd_start() {
   local t0
   t0=$(e2e_now_ms)
   # Own session: a Ctrl-C aimed at the test must not stop dockerd before our orderly cleanup.
-  setsid dockerd "${args[@]}" </dev/null >"$d/dockerd.log" 2>&1 &
+  if [[ -n $plugins ]]; then
+    mkdir -p /run/docker/plugins
+    # shellcheck disable=SC2016 # expanded by that sh
+    setsid unshare --mount --propagation slave -- sh -c \
+      'mount --bind "$0" /run/docker/plugins && exec dockerd "$@"' "$plugins" "${args[@]}" \
+      </dev/null >"$d/dockerd.log" 2>&1 &
+  else
+    setsid dockerd "${args[@]}" </dev/null >"$d/dockerd.log" 2>&1 &
+  fi
   E2E_DOCKERD_PID=$!
+  [[ -z $name ]] || _E2E_DOCKERD_PIDS[$name]=$E2E_DOCKERD_PID
 
   local deadline=$((t0 + E2E_DOCKERD_START_TIMEOUT * 1000))
   until timeout 5 "$E2E_DOCKER_CLI" info >/dev/null 2>&1; do
@@ -261,7 +309,7 @@ _e2e_our_pids() {
     pid=${f#/proc/}
     pid=${pid%/cmdline}
     [[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
-    if tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "$E2E_DOCKER_DIR/"; then echo "$pid"; fi
+    if tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -- "$E2E_DOCKER_DIR/"; then echo "$pid"; fi
   done
 }
 

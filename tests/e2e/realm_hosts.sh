@@ -8,8 +8,10 @@
 #   on a volume list                                    the CLI of host a, in a's namespace
 #
 # The script defines step/pass/fail before or after sourcing; cleanup (EXIT) unloads every
-# host, stops etcd and removes the namespaces and $T. A script may push more cleanup onto
-# REALM_CLEANUPS (run first, last pushed first).
+# host, stops etcd, removes the namespaces, unmounts what is left under $T, detaches loop
+# devices backed by files under $T, and removes $T. A script may push more cleanup onto
+# REALM_CLEANUPS (run first, last pushed first). A script may define realm_host_configure HOST:
+# realm_hosts_up calls it after editing HOST's config, before `maya load` (say, for [plugin]).
 # shellcheck source-path=SCRIPTDIR
 
 [[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (network namespaces)"; exit 77; }
@@ -109,8 +111,24 @@ realm_cleanup() {
   done
   etcd_stop >/dev/null 2>&1
   netns_hosts_down
+  realm_leftovers
   rm -rf --one-file-system "$T"
+  ((rc == 0 && ${E2E_CLEANUP_FAILED:-0})) && rc=1
   exit "$rc"
+}
+# Mounts under $T (a host whose daemon died leaves its volumes' mounts) and loop devices backed
+# by files under $T: undone, and named, since after an orderly unload there should be none.
+realm_leftovers() {
+  local m dev file
+  for m in $(findmnt -rn -o TARGET | awk -v d="$T" 'index($0, d "/") == 1' | sort -r); do
+    echo "realm: leftover mount $m; unmounting" >&2
+    umount -l "$m" # lazily: a mount over a dead FUSE server may not answer
+  done
+  while read -r dev file; do
+    [[ $file == "$T"/* ]] || continue
+    echo "realm: leftover loop device $dev ($file); detaching" >&2
+    losetup -d "$dev"
+  done < <(losetup -l -n -O NAME,BACK-FILE 2>/dev/null)
 }
 trap realm_cleanup EXIT
 trap 'fail "command failed (line $LINENO): $BASH_COMMAND"' ERR
@@ -139,6 +157,7 @@ realm_hosts_up() {
             s/^lease_ttl = .*/lease_ttl = \"${TTL}s\"/" "$(conf_of "$h")"
     grep -qx "lease_ttl = \"${TTL}s\"" "$(conf_of "$h")" || fail "no [realm] lease_ttl to edit"
     grep -qx "name = \"host-$h\"" "$(conf_of "$h")" || fail "no [host] name to edit"
+    if declare -F realm_host_configure >/dev/null; then realm_host_configure "$h"; fi
     load_on "$h" || fail "maya load on $h"
   done
   pass
