@@ -89,7 +89,7 @@ show_logs() {
   done
 }
 realm_cleanup() {
-  local rc=$? h i v m dev
+  local rc=$? h i v
   set +e
   trap - ERR
   ((rc != 0)) && { [[ $FAILED == 1 ]] || echo "not ok - $STEP: exit $rc"; show_logs; }
@@ -102,15 +102,9 @@ realm_cleanup() {
     done
     on "$h" unload --stop-targets >/dev/null 2>&1
   done
-  # What a test's kills left behind (a target killed under its FUSE mount and loop device).
-  for m in $(findmnt -rn -o TARGET | awk -v d="$T/" 'index($0, d) == 1' | sort -r); do
-    umount "$m" 2>/dev/null || umount -l "$m"
-  done
-  for dev in $(losetup -nO NAME,BACK-FILE 2>/dev/null | awk -v d="$T/" 'index($2, d) == 1 {print $1}'); do
-    losetup -d "$dev"
-  done
   etcd_stop >/dev/null 2>&1
   netns_hosts_down
+  # What a test's kills left behind (a target killed under its FUSE mount and loop device).
   realm_leftovers
   rm -rf --one-file-system "$T"
   ((rc == 0 && ${E2E_CLEANUP_FAILED:-0})) && rc=1
