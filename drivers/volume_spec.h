@@ -43,6 +43,11 @@ struct VolumeSpec {
   // knows it holds every acknowledged write. Set by the daemon's realm code only; saved in
   // jiva.json ("quorum").
   bool quorum_writes = false;
+  // The realm owner's epoch (the volume's generation in etcd when this host took it): the
+  // replicas' generations start above epoch << 32, so that nothing an older owner writes
+  // after it was fenced (its own replica's membership) can tie or beat this owner's. Saved in
+  // jiva.json ("epoch").
+  std::uint64_t realm_epoch = 0;
   // The keys the options or spec file set (not saved): a clone inherits the others from its
   // source volume.
   std::set<std::string> given;

@@ -1,4 +1,6 @@
 // Attaching a realm volume on this host, giving it up, and deleting it (realm_volumes.h).
+#include <set>
+
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/common/time_format.h"
@@ -65,14 +67,20 @@ Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision) {
   const std::string key = agent_.keys().attachment(name);
   MAYA_TRY(created, store.create(key, realm::attachment_json(mine).dump(), lease));
   if (!*created) {
-    MAYA_TRY(holder, attachment(name));
-    if (*holder && (*holder)->host_id != options_.host_id)
+    MAYA_TRY(kv, store.get(key));
+    if (!*kv) return fail("volume " + name + " was being attached elsewhere; try again");
+    MAYA_TRY(holder, realm::attachment_from_json((*kv)->value, key));
+    if (holder->host_id != options_.host_id)
       return fail("volume " + name + " is attached on host " +
-                  ((*holder)->host_name.empty() ? (*holder)->host_id : (*holder)->host_name) +
-                  " (since " + (*holder)->since +
+                  (holder->host_name.empty() ? holder->host_id : holder->host_name) + " (since " +
+                  holder->since +
                   "): one host at a time; detach it there, or, if that host is down, wait for "
                   "its lease to expire (`maya realm status`)");
-    MAYA_TRY_VOID(store.put(key, realm::attachment_json(mine).dump(), lease));
+    // This host's own key from an attach cut short: taken over only if unchanged since read.
+    MAYA_TRY(replaced,
+             store.replace(key, realm::attachment_json(mine).dump(), (*kv)->mod_revision, lease));
+    if (!*replaced)
+      return fail("volume " + name + " changed in the realm while attaching; try again");
   }
   // The new owner's generation: the record says who may write now.
   volume.generation = mine.generation;
@@ -101,6 +109,7 @@ Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision) {
   spec.remote_replicas = std::move(*uris);
   spec.claim_remote_replicas = true;
   spec.quorum_writes = true;  // so that a next owner may go on without a dead host's replica
+  spec.realm_epoch = volume.generation;
   if (auto made = local_->create(spec); !made) {
     (void)release_attachment(name);
     return fail("volume " + name + ": attaching here", made.error());
@@ -146,7 +155,15 @@ Result<void> RealmVolumes::give_up_if_idle(const std::string& name) {
 Result<void> RealmVolumes::ensure_here(const std::string& name, bool* took) {
   *took = false;
   std::lock_guard lock(mutex_);
-  if (is_local(name)) return {};
+  if (is_local(name)) {
+    // A nexus here serves only while this host holds the volume: after a takeover elsewhere it
+    // is stale (fenced) until the realm thread drops it. etcd away: it goes on serving.
+    auto holder = attachment(name);
+    if (holder && *holder && (*holder)->host_id != options_.host_id)
+      return fail("volume " + name + " is attached on host " + (*holder)->host_name +
+                  " now; this host's copy is stale and is being dropped");
+    return {};
+  }
   std::int64_t revision = 0;
   MAYA_TRY(rec, record(name, &revision));
   if (!*rec) return {};  // not a realm volume: the host's own answer follows
@@ -220,35 +237,44 @@ std::vector<std::string> RealmVolumes::drop_stale() {
   auto locals = local_->list();
   if (!locals) return notes;
   std::lock_guard lock(mutex_);
+  std::set<std::string> here;
   for (const VolumeInfo& v : *locals) {
     const std::string& name = v.spec.name;
+    here.insert(name);
     if (!realm_driver(v.spec.storage_driver)) continue;
     auto rec = record(name);
     auto holder = attachment(name);
-    if (!rec || !holder) return notes;  // etcd away: change nothing
+    if (!rec || !holder) {
+      const Error& e = !rec ? rec.error() : holder.error();
+      if (e.code == errno_code(ECONNREFUSED) || e.code == errno_code(ETIMEDOUT)) return notes;
+      continue;  // one unreadable key: the others are still looked at
+    }
+    auto mine = taken_.find(name);
     if (!*rec) {
-      if (!taken_.contains(name)) continue;  // a volume of this host's own
+      if (mine == taken_.end()) continue;  // a volume of this host's own
       notes.push_back(name + ": deleted from the realm; its nexus here goes");
     } else if (*holder && (*holder)->host_id == options_.host_id) {
       if (taken_.try_emplace(name, (*holder)->generation).second) save_taken();
       continue;
     } else if (!*holder) {
-      // The attachment went with an expired lease (etcd away, this host partitioned): take it
-      // again if nobody else attached the volume meanwhile.
-      auto mine = taken_.find(name);
-      const realm::LeaseId lease = agent_.lease();
-      if (mine != taken_.end() && mine->second == (*rec)->generation && lease != 0) {
-        const Attachment again{options_.host_id, options_.host_name, mine->second, iso8601()};
-        if (auto made = agent_.store().create(agent_.keys().attachment(name),
-                                              realm::attachment_json(again).dump(), lease);
-            made && *made) {
-          notes.push_back(name + ": attached here again (generation " +
-                          std::to_string(mine->second) + ")");
-          continue;
-        }
-      }
       if (mine == taken_.end()) continue;  // not known as the realm's here: leave it
-      notes.push_back(name + ": another host took it over meanwhile; its nexus here goes");
+      if (mine->second == (*rec)->generation) {
+        // The attachment went with an expired lease (etcd away, this host partitioned) and
+        // nobody took the volume meanwhile: take it again, or try on the next pass. Never drop
+        // a nexus in use for want of a lease.
+        const realm::LeaseId lease = agent_.lease();
+        const Attachment again{options_.host_id, options_.host_name, mine->second, iso8601()};
+        if (lease != 0) {
+          auto made = agent_.store().create(agent_.keys().attachment(name),
+                                            realm::attachment_json(again).dump(), lease);
+          if (made && *made)
+            notes.push_back(name + ": attached here again (generation " +
+                            std::to_string(mine->second) + ")");
+        }
+        continue;
+      }
+      notes.push_back(name + ": another host took it over meanwhile (generation " +
+                      std::to_string((*rec)->generation) + "); its nexus here goes");
     } else {
       notes.push_back(name + ": attached on host " + (*holder)->host_name +
                       " now; the stale nexus here goes");
@@ -258,6 +284,17 @@ std::vector<std::string> RealmVolumes::drop_stale() {
       notes.back() += " (failed: " + removed.error().message + ")";
     taken_.erase(name);
     save_taken();
+  }
+  // Attachment keys of this host without a nexus here (an attach or give-up cut short): they
+  // would keep the volume from every other host while this one lives.
+  if (auto all = agent_.store().list(agent_.keys().attachments())) {
+    for (const auto& kv : all->items) {
+      auto a = realm::attachment_from_json(kv.value, kv.key);
+      const std::string name(realm::RealmKeys::leaf(kv.key, agent_.keys().attachments()));
+      if (!a || a->host_id != options_.host_id || here.contains(name)) continue;
+      if (auto gone = agent_.store().remove(kv.key, kv.mod_revision); gone && *gone)
+        notes.push_back(name + ": attachment without a nexus here released");
+    }
   }
   return notes;
 }

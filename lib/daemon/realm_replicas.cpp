@@ -66,6 +66,8 @@ std::vector<std::string> RealmReplicas::reconcile(std::int64_t& revision) {
   }
   for (const KeyValue& kv : volumes->items) {
     auto volume = realm::volume_from_json(kv.value, kv.key);
+    if (volume && volume->name != realm::RealmKeys::leaf(kv.key, keys.volumes()))
+      volume = fail(kv.key + ": names volume " + volume->name + ", not its key's");
     if (!volume) {
       note_error(kv.key, volume.error().message, notes);
       continue;

@@ -28,6 +28,11 @@ Result<void> refuse_unsupported(const VolumeSpec& spec) {
   if (!spec.pools.empty()) return no("--pools");
   if (!spec.remote_replicas.empty()) return no("--replica URI");
   if (!spec.from.empty()) return no("a clone (--from)");
+  // Write quorums over 4 or more replicas can wedge a volume whose only source is rebuilding
+  // the others (two in sync are no majority of four): not offered until that is solved.
+  if (spec.replicas > 3)
+    return fail("volume " + spec.name + ": realm volumes have at most 3 replicas for now (asked " +
+                std::to_string(spec.replicas) + ")");
   return {};
 }
 
@@ -54,6 +59,7 @@ Result<std::optional<VolumeRecord>> RealmVolumes::record(const std::string& name
   if (!*kv) return std::nullopt;
   if (revision) *revision = (*kv)->mod_revision;
   MAYA_TRY(volume, realm::volume_from_json((*kv)->value, (*kv)->key));
+  if (volume->name != name) return fail((*kv)->key + ": names volume " + volume->name);
   return std::optional<VolumeRecord>(std::move(*volume));
 }
 

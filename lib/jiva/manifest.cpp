@@ -72,6 +72,7 @@ Result<Manifest> decode_manifest(const json& j, const fs::path& file) {
   m.attach = j.value("attach", "auto");
   m.claim_remote = j.value("claim_remote", false);  // absent (older files): false
   m.quorum = j.value("quorum", false);
+  m.epoch = json_unsigned(j, "epoch", std::uint64_t{0});
   for (const auto& r : j.at("replicas"))
     m.replicas.push_back(
         {r.at("id").get<std::string>(), r.at("uri").get<std::string>(), r.value("snapshots", "")});
@@ -113,6 +114,7 @@ Result<void> write_manifest(const fs::path& volume_dir, const Manifest& m) {
             {"attach", m.attach}};
   if (m.claim_remote) j["claim_remote"] = true;
   if (m.quorum) j["quorum"] = true;
+  if (m.epoch != 0) j["epoch"] = m.epoch;
   return write_file_atomic(manifest_file(volume_dir), j.dump(2) + "\n", 0644);
 }
 

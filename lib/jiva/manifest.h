@@ -44,6 +44,8 @@ struct Manifest {
   // "quorum" (written only when true): writes need a majority of the replicas (a realm volume:
   // see VolumeSpec::quorum_writes).
   bool quorum = false;
+  // "epoch" (written only when set): the realm owner's epoch (VolumeSpec::realm_epoch).
+  std::uint64_t epoch = 0;
 };
 
 struct ChapSecret {

@@ -97,6 +97,9 @@ int run_volume_target(const VolumeTargetOptions& options) {
   replication.thin = manifest->thin;
   replication.space_warn_percent = options.space_warn_percent;
   replication.quorum_writes = manifest->quorum;
+  // Below 2^32 epochs and 2^32 membership changes per epoch, an owner's generations stay
+  // above every older owner's.
+  replication.min_generation = manifest->epoch < (1ull << 31) ? manifest->epoch << 32 : 0;
   auto replicator = replica::Replicator::open(
       open_replicas(*manifest, {volume_dir, options.io_timeout, key, claim}), replication);
   if (!replicator) return failed("volume " + options.volume + ": " + replicator.error().message);

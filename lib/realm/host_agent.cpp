@@ -14,10 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool unreachable(const Error& e) {
-  return e.code == errno_code(ECONNREFUSED) || e.code == errno_code(ETIMEDOUT);
-}
-
 LeaseId saved_lease(const std::filesystem::path& file) {
   auto text = read_file(file);
   if (!text) return 0;
@@ -154,8 +150,9 @@ bool HostAgent::keep_alive() {
   }
   auto renewed = store_->keep_alive(lease);
   if (renewed) return set_error("");
-  if (unreachable(renewed.error())) {
-    // Keep the lease: etcd back within the TTL still knows it.
+  if (renewed.error().code != errno_code(ENOENT)) {
+    // Unreachable, or an answer that is not "no such lease": keep the lease, etcd back within
+    // the TTL still knows it (a dropped lease would drop this host's attachments).
     return set_error(renewed.error().message);
   }
   {

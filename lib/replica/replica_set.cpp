@@ -168,7 +168,7 @@ Result<void> ReplicaSet::open(std::vector<Member> members) {
       }
     }
   }
-  generation_ = newest;
+  generation_ = std::max(newest, policy_.min_generation);
   // Stale replicas (older generations, or new ones) are rebuilt.
   for (const auto& r : replicas_) {
     if (r->mode == ReplicaMode::WO && !r->plan) plan_rebuild(*r);
@@ -419,6 +419,10 @@ Result<void> ReplicaSet::remove_replica(const std::string& id) {
                             [](const ReplicaPtr& x) { return x->mode == ReplicaMode::RW; });
     if (rw == 1)
       return fail("replica " + id + " is the last one holding the data; add another first");
+    // With write quorums, what stays must still be a majority of what stays.
+    if (policy_.quorum_writes && static_cast<std::size_t>(rw - 1) < (replicas_.size() - 1) / 2 + 1)
+      return fail("removing replica " + id + " leaves " + std::to_string(rw - 1) +
+                  " in sync, fewer than the majority writes need; bring the others back first");
   }
   const bool was_rw = r->mode == ReplicaMode::RW;
   r->removed = true;
@@ -500,7 +504,11 @@ Result<void> ReplicaSet::revert(int from) {
                                     [](const ReplicaPtr& r) { return r->mode != ReplicaMode::RW; });
   degraded_since_ = any_away ? generation_ + 2 : 0;  // save_membership() moves to generation_ + 1
   marks_.reset(replicas_);
-  MAYA_TRY(saved, save_membership());
+  if (auto saved = save_membership(); !saved) {
+    // Too few in sync for a quorum: writes wait (refused) until the others are back.
+    if (!no_quorum(saved.error())) return saved;
+    set_read_only(saved.error());
+  }
   return {};
 }
 

@@ -36,6 +36,9 @@ class ReplicaSet {
     // generation that it cannot reach, as long as it reaches a majority: a majority cannot have
     // moved on without one of them. For volumes whose owner can move (a realm's).
     bool quorum_writes = false;
+    // The open saves its membership above this generation: a new owner's epoch (the realm),
+    // so that an older owner, fenced, can never reach a generation as new as this one's.
+    std::uint64_t min_generation = 0;
   };
 
   // `io`: the volume's I/O lock, taken exclusively while handles or the membership change

@@ -19,7 +19,7 @@ Replicator::Replicator(Options options)
       size_bytes_(options.size_bytes),
       marks_(region_count(options.size_bytes)),
       set_(ReplicaSet::Policy{options.size_bytes, options.space_retry, options.space_retry_max,
-                              options.quorum_writes},
+                              options.quorum_writes, options.min_generation},
            marks_, io_mutex_),
       writer_(set_, marks_, options.inline_write_bytes),
       rebuilder_(Rebuilder::Volume{options.size_bytes, &set_, &marks_, &locks_, &io_mutex_}),

@@ -75,6 +75,8 @@ class Replicator final : public block::BlockBackend {
     unsigned space_warn_percent = 90;
     // Writes need a majority of the replicas (ReplicaSet::Policy::quorum_writes).
     bool quorum_writes = false;
+    // Generations start above this (ReplicaSet::Policy::min_generation).
+    std::uint64_t min_generation = 0;
   };
 
   // Opens the volume over `members` (the manifest's replicas, in order): picks the sources,

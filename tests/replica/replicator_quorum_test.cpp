@@ -105,5 +105,36 @@ TEST_F(ReplicatorQuorumTest, AMinorityStaysOffline) {
   EXPECT_NE(r.error().message.find("offline"), std::string::npos) << r.error().message;
 }
 
+TEST_F(ReplicatorQuorumTest, ANewOwnersGenerationsStartAboveItsEpoch) {
+  // A new owner (epoch 5) opens replicas an old owner left at generation 9; the old owner,
+  // fenced, may still bump its own replica's generation a few times: never up to the new one's.
+  std::vector<Replicator::Member> members;
+  MemoryBackend* data = nullptr;
+  members.push_back(member_at("r1", 9, {"r1", "r2"}, &data));
+  members.push_back(member_at("r2", 9, {"r1", "r2"}, nullptr));
+  auto options = quorum_options(true);
+  options.min_generation = std::uint64_t{5} << 32;
+  auto r = Replicator::open(std::move(members), options);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GT((*r)->generation(), std::uint64_t{5} << 32);
+  (*r)->close();
+}
+
+TEST_F(ReplicatorQuorumTest, RemovingAReplicaIsRefusedWhenWhatStaysIsNoMajority) {
+  MemoryBackend* data[3];
+  std::vector<Replicator::Member> members;
+  for (int i = 0; i < 3; ++i)
+    members.push_back(member_at("r" + std::to_string(i + 1), 1, {"r1", "r2", "r3"}, &data[i]));
+  auto r = Replicator::open(std::move(members), quorum_options(true));
+  ASSERT_TRUE(r) << r.error().message;
+  data[2]->inject_fault(MemoryBackend::Fault::write);
+  ASSERT_TRUE((*r)->write(0, pattern(4096, 1), false));  // r3 leaves: r1, r2 in sync
+  auto removed = (*r)->remove_replica("r2");             // r1 alone of r1, r3: no majority
+  ASSERT_FALSE(removed);
+  EXPECT_NE(removed.error().message.find("majority"), std::string::npos) << removed.error().message;
+  EXPECT_TRUE((*r)->write(0, pattern(4096, 2), false)) << "r1 and r2 still take writes";
+  (*r)->close();
+}
+
 }  // namespace
 }  // namespace maya::replica

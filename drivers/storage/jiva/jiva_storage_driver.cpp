@@ -232,6 +232,7 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
     m.last_replica = static_cast<unsigned>(m.replicas.size());
     m.claim_remote = spec.claim_remote_replicas && !remote.empty();
     m.quorum = spec.quorum_writes;
+    m.epoch = spec.realm_epoch;
     MAYA_TRY_VOID(maya::jiva::write_manifest(*staging, m));
     if (options_.chap) {
       MAYA_TRY(secret, maya::jiva::random_secret());
