@@ -51,16 +51,8 @@ on() {
 }
 load_on() { netns_run "$1" timeout -k 5 60 "$MAYA" --config "$(conf_of "$1")" load >/dev/null; }
 ip_of() { netns_host_ip "$1"; }
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s until it succeeds.
-wait_for() {
-  local limit=$1 what=$2 i
-  shift 2
-  for ((i = 0; i < limit * 5; i++)); do
-    "$@" && return 0
-    sleep 0.2
-  done
-  fail "$what: not within $limit s"
-}
+# shellcheck source=../support/wait_for.sh
+source "$HERE/../support/wait_for.sh"
 # state_on H OF: OF's state as host H's `maya realm status` shows it ("" when not listed).
 state_on() {
   on "$1" realm status -o json 2>/dev/null |

@@ -53,16 +53,8 @@ load_on() { netns_run "$1" timeout -k 5 60 "$MAYA" --config "$(conf_of "$1")" lo
 ip_of() { netns_host_ip "$1"; }
 modes() { on a volume inspect "$1" -o json | jq -r '[.replicas[].mode] | join(",")'; }
 mode_of() { on a volume inspect "$1" -o json | jq -r ".replicas[] | select(.id == \"$2\") | .mode"; }
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s until it succeeds.
-wait_for() {
-  local limit=$1 what=$2 i
-  shift 2
-  for ((i = 0; i < limit * 5; i++)); do
-    "$@" && return 0
-    sleep 0.2
-  done
-  fail "$what: not within $limit s"
-}
+# shellcheck source=../support/wait_for.sh
+source "$HERE/../support/wait_for.sh"
 is_modes() { [[ $(modes "$1") == "$2" ]]; }
 is_mode() { [[ $(mode_of "$1" "$2") == "$3" ]]; }
 thief_rw() { [[ $(on c volume inspect thief -o json | jq -r '.replicas[0].mode') == RW ]]; }

@@ -41,16 +41,8 @@ grep -q "^share_ports = \"$((first_port + 32))-" "$CONF" || fail "no share_ports
 maya load >/dev/null || fail "maya load"
 
 STORE=$T/opt/maya-store
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND until it succeeds.
-wait_for() {
-  local limit=$1 what=$2 i
-  shift 2
-  for ((i = 0; i < limit * 5; i++)); do
-    "$@" && return 0
-    sleep 0.2
-  done
-  fail "$what: not within $limit s"
-}
+# shellcheck source=../support/wait_for.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/wait_for.sh"
 modes() { maya volume inspect "$1" -o json | jq -r '[.replicas[].mode] | join(",")'; }
 is_modes() { [[ $(modes "$1") == "$2" ]]; }
 replica_error() { maya volume inspect "$1" -o json | jq -r ".replicas[] | select(.id == \"$2\") | .error"; }
