@@ -30,9 +30,15 @@ struct VolumeSpec {
   // The pools of its replicas, one per replica (jiva); empty: placement chooses.
   std::vector<std::string> pools;
   bool allow_same_pool = false;  // two replicas may share a pool
+  // A realm volume's hosts (names or ids), in order of preference, one replica each on the
+  // first that qualify; empty: placement chooses. Create-time only, never saved.
+  std::vector<std::string> hosts;
   // Replicas other hosts share (iscsi://USER:SECRET@HOST:PORT/IQN/LUN), counted in `replicas`:
   // the others are made here. Never saved with the spec (the secrets are the volume's).
   std::vector<std::string> remote_replicas;
+  // The replica ids ("r1", "r4"...) of remote_replicas, one each, or empty: r(N+1).. by
+  // position. Set by the realm, whose record keeps each replica's id across owners.
+  std::vector<std::string> remote_replica_ids;
   // Take the remote replicas over from another owner (preempt its reservation) when the
   // volume's target first opens them: the realm moving a volume from a dead host. Only the
   // daemon sets it (the control API's "claim_remote_replicas"), never Docker's or the CLI's

@@ -18,7 +18,9 @@ constexpr const char* kSummary =
     "keeps alive and publishes its pools; a host that stops renewing is `down` after [realm]\n"
     "lease_ttl.\n\n"
     "  maya realm status    every host: name, id, zone, address, roles, up or down, pools with\n"
-    "                       their free space, and volume count (-o json)";
+    "                       their free space, and volume count (-o json)\n"
+    "  maya realm drain HOST    move HOST's replicas to other hosts, so that it can be taken out\n"
+    "  maya realm undrain HOST  give HOST back to placement";
 
 std::string pools_text(const realm::HostRecord& host) {
   std::string text;
@@ -53,6 +55,7 @@ int status(Globals& globals, const Args& args) {
     for (const auto& h : list->hosts) {
       json host = realm::host_json(h.record);
       host["state"] = h.up ? "up" : "down";
+      if (h.draining) host["draining"] = realm::drain_json(*h.draining);
       hosts.push_back(host);
     }
     json out{{"realm", cfg->realm_name}, {"hosts", hosts}};
@@ -66,7 +69,9 @@ int status(Globals& globals, const Args& args) {
   for (const auto& h : list->hosts) {
     const auto& r = h.record;
     table.add({r.name, r.id, r.zone.empty() ? "-" : r.zone, r.address.empty() ? "-" : r.address,
-               joined(r.roles), h.up ? "up" : "down", pools_text(r), std::to_string(r.volumes)});
+               joined(r.roles),
+               std::string(h.up ? "up" : "down") + (h.draining ? ", draining" : ""), pools_text(r),
+               std::to_string(r.volumes)});
   }
   table.print(std::cout);
   for (const std::string& e : list->errors)
@@ -79,12 +84,14 @@ int status(Globals& globals, const Args& args) {
 int cmd_realm(Globals& globals, const Args& args) {
   if (auto help = help_redirect(args)) return cmd_realm(globals, *help);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << "Usage: maya realm status ...\n\n"
+    std::cout << "Usage: maya realm status|drain|undrain ...\n\n"
               << kSummary << "\n\nExample:\n  maya realm status\n";
     return args.empty() ? kExitUsage : 0;
   }
   Args rest(args.begin() + 1, args.end());
   if (args[0] == "status") return status(globals, rest);
+  if (args[0] == "drain") return cmd_realm_drain(globals, rest, false);
+  if (args[0] == "undrain") return cmd_realm_drain(globals, rest, true);
   return usage_error("realm", "unknown realm command \"" + args[0] + "\"");
 }
 

@@ -149,7 +149,8 @@ void print_volume(const json& v) {
 }
 
 int create(Globals& globals, const Args& args, const std::string& usage, bool short_form) {
-  std::string name, size, driver, fstype, spec_file, mountopts, replicas, uid, gid, from, pools;
+  std::string name, size, driver, fstype, spec_file, mountopts, replicas, uid, gid, from, pools,
+      hosts;
   std::vector<std::string> remote;
   po::options_description options("Options");
   options.add_options()("size", po::value(&size)->value_name("SIZE"),
@@ -159,6 +160,9 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
       "replicas", po::value(&replicas)->value_name("N"), "copies of every block")(
       "pools", po::value(&pools)->value_name("A,B,C"),
       "the pools of its replicas, one each (default: the pools with the most free space)")(
+      "hosts", po::value(&hosts)->value_name("A,B,C"),
+      "a realm volume's hosts (names or ids), in order of preference, a replica on each of\n"
+      "the first that qualify (default: distinct zones first, then the most free space)")(
       "allow-same-pool", "let two replicas share a pool (no longer safe from one disk's loss)")(
       "replica", po::value(&remote)->value_name("URI"),
       "a replica another host shares (`maya replica share` there), repeatable; counted in\n"
@@ -200,6 +204,7 @@ int create(Globals& globals, const Args& args, const std::string& usage, bool sh
   put("gid", gid);
   put("from", from);
   put("pools", pools);
+  put("hosts", hosts);
   if (parsed.vars.count("allow-same-pool")) opts["allow_same_pool"] = "true";
   if (!remote.empty()) {
     std::string joined;

@@ -22,6 +22,8 @@ int cmd_replica(Globals& globals, const Args& args);
 int cmd_volume(Globals& globals, const Args& args);
 // maya realm status: the hosts of this host's realm, from etcd (cmd_realm.cpp).
 int cmd_realm(Globals& globals, const Args& args);
+// maya realm drain|undrain HOST (cmd_realm_drain.cpp); `undo`: undrain.
+int cmd_realm_drain(Globals& globals, const Args& args, bool undo);
 // maya snapshot list|delete: snapshots of every volume, deleted ones too (cmd_snapshot.cpp).
 int cmd_snapshot(Globals& globals, const Args& args);
 // maya volume replica|rebuild|snapshot (cmd_volume_ops.cpp).

@@ -15,9 +15,10 @@
 namespace maya::drivers {
 namespace {
 
-constexpr std::array<std::string_view, 14> kKeys = {
+constexpr std::array<std::string_view, 15> kKeys = {
     "size", "fstype", "mountopts", "uid",   "gid",  "driver",          "replicas",
-    "thin", "from",   "attach",    "pools", "spec", "allow_same_pool", "remote_replicas"};
+    "thin", "from",   "attach",    "pools", "spec", "allow_same_pool", "remote_replicas",
+    "hosts"};
 constexpr std::array<std::string_view, 2> kFsTypes = {"ext4", "xfs"};
 
 std::string known_keys() {
@@ -100,6 +101,18 @@ Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& 
     }
     if (spec.pools.empty() || spec.pools.size() > 16)
       return fail("option pools=\"" + value + "\" names no pool, or more than 16");
+  } else if (key == "hosts") {
+    // A realm volume's hosts, by name or id, in order of preference: "a:b:c" or "a,b,c".
+    spec.hosts.clear();
+    std::string host;
+    std::istringstream in(value);
+    while (std::getline(in, host, value.find(':') != std::string::npos ? ':' : ',')) {
+      if (auto ok = validate_volume_name(host); !ok)
+        return fail("option hosts=\"" + value + "\": \"" + host + "\" is not a host name or id");
+      spec.hosts.push_back(host);
+    }
+    if (spec.hosts.empty() || spec.hosts.size() > 16)
+      return fail("option hosts=\"" + value + "\" names no host, or more than 16");
   } else if (key == "remote_replicas") {
     // URIs separated by spaces or commas (an IQN holds neither).
     spec.remote_replicas.clear();
@@ -152,7 +165,7 @@ Result<VolumeOptions> options_from_spec_file(const std::filesystem::path& file) 
       return fail(where + "unknown key \"" + name +
                   "\" in a volume spec (known: size, fstype, "
                   "mountopts, uid, gid, driver, replicas, thin, from, attach, pools, "
-                  "allow_same_pool, remote_replicas)");
+                  "allow_same_pool, remote_replicas, hosts)");
     if (auto s = node.value_exact<std::string>()) {
       options[name] = *s;
     } else if (auto i = node.value_exact<std::int64_t>()) {
@@ -226,6 +239,16 @@ Result<VolumeSpec> spec_from_options(const std::string& name, const VolumeOption
       return fail("option pools names " + std::to_string(spec.pools.size()) + " pool(s) for " +
                   std::to_string(spec.replicas - remote) + (remote ? " local" : "") +
                   " replica(s); name one pool per replica");
+  }
+  // Hosts named without a count: a replica on each (placement takes the first ones that qualify
+  // when there are more).
+  if (!spec.hosts.empty()) {
+    if (!spec.given.contains("replicas")) spec.replicas = static_cast<unsigned>(spec.hosts.size());
+    if (spec.replicas > spec.hosts.size())
+      return fail("option hosts names " + std::to_string(spec.hosts.size()) + " host(s) for " +
+                  std::to_string(spec.replicas) + " replicas; name at least one per replica");
+    if (!spec.pools.empty() || remote > 0)
+      return fail("option hosts cannot be combined with pools or remote_replicas");
   }
   // A clone is as large as its snapshot unless a size was asked for.
   if (!spec.from.empty() && !sized) spec.size_bytes = 0;

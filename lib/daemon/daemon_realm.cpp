@@ -63,6 +63,9 @@ void Daemon::realm_loop() {
     if (realm_volumes_)
       for (const std::string& note : realm_volumes_->drop_stale())
         log::info("realm volumes: " + note);
+    if (realm_volumes_)
+      for (const std::string& note : realm_volumes_->move_off_drained())
+        log::info("realm drain: " + note);
     // A change wakes the next pass at once; a watch that saw none waited its 2 s already.
     if (revision != 0 && realm_->store().wait_changes(realm_->keys().root(), revision, 2s))
       continue;

@@ -26,12 +26,16 @@ void RealmVolumes::save_taken() {
 // A replica whose host is down is listed all the same: it fails to open, the volume attaches
 // degraded, and its target brings it back when it answers. A replica never shared yet (its
 // host has not seen the volume) cannot be listed, and the attach waits for it.
-Result<std::vector<std::string>> RealmVolumes::share_uris(const VolumeRecord& volume) {
+// A replica still joining (a drain's new one) is left out: it is no source, and counting it
+// would raise the write quorum; the move adds it again (realm_drain.cpp).
+Result<RealmVolumes::Children> RealmVolumes::share_uris(const VolumeRecord& volume) {
   MAYA_TRY(hosts, realm::list_hosts(agent_.store(), agent_.keys()));
   MAYA_TRY(shares, agent_.store().list(agent_.keys().shares(volume.name)));
-  std::vector<std::string> uris;
+  Children children;
   unsigned reachable = 0;
-  for (const realm::ReplicaPlace& r : volume.replicas) {
+  for (std::size_t i = 0; i < volume.replicas.size(); ++i) {
+    const realm::ReplicaPlace& r = volume.replicas[i];
+    if (r.joining) continue;
     const std::string key = agent_.keys().share(volume.name, r.host_id);
     const realm::KeyValue* kv = nullptr;
     for (const auto& item : shares->items)
@@ -40,7 +44,8 @@ Result<std::vector<std::string>> RealmVolumes::share_uris(const VolumeRecord& vo
       return fail("volume " + volume.name + ": its replica on host " + r.host_id +
                   " is not shared yet (that host makes it when it sees the volume); try again");
     MAYA_TRY(share, realm::share_from_json(kv->value, kv->key));
-    uris.push_back(share->uri);
+    children.uris.push_back(share->uri);
+    children.ids.push_back(realm::replica_id(volume, i));
     bool up = false;
     for (const auto& h : hosts->hosts) up = up || (h.record.id == r.host_id && h.up);
     if (up)
@@ -50,10 +55,10 @@ Result<std::vector<std::string>> RealmVolumes::share_uris(const VolumeRecord& vo
                 " (down) for now");
   }
   if (reachable == 0) return fail("volume " + volume.name + ": none of its replicas' hosts is up");
-  return uris;
+  return children;
 }
 
-Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision) {
+Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision, bool for_drain) {
   const std::string& name = volume.name;
   const realm::LeaseId lease = agent_.lease();
   if (lease == 0)
@@ -62,7 +67,8 @@ Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision) {
                 "cannot attach a realm volume");
   // One writer: the attachment lives under this host's lease; another host's attempt fails
   // while this host lives, and succeeds once its lease has expired.
-  const Attachment mine{options_.host_id, options_.host_name, volume.generation + 1, iso8601()};
+  const Attachment mine{options_.host_id, options_.host_name, volume.generation + 1, iso8601(),
+                        for_drain};
   auto& store = agent_.store();
   const std::string key = agent_.keys().attachment(name);
   MAYA_TRY(created, store.create(key, realm::attachment_json(mine).dump(), lease));
@@ -90,10 +96,10 @@ Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision) {
     (void)release_attachment(name);
     return fail("volume " + name + " changed in the realm while attaching; try again");
   }
-  auto uris = share_uris(volume);
-  if (!uris) {
+  auto children = share_uris(volume);
+  if (!children) {
     (void)release_attachment(name);
-    return std::unexpected(uris.error());
+    return std::unexpected(children.error());
   }
   // The nexus: a local jiva volume over the shares, none of its replicas here. It takes the
   // replicas over from the previous owner (a persistent-reservation preempt), once: an old
@@ -105,8 +111,9 @@ Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision) {
   spec.fstype = volume.fstype.empty() ? options_.default_fstype : volume.fstype;
   spec.storage_driver = "jiva";
   spec.attach = options_.attach_mode;
-  spec.replicas = static_cast<unsigned>(uris->size());
-  spec.remote_replicas = std::move(*uris);
+  spec.replicas = static_cast<unsigned>(children->uris.size());
+  spec.remote_replicas = std::move(children->uris);
+  spec.remote_replica_ids = std::move(children->ids);
   spec.claim_remote_replicas = true;
   spec.quorum_writes = true;  // so that a next owner may go on without a dead host's replica
   spec.realm_epoch = volume.generation;

@@ -1,5 +1,7 @@
 #include "lib/daemon/realm_replicas.h"
 
+#include <algorithm>
+
 #include "lib/realm/volume_record.h"
 
 namespace maya::daemon {
@@ -97,7 +99,8 @@ std::vector<std::string> RealmReplicas::reconcile(std::int64_t& revision) {
   return notes;
 }
 
-// Share keys of this host whose volume is gone from etcd: the replica goes with its volume.
+// Share keys of this host whose volume is gone from etcd, or no longer places a replica here (a
+// drain moved it): the replica goes.
 void RealmReplicas::drop_orphans(const std::map<std::string, std::string>& mine,
                                  std::vector<std::string>& notes) {
   auto& store = agent_.store();
@@ -112,9 +115,18 @@ void RealmReplicas::drop_orphans(const std::map<std::string, std::string>& mine,
     if (mine.contains(volume)) continue;
     auto share = realm::share_from_json(kv.value, kv.key);
     if (!share) continue;
-    // Checked again right before destroying: a volume created meanwhile keeps its replica.
+    // Checked again right before destroying: a volume created (or placed here) meanwhile keeps
+    // its replica.
     auto still = store.get(agent_.keys().volume(volume));
-    if (!still || *still) continue;
+    if (!still) continue;
+    bool moved = false;
+    if (*still) {
+      auto record = realm::volume_from_json((**still).value, (**still).key);
+      if (!record) continue;
+      moved = std::none_of(record->replicas.begin(), record->replicas.end(),
+                           [&](const realm::ReplicaPlace& r) { return r.host_id == host_id_; });
+      if (!moved) continue;
+    }
     const std::string name = realm::realm_replica_name(volume);
     if (auto un = shares_.unshare(share->pool, name); !un) {
       note_error(volume, un.error().message, notes);
@@ -126,7 +138,8 @@ void RealmReplicas::drop_orphans(const std::map<std::string, std::string>& mine,
     }
     (void)store.remove(kv.key, kv.mod_revision);
     errors_.erase(volume);
-    notes.push_back(volume + ": deleted from the realm; its replica here destroyed");
+    notes.push_back(volume + (moved ? ": its replica moved off this host; destroyed here"
+                                    : ": deleted from the realm; its replica here destroyed"));
   }
 }
 

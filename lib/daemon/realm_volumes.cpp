@@ -78,16 +78,16 @@ bool RealmVolumes::is_local(const std::string& name) {
 
 Result<VolumeRecord> RealmVolumes::place(const VolumeSpec& spec) {
   MAYA_TRY(hosts, realm::list_hosts(agent_.store(), agent_.keys()));
-  std::vector<realm::PoolCandidate> candidates;
-  for (const auto& h : hosts->hosts) {
-    const auto& roles = h.record.roles;
-    if (std::find(roles.begin(), roles.end(), "storage") == roles.end()) continue;
-    for (const realm::PoolSpace& p : h.record.pools) {
-      if (p.state != "online") continue;
-      candidates.push_back({h.record.id, h.record.name, h.record.zone, p.name, p.free_bytes, h.up});
-    }
-  }
+  const std::vector<realm::PoolCandidate> candidates = realm::pool_candidates(*hosts);
   realm::PlacementRequest request;
+  request.draining_hosts = realm::draining_hosts(*hosts);
+  // Hosts the volume names, by name or id.
+  for (const std::string& wanted : spec.hosts) {
+    std::string id = wanted;
+    for (const auto& h : hosts->hosts)
+      if (h.record.name == wanted || h.record.id == wanted) id = h.record.id;
+    request.hosts.push_back(id);
+  }
   request.replicas = spec.replicas;
   // A thin volume takes space as it is written: any pool with room may hold it, the freest
   // first. A thick one needs its size free.
@@ -98,7 +98,9 @@ Result<VolumeRecord> RealmVolumes::place(const VolumeSpec& spec) {
   volume.size_bytes = spec.size_bytes;
   volume.thin = spec.thin;
   volume.fstype = spec.fstype;
-  for (const realm::Placement& p : *placed) volume.replicas.push_back({p.host_id, p.pool});
+  for (const realm::Placement& p : *placed)
+    volume.replicas.push_back(
+        {p.host_id, p.pool, "r" + std::to_string(volume.replicas.size() + 1), false});
   volume.created_on = options_.host_id;
   volume.created_at = iso8601();
   return volume;

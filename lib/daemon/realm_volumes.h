@@ -24,6 +24,7 @@
 
 #include "drivers/volume_service.h"
 #include "lib/realm/host_agent.h"
+#include "lib/realm/host_record.h"
 #include "lib/realm/volume_record.h"
 
 namespace maya::daemon {
@@ -85,18 +86,33 @@ class RealmVolumes final : public drivers::VolumeService {
   // the realm's, untouched). Returns one line per volume dropped, for the log.
   std::vector<std::string> drop_stale();
 
+  // Drains (`maya realm drain HOST`, realm_drain.cpp): for each realm volume attached here with
+  // a replica on a draining host, one step of its move (a new replica placed on another host,
+  // added to the nexus, rebuilt; then the drained one removed). Detached volumes of a drain
+  // this host asked for are attached here to be moved, and given up after. Returns one line
+  // per step taken, for the log.
+  std::vector<std::string> move_off_drained();
+
  private:
   Result<std::optional<realm::VolumeRecord>> record(const std::string& name,
                                                     std::int64_t* revision = nullptr);
   bool is_local(const std::string& name);
   // Makes the nexus here unless there is one; `took` says whether this call made it.
   Result<void> ensure_here(const std::string& name, bool* took);
-  Result<void> take(realm::VolumeRecord volume, std::int64_t revision);  // attach here
+  // Attaches here; `for_drain`: only to move a replica off a drained host (realm_drain.cpp).
+  Result<void> take(realm::VolumeRecord volume, std::int64_t revision, bool for_drain = false);
+  // One step of moving `name`'s replica off a draining host (realm_drain.cpp); "" when there
+  // was nothing to do or it waits (a share, a rebuild).
+  Result<std::string> move_step(const std::string& name, const realm::HostList& hosts);
   Result<void> give_up(const std::string& name);  // the nexus goes, the attachment too
   Result<void> give_up_if_idle(const std::string& name);
   Result<void> release_attachment(const std::string& name);
   void save_taken();  // under mutex_
-  Result<std::vector<std::string>> share_uris(const realm::VolumeRecord& volume);
+  struct Children {
+    std::vector<std::string> uris;  // with their secrets
+    std::vector<std::string> ids;   // "r1"...
+  };
+  Result<Children> share_uris(const realm::VolumeRecord& volume);
   Result<realm::VolumeRecord> place(const drivers::VolumeSpec& spec);
   void wait_for_shares(const realm::VolumeRecord& volume, drivers::VolumeInfo& info);
   drivers::VolumeInfo info_of(const realm::VolumeRecord& volume,
@@ -110,6 +126,7 @@ class RealmVolumes final : public drivers::VolumeService {
   // Volume → the generation this host attached it at: an attachment lost with the host's lease
   // (etcd away longer than the TTL) is taken again only if nobody took the volume meanwhile.
   std::map<std::string, std::uint64_t> taken_;
+  std::map<std::string, std::string> move_errors_;  // volume → why its move waits (realm thread)
 };
 
 }  // namespace maya::daemon

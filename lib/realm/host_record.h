@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "lib/common/result.h"
+#include "lib/realm/placement.h"
 #include "lib/realm/realm_keys.h"
 #include "lib/realm/realm_store.h"
 
@@ -38,9 +40,20 @@ nlohmann::json host_json(const HostRecord& host);
 // Parses a hosts/ID value; `key` names it in errors.
 Result<HostRecord> host_from_json(std::string_view text, std::string_view key);
 
+// A drain of a host (drains/ID): `maya realm drain` on host `by` asked for it. The owners of
+// the host's volumes move their replicas off it; host `by` takes the detached ones to do so.
+struct Drain {
+  std::string by;     // host id
+  std::string since;  // ISO 8601 UTC
+  bool operator==(const Drain&) const = default;
+};
+nlohmann::json drain_json(const Drain& drain);
+Result<Drain> drain_from_json(std::string_view text, std::string_view key);
+
 struct HostView {
   HostRecord record;
-  bool up = false;  // its lease is kept
+  bool up = false;                // its lease is kept
+  std::optional<Drain> draining;  // being drained: takes no new replicas
 };
 
 // Every host of the realm, up or down, sorted by name then id. A record that does not parse is
@@ -50,5 +63,10 @@ struct HostList {
   std::vector<std::string> errors;  // "KEY: what is wrong"
 };
 Result<HostList> list_hosts(RealmStore& store, const RealmKeys& keys);
+
+// What placement chooses from (placement.h): the online pools of the storage hosts, and the
+// hosts being drained.
+std::vector<PoolCandidate> pool_candidates(const HostList& hosts);
+std::vector<std::string> draining_hosts(const HostList& hosts);
 
 }  // namespace maya::realm

@@ -48,9 +48,14 @@ std::map<std::string, HostView> gather_hosts(const std::vector<PoolCandidate>& c
 }
 
 // Fills `best` or `why_not` for one host.
-void judge(HostView& host, const std::set<std::string>& excluded, std::uint64_t size) {
+void judge(HostView& host, const std::set<std::string>& excluded,
+           const std::set<std::string>& draining, std::uint64_t size) {
   if (excluded.contains(host.id)) {
     host.why_not = "excluded";
+    return;
+  }
+  if (draining.contains(host.id)) {
+    host.why_not = "draining";
     return;
   }
   if (!host.up) {
@@ -106,10 +111,11 @@ std::unexpected<Error> too_few_hosts(const PlacementRequest& request,
     else
       reasons.push_back(label(host) + ": " + host.why_not);
   }
-  std::string message = "cannot place " + plural(request.replicas, "replica", "replicas") + " of " +
-                        format_size_human(request.size_bytes) +
-                        " (one per host): " + std::to_string(qualified.size()) + " of " +
-                        plural(scope.size(), "host", "hosts") + " qualify";
+  std::string message =
+      "cannot place " + plural(request.replicas, "replica", "replicas") +
+      (request.size_bytes == 0 ? std::string() : " of " + format_size_human(request.size_bytes)) +
+      " (one per host): " + std::to_string(qualified.size()) + " of " +
+      plural(scope.size(), "host", "hosts") + " qualify";
   if (!qualified.empty()) {
     message += " (";
     for (std::size_t i = 0; i < qualified.size(); ++i)
@@ -128,9 +134,11 @@ Result<std::vector<Placement>> place(const PlacementRequest& request,
   std::map<std::string, HostView> known = gather_hosts(candidates);
   MAYA_TRY(scope, hosts_in_scope(request, known));
   const std::set<std::string> excluded(request.exclude_hosts.begin(), request.exclude_hosts.end());
+  const std::set<std::string> draining(request.draining_hosts.begin(),
+                                       request.draining_hosts.end());
   std::vector<const HostView*> open;  // the qualifying hosts, in scope order
   for (HostView& host : *scope) {
-    if (host.why_not.empty()) judge(host, excluded, request.size_bytes);
+    if (host.why_not.empty()) judge(host, excluded, draining, request.size_bytes);
     if (host.why_not.empty()) open.push_back(&host);
   }
   if (open.size() < request.replicas) return too_few_hosts(request, *scope);
@@ -145,6 +153,7 @@ Result<std::vector<Placement>> place(const PlacementRequest& request,
   // Greedy, one replica at a time: the zone with fewest replicas so far, then the most free
   // space, then the host id (the pool name already settled each host's best pool).
   std::map<std::string, unsigned> per_zone;
+  for (const std::string& zone : request.zones_used) ++per_zone[zone];
   while (chosen.size() < request.replicas) {
     auto better = [&](const HostView* a, const HostView* b) {
       return std::make_tuple(per_zone[a->zone], b->best->free_bytes, a->id) <

@@ -34,7 +34,11 @@ struct PlacementRequest {
   // When non-empty: only these host ids, in this order of preference (the first qualifying ones
   // win, whatever their zones and space); each named once.
   std::vector<std::string> hosts;
-  std::vector<std::string> exclude_hosts;  // never these (a host being drained)
+  std::vector<std::string> exclude_hosts;   // never these (those holding the volume already)
+  std::vector<std::string> draining_hosts;  // never these either: being drained
+  // Zones that already hold a replica of the volume (a replica moved by a drain): counted as
+  // taken, so that a zone without one comes first.
+  std::vector<std::string> zones_used;
 };
 
 struct Placement {
@@ -45,7 +49,8 @@ struct Placement {
 
 // One placement per replica, in the order chosen, on `replicas` distinct hosts; or an error that
 // says how many replicas were asked, how many hosts qualify, and why each other host does not
-// ("hostB: largest pool 2GiB free, needs 10GiB", "hostD: down", "hostE: excluded").
+// ("hostB: largest pool 2GiB free, needs 10GiB", "hostD: down", "hostE: excluded",
+// "hostF: draining").
 Result<std::vector<Placement>> place(const PlacementRequest& request,
                                      const std::vector<PoolCandidate>& candidates);
 

@@ -5,6 +5,8 @@
 //   volumes/NAME     a realm volume: size, placement, generation (volume_record.h)
 //   shares/NAME/ID   the share of NAME's replica on host ID (its URI, published by host ID)
 //   attachments/NAME the host a volume is attached on, under that host's lease
+//   drains/ID        host ID is being drained (`maya realm drain`): no new replicas go there,
+//                    and the owners of its volumes move their replicas off it
 #pragma once
 
 #include <string>
@@ -29,6 +31,8 @@ class RealmKeys {
   std::string share(std::string_view volume, std::string_view host_id) const {
     return shares(volume) + std::string(host_id);
   }
+  std::string drains() const { return root_ + "drains/"; }
+  std::string drain(std::string_view id) const { return drains() + std::string(id); }
   std::string attachments() const { return root_ + "attachments/"; }
   std::string attachment(std::string_view name) const { return attachments() + std::string(name); }
 

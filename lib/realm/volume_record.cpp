@@ -1,5 +1,8 @@
 #include "lib/realm/volume_record.h"
 
+#include <algorithm>
+#include <charconv>
+
 namespace maya::realm {
 
 using nlohmann::json;
@@ -21,10 +24,31 @@ Result<T> parse_object(std::string_view text, std::string_view key, Read read) {
 
 }  // namespace
 
+std::string replica_id(const VolumeRecord& volume, std::size_t index) {
+  const std::string& id = volume.replicas.at(index).id;
+  return id.empty() && !volume.replicas[index].joining ? "r" + std::to_string(index + 1) : id;
+}
+
+unsigned last_replica_number(const VolumeRecord& volume) {
+  unsigned last = 0;
+  for (std::size_t i = 0; i < volume.replicas.size(); ++i) {
+    const std::string id = replica_id(volume, i);
+    if (id.size() < 2) continue;
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(id.data() + 1, id.data() + id.size(), n);
+    if (ec == std::errc() && end == id.data() + id.size()) last = std::max(last, n);
+  }
+  return last;
+}
+
 json volume_json(const VolumeRecord& v) {
   json replicas = json::array();
-  for (const ReplicaPlace& r : v.replicas)
-    replicas.push_back({{"host", r.host_id}, {"pool", r.pool}});
+  for (const ReplicaPlace& r : v.replicas) {
+    json place = {{"host", r.host_id}, {"pool", r.pool}};
+    if (!r.id.empty()) place["id"] = r.id;
+    if (r.joining) place["joining"] = true;
+    replicas.push_back(std::move(place));
+  }
   return {{"name", v.name},
           {"size_bytes", v.size_bytes},
           {"thin", v.thin},
@@ -43,7 +67,8 @@ Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view ke
     v.thin = doc.value("thin", true);
     v.fstype = doc.value("fstype", std::string());
     for (const json& r : doc.at("replicas"))
-      v.replicas.push_back({r.at("host").get<std::string>(), r.at("pool").get<std::string>()});
+      v.replicas.push_back({r.at("host").get<std::string>(), r.at("pool").get<std::string>(),
+                            r.value("id", std::string()), r.value("joining", false)});
     v.generation = doc.value("generation", std::uint64_t{1});
     v.created_on = doc.value("created_on", std::string());
     v.created_at = doc.value("created_at", std::string());
@@ -63,16 +88,19 @@ Result<RealmShare> share_from_json(std::string_view text, std::string_view key) 
 }
 
 json attachment_json(const Attachment& a) {
-  return {{"host", a.host_id},
-          {"host_name", a.host_name},
-          {"generation", a.generation},
-          {"since", a.since}};
+  json j = {{"host", a.host_id},
+            {"host_name", a.host_name},
+            {"generation", a.generation},
+            {"since", a.since}};
+  if (a.for_drain) j["for"] = "drain";
+  return j;
 }
 
 Result<Attachment> attachment_from_json(std::string_view text, std::string_view key) {
   return parse_object<Attachment>(text, key, [](const json& doc) {
     return Attachment{doc.at("host").get<std::string>(), doc.value("host_name", std::string()),
-                      doc.value("generation", std::uint64_t{0}), doc.value("since", std::string())};
+                      doc.value("generation", std::uint64_t{0}), doc.value("since", std::string()),
+                      doc.value("for", std::string()) == "drain"};
   });
 }
 

@@ -17,6 +17,13 @@ namespace maya::realm {
 struct ReplicaPlace {
   std::string host_id;
   std::string pool;
+  // The replica's id in the volume ("r1", "r4"): its journal names its fellows by id, so every
+  // owner's nexus gives it the same one. Empty in records from before ids were kept: r(N) by
+  // position (1-based), which held while no replica had been moved.
+  std::string id;
+  // Being added (a drain moving a replica here): made and shared by its host, then added to the
+  // owner's nexus (which sets `id`) and rebuilt; it counts as a replica once that is done.
+  bool joining = false;
   bool operator==(const ReplicaPlace&) const = default;
 };
 
@@ -31,6 +38,11 @@ struct VolumeRecord {
   std::string created_at;        // ISO 8601 UTC
   bool operator==(const VolumeRecord&) const = default;
 };
+
+// The id of the replica at `index`: its own, or r(index+1) for a record without ids.
+std::string replica_id(const VolumeRecord& volume, std::size_t index);
+// The next free replica id of a volume: one above the highest it names ("r4" after r1..r3).
+unsigned last_replica_number(const VolumeRecord& volume);
 
 nlohmann::json volume_json(const VolumeRecord& volume);
 Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view key);
@@ -57,6 +69,7 @@ struct Attachment {
   std::string host_name;
   std::uint64_t generation = 0;  // the volume's generation this attachment took
   std::string since;
+  bool for_drain = false;  // taken only to move a replica off a drained host, then given up
   bool operator==(const Attachment&) const = default;
 };
 

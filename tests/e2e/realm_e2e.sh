@@ -254,3 +254,105 @@ wait "$writer_b" || fail "B's writer failed: $(cat "$T/writer_b.out")"
 last_pieces "$T/acked_b" >"$T/last_b"
 verify_pieces "$dev_b" "$T/last_b"
 pass "$(lines "$T/acked_b") pieces acknowledged on B in all; the last of each verifies"
+
+# ---- maya realm drain -------------------------------------------------------------------------
+drain_on_a() { netns_run a timeout -k 5 300 "$MAYA" --config "$(conf_of a)" realm drain "$@" </dev/null; }
+step "drain refused while a volume has nowhere to go (3 replicas on the only 3 hosts)"
+if out=$(drain_on_a host-c 2>&1); then fail "drain of host-c succeeded: $out"; fi
+grep -q "cannot drain host-c" <<<"$out" || fail "drain: $out"
+grep -q "$VOL" <<<"$out" || fail "the refused drain does not name $VOL: $out"
+[[ $(on a realm status -o json | jq -r '.hosts[] | select(.name == "host-c") | .draining') == null ]] ||
+  fail "host-c marked draining after a refused drain"
+on b volume detach "$VOL" >/dev/null
+on b volume delete "$VOL" >/dev/null
+pass "${out:0:100}"
+
+# dr1 on C and A, attached on B (its owner moves it) with a writer running through the drain;
+# dr2 on B and C, detached: A, which asks for the drain, attaches it for the move and gives it
+# up after.
+step "drain C: its replicas move to A and B; the volumes stay healthy and keep their data"
+on a volume create dr1 --size 512MiB --hosts host-c,host-a >/dev/null
+on a volume create dr2 --size 64MiB --hosts host-b,host-c >/dev/null
+head -c $((16 << 20)) /dev/urandom >"$T/dr2"
+want2=$(sha256sum <"$T/dr2" | cut -d' ' -f1)
+dev2=$(on b volume attach dr2) || fail "attach dr2 on b: $dev2"
+dd if="$T/dr2" of="$dev2" bs=1M oflag=direct conv=fsync status=none
+on b volume detach dr2 >/dev/null
+dev1=$(on b volume attach dr1) || fail "attach dr1 on b: $dev1"
+# 384 MiB written first: the new replicas' rebuild takes a while, under the watch below.
+dd if=/dev/urandom of="$dev1" bs=1M count=384 oflag=direct conv=fsync status=none
+looping_writer "$dev1" 32 "$T/acked_dr1" "$T/stop_dr1" >"$T/writer_dr1.out" 2>&1 &
+writer_dr1=$!
+# shellcheck disable=SC2016 # expanded when the cleanup runs
+REALM_CLEANUPS+=('kill -9 $writer_dr1 2>/dev/null')
+wait_for 60 "dr1's writer going" has_lines "$T/acked_dr1" 5
+# The watch: dr1's replicas as its owner sees them, twice a second, until the drain is done.
+( while [[ ! -e $T/stop_watch ]]; do
+  on b volume inspect dr1 -o json 2>&1 | jq -c '{health, modes: [.replicas[].mode]}' 2>&1
+  sleep 0.5
+done ) >"$T/dr1_health" &
+watch_pid=$!
+# shellcheck disable=SC2016 # expanded when the cleanup runs
+REALM_CLEANUPS+=('kill -9 $watch_pid 2>/dev/null')
+drain_started=$(date +%s)
+drain_on_a host-c >"$T/drain.out" 2>&1 || fail "drain of host-c: $(cat "$T/drain.out")"
+drain_took=$(($(date +%s) - drain_started))
+touch "$T/stop_watch"
+wait "$watch_pid" || true
+kill -0 "$writer_dr1" || fail "dr1's writer stopped during the drain: $(cat "$T/writer_dr1.out")"
+touch "$T/stop_dr1"
+wait "$writer_dr1" || fail "dr1's writer failed: $(cat "$T/writer_dr1.out")"
+# Healthy throughout: never fewer than its 2 replicas in sync, never offline.
+samples=$(wc -l <"$T/dr1_health")
+((samples >= 2)) || fail "the watch took $samples samples"
+bad=$(jq -c 'select(([.modes[] | select(. == "RW")] | length) < 2 or .health == "offline")' \
+  "$T/dr1_health" 2>&1) || fail "unreadable watch: $(head -3 "$T/dr1_health")"
+[[ -z $bad ]] || fail "dr1 fell below 2 replicas in sync during the drain: $bad"
+last_pieces "$T/acked_dr1" >"$T/last_dr1"
+verify_pieces "$dev1" "$T/last_dr1"
+grep -q "is drained" "$T/drain.out" || fail "drain output: $(cat "$T/drain.out")"
+# Where the replicas are now: etcd's records (hosts by name through realm status).
+id_of() { on a realm status -o json | jq -r --arg n "host-$1" '.hosts[] | select(.name == $n) | .id'; }
+hosts_of() {
+  netns_run a etcdctl --endpoints "$ETCD_ENDPOINT" get --print-value-only "/maya/realms/e2e/volumes/$1" |
+    jq -r '[.replicas[] | .host + (if .joining then "+" else "" end)] | sort | join(",")'
+}
+ids_ab=$(printf '%s\n' "$(id_of a)" "$(id_of b)" | sort | paste -sd,)
+[[ $(hosts_of dr1) == "$ids_ab" ]] || fail "dr1 is on $(hosts_of dr1), not A and B ($ids_ab)"
+[[ $(hosts_of dr2) == "$ids_ab" ]] || fail "dr2 is on $(hosts_of dr2), not A and B ($ids_ab)"
+two_rw() { [[ $(on b volume inspect dr1 -o json | jq '[.replicas[] | select(.mode == "RW")] | length') == 2 ]]; }
+wait_for 30 "dr1 with its 2 replicas RW" two_rw
+pass "drained in ${drain_took} s; $samples samples, never below 2 in sync; $(lines "$T/acked_dr1") pieces written through it"
+
+# A new owner's nexus names the replicas by the ids in the record (r2 and the moved one's r3),
+# as their journals do: it opens with both in sync and every piece there.
+step "dr1 detached on B and attached on A after its move: the replicas' ids, the same data"
+on b volume detach dr1 >/dev/null
+dev1=$(on a volume attach dr1) || fail "attach dr1 on a: $dev1"
+record_ids=$(netns_run a etcdctl --endpoints "$ETCD_ENDPOINT" get --print-value-only \
+  /maya/realms/e2e/volumes/dr1 | jq -r '[.replicas[].id] | sort | join(",")')
+nexus_ids() { on a volume inspect dr1 -o json | jq -r '[.replicas[] | select(.mode == "RW") | .id] | sort | join(",")'; }
+same_ids() { [[ $(nexus_ids) == "$record_ids" ]]; }
+wait_for 30 "A's nexus with the record's replicas ($record_ids) in sync" same_ids
+verify_pieces "$dev1" "$T/last_dr1"
+on a volume detach dr1 >/dev/null
+pass "replicas $record_ids"
+
+step "after the drain: dr2 given up by A and intact; C's replicas destroyed; C takes none"
+not_on_a() { [[ $(on b volume inspect dr2 -o json | jq -r '.realm.attached_on // ""') == "" ]]; }
+wait_for 60 "A gives dr2 up after its move" not_on_a
+dev2=$(on b volume attach dr2) || fail "attach dr2 on b after the drain: $dev2"
+got=$(dd if="$dev2" bs=1M count=16 iflag=direct status=none | sha256sum | cut -d' ' -f1)
+[[ $got == "$want2" ]] || fail "dr2 reads $got after its move, was $want2"
+on b volume detach dr2 >/dev/null
+c_replicas() { on c replica list -o json | jq -r '[.[] | select(.name == "dr1" or .name == "dr2")] | length'; }
+no_c_replicas() { [[ $(c_replicas) == 0 ]]; }
+wait_for 60 "C destroys its moved replicas" no_c_replicas
+on a realm status | grep -q "draining" || fail "realm status: $(on a realm status)"
+if out=$(on a volume create dr3 --size 64MiB --hosts host-c 2>&1); then
+  fail "a volume was placed on draining host-c: $out"
+fi
+grep -q "host-c: draining" <<<"$out" || fail "create on draining C: $out"
+on a realm undrain host-c >/dev/null
+on a volume create dr3 --size 64MiB --hosts host-c >/dev/null || fail "create on host-c after undrain"
+pass

@@ -1,5 +1,7 @@
-// The host record's JSON: what a host publishes under hosts/ID and every other host reads.
+// The records' JSON: what a host publishes under hosts/ID and every other host reads; a drain
+// (drains/ID); a volume's replica places with their ids.
 #include "lib/realm/host_record.h"
+#include "lib/realm/volume_record.h"
 
 #include <gtest/gtest.h>
 
@@ -42,6 +44,66 @@ TEST(HostRecord, BadInputIsAnErrorNamingTheKey) {
     ASSERT_FALSE(back) << text;
     EXPECT_NE(back.error().message.find("hosts/x"), std::string::npos) << back.error().message;
   }
+}
+
+TEST(Drain, RoundTripsAndBadInputNamesTheKey) {
+  const Drain d{"5f0c", "2026-12-07T02:00:00Z"};
+  auto back = drain_from_json(drain_json(d).dump(), "drains/x");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, d);
+  for (const char* text : {"", "[]", "{}", R"({"by":3})"}) {
+    auto bad = drain_from_json(text, "drains/x");
+    ASSERT_FALSE(bad) << text;
+    EXPECT_NE(bad.error().message.find("drains/x"), std::string::npos);
+  }
+}
+
+TEST(HostList, CandidatesAreOnlineStoragePoolsAndDrainsAreNamed) {
+  HostList list;
+  HostRecord a = sample();
+  HostRecord b = sample();
+  b.id = "b";
+  b.roles = {"orchestration"};  // no storage: never a candidate
+  list.hosts = {{a, true, std::nullopt}, {b, true, Drain{"5f0c", ""}}};
+  auto candidates = pool_candidates(list);
+  ASSERT_EQ(candidates.size(), 1u) << "the degraded pool and b's pools are no candidates";
+  EXPECT_EQ(candidates[0].pool, "default");
+  EXPECT_EQ(candidates[0].free_bytes, 60u);
+  EXPECT_EQ(draining_hosts(list), std::vector<std::string>{"b"});
+}
+
+TEST(VolumeRecord, ReplicaIdsAndJoiningRoundTrip) {
+  VolumeRecord v;
+  v.name = "db";
+  v.size_bytes = 1 << 20;
+  v.replicas = {{"a", "p", "r1", false}, {"b", "p", "r4", false}, {"c", "p", "", true}};
+  auto back = volume_from_json(volume_json(v).dump(), "volumes/db");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, v);
+  EXPECT_EQ(replica_id(v, 1), "r4");
+  EXPECT_EQ(replica_id(v, 2), "") << "a joining replica has no id until an owner adds it";
+  EXPECT_EQ(last_replica_number(v), 4u);
+}
+
+TEST(VolumeRecord, RecordsWithoutIdsNumberTheirReplicasByPosition) {
+  auto v = volume_from_json(
+      R"({"name":"db","size_bytes":1,"replicas":[{"host":"a","pool":"p"},{"host":"b","pool":"p"}]})",
+      "volumes/db");
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(replica_id(*v, 0), "r1");
+  EXPECT_EQ(replica_id(*v, 1), "r2");
+  EXPECT_EQ(last_replica_number(*v), 2u);
+  EXPECT_FALSE(v->replicas[1].joining);
+}
+
+TEST(Attachment, ForDrainRoundTrips) {
+  const Attachment a{"h", "host-a", 3, "2026-12-07T02:00:00Z", true};
+  auto back = attachment_from_json(attachment_json(a).dump(), "attachments/db");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, a);
+  auto plain = attachment_from_json(R"({"host":"h"})", "attachments/db");
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_FALSE(plain->for_drain);
 }
 
 }  // namespace

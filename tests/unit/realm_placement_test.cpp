@@ -239,5 +239,42 @@ TEST(Placement, UnequalHostsFillTowardsEqualFreeSpace) {
   EXPECT_NEAR(double(used["c"]) / double(kGiB), 500.0, 4.0);
 }
 
+TEST(Placement, DrainingHostsTakeNoReplicaAndSayWhy) {
+  std::vector<PoolCandidate> pools = {pool("a", "z1", "p", 100), pool("b", "z2", "p", 10),
+                                      pool("c", "z3", "p", 10)};
+  PlacementRequest r = request(2, 1);
+  r.draining_hosts = {"a"};
+  auto placed = place(r, pools);
+  ASSERT_TRUE(placed.has_value()) << placed.error().message;
+  EXPECT_EQ(hosts_of(*placed), (Hosts{"b", "c"}));
+  r.replicas = 3;
+  auto refused = place(r, pools);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("name-a: draining"), std::string::npos)
+      << refused.error().message;
+}
+
+TEST(Placement, AMovedReplicaGoesToAZoneTheVolumeDoesNotUseYet) {
+  // The volume keeps replicas in z1 and z2; of the hosts without one, d (z3) comes before the
+  // roomier b (z1).
+  std::vector<PoolCandidate> pools = {pool("a", "z1", "p", 10), pool("b", "z1", "p", 100),
+                                      pool("c", "z2", "p", 10), pool("d", "z3", "p", 5)};
+  PlacementRequest r = request(1, 1);
+  r.exclude_hosts = {"a", "c"};
+  r.zones_used = {"z1", "z2"};
+  auto placed = place(r, pools);
+  ASSERT_TRUE(placed.has_value()) << placed.error().message;
+  EXPECT_EQ(hosts_of(*placed), (Hosts{"d"}));
+}
+
+TEST(Placement, AThinVolumeIsRefusedWithoutASizeInTheMessage) {
+  std::vector<PoolCandidate> pools = {pool("a", "z1", "p", 1)};
+  auto refused = place(request(2, 0), pools);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("cannot place 2 replicas (one per host)"),
+            std::string::npos)
+      << refused.error().message;
+}
+
 }  // namespace
 }  // namespace maya::realm

@@ -100,6 +100,28 @@ TEST(SpecOptions, PoolsNameOneReplicaEach) {
   }
 }
 
+TEST(SpecOptions, HostsNameARealmVolumesReplicasInOrder) {
+  for (const std::string text : {"host-c:host-a", "host-c,host-a"}) {
+    auto spec = spec_from_options("db", {{"hosts", text}}, defaults());
+    ASSERT_TRUE(spec.has_value()) << spec.error().message;
+    EXPECT_EQ(spec->hosts, (std::vector<std::string>{"host-c", "host-a"}));
+    EXPECT_EQ(spec->replicas, 2u) << "no count: one replica per host named";
+  }
+  auto fewer = spec_from_options("db", {{"hosts", "a,b,c"}, {"replicas", "2"}}, defaults());
+  ASSERT_TRUE(fewer.has_value()) << fewer.error().message;
+  EXPECT_EQ(fewer->replicas, 2u) << "the first two that qualify";
+  auto more = spec_from_options("db", {{"hosts", "a"}, {"replicas", "2"}}, defaults());
+  ASSERT_FALSE(more.has_value());
+  EXPECT_NE(more.error().message.find("names 1 host(s) for 2 replicas"), std::string::npos);
+  auto mixed = spec_from_options("db", {{"hosts", "a"}, {"pools", "p"}}, defaults());
+  ASSERT_FALSE(mixed.has_value());
+  for (const std::string& bad :
+       std::vector<std::string>{"", "a,,b", "../x", "a," + std::string(300, 'h')}) {
+    auto refused = spec_from_options("db", {{"hosts", bad}}, defaults());
+    EXPECT_FALSE(refused.has_value()) << bad;
+  }
+}
+
 TEST(SpecOptions, MountOptionsKnownForTheFileSystemAreAccepted) {
   for (const auto& [fstype, opts] : std::vector<std::pair<std::string, std::string>>{
            {"ext4", "noatime,nodev,data=journal,commit=30,errors=remount-ro,x-maya.tag"},

@@ -62,6 +62,31 @@ std::vector<std::string> volume_names(const fs::path& store) {
   return names;
 }
 
+// The ids of a new volume's remote replicas: the spec's own (the realm keeps each replica's id
+// across owners, since its journal names its fellows by id), or r(local+1).. by position.
+Result<std::vector<std::string>> remote_replica_ids(const VolumeSpec& spec, unsigned local) {
+  std::vector<std::string> ids;
+  if (spec.remote_replica_ids.empty()) {
+    for (std::size_t i = 0; i < spec.remote_replicas.size(); ++i)
+      ids.push_back("r" + std::to_string(local + i + 1));
+    return ids;
+  }
+  if (spec.remote_replica_ids.size() != spec.remote_replicas.size())
+    return fail("volume " + spec.name + ": " + std::to_string(spec.remote_replica_ids.size()) +
+                " replica ids for " + std::to_string(spec.remote_replicas.size()) +
+                " remote replicas");
+  std::set<std::string> seen;
+  for (const std::string& id : spec.remote_replica_ids) {
+    const bool digits =
+        id.size() >= 2 && id.size() <= 6 && id[0] == 'r' && id[1] != '0' &&
+        std::all_of(id.begin() + 1, id.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoul(id.substr(1)) <= local || !seen.insert(id).second)
+      return fail("volume " + spec.name + ": \"" + id + "\" is not a fresh replica id");
+    ids.push_back(id);
+  }
+  return ids;
+}
+
 }  // namespace
 
 JivaStorageDriver::JivaStorageDriver(JivaOptions options) : options_(std::move(options)) {
@@ -223,13 +248,16 @@ Result<StorageVolume> JivaStorageDriver::create(const VolumeSpec& spec) {
                             (*placed)[i].snapshots_dir.string()});
     }
     std::map<std::string, maya::jiva::ChapSecret> secrets;
-    for (const auto& r : remote) {
-      const std::string id = "r" + std::to_string(m.replicas.size() + 1);
-      if (!r.chap.user.empty()) secrets[id] = r.chap;
-      m.replicas.push_back({id, r.uri, ""});
+    MAYA_TRY(remote_ids, remote_replica_ids(spec, static_cast<unsigned>(m.replicas.size())));
+    unsigned last = static_cast<unsigned>(m.replicas.size());
+    for (std::size_t i = 0; i < remote.size(); ++i) {
+      const std::string& id = (*remote_ids)[i];
+      if (!remote[i].chap.user.empty()) secrets[id] = remote[i].chap;
+      m.replicas.push_back({id, remote[i].uri, ""});
+      last = std::max(last, static_cast<unsigned>(std::stoul(id.substr(1))));
     }
     if (!secrets.empty()) MAYA_TRY_VOID(maya::jiva::write_replica_chap(*staging, secrets));
-    m.last_replica = static_cast<unsigned>(m.replicas.size());
+    m.last_replica = last;
     m.claim_remote = spec.claim_remote_replicas && !remote.empty();
     m.quorum = spec.quorum_writes;
     m.epoch = spec.realm_epoch;

@@ -199,6 +199,9 @@ Result<void> DockerVolumeDriver::bring_down(const VolumeSpec& spec) {
 
 Result<VolumeInfo> DockerVolumeDriver::create(const VolumeSpec& asked) {
   MAYA_TRY_VOID(validate_volume_name(asked.name));
+  if (!asked.hosts.empty())
+    return fail("option hosts places a realm volume's replicas; volume " + asked.name +
+                " is not a realm volume (this host is in no realm, or its driver is not jiva)");
   VolumeSpec spec = asked;
   MAYA_TRY_VOID(inherit(spec));
   if (auto ok = check_mount_options(spec.fstype, spec.mount_options); !ok)
