@@ -53,6 +53,7 @@ complete_words() {  # complete_words WORD... : what TAB offers after them (the l
 [[ $(complete_words vol) == volume ]] || fail "maya vol<TAB> gave: $(complete_words vol)"
 [[ $(complete_words volume sn) == snapshot ]] || fail "maya volume sn<TAB>: $(complete_words volume sn)"
 [[ $(complete_words volume snapshot re) == revert ]] || fail "maya volume snapshot re<TAB>"
+[[ $(complete_words realm dr) == drain ]] || fail "maya realm dr<TAB> gave: $(complete_words realm dr)"
 [[ $(complete_words volume inspect comp) == completed-volume ]] ||
   fail "maya volume inspect comp<TAB> gave: $(complete_words volume inspect comp)"
 grep -qx -- --with-snapshots <<<"$(complete_words volume delete --with)" ||
