@@ -62,7 +62,11 @@ Result<std::map<std::string, std::string>> drain_progress(Realm& r, const std::s
   std::map<std::string, std::string> left;
   for (const auto& kv : volumes->items) {
     auto v = realm::volume_from_json(kv.value, kv.key);
-    if (!v) continue;
+    if (!v) {
+      // It may place a replica on the host: not drained until someone looks.
+      left.emplace(kv.key, "its record is unreadable (" + v.error().message + ")");
+      continue;
+    }
     const realm::ReplicaPlace* joining = nullptr;
     bool there = false;
     for (const auto& p : v->replicas) {
@@ -164,6 +168,15 @@ int drain(Globals& globals, const Args& args) {
     const realm::Drain d{r->cfg.host_id, iso8601()};
     auto made = r->store->create(r->keys.drain(id), realm::drain_json(d).dump());
     if (!made) return error(made.error().message);
+  } else if (const realm::HostView* by = find_host(*hosts, target->draining->by);
+             (!by || !by->up) && target->draining->by != r->cfg.host_id) {
+    // The host that asked for the drain attaches the detached volumes to move them: when it is
+    // gone, this one takes the job over.
+    const realm::Drain d{r->cfg.host_id, target->draining->since};
+    auto put = r->store->put(r->keys.drain(id), realm::drain_json(d).dump());
+    if (!put) return error(put.error().message);
+    std::cerr << "the host that asked for this drain is down; this host moves the detached "
+                 "volumes now\n";
   }
   if (parsed.vars.count("no-wait"))
     return report(globals, {{"host", name}, {"id", id}, {"draining", true}},

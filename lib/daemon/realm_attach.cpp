@@ -21,8 +21,9 @@ void RealmVolumes::save_taken() {
     log::warn("realm: " + saved.error().message);
 }
 
-// The replicas' share URIs (secrets included), in the record's order: each replica's journal
-// names its fellows by position (r1..rN), so the nexus lists them as every earlier owner did.
+// The replicas' share URIs (secrets included) and ids, in the record's order: each replica's
+// journal names its fellows by id, so the nexus gives them the ids the record keeps (r1..rN
+// for a volume never drained), as every earlier owner did.
 // A replica whose host is down is listed all the same: it fails to open, the volume attaches
 // degraded, and its target brings it back when it answers. A replica never shared yet (its
 // host has not seen the volume) cannot be listed, and the attach waits for it.
@@ -76,6 +77,11 @@ Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision, bool
     MAYA_TRY(kv, store.get(key));
     if (!*kv) return fail("volume " + name + " was being attached elsewhere; try again");
     MAYA_TRY(holder, realm::attachment_from_json((*kv)->value, key));
+    if (holder->host_id != options_.host_id && holder->for_drain)
+      return fail("volume " + name + " is attached on host " +
+                  (holder->host_name.empty() ? holder->host_id : holder->host_name) +
+                  " for now, only to move its replica off a drained host (`maya realm drain`); "
+                  "it is given up there when the move is done: try again then");
     if (holder->host_id != options_.host_id)
       return fail("volume " + name + " is attached on host " +
                   (holder->host_name.empty() ? holder->host_id : holder->host_name) + " (since " +
@@ -122,6 +128,7 @@ Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision, bool
     return fail("volume " + name + ": attaching here", made.error());
   }
   taken_[name] = volume.generation;
+  if (for_drain) drain_held_.insert(name);
   save_taken();
   log::info("realm volume " + name + " attached here (generation " +
             std::to_string(volume.generation) + ")");
@@ -142,6 +149,7 @@ Result<void> RealmVolumes::give_up(const std::string& name) {
   // The nexus only: the replicas are the realm's (delete releases their reservations).
   MAYA_TRY_VOID(local_->remove(name, /*force=*/false, /*with_snapshots=*/false));
   taken_.erase(name);
+  drain_held_.erase(name);
   save_taken();
   log::info("realm volume " + name + " given up here");
   return release_attachment(name);
@@ -154,6 +162,7 @@ Result<void> RealmVolumes::give_up_if_idle(const std::string& name) {
     auto rec = record(name);
     if (!rec || !*rec) return {};
   }
+  if (using_.contains(name)) return {};  // a mount or attach on its way (mount() below)
   auto info = local_->get(name);
   if (!info || info->mount_count() > 0 || !info->device.empty()) return {};
   return give_up(name);
@@ -179,7 +188,28 @@ Result<void> RealmVolumes::ensure_here(const std::string& name, bool* took) {
   return {};
 }
 
+// Between ensure_here and the host's mount or attach the nexus is idle, and must not be given
+// up meanwhile (the realm thread gives up a volume attached only for a drain once moved).
+class RealmVolumes::Using {
+ public:
+  Using(RealmVolumes& self, const std::string& name) : self_(self), name_(name) {
+    std::lock_guard lock(self_.mutex_);
+    ++self_.using_[name_];
+  }
+  ~Using() {
+    std::lock_guard lock(self_.mutex_);
+    if (--self_.using_[name_] == 0) self_.using_.erase(name_);
+  }
+  Using(const Using&) = delete;
+  Using& operator=(const Using&) = delete;
+
+ private:
+  RealmVolumes& self_;
+  const std::string name_;
+};
+
 Result<std::filesystem::path> RealmVolumes::mount(const std::string& name, const std::string& id) {
+  Using in_use(*this, name);
   bool took = false;
   MAYA_TRY_VOID(ensure_here(name, &took));
   auto mounted = local_->mount(name, id);
@@ -196,6 +226,7 @@ Result<void> RealmVolumes::unmount(const std::string& name, const std::string& i
 }
 
 Result<std::filesystem::path> RealmVolumes::attach(const std::string& name) {
+  Using in_use(*this, name);
   bool took = false;
   MAYA_TRY_VOID(ensure_here(name, &took));
   auto attached = local_->attach(name);
@@ -270,7 +301,8 @@ std::vector<std::string> RealmVolumes::drop_stale() {
         // nobody took the volume meanwhile: take it again, or try on the next pass. Never drop
         // a nexus in use for want of a lease.
         const realm::LeaseId lease = agent_.lease();
-        const Attachment again{options_.host_id, options_.host_name, mine->second, iso8601()};
+        const Attachment again{options_.host_id, options_.host_name, mine->second, iso8601(),
+                               drain_held_.contains(name)};
         if (lease != 0) {
           auto made = agent_.store().create(agent_.keys().attachment(name),
                                             realm::attachment_json(again).dump(), lease);

@@ -72,6 +72,12 @@ Result<std::string> RealmVolumes::move_step(const std::string& name, const realm
   VolumeRecord v = std::move(**found);
   MoveState s = move_state(v, hosts);
   if (s.leaving == kNone && s.joining == kNone) return std::string();
+  // Only the owner of the record's generation moves it: a host that lost the volume to a
+  // takeover since its pass began must not change the record under the new owner's nexus (the
+  // replace below fails if the record moved on meanwhile).
+  if (auto held = taken_.find(name); held == taken_.end() || held->second != v.generation)
+    return fail("not moved here: another host took it over (generation " +
+                std::to_string(v.generation) + ")");
   MAYA_TRY(nexus, local_->get(name));
   auto& store = agent_.store();
   const std::string key = agent_.keys().volume(name);
@@ -108,27 +114,33 @@ Result<std::string> RealmVolumes::move_step(const std::string& name, const realm
   }
 
   realm::ReplicaPlace& joining = v.replicas[s.joining];
+  // The joining replica in the nexus: by its recorded id, or by its share's URI when the step
+  // that added it was cut short before recording the id.
+  std::string in_nexus = !joining.id.empty() && nexus_replica(*nexus, joining.id) ? joining.id : "";
+  std::optional<realm::RealmShare> share;
+  if (in_nexus.empty()) {
+    MAYA_TRY(kv, store.get(agent_.keys().share(name, joining.host_id)));
+    if (*kv) {
+      MAYA_TRY(published, realm::share_from_json((*kv)->value, (*kv)->key));
+      share = *published;
+      MAYA_TRY(uri, maya::jiva::parse_remote_uri(share->uri));
+      if (nexus->replication)
+        for (const ReplicaInfo& r : nexus->replication->replicas)
+          if (r.uri == uri->uri) in_nexus = r.id;
+    }
+  }
   if (s.leaving == kNone) {  // the drain was cancelled: the joining replica goes again
-    if (!joining.id.empty() && nexus_replica(*nexus, joining.id))
-      MAYA_TRY_VOID(local_->remove_replica(name, joining.id));
+    if (!in_nexus.empty()) MAYA_TRY_VOID(local_->remove_replica(name, in_nexus));
     const std::string to = host_label(hosts, joining.host_id);
     v.replicas.erase(v.replicas.begin() + static_cast<std::ptrdiff_t>(s.joining));
     MAYA_TRY_VOID(save(v));
     return "drain cancelled: its new replica on " + to + " is taken out again";
   }
 
-  const ReplicaInfo* added = joining.id.empty() ? nullptr : nexus_replica(*nexus, joining.id);
-  if (added == nullptr) {  // 2. into the nexus, once its host shares it
-    MAYA_TRY(kv, store.get(agent_.keys().share(name, joining.host_id)));
-    if (!*kv) return std::string();  // its host has not shared it yet
-    MAYA_TRY(share, realm::share_from_json((*kv)->value, (*kv)->key));
-    MAYA_TRY(uri, maya::jiva::parse_remote_uri(share->uri));
-    // Added already by a step whose record update was cut short: found by its URI.
-    std::string id;
-    if (nexus->replication)
-      for (const ReplicaInfo& r : nexus->replication->replicas)
-        if (r.uri == uri->uri) id = r.id;
+  if (in_nexus != joining.id || in_nexus.empty()) {  // 2. into the nexus, once it is shared
+    std::string id = in_nexus;
     if (id.empty()) {
+      if (!share) return std::string();  // its host has not shared it yet
       MAYA_TRY(made, local_->add_replica(name, share->uri));
       id = *made;
     }
@@ -137,7 +149,8 @@ Result<std::string> RealmVolumes::move_step(const std::string& name, const realm
     return "its new replica " + id + " on " + host_label(hosts, joining.host_id) +
            " is added; it is being rebuilt";
   }
-  if (added->mode != "RW") return std::string();  // 3. waits for the rebuild
+  const ReplicaInfo* added = nexus_replica(*nexus, joining.id);
+  if (added == nullptr || added->mode != "RW") return std::string();  // 3. waits for the rebuild
 
   const realm::ReplicaPlace leaving = v.replicas[s.leaving];
   if (nexus_replica(*nexus, leaving.id)) MAYA_TRY_VOID(local_->remove_replica(name, leaving.id));
@@ -168,9 +181,18 @@ std::vector<std::string> RealmVolumes::move_off_drained() {
     const MoveState s = move_state(*v, *hosts);
     auto holder = attached.find(v->name);
     const bool mine = holder != attached.end() && holder->second.host_id == options_.host_id;
+    if (mine && holder->second.for_drain) {
+      std::lock_guard lock(mutex_);
+      drain_held_.insert(v->name);  // after a restart, from the attachment
+    }
     if (s.leaving == kNone && s.joining == kNone) {
       // Moved: a volume attached only for its move is given up (unless used here meanwhile).
-      if (mine && holder->second.for_drain)
+      bool held = false;
+      {
+        std::lock_guard lock(mutex_);
+        held = mine && drain_held_.contains(v->name);
+      }
+      if (held)
         if (auto given = give_up_if_idle(v->name); !given)
           notes.push_back(v->name + ": " + given.error().message);
       continue;
@@ -178,6 +200,9 @@ std::vector<std::string> RealmVolumes::move_off_drained() {
     if (holder != attached.end() && !mine) continue;  // its owner moves it
     std::lock_guard lock(mutex_);
     if (holder == attached.end()) {
+      if (auto after = take_after_.find(v->name);
+          after != take_after_.end() && std::chrono::steady_clock::now() < after->second)
+        continue;
       // Detached: moved by the host that asked for the drain, which attaches it for that.
       bool asked_here = false;
       for (const auto& h : hosts->hosts)
@@ -189,11 +214,13 @@ std::vector<std::string> RealmVolumes::move_off_drained() {
       auto fresh = record(v->name, &revision);
       if (!fresh || !*fresh) continue;
       if (auto taken = take(std::move(**fresh), revision, /*for_drain=*/true); !taken) {
+        take_after_[v->name] = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         const std::string why = "attaching it here to move its replica: " + taken.error().message;
         if (auto& last = move_errors_[v->name]; last != why) notes.push_back(v->name + ": " + why);
         move_errors_[v->name] = why;
         continue;
       }
+      take_after_.erase(v->name);
       notes.push_back(v->name + ": attached here to move its replica off a drained host");
     }
     if (!is_local(v->name)) continue;  // attached here a moment ago, given up since

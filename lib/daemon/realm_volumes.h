@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "drivers/volume_service.h"
@@ -126,7 +127,15 @@ class RealmVolumes final : public drivers::VolumeService {
   // Volume → the generation this host attached it at: an attachment lost with the host's lease
   // (etcd away longer than the TTL) is taken again only if nobody took the volume meanwhile.
   std::map<std::string, std::uint64_t> taken_;
-  std::map<std::string, std::string> move_errors_;  // volume → why its move waits (realm thread)
+  // Volumes attached here only to move a replica off a drained host: given up once moved
+  // (under mutex_; also kept in the attachment, "for": "drain", across restarts).
+  std::set<std::string> drain_held_;
+  class Using;                             // a mount or attach under way (realm_attach.cpp)
+  std::map<std::string, unsigned> using_;  // volume → mounts and attaches under way (mutex_)
+  // Realm thread only: volume → why its move waits (logged once), and when a failed attach for
+  // a move may be tried again (each try bumps the generation in etcd).
+  std::map<std::string, std::string> move_errors_;
+  std::map<std::string, std::chrono::steady_clock::time_point> take_after_;
 };
 
 }  // namespace maya::daemon

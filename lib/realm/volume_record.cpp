@@ -1,8 +1,5 @@
 #include "lib/realm/volume_record.h"
 
-#include <algorithm>
-#include <charconv>
-
 namespace maya::realm {
 
 using nlohmann::json;
@@ -27,18 +24,6 @@ Result<T> parse_object(std::string_view text, std::string_view key, Read read) {
 std::string replica_id(const VolumeRecord& volume, std::size_t index) {
   const std::string& id = volume.replicas.at(index).id;
   return id.empty() && !volume.replicas[index].joining ? "r" + std::to_string(index + 1) : id;
-}
-
-unsigned last_replica_number(const VolumeRecord& volume) {
-  unsigned last = 0;
-  for (std::size_t i = 0; i < volume.replicas.size(); ++i) {
-    const std::string id = replica_id(volume, i);
-    if (id.size() < 2) continue;
-    unsigned n = 0;
-    auto [end, ec] = std::from_chars(id.data() + 1, id.data() + id.size(), n);
-    if (ec == std::errc() && end == id.data() + id.size()) last = std::max(last, n);
-  }
-  return last;
 }
 
 json volume_json(const VolumeRecord& v) {

@@ -39,10 +39,9 @@ struct VolumeRecord {
   bool operator==(const VolumeRecord&) const = default;
 };
 
-// The id of the replica at `index`: its own, or r(index+1) for a record without ids.
+// The id of the replica at `index`: its own, or r(index+1) for a record without ids ("" for a
+// joining replica no owner has added yet).
 std::string replica_id(const VolumeRecord& volume, std::size_t index);
-// The next free replica id of a volume: one above the highest it names ("r4" after r1..r3).
-unsigned last_replica_number(const VolumeRecord& volume);
 
 nlohmann::json volume_json(const VolumeRecord& volume);
 Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view key);

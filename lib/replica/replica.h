@@ -61,6 +61,10 @@ struct Replica {
   bool out_of_space = false;  // ERR because its store was full: retried at retry_at
   std::chrono::steady_clock::time_point retry_at{};
   std::chrono::milliseconds retry_backoff{0};
+  // Counts toward the write quorum's majority: every replica the volume opened with, and one
+  // added later once it is first RW. A brand-new replica being rebuilt (a drain's) does not,
+  // or adding it would raise the majority and cost the volume the failure it could take.
+  bool voter = true;
 };
 using ReplicaPtr = std::shared_ptr<Replica>;
 

@@ -381,6 +381,11 @@ Result<void> ReplicaSet::fail_replica(const std::string& id, const std::string& 
   return {};
 }
 
+std::size_t ReplicaSet::voters() const {
+  return static_cast<std::size_t>(std::count_if(replicas_.begin(), replicas_.end(),
+                                                [](const ReplicaPtr& r) { return r->voter; }));
+}
+
 Result<void> ReplicaSet::add_replica(Member member) {
   if (!member.data || !member.journal)
     return fail("replica " + member.id + " cannot be opened: " + member.error);
@@ -399,6 +404,9 @@ Result<void> ReplicaSet::add_replica(Member member) {
   r->journal = std::move(member.journal);
   r->meta =
       (meta->generation != 0 && meta->size_bytes == policy_.size_bytes) ? *meta : ReplicaMeta{};
+  // A replica never part of the volume votes once it is in sync (promote); one coming back
+  // (it was a member) votes as before.
+  if (!existing) r->voter = meta->generation != 0;
   r->error.clear();
   if (!r->lane) r->lane = std::make_unique<Lane>();
   plan_rebuild(*r);
@@ -419,8 +427,8 @@ Result<void> ReplicaSet::remove_replica(const std::string& id) {
                             [](const ReplicaPtr& x) { return x->mode == ReplicaMode::RW; });
     if (rw == 1)
       return fail("replica " + id + " is the last one holding the data; add another first");
-    // With write quorums, what stays must still be a majority of what stays.
-    if (policy_.quorum_writes && static_cast<std::size_t>(rw - 1) < (replicas_.size() - 1) / 2 + 1)
+    // With write quorums, what stays must still be a majority of the voters that stay.
+    if (policy_.quorum_writes && static_cast<std::size_t>(rw - 1) < (voters() - 1) / 2 + 1)
       return fail("removing replica " + id + " leaves " + std::to_string(rw - 1) +
                   " in sync, fewer than the majority writes need; bring the others back first");
   }
@@ -441,6 +449,10 @@ void ReplicaSet::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
     return;  // it failed, left, or got a new plan meanwhile
   const std::uint64_t since = degraded_since_.load();
   replica->mode = ReplicaMode::RW;
+  // In the membership from now on, it votes: a write acknowledged by a majority of the voters
+  // must reach a majority of the replicas a next owner counts without it (realm_drain.cpp).
+  const bool was_voter = replica->voter;
+  replica->voter = true;
   const bool all_rw = std::all_of(replicas_.begin(), replicas_.end(),
                                   [](const ReplicaPtr& r) { return r->mode == ReplicaMode::RW; });
   if (all_rw) degraded_since_ = 0;
@@ -449,6 +461,7 @@ void ReplicaSet::promote(const ReplicaPtr& replica, std::uint64_t plan_epoch) {
     // regions it missed stay marked. It goes out again and is retried later, as a replica whose
     // store was full (the others' stores are: nothing else stops the membership being saved).
     degraded_since_ = since;
+    replica->voter = was_voter;
     if (replica->mode == ReplicaMode::RW) {
       replica->mode = ReplicaMode::ERR;
       replica->plan.reset();

@@ -127,8 +127,9 @@ class ReplicaSet {
   Fullest fullest() const;
 
  private:
-  // The RW replicas a membership needs (a majority with quorum_writes, else 1).
-  std::size_t quorum() const { return policy_.quorum_writes ? replicas_.size() / 2 + 1 : 1; }
+  // The RW replicas a membership needs (a majority of the voters with quorum_writes, else 1).
+  std::size_t quorum() const { return policy_.quorum_writes ? voters() / 2 + 1 : 1; }
+  std::size_t voters() const;  // mutex_ held
   ReplicaPtr find(const std::string& id) const;
   // At open: whether a replica whose metadata is `meta` fits the volume's size. Metadata of a
   // smaller volume is a grow the target did not finish (the manifest is grown first): its data

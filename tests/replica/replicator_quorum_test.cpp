@@ -136,5 +136,35 @@ TEST_F(ReplicatorQuorumTest, RemovingAReplicaIsRefusedWhenWhatStaysIsNoMajority)
   (*r)->close();
 }
 
+// A replica added to a quorum volume (a drain's new one) votes only once it is in sync: while
+// it rebuilds, or if its rebuild fails, the volume takes the loss of one of its three as before.
+// Once RW it counts: two of four are no majority.
+TEST_F(ReplicatorQuorumTest, ANewReplicaVotesOnlyOnceInSync) {
+  for (const bool rebuilt : {false, true}) {
+    SCOPED_TRACE(rebuilt ? "the new replica rebuilt" : "the new replica's rebuild failed");
+    MemoryBackend* data[3];
+    std::vector<Replicator::Member> members;
+    for (int i = 0; i < 3; ++i)
+      members.push_back(member_at("r" + std::to_string(i + 1), 1, {"r1", "r2", "r3"}, &data[i]));
+    auto r = Replicator::open(std::move(members), quorum_options(true));
+    ASSERT_TRUE(r) << r.error().message;
+    auto block = pattern(4096, 3);
+    ASSERT_TRUE((*r)->write(0, block, false));
+    auto fresh = std::make_unique<MemoryBackend>(MemoryBackendOptions{kSize});
+    if (!rebuilt) fresh->inject_fault(MemoryBackend::Fault::write);
+    ASSERT_TRUE((*r)->add_replica({"r4", std::move(fresh), std::make_unique<MemoryJournal>(), ""}));
+    (*r)->wait_rebuilds();
+    EXPECT_EQ(mode_of(**r, "r4"), rebuilt ? ReplicaMode::RW : ReplicaMode::ERR);
+    data[2]->inject_fault(MemoryBackend::Fault::write);
+    ASSERT_TRUE((*r)->write(4096, block, false)) << "one replica of the three lost";
+    data[1]->inject_fault(MemoryBackend::Fault::write);
+    auto second = (*r)->write(8192, block, false);
+    // Rebuilt: r1 and r4 are two of four voters; not: r1 is one of three. Neither a majority.
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code, errno_code(EIO)) << second.error().message;
+    (*r)->close();
+  }
+}
+
 }  // namespace
 }  // namespace maya::replica
