@@ -1,5 +1,6 @@
 #include "lib/iscsi/chap.h"
 
+#include "lib/common/base64.h"
 #include "lib/iscsi/negotiation.h"
 
 #include <openssl/evp.h>
@@ -18,15 +19,6 @@ int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-int base64_digit(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
   return -1;
 }
 
@@ -70,7 +62,7 @@ std::optional<std::vector<std::uint8_t>> decode_chap_binary(std::string_view v) 
     int bits = 0;
     for (char c : body) {
       if (c == '=') break;
-      int d = base64_digit(c);
+      int d = base64_value(c);
       if (d < 0) return std::nullopt;
       acc = (acc << 6) | static_cast<std::uint32_t>(d);
       bits += 6;

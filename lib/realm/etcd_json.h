@@ -15,10 +15,6 @@
 
 namespace maya::realm::etcd {
 
-std::string base64_encode(std::string_view bytes);
-// Strict: only the standard alphabet with '=' padding, length a multiple of 4.
-Result<std::string> base64_decode(std::string_view text);
-
 // The end of the range of keys that start with `prefix`: the prefix with its last byte that is
 // not 0xff incremented (and what follows dropped). "\0" when there is none (the empty prefix, or
 // only 0xff bytes): etcd's "every key from here on".

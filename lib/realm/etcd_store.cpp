@@ -5,6 +5,7 @@
 #include <charconv>
 #include <mutex>
 
+#include "lib/common/base64.h"
 #include "lib/http/client.h"
 #include "lib/http/json.h"
 #include "lib/realm/etcd_json.h"
@@ -16,8 +17,8 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-using etcd::base64_encode;
 using etcd::printable;
+using maya::base64_encode;
 
 struct Endpoint {
   std::string url;  // as configured, for messages

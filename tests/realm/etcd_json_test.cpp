@@ -2,6 +2,8 @@
 // malformed answer into an error.
 #include "lib/realm/etcd_json.h"
 
+#include "lib/common/base64.h"
+
 #include <gtest/gtest.h>
 
 namespace maya::realm::etcd {
