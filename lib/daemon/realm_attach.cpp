@@ -45,6 +45,10 @@ Result<RealmVolumes::Children> RealmVolumes::share_uris(const VolumeRecord& volu
       return fail("volume " + volume.name + ": its replica on host " + r.host_id +
                   " is not shared yet (that host makes it when it sees the volume); try again");
     MAYA_TRY(share, realm::share_from_json(kv->value, kv->key));
+    if (share->uid != volume.uid)
+      return fail("volume " + volume.name + ": host " + r.host_id +
+                  " still shares the replica of an earlier volume of that name (it makes this "
+                  "one's when it sees the volume); try again");
     children.uris.push_back(share->uri);
     children.ids.push_back(realm::replica_id(volume, i));
     bool up = false;

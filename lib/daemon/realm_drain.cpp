@@ -122,7 +122,9 @@ Result<std::string> RealmVolumes::move_step(const std::string& name, const realm
     MAYA_TRY(kv, store.get(agent_.keys().share(name, joining.host_id)));
     if (*kv) {
       MAYA_TRY(published, realm::share_from_json((*kv)->value, (*kv)->key));
-      share = *published;
+      if (published->uid == v.uid) share = *published;  // else: an earlier volume's, going
+    }
+    if (share) {
       MAYA_TRY(uri, maya::jiva::parse_remote_uri(share->uri));
       if (nexus->replication)
         for (const ReplicaInfo& r : nexus->replication->replicas)

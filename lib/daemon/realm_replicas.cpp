@@ -21,9 +21,16 @@ void RealmReplicas::note_error(const std::string& volume, const std::string& err
 
 // The volume's replica here, made and shared if need be; returns its URI with the secret.
 // `listed`: each pool's replicas, read once per pass (not once per volume).
-Result<std::string> RealmReplicas::hold(const std::string& volume, const std::string& pool,
-                                        std::uint64_t size_bytes, bool thin, PoolListings& listed,
+// A replica found here that this host published for another uid is left from an earlier
+// volume of that name (deleted while this host was away, or re-created before this host's
+// pass): it is destroyed and made again, never served with its old data. One never published
+// (no share key: made, then cut short) no nexus has used; it is kept, as is any replica when
+// the keys are missing, rather than risk data on a guess.
+Result<std::string> RealmReplicas::hold(const realm::VolumeRecord& v, const std::string& pool,
+                                        const realm::RealmShare* published, PoolListings& listed,
                                         std::vector<std::string>& notes) {
+  const std::string& volume = v.name;
+  const std::uint64_t size_bytes = v.size_bytes;
   const std::string name = realm::realm_replica_name(volume);
   auto in_pool = listed.find(pool);
   if (in_pool == listed.end()) {
@@ -33,12 +40,24 @@ Result<std::string> RealmReplicas::hold(const std::string& volume, const std::st
   const drivers::pools::PoolReplica* found = nullptr;
   for (const auto& r : in_pool->second)
     if (r.name == name) found = &r;
+  if (found && published && published->uid != v.uid) {
+    if (auto un = shares_.unshare(pool, name); !un)
+      return fail("an earlier replica " + pool + "/" + name +
+                  " is in the way: " + un.error().message);
+    MAYA_TRY_VOID(pools_.destroy_replica(pool, name));
+    notes.push_back(volume + ": a replica left from an earlier volume of that name destroyed");
+    auto& replicas = in_pool->second;
+    replicas.erase(std::remove_if(replicas.begin(), replicas.end(),
+                                  [&](const auto& r) { return r.name == name; }),
+                   replicas.end());
+    found = nullptr;
+  }
   if (found) {
     if (found->size_bytes < size_bytes)
       return fail("replica " + pool + "/" + name + " is smaller than the volume");
     if (auto share = shares_.share_of(*found)) return share->uri_with_secret;
   } else {
-    MAYA_TRY(made, pools_.create_replica(pool, name, size_bytes, thin));
+    MAYA_TRY(made, pools_.create_replica(pool, name, size_bytes, v.thin));
     notes.push_back(volume + ": replica made in pool " + pool);
   }
   MAYA_TRY(shared, shares_.share(pool, name, std::nullopt));
@@ -77,15 +96,16 @@ std::vector<std::string> RealmReplicas::reconcile(std::int64_t& revision) {
     for (const realm::ReplicaPlace& r : volume->replicas) {
       if (r.host_id != host_id_) continue;
       mine[volume->name] = r.pool;
-      auto uri = hold(volume->name, r.pool, volume->size_bytes, volume->thin, listed, notes);
+      const std::string key = keys.share(volume->name, host_id_);
+      const auto current = published.find(key);
+      auto uri = hold(*volume, r.pool, current == published.end() ? nullptr : &current->second,
+                      listed, notes);
       if (!uri) {
         note_error(volume->name, uri.error().message, notes);
         continue;
       }
-      const realm::RealmShare share{host_id_, r.pool, *uri};
-      const std::string key = keys.share(volume->name, host_id_);
-      if (auto current = published.find(key);
-          current != published.end() && current->second == share) {
+      const realm::RealmShare share{host_id_, r.pool, *uri, volume->uid};
+      if (current != published.end() && current->second == share) {
         errors_.erase(volume->name);
         continue;
       }

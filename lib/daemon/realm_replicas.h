@@ -13,6 +13,7 @@
 #include "drivers/pools/pool_service.h"
 #include "drivers/pools/replica_shares.h"
 #include "lib/realm/host_agent.h"
+#include "lib/realm/volume_record.h"
 
 namespace maya::daemon {
 
@@ -27,8 +28,8 @@ class RealmReplicas {
 
  private:
   using PoolListings = std::map<std::string, std::vector<drivers::pools::PoolReplica>>;
-  Result<std::string> hold(const std::string& volume, const std::string& pool,
-                           std::uint64_t size_bytes, bool thin, PoolListings& listed,
+  Result<std::string> hold(const realm::VolumeRecord& volume, const std::string& pool,
+                           const realm::RealmShare* published, PoolListings& listed,
                            std::vector<std::string>& notes);
   void drop_orphans(const std::map<std::string, std::string>& mine,
                     std::vector<std::string>& notes);

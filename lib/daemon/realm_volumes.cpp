@@ -103,6 +103,7 @@ Result<VolumeRecord> RealmVolumes::place(const VolumeSpec& spec) {
         {p.host_id, p.pool, "r" + std::to_string(volume.replicas.size() + 1), false});
   volume.created_on = options_.host_id;
   volume.created_at = iso8601();
+  volume.uid = realm::new_volume_uid();
   return volume;
 }
 
@@ -133,8 +134,12 @@ void RealmVolumes::wait_for_shares(const VolumeRecord& volume, VolumeInfo& info)
     auto shares = agent_.store().list(agent_.keys().shares(volume.name));
     for (const realm::ReplicaPlace& r : volume.replicas) {
       const std::string key = agent_.keys().share(volume.name, r.host_id);
+      // Shared for this volume, not for an earlier one of that name.
       bool shared = shares && std::any_of(shares->items.begin(), shares->items.end(),
-                                          [&](const realm::KeyValue& kv) { return kv.key == key; });
+                                          [&](const realm::KeyValue& kv) {
+                                            auto s = realm::share_from_json(kv.value, kv.key);
+                                            return kv.key == key && s && s->uid == volume.uid;
+                                          });
       if (!shared) missing.push_back(r.host_id + " (pool " + r.pool + ")");
     }
     if (missing.empty() || std::chrono::steady_clock::now() >= deadline) break;

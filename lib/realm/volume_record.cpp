@@ -1,5 +1,10 @@
 #include "lib/realm/volume_record.h"
 
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <stdexcept>
 namespace maya::realm {
 
 using nlohmann::json;
@@ -26,6 +31,20 @@ std::string replica_id(const VolumeRecord& volume, std::size_t index) {
   return id.empty() && !volume.replicas[index].joining ? "r" + std::to_string(index + 1) : id;
 }
 
+std::string new_volume_uid() {
+  unsigned char bytes[8];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("getrandom failed");
+    got += static_cast<std::size_t>(n);
+  }
+  char hex[17];
+  for (std::size_t i = 0; i < sizeof bytes; ++i) std::snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+  return std::string(hex, 16);
+}
+
 json volume_json(const VolumeRecord& v) {
   json replicas = json::array();
   for (const ReplicaPlace& r : v.replicas) {
@@ -41,7 +60,8 @@ json volume_json(const VolumeRecord& v) {
           {"replicas", replicas},
           {"generation", v.generation},
           {"created_on", v.created_on},
-          {"created_at", v.created_at}};
+          {"created_at", v.created_at},
+          {"uid", v.uid}};
 }
 
 Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view key) {
@@ -57,18 +77,19 @@ Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view ke
     v.generation = doc.value("generation", std::uint64_t{1});
     v.created_on = doc.value("created_on", std::string());
     v.created_at = doc.value("created_at", std::string());
+    v.uid = doc.value("uid", std::string());
     return v;
   });
 }
 
 json share_json(const RealmShare& s) {
-  return {{"host", s.host_id}, {"pool", s.pool}, {"uri", s.uri}};
+  return {{"host", s.host_id}, {"pool", s.pool}, {"uri", s.uri}, {"uid", s.uid}};
 }
 
 Result<RealmShare> share_from_json(std::string_view text, std::string_view key) {
   return parse_object<RealmShare>(text, key, [](const json& doc) {
     return RealmShare{doc.at("host").get<std::string>(), doc.at("pool").get<std::string>(),
-                      doc.at("uri").get<std::string>()};
+                      doc.at("uri").get<std::string>(), doc.value("uid", std::string())};
   });
 }
 

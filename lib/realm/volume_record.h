@@ -36,8 +36,14 @@ struct VolumeRecord {
   std::uint64_t generation = 1;  // bumped by every new owner (attach after another host)
   std::string created_on;        // host id
   std::string created_at;        // ISO 8601 UTC
+  // This incarnation of the name (16 random hex digits; "" in records from before uids): a
+  // replica or share left from an earlier volume of the same name never passes for this one's.
+  std::string uid;
   bool operator==(const VolumeRecord&) const = default;
 };
+
+// A new volume's uid: 16 random hex digits (getrandom).
+std::string new_volume_uid();
 
 // The id of the replica at `index`: its own, or r(index+1) for a record without ids ("" for a
 // joining replica no owner has added yet).
@@ -56,6 +62,7 @@ struct RealmShare {
   std::string host_id;
   std::string pool;
   std::string uri;  // iscsi://USER:SECRET@HOST:PORT/IQN/0
+  std::string uid;  // the volume's uid when the replica was made for it
   bool operator==(const RealmShare&) const = default;
 };
 

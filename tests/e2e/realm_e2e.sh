@@ -356,3 +356,31 @@ grep -q "host-c: draining" <<<"$out" || fail "create on draining C: $out"
 on a realm undrain host-c >/dev/null
 on a volume create dr3 --size 64MiB --hosts host-c >/dev/null || fail "create on host-c after undrain"
 pass
+
+# A host that misses a volume's deletion (frozen here) still holds its replica when a volume of
+# the same name is created again: it must make a new one, not serve the old data.
+step "a name deleted and created again while a replica's host is frozen: the new volume is new"
+on a volume create rc1 --size 64MiB --hosts host-c,host-a >/dev/null
+dev=$(on a volume attach rc1) || fail "attach rc1 on a: $dev"
+dd if=/dev/urandom of="$dev" bs=1M count=8 oflag=direct conv=fsync status=none
+on a volume detach rc1 >/dev/null
+c_pid=$(daemon_pid c)
+kill -STOP "$c_pid"
+# shellcheck disable=SC2016 # expanded when the cleanup runs
+REALM_CLEANUPS+=('kill -CONT $c_pid 2>/dev/null')
+on a volume delete rc1 >/dev/null
+on a volume create rc1 --size 64MiB --hosts host-c,host-a >"$T/rc1.out" 2>&1 &
+create_pid=$!
+recorded() { netns_run a etcdctl --endpoints "$ETCD_ENDPOINT" get --print-value-only \
+  /maya/realms/e2e/volumes/rc1 | grep -q uid; }
+wait_for 30 "rc1 recorded again" recorded
+kill -CONT "$c_pid"
+wait "$create_pid" || fail "create rc1 again: $(cat "$T/rc1.out")"
+dev=$(on a volume attach rc1) || fail "attach the new rc1 on a: $dev"
+zeros=$(head -c $((8 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)
+got=$(dd if="$dev" bs=1M count=8 iflag=direct status=none | sha256sum | cut -d' ' -f1)
+[[ $got == "$zeros" ]] || fail "the new rc1 reads the old volume's data"
+on a volume detach rc1 >/dev/null
+grep -q "earlier volume of that name" "$(root_of c)/var/lib/maya/maya.log" ||
+  fail "host c never replaced its old replica: $(tail -5 "$(root_of c)/var/lib/maya/maya.log")"
+pass

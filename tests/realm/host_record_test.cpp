@@ -104,5 +104,19 @@ TEST(Attachment, ForDrainRoundTrips) {
   EXPECT_FALSE(plain->for_drain);
 }
 
+TEST(VolumeRecord, EachIncarnationHasItsOwnUidAndSharesCarryIt) {
+  const std::string a = new_volume_uid(), b = new_volume_uid();
+  EXPECT_EQ(a.size(), 16u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos) << a;
+  EXPECT_NE(a, b);
+  const RealmShare share{"h", "p", "iscsi://u:s@10.0.0.1:3260/iqn.x/0", a};
+  auto back = share_from_json(share_json(share).dump(), "shares/db/h");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, share);
+  auto old = share_from_json(R"({"host":"h","pool":"p","uri":"u"})", "shares/db/h");
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_EQ(old->uid, "") << "a share from before uids matches a record from before them";
+}
+
 }  // namespace
 }  // namespace maya::realm
