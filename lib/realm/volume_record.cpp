@@ -21,6 +21,8 @@ Result<T> parse_object(std::string_view text, std::string_view key, Read read) {
     return read(doc);
   } catch (const json::exception& e) {
     return fail(where + ": " + e.what());
+  } catch (const std::invalid_argument& e) {
+    return fail(where + ": " + e.what());
   }
 }
 
@@ -78,6 +80,14 @@ Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view ke
     v.created_on = doc.value("created_on", std::string());
     v.created_at = doc.value("created_at", std::string());
     v.uid = doc.value("uid", std::string());
+    // One replica per host, each id once: a record that says otherwise was not written by maya.
+    for (std::size_t i = 0; i < v.replicas.size(); ++i)
+      for (std::size_t j = i + 1; j < v.replicas.size(); ++j) {
+        if (v.replicas[i].host_id == v.replicas[j].host_id)
+          throw std::invalid_argument("two replicas on host " + v.replicas[i].host_id);
+        if (!v.replicas[i].id.empty() && v.replicas[i].id == v.replicas[j].id)
+          throw std::invalid_argument("two replicas with id " + v.replicas[i].id);
+      }
     return v;
   });
 }

@@ -118,5 +118,17 @@ TEST(VolumeRecord, EachIncarnationHasItsOwnUidAndSharesCarryIt) {
   EXPECT_EQ(old->uid, "") << "a share from before uids matches a record from before them";
 }
 
+TEST(VolumeRecord, TwoReplicasOnOneHostOrWithOneIdAreRefused) {
+  for (const char* replicas :
+       {R"([{"host":"a","pool":"p"},{"host":"a","pool":"q"}])",
+        R"([{"host":"a","pool":"p","id":"r1"},{"host":"b","pool":"p","id":"r1"}])"}) {
+    auto v = volume_from_json(
+        std::string(R"({"name":"db","size_bytes":1,"replicas":)") + replicas + "}", "volumes/db");
+    ASSERT_FALSE(v) << replicas;
+    EXPECT_NE(v.error().message.find("volumes/db: two replicas"), std::string::npos)
+        << v.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace maya::realm
