@@ -98,18 +98,20 @@ Result<void> RealmVolumes::take(VolumeRecord volume, std::int64_t revision, bool
     if (!*replaced)
       return fail("volume " + name + " changed in the realm while attaching; try again");
   }
-  // The new owner's generation: the record says who may write now.
-  volume.generation = mine.generation;
-  MAYA_TRY(bumped,
-           store.replace(agent_.keys().volume(name), realm::volume_json(volume).dump(), revision));
-  if (!*bumped) {
-    (void)release_attachment(name);
-    return fail("volume " + name + " changed in the realm while attaching; try again");
-  }
+  // The replicas first (read only): an attach that cannot go on bumps nothing.
   auto children = share_uris(volume);
   if (!children) {
     (void)release_attachment(name);
     return std::unexpected(children.error());
+  }
+  // The new owner's generation: the record says who may write now.
+  volume.generation = mine.generation;
+  auto bumped =
+      store.replace(agent_.keys().volume(name), realm::volume_json(volume).dump(), revision);
+  if (!bumped || !*bumped) {
+    (void)release_attachment(name);
+    if (!bumped) return std::unexpected(bumped.error());
+    return fail("volume " + name + " changed in the realm while attaching; try again");
   }
   // The nexus: a local jiva volume over the shares, none of its replicas here. It takes the
   // replicas over from the previous owner (a persistent-reservation preempt), once: an old
