@@ -58,6 +58,8 @@ ApiResult<void> delete_volume(Backend&, const Query&, XmlWriter&);
 // actions_attach.cpp
 ApiResult<void> attach_volume(Backend&, const Query&, XmlWriter&);
 ApiResult<void> detach_volume(Backend&, const Query&, XmlWriter&);
+// A request another host's API made of this one (Api::perform); the caller holds change_mutex.
+ApiResult<void> perform_request(Backend& b, const RealmRequest& request);
 // actions_tags.cpp
 ApiResult<void> create_tags(Backend&, const Query&, XmlWriter&);
 ApiResult<void> delete_tags(Backend&, const Query&, XmlWriter&);
@@ -82,12 +84,23 @@ ApiResult<void> delete_snapshot(Backend&, const Query&, XmlWriter&);
 struct VolumeView {
   VolumeEntry entry;
   std::optional<drivers::VolumeInfo> info;
+  std::optional<RealmRequest> request;  // in a realm: an attach or detach pending for it
 };
 ApiResult<std::vector<VolumeView>> all_volumes(Backend& b);
 // One volume by its id: InvalidVolume.NotFound when there is none.
 ApiResult<VolumeView> find_volume(Backend& b, const std::string& volume_id);
 // "available", "in-use", "creating" or "error", as EC2 names volume states.
 std::string volume_state(const VolumeView& v);
+// Its attachment as EC2 shows it: on this host, or (in a realm) on another host or asked of one.
+struct AttachmentView {
+  std::string instance_id;
+  std::string device;
+  std::string status;  // attaching | attached | detaching
+  TimePoint time{};
+};
+std::optional<AttachmentView> attachment_of(const VolumeView& v, const ApiSettings& settings);
+// Its availability zone: the realm's record, else this host's.
+std::string volume_zone(const VolumeView& v, const ApiSettings& settings);
 // The <item> fields of a Volume (also CreateVolume's answer).
 void write_volume_fields(XmlWriter& out, const VolumeView& v, const ApiSettings& settings);
 void write_tag_set(XmlWriter& out, const Tags& tags);

@@ -35,6 +35,9 @@ struct PlacementRequest {
   // win, whatever their zones and space); each named once.
   std::vector<std::string> hosts;
   std::vector<std::string> exclude_hosts;  // never these (a host being drained)
+  // The first replica goes to a host of this zone when one qualifies (the EBS API's
+  // AvailabilityZone: the volume's home zone); "" : no preference.
+  std::string first_zone;
 };
 
 struct Placement {

@@ -5,6 +5,8 @@
 //   volumes/NAME     a realm volume: size, placement, generation (volume_record.h)
 //   shares/NAME/ID   the share of NAME's replica on host ID (its URI, published by host ID)
 //   attachments/NAME the host a volume is attached on, under that host's lease
+//   ebs-requests/NAME an EBS AttachVolume or DetachVolume asked on one host for another host
+//                    (the instance), which performs it and removes the key (ebs_request.h)
 #pragma once
 
 #include <string>
@@ -31,6 +33,10 @@ class RealmKeys {
   }
   std::string attachments() const { return root_ + "attachments/"; }
   std::string attachment(std::string_view name) const { return attachments() + std::string(name); }
+  std::string ebs_requests() const { return root_ + "ebs-requests/"; }
+  std::string ebs_request(std::string_view name) const {
+    return ebs_requests() + std::string(name);
+  }
 
   // The last path element of a key listed under `prefix` ("hosts/ID" → "ID").
   static std::string_view leaf(std::string_view key, std::string_view prefix) {

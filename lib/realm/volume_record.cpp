@@ -32,7 +32,9 @@ json volume_json(const VolumeRecord& v) {
           {"replicas", replicas},
           {"generation", v.generation},
           {"created_on", v.created_on},
-          {"created_at", v.created_at}};
+          {"created_at", v.created_at},
+          {"ebs_id", v.ebs_id},
+          {"zone", v.zone}};
 }
 
 Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view key) {
@@ -47,6 +49,8 @@ Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view ke
     v.generation = doc.value("generation", std::uint64_t{1});
     v.created_on = doc.value("created_on", std::string());
     v.created_at = doc.value("created_at", std::string());
+    v.ebs_id = doc.value("ebs_id", std::string());  // optional: older records lack them
+    v.zone = doc.value("zone", std::string());
     return v;
   });
 }

@@ -29,6 +29,9 @@ struct VolumeRecord {
   std::uint64_t generation = 1;  // bumped by every new owner (attach after another host)
   std::string created_on;        // host id
   std::string created_at;        // ISO 8601 UTC
+  // The EBS API's id (vol-…), the same on every host; "" in records made before it was kept.
+  std::string ebs_id;
+  std::string zone;  // its availability zone: the zone asked for, else the creating host's
   bool operator==(const VolumeRecord&) const = default;
 };
 

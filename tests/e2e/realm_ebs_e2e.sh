@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The EBS-compatible API in a realm (issue 16), with the real AWS CLI: etcd on host E, hosts A,
+# B and C (zones maya-1a, maya-1b, maya-1c) each serving its own API in its own namespace.
+#   - create-volume through A's API in B's zone: describe-volumes on A, B and C shows the same
+#     volume id and that zone; a zone no host has is refused, naming the realm's zones;
+#   - attach-volume through A's API to B's instance id: B performs it (ec2 wait volume-in-use,
+#     then the attachment turns "attached"): B's `maya volume inspect` shows the device, B's
+#     describe shows the Device asked for, C's describe shows B's instance id;
+#   - refused: an unknown instance id (InvalidInstanceID.NotFound), an instance in another zone
+#     (InvalidVolume.ZoneMismatch), a host that is down (IncorrectInstanceState);
+#   - detach-volume through C's API: B detaches it, the volume is available everywhere.
+#
+#   bash tests/e2e/realm_ebs_e2e.sh /path/to/maya
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+set -E
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Debian's AWS CLI, not another copy earlier in PATH.
+AWS=${MAYA_TEST_AWS:-/usr/bin/aws}
+command -v "$AWS" >/dev/null ||
+  { echo "SKIP: $AWS is not installed (packaging/install-deps.sh --with-tests)"; exit 77; }
+# shellcheck source=realm_hosts.sh
+source "$HERE/realm_hosts.sh" "$@"
+
+realm_hosts_up a b c
+step "every host is up and serves its API"
+for h in a b c; do wait_for 30 "three hosts up on $h" all_up_on "$h"; done
+declare -A URL ID CREDS
+for h in a b c; do
+  json=$(on "$h" status -o json)
+  URL[$h]=$(jq -r .api.endpoint <<<"$json")
+  CREDS[$h]=$(jq -r .api.credentials <<<"$json")
+  ID[$h]=$(jq -r .host.id <<<"$json")
+  [[ ${URL[$h]} == http://127.0.0.1:* ]] || fail "$h serves no API: $json"
+  [[ $(jq -r .api.zone <<<"$json") == "maya-1$h" ]] || fail "$h's API zone: $json"
+done
+pass
+
+# ec2 H ARGS...: the AWS CLI against host H's API, in H's namespace, with H's credentials.
+ec2() {
+  local h=$1
+  shift
+  netns_run "$h" timeout -k 5 60 env AWS_SHARED_CREDENTIALS_FILE="${CREDS[$h]}" \
+    AWS_CONFIG_FILE=/dev/null AWS_PAGER="" "$AWS" --profile maya --region maya-1 \
+    --endpoint-url "${URL[$h]}" ec2 "$@" </dev/null
+}
+# expect_error CODE H ARGS...: the call through H's API fails with error CODE.
+expect_error() {
+  local code=$1 out
+  shift
+  if out=$(ec2 "$@" 2>&1); then fail "ec2 $*: succeeded; $code expected"; fi
+  grep -q "$code" <<<"$out" || fail "ec2 $*: $code expected, got: $out"
+}
+# volume_on H: the volume as H's describe-volumes shows it (JSON).
+volume_on() { ec2 "$1" describe-volumes --volume-ids "$VID" --output json | jq -c '.Volumes[0]'; }
+
+step "create-volume through A's API in B's zone; the same id and zone on A, B and C"
+out=$(ec2 a create-volume --size 1 --availability-zone maya-1z 2>&1) && fail "zone maya-1z: $out"
+grep -q "InvalidParameterValue.*maya-1a, maya-1b, maya-1c" <<<"$out" || fail "zone maya-1z: $out"
+VID=$(ec2 a create-volume --size 1 --availability-zone maya-1b \
+  --tag-specifications 'ResourceType=volume,Tags=[{Key=Name,Value=evol},{Key=maya:driver,Value=jiva},{Key=maya:replicas,Value=3}]' \
+  --query VolumeId --output text) || fail "create-volume: $VID"
+[[ $VID =~ ^vol-[0-9a-f]{17}$ ]] || fail "volume id $VID"
+for h in a b c; do
+  v=$(volume_on "$h") || fail "describe on $h: $v"
+  jq -e '.State == "available" and .AvailabilityZone == "maya-1b" and .Size == 1' <<<"$v" >/dev/null ||
+    fail "describe on $h: $v"
+  [[ $(on "$h" volume inspect evol -o json | jq -r .ebs_id) == "$VID" ]] ||
+    fail "maya volume inspect on $h shows another id"
+done
+pass "$VID"
+
+step "refused: an unknown instance id, an instance in another zone"
+expect_error InvalidInstanceID.NotFound a attach-volume --volume-id "$VID" --instance-id i-nowhere --device /dev/sdf
+expect_error InvalidVolume.ZoneMismatch a attach-volume --volume-id "$VID" --instance-id "${ID[a]}" --device /dev/sdf
+expect_error InvalidVolume.ZoneMismatch c attach-volume --volume-id "$VID" --instance-id "${ID[c]}" --device /dev/sdf
+pass
+
+step "attach-volume through A's API to B's instance: B attaches it"
+out=$(ec2 a attach-volume --volume-id "$VID" --instance-id "${ID[b]}" --device /dev/sdf --output json) ||
+  fail "attach-volume: $out"
+jq -e --arg i "${ID[b]}" '.State == "attaching" and .InstanceId == $i and .Device == "/dev/sdf"' \
+  <<<"$out" >/dev/null || fail "attach-volume answered $out"
+# In-use at once (EC2 too shows in-use while attaching): the waiter's first look succeeds.
+ec2 a wait volume-in-use --volume-ids "$VID" || fail "wait volume-in-use"
+attached_on_b_as_c_sees() {
+  volume_on c | jq -e --arg i "${ID[b]}" \
+    '.State == "in-use" and .Attachments[0].InstanceId == $i and .Attachments[0].State == "attached"' >/dev/null
+}
+wait_for 60 "C sees $VID attached to B" attached_on_b_as_c_sees
+dev=$(on b volume inspect evol -o json | jq -r '.device // empty')
+[[ -b $dev ]] || fail "B's maya volume inspect shows no device: $(on b volume inspect evol -o json)"
+volume_on b | jq -e '.Attachments[0].Device == "/dev/sdf"' >/dev/null || fail "B's describe: $(volume_on b)"
+volume_on a | jq -e --arg i "${ID[b]}" '.Attachments[0].InstanceId == $i' >/dev/null ||
+  fail "A's describe: $(volume_on a)"
+expect_error VolumeInUse c attach-volume --volume-id "$VID" --instance-id "${ID[b]}" --device /dev/sdg
+pass "$dev on B"
+
+step "detach-volume through C's API: B detaches it; available everywhere"
+out=$(ec2 c detach-volume --volume-id "$VID" --output json) || fail "detach-volume: $out"
+jq -e --arg i "${ID[b]}" '.State == "detaching" and .InstanceId == $i' <<<"$out" >/dev/null ||
+  fail "detach-volume answered $out"
+available_on() { volume_on "$1" | jq -e '.State == "available" and (.Attachments | length) == 0' >/dev/null; }
+wait_for 60 "$VID available on A" available_on a
+available_on c || fail "C's describe: $(volume_on c)"
+[[ -z $(on b volume inspect evol -o json | jq -r '.device // empty') ]] ||
+  fail "B still has a device: $(on b volume inspect evol -o json)"
+pass
+
+step "a host that is down: IncorrectInstanceState"
+on c unload >/dev/null
+wait_for 30 "c down on a" is_state a c down
+expect_error IncorrectInstanceState a attach-volume --volume-id "$VID" --instance-id "${ID[c]}" --device /dev/sdf
+pass
+
+echo "realm EBS e2e: all passed"
