@@ -1,9 +1,10 @@
 // The EC2 actions of the EBS-compatible API: one handler per action, in files named for what
 // they act on (actions_volumes.cpp, actions_attach.cpp, actions_modify.cpp, actions_tags.cpp,
-// actions_snapshots.cpp), dispatched by Action through the table in api.cpp. A handler reads
-// the Query, acts through the host's VolumeService (the same service the CLI and Docker use)
-// and the Catalog, and writes its answer's fields into the open <ActionResponse> element; an
-// error is returned instead and the dispatcher answers EC2's error document.
+// actions_snapshots.cpp, actions_zones.cpp), dispatched by Action through the table in
+// api.cpp. A handler reads the Query, acts through the host's VolumeService (the same service
+// the CLI and Docker use) and the Catalog, and writes its answer's fields into the open
+// <ActionResponse> element; an error is returned instead and the dispatcher answers EC2's
+// error document.
 #pragma once
 
 #include <atomic>
@@ -72,6 +73,8 @@ void start_modification(Backend& b, const std::string& id, const std::string& na
                         std::uint64_t bytes);
 // At start: modifications left modifying or optimizing by a stop or crash run again.
 void resume_modifications(Backend& b);
+// actions_zones.cpp
+ApiResult<void> describe_availability_zones(Backend&, const Query&, XmlWriter&);
 // actions_snapshots.cpp
 ApiResult<void> create_snapshot(Backend&, const Query&, XmlWriter&);
 ApiResult<void> describe_snapshots(Backend&, const Query&, XmlWriter&);

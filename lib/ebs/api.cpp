@@ -22,6 +22,7 @@ constexpr ActionEntry kActions[] = {
     {"DeleteSnapshot", delete_snapshot, true},
     {"DeleteTags", delete_tags, true},
     {"DeleteVolume", delete_volume, true},
+    {"DescribeAvailabilityZones", describe_availability_zones, false},
     {"DescribeSnapshots", describe_snapshots, false},
     {"DescribeTags", describe_tags, false},
     {"DescribeVolumes", describe_volumes, false},

@@ -8,7 +8,9 @@
 #     describe shows the Device asked for, C's describe shows B's instance id;
 #   - refused: an unknown instance id (InvalidInstanceID.NotFound), an instance in another zone
 #     (InvalidVolume.ZoneMismatch), a host that is down (IncorrectInstanceState);
-#   - detach-volume through C's API: B detaches it, the volume is available everywhere.
+#   - detach-volume through C's API: B detaches it, the volume is available everywhere;
+#   - describe-availability-zones lists the hosts' zones (a zone whose hosts are down:
+#     unavailable).
 #
 #   bash tests/e2e/realm_ebs_e2e.sh /path/to/maya
 # shellcheck source-path=SCRIPTDIR
@@ -71,6 +73,12 @@ for h in a b c; do
 done
 pass "$VID"
 
+step "describe-availability-zones: the realm's zones"
+zones=$(ec2 c describe-availability-zones --output json |
+  jq -r '[.AvailabilityZones[] | select(.State == "available") | .ZoneName] | join(",")')
+[[ $zones == maya-1a,maya-1b,maya-1c ]] || fail "describe-availability-zones on c: $zones"
+pass
+
 step "refused: an unknown instance id, an instance in another zone"
 expect_error InvalidInstanceID.NotFound a attach-volume --volume-id "$VID" --instance-id i-nowhere --device /dev/sdf
 expect_error InvalidVolume.ZoneMismatch a attach-volume --volume-id "$VID" --instance-id "${ID[a]}" --device /dev/sdf
@@ -112,6 +120,10 @@ step "a host that is down: IncorrectInstanceState"
 on c unload >/dev/null
 wait_for 30 "c down on a" is_state a c down
 expect_error IncorrectInstanceState a attach-volume --volume-id "$VID" --instance-id "${ID[c]}" --device /dev/sdf
+zones=$(ec2 a describe-availability-zones --output json |
+  jq -r '[.AvailabilityZones[] | .ZoneName + ":" + .State] | join(",")')
+[[ $zones == maya-1a:available,maya-1b:available,maya-1c:unavailable ]] ||
+  fail "describe-availability-zones on a with c down: $zones"
 pass
 
 echo "realm EBS e2e: all passed"
