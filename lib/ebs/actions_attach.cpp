@@ -152,7 +152,9 @@ ApiResult<void> attach_volume(Backend& b, const Query& q, XmlWriter& out) {
   if (!volume) return api_fail(volume.error());
   auto target = instance_of(b, *instance);
   if (!target) return api_fail(target.error());
-  if (b.settings.realm != nullptr && volume_zone(*volume, b.settings) != target->zone)
+  // A realm volume recorded before zones were kept has none: no zone to mismatch.
+  const bool zoned = !volume->info->realm_generation || !volume->info->realm_zone.empty();
+  if (b.settings.realm != nullptr && zoned && volume_zone(*volume, b.settings) != target->zone)
     return api_fail(
         errors::zone_mismatch(*id, volume_zone(*volume, b.settings), *instance, target->zone));
   if (auto detached = check_detached(*volume, *instance); !detached)

@@ -51,13 +51,12 @@ ApiResult<void> describe_availability_zones(Backend& b, const Query& q, XmlWrite
   names->insert(names->end(), ids->begin(), ids->end());  // a zone's id is its name
   for (const std::string& name : *names)
     if (!zones->contains(name))
-      return api_fail(errors::invalid_parameter_value("ZoneName", name,
-                                                      "There is no such availability zone."));
+      return api_fail(
+          errors::invalid_parameter_value("ZoneName", name, "There is no such availability zone."));
   const std::string& region = b.settings.identity.region;
   auto set = out.scope("availabilityZoneInfo");
   for (const auto& [zone, up] : *zones) {
-    if (!names->empty() && std::find(names->begin(), names->end(), zone) == names->end())
-      continue;
+    if (!names->empty() && std::find(names->begin(), names->end(), zone) == names->end()) continue;
     const std::string state = up ? "available" : "unavailable";
     bool keep = true;
     for (const Filter& f : *filters) {

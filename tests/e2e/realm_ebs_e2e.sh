@@ -54,6 +54,16 @@ expect_error() {
   if out=$(ec2 "$@" 2>&1); then fail "ec2 $*: succeeded; $code expected"; fi
   grep -q "$code" <<<"$out" || fail "ec2 $*: $code expected, got: $out"
 }
+# wait_aws SECONDS WHAT COMMAND...: wait_for by the clock (wait_for counts 0.2 s polls, and
+# each AWS CLI call takes most of a second).
+wait_aws() {
+  local limit=$1 what=$2 deadline=$((SECONDS + $1))
+  shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "$what: not within $limit s"
+    sleep 0.5
+  done
+}
 # volume_on H: the volume as H's describe-volumes shows it (JSON).
 volume_on() { ec2 "$1" describe-volumes --volume-ids "$VID" --output json | jq -c '.Volumes[0]'; }
 
@@ -96,7 +106,7 @@ attached_on_b_as_c_sees() {
   volume_on c | jq -e --arg i "${ID[b]}" \
     '.State == "in-use" and .Attachments[0].InstanceId == $i and .Attachments[0].State == "attached"' >/dev/null
 }
-wait_for 60 "C sees $VID attached to B" attached_on_b_as_c_sees
+wait_aws 60 "C sees $VID attached to B" attached_on_b_as_c_sees
 dev=$(on b volume inspect evol -o json | jq -r '.device // empty')
 [[ -b $dev ]] || fail "B's maya volume inspect shows no device: $(on b volume inspect evol -o json)"
 volume_on b | jq -e '.Attachments[0].Device == "/dev/sdf"' >/dev/null || fail "B's describe: $(volume_on b)"
@@ -110,7 +120,7 @@ out=$(ec2 c detach-volume --volume-id "$VID" --output json) || fail "detach-volu
 jq -e --arg i "${ID[b]}" '.State == "detaching" and .InstanceId == $i' <<<"$out" >/dev/null ||
   fail "detach-volume answered $out"
 available_on() { volume_on "$1" | jq -e '.State == "available" and (.Attachments | length) == 0' >/dev/null; }
-wait_for 60 "$VID available on A" available_on a
+wait_aws 60 "$VID available on A" available_on a
 available_on c || fail "C's describe: $(volume_on c)"
 [[ -z $(on b volume inspect evol -o json | jq -r '.device // empty') ]] ||
   fail "B still has a device: $(on b volume inspect evol -o json)"
