@@ -64,10 +64,6 @@ void write_attachment(XmlWriter& out, const VolumeEntry& e, const std::string& s
   out.boolean("deleteOnTermination", false);
 }
 
-}  // namespace
-
-namespace {
-
 ApiError pending_request(const VolumeView& v) {
   return errors::incorrect_state("volume " + v.entry.id + " has an " + v.request->action +
                                  " pending on instance " + v.request->host_id + " (asked through " +
