@@ -91,9 +91,18 @@ std::vector<std::string> RealmRequests::serve() {
   if (!listed) return notes;  // etcd away: the next pass tries again
   for (const realm::KeyValue& kv : listed->items) {
     auto request = request_from_json(kv.value, kv.key);
-    if (!request || request->host_id != host_id_ || !request->error.empty()) continue;
+    if (!request || request->host_id != host_id_) continue;
     const std::string what = request->action + " of volume " + request->volume + " (" +
                              request->volume_id + ") asked through " + request->requested_by;
+    // The volume deleted meanwhile: nothing to perform, nor to keep the request for.
+    auto volume = agent_.store().get(agent_.keys().volume(request->volume));
+    if (!volume) continue;
+    if (!*volume) {
+      if (auto removed = agent_.store().remove(kv.key, kv.mod_revision); removed && *removed)
+        notes.push_back(what + ": dropped, the volume is gone");
+      continue;
+    }
+    if (!request->error.empty()) continue;  // failed: kept until a new request replaces it
     auto done = api_.perform(*request);
     if (done && !*done) continue;  // the API is busy changing volumes: the next pass
     if (done) {

@@ -5,7 +5,8 @@
 //   - RealmRequests runs on the host's realm thread: it performs the requests for this host
 //     through the host's own API (its /dev links and catalog get the device and instance, as
 //     for an AttachVolume asked of it) and removes each one done; a failure is logged and kept
-//     in the request, which the next AttachVolume or DetachVolume for the volume replaces.
+//     in the request, which the next AttachVolume or DetachVolume for the volume replaces; a
+//     request whose volume was deleted is dropped.
 #pragma once
 
 #include <string>

@@ -110,6 +110,8 @@ wait_aws 60 "C sees $VID attached to B" attached_on_b_as_c_sees
 dev=$(on b volume inspect evol -o json | jq -r '.device // empty')
 [[ -b $dev ]] || fail "B's maya volume inspect shows no device: $(on b volume inspect evol -o json)"
 volume_on b | jq -e '.Attachments[0].Device == "/dev/sdf"' >/dev/null || fail "B's describe: $(volume_on b)"
+# B's API made the links, as for an attach asked of it: <dev>/<vol-id> → the device.
+[[ $(readlink "$(root_of b)/dev/maya/$VID") == "$dev" ]] || fail "B has no link $VID → $dev"
 volume_on a | jq -e --arg i "${ID[b]}" '.Attachments[0].InstanceId == $i' >/dev/null ||
   fail "A's describe: $(volume_on a)"
 expect_error VolumeInUse c attach-volume --volume-id "$VID" --instance-id "${ID[b]}" --device /dev/sdg
@@ -124,6 +126,7 @@ wait_aws 60 "$VID available on A" available_on a
 available_on c || fail "C's describe: $(volume_on c)"
 [[ -z $(on b volume inspect evol -o json | jq -r '.device // empty') ]] ||
   fail "B still has a device: $(on b volume inspect evol -o json)"
+[[ ! -e $(root_of b)/dev/maya/$VID ]] || fail "B kept the link $VID"
 pass
 
 step "a host that is down: IncorrectInstanceState"
