@@ -3,9 +3,12 @@
 # B and C (zones maya-1a, maya-1b, maya-1c) each serving its own API in its own namespace.
 #   - create-volume through A's API in B's zone: describe-volumes on A, B and C shows the same
 #     volume id and that zone; a zone no host has is refused, naming the realm's zones;
-#   - attach-volume through A's API to B's instance id: B performs it (ec2 wait volume-in-use,
-#     then the attachment turns "attached"): B's `maya volume inspect` shows the device, B's
-#     describe shows the Device asked for, C's describe shows B's instance id;
+#   - a request B cannot perform (written into etcd by hand): B records the error in it, and
+#     describe-volumes ignores it;
+#   - attach-volume through A's API to B's instance id (replacing that failed request): B
+#     performs it (ec2 wait volume-in-use, then the attachment turns "attached"): B's `maya
+#     volume inspect` shows the device, B's describe shows the Device asked for and B has the
+#     /dev/maya/<vol-id> link, C's describe shows B's instance id, the request is gone;
 #   - refused: an unknown instance id (InvalidInstanceID.NotFound), an instance in another zone
 #     (InvalidVolume.ZoneMismatch), a host that is down (IncorrectInstanceState);
 #   - detach-volume through C's API: B detaches it, the volume is available everywhere;
@@ -95,7 +98,19 @@ expect_error InvalidVolume.ZoneMismatch a attach-volume --volume-id "$VID" --ins
 expect_error InvalidVolume.ZoneMismatch c attach-volume --volume-id "$VID" --instance-id "${ID[c]}" --device /dev/sdf
 pass
 
-step "attach-volume through A's API to B's instance: B attaches it"
+step "a request B cannot perform: B keeps its error in it; describe ignores it"
+# Written as another host's API would, but naming a volume id B does not know.
+REQ=/maya/realms/e2e/ebs-requests/evol
+etcd_ctl() { netns_run e timeout -k 5 30 etcdctl --endpoints "$ETCD_ENDPOINT" "$@" </dev/null; }
+etcd_ctl put "$REQ" "$(jq -cn --arg h "${ID[b]}" '{action: "attach", volume: "evol",
+  volume_id: "vol-00000000000000000", host: $h, device: "/dev/sdz", requested_by: "test"}')" >/dev/null
+request_failed() { etcd_ctl get "$REQ" --print-value-only | jq -e '.error | test("NotFound")' >/dev/null; }
+wait_aws 30 "B records the failure in $REQ" request_failed
+volume_on a | jq -e '.State == "available" and (.Attachments | length) == 0' >/dev/null ||
+  fail "A's describe with a failed request: $(volume_on a)"
+pass "$(etcd_ctl get "$REQ" --print-value-only | jq -r .error)"
+
+step "attach-volume through A's API to B's instance (replacing the failed request): B attaches it"
 t0=$(date +%s%N)
 out=$(ec2 a attach-volume --volume-id "$VID" --instance-id "${ID[b]}" --device /dev/sdf --output json) ||
   fail "attach-volume: $out"
@@ -116,6 +131,7 @@ volume_on b | jq -e '.Attachments[0].Device == "/dev/sdf"' >/dev/null || fail "B
 [[ $(readlink "$(root_of b)/dev/maya/$VID") == "$dev" ]] || fail "B has no link $VID → $dev"
 volume_on a | jq -e --arg i "${ID[b]}" '.Attachments[0].InstanceId == $i' >/dev/null ||
   fail "A's describe: $(volume_on a)"
+[[ -z $(etcd_ctl get "$REQ" --print-value-only) ]] || fail "B left the request: $(etcd_ctl get "$REQ")"
 expect_error VolumeInUse c attach-volume --volume-id "$VID" --instance-id "${ID[b]}" --device /dev/sdg
 pass "$dev on B; attached as C saw it $attach_ms ms after attach-volume was called"
 
