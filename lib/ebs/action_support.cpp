@@ -81,6 +81,15 @@ ApiResult<std::vector<VolumeView>> all_volumes(Backend& b) {
     else
       log::warn("EBS API: " + all.error().message);
   }
+  // A request for a host that is down will not be performed: not shown, and a new one
+  // replaces it (RealmLink::submit).
+  if (!requests.empty()) {
+    std::set<std::string> up;
+    if (auto instances = b.settings.realm->instances())
+      for (const RealmInstance& i : *instances)
+        if (i.up) up.insert(i.id);
+    std::erase_if(requests, [&](const auto& r) { return !up.contains(r.second.host_id); });
+  }
   std::lock_guard lock(b.catalog_mutex);
   bool changed = b.catalog.sync_volumes(names, realm_ids);
   // An API attachment the volume no longer has (`maya volume detach`, a reboot): its links go.

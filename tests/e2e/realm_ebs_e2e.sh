@@ -12,6 +12,7 @@
 #   - refused: an unknown instance id (InvalidInstanceID.NotFound), an instance in another zone
 #     (InvalidVolume.ZoneMismatch), a host that is down (IncorrectInstanceState);
 #   - detach-volume through C's API: B detaches it, the volume is available everywhere;
+#   - C down: a request pending for it is not shown and the next attach-volume replaces it;
 #   - describe-availability-zones lists the hosts' zones (a zone whose hosts are down:
 #     unavailable).
 #
@@ -118,11 +119,12 @@ jq -e --arg i "${ID[b]}" '.State == "attaching" and .InstanceId == $i and .Devic
   <<<"$out" >/dev/null || fail "attach-volume answered $out"
 # In-use at once (EC2 too shows in-use while attaching): the waiter's first look succeeds.
 ec2 a wait volume-in-use --volume-ids "$VID" || fail "wait volume-in-use"
-attached_on_b_as_c_sees() {
-  volume_on c | jq -e --arg i "${ID[b]}" \
+# attached_to_b_on H: H's describe shows the volume attached to B.
+attached_to_b_on() {
+  volume_on "$1" | jq -e --arg i "${ID[b]}" \
     '.State == "in-use" and .Attachments[0].InstanceId == $i and .Attachments[0].State == "attached"' >/dev/null
 }
-wait_aws 60 "C sees $VID attached to B" attached_on_b_as_c_sees
+wait_aws 60 "C sees $VID attached to B" attached_to_b_on c
 attach_ms=$((($(date +%s%N) - t0) / 1000000))
 dev=$(on b volume inspect evol -o json | jq -r '.device // empty')
 [[ -b $dev ]] || fail "B's maya volume inspect shows no device: $(on b volume inspect evol -o json)"
@@ -149,10 +151,17 @@ available_on c || fail "C's describe: $(volume_on c)"
 [[ ! -e $(root_of b)/dev/maya/$VID ]] || fail "B kept the link $VID"
 pass "available as A saw it $detach_ms ms after detach-volume was called"
 
-step "a host that is down: IncorrectInstanceState"
+step "a host that is down: IncorrectInstanceState; a request pending for it is replaced"
 on c unload >/dev/null
 wait_for 30 "c down on a" is_state a c down
 expect_error IncorrectInstanceState a attach-volume --volume-id "$VID" --instance-id "${ID[c]}" --device /dev/sdf
+# A request pending for C, now down, would wait forever: not shown, and replaced by the next.
+etcd_ctl put "$REQ" "$(jq -cn --arg h "${ID[c]}" --arg v "$VID" '{action: "attach", volume: "evol",
+  volume_id: $v, host: $h, device: "/dev/sdy", requested_by: "test"}')" >/dev/null
+volume_on a | jq -e '.State == "available"' >/dev/null || fail "A shows the request for C: $(volume_on a)"
+ec2 a attach-volume --volume-id "$VID" --instance-id "${ID[b]}" --device /dev/sdf >/dev/null ||
+  fail "attach-volume over a request for a down host"
+wait_aws 60 "A sees $VID attached to B again" attached_to_b_on a
 zones=$(ec2 a describe-availability-zones --output json |
   jq -r '[.AvailabilityZones[] | .ZoneName + ":" + .State] | join(",")')
 [[ $zones == maya-1a:available,maya-1b:available,maya-1c:unavailable ]] ||
