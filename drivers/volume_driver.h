@@ -35,6 +35,9 @@ struct VolumeInfo {
   // A realm volume (issue 16): its generation, and the host it is attached on ("" : none).
   std::optional<std::uint64_t> realm_generation;
   std::string realm_attached_on;
+  std::string realm_attached_id;  // that host's id (the EBS API's instance id)
+  std::string realm_ebs_id;       // the EBS id the realm records for it ("" : none recorded)
+  std::string realm_zone;         // its zone in the realm
   unsigned mount_count() const {
     unsigned n = 0;
     for (const auto& [id, count] : mounts) n += count;

@@ -54,6 +54,11 @@ struct VolumeSpec {
   // after it was fenced (its own replica's membership) can tie or beat this owner's. Saved in
   // jiva.json ("epoch").
   std::uint64_t realm_epoch = 0;
+  // A realm volume's EBS id and zone, as the EBS API's CreateVolume gives them (recorded in
+  // etcd, so that every host shows the same); "" : the realm makes an id, the creating host's
+  // zone. Not saved with the spec.
+  std::string ebs_id;
+  std::string zone;
   // The keys the options or spec file set (not saved): a clone inherits the others from its
   // source volume.
   std::set<std::string> given;

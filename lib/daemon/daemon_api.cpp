@@ -7,19 +7,31 @@
 // it is the id DescribeVolumes shows once the API is turned on.
 #include "lib/common/log.h"
 #include "lib/daemon/daemon_server.h"
+#include "lib/daemon/realm_requests.h"
 #include "lib/ebs/api.h"
 
 namespace maya::daemon {
 
+// The instance's zone: [api] zone; in a realm the host's zone ([host] zone, which defaults to
+// it), since the realm's zones are its hosts' (CreateVolume's AvailabilityZone picks one).
+std::string Daemon::api_zone() const {
+  return config_.in_realm() ? config_.host_zone : config_.api_zone;
+}
+
 void Daemon::make_api() {
   if (!volumes_ && !config_.role_orchestration) return;  // no volumes, no API: no ids to give
   ebs::ApiSettings settings{
-      {config_.host_id, config_.api_region, config_.api_zone},
+      {config_.host_id, config_.api_region, api_zone()},
       config_.api_credentials,
       config_.api_max_clock_skew,
       config_.state_dir,
       config_.dev_dir,
   };
+  // In a realm: its hosts are the API's instances; requests for them go through etcd.
+  if (realm_) {
+    realm_ebs_ = std::make_unique<RealmEbsLink>(*realm_, config_.host_id);
+    settings.realm = realm_ebs_.get();
+  }
   api_ = std::make_unique<ebs::Api>(std::move(settings), volumes_.get(),
                                     [this] { return volume_defaults(); });
 }
@@ -27,7 +39,7 @@ void Daemon::make_api() {
 drivers::EbsIdOf Daemon::ebs_ids() const {
   if (!api_) return {};
   return [api = api_.get()](const drivers::VolumeInfo& v) {
-    return api->volume_id(v.spec.name, v.created);
+    return api->volume_id(v.spec.name, v.created, v.realm_ebs_id);
   };
 }
 
@@ -56,7 +68,7 @@ nlohmann::json Daemon::api_json() const {
     return {{"served", true},
             {"endpoint", "http://" + api_server_->endpoint()},
             {"region", config_.api_region},
-            {"zone", config_.api_zone},
+            {"zone", api_zone()},
             {"credentials", config_.api_credentials.string()}};
   return {{"served", false}, {"reason", api_error_}};
 }

@@ -5,7 +5,9 @@
 #include "lib/common/log.h"
 #include "lib/daemon/daemon_server.h"
 #include "lib/daemon/realm_replicas.h"
+#include "lib/daemon/realm_requests.h"
 #include "lib/daemon/realm_volumes.h"
+#include "lib/ebs/ids.h"
 #include "lib/realm/host_agent.h"
 #include "lib/realm/realm_config.h"
 
@@ -34,6 +36,7 @@ void Daemon::wrap_volumes_for_realm() {
   options.default_fstype = config_.volume_defaults.fstype;
   options.attach_mode = config_.volume_defaults.attach;
   options.state_file = config_.state_dir / "realm-attached.json";
+  options.new_ebs_id = [] { return ebs::new_volume_id(); };
   auto wrapped = std::make_unique<RealmVolumes>(std::move(volumes_), *realm_, options);
   realm_volumes_ = wrapped.get();
   volumes_ = std::move(wrapped);
@@ -42,6 +45,8 @@ void Daemon::wrap_volumes_for_realm() {
 void Daemon::start_realm() {
   if (!realm_) return;
   realm_->start();
+  if (api_ && volumes_)
+    realm_requests_ = std::make_unique<RealmRequests>(*realm_, *api_, config_.host_id);
   realm_thread_ = std::thread([this] { realm_loop(); });
 }
 
@@ -66,6 +71,7 @@ void Daemon::realm_loop() {
     if (realm_volumes_)
       for (const std::string& note : realm_volumes_->move_off_drained())
         log::info("realm drain: " + note);
+    serve_ebs_requests();
     // A change wakes the next pass at once; a watch that saw none waited its 2 s already.
     if (revision != 0 && realm_->store().wait_changes(realm_->keys().root(), revision, 2s))
       continue;

@@ -14,6 +14,7 @@
 #include "lib/common/log.h"
 #include "lib/daemon/control_api.h"
 #include "lib/daemon/pool_api.h"
+#include "lib/daemon/realm_requests.h"
 #include "lib/daemon/volume_api.h"
 #include "lib/ebs/api.h"
 #include "plugin/docker/docker_plugin.h"

@@ -43,6 +43,8 @@ struct HostRecord;
 namespace maya::daemon {
 
 class RealmVolumes;
+class RealmEbsLink;
+class RealmRequests;
 
 class Daemon {
  public:
@@ -82,6 +84,7 @@ class Daemon {
   void start_realm();
   void stop_realm();
   void realm_loop();
+  void serve_ebs_requests();  // realm_requests.cpp: the EBS requests for this host
   realm::HostRecord describe_host();
   nlohmann::json realm_json() const;
   void await_signal();
@@ -112,6 +115,7 @@ class Daemon {
   nlohmann::json store_space(nlohmann::json& warnings) const;
   std::size_t count_volumes() const;
   nlohmann::json api_json() const;  // daemon_api.cpp
+  std::string api_zone() const;     // daemon_api.cpp
 
   // Reload (daemon_reload.cpp).
   config::VolumeDefaults volume_defaults();
@@ -148,10 +152,12 @@ class Daemon {
   std::string discovery_error_;
   std::unique_ptr<ebs::Api> api_;  // outlives api_server_, whose handlers call it
   std::unique_ptr<http::TcpServer> api_server_;
-  std::string api_error_;                    // why the API is not served
-  std::unique_ptr<realm::HostAgent> realm_;  // in a realm only
-  std::string realm_error_;                  // why the realm's store could not be opened
-  RealmVolumes* realm_volumes_ = nullptr;    // inside volumes_, in a realm
+  std::string api_error_;                          // why the API is not served
+  std::unique_ptr<realm::HostAgent> realm_;        // in a realm only
+  std::string realm_error_;                        // why the realm's store could not be opened
+  RealmVolumes* realm_volumes_ = nullptr;          // inside volumes_, in a realm
+  std::unique_ptr<RealmEbsLink> realm_ebs_;        // the realm as api_ sees it (realm_requests.h)
+  std::unique_ptr<RealmRequests> realm_requests_;  // run by the realm thread
   std::thread realm_thread_;
   std::mutex realm_mutex_;  // guards realm_stopping_
   std::condition_variable realm_cv_;

@@ -89,6 +89,10 @@ Result<VolumeRecord> RealmVolumes::place(const VolumeSpec& spec) {
     request.hosts.push_back(id);
   }
   request.replicas = spec.replicas;
+  std::string zone = spec.zone;  // else the creating host's
+  for (const auto& h : hosts->hosts)
+    if (zone.empty() && h.record.id == options_.host_id) zone = h.record.zone;
+  request.first_zone = zone;
   // A thin volume takes space as it is written: any pool with room may hold it, the freest
   // first. A thick one needs its size free.
   request.size_bytes = spec.thin ? 0 : spec.size_bytes;
@@ -104,6 +108,9 @@ Result<VolumeRecord> RealmVolumes::place(const VolumeSpec& spec) {
   volume.created_on = options_.host_id;
   volume.created_at = iso8601();
   volume.uid = realm::new_volume_uid();
+  volume.ebs_id = spec.ebs_id;
+  if (volume.ebs_id.empty() && options_.new_ebs_id) volume.ebs_id = options_.new_ebs_id();
+  volume.zone = zone;
   return volume;
 }
 
@@ -165,9 +172,12 @@ VolumeInfo RealmVolumes::info_of(const VolumeRecord& volume,
   info.created = volume.created_at;
   info.state = "detached";
   info.realm_generation = volume.generation;
+  info.realm_ebs_id = volume.ebs_id;
+  info.realm_zone = volume.zone;
   if (attached) {
     info.state = "attached elsewhere";
     info.realm_attached_on = attached->host_name.empty() ? attached->host_id : attached->host_name;
+    info.realm_attached_id = attached->host_id;
   }
   return info;
 }
@@ -179,6 +189,9 @@ Result<VolumeInfo> RealmVolumes::get(const std::string& name) {
     if (auto rec = record(name); rec && *rec) {
       local->realm_generation = (*rec)->generation;
       local->realm_attached_on = options_.host_name;
+      local->realm_attached_id = options_.host_id;
+      local->realm_ebs_id = (*rec)->ebs_id;
+      local->realm_zone = (*rec)->zone;
     }
     return local;
   }
@@ -213,6 +226,9 @@ Result<std::vector<VolumeInfo>> RealmVolumes::list() {
     if (auto here = by_name.find(volume->name); here != by_name.end()) {
       here->second.realm_generation = volume->generation;
       here->second.realm_attached_on = options_.host_name;
+      here->second.realm_attached_id = options_.host_id;
+      here->second.realm_ebs_id = volume->ebs_id;
+      here->second.realm_zone = volume->zone;
       continue;
     }
     auto a = attached.find(volume->name);

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,6 +46,10 @@ class RealmVolumes final : public drivers::VolumeService {
     std::string default_fstype;           // [volume.defaults] fstype, for a record without one
     std::string attach_mode;              // [volume.defaults] attach
     std::filesystem::path state_file;     // <state>/realm-attached.json: taken_, kept
+    // An EBS volume id (vol-…) for a volume created without one (not through the EBS API):
+    // recorded with the volume, so that every host's EBS API names it alike. Injected, so
+    // that the realm's code does not depend on the API's.
+    std::function<std::string()> new_ebs_id;
   };
   RealmVolumes(std::unique_ptr<drivers::VolumeService> local, realm::HostAgent& agent,
                Options options);

@@ -66,13 +66,32 @@ ApiResult<std::vector<VolumeView>> all_volumes(Backend& b) {
   if (!listed) return api_fail(errors::internal_error(listed.error().message));
   finish_forced_detaches(b, *listed);
   std::map<std::string, TimePoint> names;
+  std::map<std::string, std::string> realm_ids;  // the ids the realm records
   std::map<std::string, const drivers::VolumeInfo*> by_name;
   for (const auto& info : *listed) {
     names[info.spec.name] = parse_iso8601(info.created).value_or(std::chrono::system_clock::now());
+    if (!info.realm_ebs_id.empty()) realm_ids[info.spec.name] = info.realm_ebs_id;
     by_name[info.spec.name] = &info;
   }
+  // The requests pending in the realm: their volumes show attaching or detaching.
+  std::map<std::string, RealmRequest> requests;
+  if (b.settings.realm != nullptr) {
+    if (auto all = b.settings.realm->requests())
+      requests = std::move(*all);
+    else
+      log::warn("EBS API: " + all.error().message);
+  }
+  // A request for a host that is down will not be performed: not shown, and a new one
+  // replaces it (RealmLink::submit).
+  if (!requests.empty()) {
+    std::set<std::string> up;
+    if (auto instances = b.settings.realm->instances())
+      for (const RealmInstance& i : *instances)
+        if (i.up) up.insert(i.id);
+    std::erase_if(requests, [&](const auto& r) { return !up.contains(r.second.host_id); });
+  }
   std::lock_guard lock(b.catalog_mutex);
-  bool changed = b.catalog.sync_volumes(names);
+  bool changed = b.catalog.sync_volumes(names, realm_ids);
   // An API attachment the volume no longer has (`maya volume detach`, a reboot): its links go.
   for (auto& [id, entry] : b.catalog.volumes()) {
     auto it = by_name.find(entry.name);
@@ -94,6 +113,8 @@ ApiResult<std::vector<VolumeView>> all_volumes(Backend& b) {
     VolumeView view{entry, std::nullopt};
     if (auto it = by_name.find(entry.name); it != by_name.end()) view.info = *it->second;
     if (!view.info && !entry.pending) continue;
+    if (auto it = requests.find(entry.name); it != requests.end() && it->second.error.empty())
+      view.request = it->second;
     views.push_back(std::move(view));
   }
   return views;
@@ -113,7 +134,8 @@ ApiResult<VolumeView> find_volume(Backend& b, const std::string& volume_id) {
 std::string volume_state(const VolumeView& v) {
   if (!v.info) return "creating";
   const std::string& state = v.info->state;
-  if (state == "attached" || state == "mounted") return "in-use";
+  if (state == "attached" || state == "mounted" || state == "attached elsewhere") return "in-use";
+  if (v.request && v.request->action == "attach") return "in-use";  // as EC2: in-use, attaching
   if (state == "error" || state == "broken") return "error";
   return "available";
 }
@@ -133,18 +155,18 @@ void write_volume_fields(XmlWriter& out, const VolumeView& v, const ApiSettings&
   std::uint64_t bytes = v.info ? v.info->spec.size_bytes : 0;
   out.number("size", static_cast<std::int64_t>((bytes + kGiB - 1) / kGiB));
   out.text("snapshotId", e.snapshot_id);
-  out.text("availabilityZone", settings.identity.zone);
+  out.text("availabilityZone", volume_zone(v, settings));
   out.text("status", volume_state(v));
   out.timestamp("createTime", e.created);
   {
     auto attachments = out.scope("attachmentSet");
-    if (v.info && (v.info->state == "attached" || v.info->state == "mounted")) {
+    if (auto attached = attachment_of(v, settings)) {
       auto item = out.scope("item");
       out.text("volumeId", e.id);
-      out.text("instanceId", settings.identity.instance_id);
-      out.text("device", !e.device.empty() ? e.device : v.info->device);
-      out.text("status", e.detaching ? "detaching" : "attached");
-      out.timestamp("attachTime", e.instance_id.empty() ? e.created : e.attach_time);
+      out.text("instanceId", attached->instance_id);
+      out.text("device", attached->device);
+      out.text("status", attached->status);
+      out.timestamp("attachTime", attached->time);
       out.boolean("deleteOnTermination", false);
     }
   }
@@ -154,6 +176,33 @@ void write_volume_fields(XmlWriter& out, const VolumeView& v, const ApiSettings&
   if (e.throughput != 0) out.number("throughput", e.throughput);
   out.boolean("encrypted", false);
   out.boolean("multiAttachEnabled", false);
+}
+
+std::optional<AttachmentView> attachment_of(const VolumeView& v, const ApiSettings& settings) {
+  if (!v.info) return std::nullopt;
+  const VolumeEntry& e = v.entry;
+  const std::string& state = v.info->state;
+  const bool detach_asked = v.request && v.request->action == "detach";
+  if (state == "attached" || state == "mounted") {
+    return AttachmentView{settings.identity.instance_id,
+                          !e.device.empty() ? e.device : v.info->device,
+                          e.detaching || detach_asked ? "detaching" : "attached",
+                          e.instance_id.empty() ? e.created : e.attach_time};
+  }
+  // On another host of the realm: the device is in that host's catalog, not here (nor its
+  // attach time: the volume's creation time stands in, as for volumes attached by the CLI).
+  if (state == "attached elsewhere")
+    return AttachmentView{v.info->realm_attached_id, "", detach_asked ? "detaching" : "attached",
+                          e.created};
+  if (v.request && v.request->action == "attach")
+    return AttachmentView{v.request->host_id, v.request->device, "attaching",
+                          parse_iso8601(v.request->at).value_or(e.created)};
+  return std::nullopt;
+}
+
+std::string volume_zone(const VolumeView& v, const ApiSettings& settings) {
+  if (v.info && !v.info->realm_zone.empty()) return v.info->realm_zone;
+  return settings.identity.zone;
 }
 
 bool glob_match(std::string_view pattern, std::string_view text) {

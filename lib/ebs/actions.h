@@ -1,9 +1,10 @@
 // The EC2 actions of the EBS-compatible API: one handler per action, in files named for what
 // they act on (actions_volumes.cpp, actions_attach.cpp, actions_modify.cpp, actions_tags.cpp,
-// actions_snapshots.cpp), dispatched by Action through the table in api.cpp. A handler reads
-// the Query, acts through the host's VolumeService (the same service the CLI and Docker use)
-// and the Catalog, and writes its answer's fields into the open <ActionResponse> element; an
-// error is returned instead and the dispatcher answers EC2's error document.
+// actions_snapshots.cpp, actions_zones.cpp), dispatched by Action through the table in
+// api.cpp. A handler reads the Query, acts through the host's VolumeService (the same service
+// the CLI and Docker use) and the Catalog, and writes its answer's fields into the open
+// <ActionResponse> element; an error is returned instead and the dispatcher answers EC2's
+// error document.
 #pragma once
 
 #include <atomic>
@@ -58,6 +59,8 @@ ApiResult<void> delete_volume(Backend&, const Query&, XmlWriter&);
 // actions_attach.cpp
 ApiResult<void> attach_volume(Backend&, const Query&, XmlWriter&);
 ApiResult<void> detach_volume(Backend&, const Query&, XmlWriter&);
+// A request another host's API made of this one (Api::perform); the caller holds change_mutex.
+ApiResult<void> perform_request(Backend& b, const RealmRequest& request);
 // actions_tags.cpp
 ApiResult<void> create_tags(Backend&, const Query&, XmlWriter&);
 ApiResult<void> delete_tags(Backend&, const Query&, XmlWriter&);
@@ -70,6 +73,8 @@ void start_modification(Backend& b, const std::string& id, const std::string& na
                         std::uint64_t bytes);
 // At start: modifications left modifying or optimizing by a stop or crash run again.
 void resume_modifications(Backend& b);
+// actions_zones.cpp
+ApiResult<void> describe_availability_zones(Backend&, const Query&, XmlWriter&);
 // actions_snapshots.cpp
 ApiResult<void> create_snapshot(Backend&, const Query&, XmlWriter&);
 ApiResult<void> describe_snapshots(Backend&, const Query&, XmlWriter&);
@@ -82,12 +87,23 @@ ApiResult<void> delete_snapshot(Backend&, const Query&, XmlWriter&);
 struct VolumeView {
   VolumeEntry entry;
   std::optional<drivers::VolumeInfo> info;
+  std::optional<RealmRequest> request;  // in a realm: an attach or detach pending for it
 };
 ApiResult<std::vector<VolumeView>> all_volumes(Backend& b);
 // One volume by its id: InvalidVolume.NotFound when there is none.
 ApiResult<VolumeView> find_volume(Backend& b, const std::string& volume_id);
 // "available", "in-use", "creating" or "error", as EC2 names volume states.
 std::string volume_state(const VolumeView& v);
+// Its attachment as EC2 shows it: on this host, or (in a realm) on another host or asked of one.
+struct AttachmentView {
+  std::string instance_id;
+  std::string device;
+  std::string status;  // attaching | attached | detaching
+  TimePoint time{};
+};
+std::optional<AttachmentView> attachment_of(const VolumeView& v, const ApiSettings& settings);
+// Its availability zone: the realm's record, else this host's.
+std::string volume_zone(const VolumeView& v, const ApiSettings& settings);
 // The <item> fields of a Volume (also CreateVolume's answer).
 void write_volume_fields(XmlWriter& out, const VolumeView& v, const ApiSettings& settings);
 void write_tag_set(XmlWriter& out, const Tags& tags);

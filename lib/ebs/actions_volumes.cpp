@@ -1,6 +1,7 @@
 // DescribeVolumes, CreateVolume, DeleteVolume.
 #include <algorithm>
 #include <array>
+#include <set>
 
 #include "drivers/volume/spec_options.h"
 #include "lib/common/names.h"
@@ -16,10 +17,10 @@ constexpr std::int64_t kMaxSizeGiB = 16384;
 // One DescribeVolumes filter against one volume; InvalidParameterValue for an unknown name.
 ApiResult<bool> volume_matches(const Filter& f, const VolumeView& v, const ApiSettings& s) {
   if (auto tag = tag_filter_matches(f, v.entry.tags)) return *tag;
-  const bool attached = v.info && (v.info->state == "attached" || v.info->state == "mounted");
+  const auto attached = attachment_of(v, s);
   if (f.name == "volume-id") return any_match(f.values, v.entry.id);
   if (f.name == "status") return any_match(f.values, volume_state(v));
-  if (f.name == "availability-zone") return any_match(f.values, s.identity.zone);
+  if (f.name == "availability-zone") return any_match(f.values, volume_zone(v, s));
   if (f.name == "snapshot-id") return any_match(f.values, v.entry.snapshot_id);
   if (f.name == "volume-type") return any_match(f.values, v.entry.volume_type);
   if (f.name == "size") {
@@ -27,8 +28,8 @@ ApiResult<bool> volume_matches(const Filter& f, const VolumeView& v, const ApiSe
     return any_match(f.values, std::to_string((bytes + (1ull << 30) - 1) >> 30));
   }
   if (f.name == "attachment.instance-id")
-    return attached && any_match(f.values, s.identity.instance_id);
-  if (f.name == "attachment.status") return attached && any_match(f.values, "attached");
+    return attached && any_match(f.values, attached->instance_id);
+  if (f.name == "attachment.status") return attached && any_match(f.values, attached->status);
   return api_fail(errors::invalid_parameter_value(
       "Filter.Name", f.name,
       "It is not a volume filter (volume-id, status, size, availability-zone, snapshot-id, "
@@ -72,6 +73,25 @@ ApiResult<NewVolume> new_volume(const Query& q, const std::string& id,
     return api_fail(errors::invalid_parameter_value("Tag Name", v.name, valid.error().message));
   if (!snapshot_of.empty()) v.options["from"] = snapshot_of;
   return v;
+}
+
+// CreateVolume's AvailabilityZone: this host's, or in a realm the zone of a host that is up.
+ApiResult<void> check_zone(Backend& b, const std::string& zone) {
+  if (zone == b.settings.identity.zone) return {};
+  if (b.settings.realm == nullptr)
+    return api_fail(errors::invalid_parameter_value(
+        "AvailabilityZone", zone, "This host's zone is " + b.settings.identity.zone + "."));
+  auto instances = b.settings.realm->instances();
+  if (!instances) return api_fail(errors::internal_error(instances.error().message));
+  std::set<std::string> zones{b.settings.identity.zone};
+  for (const RealmInstance& i : *instances)
+    if (i.up && !i.zone.empty()) zones.insert(i.zone);
+  if (zones.contains(zone)) return {};
+  std::string listed;
+  for (const std::string& z : zones) listed += (listed.empty() ? "" : ", ") + z;
+  return api_fail(errors::invalid_parameter_value(
+      "AvailabilityZone", zone,
+      "The realm's zones (of its hosts that are up) are " + listed + "."));
 }
 
 }  // namespace
@@ -126,9 +146,7 @@ ApiResult<void> create_volume(Backend& b, const Query& q, XmlWriter& out) {
     return api_fail(*unknown);
   auto zone = q.require("AvailabilityZone");
   if (!zone) return api_fail(zone.error());
-  if (*zone != b.settings.identity.zone)
-    return api_fail(errors::invalid_parameter_value(
-        "AvailabilityZone", *zone, "This host's zone is " + b.settings.identity.zone + "."));
+  if (auto known = check_zone(b, *zone); !known) return api_fail(known.error());
   auto size = q.integer("Size", 1, kMaxSizeGiB);
   if (!size) return api_fail(size.error());
   const std::string snapshot_id = q.get("SnapshotId").value_or("");
@@ -174,6 +192,15 @@ ApiResult<void> create_volume(Backend& b, const Query& q, XmlWriter& out) {
   auto spec = drivers::spec_from_options(wanted->name, wanted->options, b.defaults());
   if (!spec) return api_fail(errors::invalid_parameter(spec.error().message));
   if (b.volumes == nullptr) return api_fail(errors::incorrect_state("this host keeps no volumes"));
+  // A realm volume is recorded with its id and zone; any other lives on this host, in its zone.
+  spec->ebs_id = id;
+  spec->zone = *zone;
+  if (b.settings.realm != nullptr && spec->storage_driver != "jiva" &&
+      *zone != b.settings.identity.zone)
+    return api_fail(errors::invalid_parameter_value(
+        "AvailabilityZone", *zone,
+        "Only realm volumes (driver jiva) go to other zones; a " + spec->storage_driver +
+            " volume stays on this host, in zone " + b.settings.identity.zone + "."));
   if (b.volumes->get(wanted->name))
     return api_fail(
         errors::invalid_parameter_value("Tag Name", wanted->name, "A volume of that name exists."));
@@ -215,10 +242,10 @@ ApiResult<void> delete_volume(Backend& b, const Query& q, XmlWriter& out) {
   auto volume = find_volume(b, *id);
   if (!volume) return api_fail(volume.error());
   if (volume_state(*volume) == "in-use")
-    return api_fail(
-        errors::volume_in_use(*id, volume->info->state == "mounted"
-                                       ? "it is mounted for containers"
-                                       : "it is attached to " + b.settings.identity.instance_id));
+    return api_fail(errors::volume_in_use(
+        *id, volume->info->state == "mounted"
+                 ? "it is mounted for containers"
+                 : "it is attached to " + attachment_of(*volume, b.settings)->instance_id));
   if (auto removed = b.volumes->remove(volume->entry.name, false); !removed)
     return api_fail(service_error(removed.error()));
   std::lock_guard lock(b.catalog_mutex);

@@ -22,6 +22,7 @@ constexpr ActionEntry kActions[] = {
     {"DeleteSnapshot", delete_snapshot, true},
     {"DeleteTags", delete_tags, true},
     {"DeleteVolume", delete_volume, true},
+    {"DescribeAvailabilityZones", describe_availability_zones, false},
     {"DescribeSnapshots", describe_snapshots, false},
     {"DescribeTags", describe_tags, false},
     {"DescribeVolumes", describe_volumes, false},
@@ -74,8 +75,10 @@ Api::Api(ApiSettings settings, drivers::VolumeService* volumes,
 
 Api::~Api() = default;
 
-std::optional<std::string> Api::volume_id(const std::string& name, const std::string& created) {
+std::optional<std::string> Api::volume_id(const std::string& name, const std::string& created,
+                                          const std::string& realm_id) {
   if (!catalog_error_.empty()) return std::nullopt;
+  if (!realm_id.empty()) return realm_id;  // kept by the realm: the catalog follows it
   Backend& b = *backend_;
   std::lock_guard lock(b.catalog_mutex);
   if (const VolumeEntry* known = b.catalog.volume_by_name(name)) return known->id;
@@ -90,6 +93,15 @@ std::optional<std::string> Api::volume_id(const std::string& name, const std::st
     return std::nullopt;
   }
   return id;
+}
+
+Result<bool> Api::perform(const RealmRequest& request) {
+  if (!catalog_error_.empty()) return fail(catalog_error_);
+  std::unique_lock changing(backend_->change_mutex, std::try_to_lock);
+  if (!changing.owns_lock()) return false;
+  auto done = perform_request(*backend_, request);
+  if (!done) return fail(done.error().code + ": " + done.error().message);
+  return true;
 }
 
 http::Response Api::operator()(const http::Request& request) {

@@ -13,6 +13,7 @@
 
 #include "lib/config/config.h"
 #include "lib/ebs/metadata.h"
+#include "lib/ebs/realm_link.h"
 #include "lib/http/message.h"
 
 namespace maya::drivers {
@@ -27,6 +28,8 @@ struct ApiSettings {
   std::chrono::seconds max_clock_skew{15 * 60};
   std::filesystem::path state_dir;  // where the catalog (EBS ids ↔ maya names) lives
   std::filesystem::path dev_dir;    // <dev>/<vol-id> and <dev>/by-name/<name> of attached volumes
+  // In a realm: its hosts as instances, requests to them (realm_link.h); null: this host alone.
+  RealmLink* realm = nullptr;
 };
 
 // Request bodies beyond this are refused (413) before any handler runs: EC2 Query requests are
@@ -52,7 +55,15 @@ class Api {
   // sight (`created`, ISO 8601, is its CreateTime) and saved at once, so that `maya volume
   // inspect` and the API agree from then on. Nothing while the catalog is damaged or cannot be
   // saved (an id that is not kept would not be stable).
-  std::optional<std::string> volume_id(const std::string& name, const std::string& created);
+  // A realm volume's id is the one the realm records (`realm_id`), the same on every host.
+  std::optional<std::string> volume_id(const std::string& name, const std::string& created,
+                                       const std::string& realm_id = "");
+  // In a realm: performs a request another host's API made of this one (this host is its
+  // instance) through the same code as this host's own AttachVolume or DetachVolume. False
+  // (nothing done) while another action changes volumes: the caller tries again later, rather
+  // than wait on an action that may itself wait for the caller (CreateVolume waits for the
+  // realm thread to share this host's replica).
+  Result<bool> perform(const RealmRequest& request);
   // For tests: with the clock SigV4 checks dates against.
   http::Response handle(const http::Request& request, std::chrono::system_clock::time_point now);
 

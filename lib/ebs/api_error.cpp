@@ -96,6 +96,22 @@ ApiError attachment_not_found(std::string_view volume_id, std::string_view insta
       "The volume " + s(volume_id) + " is not attached to instance " + s(instance_id) + ".");
 }
 
+ApiError incorrect_instance_state(std::string_view instance_id, std::string_view why) {
+  return make(400, "IncorrectInstanceState",
+              "The instance '" + s(instance_id) +
+                  "' is not in a state from which it can be "
+                  "used: " +
+                  s(why) + ".");
+}
+
+ApiError zone_mismatch(std::string_view volume_id, std::string_view volume_zone,
+                       std::string_view instance_id, std::string_view instance_zone) {
+  return make(400, "InvalidVolume.ZoneMismatch",
+              "The volume '" + s(volume_id) + "' is in zone " + s(volume_zone) +
+                  ", not in the same availability zone as instance '" + s(instance_id) + "' (" +
+                  s(instance_zone) + ").");
+}
+
 ApiError instance_not_found(std::string_view instance_id) {
   return make(400, "InvalidInstanceID.NotFound",
               "The instance ID '" + s(instance_id) + "' does not exist.");

@@ -50,6 +50,11 @@ ApiError incorrect_state(std::string_view message);
 ApiError attachment_not_found(std::string_view volume_id, std::string_view instance_id);
 ApiError instance_not_found(std::string_view instance_id);
 ApiError idempotent_parameter_mismatch(std::string_view client_token);
+// In a realm: an instance (host) that is known but down; a volume and an instance in different
+// availability zones.
+ApiError incorrect_instance_state(std::string_view instance_id, std::string_view why);
+ApiError zone_mismatch(std::string_view volume_id, std::string_view volume_zone,
+                       std::string_view instance_id, std::string_view instance_zone);
 
 // Authentication (SigV4): AuthFailure 401, SignatureDoesNotMatch 403, IncompleteSignature and
 // RequestExpired 400, as EC2 answers them.

@@ -181,7 +181,8 @@ void Catalog::remove_volume(const std::string& id) {
   volumes_.erase(id);
 }
 
-bool Catalog::sync_volumes(const std::map<std::string, TimePoint>& names) {
+bool Catalog::sync_volumes(const std::map<std::string, TimePoint>& names,
+                           const std::map<std::string, std::string>& ids) {
   bool changed = false;
   for (auto it = volumes_.begin(); it != volumes_.end();) {
     if (!it->second.pending && !names.contains(it->second.name)) {
@@ -192,9 +193,17 @@ bool Catalog::sync_volumes(const std::map<std::string, TimePoint>& names) {
     }
   }
   for (const auto& [name, created] : names) {
-    if (volume_by_name(name) != nullptr) continue;
+    auto wanted = ids.find(name);
+    if (VolumeEntry* known = volume_by_name(name)) {
+      if (wanted == ids.end() || known->id == wanted->second) continue;
+      // A name seen before under another id (a realm volume deleted and made again while
+      // this host did not look): the realm's id wins; the old entry (its tags) is dropped.
+      volumes_.erase(known->id);
+      changed = true;
+    }
+    if (wanted != ids.end() && volume_by_id(wanted->second) != nullptr) continue;  // taken
     VolumeEntry entry;
-    entry.id = new_volume_id();
+    entry.id = wanted != ids.end() ? wanted->second : new_volume_id();
     entry.name = name;
     entry.created = created;
     add_volume(std::move(entry));

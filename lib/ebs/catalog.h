@@ -85,8 +85,11 @@ class Catalog {
   VolumeEntry& add_volume(VolumeEntry entry);
   void remove_volume(const std::string& id);
   // Gives every volume in `names` an entry (created at `created_of(name)`) and drops entries of
-  // volumes not in it, pending ones aside. True when something changed.
-  bool sync_volumes(const std::map<std::string, TimePoint>& names);
+  // volumes not in it, pending ones aside. A volume in `ids` (a realm volume: the id its record
+  // keeps, the same on every host) has that id, its entry moved to it if it had another. True
+  // when something changed.
+  bool sync_volumes(const std::map<std::string, TimePoint>& names,
+                    const std::map<std::string, std::string>& ids = {});
 
   SnapshotEntry* snapshot_by_id(const std::string& id);
   SnapshotEntry* snapshot_of(const std::string& volume, const std::string& snapshot);

@@ -155,9 +155,13 @@ Result<std::vector<Placement>> place(const PlacementRequest& request,
   std::map<std::string, unsigned> per_zone;
   for (const std::string& zone : request.zones_used) ++per_zone[zone];
   while (chosen.size() < request.replicas) {
+    // Outside the first zone asked for: last, for the first replica only.
+    auto away = [&](const HostView* h) {
+      return chosen.empty() && !request.first_zone.empty() && h->zone != request.first_zone;
+    };
     auto better = [&](const HostView* a, const HostView* b) {
-      return std::make_tuple(per_zone[a->zone], b->best->free_bytes, a->id) <
-             std::make_tuple(per_zone[b->zone], a->best->free_bytes, b->id);
+      return std::make_tuple(away(a), per_zone[a->zone], b->best->free_bytes, a->id) <
+             std::make_tuple(away(b), per_zone[b->zone], a->best->free_bytes, b->id);
     };
     auto pick = std::min_element(open.begin(), open.end(), better);
     chosen.push_back({(*pick)->id, (*pick)->best->pool});

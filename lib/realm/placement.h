@@ -39,6 +39,9 @@ struct PlacementRequest {
   // Zones that already hold a replica of the volume (a replica moved by a drain): counted as
   // taken, so that a zone without one comes first.
   std::vector<std::string> zones_used;
+  // The first replica goes to a host of this zone when one qualifies (the EBS API's
+  // AvailabilityZone: the volume's home zone); "" : no preference.
+  std::string first_zone;
 };
 
 struct Placement {

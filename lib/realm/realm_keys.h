@@ -7,6 +7,8 @@
 //   attachments/NAME the host a volume is attached on, under that host's lease
 //   drains/ID        host ID is being drained (`maya realm drain`): no new replicas go there,
 //                    and the owners of its volumes move their replicas off it
+//   ebs-requests/NAME an EBS AttachVolume or DetachVolume asked on one host for another host
+//                    (the instance), which performs it and removes the key (ebs_request.h)
 #pragma once
 
 #include <string>
@@ -35,6 +37,10 @@ class RealmKeys {
   std::string drain(std::string_view id) const { return drains() + std::string(id); }
   std::string attachments() const { return root_ + "attachments/"; }
   std::string attachment(std::string_view name) const { return attachments() + std::string(name); }
+  std::string ebs_requests() const { return root_ + "ebs-requests/"; }
+  std::string ebs_request(std::string_view name) const {
+    return ebs_requests() + std::string(name);
+  }
 
   // The last path element of a key listed under `prefix` ("hosts/ID" → "ID").
   static std::string_view leaf(std::string_view key, std::string_view prefix) {

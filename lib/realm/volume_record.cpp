@@ -63,7 +63,9 @@ json volume_json(const VolumeRecord& v) {
           {"generation", v.generation},
           {"created_on", v.created_on},
           {"created_at", v.created_at},
-          {"uid", v.uid}};
+          {"uid", v.uid},
+          {"ebs_id", v.ebs_id},
+          {"zone", v.zone}};
 }
 
 Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view key) {
@@ -80,6 +82,8 @@ Result<VolumeRecord> volume_from_json(std::string_view text, std::string_view ke
     v.created_on = doc.value("created_on", std::string());
     v.created_at = doc.value("created_at", std::string());
     v.uid = doc.value("uid", std::string());
+    v.ebs_id = doc.value("ebs_id", std::string());  // optional: older records lack them
+    v.zone = doc.value("zone", std::string());
     // One replica per host, each id once: a record that says otherwise was not written by maya.
     for (std::size_t i = 0; i < v.replicas.size(); ++i)
       for (std::size_t j = i + 1; j < v.replicas.size(); ++j) {

@@ -39,6 +39,9 @@ struct VolumeRecord {
   // This incarnation of the name (16 random hex digits; "" in records from before uids): a
   // replica or share left from an earlier volume of the same name never passes for this one's.
   std::string uid;
+  // The EBS API's id (vol-…), the same on every host; "" in records made before it was kept.
+  std::string ebs_id;
+  std::string zone;  // its availability zone: the zone asked for, else the creating host's
   bool operator==(const VolumeRecord&) const = default;
 };
 

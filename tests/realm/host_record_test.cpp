@@ -130,5 +130,23 @@ TEST(VolumeRecord, TwoReplicasOnOneHostOrWithOneIdAreRefused) {
   }
 }
 
+// The volume record's EBS id and zone (the EBS API in a realm): kept, and optional, since
+// records written before them lack them.
+TEST(VolumeRecord, EbsIdAndZoneRoundTripAndMayBeAbsent) {
+  VolumeRecord v;
+  v.name = "data";
+  v.size_bytes = 1 << 30;
+  v.replicas = {{"h1", "default"}};
+  v.ebs_id = "vol-0123456789abcdef0";
+  v.zone = "zone-b";
+  auto back = volume_from_json(volume_json(v).dump(), "volumes/data");
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(*back, v);
+  auto old = volume_from_json(R"({"name":"data","size_bytes":1,"replicas":[]})", "volumes/data");
+  ASSERT_TRUE(old.has_value()) << old.error().message;
+  EXPECT_EQ(old->ebs_id, "");
+  EXPECT_EQ(old->zone, "");
+}
+
 }  // namespace
 }  // namespace maya::realm

@@ -65,6 +65,24 @@ TEST_F(CatalogTest, VolumesGetStableIdsAndGoneOnesAreDropped) {
   EXPECT_EQ(again.volume_by_name("a")->id, a);
 }
 
+TEST_F(CatalogTest, RealmVolumesTakeTheIdTheRealmRecords) {
+  const auto t = std::chrono::system_clock::now();
+  Catalog c(dir_ / "ebs-catalog.json");
+  ASSERT_TRUE(c.load().has_value());
+  const std::string realm_id = "vol-0aaaaaaaaaaaaaaa1";
+  EXPECT_TRUE(c.sync_volumes({{"r", t}, {"own", t}}, {{"r", realm_id}}));
+  ASSERT_NE(c.volume_by_name("r"), nullptr);
+  EXPECT_EQ(c.volume_by_name("r")->id, realm_id);
+  EXPECT_NE(c.volume_by_name("own")->id, realm_id);
+  EXPECT_FALSE(c.sync_volumes({{"r", t}, {"own", t}}, {{"r", realm_id}}));
+  // The name made again in the realm under a new id (while this host did not look): the
+  // realm's id wins over the one this host had.
+  const std::string again = "vol-0bbbbbbbbbbbbbbb2";
+  EXPECT_TRUE(c.sync_volumes({{"r", t}, {"own", t}}, {{"r", again}}));
+  EXPECT_EQ(c.volume_by_name("r")->id, again);
+  EXPECT_EQ(c.volume_by_id(realm_id), nullptr);
+}
+
 TEST_F(CatalogTest, SnapshotsSyncByVolumeAndName) {
   const auto t = std::chrono::system_clock::now();
   Catalog c(dir_ / "c.json");

@@ -60,6 +60,22 @@ TEST(Placement, DistinctZonesBeforeMoreFreeSpace) {
   EXPECT_EQ(hosts_of(*four), (Hosts{"a", "c", "d", "b"}));
 }
 
+TEST(Placement, FirstReplicaInTheZoneAskedForWhenOneQualifies) {
+  std::vector<PoolCandidate> pools = {pool("a", "z1", "p", 100), pool("b", "z2", "p", 50),
+                                      pool("c", "z3", "p", 10)};
+  PlacementRequest in_z3 = request(2, 1);
+  in_z3.first_zone = "z3";
+  auto placed = place(in_z3, pools);
+  ASSERT_TRUE(placed.has_value()) << placed.error().message;
+  EXPECT_EQ(hosts_of(*placed), (Hosts{"c", "a"})) << "c first (z3), then the most free space";
+  // z3's only host cannot hold the volume: the zone is a preference, the rest as ever.
+  PlacementRequest too_big = request(2, 20);
+  too_big.first_zone = "z3";
+  placed = place(too_big, pools);
+  ASSERT_TRUE(placed.has_value()) << placed.error().message;
+  EXPECT_EQ(hosts_of(*placed), (Hosts{"a", "b"}));
+}
+
 TEST(Placement, MostFreeSpaceFirstTiesByHostIdThenPoolName) {
   std::vector<PoolCandidate> pools = {pool("c", "z", "p", 50), pool("b", "z", "y", 70),
                                       pool("b", "z", "x", 70), pool("a", "z", "p", 50),
