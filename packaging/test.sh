@@ -6,7 +6,7 @@
 # After the main build and tests come two instrumented builds, each in its own directory and
 # each building only what it runs:
 #   build-fuzz  (clang; libFuzzer coverage + ASan + UBSan on every library) every fuzzer in
-#               tests/fuzz for FUZZ_SECONDS (default 30), two at a time; then, from the same
+#               tests/fuzz for FUZZ_SECONDS (default 25), two at a time; then, from the same
 #               objects, the unit, SCSI, iSCSI, block, replica, integration and EBS protocol
 #               tests under ASan + UBSan. One build serves both: a second ASan build would cost
 #               as much as the main one.
@@ -72,9 +72,9 @@ rc=0
   cmake --build build-fuzz --target fuzz "${asan_targets[@]}"; } || rc=$?
 record "building build-fuzz" "$rc"
 if ((rc == 0)); then
-  phase "fuzzing each target for ${FUZZ_SECONDS:-30} s, two at a time"
+  phase "fuzzing each target for ${FUZZ_SECONDS:-25} s, two at a time"
   rc=0
-  bash tests/fuzz/run.sh build-fuzz/tests/fuzz "${FUZZ_SECONDS:-30}" 2 || rc=$?
+  bash tests/fuzz/run.sh build-fuzz/tests/fuzz "${FUZZ_SECONDS:-25}" 2 || rc=$?
   record "fuzzing" "$rc"
   phase "running the unit, SCSI, iSCSI, block, replica, integration, EBS and realm tests under ASan + UBSan"
   rc=0
