@@ -21,11 +21,12 @@ void RealmReplicas::note_error(const std::string& volume, const std::string& err
 
 // The volume's replica here, made and shared if need be; returns its URI with the secret.
 // `listed`: each pool's replicas, read once per pass (not once per volume).
-// A replica found here that this host published for another uid is left from an earlier
-// volume of that name (deleted while this host was away, or re-created before this host's
-// pass): it is destroyed and made again, never served with its old data. One never published
-// (no share key: made, then cut short) no nexus has used; it is kept, as is any replica when
-// the keys are missing, rather than risk data on a guess.
+// A replica this host published for another uid is left from an earlier volume of that name
+// (deleted while this host was away, or re-created before this host's pass): it is destroyed,
+// in whichever pool it is, and made again, never served with its old data. One never
+// published (no share key: made, then cut short) no nexus has used; it is kept, as is any
+// replica when the keys are missing or either side has no uid (records and shares from before
+// uids, or a host of an older maya rewriting a record), rather than risk data on a guess.
 Result<std::string> RealmReplicas::hold(const realm::VolumeRecord& v, const std::string& pool,
                                         const realm::RealmShare* published, PoolListings& listed,
                                         std::vector<std::string>& notes) {
@@ -37,21 +38,36 @@ Result<std::string> RealmReplicas::hold(const realm::VolumeRecord& v, const std:
     MAYA_TRY(replicas, pools_.list_replicas(pool));
     in_pool = listed.emplace(pool, std::move(*replicas)).first;
   }
+  const bool earlier =
+      published && !published->uid.empty() && !v.uid.empty() && published->uid != v.uid;
+  if (earlier) {
+    // The earlier volume's replica is where its share said, maybe another pool than this one's.
+    for (const std::string& p : {published->pool, pool}) {
+      auto listing = listed.find(p);
+      if (listing == listed.end()) {
+        auto replicas = pools_.list_replicas(p);
+        if (!replicas) continue;  // a pool gone: nothing of it to serve
+        listing = listed.emplace(p, std::move(*replicas)).first;
+      }
+      auto& replicas = listing->second;
+      if (std::none_of(replicas.begin(), replicas.end(),
+                       [&](const auto& r) { return r.name == name; }))
+        continue;
+      if (auto un = shares_.unshare(p, name); !un)
+        return fail("an earlier replica " + p + "/" + name +
+                    " is in the way: " + un.error().message);
+      MAYA_TRY_VOID(pools_.destroy_replica(p, name));
+      notes.push_back(volume + ": a replica left from an earlier volume of that name (pool " + p +
+                      ") destroyed");
+      replicas.erase(std::remove_if(replicas.begin(), replicas.end(),
+                                    [&](const auto& r) { return r.name == name; }),
+                     replicas.end());
+    }
+    in_pool = listed.find(pool);
+  }
   const drivers::pools::PoolReplica* found = nullptr;
   for (const auto& r : in_pool->second)
     if (r.name == name) found = &r;
-  if (found && published && published->uid != v.uid) {
-    if (auto un = shares_.unshare(pool, name); !un)
-      return fail("an earlier replica " + pool + "/" + name +
-                  " is in the way: " + un.error().message);
-    MAYA_TRY_VOID(pools_.destroy_replica(pool, name));
-    notes.push_back(volume + ": a replica left from an earlier volume of that name destroyed");
-    auto& replicas = in_pool->second;
-    replicas.erase(std::remove_if(replicas.begin(), replicas.end(),
-                                  [&](const auto& r) { return r.name == name; }),
-                   replicas.end());
-    found = nullptr;
-  }
   if (found) {
     if (found->size_bytes < size_bytes)
       return fail("replica " + pool + "/" + name + " is smaller than the volume");

@@ -1,11 +1,21 @@
 #include "lib/daemon/realm_requests.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "lib/common/log.h"
 #include "lib/daemon/daemon_server.h"
+#include "lib/ebs/catalog.h"
 
 namespace maya::daemon {
 
 using nlohmann::json;
+
+namespace {
+// How long a request may wait for its host. Longer, and the volume may have been attached,
+// used and detached elsewhere since it was asked.
+constexpr std::chrono::seconds kRequestLifetime{60};
+}  // namespace
 
 json request_json(const ebs::RealmRequest& r) {
   return {{"action", r.action},
@@ -43,9 +53,11 @@ Result<ebs::RealmRequest> request_from_json(std::string_view text, std::string_v
 Result<std::vector<ebs::RealmInstance>> RealmEbsLink::instances() {
   MAYA_TRY(hosts, realm::list_hosts(agent_.store(), agent_.keys()));
   std::vector<ebs::RealmInstance> all;
-  for (const realm::HostView& h : hosts->hosts)
-    all.push_back(
-        {h.record.id, h.record.name.empty() ? h.record.id : h.record.name, h.record.zone, h.up});
+  for (const realm::HostView& h : hosts->hosts) {
+    const auto& roles = h.record.roles;
+    all.push_back({h.record.id, h.record.name.empty() ? h.record.id : h.record.name, h.record.zone,
+                   h.up, std::find(roles.begin(), roles.end(), "storage") != roles.end()});
+  }
   return all;
 }
 
@@ -103,6 +115,16 @@ std::vector<std::string> RealmRequests::serve() {
       continue;
     }
     if (!request->error.empty()) continue;  // failed: kept until a new request replaces it
+    // Asked long ago (this host was away meanwhile): the volume may have been attached, used
+    // and detached elsewhere since, so it is not done now; the asker sees it failed.
+    const auto asked = ebs::parse_iso8601(request->at);
+    if (!asked || std::chrono::system_clock::now() - *asked > kRequestLifetime) {
+      request->error = "not performed within " + std::to_string(kRequestLifetime.count()) +
+                       " s of being asked (host away?); ask again";
+      (void)agent_.store().replace(kv.key, request_json(*request).dump(), kv.mod_revision);
+      notes.push_back(what + ": expired");
+      continue;
+    }
     auto done = api_.perform(*request);
     if (done && !*done) continue;  // the API is busy changing volumes: the next pass
     if (done) {

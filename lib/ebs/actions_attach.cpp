@@ -31,6 +31,9 @@ ApiResult<Instance> instance_of(const Backend& b, const std::string& instance_id
     if (!i.up)
       return api_fail(errors::incorrect_instance_state(
           instance_id, "host " + i.name + " is down (its realm lease expired)"));
+    if (!i.storage)
+      return api_fail(errors::incorrect_instance_state(
+          instance_id, "host " + i.name + " has no storage role: it attaches no volumes"));
     return Instance{false, i.zone};
   }
   return api_fail(errors::instance_not_found(instance_id));

@@ -18,7 +18,8 @@ struct RealmInstance {
   std::string id;  // the host id
   std::string name;
   std::string zone;
-  bool up = false;  // its lease is kept
+  bool up = false;      // its lease is kept
+  bool storage = true;  // a storage host: one without volumes never performs an attach
 };
 
 // An attach or detach one host's API asked of another: that host (host_id) performs it through
@@ -45,7 +46,7 @@ class RealmLink {
   // The requests in the realm, pending or failed, by volume.
   virtual Result<std::map<std::string, RealmRequest>> requests() = 0;
   // Writes `request` for its volume unless a pending one is there (false: nothing written); a
-  // failed one is replaced.
+  // failed one, or one pending for a host that is down, is replaced.
   virtual Result<bool> submit(const RealmRequest& request) = 0;
 };
 

@@ -8,7 +8,8 @@
 //   drains/ID        host ID is being drained (`maya realm drain`): no new replicas go there,
 //                    and the owners of its volumes move their replicas off it
 //   ebs-requests/NAME an EBS AttachVolume or DetachVolume asked on one host for another host
-//                    (the instance), which performs it and removes the key (ebs_request.h)
+//                    (the instance), which performs it and removes the key
+//                    (lib/daemon/realm_requests.h)
 #pragma once
 
 #include <string>

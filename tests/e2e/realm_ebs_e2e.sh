@@ -103,10 +103,18 @@ step "a request B cannot perform: B keeps its error in it; describe ignores it"
 # Written as another host's API would, but naming a volume id B does not know.
 REQ=/maya/realms/e2e/ebs-requests/evol
 etcd_ctl() { netns_run e timeout -k 5 30 etcdctl --endpoints "$ETCD_ENDPOINT" "$@" </dev/null; }
-etcd_ctl put "$REQ" "$(jq -cn --arg h "${ID[b]}" '{action: "attach", volume: "evol",
-  volume_id: "vol-00000000000000000", host: $h, device: "/dev/sdz", requested_by: "test"}')" >/dev/null
-request_failed() { etcd_ctl get "$REQ" --print-value-only | jq -e '.error | test("NotFound")' >/dev/null; }
-wait_aws 30 "B records the failure in $REQ" request_failed
+now_utc() { date -u -d "${1:-now}" +%Y-%m-%dT%H:%M:%SZ; }
+etcd_ctl put "$REQ" "$(jq -cn --arg h "${ID[b]}" --arg at "$(now_utc)" '{action: "attach",
+  volume: "evol", volume_id: "vol-00000000000000000", host: $h, device: "/dev/sdz",
+  requested_by: "test", at: $at}')" >/dev/null
+request_failed() { etcd_ctl get "$REQ" --print-value-only | jq -e ".error | test(\"$1\")" >/dev/null; }
+wait_aws 30 "B records the failure in $REQ" request_failed NotFound
+# One asked long ago (its host away since) is not performed late: the volume may have been
+# attached and detached elsewhere meanwhile.
+etcd_ctl put "$REQ" "$(jq -cn --arg h "${ID[b]}" --arg v "$VID" --arg at "$(now_utc '-5 min')" \
+  '{action: "attach", volume: "evol", volume_id: $v, host: $h, device: "/dev/sdz",
+  requested_by: "test", at: $at}')" >/dev/null
+wait_aws 30 "B lets the old request expire" request_failed "not performed within"
 volume_on a | jq -e '.State == "available" and (.Attachments | length) == 0' >/dev/null ||
   fail "A's describe with a failed request: $(volume_on a)"
 pass "$(etcd_ctl get "$REQ" --print-value-only | jq -r .error)"
@@ -156,8 +164,9 @@ on c unload >/dev/null
 wait_for 30 "c down on a" is_state a c down
 expect_error IncorrectInstanceState a attach-volume --volume-id "$VID" --instance-id "${ID[c]}" --device /dev/sdf
 # A request pending for C, now down, would wait forever: not shown, and replaced by the next.
-etcd_ctl put "$REQ" "$(jq -cn --arg h "${ID[c]}" --arg v "$VID" '{action: "attach", volume: "evol",
-  volume_id: $v, host: $h, device: "/dev/sdy", requested_by: "test"}')" >/dev/null
+etcd_ctl put "$REQ" "$(jq -cn --arg h "${ID[c]}" --arg v "$VID" --arg at "$(now_utc)" \
+  '{action: "attach", volume: "evol", volume_id: $v, host: $h, device: "/dev/sdy",
+  requested_by: "test", at: $at}')" >/dev/null
 volume_on a | jq -e '.State == "available"' >/dev/null || fail "A shows the request for C: $(volume_on a)"
 ec2 a attach-volume --volume-id "$VID" --instance-id "${ID[b]}" --device /dev/sdf >/dev/null ||
   fail "attach-volume over a request for a down host"
