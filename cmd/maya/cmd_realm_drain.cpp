@@ -53,6 +53,32 @@ std::string label(const realm::HostList& hosts, const std::string& id) {
   return id;
 }
 
+// The realm and the host that a drain or undrain names.
+struct NamedHost {
+  Realm realm;
+  realm::HostList hosts;
+  std::string id;
+  std::string name;  // its name, else its id
+  const realm::HostView& view() const { return *find_host(hosts, id); }
+};
+
+std::optional<NamedHost> open_named_host(const Globals& globals, const std::string& host, int& rc) {
+  auto r = open_realm(globals, rc);
+  if (!r) return std::nullopt;
+  auto hosts = realm::list_hosts(*r->store, r->keys);
+  if (!hosts) {
+    rc = error(hosts.error().message);
+    return std::nullopt;
+  }
+  const realm::HostView* target = find_host(*hosts, host);
+  if (!target) {
+    rc = error("no host " + host + " in realm " + r->cfg.realm_name);
+    return std::nullopt;
+  }
+  std::string id = target->record.id, name = label(*hosts, id);
+  return NamedHost{std::move(*r), std::move(*hosts), std::move(id), std::move(name)};
+}
+
 // Where each volume with a replica on the drained host stands, as its record and attachment
 // say: volume → a phrase. Empty once none has a replica there.
 Result<std::map<std::string, std::string>> drain_progress(Realm& r, const std::string& id,
@@ -144,14 +170,13 @@ int drain(Globals& globals, const Args& args) {
   auto timeout = config::parse_duration(timeout_text);
   if (!timeout) return usage_error("realm drain", "--timeout: " + timeout.error().message);
   int rc = 0;
-  auto r = open_realm(globals, rc);
-  if (!r) return rc;
-  auto hosts = realm::list_hosts(*r->store, r->keys);
-  if (!hosts) return error(hosts.error().message);
-  const realm::HostView* target = find_host(*hosts, host);
-  if (!target) return error("no host " + host + " in realm " + r->cfg.realm_name);
-  const std::string id = target->record.id;
-  const std::string name = label(*hosts, id);
+  auto named = open_named_host(globals, host, rc);
+  if (!named) return rc;
+  Realm* r = &named->realm;
+  const realm::HostList* hosts = &named->hosts;
+  const realm::HostView* target = &named->view();
+  const std::string& id = named->id;
+  const std::string& name = named->name;
   const realm::HostView* self = find_host(*hosts, r->cfg.host_id);
   if (!self || !self->up)
     return error("this host is not up in realm " + r->cfg.realm_name +
@@ -235,13 +260,11 @@ int undrain(Globals& globals, const Args& args) {
   if (parsed.exit_code) return *parsed.exit_code;
   if (host.empty()) return usage_error("realm undrain", "it needs a HOST");
   int rc = 0;
-  auto r = open_realm(globals, rc);
-  if (!r) return rc;
-  auto hosts = realm::list_hosts(*r->store, r->keys);
-  if (!hosts) return error(hosts.error().message);
-  const realm::HostView* target = find_host(*hosts, host);
-  if (!target) return error("no host " + host + " in realm " + r->cfg.realm_name);
-  const std::string name = label(*hosts, target->record.id);
+  auto named = open_named_host(globals, host, rc);
+  if (!named) return rc;
+  Realm* r = &named->realm;
+  const realm::HostView* target = &named->view();
+  const std::string& name = named->name;
   if (!target->draining) return report(globals, {{"host", name}}, name + " is not being drained");
   auto kv = r->store->get(r->keys.drain(target->record.id));
   if (!kv) return error(kv.error().message);

@@ -41,6 +41,23 @@ Result<bool> parse_bool(const std::string& key, const std::string& text) {
   return fail("option " + key + "=\"" + text + "\" is not true or false");
 }
 
+// "a:b:c" (Docker's -o cannot hold a comma) or "a,b,c": 1 to 16 names, each a valid name.
+Result<std::vector<std::string>> parse_name_list(const std::string& key, const std::string& value,
+                                                 const std::string& what) {
+  std::vector<std::string> names;
+  std::string name;
+  std::istringstream in(value);
+  while (std::getline(in, name, value.find(':') != std::string::npos ? ':' : ',')) {
+    if (auto ok = validate_volume_name(name); !ok)
+      return fail("option " + key + "=\"" + value + "\": \"" + name + "\" is not " + what);
+    names.push_back(name);
+  }
+  if (names.empty() || names.size() > 16)
+    return fail("option " + key + "=\"" + value + "\" names no " + key.substr(0, key.size() - 1) +
+                ", or more than 16");
+  return names;
+}
+
 Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& value) {
   if (key == "size") {
     auto size = parse_size(value);
@@ -90,29 +107,14 @@ Result<void> apply(VolumeSpec& spec, const std::string& key, const std::string& 
       return fail("option attach=\"" + value + "\" is not auto, iscsi or fuse");
     spec.attach = value;
   } else if (key == "pools") {
-    // "a:b:c" (Docker's -o cannot hold a comma) or "a,b,c".
-    spec.pools.clear();
-    std::string name;
-    std::istringstream in(value);
-    while (std::getline(in, name, value.find(':') != std::string::npos ? ':' : ',')) {
-      if (auto ok = validate_volume_name(name); !ok)
-        return fail("option pools=\"" + value + "\": \"" + name + "\" is not a pool name");
-      spec.pools.push_back(name);
-    }
-    if (spec.pools.empty() || spec.pools.size() > 16)
-      return fail("option pools=\"" + value + "\" names no pool, or more than 16");
+    auto names = parse_name_list(key, value, "a pool name");
+    if (!names) return fail(names.error().message);
+    spec.pools = std::move(*names);
   } else if (key == "hosts") {
-    // A realm volume's hosts, by name or id, in order of preference: "a:b:c" or "a,b,c".
-    spec.hosts.clear();
-    std::string host;
-    std::istringstream in(value);
-    while (std::getline(in, host, value.find(':') != std::string::npos ? ':' : ',')) {
-      if (auto ok = validate_volume_name(host); !ok)
-        return fail("option hosts=\"" + value + "\": \"" + host + "\" is not a host name or id");
-      spec.hosts.push_back(host);
-    }
-    if (spec.hosts.empty() || spec.hosts.size() > 16)
-      return fail("option hosts=\"" + value + "\" names no host, or more than 16");
+    // A realm volume's hosts, by name or id, in order of preference.
+    auto names = parse_name_list(key, value, "a host name or id");
+    if (!names) return fail(names.error().message);
+    spec.hosts = std::move(*names);
   } else if (key == "remote_replicas") {
     // URIs separated by spaces or commas (an IQN holds neither).
     spec.remote_replicas.clear();
