@@ -47,6 +47,17 @@ check_scrape() {
 }
 check_scrape healthy
 ok "promtool check metrics: a scrape is clean"
+# A local volume: what is knowable without a target (size, allocation, health), no I/O series.
+maya volume create l --driver local --size 32MiB >/dev/null || fail "create l"
+check_scrape healthy
+grep -q '^maya_volume_size_bytes{driver="local",volume="l"} 33554432$' "$T/scrape.txt" ||
+  fail "no size for local volume l: $(grep 'volume="l"' "$T/scrape.txt")"
+grep -q '^maya_volume_health{driver="local",state="healthy",volume="l"} 1$' "$T/scrape.txt" ||
+  fail "local volume l is not healthy: $(grep 'volume="l"' "$T/scrape.txt")"
+! grep -q '^maya_volume_read_ops_total{driver="local"' "$T/scrape.txt" || fail "a local volume shows I/O counters maya does not have"
+grep -q '^maya_pool_state{pool="default",state="online"} 1$' "$T/scrape.txt" ||
+  fail "the default pool is not online: $(grep maya_pool_state "$T/scrape.txt")"
+ok "a local volume has size and health only; the default pool is online"
 
 # Prometheus on a free port of its own, its data in the temp root.
 prom_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -113,5 +124,16 @@ check_scrape degraded
 kill "$writer" 2>/dev/null
 wait "$writer" 2>/dev/null || true
 writer=
+
+# A target that does not answer (stopped) holds no scrape: its volume is offline, in seconds.
+target_pid=$(cat "$T/run/maya/targets/m.pid")
+kill -STOP "$target_pid"
+s=$(ms)
+curl -sf -m 20 "$endpoint" >"$T/scrape.txt" || { kill -CONT "$target_pid"; fail "no scrape while m's target is stopped"; }
+took=$(($(ms) - s))
+kill -CONT "$target_pid"
+grep -q '^maya_volume_health{driver="jiva",state="offline",volume="m"} 1$' "$T/scrape.txt" ||
+  fail "m is not offline while its target is stopped: $(grep 'maya_volume_health.*volume="m"' "$T/scrape.txt")"
+ok "a stopped target: the scrape answered in $took ms with m offline"
 
 ok "metrics test took $(($(date +%s) - started)) s after the daemon started"
