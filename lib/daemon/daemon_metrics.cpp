@@ -43,7 +43,7 @@ VolumeMetrics volume_metrics(const drivers::VolumeInfo& v, const config::Config&
         static_cast<double>(r.rebuild->done_bytes) / static_cast<double>(r.rebuild->total_bytes);
   else if (m.health != "offline")
     m.rebuild_progress = r.rebuild ? 0.0 : 1.0;
-  if (m.health == "offline") return m;  // its target does not answer: no counters to ask for
+  if (r.health == "offline") return m;  // its target does not answer: no counters to ask for
   auto io = jiva::TargetClient::of(config.run_dir, v.spec.name).metrics(kTargetTimeout);
   if (io) {
     m.reads = io->reads;
