@@ -14,6 +14,8 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libboost-program-options-dev libboost-dev libboost-system-dev
   nlohmann-json3-dev libtomlplusplus-dev libmount-dev libblkid-dev libssl-dev
+  # GET /metrics: Prometheus' registry and text serializer (lib/daemon/metrics_text.cpp)
+  prometheus-cpp-dev
   # iscsi:// replica children (lib/replica/iscsi_lun.cpp): the initiator is libiscsi's
   libiscsi-dev
   # the man page, maya(1), made from the help texts at build time
@@ -53,6 +55,8 @@ test_packages=(
   iputils-ping iproute2
   # the realm's store: a private etcd per test (tests/support/etcd.sh, tests/realm) and etcdctl
   etcd-server etcd-client
+  # a real Prometheus server and promtool scraping a daemon (tests/integration/metrics.sh)
+  prometheus
 )
 
 case "${1:-}" in

@@ -9,7 +9,7 @@ trap 'rm -f "$include"' EXIT
 
 commands=(
   init load status unload
-  "volume create" "volume list" "volume inspect" "volume delete" "volume attach" "volume detach"
+  "volume create" "volume list" "volume inspect" "volume stats" "volume delete" "volume attach" "volume detach"
   "volume replica add" "volume replica remove" "volume rebuild"
   "volume snapshot create" "volume snapshot list" "volume snapshot delete"
   "volume snapshot revert" "snapshot list" "snapshot delete" "target serve" "target run"

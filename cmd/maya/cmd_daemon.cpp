@@ -49,6 +49,11 @@ void print_status_table(const json& s) {
                                     ", zone " + api.value("zone", "") + ")"
                               : api.value("reason", "")});
   }
+  if (s.contains("metrics") && s["metrics"].is_object()) {
+    const auto& metrics = s["metrics"];
+    table.add({"metrics", metrics.value("served", false) ? metrics.value("endpoint", "")
+                                                         : metrics.value("reason", "")});
+  }
   if (!s["log_file"].is_null())
     table.add(
         {"log", s["log_file"].get<std::string>() + " (" + s["log_level"].get<std::string>() + ")"});

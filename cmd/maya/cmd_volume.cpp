@@ -22,6 +22,7 @@ constexpr const char* kSummary =
     "  maya volume list                     all volumes (-o json)\n"
     "  maya volume inspect NAME [--show-secrets]\n"
     "                                       one volume (-o json: the documented object)\n"
+    "  maya volume stats NAME [--interval D]  IOPS, throughput, latency percentiles (jiva)\n"
     "  maya volume delete NAME [--force]    delete; --force unmounts a volume in use first,\n"
     "                                       and deletes a broken one (state broken); its\n"
     "                                       snapshots stay (maya snapshot list) unless\n"
@@ -356,7 +357,7 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 std::optional<std::string> command_meant(const std::string& word) {
   static const std::vector<std::string> kCommands = {"create",  "list",    "inspect",  "delete",
                                                      "replica", "rebuild", "snapshot", "help",
-                                                     "attach",  "detach",  "resize"};
+                                                     "attach",  "detach",  "resize",   "stats"};
   if (word == "ls" || word == "rm") return word;
   std::optional<std::string> best;
   std::size_t best_distance = 3;
@@ -418,6 +419,7 @@ int cmd_volume(Globals& globals, const Args& args) {
   if (verb == "create") return create(globals, rest, "maya volume create NAME [options]", false);
   if (verb == "list" || verb == "ls") return list(globals, rest);
   if (verb == "inspect") return inspect(globals, rest);
+  if (verb == "stats") return volume_stats(globals, rest);
   if (verb == "delete" || verb == "rm") return remove(globals, rest);
   if (verb == "attach" || verb == "detach")
     return attach_or_detach(globals, rest, verb == "attach");

@@ -28,5 +28,7 @@ int cmd_realm_drain(Globals& globals, const Args& args, bool undo);
 int cmd_snapshot(Globals& globals, const Args& args);
 // maya volume replica|rebuild|snapshot (cmd_volume_ops.cpp).
 int cmd_volume_ops(Globals& globals, const std::string& verb, const Args& args);
+// maya volume stats NAME: IOPS, throughput and latency over an interval (cmd_volume_stats.cpp).
+int volume_stats(Globals& globals, const Args& args);
 
 }  // namespace maya::cli

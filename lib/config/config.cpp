@@ -215,6 +215,20 @@ Result<void> read_api(const toml::table* table, const std::string& src, Config& 
   return api.reject_unknown();
 }
 
+Result<void> read_metrics(const toml::table* table, const std::string& src, Config& cfg) {
+  TableReader metrics(table, "metrics", src);
+  MAYA_TRY(listen, metrics.string("listen", "127.0.0.1:9500"));
+  if (listen->empty()) {
+    cfg.metrics_listen.reset();
+  } else {
+    auto endpoint = parse_endpoint(*listen);
+    if (!endpoint)
+      return metrics.error_at("listen", endpoint.error().message + " (\"\" turns metrics off)");
+    cfg.metrics_listen = *endpoint;
+  }
+  return metrics.reject_unknown();
+}
+
 // [iscsi] address, advertise, discovery_port and target_ports: where the portals listen.
 Result<void> read_iscsi_portals(TableReader& iscsi, Config& cfg) {
   MAYA_TRY(address, iscsi.string("address", "127.0.0.1"));
@@ -359,12 +373,10 @@ Result<void> read_log(const toml::table* table, const std::string& src, Config& 
 
 // Every section, in the order they are read (the first problem found is the one reported).
 constexpr std::pair<std::string_view, SectionReader> kSections[] = {
-    {"host", read_host},       {"realm", read_realm},
-    {"roles", read_roles},     {"paths", read_paths},
-    {"plugin", read_plugin},   {"api", read_api},
-    {"iscsi", read_iscsi},     {"replication", read_replication},
-    {"drivers", read_drivers}, {"volume", read_volume},
-    {"log", read_log},
+    {"host", read_host},       {"realm", read_realm},   {"roles", read_roles},
+    {"paths", read_paths},     {"plugin", read_plugin}, {"api", read_api},
+    {"metrics", read_metrics}, {"iscsi", read_iscsi},   {"replication", read_replication},
+    {"drivers", read_drivers}, {"volume", read_volume}, {"log", read_log},
 };
 
 // The top level holds only known sections.

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,10 @@ struct Config {
   std::string api_zone = "maya-1a";                  // the region and one letter
   fs::path api_credentials;                          // AWS shared-credentials file, profile [maya]
   std::chrono::seconds api_max_clock_skew{15 * 60};  // SigV4 request dates beyond it: expired
+
+  // [metrics] listen: where GET /metrics (Prometheus' text format) is served; nullopt: not served
+  // (the key is ""). Port 0 picks a free port, which `maya status` shows.
+  std::optional<Endpoint> metrics_listen = Endpoint{"127.0.0.1", 9500};
 
   std::string iscsi_address;    // where every portal binds
   std::string iscsi_advertise;  // what SendTargets and inspect show; empty: iscsi_address

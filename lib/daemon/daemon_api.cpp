@@ -52,9 +52,9 @@ void Daemon::open_api() {
   options.body_limit = ebs::kApiBodyLimit;
   options.make_error = ebs::server_error;
   options.workers = 4;
-  auto server =
-      http::TcpServer::listen(io_, config_.api_listen.host, config_.api_listen.port, options,
-                              [api = api_.get()](const http::Request& r) { return (*api)(r); });
+  auto server = http::TcpServer::listen(
+      io_, config_.api_listen.host, config_.api_listen.port, options,
+      counted(front_doors_.ebs, [api = api_.get()](const http::Request& r) { return (*api)(r); }));
   if (!server) {
     api_error_ = "not served: " + server.error().message;
     log::error("EBS-compatible API " + api_error_);

@@ -75,6 +75,7 @@ json Daemon::keep_restart_settings(config::Config& fresh) const {
   keep(fresh.plugin_socket, config_.plugin_socket, "[plugin] socket");
   keep(fresh.dev_dir, config_.dev_dir, "[paths] dev");
   keep(fresh.api_listen, config_.api_listen, "[api] listen");
+  keep(fresh.metrics_listen, config_.metrics_listen, "[metrics] listen");
   keep(fresh.api_region, config_.api_region, "[api] region");
   keep(fresh.api_zone, config_.api_zone, "[api] zone");
   keep(fresh.api_credentials, config_.api_credentials, "[api] credentials");

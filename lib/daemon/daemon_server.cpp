@@ -57,6 +57,7 @@ Result<void> Daemon::start() {
   MAYA_TRY_VOID(open_control_api());
   if (volumes_ && serves_docker()) MAYA_TRY_VOID(open_plugin());
   open_api();
+  open_metrics();
   close_unclaimed_sockets();
   start_realm();
   await_signal();
@@ -147,8 +148,11 @@ Result<void> Daemon::open_control_api() {
   add_volume_routes(
       router, volumes_.get(), [this] { return volume_defaults(); }, ebs_ids(), &volume_events_);
   add_volume_ops_routes(router, volumes_.get());
+  router.add("GET", "/v1/volumes/{name}/stats",
+             [this](const http::Request&, const std::string& name) { return volume_stats(name); });
   add_pool_routes(router, pools_.get(), shares_.get());
-  MAYA_TRY(control, serve_unix("control", config_.control_socket(), options, std::move(router)));
+  MAYA_TRY(control, serve_unix("control", config_.control_socket(), options,
+                               counted(front_doors_.cli, std::move(router))));
   control_ = std::move(*control);
   return {};
 }
@@ -161,7 +165,8 @@ Result<void> Daemon::open_plugin() {
   options.workers = 8;  // Docker sends requests in parallel; mounts can be slow
   auto router = plugin::docker::make_router(
       *volumes_, [this] { return volume_defaults(); }, ebs_ids());
-  MAYA_TRY(plugin, serve_unix("plugin", config_.plugin_socket, options, std::move(router)));
+  MAYA_TRY(plugin, serve_unix("plugin", config_.plugin_socket, options,
+                              counted(front_doors_.docker, std::move(router))));
   plugin_ = std::move(*plugin);
   return {};
 }
@@ -197,6 +202,7 @@ void Daemon::log_serving() const {
   if (discovery_)
     log::info("iSCSI discovery portal on " + iscsi_target::format_endpoint(discovery_->endpoint()));
   if (api_server_) log::info("EBS-compatible API on http://" + api_server_->endpoint());
+  if (metrics_server_) log::info("metrics on http://" + metrics_server_->endpoint() + "/metrics");
 }
 
 // The loop ran out of work: the watchdog is let go, the servers join their workers.
@@ -213,6 +219,7 @@ void Daemon::finish_requests() {
   plugin_.reset();
   // Closed, not handed over: the next image binds [api] listen again.
   api_server_.reset();
+  metrics_server_.reset();
 }
 
 Handover Daemon::hand_over() {
@@ -289,6 +296,7 @@ void Daemon::stop(const std::string& why) {
   if (control_) control_->close();
   if (plugin_) plugin_->close();
   if (api_server_) api_server_->close();
+  if (metrics_server_) metrics_server_->close();
   // In-flight requests finish and the loop runs out of work; a watchdog bounds the wait.
   watchdog_ = std::thread([this] {
     std::unique_lock lock(finished_mutex_);

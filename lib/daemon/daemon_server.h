@@ -24,6 +24,7 @@
 #include "drivers/pools/replica_shares.h"
 #include "drivers/volume/volume_json.h"
 #include "drivers/volume_service.h"
+#include "lib/common/io_stats.h"
 #include "lib/config/config.h"
 #include "lib/daemon/handover.h"
 #include "lib/daemon/listen_fds.h"
@@ -44,6 +45,7 @@ namespace maya::daemon {
 
 class RealmVolumes;
 class RealmEbsLink;
+struct DaemonMetrics;
 class RealmRequests;
 
 class Daemon {
@@ -75,6 +77,14 @@ class Daemon {
   void make_api();  // daemon_api.cpp: the API's catalog, served or not
   drivers::EbsIdOf ebs_ids() const;
   void open_api();
+  // Metrics (daemon_metrics.cpp): GET /metrics on [metrics] listen, gathered at scrape time.
+  void open_metrics();
+  DaemonMetrics gather_metrics();
+  nlohmann::json metrics_json() const;
+  http::Response volume_stats(const std::string& name);
+  config::Config config_copy();  // under mutex_
+  // `handler`, its requests counted and timed in `counter` (one per front door).
+  static http::Handler counted(IoCounter& counter, http::Handler handler);
   void close_unclaimed_sockets();
   // The realm (daemon_realm.cpp): membership kept while the daemon runs; the volume service
   // wrapped so that jiva volumes are the realm's; a thread that keeps this host's replicas as
@@ -152,7 +162,12 @@ class Daemon {
   std::string discovery_error_;
   std::unique_ptr<ebs::Api> api_;  // outlives api_server_, whose handlers call it
   std::unique_ptr<http::TcpServer> api_server_;
-  std::string api_error_;                          // why the API is not served
+  std::string api_error_;  // why the API is not served
+  std::unique_ptr<http::TcpServer> metrics_server_;
+  std::string metrics_error_;  // why metrics are not served
+  struct FrontDoors {          // requests per front door, for the metrics
+    IoCounter cli, docker, ebs;
+  } front_doors_;
   std::unique_ptr<realm::HostAgent> realm_;        // in a realm only
   std::string realm_error_;                        // why the realm's store could not be opened
   RealmVolumes* realm_volumes_ = nullptr;          // inside volumes_, in a realm

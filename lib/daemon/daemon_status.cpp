@@ -38,12 +38,15 @@ json Daemon::status() {
       {"log_file", log_to_file_ ? json(config_.log_file().string()) : json(nullptr)},
       {"volumes", count_volumes()},
       {"api", api_json()},
+      {"metrics", metrics_json()},
   };
   if (auto realm = realm_json(); !realm.is_null()) status["realm"] = realm;
   json warnings = json::array();
   if (!discovery_error_.empty()) warnings.push_back(discovery_error_);
   if (config_.role_orchestration && !api_server_)
     warnings.push_back("the EBS-compatible API is " + api_error_);
+  if (config_.metrics_listen && !metrics_server_)
+    warnings.push_back("metrics are " + metrics_error_);
   status["store"] = store_space(warnings);
   if (!warnings.empty()) status["warnings"] = warnings;
   return status;

@@ -211,6 +211,10 @@ http::Router make_target_router(TargetState& s) {
   http::Router router(json_error);
   router.add("GET", route(routes::kStatus),
              [&s](const Request&, const std::string&) { return answer(status_of(s)); });
+  router.add("GET", route(routes::kMetrics), [&s](const Request&, const std::string&) {
+    const auto& io = s.replicator->io_stats();
+    return answer(TargetMetrics{io.reads.snapshot(), io.writes.snapshot()});
+  });
   router.add("POST", route(routes::kFuse), [&s](const Request&, const std::string&) {
     auto exposed = s.frontends->expose_fuse();
     if (!exposed) return json_error(409, exposed.error().message);

@@ -77,6 +77,10 @@ json to_json(const TargetInfo& s) {
           {"fuse", object_or_null(s.fuse)}};
 }
 
+json to_json(const IoSnapshot& s) {
+  return {{"ops", s.ops}, {"bytes", s.bytes}, {"seconds", s.seconds}, {"buckets", s.buckets}};
+}
+
 // ---- decoding: absent keys keep the default; a present key of the wrong type is an error
 
 struct Malformed {
@@ -116,6 +120,7 @@ void read(const json& v, const std::string& at, ReplicaInfo& r);
 void read(const json& v, const std::string& at, RebuildInfo& r);
 void read(const json& v, const std::string& at, SpaceInfo& s);
 void read(const json& v, const std::string& at, FuseInfo& f);
+void read(const json& v, const std::string& at, IoSnapshot& s);
 
 template <class T>
 concept Integer = std::is_integral_v<T> && !std::is_same_v<T, bool>;
@@ -233,6 +238,24 @@ void read(const json& v, const std::string& at, TargetInfo& s) {
   field(v, at, "fuse", s.fuse);
 }
 
+void read(const json& v, const std::string& at, IoSnapshot& s) {
+  expect_object(v, at);
+  field(v, at, "ops", s.ops);
+  field(v, at, "bytes", s.bytes);
+  field(v, at, "seconds", s.seconds);
+  field(v, at, "buckets", s.buckets);
+  if (s.buckets.size() != kLatencyBounds.size() + 1)
+    throw Malformed{(at.empty() ? "" : at + ".") + "buckets has " +
+                    std::to_string(s.buckets.size()) + " counts, not " +
+                    std::to_string(kLatencyBounds.size() + 1)};
+}
+
+void read(const json& v, const std::string& at, TargetMetrics& m) {
+  expect_object(v, at);
+  field(v, at, "reads", m.reads);
+  field(v, at, "writes", m.writes);
+}
+
 void read(const json& v, const std::string& at, FuseWithdrawn&) {
   expect_object(v, at);
 }
@@ -306,6 +329,9 @@ std::string target_routes::path(std::string_view route, std::string_view value) 
 std::string encode(const TargetInfo& v) {
   return http::dump_json(to_json(v));
 }
+std::string encode(const TargetMetrics& v) {
+  return http::dump_json({{"reads", to_json(v.reads)}, {"writes", to_json(v.writes)}});
+}
 std::string encode(const FuseInfo& v) {
   return http::dump_json(to_json(v));
 }
@@ -349,6 +375,7 @@ Result<T> decode(std::string_view body) {
 }
 
 template Result<TargetInfo> decode<TargetInfo>(std::string_view);
+template Result<TargetMetrics> decode<TargetMetrics>(std::string_view);
 template Result<FuseInfo> decode<FuseInfo>(std::string_view);
 template Result<FuseWithdrawn> decode<FuseWithdrawn>(std::string_view);
 template Result<ReplicaChanges> decode<ReplicaChanges>(std::string_view);
@@ -398,6 +425,10 @@ Result<T> TargetClient::call(std::string_view method, const std::string& path, T
 
 Result<TargetInfo> TargetClient::status(Timeout timeout) const {
   return call<TargetInfo>("GET", std::string(target_routes::kStatus), timeout);
+}
+
+Result<TargetMetrics> TargetClient::metrics(Timeout timeout) const {
+  return call<TargetMetrics>("GET", std::string(target_routes::kMetrics), timeout);
 }
 
 Result<FuseInfo> TargetClient::expose_fuse(Timeout timeout) const {

@@ -3,6 +3,8 @@
 // client. The server (target_api.cpp) answers with the same types and routes, so the two cannot
 // drift apart; the JSON lives in target_client.cpp only.
 //   GET    /v1/status                      TargetInfo
+//   GET    /v1/metrics                     TargetMetrics: the I/O counters (atomics only: it
+//                                          never waits for I/O or for another request)
 //   POST   /v1/frontend/fuse               FuseInfo: expose the volume as a file over FUSE
 //   DELETE /v1/frontend/fuse               {"fuse": null}: unmount it
 //   POST   /v1/replicas/reload             ReplicaChanges: follow the manifest (open new
@@ -34,12 +36,14 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/common/io_stats.h"
 #include "lib/common/result.h"
 
 namespace maya::jiva {
 
 namespace target_routes {
 inline constexpr std::string_view kStatus = "/v1/status";
+inline constexpr std::string_view kMetrics = "/v1/metrics";
 inline constexpr std::string_view kFuse = "/v1/frontend/fuse";
 inline constexpr std::string_view kReplicasReload = "/v1/replicas/reload";
 inline constexpr std::string_view kReplicaFault = "/v1/replicas/{id}/fault";
@@ -114,6 +118,13 @@ struct TargetInfo {
   bool operator==(const TargetInfo&) const = default;
 };
 
+// GET /v1/metrics: reads and writes served since the target started.
+struct TargetMetrics {
+  IoSnapshot reads;
+  IoSnapshot writes;
+  bool operator==(const TargetMetrics&) const = default;
+};
+
 // POST /v1/replicas/reload
 struct ReplicaChanges {
   std::vector<std::string> added;
@@ -168,6 +179,7 @@ struct Reverted {
 
 // The JSON text of an answer (strings that are not UTF-8 get U+FFFD, as http::dump_json).
 std::string encode(const TargetInfo& v);
+std::string encode(const TargetMetrics& v);
 std::string encode(const FuseInfo& v);
 std::string encode(const FuseWithdrawn& v);
 std::string encode(const ReplicaChanges& v);
@@ -201,6 +213,7 @@ class TargetClient {
   // reached in time, with the target's {"error"} when it refuses, and with "… answered
   // garbage" when its answer does not decode.
   Result<TargetInfo> status(Timeout timeout = kDefaultTimeout) const;
+  Result<TargetMetrics> metrics(Timeout timeout = kDefaultTimeout) const;
   Result<FuseInfo> expose_fuse(Timeout timeout = kDefaultTimeout) const;
   Result<void> withdraw_fuse(Timeout timeout = kDefaultTimeout) const;
   Result<ReplicaChanges> reload_replicas(Timeout timeout = kDefaultTimeout) const;

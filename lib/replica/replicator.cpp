@@ -68,6 +68,7 @@ block::BlockBackend* Replicator::first_reader() const {
 }
 
 Result<void> Replicator::read(std::uint64_t offset, std::span<std::byte> out) {
+  IoTimer timer(io_stats_.reads);
   std::shared_lock io(io_mutex_);
   if (closing_) return fail("the volume is shutting down");
   MAYA_TRY_VOID(check_range(offset, out.size()));
@@ -86,7 +87,10 @@ Result<void> Replicator::read(std::uint64_t offset, std::span<std::byte> out) {
     if (diverged) pick = 0;
     const auto& r = readers[pick];
     auto got = r->data->read(offset, out);
-    if (got) return got;
+    if (got) {
+      timer.done(out.size());
+      return got;
+    }
     // "read: " tells the host's pools' watch that its disk failed a read (pool degraded).
     set_.replica_failed(r, "read: " + got.error().message, 0, 0);
   }
@@ -114,9 +118,12 @@ Result<void> Replicator::modify(std::uint64_t offset, std::uint64_t length,
 }
 
 Result<void> Replicator::write(std::uint64_t offset, std::span<const std::byte> data, bool fua) {
-  return modify(
+  IoTimer timer(io_stats_.writes);
+  auto written = modify(
       offset, data.size(), [&](Replica& r) { return r.data->write(offset, data, fua); },
       data.size());
+  if (written) timer.done(data.size());
+  return written;
 }
 
 Result<void> Replicator::discard(std::uint64_t offset, std::uint64_t length) {

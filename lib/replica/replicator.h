@@ -47,6 +47,7 @@
 #include <vector>
 
 #include "lib/block/backend.h"
+#include "lib/common/io_stats.h"
 #include "lib/replica/rebuilder.h"
 #include "lib/replica/region_locks.h"
 #include "lib/replica/region_marks.h"
@@ -103,6 +104,8 @@ class Replicator final : public block::BlockBackend {
   std::optional<RebuildStatus> rebuild_status() const { return rebuilder_.status(); }
   std::optional<RebuildStatus> last_rebuild() const { return rebuilder_.last(); }
   std::uint64_t generation() const { return set_.generation(); }
+  // Reads and writes served (counted as they complete; relaxed atomics, read without a lock).
+  const IoStats& io_stats() const { return io_stats_; }
   // Why writes are refused while reads go on (the membership cannot be saved: no space), or "".
   std::string read_only_reason() const { return set_.read_only_reason(); }
   // The fullest replica store (checked every clean interval), and the warning while it is past
@@ -179,6 +182,7 @@ class Replicator final : public block::BlockBackend {
   Writer writer_;
   Rebuilder rebuilder_;
   std::atomic<std::uint64_t> next_read_{0};
+  IoStats io_stats_;
 
   mutable std::mutex space_mutex_;
   SpaceStatus space_status_;  // space_mutex_

@@ -27,6 +27,7 @@ const std::vector<Words>& every_command() {
       {"volume", "create"},
       {"volume", "list"},
       {"volume", "inspect"},
+      {"volume", "stats"},
       {"volume", "delete"},
       {"volume", "attach"},
       {"volume", "detach"},
@@ -109,6 +110,8 @@ TEST_F(CliContract, UsageErrorsExitTwoAndSayWhereTheHelpIs) {
   ASSERT_EQ(root_.init().status, 0);
   for (const Words& args : std::vector<Words>{
            {"volume", "inspect"},
+           {"volume", "stats"},
+           {"volume", "stats", "v", "--interval", "soon"},
            {"volume", "delete"},
            {"volume", "attach"},
            {"volume", "create"},

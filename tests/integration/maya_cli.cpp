@@ -98,15 +98,17 @@ RunResult TempRoot::init() const {
   std::stringstream text;
   text << in.rdbuf();
   std::string conf = text.str();
+  // Every `key = ` line ([api] and [metrics] both have `listen`).
   auto set = [&](const std::string& key, const std::string& value) {
-    auto at = conf.find("\n" + key + " = ");
-    if (at == std::string::npos) return;
-    auto end = conf.find('\n', at + 1);
-    conf.replace(at + 1, end - at - 1, key + " = " + value);
+    for (auto at = conf.find("\n" + key + " = "); at != std::string::npos;
+         at = conf.find("\n" + key + " = ", at + 1)) {
+      auto end = conf.find('\n', at + 1);
+      conf.replace(at + 1, end - at - 1, key + " = " + value);
+    }
   };
   const unsigned first = 20000 + static_cast<unsigned>(::getpid() % 500) * 40;
   set("discovery_port", "0");
-  set("listen", "\"127.0.0.1:0\"");  // [api] listen: never the system's 5656
+  set("listen", "\"127.0.0.1:0\"");  // [api], [metrics] listen: never the system's 5656, 9500
   set("target_ports", "\"" + std::to_string(first) + "-" + std::to_string(first + 39) + "\"");
   std::ofstream(config(), std::ios::trunc) << conf;
   return r;

@@ -112,6 +112,30 @@ TEST_F(ReplicatorTest, WritesReachEveryReplicaAndReadsComeBack) {
   }
 }
 
+// The I/O counters (GET /metrics) count what the volume served, once per I/O however many
+// replicas it reached, and never a failed one.
+TEST_F(ReplicatorTest, IoStatsCountServedReadsAndWritesOnce) {
+  Fleet fleet(2);
+  auto fakes = fleet.fakes;
+  auto r = Replicator::open(fleet.members(), options());
+  ASSERT_TRUE(r) << r.error().message;
+  auto data = pattern(8192, 3);
+  ASSERT_TRUE((*r)->write(0, data, false));
+  ASSERT_TRUE((*r)->write(1 << 20, data, true));
+  ASSERT_TRUE((*r)->read(0, std::span(data)));
+  EXPECT_FALSE((*r)->write(kSize, data, false));  // past the end: refused, not counted
+  const IoSnapshot writes = (*r)->io_stats().writes.snapshot();
+  const IoSnapshot reads = (*r)->io_stats().reads.snapshot();
+  EXPECT_EQ(writes.ops, 2u);
+  EXPECT_EQ(writes.bytes, 16384u);
+  EXPECT_EQ(reads.ops, 1u);
+  EXPECT_EQ(reads.bytes, 8192u);
+  std::uint64_t counted = 0;
+  for (auto n : writes.buckets) counted += n;
+  EXPECT_EQ(counted, 2u);
+  EXPECT_GT(writes.seconds, 0.0);
+}
+
 // Marks are saved by group commit: a writer may find its regions saved by another's save. Each
 // must still be in every journal before its data is written, however the saves interleave
 // (the journals are slowed down so that writers queue behind one another).

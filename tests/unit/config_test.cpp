@@ -355,5 +355,26 @@ TEST(Config, ResolvePathPrefersFlagThenEnvironment) {
   EXPECT_EQ(resolve_path(""), "/etc/maya.conf");
 }
 
+TEST(Config, MetricsListenDefaultsPortZeroAndOff) {
+  auto defaults = parse_text(std::string(kMinimal));
+  ASSERT_TRUE(defaults.has_value()) << defaults.error().message;
+  ASSERT_TRUE(defaults->metrics_listen.has_value());
+  EXPECT_EQ(defaults->metrics_listen->to_string(), "127.0.0.1:9500");
+  auto any_port = parse_text(std::string(kMinimal) + "[metrics]\nlisten = \"127.0.0.1:0\"\n");
+  ASSERT_TRUE(any_port.has_value()) << any_port.error().message;
+  ASSERT_TRUE(any_port->metrics_listen.has_value());
+  EXPECT_EQ(any_port->metrics_listen->port, 0);
+  auto off = parse_text(std::string(kMinimal) + "[metrics]\nlisten = \"\"\n");
+  ASSERT_TRUE(off.has_value()) << off.error().message;
+  EXPECT_FALSE(off->metrics_listen.has_value());
+  auto bad = parse_text(std::string(kMinimal) + "[metrics]\nlisten = \"localhost\"\n");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("listen"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("turns metrics off"), std::string::npos);
+  auto unknown = parse_text(std::string(kMinimal) + "[metrics]\nport = 9500\n");
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_NE(unknown.error().message.find("port"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace maya::config
