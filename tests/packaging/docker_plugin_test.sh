@@ -11,8 +11,8 @@
 # checks them). Needs root, loop devices, /dev/fuse, the packages of packaging/install-deps.sh
 # and the archive (apt-get in the rootfs); else "SKIP: <why>" and exit 77. Every step prints
 # "ok - <step>"; the first failure prints "not ok - <step>: <why>" and the logs, and exits 1.
-# The dockerd is tests/e2e/dockerd.sh's: its own data root, exec root and socket, never the
-# system's docker or /run/docker/plugins.
+# The dockerd is tests/e2e/dockerd.sh's: its own data root, exec root, socket and (in a mount
+# namespace of its own) /run/docker/plugins; never the system's docker or its plugin sockets.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 set -E
@@ -104,7 +104,10 @@ NAME=$(tail -n 1 "$T/build.log")
 pass "$NAME, $((($(e2e_now_ms) - t0) / 1000)) s, rootfs $(du -sh --apparent-size "$T/plugin/rootfs" | cut -f1)"
 
 step "private dockerd and the test image"
-e2e_dockerd_start
+# With an empty directory of its own as /run/docker/plugins: it asks no legacy plugin (a stale
+# socket there costs every `docker volume ls` seconds of retries) and sees the system's none.
+mkdir "$T/legacy-plugins"
+e2e_dockerd_start plugin "$T/legacy-plugins"
 e2e_docker_image
 pass
 
@@ -166,9 +169,11 @@ if out=$(docker plugin disable "$NAME" 2>&1); then fail "a plain disable succeed
 [[ $out == *"in use"* ]] || fail "a plain disable failed for another reason: $out"
 docker plugin disable -f "$NAME" >/dev/null
 [[ $(docker plugin inspect -f '{{.Enabled}}' "$NAME") == false ]] || fail "the plugin is still enabled"
-# Docker unmounts the plugin's propagated mount: nothing of the state stays mounted on the host.
-[[ -z $(e2e_mounts_under "$E2E_DOCKER_DIR/data/plugins") ]] ||
-  fail "mounts stay under the plugin's directory: $(e2e_mounts_under "$E2E_DOCKER_DIR/data/plugins")"
+# Docker unmounts the plugin's propagated mount (the volumes' mount points and the state bound
+# over it): nothing stays mounted in dockerd's mount namespace, where they were.
+left=$(nsenter -t "$E2E_DOCKERD_PID" -m findmnt -rn -o TARGET |
+  awk -v d="$E2E_DOCKER_DIR/data/plugins/" 'index($0, d) == 1') || fail "cannot read dockerd's mounts"
+[[ -z $left ]] || fail "mounts stay under the plugin's directory: $left"
 pass
 
 step "docker plugin enable again: the volume and its data are there"
