@@ -41,6 +41,9 @@ cp /etc/resolv.conf "$rootfs/etc/resolv.conf"
 # No service starts in the chroot (open-iscsi's, maya's own units).
 printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
 chmod 755 "$rootfs/usr/sbin/policy-rc.d"
+# The downloaded dependencies are kept beside minbase-root.sh's tarball for the next build.
+archives=${MAYA_DEBOOTSTRAP_CACHE:-/var/cache/maya}/plugin-apt-archives
+mkdir -p "$archives/partial"
 echo "docker-plugin build: installing $(basename "$deb") and its dependencies into $rootfs"
 # shellcheck disable=SC2016 # expanded by the inner shell
 unshare --mount --propagation private -- sh -c '
@@ -49,10 +52,11 @@ unshare --mount --propagation private -- sh -c '
   mount -t proc proc "$r/proc"
   mount --bind /dev "$r/dev"
   mount --bind /sys "$r/sys"
+  mount --bind "$2" "$r/var/cache/apt/archives"
   export DEBIAN_FRONTEND=noninteractive LC_ALL=C
   chroot "$r" apt-get update -qq
   chroot "$r" apt-get install -y -qq --no-install-recommends /tmp/maya.deb
-' sh "$rootfs" >"$out/install.log" 2>&1 || {
+' sh "$rootfs" "$archives" >"$out/install.log" 2>&1 || {
   tail -n 30 "$out/install.log" >&2
   die "apt-get install in the chroot failed (log: $out/install.log)"
 }

@@ -136,6 +136,11 @@ step "docker plugin enable"
 t0=$(e2e_now_ms)
 docker plugin enable "$NAME" >/dev/null
 [[ $(docker plugin inspect -f '{{.Enabled}}' "$NAME") == true ]] || fail "the plugin is not enabled"
+# The state is bound over the propagated mount, so dockerd's namespace sees it (and the volumes'
+# mount points under it): the check for leftovers after the disable below looks at the same place.
+mounts=$(nsenter -t "$E2E_DOCKERD_PID" -m findmnt -rn -o TARGET)
+grep -q "^$E2E_DOCKER_DIR/data/plugins/.*/propagated-mount$" <<<"$mounts" ||
+  fail "dockerd's namespace has no propagated mount of the plugin"
 [[ -f $T/state/maya.conf ]] || fail "the plugin wrote no maya.conf into its state directory"
 grep -q "^credentials = \"/var/lib/maya/credentials\"" "$T/state/maya.conf" || fail "[api] credentials is not in the state dir"
 [[ -s $T/state/credentials ]] || fail "no API key pair in the state directory"
@@ -161,6 +166,26 @@ kblocks=$(drun -v "$VOL:/data" "$E2E_IMAGE" df -k /data | awk 'NR == 2 {print $2
 sum_read=$(drun -v "$VOL:/data" "$E2E_IMAGE" sha256sum /data/payload | awk '{print $1}')
 [[ $sum_read == "$sum_written" ]] || fail "read $sum_read, wrote $sum_written"
 pass "$kblocks KiB file system"
+
+step "the maya CLI in the plugin's mount namespace: the mounted volume is attached by FUSE"
+# Operators reach the plugin's daemon this way (README): nsenter into the plugin's process, found
+# by containerd's task list. Not `ctr task exec`: dockerd 20.10 takes that exec's exit for the
+# plugin's own and loses track of the plugin.
+ctr_sock=$E2E_DOCKER_DIR/exec/containerd/containerd.sock
+[[ -S $ctr_sock ]] || ctr_sock=/run/containerd/containerd.sock
+plugin_id=$(docker plugin inspect -f '{{.Id}}' "$NAME")
+plugin_pid=$(timeout 30 ctr -a "$ctr_sock" -n maya-e2e-plugins-plugin task ls |
+  awk -v id="$plugin_id" '$1 == id {print $2}')
+[[ $plugin_pid =~ ^[0-9]+$ ]] || fail "containerd lists no task $plugin_id"
+plugin_maya() {
+  timeout -k 5 60 nsenter -t "$plugin_pid" -m -r -w env MAYA_CONFIG=/var/lib/maya/maya.conf maya "$@"
+}
+docker run -d --name plugin-test-holder --pull never --network none -v "$VOL:/data" "$E2E_IMAGE" \
+  sleep 600 >/dev/null
+attached=$(plugin_maya volume inspect "$VOL" -o json | jq -r .attach)
+docker rm -f plugin-test-holder >/dev/null
+[[ $attached == fuse ]] || fail "attached by '$attached', not fuse"
+pass
 
 step "docker plugin disable refuses while the volume exists; -f disables"
 # Docker counts each of the plugin's volumes as a use of the plugin and refuses a plain disable
