@@ -71,7 +71,7 @@ T=$(mktemp -d /tmp/maya-plugin-test.XXXXXX)
 # Runs last: after dockerd is gone, nothing of ours may stay mounted or attached.
 cleanup_tmp() {
   local m dev
-  for dev in $(losetup -nO NAME,BACK-FILE 2>/dev/null | awk -v f="/$VOL.fuse/" 'index($2, f) {print $1}'); do
+  for dev in $(losetup -nO NAME,BACK-FILE 2>/dev/null | awk -v f="/$VOL.fuse/" -v l="/$VOL-local/" 'index($2, f) || index($2, l) {print $1}'); do
     e2e_log "leftover loop device $dev of $VOL; detaching"
     E2E_CLEANUP_FAILED=1
     losetup -d "$dev" || true
@@ -117,6 +117,7 @@ docker plugin create "$NAME" "$T/plugin" >/dev/null
 rm -rf --one-file-system "$T/plugin" # dockerd has its own copy now
 remove_plugin() {
   E2E_DOCKER_TIMEOUT=60 docker volume rm -f "$VOL" >/dev/null 2>&1
+  E2E_DOCKER_TIMEOUT=60 docker volume rm -f "$VOL-local" >/dev/null 2>&1
   E2E_DOCKER_TIMEOUT=60 docker plugin disable -f "$NAME" >/dev/null 2>&1
   E2E_DOCKER_TIMEOUT=60 docker plugin rm -f "$NAME" >/dev/null 2>&1 || e2e_log "could not remove plugin $NAME"
 }
@@ -166,6 +167,13 @@ kblocks=$(drun -v "$VOL:/data" "$E2E_IMAGE" df -k /data | awk 'NR == 2 {print $2
 sum_read=$(drun -v "$VOL:/data" "$E2E_IMAGE" sha256sum /data/payload | awk '{print $1}')
 [[ $sum_read == "$sum_written" ]] || fail "read $sum_read, wrote $sum_written"
 pass "$kblocks KiB file system"
+
+step "a local volume (-o driver=local: a file on a loop device) too"
+docker volume create -d "$NAME" -o size=64MiB -o driver=local "$VOL-local" >/dev/null
+drun -v "$VOL-local:/data" "$E2E_IMAGE" sh -c 'echo local-data > /data/f && sync'
+[[ $(drun -v "$VOL-local:/data" "$E2E_IMAGE" cat /data/f) == local-data ]] || fail "the second container read other data"
+docker volume rm "$VOL-local" >/dev/null
+pass
 
 step "the maya CLI in the plugin's mount namespace: the mounted volume is attached by FUSE"
 # Operators reach the plugin's daemon this way (README): nsenter into the plugin's process, found
