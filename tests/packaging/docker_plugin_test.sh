@@ -93,9 +93,9 @@ e2e_cleanup_push cleanup_tmp
 
 step "build the plugin directory from $(basename "$DEB")"
 t0=$(e2e_now_ms)
-bash "$REPO/packaging/docker-plugin/build.sh" "$DEB" "$T/plugin" >"$T/build.log" 2>&1 || {
+timeout -k 10 900 bash "$REPO/packaging/docker-plugin/build.sh" "$DEB" "$T/plugin" >"$T/build.log" 2>&1 || {
   tail -n 30 "$T/build.log"
-  fail "build.sh failed"
+  fail "build.sh failed (or took over 900 s)"
 }
 NAME=$(tail -n 1 "$T/build.log")
 [[ $NAME =~ ^maya/maya:[A-Za-z0-9_.-]+$ ]] || fail "build.sh printed '$NAME' last, not maya/maya:VERSION"
