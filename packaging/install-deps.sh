@@ -30,6 +30,9 @@ test_packages=(
   # e2e (tests/e2e): a private dockerd (pulls containerd, runc, tini, iptables), busybox-static for
   # the locally imported test image, jq for JSON
   docker.io busybox-static jq
+  # the managed Docker plugin's rootfs (packaging/docker-plugin/build.sh, its test):
+  # packaging/minbase-root.sh's debootstrap
+  debootstrap
   # iSCSI: conformance (iscsi-test-cu), real initiators (iscsi-ls/-inq, qemu-img over iscsi://)
   # and the reference target tgtd for the benchmark
   libiscsi-bin qemu-utils qemu-block-extra tgt
