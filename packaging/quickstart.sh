@@ -31,10 +31,15 @@ done
 deb=build/deb/maya_${version}_amd64.deb
 
 # An earlier quick start installed maya with `cmake --install` into /usr/local, and where
-# systemd is PID 1 wrote its units into /etc/systemd/system: remove them, so that the package's
-# /usr/bin/maya and units are the ones found. Under systemd its daemon stops first (its targets
-# keep serving; the package's daemon adopts them); elsewhere it stays and the package's postinst
-# restarts it as /usr/bin/maya.
+# systemd is PID 1 wrote its units (maya.service, maya.socket) into /etc/systemd/system: remove
+# them, so that the package's /usr/bin/maya and units are the ones found. Under systemd the
+# package's units run the daemon, so one started by `maya load` or by those old units stops
+# first (its targets keep serving; the package's daemon adopts them); elsewhere it keeps running
+# and the package's postinst restarts it in place as /usr/bin/maya.
+if [[ -d /run/systemd/system && -z ${MAYA_CONFIG:-} ]] && command -v maya >/dev/null &&
+  maya status >/dev/null 2>&1 && ! systemctl is-active --quiet maya.service; then
+  maya unload
+fi
 rm -f /usr/local/bin/maya /usr/local/share/man/man1/maya.1 \
   /usr/local/share/bash-completion/completions/maya
 hash -r
