@@ -14,21 +14,8 @@ bash packaging/install-deps.sh
 
 # The package builds in build/, with the flags packaging/test.sh configures there too (see
 # debian/rules): run one after the other, the second compiles only the tests, never maya twice.
-# dpkg-buildpackage writes next to the checkout (..); its files are moved into build/deb/.
-version=$(dpkg-parsechangelog -S Version)
-mkdir -p build/deb
-echo "quickstart: building maya_${version}_amd64.deb (log: build/deb/dpkg-buildpackage.log)"
-if ! MAYA_WERROR="${MAYA_WERROR:-OFF}" dpkg-buildpackage -b -us -uc -j"$(nproc)" \
-  >build/deb/dpkg-buildpackage.log 2>&1; then
-  tail -40 build/deb/dpkg-buildpackage.log >&2
-  echo "quickstart: dpkg-buildpackage failed; the whole log: build/deb/dpkg-buildpackage.log" >&2
-  exit 1
-fi
-for f in "maya_${version}_amd64.deb" "maya-dbgsym_${version}_amd64.deb" \
-  "maya_${version}_amd64.buildinfo" "maya_${version}_amd64.changes"; do
-  if [[ -e ../$f ]]; then mv -f "../$f" build/deb/; fi
-done
-deb=build/deb/maya_${version}_amd64.deb
+echo "quickstart: building the Debian package (log: build/deb/dpkg-buildpackage.log)"
+deb=$(bash packaging/build-deb.sh)
 
 # An earlier quick start installed maya with `cmake --install` into /usr/local, and where
 # systemd is PID 1 wrote its units (maya.service, maya.socket) into /etc/systemd/system: remove

@@ -74,12 +74,7 @@ rc=0
 deb_version=$(dpkg-parsechangelog -S Version)
 deb=build/deb/maya_${deb_version}_amd64.deb
 if [[ ! $deb -nt build/maya ]]; then
-  mkdir -p build/deb
-  { MAYA_WERROR="${MAYA_WERROR:-OFF}" dpkg-buildpackage -b -us -uc -j"$(nproc)" \
-      >build/deb/dpkg-buildpackage.log 2>&1 &&
-    mv -f "../maya_${deb_version}_amd64.deb" "../maya-dbgsym_${deb_version}_amd64.deb" \
-      "../maya_${deb_version}_amd64.buildinfo" "../maya_${deb_version}_amd64.changes" build/deb/
-  } || { rc=$?; tail -40 build/deb/dpkg-buildpackage.log; }
+  bash packaging/build-deb.sh >/dev/null || rc=$?
   record "building the .deb" "$rc"
 fi
 if ((rc == 0)); then
@@ -89,6 +84,7 @@ if ((rc == 0)); then
   record "lintian" "$rc"
   rc=0
   bash tests/packaging/deb_test.sh "$deb" || rc=$?
+  ((rc != 77)) || rc=0  # skipped (not root), and said why
   record "tests/packaging/deb_test.sh" "$rc"
 fi
 phase "packaging finished"
