@@ -17,8 +17,10 @@ deb=$(realpath "${1:?usage: $0 DEB}")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 fail() { echo "not ok - $*" >&2; exit 1; }
 ok() { echo "ok - $*"; }
+# A process runs: it exists and is not a zombie (a detached daemon's parent may not reap it).
+running() { [[ -e /proc/$1/stat && $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
 [[ $(id -u) -eq 0 ]] || { echo "SKIP: needs root (chroot, network namespace)"; exit 77; }
-for tool in debootstrap ip chroot jq sha256sum; do
+for tool in debootstrap ip nsenter chroot jq sha256sum losetup; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
 done
 [[ -f $deb ]] || fail "no package at $deb"
@@ -40,8 +42,9 @@ ns=maya-deb-$$
 binds=()
 cleanup() {
   set +e
-  if ip netns list | grep -qw "$ns"; then
-    ip netns exec "$ns" chroot "$root" /usr/bin/maya unload --stop-targets >/dev/null 2>&1
+  if [[ -x $root/usr/bin/maya ]] && ip netns list | grep -qw "$ns"; then
+    in_ns maya volume detach v >/dev/null 2>&1
+    in_ns maya unload --stop-targets >/dev/null 2>&1
   fi
   # Whatever still runs in the root (a daemon, a target): only processes whose root it is.
   local p
@@ -49,6 +52,15 @@ cleanup() {
     [[ $(readlink "$p/root" 2>/dev/null) == "$root" ]] && kill -9 "${p#/proc/}" 2>/dev/null
   done
   sleep 0.2
+  # Loop devices over files in the root, then what maya mounted below it, deepest first.
+  local loop file
+  while read -r loop file; do
+    [[ $file == "$root"/* ]] && losetup -d "$loop"
+  done < <(losetup -nO NAME,BACK-FILE 2>/dev/null)
+  local m
+  while read -r m; do
+    [[ " ${binds[*]} " == *" $m "* ]] || umount "$m" 2>/dev/null || umount -l "$m"
+  done < <(awk -v r="$root/" 'index($2, r) == 1 {print $2}' /proc/self/mounts | sort -r)
   for ((i = ${#binds[@]} - 1; i >= 0; i--)); do
     umount "${binds[i]}" 2>/dev/null || umount -l "${binds[i]}"
   done
@@ -70,7 +82,10 @@ in_root() {  # the root's own environment: nothing of the caller's (MAYA_CONFIG,
   chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive "$@"
 }
-in_ns() { ip netns exec "$ns" chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+# The network namespace only: `ip netns exec` would also give every call a mount namespace of
+# its own, and a FUSE mount one daemon made would be out of the next one's sight. Here, as on
+# a host, maya's mounts are in the one mount namespace (below $root; the cleanup unmounts them).
+in_ns() { nsenter --net="/run/netns/$ns" chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
   HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
 echo "# a minbase root in $((SECONDS - started)) s"
 
@@ -131,10 +146,33 @@ after=$(status_json) || fail "no daemon after the upgrade"
 [[ $(jq .instance <<<"$before") != $(jq .instance <<<"$after") ]] ||
   fail "the daemon was not restarted by the upgrade (same instance)"
 if [[ -n $target_pid ]]; then
-  kill -0 "$target_pid" 2>/dev/null || fail "the volume's target (pid $target_pid) did not survive"
+  running "$target_pid" || fail "the volume's target (pid $target_pid) did not survive"
 fi
 [[ $(head -c 16M "$dev" | sha256sum) == "$sum" ]] || fail "the data changed across the upgrade"
 ok "dpkg -i again (upgrade): the daemon restarted in place, target ${target_pid:-?} kept, data intact"
+
+# Removed while v is attached: the daemon stops, v's target keeps serving its data; maya
+# installed again adopts it.
+daemon_pid=$(jq .pid <<<"$after")
+in_ns apt-get remove -y -q maya >"$T/remove.log" 2>&1 || { cat "$T/remove.log"; fail "apt-get remove"; }
+grep -q "targets keep serving" "$T/remove.log" || { cat "$T/remove.log"; fail "no word of the targets"; }
+! running "$daemon_pid" || { cat "$T/remove.log"; fail "the daemon (pid $daemon_pid) survived apt-get remove"; }
+if [[ -n $target_pid ]]; then
+  running "$target_pid" || fail "the attached volume's target stopped with the removal"
+fi
+[[ $(head -c 16M "$dev" | sha256sum) == "$sum" ]] || fail "the attached volume's data changed"
+in_ns dpkg -i /maya.deb >"$T/reinstall.log" 2>&1 || { cat "$T/reinstall.log"; fail "dpkg -i again"; }
+in_ns maya load >/dev/null || fail "maya load after the reinstall"
+if [[ -n $target_pid ]]; then
+  adopted=
+  for _ in $(seq 100); do  # the daemon adopts running targets at start; 10 s at most
+    adopted=$(in_ns maya volume inspect v -o json | jq -r .target_pid) || true
+    [[ $adopted == "$target_pid" ]] && break
+    sleep 0.1
+  done
+  [[ $adopted == "$target_pid" ]] || fail "the new daemon did not adopt target $target_pid: $adopted"
+fi
+ok "apt-get remove with v attached: daemon stopped, its target kept serving; reinstalled, adopted"
 
 in_ns maya volume detach v >/dev/null || fail "maya volume detach v"
 in_ns apt-get remove -y -q maya >"$T/remove.log" 2>&1 || { cat "$T/remove.log"; fail "apt-get remove"; }
