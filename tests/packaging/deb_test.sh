@@ -8,8 +8,11 @@
 #      and /var/lib/maya are its own, never the host's maya): `maya load`, a jiva volume
 #      attached (FUSE + loop, no kernel initiator) and written; `dpkg -i` of the same .deb (an
 #      upgrade): the daemon is restarted as the new binary (same pid, new instance), the target
-#      keeps serving, and the data reads back the same; detached, `apt-get remove`: no daemon and
-#      no target left, data and config kept; `apt-get purge`: it names what it leaves.
+#      keeps serving, and the data reads back the same; `apt-get remove` while attached: the
+#      daemon stops, the target keeps serving the data, and a reinstall's daemon adopts it;
+#      detached, `apt-get remove`: no daemon and no target left, data and config kept;
+#      `apt-get purge`: it names what it leaves. The network namespace is entered with nsenter
+#      (not `ip netns exec`, which would add a mount namespace per call).
 # Also: each of debian/control's Build-Depends is in packaging/install-deps.sh.
 # usage: deb_test.sh DEB      (root; needs debootstrap, iproute2, jq; the root gets its own systemd)
 set -euo pipefail
