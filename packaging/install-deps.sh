@@ -20,6 +20,9 @@ packages=(
   libiscsi-dev
   # the man page, maya(1), made from the help texts at build time
   help2man
+  # the Debian package (debian/, built by quickstart.sh): dpkg-buildpackage comes with
+  # build-essential's dpkg-dev
+  debhelper
   # runtime: mkfs, loop devices and mounts; open-iscsi for hosts with a kernel initiator
   util-linux e2fsprogs xfsprogs open-iscsi
   # where the completion installed with maya is loaded
@@ -50,12 +53,15 @@ test_packages=(
   python3-botocore
   # the style gates of packaging/lint.sh (run first by .ci/run)
   clang-format shellcheck
-  # systemd-socket-activate: the plugin socket handed over as systemd's maya.socket does
+  # systemd-socket-activate: the plugin socket handed over as systemd's maya-plugin.socket does
   # (tests/integration/handover_test.cpp); systemd need not be PID 1 for it
   systemd
   # ping between the test hosts of tests/support/netns_hosts.sh (network namespaces); ip and tc
   # come with iproute2
   iputils-ping iproute2
+  # the package's checks (tests/packaging/deb_test.sh): lintian, and a clean Debian 12 root
+  # made by packaging/minbase-root.sh
+  lintian debootstrap
   # the realm's store: a private etcd per test (tests/support/etcd.sh, tests/realm) and etcdctl
   etcd-server etcd-client
   # a real Prometheus server and promtool scraping a daemon (tests/integration/metrics.sh)

@@ -313,8 +313,9 @@ void warn_docker_mounts(const config::Config& cfg) {
             << "  Containers using them keep running on their mounted file systems.\n";
   auto status = daemon::call(cfg, "GET", "/v1/status", nullptr, std::chrono::seconds(10));
   if (status && status->value("plugin_socket_held_by", json()) == "service manager") {
-    std::cerr << "  systemd holds the plugin socket (maya.socket): Docker's requests wait, and "
-                 "start maya again.\n";
+    std::cerr
+        << "  systemd holds the plugin socket (maya-plugin.socket): Docker's requests wait, and "
+           "start maya again.\n";
     return;
   }
   std::cerr << "  Until `maya load`, Docker cannot reach maya's plugin socket. A new `docker run "

@@ -19,7 +19,8 @@ json Daemon::status() {
   if (config_.role_storage) roles.push_back("storage");
   if (config_.role_orchestration) roles.push_back("orchestration");
   std::error_code ignored;
-  // Who keeps the plugin socket open when this daemon stops: systemd's maya.socket, or nobody.
+  // Who keeps the plugin socket open when this daemon stops: systemd's maya-plugin.socket, or
+  // nobody.
   json plugin_held = plugin_ ? json(owned_.at("plugin") ? "maya" : "service manager") : json();
   json status = {
       {"pid", ::getpid()},

@@ -177,7 +177,7 @@ TEST_F(Handover, RestartWithoutADaemonStartsOne) {
   EXPECT_TRUE(root_.status().is_object());
 }
 
-// What systemd does for maya.socket: bind and listen, then start the service with the socket
+// What systemd does for maya-plugin.socket: bind and listen, then start the service with the socket
 // as fd 3 and LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES set.
 TEST_F(Handover, AdoptsThePluginSocketPassedWithListenFds) {
   fs::create_directories(plugin_socket().parent_path());

@@ -123,7 +123,10 @@ Result<void> size_data_file(int fd, const fs::path& file, std::uint64_t from, st
                             bool thin, const std::string& name, const fs::path& store) {
   const std::string bytes = std::to_string(size) + " bytes";
   auto undo = [&](std::unexpected<Error> error) {
-    (void)::ftruncate(fd, static_cast<off_t>(from));
+    // Best effort: the error returned is the first one. (A (void) cast does not silence
+    // warn_unused_result, which glibc sets on ftruncate under _FORTIFY_SOURCE: the package's
+    // hardening flags.)
+    if (::ftruncate(fd, static_cast<off_t>(from)) != 0) return error;
     return error;
   };
   if (!thin) {
