@@ -33,9 +33,6 @@ test_packages=(
   # e2e (tests/e2e): a private dockerd (pulls containerd, runc, tini, iptables), busybox-static for
   # the locally imported test image, jq for JSON
   docker.io busybox-static jq
-  # the managed Docker plugin's rootfs (packaging/docker-plugin/build.sh, its test):
-  # packaging/minbase-root.sh's debootstrap
-  debootstrap
   # iSCSI: conformance (iscsi-test-cu), real initiators (iscsi-ls/-inq, qemu-img over iscsi://)
   # and the reference target tgtd for the benchmark
   libiscsi-bin qemu-utils qemu-block-extra tgt
@@ -60,6 +57,7 @@ test_packages=(
   # come with iproute2
   iputils-ping iproute2
   # the package's checks (tests/packaging/deb_test.sh): lintian, and a clean Debian 12 root
+  # (packaging/minbase-root.sh), also the managed Docker plugin's rootfs
   # made by packaging/minbase-root.sh
   lintian debootstrap
   # the realm's store: a private etcd per test (tests/support/etcd.sh, tests/realm) and etcdctl
