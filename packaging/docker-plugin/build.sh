@@ -3,13 +3,14 @@
 #   OUTDIR/config.json   (this directory's config.json)
 #   OUTDIR/rootfs/       a minbase Debian 12 (packaging/minbase-root.sh) with the .deb installed
 #                        by apt-get in a chroot, and the entrypoint
-# then: docker plugin create maya/maya:VERSION OUTDIR   (the last line printed is that name).
-# Usage: build.sh DEB OUTDIR   (as root; OUTDIR must not exist or be empty; needs the archive
-# for the .deb's dependencies)
+# then: docker plugin create NAME OUTDIR   (the last line printed is NAME).
+# Usage: build.sh DEB OUTDIR [NAME]   (as root; OUTDIR must not exist or be empty; needs the
+# archive for the .deb's dependencies). NAME defaults to maya/maya:VERSION (the .deb's upstream
+# version); give a stable one (maya/maya:stable) to keep one plugin name across upgrades.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 MAYA.deb OUTDIR" >&2
+if [[ $# -lt 2 || $# -gt 3 ]]; then
+  echo "usage: $0 MAYA.deb OUTDIR [NAME]   (NAME: the plugin's, default maya/maya:VERSION)" >&2
   exit 2
 fi
 deb=$(readlink -f -- "$1")
@@ -27,6 +28,10 @@ version=$(dpkg-deb -f "$deb" Version)
 version=${version#*:}
 version=${version%-*}
 [[ $version =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "version '$version' is no Docker tag"
+name=${3:-maya/maya:$version}
+# A Docker reference, kept simple: lower-case path components, an optional tag.
+[[ $name =~ ^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$ ]] ||
+  die "'$name' is no plugin name (lower-case NAME[/NAME...][:TAG])"
 if [[ -d $out && -n $(ls -A "$out") ]]; then die "$out is not empty"; fi
 
 t0=$SECONDS
@@ -65,10 +70,15 @@ chroot "$rootfs" maya --version >/dev/null || die "maya does not run in the root
 
 # What the plugin does not need: apt's lists and caches, docs (copyright files kept), man pages,
 # locales; what the install left: resolv.conf (Docker binds the host's in), policy-rc.d, the
-# .deb, and the config and key pair the package's postinst may have written (the plugin writes
-# its own in its state directory: a key pair baked into the image would be everyone's).
+# .deb, and any identity the packages' postinsts wrote: maya's config (with its host id) and key
+# pair, open-iscsi's initiator name (the entrypoint makes the plugin's own), state a postinst
+# left (the plugin writes its own in its state directory: anything baked into the image would be
+# every plugin's).
 rm -f "$rootfs/tmp/maya.deb" "$rootfs/etc/resolv.conf" "$rootfs/usr/sbin/policy-rc.d"
-rm -f "$rootfs/etc/maya.conf" "$rootfs/etc/maya/credentials"
+rm -f "$rootfs/etc/maya.conf" "$rootfs/etc/maya/credentials" "$rootfs/etc/iscsi/initiatorname.iscsi"
+for d in var/lib/maya opt/maya-store run/maya; do
+  if [[ -d $rootfs/$d ]]; then find "$rootfs/$d" -mindepth 1 -delete; fi
+done
 chroot "$rootfs" apt-get clean
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/debconf/*-old \
   "$rootfs"/var/log/apt "$rootfs"/var/log/dpkg.log "$rootfs"/var/log/alternatives.log \
@@ -82,5 +92,5 @@ install -m 755 "$here/entrypoint.sh" "$rootfs/usr/local/sbin/maya-plugin-entrypo
 cp "$here/config.json" "$out/config.json"
 
 echo "docker-plugin build: $out ready in $((SECONDS - t0)) s, rootfs $(du -sh --apparent-size "$rootfs" | cut -f1)"
-echo "docker-plugin build: docker plugin create maya/maya:$version $out"
-echo "maya/maya:$version"
+echo "docker-plugin build: docker plugin create $name $out"
+echo "$name"

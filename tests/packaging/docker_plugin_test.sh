@@ -7,10 +7,14 @@
 # .deb installed), `docker plugin create maya/maya:VERSION`, points its state and store mounts at
 # temp directories and its ports at free ones (a host install of maya may hold 3260, 5656, 9500),
 # enables it, makes a 256 MiB volume, writes it from one container and reads it from a second;
-# then `docker plugin disable` + `enable` keeps the volume and its data (a third container
-# checks them). Needs root, loop devices, /dev/fuse, the packages of packaging/install-deps.sh
-# and the archive (apt-get in the rootfs); else "SKIP: <why>" and exit 77. Every step prints
-# "ok - <step>"; the first failure prints "not ok - <step>: <why>" and the logs, and exits 1.
+# then `docker plugin disable -f` (a clean stop: the entrypoint stops maya and its targets) +
+# `enable` keeps the volume and its data (a third container checks them), and restores a key of
+# maya.conf the plugin owns that was deleted meanwhile. Needs root, loop devices, /dev/fuse and
+# the packages of packaging/install-deps.sh (dockerd, ctr, jq, nsenter, unshare): else
+# "SKIP: <why>" and exit 77, or, when CI is set, "FAIL (CI is set): <why>" and exit 1. The
+# build needs the archive (apt-get in the rootfs): without it the build step fails. Every step
+# prints "ok - <step>"; the first failure prints "not ok - <step>: <why>" and the logs, and
+# exits 1.
 # The dockerd is tests/e2e/dockerd.sh's: its own data root, exec root, socket and (in a mount
 # namespace of its own) /run/docker/plugins; never the system's docker or its plugin sockets.
 # shellcheck source-path=SCRIPTDIR
@@ -19,7 +23,12 @@ set -E
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# A skip (exit 77) must not pass CI: with CI set it is a failure, saying why.
 skip() {
+  if [[ -n ${CI:-} ]]; then
+    echo "FAIL (CI is set, so no skip): $*"
+    exit 1
+  fi
   echo "SKIP: $*"
   exit 77
 }
@@ -35,7 +44,9 @@ DEB=$(readlink -f -- "$1")
 [[ $(id -u) -eq 0 ]] || skip "needs root (dockerd, chroot, loop devices, mounts)"
 [[ -e /dev/loop-control ]] || skip "no /dev/loop-control: no loop devices here"
 [[ -c /dev/fuse ]] || skip "no /dev/fuse: the plugin attaches jiva volumes through FUSE"
-command -v dockerd >/dev/null || skip "dockerd not found; run packaging/install-deps.sh --with-tests"
+for tool in dockerd ctr jq nsenter unshare; do
+  command -v "$tool" >/dev/null || skip "$tool not found; run packaging/install-deps.sh --with-tests"
+done
 
 # shellcheck source=../e2e/dockerd.sh
 source "$REPO/tests/e2e/dockerd.sh"
@@ -101,6 +112,8 @@ NAME=$(tail -n 1 "$T/build.log")
 [[ $NAME =~ ^maya/maya:[A-Za-z0-9_.-]+$ ]] || fail "build.sh printed '$NAME' last, not maya/maya:VERSION"
 [[ -x $T/plugin/rootfs/usr/bin/maya && -f $T/plugin/config.json ]] || fail "no rootfs/usr/bin/maya or config.json"
 [[ ! -e $T/plugin/rootfs/etc/maya/credentials ]] || fail "the rootfs holds an API key pair"
+[[ ! -e $T/plugin/rootfs/etc/iscsi/initiatorname.iscsi ]] || fail "the rootfs holds an iSCSI initiator name"
+[[ -z $(ls -A "$T/plugin/rootfs/var/lib/maya") ]] || fail "the rootfs's /var/lib/maya is not empty"
 pass "$NAME, $((($(e2e_now_ms) - t0) / 1000)) s, rootfs $(du -sh --apparent-size "$T/plugin/rootfs" | cut -f1)"
 
 step "private dockerd and the test image"
@@ -116,6 +129,8 @@ t0=$(e2e_now_ms)
 docker plugin create "$NAME" "$T/plugin" >/dev/null
 rm -rf --one-file-system "$T/plugin" # dockerd has its own copy now
 remove_plugin() {
+  # Containers first (a container using a volume keeps it from being removed), then the volumes.
+  e2e_docker_remove_all
   E2E_DOCKER_TIMEOUT=60 docker volume rm -f "$VOL" >/dev/null 2>&1
   E2E_DOCKER_TIMEOUT=60 docker volume rm -f "$VOL-local" >/dev/null 2>&1
   E2E_DOCKER_TIMEOUT=60 docker plugin disable -f "$NAME" >/dev/null 2>&1
@@ -139,13 +154,14 @@ docker plugin enable "$NAME" >/dev/null
 [[ $(docker plugin inspect -f '{{.Enabled}}' "$NAME") == true ]] || fail "the plugin is not enabled"
 # The state is bound over the propagated mount, so dockerd's namespace sees it (and the volumes'
 # mount points under it): the check for leftovers after the disable below looks at the same place.
-mounts=$(nsenter -t "$E2E_DOCKERD_PID" -m findmnt -rn -o TARGET)
-grep -q "^$E2E_DOCKER_DIR/data/plugins/.*/propagated-mount$" <<<"$mounts" ||
-  fail "dockerd's namespace has no propagated mount of the plugin"
+plugin_id=$(docker plugin inspect -f '{{.Id}}' "$NAME")
+nsenter -t "$E2E_DOCKERD_PID" -m test -f "$E2E_DOCKER_DIR/data/plugins/$plugin_id/propagated-mount/maya.conf" ||
+  fail "dockerd's namespace does not see the state directory (maya.conf) at the plugin's propagated mount"
 [[ -f $T/state/maya.conf ]] || fail "the plugin wrote no maya.conf into its state directory"
 grep -q "^credentials = \"/var/lib/maya/credentials\"" "$T/state/maya.conf" || fail "[api] credentials is not in the state dir"
 [[ -s $T/state/credentials ]] || fail "no API key pair in the state directory"
 grep -qx 'discovery_port = 0' "$T/state/maya.conf" || fail "MAYA_ISCSI_PORT=0 did not reach the config"
+grep -qx 'attach = "fuse"' "$T/state/maya.conf" || fail "MAYA_ATTACH's default (fuse) did not reach the config"
 host_id=$(grep -m1 '^id = ' "$T/state/maya.conf")
 pass "$((($(e2e_now_ms) - t0) / 1000)) s"
 
@@ -181,7 +197,6 @@ step "the maya CLI in the plugin's mount namespace: the mounted volume is attach
 # plugin's own and loses track of the plugin.
 ctr_sock=$E2E_DOCKER_DIR/exec/containerd/containerd.sock
 [[ -S $ctr_sock ]] || ctr_sock=/run/containerd/containerd.sock
-plugin_id=$(docker plugin inspect -f '{{.Id}}' "$NAME")
 plugin_pid=$(timeout 30 ctr -a "$ctr_sock" -n maya-e2e-plugins-plugin task ls |
   awk -v id="$plugin_id" '$1 == id {print $2}')
 [[ $plugin_pid =~ ^[0-9]+$ ]] || fail "containerd lists no task $plugin_id"
@@ -207,12 +222,24 @@ docker plugin disable -f "$NAME" >/dev/null
 left=$(nsenter -t "$E2E_DOCKERD_PID" -m findmnt -rn -o TARGET |
   awk -v d="$E2E_DOCKER_DIR/data/plugins/" 'index($0, d) == 1') || fail "cannot read dockerd's mounts"
 [[ -z $left ]] || fail "mounts stay under the plugin's directory: $left"
+# The entrypoint (the plugin's process 1) stopped maya and the targets before exiting; its last
+# line reaches dockerd's log through a pipe, so it is waited for (bounded).
+clean_exit() { grep -F "plugin=$plugin_id" "$E2E_DOCKER_DIR/dockerd.log" | grep -qF 'maya exited (status 0)'; }
+for ((i = 0; i < 100; i++)); do
+  clean_exit && break
+  sleep 0.1
+done
+clean_exit ||
+  fail "the plugin's log has no clean exit of maya ('maya exited (status 0)')"
+# A key the plugin owns, deleted while it is disabled, comes back at the next enable.
+sed -i '/^attach = /d' "$T/state/maya.conf"
 pass
 
 step "docker plugin enable again: the volume and its data are there"
 t0=$(e2e_now_ms)
 docker plugin enable "$NAME" >/dev/null
 [[ $(grep -m1 '^id = ' "$T/state/maya.conf") == "$host_id" ]] || fail "the host id changed"
+grep -qx 'attach = "fuse"' "$T/state/maya.conf" || fail "the deleted [volume.defaults] attach was not added back"
 docker volume ls -q | grep -qx "$VOL" || fail "docker volume ls does not list $VOL"
 sum_read=$(drun -v "$VOL:/data" "$E2E_IMAGE" sha256sum /data/payload | awk '{print $1}')
 [[ $sum_read == "$sum_written" ]] || fail "after disable/enable read $sum_read, wrote $sum_written"
