@@ -128,10 +128,16 @@ int volume_stats(Globals& globals, const Args& args) {
   if (!after) return 1;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const IoSnapshot reads =
-      io_delta(snapshot_of((*after)["reads"]), snapshot_of((*before)["reads"]));
-  const IoSnapshot writes =
-      io_delta(snapshot_of((*after)["writes"]), snapshot_of((*before)["writes"]));
+  // A target that restarted between the readings counts from 0 again: the second reading is
+  // all there is to show.
+  const bool restarted = before->value("started_at_seconds", std::int64_t{0}) !=
+                         after->value("started_at_seconds", std::int64_t{0});
+  const auto delta = [&](const char* key) {
+    const IoSnapshot now = snapshot_of((*after)[key]);
+    return restarted ? now : io_delta(now, snapshot_of((*before)[key]));
+  };
+  const IoSnapshot reads = delta("reads");
+  const IoSnapshot writes = delta("writes");
   const json stats = {{"volume", name},
                       {"driver", (*after)["driver"]},
                       {"health", (*after)["health"]},
