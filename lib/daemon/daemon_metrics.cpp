@@ -88,10 +88,13 @@ bool exported_here(const drivers::VolumeInfo& v, const std::string& host_id) {
 
 http::Handler Daemon::counted(IoCounter& counter, http::Handler handler) {
   return [&counter, handler = std::move(handler)](const http::Request& r) {
-    IoTimer timer(counter);
-    http::Response response = handler(r);
-    timer.done(0);
-    return response;
+    // Recorded as it goes, so a handler that throws (the server answers 500) counts too.
+    struct Recorded {
+      IoCounter& counter;
+      Clock::time_point start = Clock::now();
+      ~Recorded() { counter.record(0, Clock::now() - start); }
+    } recorded{counter};
+    return handler(r);
   };
 }
 
