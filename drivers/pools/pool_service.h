@@ -128,7 +128,7 @@ class PoolService final : public ReplicaPlacer {
   std::filesystem::path state_dir_;
   std::filesystem::path store_dir_;
   PoolRegistry registry_;
-  std::mutex mutex_;  // one change at a time; list and get too (they read mounts)
+  std::mutex mutex_;       // one change at a time; list and get too (they read mounts)
   std::mutex last_mutex_;  // guards last_listed_
   std::optional<std::vector<PoolInfo>> last_listed_;  // list_without_waiting's last answer
   // Why a pool whose disk was found could not be imported (a failed mount): it is faulted.

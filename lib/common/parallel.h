@@ -23,7 +23,8 @@ auto parallel_map(const std::vector<T>& items, std::size_t width, Fn fn)
     std::vector<std::future<R>> running;
     running.reserve(end - begin);
     for (std::size_t i = begin; i < end; ++i)
-      running.push_back(std::async(std::launch::async, [&fn, &item = items[i]] { return fn(item); }));
+      running.push_back(
+          std::async(std::launch::async, [&fn, &item = items[i]] { return fn(item); }));
     for (auto& f : running) out.push_back(f.get());
   }
   return out;

@@ -113,10 +113,9 @@ DaemonMetrics Daemon::gather_metrics() {
     } else {
       m.volumes_listed = false;
       // Once a minute at most: Prometheus scrapes every few seconds.
-      static std::atomic<std::int64_t> last_logged{0};
-      const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                   Clock::now().time_since_epoch())
-                                   .count();
+      static std::atomic<std::int64_t> last_logged{-3600};  // the first is logged
+      const std::int64_t now =
+          std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
       std::int64_t last = last_logged.load();
       if (now - last >= 60 && last_logged.compare_exchange_strong(last, now))
         log::warn("metrics: the volumes could not be listed (scrapes answer 503): " +
@@ -191,9 +190,10 @@ http::Response Daemon::volume_stats(const std::string& name) {
       return http::json_error(409, "volume " + name +
                                        " is not attached on any host: no target serves it, so "
                                        "there is no I/O to count");
-    return http::json_error(409, "volume " + name + " is attached on host " +
-                                     v->realm_attached_on + ": its I/O is counted there (run "
-                                     "`maya volume stats " + name + "` on that host)");
+    const std::string& host = v->realm_attached_on;
+    return http::json_error(409, "volume " + name + " is attached on host " + host +
+                                     ": its I/O is counted there (`maya volume stats` on " + host +
+                                     ")");
   }
   auto io = jiva::TargetClient::of(config_copy().run_dir, name).metrics(kTargetTimeout);
   if (!io) return http::json_error(503, io.error().message);

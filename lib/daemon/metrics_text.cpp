@@ -108,7 +108,8 @@ void add_volumes(Registry& r, const std::vector<VolumeMetrics>& volumes) {
         io->discarded_bytes.Add(labels).Increment(as_double(v.discards->bytes));
         io->discard_ops.Add(labels).Increment(as_double(v.discards->ops));
       }
-      for (const auto& [op, n] : {std::pair{"read", v.read_errors}, std::pair{"write", v.write_errors}}) {
+      for (const auto& [op, n] :
+           {std::pair{"read", v.read_errors}, std::pair{"write", v.write_errors}}) {
         Labels l = labels;
         l["op"] = op;
         io->errors.Add(l).Increment(as_double(n));

@@ -32,7 +32,7 @@ struct VolumeMetrics {
   std::uint64_t write_errors = 0;
   bool histogram = true;  // false: the target's buckets are not ours (counters only)
   std::optional<std::int64_t> target_started_at;  // Unix time its target started
-  std::optional<double> rebuild_progress;  // 0..1 while a rebuild runs, 1 when none does
+  std::optional<double> rebuild_progress;         // 0..1 while a rebuild runs, 1 when none does
   std::vector<ReplicaModeMetric> replicas;
   std::optional<std::uint64_t> target_restarts;
 };

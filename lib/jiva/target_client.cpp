@@ -262,8 +262,8 @@ void read(const json& v, const std::string& at, TargetMetrics& m) {
   field(v, at, "discards", m.discards);
   field(v, at, "read_errors", m.read_errors);
   field(v, at, "write_errors", m.write_errors);
-  const std::size_t bounds = m.bucket_bounds_seconds.empty() ? kLatencyBounds.size()
-                                                             : m.bucket_bounds_seconds.size();
+  const std::size_t bounds =
+      m.bucket_bounds_seconds.empty() ? kLatencyBounds.size() : m.bucket_bounds_seconds.size();
   check_buckets(m.reads, at.empty() ? "reads" : at + ".reads", bounds);
   check_buckets(m.writes, at.empty() ? "writes" : at + ".writes", bounds);
 }

@@ -109,7 +109,10 @@ TEST(TargetMetrics, CarriesStartTimeBoundsDiscardsAndErrors) {
 
 TEST(IoStats, ATimerNeverDoneCountsAnError) {
   IoCounter c;
-  { IoTimer ok(c); ok.done(512); }
+  {
+    IoTimer ok(c);
+    ok.done(512);
+  }
   { IoTimer failed(c); }
   EXPECT_EQ(c.snapshot().ops, 1u);
   EXPECT_EQ(c.errors(), 1u);
@@ -208,7 +211,8 @@ TEST(MetricsText, StartTimeDiscardsErrorsAndWhatIsLeftOut) {
   v.target_started_at = 1'800'000'000;
   m.volumes.push_back(v);
   const std::string text = daemon::metrics_text(m);
-  EXPECT_TRUE(has_line(text, R"(maya_target_start_time_seconds{driver="jiva",volume="db"} 1800000000)"))
+  EXPECT_TRUE(
+      has_line(text, R"(maya_target_start_time_seconds{driver="jiva",volume="db"} 1800000000)"))
       << text;
   EXPECT_TRUE(
       has_line(text, R"(maya_volume_discarded_bytes_total{driver="jiva",volume="db"} 65536)"));

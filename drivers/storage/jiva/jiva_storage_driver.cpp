@@ -22,8 +22,8 @@
 #include "lib/common/fd.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
-#include "lib/common/parallel.h"
 #include "lib/common/names.h"
+#include "lib/common/parallel.h"
 #include "lib/common/time_format.h"
 #include "lib/jiva/manifest.h"
 #include "lib/jiva/port_claims.h"
@@ -383,7 +383,8 @@ Result<StorageVolume> JivaStorageDriver::inspect(const std::string& name) {
 // concurrent requests already do.
 Result<std::vector<StorageVolume>> JivaStorageDriver::list() {
   const std::vector<std::string> names = volume_names(options_.store_dir);
-  auto described = parallel_map(names, 16, [this](const std::string& name) { return describe(name); });
+  auto described =
+      parallel_map(names, 16, [this](const std::string& name) { return describe(name); });
   std::vector<StorageVolume> volumes;
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (described[i]) {
