@@ -18,7 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-// "2s", "500ms", "1m", "1.5s": more than 0 and at most an hour.
+// "2s", "500ms", "1m", "1.5s", "1h": from 1 ms to an hour.
 std::optional<std::chrono::milliseconds> parse_interval(const std::string& text) {
   double value = 0;
   const char* end = text.data() + text.size();
@@ -32,6 +32,8 @@ std::optional<std::chrono::milliseconds> parse_interval(const std::string& text)
     ms = value * 1000;
   } else if (unit == "m") {
     ms = value * 60000;
+  } else if (unit == "h") {
+    ms = value * 3600000;
   } else {
     return std::nullopt;
   }
@@ -50,6 +52,16 @@ IoSnapshot snapshot_of(const json& j) {
   return s;
 }
 
+// Whether the quantile q of `buckets` lies past the last bound (the +Inf bucket), where
+// latency_quantile can only say the last bound.
+bool past_last_bound(const std::vector<std::uint64_t>& buckets, double q) {
+  std::uint64_t total = 0;
+  for (auto n : buckets) total += n;
+  if (total == 0 || buckets.empty()) return false;
+  const std::uint64_t below = total - buckets.back();
+  return static_cast<double>(below) < q * static_cast<double>(total);
+}
+
 json direction(const IoSnapshot& d, double seconds) {
   const double ops = static_cast<double>(d.ops);
   return {{"ops", d.ops},
@@ -59,7 +71,9 @@ json direction(const IoSnapshot& d, double seconds) {
           {"latency_seconds",
            {{"avg", d.ops ? d.seconds / ops : 0.0},
             {"p50", latency_quantile(d.buckets, 0.50)},
-            {"p99", latency_quantile(d.buckets, 0.99)}}}};
+            {"p99", latency_quantile(d.buckets, 0.99)},
+            // p99 is then only known to be above the last bound (10 s)
+            {"p99_past_last_bound", past_last_bound(d.buckets, 0.99)}}}};
 }
 
 std::string fixed(double v, const char* format) {
@@ -86,7 +100,9 @@ void print_stats(const json& s) {
     table.add({key, fixed(d["iops"].get<double>(), "%.0f"),
                spaced_size(static_cast<std::uint64_t>(d["bytes_per_second"].get<double>())) + "/s",
                latency(l["avg"].get<double>()), latency(l["p50"].get<double>()),
-               latency(l["p99"].get<double>())});
+               l.value("p99_past_last_bound", false)
+                   ? "> " + fixed(kLatencyBounds.back(), "%g") + " s"
+                   : latency(l["p99"].get<double>())});
   }
   table.print(std::cout);
 }
@@ -128,10 +144,16 @@ int volume_stats(Globals& globals, const Args& args) {
   if (!after) return 1;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const IoSnapshot reads =
-      io_delta(snapshot_of((*after)["reads"]), snapshot_of((*before)["reads"]));
-  const IoSnapshot writes =
-      io_delta(snapshot_of((*after)["writes"]), snapshot_of((*before)["writes"]));
+  // A target that restarted between the readings counts from 0 again: the second reading is
+  // all there is to show.
+  const bool restarted = before->value("started_at_seconds", std::int64_t{0}) !=
+                         after->value("started_at_seconds", std::int64_t{0});
+  const auto delta = [&](const char* key) {
+    const IoSnapshot now = snapshot_of((*after)[key]);
+    return restarted ? now : io_delta(now, snapshot_of((*before)[key]));
+  };
+  const IoSnapshot reads = delta("reads");
+  const IoSnapshot writes = delta("writes");
   const json stats = {{"volume", name},
                       {"driver", (*after)["driver"]},
                       {"health", (*after)["health"]},

@@ -319,6 +319,21 @@ Result<std::vector<PoolInfo>> PoolService::list() {
   return pools;
 }
 
+std::optional<std::vector<PoolInfo>> PoolService::list_without_waiting() {
+  std::unique_lock lock(mutex_, std::try_to_lock);
+  if (lock.owns_lock()) {
+    if (auto records = registry_.load()) {
+      std::vector<PoolInfo> pools{describe_default()};
+      for (const PoolRecord& r : *records) pools.push_back(describe(r));
+      lock.unlock();
+      std::lock_guard last(last_mutex_);
+      last_listed_ = std::move(pools);
+    }
+  }
+  std::lock_guard last(last_mutex_);
+  return last_listed_;
+}
+
 Result<PoolInfo> PoolService::get(const std::string& name) {
   if (name == "default") {
     std::lock_guard lock(mutex_);

@@ -67,6 +67,10 @@ class PoolService final : public ReplicaPlacer {
   Result<PoolInfo> create(const std::string& name, const std::vector<std::string>& disks,
                           bool force);
   Result<std::vector<PoolInfo>> list();
+  // For a metrics scrape, which must not wait for a create (it holds the lock through mkfs,
+  // minutes): the list as list() makes it when nothing holds the lock, else the last one made
+  // here (nullopt before any).
+  std::optional<std::vector<PoolInfo>> list_without_waiting();
   Result<PoolInfo> get(const std::string& name);
   Result<DestroyResult> destroy(const std::string& name, bool force);
 
@@ -124,7 +128,9 @@ class PoolService final : public ReplicaPlacer {
   std::filesystem::path state_dir_;
   std::filesystem::path store_dir_;
   PoolRegistry registry_;
-  std::mutex mutex_;  // one change at a time; list and get too (they read mounts)
+  std::mutex mutex_;       // one change at a time; list and get too (they read mounts)
+  std::mutex last_mutex_;  // guards last_listed_
+  std::optional<std::vector<PoolInfo>> last_listed_;  // list_without_waiting's last answer
   // Why a pool whose disk was found could not be imported (a failed mount): it is faulted.
   std::map<std::string, std::string> import_errors_;
   std::map<std::string, std::string> read_errors_;  // set_read_errors

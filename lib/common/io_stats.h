@@ -45,34 +45,46 @@ class IoCounter {
     nanos_.fetch_add(ns, std::memory_order_relaxed);
     buckets_[bucket_of(ns)].fetch_add(1, std::memory_order_relaxed);
   }
+  void record_error() { errors_.fetch_add(1, std::memory_order_relaxed); }
   IoSnapshot snapshot() const;
+  std::uint64_t errors() const { return errors_.load(std::memory_order_relaxed); }
   static std::size_t bucket_of(std::uint64_t nanos);
 
  private:
   std::atomic<std::uint64_t> ops_{0};
   std::atomic<std::uint64_t> bytes_{0};
   std::atomic<std::uint64_t> nanos_{0};
+  std::atomic<std::uint64_t> errors_{0};  // I/Os that failed (not in the above)
   std::array<std::atomic<std::uint64_t>, kLatencyBounds.size() + 1> buckets_{};
 };
 
-// Reads and writes of one volume. Each direction on its own cache lines: a reader and a writer
+// Reads, writes and discards of one volume. Each on its own cache lines: a reader and a writer
 // thread do not bounce one line between them.
 struct IoStats {
   alignas(64) IoCounter reads;
   alignas(64) IoCounter writes;
+  alignas(64) IoCounter discards;
 };
 
-// Times one I/O and records it when it completes successfully.
+// Times one I/O and records it when it completes successfully (done); one that never does (an
+// error returned, an exception) counts as failed when the timer goes.
 class IoTimer {
  public:
   explicit IoTimer(IoCounter& counter) : counter_(counter) {}
+  IoTimer(const IoTimer&) = delete;
+  IoTimer& operator=(const IoTimer&) = delete;
+  ~IoTimer() {
+    if (!done_) counter_.record_error();
+  }
   void done(std::uint64_t bytes) {
     counter_.record(bytes, std::chrono::steady_clock::now() - start_);
+    done_ = true;
   }
 
  private:
   IoCounter& counter_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  bool done_ = false;
 };
 
 }  // namespace maya

@@ -48,8 +48,17 @@ struct IoFamilies {
       : read_bytes(counter(r, "maya_volume_read_bytes_total", "Bytes read from the volume.")),
         written_bytes(
             counter(r, "maya_volume_written_bytes_total", "Bytes written to the volume.")),
-        read_ops(counter(r, "maya_volume_read_ops_total", "Reads served by the volume.")),
-        write_ops(counter(r, "maya_volume_write_ops_total", "Writes served by the volume.")),
+        read_ops(counter(r, "maya_volume_read_ops_total",
+                         "Reads served by the volume (backend operations: one SCSI command may "
+                         "count more than one).")),
+        write_ops(counter(r, "maya_volume_write_ops_total",
+                          "Writes served by the volume (backend operations: WRITE SAME, COMPARE "
+                          "AND WRITE and the like may count more than one).")),
+        discarded_bytes(counter(r, "maya_volume_discarded_bytes_total",
+                                "Bytes discarded (unmapped, trimmed) in the volume.")),
+        discard_ops(counter(r, "maya_volume_discard_ops_total", "Discards served by the volume.")),
+        errors(counter(r, "maya_volume_io_errors_total",
+                       "Reads and writes that failed (op: read, write); not in the ops above.")),
         read_seconds(histogram(r, "maya_volume_read_seconds",
                                "Latency of the volume's reads in its target, in seconds.")),
         write_seconds(histogram(r, "maya_volume_write_seconds",
@@ -59,6 +68,9 @@ struct IoFamilies {
   prometheus::Family<prometheus::Counter>& written_bytes;
   prometheus::Family<prometheus::Counter>& read_ops;
   prometheus::Family<prometheus::Counter>& write_ops;
+  prometheus::Family<prometheus::Counter>& discarded_bytes;
+  prometheus::Family<prometheus::Counter>& discard_ops;
+  prometheus::Family<prometheus::Counter>& errors;
   prometheus::Family<prometheus::Histogram>& read_seconds;
   prometheus::Family<prometheus::Histogram>& write_seconds;
 };
@@ -66,7 +78,8 @@ struct IoFamilies {
 void add_volumes(Registry& r, const std::vector<VolumeMetrics>& volumes) {
   auto& size = gauge(r, "maya_volume_size_bytes", "The volume's size.");
   auto& allocated =
-      gauge(r, "maya_volume_allocated_bytes", "Space the volume's data really uses (one copy).");
+      gauge(r, "maya_volume_allocated_bytes",
+            "Space the volume's data uses on this host: the sum over its local replicas.");
   auto& health = gauge(r, "maya_volume_health",
                        "The volume's health: 1 for the current state (healthy, degraded, "
                        "offline), 0 for the others.");
@@ -74,11 +87,13 @@ void add_volumes(Registry& r, const std::vector<VolumeMetrics>& volumes) {
   prometheus::Family<prometheus::Gauge>* rebuild = nullptr;
   prometheus::Family<prometheus::Gauge>* modes = nullptr;
   prometheus::Family<prometheus::Counter>* restarts = nullptr;
+  prometheus::Family<prometheus::Gauge>* started = nullptr;
   for (const auto& v : volumes) {
     const Labels labels{{"volume", v.name}, {"driver", v.driver}};
     size.Add(labels).Set(as_double(v.size_bytes));
     allocated.Add(labels).Set(as_double(v.allocated_bytes));
     for (const auto& state : kHealthStates) {
+      if (v.health.empty()) break;  // unknown this scrape (a busy target): no series
       Labels l = labels;
       l["state"] = state;
       health.Add(l).Set(v.health == state ? 1 : 0);
@@ -89,8 +104,27 @@ void add_volumes(Registry& r, const std::vector<VolumeMetrics>& volumes) {
       io->written_bytes.Add(labels).Increment(as_double(v.writes->bytes));
       io->read_ops.Add(labels).Increment(as_double(v.reads->ops));
       io->write_ops.Add(labels).Increment(as_double(v.writes->ops));
-      observe(io->read_seconds, labels, *v.reads);
-      observe(io->write_seconds, labels, *v.writes);
+      if (v.discards) {
+        io->discarded_bytes.Add(labels).Increment(as_double(v.discards->bytes));
+        io->discard_ops.Add(labels).Increment(as_double(v.discards->ops));
+      }
+      for (const auto& [op, n] :
+           {std::pair{"read", v.read_errors}, std::pair{"write", v.write_errors}}) {
+        Labels l = labels;
+        l["op"] = op;
+        io->errors.Add(l).Increment(as_double(n));
+      }
+      if (v.histogram) {
+        observe(io->read_seconds, labels, *v.reads);
+        observe(io->write_seconds, labels, *v.writes);
+      }
+    }
+    if (v.target_started_at) {
+      if (!started)
+        started = &gauge(r, "maya_target_start_time_seconds",
+                         "When the volume's target process started, in Unix time: its I/O "
+                         "counters count from then.");
+      started->Add(labels).Set(as_double(static_cast<std::uint64_t>(*v.target_started_at)));
     }
     if (v.rebuild_progress) {
       if (!rebuild)

@@ -23,11 +23,16 @@ struct VolumeMetrics {
   std::string driver;  // local | jiva
   std::uint64_t size_bytes = 0;
   std::uint64_t allocated_bytes = 0;
-  std::string health;  // healthy | degraded | offline
+  std::string health;  // healthy | degraded | offline; "" unknown (a busy target): no series
   // jiva only (a local volume has no target, replicas or I/O counters of maya's own):
   std::optional<IoSnapshot> reads;
   std::optional<IoSnapshot> writes;
-  std::optional<double> rebuild_progress;  // 0..1 while a rebuild runs, 1 when none does
+  std::optional<IoSnapshot> discards;  // ops and bytes only
+  std::uint64_t read_errors = 0;       // with reads and writes: failed ones
+  std::uint64_t write_errors = 0;
+  bool histogram = true;  // false: the target's buckets are not ours (counters only)
+  std::optional<std::int64_t> target_started_at;  // Unix time its target started
+  std::optional<double> rebuild_progress;         // 0..1 while a rebuild runs, 1 when none does
   std::vector<ReplicaModeMetric> replicas;
   std::optional<std::uint64_t> target_restarts;
 };
@@ -49,7 +54,8 @@ struct DaemonMetrics {
   std::vector<VolumeMetrics> volumes;
   std::vector<PoolMetrics> pools;
   std::vector<FrontDoorMetrics> front_doors;
-  double scrape_seconds = 0;  // how long gathering the above took
+  double scrape_seconds = 0;   // how long gathering the above took
+  bool volumes_listed = true;  // false: the volume service failed to list (answer 503)
 };
 
 // The states each state metric has a series for.

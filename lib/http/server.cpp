@@ -122,16 +122,17 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     };
     bool keep_alive = message.keep_alive();
     unsigned version = message.version();
+    const bool head = message.method() == bhttp::verb::head;
     busy_ = true;
     // The work guard keeps the event loop alive while the handler runs on the pool, so a
     // shutdown still writes the answer to a request that was already being served.
     auto work = asio::make_work_guard(socket_.get_executor());
     asio::post(*shared_->pool, [self = shared_from_this(), request = std::move(request), keep_alive,
-                                version, work = std::move(work)]() mutable {
+                                version, head, work = std::move(work)]() mutable {
       Response response = self->run_handler(request);
       asio::post(work.get_executor(),
-                 [self, response = std::move(response), keep_alive, version]() mutable {
-                   self->respond(std::move(response), keep_alive, version);
+                 [self, response = std::move(response), keep_alive, version, head]() mutable {
+                   self->respond(std::move(response), keep_alive, version, head);
                  });
       work.reset();
     });
@@ -151,14 +152,19 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     return Response{status, message, "text/plain"};
   }
 
-  void respond(Response response, bool keep_alive, unsigned version) {
+  // The answer to HEAD has the headers GET's would have (its Content-Length too) and no body.
+  void respond(Response response, bool keep_alive, unsigned version, bool head = false) {
     auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(response.status), version);
     message->set(bhttp::field::server, "maya/" MAYA_VERSION);
     message->set(bhttp::field::content_type, response.content_type);
-    message->body() = std::move(response.body);
     message->keep_alive(keep_alive && !shared_->closed);
-    message->prepare_payload();
+    if (head) {
+      message->content_length(response.body.size());
+    } else {
+      message->body() = std::move(response.body);
+      message->prepare_payload();
+    }
     busy_ = true;
     bhttp::async_write(socket_, *message,
                        [self = shared_from_this(), message](error_code ec, std::size_t) {

@@ -213,7 +213,9 @@ http::Router make_target_router(TargetState& s) {
              [&s](const Request&, const std::string&) { return answer(status_of(s)); });
   router.add("GET", route(routes::kMetrics), [&s](const Request&, const std::string&) {
     const auto& io = s.replicator->io_stats();
-    return answer(TargetMetrics{io.reads.snapshot(), io.writes.snapshot()});
+    return answer(TargetMetrics{io.reads.snapshot(), io.writes.snapshot(), s.started_unix,
+                                std::vector<double>(kLatencyBounds.begin(), kLatencyBounds.end()),
+                                io.discards.snapshot(), io.reads.errors(), io.writes.errors()});
   });
   router.add("POST", route(routes::kFuse), [&s](const Request&, const std::string&) {
     auto exposed = s.frontends->expose_fuse();

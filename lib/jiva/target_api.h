@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -26,6 +27,7 @@ struct TargetState {
   Frontends* frontends = nullptr;
   std::string portal;
   std::string started_at;
+  std::int64_t started_unix = 0;               // the same, in Unix time (GET /v1/metrics)
   std::chrono::milliseconds io_timeout{5000};  // for the replicas it opens
   std::uint64_t owner_key = 0;                 // fences its remote replicas (0: none)
   std::mutex mutex;  // one management request at a time (status never waits for it)

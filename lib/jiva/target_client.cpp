@@ -244,16 +244,28 @@ void read(const json& v, const std::string& at, IoSnapshot& s) {
   field(v, at, "bytes", s.bytes);
   field(v, at, "seconds", s.seconds);
   field(v, at, "buckets", s.buckets);
-  if (s.buckets.size() != kLatencyBounds.size() + 1)
-    throw Malformed{(at.empty() ? "" : at + ".") + "buckets has " +
-                    std::to_string(s.buckets.size()) + " counts, not " +
-                    std::to_string(kLatencyBounds.size() + 1)};
+}
+
+// Each direction's buckets: one count per bound and one past the last.
+void check_buckets(const IoSnapshot& s, const std::string& at, std::size_t bounds) {
+  if (s.buckets.size() != bounds + 1)
+    throw Malformed{at + ".buckets has " + std::to_string(s.buckets.size()) + " counts, not " +
+                    std::to_string(bounds + 1)};
 }
 
 void read(const json& v, const std::string& at, TargetMetrics& m) {
   expect_object(v, at);
   field(v, at, "reads", m.reads);
   field(v, at, "writes", m.writes);
+  field(v, at, "started_at_seconds", m.started_at_seconds);
+  field(v, at, "bucket_bounds_seconds", m.bucket_bounds_seconds);
+  field(v, at, "discards", m.discards);
+  field(v, at, "read_errors", m.read_errors);
+  field(v, at, "write_errors", m.write_errors);
+  const std::size_t bounds =
+      m.bucket_bounds_seconds.empty() ? kLatencyBounds.size() : m.bucket_bounds_seconds.size();
+  check_buckets(m.reads, at.empty() ? "reads" : at + ".reads", bounds);
+  check_buckets(m.writes, at.empty() ? "writes" : at + ".writes", bounds);
 }
 
 void read(const json& v, const std::string& at, FuseWithdrawn&) {
@@ -330,7 +342,13 @@ std::string encode(const TargetInfo& v) {
   return http::dump_json(to_json(v));
 }
 std::string encode(const TargetMetrics& v) {
-  return http::dump_json({{"reads", to_json(v.reads)}, {"writes", to_json(v.writes)}});
+  return http::dump_json({{"reads", to_json(v.reads)},
+                          {"writes", to_json(v.writes)},
+                          {"started_at_seconds", v.started_at_seconds},
+                          {"bucket_bounds_seconds", v.bucket_bounds_seconds},
+                          {"discards", to_json(v.discards)},
+                          {"read_errors", v.read_errors},
+                          {"write_errors", v.write_errors}});
 }
 std::string encode(const FuseInfo& v) {
   return http::dump_json(to_json(v));

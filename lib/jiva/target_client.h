@@ -28,6 +28,7 @@
 // present with the wrong type (or a body that is not a JSON object) is an error naming it.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -118,11 +119,23 @@ struct TargetInfo {
   bool operator==(const TargetInfo&) const = default;
 };
 
-// GET /v1/metrics: reads and writes served since the target started.
+// GET /v1/metrics: reads and writes served since the target started, when it started (a change
+// means its counters began again at 0), and the latency buckets' bounds its counts use (a target
+// outlives a daemon upgrade: the daemon exports the histogram only when they are its own).
 struct TargetMetrics {
   IoSnapshot reads;
   IoSnapshot writes;
+  std::int64_t started_at_seconds = 0;        // Unix time; 0 from a target that does not say
+  std::vector<double> bucket_bounds_seconds;  // empty from a target that does not say: ours
+  IoSnapshot discards;                        // ops and bytes (its buckets are not exported)
+  std::uint64_t read_errors = 0;              // reads and writes that failed
+  std::uint64_t write_errors = 0;
   bool operator==(const TargetMetrics&) const = default;
+  bool same_buckets() const {
+    return bucket_bounds_seconds.empty() ||
+           std::equal(bucket_bounds_seconds.begin(), bucket_bounds_seconds.end(),
+                      kLatencyBounds.begin(), kLatencyBounds.end());
+  }
 };
 
 // POST /v1/replicas/reload

@@ -157,7 +157,8 @@ int run_volume_target(const VolumeTargetOptions& options) {
   state.replicator = replicator->get();
   state.frontends = &frontends;
   state.portal = iscsi_target::format_endpoint((*target)->endpoint());
-  state.started_at = iso8601();
+  state.started_unix = std::time(nullptr);
+  state.started_at = iso8601(static_cast<std::time_t>(state.started_unix));
   state.io_timeout = options.io_timeout;
   state.owner_key = key;
   ControlLoop control;

@@ -127,8 +127,11 @@ Result<void> Replicator::write(std::uint64_t offset, std::span<const std::byte> 
 }
 
 Result<void> Replicator::discard(std::uint64_t offset, std::uint64_t length) {
-  return modify(
+  IoTimer timer(io_stats_.discards);
+  auto discarded = modify(
       offset, length, [&](Replica& r) { return r.data->discard(offset, length); }, 0);
+  if (discarded) timer.done(length);
+  return discarded;
 }
 
 Result<void> Replicator::flush() {

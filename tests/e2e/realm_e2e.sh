@@ -95,6 +95,15 @@ dd if="$T/data" of="$dev" bs=1M oflag=direct conv=fsync status=none
   fail "c does not see $VOL attached on host-a: $(on c volume inspect "$VOL" -o json)"
 out=$(on b volume attach "$VOL" 2>&1) && fail "b attached $VOL while a holds it: $out"
 grep -q "attached on host host-a" <<<"$out" || fail "b's attach: $out"
+# Metrics: only the host it is attached on exports the volume; another says where it is.
+out=$(on c volume stats "$VOL" --interval 10ms 2>&1) && fail "c showed stats of $VOL, attached on a: $out"
+grep -q "attached on host host-a" <<<"$out" || fail "c's volume stats: $out"
+scrape_on() { netns_run "$1" curl -sf -m 30 "$(on "$1" status -o json | jq -r .metrics.endpoint)"; }
+out=$(scrape_on c) || fail "no scrape on c"
+! grep -q "volume=\"$VOL\"" <<<"$out" || fail "c exports $VOL, attached on a: $(grep "$VOL" <<<"$out")"
+out=$(scrape_on a) || fail "no scrape on a"
+grep -q "^maya_volume_size_bytes{driver=\"jiva\",volume=\"$VOL\"}" <<<"$out" ||
+  fail "a does not export $VOL: $(grep maya_volume_size <<<"$out")"
 on a volume detach "$VOL" >/dev/null
 dev=$(on b volume attach "$VOL") || fail "attach on b: $dev"
 got=$(dd if="$dev" bs=1M count=$MIB iflag=direct status=none | sha256sum | cut -d' ' -f1)

@@ -142,6 +142,15 @@ TEST_F(ServerFixture, MalformedRequestsGet400AndDoNotStopTheServer) {
   EXPECT_EQ(request(socket_, {"GET", "/", ""})->body, "fine");
 }
 
+TEST_F(ServerFixture, HeadGetsTheHeadersOfGetAndNoBody) {
+  start([](const Request&) { return text(200, "hello"); });
+  const std::string answer = raw("HEAD /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(answer.find(" 200 "), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Content-Length: 5\r\n"), std::string::npos) << answer;
+  ASSERT_GE(answer.size(), 4u);
+  EXPECT_EQ(answer.substr(answer.size() - 4), "\r\n\r\n") << answer;  // the headers' end, no body
+}
+
 TEST_F(ServerFixture, HandlersRunInParallel) {
   // Each handler waits until both requests are inside a handler at once; a server that
   // serialised them would time out here.

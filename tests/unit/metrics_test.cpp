@@ -2,9 +2,12 @@
 // answer, and the Prometheus text made through prometheus-cpp.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "lib/common/io_stats.h"
+#include "lib/common/parallel.h"
 #include "lib/daemon/metrics_text.h"
 #include "lib/jiva/target_client.h"
 
@@ -79,6 +82,61 @@ TEST(TargetMetrics, RoundTripsAndRefusesWrongBuckets) {
       << short_buckets.error().message;
 }
 
+TEST(TargetMetrics, CarriesStartTimeBoundsDiscardsAndErrors) {
+  jiva::TargetMetrics m;
+  m.started_at_seconds = 1'800'000'000;
+  m.bucket_bounds_seconds.assign(kLatencyBounds.begin(), kLatencyBounds.end());
+  m.discards = IoSnapshot{2, 1 << 20, 0.001, buckets_with({{0, 2}})};
+  m.read_errors = 3;
+  m.write_errors = 4;
+  auto back = jiva::decode<jiva::TargetMetrics>(jiva::encode(m));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(*back, m);
+  EXPECT_TRUE(back->same_buckets());
+  // A target from before an upgrade that changed the bounds: its counts are well formed for its
+  // own bounds, but not ours, so the daemon leaves its histogram out.
+  auto older = jiva::decode<jiva::TargetMetrics>(
+      R"({"bucket_bounds_seconds": [0.001, 1], "reads": {"buckets": [1, 2, 3]},
+          "writes": {"buckets": [0, 0, 0]}})");
+  ASSERT_TRUE(older.has_value()) << older.error().message;
+  EXPECT_FALSE(older->same_buckets());
+  // A target from before start times and bounds were sent: ours assumed, start time 0.
+  auto oldest = jiva::decode<jiva::TargetMetrics>(R"({"reads": {}, "writes": {}})");
+  ASSERT_TRUE(oldest.has_value()) << oldest.error().message;
+  EXPECT_TRUE(oldest->same_buckets());
+  EXPECT_EQ(oldest->started_at_seconds, 0);
+}
+
+TEST(IoStats, ATimerNeverDoneCountsAnError) {
+  IoCounter c;
+  {
+    IoTimer ok(c);
+    ok.done(512);
+  }
+  { IoTimer failed(c); }
+  EXPECT_EQ(c.snapshot().ops, 1u);
+  EXPECT_EQ(c.errors(), 1u);
+}
+
+TEST(Parallel, MapsInOrderAtMostWidthAtOnce) {
+  std::vector<int> items(40);
+  for (int i = 0; i < 40; ++i) items[static_cast<std::size_t>(i)] = i;
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  auto out = parallel_map(items, 16, [&](int i) {
+    const int now = ++running;
+    int seen = most.load();
+    while (now > seen && !most.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+    --running;
+    return i * 2;
+  });
+  ASSERT_EQ(out.size(), 40u);
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(out[static_cast<std::size_t>(i)], i * 2);
+  EXPECT_LE(most.load(), 16);
+}
+
 bool has_line(const std::string& text, const std::string& line) {
   return text.find("\n" + line + "\n") != std::string::npos;
 }
@@ -137,6 +195,35 @@ TEST(MetricsText, SerializesThroughPrometheusCpp) {
   EXPECT_TRUE(has_line(text, R"(maya_requests_total{front_door="cli"} 4)"));
   // A local volume has no I/O counters of maya's own: no series rather than a false 0.
   EXPECT_EQ(text.find(R"(maya_volume_read_ops_total{driver="local")"), std::string::npos);
+}
+
+TEST(MetricsText, StartTimeDiscardsErrorsAndWhatIsLeftOut) {
+  daemon::DaemonMetrics m;
+  daemon::VolumeMetrics v;
+  v.name = "db";
+  v.driver = "jiva";
+  v.health = "";  // a busy target: health unknown this scrape
+  v.reads = IoSnapshot{2, 8192, 0.0002, buckets_with({{0, 2}})};
+  v.writes = IoSnapshot{};
+  v.discards = IoSnapshot{1, 65536, 0.0001, buckets_with({{0, 1}})};
+  v.read_errors = 5;
+  v.histogram = false;  // the target's buckets are not ours
+  v.target_started_at = 1'800'000'000;
+  m.volumes.push_back(v);
+  const std::string text = daemon::metrics_text(m);
+  EXPECT_TRUE(
+      has_line(text, R"(maya_target_start_time_seconds{driver="jiva",volume="db"} 1800000000)"))
+      << text;
+  EXPECT_TRUE(
+      has_line(text, R"(maya_volume_discarded_bytes_total{driver="jiva",volume="db"} 65536)"));
+  EXPECT_TRUE(has_line(text, R"(maya_volume_discard_ops_total{driver="jiva",volume="db"} 1)"));
+  EXPECT_TRUE(
+      has_line(text, R"(maya_volume_io_errors_total{driver="jiva",op="read",volume="db"} 5)"));
+  EXPECT_TRUE(
+      has_line(text, R"(maya_volume_io_errors_total{driver="jiva",op="write",volume="db"} 0)"));
+  EXPECT_TRUE(has_line(text, R"(maya_volume_read_ops_total{driver="jiva",volume="db"} 2)"));
+  EXPECT_EQ(text.find("maya_volume_read_seconds"), std::string::npos) << text;
+  EXPECT_EQ(text.find("maya_volume_health{"), std::string::npos) << text;
 }
 
 }  // namespace
