@@ -286,19 +286,27 @@ e2e_docker_image() {
     "first container (echo hi) $(($(e2e_now_ms) - t2)) ms"
 }
 
-# e2e_docker_remove_all: remove every container, then every volume, of our dockerd (bounded).
-# Call it while volume plugins still run: removing a plugin's volume calls the plugin.
+# e2e_docker_remove_all: remove every container, then every volume the test made, of our dockerd
+# (bounded). Call it while volume plugins still run: removing a plugin's volume calls the plugin.
+# A private dockerd without a plugin directory of its own also sees the host's legacy plugins in
+# /run/docker/plugins (an installed maya's maya.sock): their volumes are the host's, never
+# removed. The test's are those of `local`, of its maya-e2e-* plugins and of managed plugins
+# (NAME:TAG), which live in this dockerd alone.
 e2e_docker_remove_all() {
   [[ -S $E2E_DOCKER_DIR/docker.sock ]] || return 0
-  local ids vol
+  local ids driver vol
   ids=$(E2E_DOCKER_TIMEOUT=20 docker ps -aq 2>/dev/null) || true
   if [[ -n $ids ]]; then
     # shellcheck disable=SC2086
     E2E_DOCKER_TIMEOUT=60 docker rm -f $ids >/dev/null || e2e_log "could not remove containers"
   fi
-  for vol in $(E2E_DOCKER_TIMEOUT=20 docker volume ls -q 2>/dev/null); do
+  while read -r driver vol; do
+    case $driver in
+      local | maya-e2e-* | *:*) ;;
+      *) continue ;; # the host's plugin (e.g. an installed maya): not the test's volume
+    esac
     E2E_DOCKER_TIMEOUT=30 docker volume rm -f "$vol" >/dev/null || e2e_log "could not remove volume $vol"
-  done
+  done < <(E2E_DOCKER_TIMEOUT=20 docker volume ls --format '{{.Driver}} {{.Name}}' 2>/dev/null || true)
 }
 
 # Processes whose command line names our temp dir: dockerd, its containerd, containerd shims.
