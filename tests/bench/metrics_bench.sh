@@ -7,28 +7,12 @@
 #   bash tests/bench/metrics_bench.sh /path/to/maya [N]
 set -euo pipefail
 
-maya_bin=${1:?usage: $0 MAYA_BINARY [VOLUMES]}
 n=${2:-100}
-for tool in curl jq; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
-done
-T=$(mktemp -d "${TMPDIR:-/tmp}/maya-metrics-bench.XXXXXX")
-CONF=$T/etc/maya.conf
-maya() { "$maya_bin" --config "$CONF" "$@"; }
-cleanup() {
-  set +e
-  maya unload --stop-targets >/dev/null 2>&1
-  for f in "$T"/run/maya/targets/*.pid; do
-    [[ -e $f ]] && pkill -9 -F "$f" 2>/dev/null
-  done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-"$maya_bin" init --root "$T" >/dev/null
-first_port=$((30000 + (RANDOM % 100) * (n + 10)))
-sed -i "s/^listen = .*/listen = \"127.0.0.1:0\"/; s/^discovery_port = .*/discovery_port = 0/; s/^target_ports = .*/target_ports = \"$first_port-$((first_port + n + 9))\"/" "$CONF"
-maya load >/dev/null
+# A daemon in a temp root with ports of its own, and its cleanup (the jiva tests' setup).
+# shellcheck source=tests/integration/jiva_lib.sh
+source "$(dirname "$0")/../integration/jiva_lib.sh" "${1:?usage: $0 MAYA_BINARY [VOLUMES]}"
+command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 77; }
+jiva_setup $((n + 10))
 endpoint=$(maya status -o json | jq -r .metrics.endpoint)
 start=$(date +%s)
 for i in $(seq 1 "$n"); do

@@ -34,11 +34,14 @@ median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 count_procs() { { pgrep -f -- "$1" || true; } | wc -l; }  # pgrep fails when none match
 targets_of() { count_procs "target run --volume $1 --store $T/"; }
 
-# maya init + load in $T, with any free discovery port and a random block of target ports.
+# jiva_setup [PORTS]: maya init + load in $T, with any free discovery port and a random block
+# of PORTS target ports (default 40).
+# shellcheck disable=SC2120 # PORTS is optional: most tests want the default
 jiva_setup() {
+  local ports=${1:-40}
   "$maya_bin" init --root "$T" >/dev/null
-  first_port=$((21000 + (RANDOM % 400) * 40))
-  sed -i "s/^listen = .*/listen = \"127.0.0.1:0\"/; s/^discovery_port = .*/discovery_port = 0/; s/^target_ports = .*/target_ports = \"$first_port-$((first_port + 39))\"/" "$CONF"
+  first_port=$((21000 + (RANDOM % (16000 / ports)) * ports))
+  sed -i "s/^listen = .*/listen = \"127.0.0.1:0\"/; s/^discovery_port = .*/discovery_port = 0/; s/^target_ports = .*/target_ports = \"$first_port-$((first_port + ports - 1))\"/" "$CONF"
   maya load >/dev/null || fail "maya load"
 }
 
