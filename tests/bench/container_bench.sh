@@ -66,6 +66,10 @@ for kind in jiva local; do
 done
 maya unload --stop-targets >/dev/null
 
+# shellcheck source=record.sh
+source "$(dirname "${BASH_SOURCE[0]}")/record.sh"
+record fuse_seq_write "${fig[jiva,seq]}" "${fig[local,seq]}" MiB/s
+record fuse_rand_write "${fig[jiva,rand]}" "${fig[local,rand]}" IOPS
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 echo "store: $T/opt/maya-store on $(df -T "$T" | awk 'NR == 2 {print $2}')"
 printf '%-52s %12s %12s %7s\n' "inside a container, fio, direct I/O" "jiva (fuse)" "local" "ratio"

@@ -5,7 +5,8 @@
 #
 # For each target: qemu-img bench 4k reads and 4k writes at depth 32 and 256k reads at depth 16,
 # and iscsi-perf -m 32 -r (4k random reads, 10 s). Prints one line per measure with both figures
-# and the maya/tgtd ratio. This is a benchmark, not a test: it never fails on a ratio.
+# and the maya/tgtd ratio, then the initiator's CPU time per 4k request against each target.
+# This is a benchmark, not a test: it never fails on a ratio.
 set -euo pipefail
 
 maya=${1:?usage: iscsi_bench.sh MAYA_BINARY}
@@ -28,14 +29,21 @@ iqn=iqn.2026-11.io.maya:bench
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# qemu-img bench prints "Run completed in S seconds."; report requests (or MiB) per second.
-qemu_bench() {  # url count depth size [-w]
+# qemu-img bench prints "Run completed in S seconds."; report requests (or MiB) per second, and
+# the client's own CPU time per request in microseconds (user + system, from getrusage): the
+# initiator is one thread, and when it is busy all the time it, not the target, sets the rate.
+qemu_bench() {  # url count depth size [-w]  ->  "RATE CLIENT_US_PER_REQUEST"
   local url=$1 count=$2 depth=$3 size=$4; shift 4
-  local secs
-  secs=$(qemu-img bench -f raw -c "$count" -d "$depth" -s "$size" "$@" "$url" 2>&1 |
-    sed -n 's/^Run completed in \([0-9.]*\) seconds\./\1/p')
-  [[ -n $secs ]] || { echo 0; return; }
-  python3 -c "print(round($count / $secs))"
+  python3 - "$url" "$count" "$depth" "$size" "$@" <<'PY'
+import re, resource, subprocess, sys
+url, count, depth, size, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+out = subprocess.run(["qemu-img", "bench", "-f", "raw", "-c", str(count), "-d", depth, "-s", size,
+                      *rest, url], capture_output=True, text=True).stdout
+m = re.search(r"Run completed in ([0-9.]+) seconds", out)
+use = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu_us = (use.ru_utime + use.ru_stime) * 1e6 / count
+print(f"{round(count / float(m.group(1))) if m else 0} {cpu_us:.1f}")
+PY
 }
 
 iscsi_perf() {  # url: average IOPS of 10 s of 4k random reads at depth 32
@@ -46,9 +54,10 @@ iscsi_perf() {  # url: average IOPS of 10 s of 4k random reads at depth 32
 declare -A result
 run_all() {  # name url
   local name=$1 url=$2
-  result[$name,read4k]=$(qemu_bench "$url" 200000 32 4096)
-  result[$name,write4k]=$(qemu_bench "$url" 200000 32 4096 -w)
-  result[$name,read256k]=$(qemu_bench "$url" 10000 16 262144)
+  local r
+  r=$(qemu_bench "$url" 200000 32 4096) && result[$name,read4k]=${r% *} result[$name,read4k_cpu]=${r#* }
+  r=$(qemu_bench "$url" 200000 32 4096 -w) && result[$name,write4k]=${r% *} result[$name,write4k_cpu]=${r#* }
+  r=$(qemu_bench "$url" 10000 16 262144) && result[$name,read256k]=${r% *}
   result[$name,perf]=$(iscsi_perf "$url")
 }
 
@@ -79,6 +88,10 @@ done
 [[ -n $maya_port ]] || { cat "$work/maya.log" >&2; echo "maya target did not start" >&2; exit 1; }
 run_all maya "iscsi://127.0.0.1:$maya_port/$iqn/0"
 
+# shellcheck source=record.sh
+source "$(dirname "${BASH_SOURCE[0]}")/record.sh"
+record iscsi_read4k "${result[maya,read4k]:-0}" "${result[tgtd,read4k]:-0}" IOPS
+record iscsi_write4k "${result[maya,write4k]:-0}" "${result[tgtd,write4k]:-0}" IOPS
 printf '%-44s %12s %12s %7s\n' "measure (tmpfs, 1 GiB, one connection)" tgtd maya ratio
 line() {  # key label unit scale
   local t=${result[tgtd,$1]:-0} m=${result[maya,$1]:-0}
@@ -93,3 +106,4 @@ line read4k "qemu-img bench 4k read, depth 32" IOPS 1
 line write4k "qemu-img bench 4k write, depth 32" IOPS 1
 line read256k "qemu-img bench 256k read, depth 16" MB/s 0.262144
 line perf "iscsi-perf -m 32 -r (4k random read)" IOPS 1
+echo "the initiator's own CPU per request (qemu-img, one thread): 4k read tgtd ${result[tgtd,read4k_cpu]} us, maya ${result[maya,read4k_cpu]} us; 4k write tgtd ${result[tgtd,write4k_cpu]} us, maya ${result[maya,write4k_cpu]} us"

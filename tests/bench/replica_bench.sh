@@ -9,11 +9,14 @@
 #      resync (regions written meanwhile) against a full rebuild of the same volume
 # This is a benchmark, not a test: it prints figures and ratios and never fails on them.
 #
-#   bash tests/bench/replica_bench.sh MAYA_BINARY
+#   bash tests/bench/replica_bench.sh MAYA_BINARY [--iops-only]
+#
+# --iops-only runs measure 1 alone (about 30 s; tests/bench/datapath_bench.sh uses it).
 set -euo pipefail
 export TMPDIR=${MAYA_BENCH_DIR:-/dev/shm}
 # shellcheck source=../integration/jiva_lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/jiva_lib.sh" "$@"
+source "$(dirname "${BASH_SOURCE[0]}")/../integration/jiva_lib.sh" "$1"
+iops_only=$([[ ${2:-} == --iops-only ]] && echo 1 || true)
 command -v qemu-io >/dev/null || { echo "SKIP: qemu-io is not installed"; exit 77; }
 AWAY=${AWAY_SECONDS:-60}
 jiva_setup
@@ -45,6 +48,18 @@ done
 fig[iops1]=$(iops "$(url_of one)")
 fig[iops3]=$(iops "$(url_of three)")
 rm -f "$T/fill.raw"
+ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
+line_iops() {
+  printf '%-62s %8s IOPS %8s IOPS %7s\n' "4k random writes, depth 32: 3 replicas vs 1 replica" "${fig[iops3]}" "${fig[iops1]}" "$(ratio "${fig[iops3]}" "${fig[iops1]}")"
+}
+# shellcheck source=record.sh
+source "$(dirname "${BASH_SOURCE[0]}")/record.sh"
+record replicas_3v1 "${fig[iops3]}" "${fig[iops1]}" IOPS
+if [[ -n $iops_only ]]; then
+  echo "store: $T/opt/maya-store on $(df -T "$T" | awk 'NR == 2 {print $2}')"
+  line_iops
+  exit 0
+fi
 
 # 2. Rebuild of 1 GiB in a thin 10 GiB volume, against copying 1 GiB
 maya volume create big --size 10GiB --replicas 1 >/dev/null
@@ -70,10 +85,9 @@ maya volume replica remove big r2 >/dev/null
 maya volume replica add big >/dev/null
 fig[full]=$(rebuild_time big)
 
-ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 echo "store: $T/opt/maya-store on $(df -T "$T" | awk 'NR == 2 {print $2}')"
 printf '%-62s %12s %12s %7s\n' "measure" "maya" "reference" "ratio"
-printf '%-62s %8s IOPS %8s IOPS %7s\n' "4k random writes, depth 32: 3 replicas vs 1 replica" "${fig[iops3]}" "${fig[iops1]}" "$(ratio "${fig[iops3]}" "${fig[iops1]}")"
+line_iops
 printf '%-62s %10s s %10s s %7s\n' "rebuild 1 GiB of a thin 10 GiB volume vs dd of 1 GiB" "${fig[rebuild]}" "${fig[copy]}" "$(ratio "${fig[rebuild]}" "${fig[copy]}")"
 printf '%-62s %10s s %10s s %7s\n' "resync after ${AWAY} s away (1 MiB/s written) vs full rebuild" "${fig[resync]}" "${fig[full]}" "$(ratio "${fig[resync]}" "${fig[full]}")"
 echo "the rebuilt replica of the 10 GiB volume allocates $((fig[rebuild_alloc] / MiB)) MiB (thin stays thin)"
