@@ -81,6 +81,7 @@ Result<std::unique_ptr<FileBackend>> FileBackend::open(const std::filesystem::pa
   std::unique_ptr<FileBackend> backend(
       new FileBackend(std::move(fd), path, size, options.block_size, options.preallocate));
   backend->probe_capabilities(std::max(file_size, size));
+  backend->open_direct();
   return backend;
 }
 
@@ -133,6 +134,31 @@ Result<void> FileBackend::grow(std::uint64_t size_bytes) {
   return {};
 }
 
+void FileBackend::open_direct() {
+  // A second open file description of the same file: O_DIRECT belongs to the description, so a
+  // dup() would share it with fd_.
+  const std::string self = "/proc/self/fd/" + std::to_string(fd_.get());
+  Fd direct(::open(self.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT));
+  if (!direct.valid()) return;  // this file system has no direct I/O (EINVAL)
+  std::size_t align = kDirectAlign;
+  struct statx sx {};
+  if (::statx(direct.get(), "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) == 0 &&
+      (sx.stx_mask & STATX_DIOALIGN) != 0) {
+    if (sx.stx_dio_offset_align == 0) return;  // the file system says it has none here
+    align = std::max<std::size_t>({align, sx.stx_dio_mem_align, sx.stx_dio_offset_align});
+  }
+  direct_fd_ = std::move(direct);
+  direct_align_ = align;
+  direct_ok_.store(true, std::memory_order_relaxed);
+}
+
+bool FileBackend::direct_fits(std::uint64_t offset, std::span<const std::byte> data) const {
+  if (!direct_ok_.load(std::memory_order_relaxed) || data.empty()) return false;
+  const auto address = reinterpret_cast<std::uintptr_t>(data.data());
+  return offset % direct_align_ == 0 && data.size() % direct_align_ == 0 &&
+         address % direct_align_ == 0;
+}
+
 void FileBackend::probe_capabilities(std::uint64_t file_size) {
   // Punching a hole past the end of the file changes no data; file systems without hole
   // support refuse it with EOPNOTSUPP (block devices with EINVAL or ENODEV).
@@ -178,22 +204,29 @@ Result<void> FileBackend::write_all(std::uint64_t offset, std::span<const std::b
                                     bool dsync) {
   std::size_t done = 0;
   bool synced_per_write = dsync && rwf_dsync_.load(std::memory_order_relaxed);
+  int fd = fd_.get();
+  if (direct_fits(offset, data)) fd = direct_fd_.get();
   while (done < data.size()) {
     const auto at = static_cast<off_t>(offset + done);
     ssize_t n;
     if (synced_per_write) {
       iovec iov{const_cast<std::byte*>(data.data() + done), data.size() - done};
-      n = ::pwritev2(fd_.get(), &iov, 1, at, RWF_DSYNC);
+      n = ::pwritev2(fd, &iov, 1, at, RWF_DSYNC);
       if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
         rwf_dsync_.store(false, std::memory_order_relaxed);
         synced_per_write = false;
         continue;
       }
     } else {
-      n = ::pwrite(fd_.get(), data.data() + done, data.size() - done, at);
+      n = ::pwrite(fd, data.data() + done, data.size() - done, at);
     }
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EINVAL && fd != fd_.get()) {  // direct I/O refused after all: buffered
+        direct_ok_.store(false, std::memory_order_relaxed);
+        fd = fd_.get();
+        continue;
+      }
       return fail_errno("writing " + path_.string() + " at " + std::to_string(offset + done));
     }
     if (n == 0) {
@@ -201,6 +234,7 @@ Result<void> FileBackend::write_all(std::uint64_t offset, std::span<const std::b
                   ": no progress");
     }
     done += static_cast<std::size_t>(n);
+    fd = fd_.get();  // the rest of a short direct write may not be aligned
   }
   if (dsync && !synced_per_write) return flush();
   return {};

@@ -124,7 +124,15 @@ bool FuseFrontend::answer(int out, std::span<std::uint8_t> request, block::Block
 }
 
 void FuseFrontend::serve() {
-  std::vector<std::uint8_t> buffer(kBufferSize);
+  // A WRITE's data follows its two headers: reading at kDataAt past a page boundary puts the
+  // data on the next one, so that the backend can write it around the page cache (direct I/O
+  // wants aligned memory): the file system above the loop device caches it already.
+  constexpr std::size_t kPage = 4096;
+  constexpr std::size_t kDataAt = kPage - sizeof(fuse_in_header) - sizeof(fuse_write_in);
+  std::vector<std::uint8_t> storage(kBufferSize + 2 * kPage);
+  const auto base = reinterpret_cast<std::uintptr_t>(storage.data());
+  const std::span<std::uint8_t> buffer(storage.data() + (kPage - base % kPage) % kPage + kDataAt,
+                                       kBufferSize);
   std::vector<std::uint8_t> scratch;
   pollfd fds[2] = {{fuse_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
   while (!stopping_) {
