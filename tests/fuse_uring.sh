@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a test command with FUSE over io_uring: the fuse module's enable_uring set to Y for the
-# run and restored afterwards (on any exit), and MAYA_FUSE_TRANSPORT=io_uring in the command's
-# environment, so that the FUSE tests check that the target really serves over io_uring.
+# run and restored afterwards (on any exit); MAYA_FUSE_IO_URING=1 in the command's environment
+# (targets then ask for it, lib/jiva/fuse_uring.h) and MAYA_FUSE_TRANSPORT=io_uring, so that the
+# FUSE tests check that the target really serves over io_uring.
 # Exits 77 (skipped), saying why, where the parameter cannot be set: Linux before 6.14 or
 # without CONFIG_FUSE_IO_URING, or not root.
 #
@@ -24,7 +25,7 @@ restore() {
 }
 trap restore EXIT
 trap 'exit 143' TERM INT
-MAYA_FUSE_TRANSPORT=io_uring "$@" &
+MAYA_FUSE_IO_URING=1 MAYA_FUSE_TRANSPORT=io_uring "$@" &
 child=$!
 wait "$child"
 rc=$?

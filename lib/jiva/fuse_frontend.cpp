@@ -12,7 +12,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <thread>
 
 #include "lib/common/errno_text.h"
@@ -29,6 +31,9 @@ namespace fs = std::filesystem;
 using fuse::kMaxWrite;
 constexpr std::size_t kBufferSize = kMaxWrite + 64 * 1024;  // a WRITE's header and data fit
 constexpr unsigned kWorkers = 4;
+// "1" in the target's environment (the daemon's, passed on): FUSE over io_uring when the kernel
+// offers it.
+constexpr const char* kIoUringVariable = "MAYA_FUSE_IO_URING";
 // FUSE_NOTIFY_RESEND (protocol 7.40, Linux 6.9): newer than this system's linux/fuse.h.
 constexpr int kNotifyResend = 7;
 
@@ -67,9 +72,13 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(const fs::path& mountp
                 " (is the fuse module loaded?)");
   std::unique_ptr<FuseFrontend> f(new FuseFrontend(std::move(opened), mountpoint, backend));
   const int fuse = f->fuse_.get();
-  // The ring is ready before INIT: once INIT agrees on io_uring, the kernel holds every request
-  // until the ring has entries (fuse_block_alloc).
-  if (auto uring = FuseUring::create(fuse, mountpoint, backend, f->session_); uring) {
+  // FUSE over io_uring only when asked (fuse_uring.h: a kill -9 of the target can fail requests
+  // in flight there, which /dev/fuse never does). The ring is ready before INIT: once INIT
+  // agrees on io_uring, the kernel holds every request until the ring has entries.
+  const char* asked = std::getenv(kIoUringVariable);
+  if (asked == nullptr || std::string_view(asked) != "1") {
+    // /dev/fuse, the default
+  } else if (auto uring = FuseUring::create(fuse, mountpoint, backend, f->session_); uring) {
     f->uring_ = std::move(*uring);
     f->session_.offer_uring = true;
   } else {

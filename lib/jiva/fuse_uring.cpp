@@ -335,6 +335,12 @@ void FuseUring::serve(unsigned worker) {
     std::memcpy(reinterpret_cast<std::uint8_t*>(sqe) + kCmdOffset, &req, sizeof req);
     io_uring_sqe_set_data64(sqe, slot);
   };
+  // A new registration: nothing of an earlier request may look pending to a successor.
+  auto register_fresh = [&](std::size_t slot) {
+    std::memset(&state_of(slot), 0, sizeof(SlotState));
+    std::memset(&headers_of(slot), 0, sizeof(UringReqHeader));
+    submit_cmd(slot, fuse::kUringCmdRegister, 0);
+  };
   auto take = [&](std::size_t slot) {  // a request arrived in `slot`: copy its parts aside
     SlotState& st = state_of(slot);
     const UringReqHeader& h = headers_of(slot);
@@ -385,12 +391,12 @@ void FuseUring::serve(unsigned worker) {
       committing[slot] = true;
       adopted_.fetch_add(1);
     } else {
-      std::memset(&st, 0, sizeof st);
-      submit_cmd(slot, fuse::kUringCmdRegister, 0);
+      register_fresh(slot);
     }
   }
   if (adopting_ && adopted_.load() > 0 && worker == 0)
-    log::info("fuse: taking over the requests the previous target held in its ring entries");
+    log::info("fuse: taking over the requests the previous target held in its ring entries (" +
+              std::to_string(adopted_.load()) + " so far)");
   bool said_error = false;
   bool first = true;
   while (!stopping_) {
@@ -430,8 +436,7 @@ void FuseUring::serve(unsigned worker) {
       } else if (res == -ENOENT && was_commit) {
         // The request was gone (answered before, or interrupted): the entry is ours again
         // only through a new registration.
-        std::memset(&state_of(slot), 0, sizeof(SlotState));
-        submit_cmd(slot, fuse::kUringCmdRegister, 0);
+        register_fresh(slot);
       } else {
         live_.fetch_sub(1);
         if (res == -ENOTCONN || res == -ECONNABORTED || res == -ECANCELED) {

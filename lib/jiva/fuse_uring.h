@@ -15,7 +15,16 @@
 // kernel then reads the answer at the addresses the dead process registered. So the buffers
 // live in a shared file (ring_file()), and a restarted target maps that file at the same
 // address, takes every request that an entry still holds (recorded per entry in the file),
-// answers it and so adopts the entry; entries that were waiting are registered again.
+// answers it and so adopts the entry; entries that were waiting are registered again. A request
+// queued while no entry waited is fetched by the next commit on its queue (the frontend sends
+// one STATFS from each CPU after a resume).
+//
+// What cannot be recovered, hence opt-in (MAYA_FUSE_IO_URING=1, fuse_frontend.cpp): a request
+// the kernel hands to a waiting entry of a process that is dying is ended with ECANCELED
+// (seen on 6.18 with the fuse_request_end tracepoint, from a kworker at the kill: the entry's
+// task work runs with IO_URING_F_TASK_DEAD, fuse_uring_send_in_task() in fs/fuse/dev_uring.c),
+// and the program above the loop device sees EIO. /dev/fuse never fails a request that way:
+// it stays queued or is resent (FUSE_NOTIFY_RESEND).
 #pragma once
 
 #include <liburing.h>
