@@ -32,7 +32,8 @@ constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kPayload = fuse::kMaxWrite;  // >= the kernel's max_payload_sz
 constexpr std::size_t kSlotStateSize = 1024;
-constexpr unsigned kMinWorkers = 4;
+constexpr unsigned kWorkersPerHost = 16;
+constexpr unsigned kMaxWorkersPerQueue = 4;
 constexpr std::uint64_t kWakeTag = ~0ULL;
 constexpr std::size_t kCmdOffset = offsetof(io_uring_sqe, addr3);
 static_assert(kCmdOffset == 48);
@@ -200,8 +201,10 @@ Result<void> FuseUring::map(bool existing) {
     want = h.base;
   } else {
     queues_ = possible_cpus();
-    unsigned workers = std::max(kMinWorkers, queues_);
-    workers = static_cast<unsigned>(round_up(workers, queues_));
+    // A request goes to its sender's CPU's queue, served only by that queue's workers: several
+    // per queue on small hosts (one fio job from one CPU would otherwise get one or two).
+    const unsigned per_queue = std::clamp(kWorkersPerHost / queues_, 1u, kMaxWorkersPerQueue);
+    const unsigned workers = per_queue * queues_;
     layout = Layout{workers, queues_ > 16 ? 1u : 2u};
     file_fd_ = Fd(::open(file_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!file_fd_.valid()) return fail_errno("cannot create " + file_.string());
