@@ -75,6 +75,8 @@ struct StorageVolume {
   std::optional<std::filesystem::path> device;  // set while attached ("/dev/loop3")
   std::string attach;       // how it is attached now: "fuse", "iscsi", "loop" (local); "" if not
   std::string attach_mode;  // how it attaches when asked: "auto", "iscsi", "fuse" (jiva)
+  // attach "fuse": how the target takes FUSE requests, "io_uring" or "dev_fuse" ("" : unknown)
+  std::string fuse_transport;
   std::optional<IscsiExport> iscsi;            // set when the volume is an iSCSI target
   std::optional<ReplicationInfo> replication;  // set when the driver replicates
   std::vector<SnapshotInfo> snapshots;

@@ -26,6 +26,7 @@ struct VolumeInfo {
   std::string device;                      // empty unless attached
   std::string attach;                      // how it is attached now (fuse, iscsi, loop), or ""
   std::string attach_mode;                 // how it attaches when mounted (auto, iscsi, fuse)
+  std::string fuse_transport;              // attach fuse: "io_uring" or "dev_fuse" ("": unknown)
   std::uint64_t allocated_bytes = 0;       // space the data really uses
   std::map<std::string, unsigned> mounts;  // mount ID → references
   std::optional<IscsiExport> iscsi;        // set when the volume is an iSCSI target

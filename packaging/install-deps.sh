@@ -18,6 +18,8 @@ packages=(
   prometheus-cpp-dev
   # iscsi:// replica children (lib/replica/iscsi_lun.cpp): the initiator is libiscsi's
   libiscsi-dev
+  # FUSE over io_uring for the attach path (lib/jiva/fuse_uring.cpp)
+  liburing-dev
   # the man page, maya(1), made from the help texts at build time
   help2man
   # the Debian package (debian/, built by quickstart.sh): dpkg-buildpackage comes with

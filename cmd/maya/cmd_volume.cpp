@@ -80,7 +80,10 @@ void print_volume(const json& v) {
   row("size", size);
   row("state", text(v["state"]) + (v["error"].is_null() ? "" : ": " + text(v["error"])));
   row("mountpoint", text(v["mountpoint"]));
-  row("device", text(v["device"]) + (v["attach"].is_null() ? "" : " (" + text(v["attach"]) + ")"));
+  std::string how = v["attach"].is_null() ? "" : text(v["attach"]);
+  if (v.contains("fuse") && v["fuse"].is_object() && !v["fuse"]["transport"].is_null())
+    how += " over " + text(v["fuse"]["transport"]);
+  row("device", text(v["device"]) + (how.empty() ? "" : " (" + how + ")"));
   if (!v["attach_mode"].is_null()) row("attach", text(v["attach_mode"]));
   row("mounts", text(v["mount_count"]));
   row("fstype", text(v["fstype"]) + (v["mount_options"].get<std::string>().empty()

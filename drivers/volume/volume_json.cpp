@@ -36,6 +36,7 @@ json volume_json(const VolumeInfo& v, bool show_secrets) {
       {"device", or_null(v.device)},
       {"attach", or_null(v.attach)},
       {"attach_mode", or_null(v.attach_mode)},
+      {"fuse", v.attach == "fuse" ? json{{"transport", or_null(v.fuse_transport)}} : json(nullptr)},
       {"mount_count", v.mount_count()},
       {"mounts", v.mounts},
       {"created", v.created},

@@ -86,7 +86,7 @@ Result<void> Frontends::capacity_changed() {
 std::optional<FuseInfo> Frontends::fuse_info() const {
   if (!fuse_) return std::nullopt;
   return FuseInfo{fuse_->mountpoint().string(), fuse_->file().string(), fuse_->fd(),
-                  fuse_->requests()};
+                  fuse_->requests(), fuse_->transport()};
 }
 
 std::optional<FuseInfo> Frontends::fuse_status() {

@@ -3,18 +3,25 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
+#include <thread>
 
 #include "lib/common/errno_text.h"
 #include "lib/common/files.h"
 #include "lib/common/log.h"
 #include "lib/jiva/fuse_requests.h"
+#include "lib/jiva/fuse_uring.h"
 
 namespace maya::jiva {
 namespace {
@@ -24,8 +31,31 @@ namespace fs = std::filesystem;
 using fuse::kMaxWrite;
 constexpr std::size_t kBufferSize = kMaxWrite + 64 * 1024;  // a WRITE's header and data fit
 constexpr unsigned kWorkers = 4;
+// "1" in the target's environment (the daemon's, passed on): FUSE over io_uring when the kernel
+// offers it.
+constexpr const char* kIoUringVariable = "MAYA_FUSE_IO_URING";
 // FUSE_NOTIFY_RESEND (protocol 7.40, Linux 6.9): newer than this system's linux/fuse.h.
 constexpr int kNotifyResend = 7;
+
+// A request queued on a ring queue while no entry was registered is fetched only by a commit on
+// that queue (fuse_uring_do_register does not look at the queue): one STATFS from each CPU (the
+// kernel queues a request on its sender's CPU) makes every queue commit once.
+void kick_queues(const fs::path& mountpoint) {
+  std::thread([mountpoint] {
+    cpu_set_t online;
+    CPU_ZERO(&online);
+    if (::sched_getaffinity(0, sizeof online, &online) != 0) return;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &online)) continue;
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      if (::sched_setaffinity(0, sizeof one, &one) != 0) continue;
+      struct statfs st {};
+      ::statfs(mountpoint.c_str(), &st);
+    }
+  }).detach();
+}
 
 }  // namespace
 
@@ -36,20 +66,41 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(const fs::path& mountp
                                                           block::BlockBackend& backend,
                                                           const std::string& volume) {
   MAYA_TRY_VOID(make_dirs(mountpoint, 0700));
-  Fd fuse(::open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK));
-  if (fuse.get() < 0)
+  Fd opened(::open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK));
+  if (opened.get() < 0)
     return fail(std::string("cannot open /dev/fuse: ") + errno_text(errno) +
                 " (is the fuse module loaded?)");
+  std::unique_ptr<FuseFrontend> f(new FuseFrontend(std::move(opened), mountpoint, backend));
+  const int fuse = f->fuse_.get();
+  // FUSE over io_uring only when asked (fuse_uring.h: a kill -9 of the target can fail requests
+  // in flight there, which /dev/fuse never does). The ring is ready before INIT: once INIT
+  // agrees on io_uring, the kernel holds every request until the ring has entries.
+  const char* asked = std::getenv(kIoUringVariable);
+  if (asked == nullptr || std::string_view(asked) != "1") {
+    // /dev/fuse, the default
+  } else if (auto uring = FuseUring::create(fuse, mountpoint, backend, f->session_); uring) {
+    f->uring_ = std::move(*uring);
+    f->session_.offer_uring = true;
+  } else {
+    log::info("fuse: no io_uring (" + uring.error().message + "); serving through /dev/fuse");
+  }
   const std::string data =
-      "fd=" + std::to_string(fuse.get()) +
+      "fd=" + std::to_string(fuse) +
       ",rootmode=40000,user_id=0,group_id=0,allow_other,max_read=" + std::to_string(kMaxWrite);
   const std::string source = "maya:" + volume;
   if (::mount(source.c_str(), mountpoint.c_str(), "fuse.maya",
               MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME, data.c_str()) != 0) {
-    return fail_errno("cannot mount FUSE at " + mountpoint.string());
+    const int failed = errno;
+    if (f->uring_) f->uring_->remove_file();
+    return fail_errno("cannot mount FUSE at " + mountpoint.string(), failed);
   }
-  std::unique_ptr<FuseFrontend> f(new FuseFrontend(std::move(fuse), mountpoint, backend));
   f->start(kWorkers);
+  // INIT is answered by the workers; wait for it (and the ring's registration) so that the
+  // transport this answers with is the one in use.
+  for (int i = 0;
+       i < 500 && !(f->session_.initialized && (!f->session_.uring || f->uring_->serving())); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  log::info("fuse: " + mountpoint.string() + " serves through " + f->transport());
   return f;
 }
 
@@ -68,7 +119,16 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::resume(Fd fd, const fs::path
     log::warn(std::string("fuse: this kernel cannot resend unanswered requests (") +
               errno_text(errno) + "); any taken by the previous target stay pending");
   }
+  if (fs::exists(FuseUring::ring_file(mountpoint))) {
+    // The previous target served this connection over io_uring: so do we.
+    f->session_.initialized = true;
+    f->session_.uring = true;
+    auto uring = FuseUring::adopt(f->fuse_.get(), mountpoint, backend, f->session_);
+    if (!uring) return std::unexpected(uring.error());
+    f->uring_ = std::move(*uring);
+  }
   f->start(kWorkers);
+  if (f->uring_) kick_queues(mountpoint);
   // The volume may have grown while no target ran: what the kernel cached may be stale.
   if (auto told = fuse::notify_inval_inode(f->fuse_.get(), fuse::kFileId); !told)
     log::warn(told.error().message);
@@ -94,6 +154,15 @@ FuseFrontend::~FuseFrontend() {
 void FuseFrontend::start(unsigned workers) {
   wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this] { serve(); });
+  if (uring_) uring_->start();
+}
+
+std::uint64_t FuseFrontend::requests() const {
+  return requests_.load() + (uring_ ? uring_->requests() : 0);
+}
+
+std::string FuseFrontend::transport() const {
+  return uring_ && session_.uring && uring_->serving() ? "io_uring" : "dev_fuse";
 }
 
 void FuseFrontend::stop() {
@@ -104,6 +173,7 @@ void FuseFrontend::stop() {
   }
   for (auto& t : workers_) t.join();
   workers_.clear();
+  if (uring_) uring_->stop();
 }
 
 Result<void> FuseFrontend::unmount() {
@@ -111,6 +181,7 @@ Result<void> FuseFrontend::unmount() {
     return fail_errno("cannot unmount " + mountpoint_.string());
   }
   stop();
+  if (uring_) uring_->remove_file();
   fuse_.reset();
   std::error_code ec;
   fs::remove(mountpoint_, ec);
@@ -157,7 +228,8 @@ void FuseFrontend::serve() {
 }
 
 bool FuseFrontend::handle(std::span<std::uint8_t> request, std::vector<std::uint8_t>& scratch) {
-  return fuse::dispatch(fuse_.get(), request, backend_, scratch);
+  fuse::FdSink sink(fuse_.get());
+  return fuse::dispatch(sink, request, backend_, scratch, &session_);
 }
 
 }  // namespace maya::jiva

@@ -24,8 +24,11 @@
 #include "lib/block/backend.h"
 #include "lib/common/fd.h"
 #include "lib/common/result.h"
+#include "lib/jiva/fuse_requests.h"
 
 namespace maya::jiva {
+
+class FuseUring;
 
 class FuseFrontend {
  public:
@@ -41,7 +44,8 @@ class FuseFrontend {
   static Result<std::unique_ptr<FuseFrontend>> resume(Fd fd,
                                                       const std::filesystem::path& mountpoint,
                                                       block::BlockBackend& backend);
-  // Stops serving and leaves the mount in place: a restarted target resumes it.
+  // Stops serving and leaves the mount in place (and the ring file, fuse_uring.h): a restarted
+  // target resumes it.
   ~FuseFrontend();
   FuseFrontend(const FuseFrontend&) = delete;
   FuseFrontend& operator=(const FuseFrontend&) = delete;
@@ -52,7 +56,10 @@ class FuseFrontend {
   int fd() const { return fuse_.get(); }
   const std::filesystem::path& mountpoint() const { return mountpoint_; }
   std::filesystem::path file() const { return mountpoint_ / kFileName; }
-  std::uint64_t requests() const { return requests_.load(); }
+  std::uint64_t requests() const;
+  // How requests reach this process: "io_uring" (FUSE over io_uring, fuse_uring.h) or "dev_fuse"
+  // (read and writev on /dev/fuse, also the fallback).
+  std::string transport() const;
 
   // The backend's size changed (a volume grown in place): the kernel drops the file's cached
   // attributes (FUSE_NOTIFY_INVAL_INODE), then a stat() through the mount loads the new size
@@ -75,7 +82,9 @@ class FuseFrontend {
   bool handle(std::span<std::uint8_t> request, std::vector<std::uint8_t>& scratch);
 
   Fd fuse_;
-  Fd wake_;  // eventfd that tells the workers to stop
+  fuse::Session session_;
+  std::unique_ptr<FuseUring> uring_;  // when the kernel offers FUSE over io_uring
+  Fd wake_;                           // eventfd that tells the workers to stop
   std::filesystem::path mountpoint_;
   block::BlockBackend& backend_;
   std::vector<std::thread> workers_;

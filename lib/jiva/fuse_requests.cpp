@@ -14,6 +14,7 @@
 #include "lib/common/errno_text.h"
 #include "lib/common/log.h"
 #include "lib/jiva/fuse_frontend.h"
+#include "lib/jiva/fuse_uring_abi.h"
 
 namespace maya::jiva::fuse {
 namespace {
@@ -24,6 +25,8 @@ constexpr std::uint32_t kMinorWanted = 40;
 // Kernels before 5.17 send the 16-byte fuse_init_in of protocol 7.35 and older; flags2 and the
 // rest exist only with FUSE_INIT_EXT.
 constexpr std::size_t kCompatInitIn = 16;
+// FUSE_OVER_IO_URING (protocol 7.42, Linux 6.14) as a bit of flags2: see fuse_uring_abi.h.
+constexpr std::uint32_t kOverIoUring2 = static_cast<std::uint32_t>(kFuseOverIoUring >> 32);
 
 template <class T>
 std::span<const std::uint8_t> bytes_of(const T& value) {
@@ -81,18 +84,27 @@ bool handle_init(const Request& r) {
   const std::uint32_t wanted =
       FUSE_ASYNC_READ | FUSE_BIG_WRITES | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES;
   out.flags = init.flags & wanted;
+  const bool extended = r.body.size() >= sizeof init && (init.flags & FUSE_INIT_EXT) != 0;
+  const bool offered = extended && (init.flags2 & kOverIoUring2) != 0;
+  if (r.session != nullptr) r.session->kernel_offered = offered;
+  if (offered && r.session != nullptr && r.session->offer_uring) {
+    out.flags |= FUSE_INIT_EXT;
+    out.flags2 = kOverIoUring2;
+    r.session->uring = true;
+  }
   out.max_background = 64;
   out.congestion_threshold = 48;
   out.max_write = kMaxWrite;
   out.time_gran = 1;
   out.max_pages = static_cast<std::uint16_t>(kMaxWrite / 4096);
   r.reply(0, bytes_of(out));
+  if (r.session != nullptr) r.session->initialized = true;
   return true;
 }
 
 bool handle_lookup(const Request& r) {
-  const char* name = reinterpret_cast<const char*>(r.body.data());
-  const std::size_t length = r.body.size();
+  const char* name = reinterpret_cast<const char*>(r.data.data());
+  const std::size_t length = r.data.size();
   if (r.header.nodeid != kRootId || strnlen(name, length) != std::strlen(kFileName) ||
       std::strncmp(name, kFileName, length) != 0) {
     r.reply(ENOENT);
@@ -164,8 +176,7 @@ bool handle_read(const Request& r) {
 
 bool handle_write(const Request& r) {
   const auto& wr = r.args<fuse_write_in>();
-  const std::size_t data_at = sizeof(fuse_write_in);
-  if (r.header.nodeid != kFileId || r.body.size() < data_at + wr.size) {
+  if (r.header.nodeid != kFileId || r.data.size() < wr.size) {
     r.reply(EINVAL);
     return true;
   }
@@ -174,7 +185,7 @@ bool handle_write(const Request& r) {
     r.reply(ENOSPC);
     return true;
   }
-  auto data = std::as_bytes(r.body.subspan(data_at, wr.size));
+  auto data = std::as_bytes(r.data.first(wr.size));
   const bool fua = (wr.flags & (O_SYNC | O_DSYNC)) != 0;
   if (auto put = r.backend.write(wr.offset, data, fua); !put) {
     r.reply(errno_for(put.error()));
@@ -379,7 +390,7 @@ void Request::reply(int error, std::span<const std::uint8_t> payload) const {
   if (error == 0 && !payload.empty())
     iov[count++] = {const_cast<std::uint8_t*>(payload.data()), payload.size()};
   // ENOENT: the request was interrupted and is gone; nothing to do about it.
-  if (const int failed = write_message(fd, std::span(iov, count)); failed != 0 && failed != ENOENT)
+  if (const int failed = sink.send(std::span(iov, count)); failed != 0 && failed != ENOENT)
     log::warn(std::string("fuse: cannot answer a request: ") + errno_text(failed));
 }
 
@@ -417,11 +428,21 @@ const OpcodeInfo* find_opcode(std::uint32_t opcode) {
   return it != std::end(kTable) && it->opcode == opcode ? it : nullptr;
 }
 
-bool dispatch(int fd, std::span<std::uint8_t> request, block::BlockBackend& backend,
-              std::vector<std::uint8_t>& scratch) {
+bool dispatch(ReplySink& sink, std::span<std::uint8_t> request, block::BlockBackend& backend,
+              std::vector<std::uint8_t>& scratch, Session* session) {
   if (request.size() < sizeof(fuse_in_header)) return true;
   const auto& header = *reinterpret_cast<const fuse_in_header*>(request.data());
-  const Request r{fd, header, request.subspan(sizeof(fuse_in_header)), backend, scratch};
+  auto body = request.subspan(sizeof(fuse_in_header));
+  const OpcodeInfo* info = find_opcode(header.opcode);
+  // The argument struct first, what follows it (WRITE's bytes, LOOKUP's name) as `data`.
+  const std::size_t split = info != nullptr ? std::min(info->min_body, body.size()) : 0;
+  return dispatch_parts(sink, header, body, body.subspan(split), backend, scratch, session);
+}
+
+bool dispatch_parts(ReplySink& sink, const fuse_in_header& header, std::span<std::uint8_t> args,
+                    std::span<std::uint8_t> data, block::BlockBackend& backend,
+                    std::vector<std::uint8_t>& scratch, Session* session) {
+  const Request r{sink, header, args, data, backend, scratch, session};
   const OpcodeInfo* info = find_opcode(header.opcode);
   if (info == nullptr) {
     r.reply(ENOSYS);

@@ -6,6 +6,7 @@
 #include <linux/fuse.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -21,13 +22,33 @@ inline constexpr std::uint64_t kRootId = FUSE_ROOT_ID;  // 1
 inline constexpr std::uint64_t kFileId = 2;
 inline constexpr std::uint32_t kMaxWrite = 1u << 20;
 
-// One request read from /dev/fuse, and where its answer goes.
+// Where a request's answer goes: one whole message (fuse_out_header first, then the payload).
+// /dev/fuse takes it with one writev (FdSink); a ring entry of FUSE over io_uring copies it into
+// the entry's buffers (fuse_uring). The same opcode table serves both.
+class ReplySink {
+ public:
+  virtual ~ReplySink() = default;
+  // The errno on failure, else 0.
+  virtual int send(std::span<const iovec> parts) = 0;
+};
+
+// What INIT agreed on, shared by a connection's transports. Null in tests and fuzzing.
+struct Session {
+  bool offer_uring = false;                 // ask for FUSE_OVER_IO_URING when the kernel offers it
+  std::atomic<bool> initialized{false};     // INIT was answered
+  std::atomic<bool> uring{false};           // ... with FUSE_OVER_IO_URING
+  std::atomic<bool> kernel_offered{false};  // INIT's flags2 carried FUSE_OVER_IO_URING
+};
+
+// One request and where its answer goes.
 struct Request {
-  int fd;  // /dev/fuse (a pipe or /dev/null in tests and fuzzing)
+  ReplySink& sink;
   const fuse_in_header& header;
-  std::span<std::uint8_t> body;        // what follows the header
+  std::span<std::uint8_t> body;        // the opcode's argument struct (at least its min_body)
+  std::span<std::uint8_t> data;        // what follows that struct: WRITE's bytes, LOOKUP's name
   block::BlockBackend& backend;        // the volume
   std::vector<std::uint8_t>& scratch;  // the worker's buffer for READ and READDIR answers
+  Session* session = nullptr;
 
   // The argument struct at the start of the body; the table checked that it is there.
   template <class T>
@@ -65,9 +86,23 @@ int write_message(int fd, std::span<const iovec> parts);
 // inode the kernel does not hold (ENOENT) has nothing cached: success.
 Result<void> notify_inval_inode(int fd, std::uint64_t node);
 
-// Answers one request (the bytes a read of /dev/fuse gives), the reply written to `fd`;
+// /dev/fuse (or a pipe, /dev/null in tests) as a ReplySink.
+class FdSink final : public ReplySink {
+ public:
+  explicit FdSink(int fd) : fd_(fd) {}
+  int send(std::span<const iovec> parts) override { return write_message(fd_, parts); }
+
+ private:
+  int fd_;
+};
+
+// Answers one request (the bytes a read of /dev/fuse gives), the reply sent to `sink`;
 // false once the connection is gone.
-bool dispatch(int fd, std::span<std::uint8_t> request, block::BlockBackend& backend,
-              std::vector<std::uint8_t>& scratch);
+bool dispatch(ReplySink& sink, std::span<std::uint8_t> request, block::BlockBackend& backend,
+              std::vector<std::uint8_t>& scratch, Session* session = nullptr);
+// The same for a request whose parts lie apart (a ring entry: header, argument struct, payload).
+bool dispatch_parts(ReplySink& sink, const fuse_in_header& header, std::span<std::uint8_t> args,
+                    std::span<std::uint8_t> data, block::BlockBackend& backend,
+                    std::vector<std::uint8_t>& scratch, Session* session = nullptr);
 
 }  // namespace maya::jiva::fuse

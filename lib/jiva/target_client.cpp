@@ -48,7 +48,11 @@ json to_json(const SpaceInfo& s) {
 }
 
 json to_json(const FuseInfo& f) {
-  return {{"mountpoint", f.mountpoint}, {"file", f.file}, {"fd", f.fd}, {"requests", f.requests}};
+  return {{"mountpoint", f.mountpoint},
+          {"file", f.file},
+          {"fd", f.fd},
+          {"requests", f.requests},
+          {"transport", f.transport}};
 }
 
 template <class T>
@@ -216,6 +220,7 @@ void read(const json& v, const std::string& at, FuseInfo& f) {
   field(v, at, "file", f.file);
   field(v, at, "fd", f.fd);
   field(v, at, "requests", f.requests);
+  field(v, at, "transport", f.transport);  // absent from an older target: empty
 }
 
 void read(const json& v, const std::string& at, TargetInfo& s) {

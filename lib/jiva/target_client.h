@@ -95,6 +95,7 @@ struct FuseInfo {
   std::string file;
   int fd = -1;  // the target's descriptor of the FUSE connection
   std::uint64_t requests = 0;
+  std::string transport;  // "io_uring" or "dev_fuse" (FuseFrontend::transport); empty: unknown
   bool operator==(const FuseInfo&) const = default;
 };
 

@@ -140,6 +140,11 @@ if [[ $(id -u) == 0 && -c /dev/fuse && -e /dev/loop-control ]] && command -v cur
   plugin=$T/run/docker/plugins/maya.sock
   mnt=$(curl -s -m 60 --unix-socket "$plugin" -X POST -d '{"Name":"f","ID":"resilience"}' http://plugin/VolumeDriver.Mount | jq -r .Mountpoint)
   [[ -n $mnt && -d $mnt ]] || fail "Mount of f through the plugin socket: '$mnt'"
+  # tests/fuse_uring.sh runs this on FUSE over io_uring: inspect says which path serves.
+  want_transport=${MAYA_FUSE_TRANSPORT:-}
+  transport=$(field f fuse.transport)
+  [[ -z $want_transport || $transport == "$want_transport" ]] ||
+    fail "f is attached through FUSE over '$transport', not $want_transport"
   # One 4 KiB O_DIRECT|O_DSYNC write every 10 ms: "START END" in ms per completed write.
   python3 - "$mnt/stall.dat" >"$T/fio.log" <<'PY' &
 import mmap, os, sys, time
@@ -175,12 +180,14 @@ PY
     # The longest write around the kill is the stall the program saw.
     stall=$(awk -v t="$t_kill" '$2 > t && $1 < t + 2500 { d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$T/fio.log")
     stalls+=("$stall")
+    [[ -z $want_transport || $(field f fuse.transport) == "$want_transport" ]] ||
+      fail "round $round: the new target serves f through FUSE over '$(field f fuse.transport)', not $want_transport"
     echo "jiva: kill -9 $round of the target of a mounted volume: the longest write took $stall ms"
   done
   kill "$writer" 2>/dev/null || true
   wait "$writer" 2>/dev/null || true
   writer=
-  echo "jiva: mounted volume, 5 kill -9 in a minute: longest write per kill ${stalls[*]} ms"
+  echo "jiva: mounted volume (FUSE over $transport), 5 kill -9 in a minute: longest write per kill ${stalls[*]} ms"
   for s in "${stalls[@]}"; do ((s < 10000)) || fail "a write on the mounted volume stalled $s ms after a kill -9"; done
   curl -s -m 60 --unix-socket "$plugin" -X POST -d '{"Name":"f","ID":"resilience"}' http://plugin/VolumeDriver.Unmount | jq -e '.Err == "" or .Err == null' >/dev/null ||
     fail "Unmount of f"

@@ -127,6 +127,10 @@ if [[ -e /dev/fuse ]]; then
   curl -sf --unix-socket "$(target_socket rb)" -X POST http://target/v1/frontend/fuse >"$T/fuse.json" ||
     fail "cannot expose rb through FUSE"
   file=$(jq -r .file "$T/fuse.json")
+  if [[ -n ${MAYA_FUSE_TRANSPORT:-} ]]; then
+    [[ $(jq -r .transport "$T/fuse.json") == "$MAYA_FUSE_TRANSPORT" ]] ||
+      fail "FUSE serves through $(jq -r .transport "$T/fuse.json"), not $MAYA_FUSE_TRANSPORT"
+  fi
   [[ -e $file ]] || fail "the FUSE file is missing: $(cat "$T/fuse.json")"
   if dd if=/dev/zero of="$file" bs=64k seek=640 count=4 conv=notrunc oflag=direct >"$T/dd.out" 2>&1; then
     fail "a write through FUSE to a full store succeeded"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -140,6 +141,10 @@ class TargetResize : public ::testing::Test {
 TEST_F(TargetResize, TheFuseFileAndItsLoopDeviceShowTheNewSizeAfterResize) {
   auto fuse = client().expose_fuse();
   ASSERT_TRUE(fuse) << fuse.error().message << "\n" << output();
+  // tests/fuse_uring.sh runs this on FUSE over io_uring.
+  if (const char* want = std::getenv("MAYA_FUSE_TRANSPORT")) {
+    EXPECT_EQ(fuse->transport, want);
+  }
   const fs::path file = fuse->file;
   EXPECT_EQ(stat_size(file), kOld);
   put(file, kOld - 4096, block('a'));

@@ -53,6 +53,7 @@ TEST(JivaTargetClient, EveryAnswerSurvivesEncodeAndDecode) {
   expect_round_trip(full_status());
   expect_round_trip(TargetInfo{});  // every optional empty
   expect_round_trip(FuseInfo{"/m", "/m/volume", 3, 0});
+  expect_round_trip(FuseInfo{"/m", "/m/volume", 3, 7, "dev_fuse"});
   expect_round_trip(FuseWithdrawn{});
   expect_round_trip(ReplicaChanges{{"r3", "r4"}, {"r1"}});
   expect_round_trip(ReplicaChanges{});
@@ -86,8 +87,8 @@ TEST(JivaTargetClient, TheWireShapeIsTheOneTheTargetAlwaysSent) {
   EXPECT_EQ(encode(ReplicaFaulted{"r1"}), R"({"failed":"r1"})");
   EXPECT_EQ(encode(Reverted{"s"}), R"({"reverted":"s"})");
   EXPECT_EQ(encode(Resized{2048, 1024}), R"({"previous_bytes":1024,"size_bytes":2048})");
-  EXPECT_EQ(encode(FuseInfo{"/m", "/m/v", 5, 9}),
-            R"({"fd":5,"file":"/m/v","mountpoint":"/m","requests":9})");
+  EXPECT_EQ(encode(FuseInfo{"/m", "/m/v", 5, 9, "io_uring"}),
+            R"({"fd":5,"file":"/m/v","mountpoint":"/m","requests":9,"transport":"io_uring"})");
   // Bytes that are not UTF-8 (a name echoed back) become U+FFFD instead of an exception.
   EXPECT_EQ(encode(Reverted{"a\xff"}), "{\"reverted\":\"a\xef\xbf\xbd\"}");
 }

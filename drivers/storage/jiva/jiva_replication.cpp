@@ -92,6 +92,7 @@ void JivaStorageDriver::describe_replication(const std::string& volume, StorageV
   auto status = target(volume).status(3s);  // a wedged target: "offline"
   if (status) {
     info.health = status->health;
+    if (status->fuse) v.fuse_transport = status->fuse->transport;
     info.read_only = status->read_only.value_or("");
     if (status->space) {
       info.space_used_percent = status->space->used_percent;

@@ -419,6 +419,7 @@ VolumeInfo DockerVolumeDriver::describe(const VolumeRecord& record) {
   info.iscsi = stored->iscsi;
   info.attach = stored->attach;
   info.attach_mode = stored->attach_mode;
+  info.fuse_transport = stored->fuse_transport;
   info.replication = stored->replication;
   info.snapshots = stored->snapshots;
   if (record.host_attached && !stored->device) {
