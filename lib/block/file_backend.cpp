@@ -81,7 +81,9 @@ Result<std::unique_ptr<FileBackend>> FileBackend::open(const std::filesystem::pa
   std::unique_ptr<FileBackend> backend(
       new FileBackend(std::move(fd), path, size, options.block_size, options.preallocate));
   backend->probe_capabilities(std::max(file_size, size));
-  backend->open_direct();
+  // Files only: on a block device nothing serializes a buffered read-modify-write of a page
+  // against a direct write to it, where a file system's inode lock does.
+  if (S_ISREG(st.st_mode)) backend->open_direct();
   return backend;
 }
 
@@ -153,7 +155,7 @@ void FileBackend::open_direct() {
 }
 
 bool FileBackend::direct_fits(std::uint64_t offset, std::span<const std::byte> data) const {
-  if (!direct_ok_.load(std::memory_order_relaxed) || data.empty()) return false;
+  if (!direct_ok_.load(std::memory_order_relaxed) || data.size() < kDirectMinBytes) return false;
   const auto address = reinterpret_cast<std::uintptr_t>(data.data());
   return offset % direct_align_ == 0 && data.size() % direct_align_ == 0 &&
          address % direct_align_ == 0;

@@ -75,6 +75,10 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(const fs::path& mountp
   // FUSE over io_uring only when asked (fuse_uring.h: a kill -9 of the target can fail requests
   // in flight there, which /dev/fuse never does). The ring is ready before INIT: once INIT
   // agrees on io_uring, the kernel holds every request until the ring has entries.
+  // A ring file left by an earlier connection of this mountpoint (its target died, then the
+  // volume was detached) must never be taken for this one's: resume() would replay what it held.
+  std::error_code ignored;
+  fs::remove(FuseUring::ring_file(mountpoint), ignored);
   const char* asked = std::getenv(kIoUringVariable);
   if (asked == nullptr || std::string_view(asked) != "1") {
     // /dev/fuse, the default

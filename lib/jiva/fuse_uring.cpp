@@ -208,8 +208,15 @@ Result<void> FuseUring::map(bool existing) {
     layout = Layout{workers, queues_ > 16 ? 1u : 2u};
     file_fd_ = Fd(::open(file_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!file_fd_.valid()) return fail_errno("cannot create " + file_.string());
-    if (::ftruncate(file_fd_.get(), static_cast<off_t>(layout.size())) != 0)
-      return fail_errno("cannot size " + file_.string());
+    // Allocated now: a full tmpfs fails here (and the connection serves through /dev/fuse)
+    // rather than with SIGBUS when a worker first touches a payload.
+    if (const int rc = ::posix_fallocate(file_fd_.get(), 0, static_cast<off_t>(layout.size()));
+        rc != 0) {
+      std::error_code ignored;
+      fs::remove(file_, ignored);
+      return fail_errno(
+          "cannot allocate " + std::to_string(layout.size()) + " bytes for " + file_.string(), rc);
+    }
   }
   size_ = layout.size();
   workers_count_ = layout.workers;
@@ -403,13 +410,22 @@ void FuseUring::serve(unsigned worker) {
   bool said_error = false;
   bool first = true;
   while (!stopping_) {
-    if (io_uring_submit(ring) < 0 && errno != EINTR) break;
-    if (first) {  // the kernel took the registrations (a refusal comes as a CQE, counted off)
+    // liburing returns -errno (errno is not set). EAGAIN and EBUSY (completions not yet reaped):
+    // the entries stay queued for the next submit, after the wait below reaps.
+    const int submitted = io_uring_submit(ring);
+    if (submitted == -EINTR) continue;
+    if (submitted < 0 && submitted != -EAGAIN && submitted != -EBUSY) {
+      log::warn(std::string("fuse: io_uring_submit failed: ") + errno_text(-submitted) +
+                "; this worker stops");
+      if (!first) live_.fetch_sub(static_cast<int>(layout.per_worker));
+      break;
+    }
+    if (first && submitted >= 0) {  // the kernel took the registrations (a refusal: a CQE)
       live_.fetch_add(static_cast<int>(layout.per_worker));
       first = false;
     }
-    for (std::size_t slot = worker * layout.per_worker; slot < (worker + 1) * layout.per_worker;
-         ++slot)
+    for (std::size_t slot = worker * layout.per_worker;
+         submitted >= 0 && slot < (worker + 1) * layout.per_worker; ++slot)
       if (std::atomic_ref(state_of(slot).phase).load() == kReplied || committing[slot]) {
         // Submitted: the kernel has the answer (or refused it, said in a CQE).
         std::atomic_ref(state_of(slot).phase).store(kIdle, std::memory_order_release);

@@ -106,4 +106,4 @@ line read4k "qemu-img bench 4k read, depth 32" IOPS 1
 line write4k "qemu-img bench 4k write, depth 32" IOPS 1
 line read256k "qemu-img bench 256k read, depth 16" MB/s 0.262144
 line perf "iscsi-perf -m 32 -r (4k random read)" IOPS 1
-echo "the initiator's own CPU per request (qemu-img, one thread): 4k read tgtd ${result[tgtd,read4k_cpu]} us, maya ${result[maya,read4k_cpu]} us; 4k write tgtd ${result[tgtd,write4k_cpu]} us, maya ${result[maya,write4k_cpu]} us"
+echo "the initiator's own CPU per request (qemu-img, one thread): 4k read tgtd ${result[tgtd,read4k_cpu]:-?} us, maya ${result[maya,read4k_cpu]:-?} us; 4k write tgtd ${result[tgtd,write4k_cpu]:-?} us, maya ${result[maya,write4k_cpu]:-?} us"

@@ -16,7 +16,8 @@ set -euo pipefail
 export TMPDIR=${MAYA_BENCH_DIR:-/dev/shm}
 # shellcheck source=../integration/jiva_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/jiva_lib.sh" "$1"
-iops_only=$([[ ${2:-} == --iops-only ]] && echo 1 || true)
+iops_only=
+if [[ ${2:-} == --iops-only ]]; then iops_only=1; fi
 command -v qemu-io >/dev/null || { echo "SKIP: qemu-io is not installed"; exit 77; }
 AWAY=${AWAY_SECONDS:-60}
 jiva_setup

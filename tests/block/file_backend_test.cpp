@@ -97,25 +97,26 @@ TEST_F(FileBackendTest, WritesReadBackAndStayInRange) {
   EXPECT_FALSE(b->write(1 << 20, bytes(512, 0), false));
 }
 
-// Aligned writes go around the page cache, others through it, and every read sees the last
-// write whichever way each went: a direct write drops the cached pages it replaces.
+// Large aligned writes go around the page cache, others through it, and every read sees the
+// last write whichever way each went: a direct write drops the cached pages it replaces.
 TEST_F(FileBackendTest, DirectAndBufferedWritesOfOneRangeReadBackInOrder) {
   auto b = create(1 << 20);
   ASSERT_TRUE(b);
   if (!b->writes_direct())
     GTEST_SKIP() << "SKIP: the file system of " << dir_ << " has no direct I/O (set TMPDIR)";
   constexpr std::size_t kAlign = FileBackend::kDirectAlign;
-  std::vector<std::byte> storage(3 * kAlign);
+  constexpr std::size_t kSize = FileBackend::kDirectMinBytes;
+  std::vector<std::byte> storage(kSize + kAlign);
   const auto base = reinterpret_cast<std::uintptr_t>(storage.data());
-  std::span<std::byte> aligned(storage.data() + (kAlign - base % kAlign) % kAlign, kAlign);
-  auto out = bytes(kAlign, 0);
+  std::span<std::byte> aligned(storage.data() + (kAlign - base % kAlign) % kAlign, kSize);
+  auto out = bytes(kSize, 0);
 
-  ASSERT_TRUE(b->write(8192, bytes(kAlign, 0x11), false));  // buffered (unaligned memory)
-  ASSERT_TRUE(b->read(8192, out));                          // now cached
+  ASSERT_TRUE(b->write(8192, bytes(kSize, 0x11), false));  // buffered (unaligned memory)
+  ASSERT_TRUE(b->read(8192, out));                         // now cached
   std::fill(aligned.begin(), aligned.end(), std::byte{0x22});
   ASSERT_TRUE(b->write(8192, aligned, false));  // direct
   ASSERT_TRUE(b->read(8192, out));
-  EXPECT_EQ(out, bytes(kAlign, 0x22));
+  EXPECT_EQ(out, bytes(kSize, 0x22));
   ASSERT_TRUE(b->write(8192 + 512, bytes(512, 0x33), true));  // buffered, FUA
   ASSERT_TRUE(b->read(8192, out));
   EXPECT_EQ(out[511], std::byte{0x22});
@@ -125,15 +126,15 @@ TEST_F(FileBackendTest, DirectAndBufferedWritesOfOneRangeReadBackInOrder) {
   ASSERT_TRUE(b->write(8192, aligned, true));  // direct, FUA
   ASSERT_TRUE(b->flush());
   ASSERT_TRUE(b->read(8192, out));
-  EXPECT_EQ(out, bytes(kAlign, 0x44));
+  EXPECT_EQ(out, bytes(kSize, 0x44));
   EXPECT_TRUE(b->writes_direct()) << "a direct write was refused and turned direct I/O off";
   // What another reader of the file sees (no cache of ours in between).
   std::ifstream file(path(), std::ios::binary);
   file.seekg(8192);
-  std::vector<char> raw(kAlign);
+  std::vector<char> raw(kSize);
   file.read(raw.data(), static_cast<std::streamsize>(raw.size()));
   EXPECT_EQ(raw[0], 0x44);
-  EXPECT_EQ(raw[kAlign - 1], 0x44);
+  EXPECT_EQ(raw[kSize - 1], 0x44);
 }
 
 TEST_F(FileBackendTest, HolesStayHolesAfterWritesElsewhere) {
