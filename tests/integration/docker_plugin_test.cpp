@@ -278,7 +278,8 @@ TEST_F(DockerPlugin, EveryDocumentedKeyIsThereForEveryDriverAndStatusHasTheSameV
                                                "rebuild",       "last_rebuild",
                                                "read_only",     "store_used_percent",
                                                "space_warning", "snapshots",
-                                               "events",        "ebs_id"};
+                                               "events",        "ebs_id",
+                                               "fuse"};
   for (const char* driver : {"local", "jiva"}) {
     SCOPED_TRACE(driver);
     const std::string name = "v1";
