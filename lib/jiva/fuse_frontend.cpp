@@ -72,13 +72,13 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(const fs::path& mountp
                 " (is the fuse module loaded?)");
   std::unique_ptr<FuseFrontend> f(new FuseFrontend(std::move(opened), mountpoint, backend));
   const int fuse = f->fuse_.get();
-  // FUSE over io_uring only when asked (fuse_uring.h: a kill -9 of the target can fail requests
-  // in flight there, which /dev/fuse never does). The ring is ready before INIT: once INIT
-  // agrees on io_uring, the kernel holds every request until the ring has entries.
   // A ring file left by an earlier connection of this mountpoint (its target died, then the
   // volume was detached) must never be taken for this one's: resume() would replay what it held.
   std::error_code ignored;
   fs::remove(FuseUring::ring_file(mountpoint), ignored);
+  // FUSE over io_uring only when asked (fuse_uring.h: a kill -9 of the target can fail requests
+  // in flight there, which /dev/fuse never does). The ring is ready before INIT: once INIT
+  // agrees on io_uring, the kernel holds every request until the ring has entries.
   const char* asked = std::getenv(kIoUringVariable);
   if (asked == nullptr || std::string_view(asked) != "1") {
     // /dev/fuse, the default
