@@ -9,6 +9,7 @@
 #include "lib/common/names.h"
 #include "lib/common/size.h"
 #include "lib/iscsi_target/serve.h"
+#include "lib/jiva/fuse_ring_keeper.h"
 #include "lib/jiva/volume_target.h"
 
 namespace maya::cli {
@@ -150,6 +151,24 @@ int run(Globals& globals, const Args& args) {
   return jiva::run_volume_target(opts);
 }
 
+constexpr const char* kKeepSummary =
+    "Holds the io_urings of one FUSE connection that a jiva target serves over io_uring, so that\n"
+    "a crash of the target loses no request (lib/jiva/fuse_ring_keeper.h). The target starts it\n"
+    "with the connection's /dev/fuse descriptor as fd 3; it leaves when the connection ends.\n"
+    "Not run by hand.";
+
+int keep_fuse_ring(Globals& globals, const Args& args) {
+  std::string ring_file;
+  po::options_description options("Options");
+  options.add_options()("ring-file", po::value(&ring_file)->value_name("FILE")->required(),
+                        "the connection's ring file (the buffers, and where they are mapped)");
+  Parsed parsed = parse({"target keep-fuse-ring", "maya target keep-fuse-ring --ring-file FILE",
+                         kKeepSummary, ""},
+                        options, {}, args, globals);
+  if (parsed.exit_code) return *parsed.exit_code;
+  return jiva::run_fuse_ring_keeper(ring_file, 3);
+}
+
 }  // namespace
 
 int cmd_target(Globals& globals, const Args& args) {
@@ -162,6 +181,7 @@ int cmd_target(Globals& globals, const Args& args) {
   }
   if (args[0] == "serve") return serve(globals, Args(args.begin() + 1, args.end()));
   if (args[0] == "run") return run(globals, Args(args.begin() + 1, args.end()));
+  if (args[0] == "keep-fuse-ring") return keep_fuse_ring(globals, Args(args.begin() + 1, args.end()));
   return usage_error("target", "unknown target command \"" + args[0] + "\"");
 }
 

@@ -98,6 +98,14 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(const fs::path& mountp
     if (f->uring_) f->uring_->remove_file();
     return fail_errno("cannot mount FUSE at " + mountpoint.string(), failed);
   }
+  if (f->uring_) {
+    if (auto rings = f->uring_->open_rings(); !rings) {  // INIT is not answered yet
+      log::info("fuse: no io_uring (" + rings.error().message + "); serving through /dev/fuse");
+      f->uring_->remove_file();
+      f->uring_.reset();
+      f->session_.offer_uring = false;
+    }
+  }
   f->start(kWorkers);
   // INIT is answered by the workers; wait for it (and the ring's registration) so that the
   // transport this answers with is the one in use.

@@ -15,9 +15,11 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <optional>
 
 #include "lib/common/errno_text.h"
 #include "lib/common/log.h"
+#include "lib/jiva/fuse_ring_keeper.h"
 #include "lib/jiva/fuse_uring_abi.h"
 
 namespace maya::jiva {
@@ -28,13 +30,15 @@ using fuse::UringCmdReq;
 using fuse::UringReqHeader;
 
 constexpr std::uint64_t kMagic = 0x4d41594146555247;  // "MAYAFURG"
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kPayload = fuse::kMaxWrite;  // >= the kernel's max_payload_sz
 constexpr std::size_t kSlotStateSize = 1024;
 constexpr unsigned kWorkersPerHost = 16;
 constexpr unsigned kMaxWorkersPerQueue = 4;
 constexpr std::uint64_t kWakeTag = ~0ULL;
+constexpr int kFuseFile = 0;  // the fixed files registered with every ring
+constexpr int kWakeFile = 1;
 constexpr std::size_t kCmdOffset = offsetof(io_uring_sqe, addr3);
 static_assert(kCmdOffset == 48);
 
@@ -49,6 +53,17 @@ struct SlotState {
   std::uint32_t phase;
   std::uint32_t reply_len;
   std::uint64_t unique;
+  // The entry's two buffers as its REGISTER names them: read by the keeper's SQ thread, so here
+  // and not on this process's heap.
+  iovec iov[2];
+  // The SQ tail that publishes this slot's last commit, once it is written (commit_armed): a
+  // successor tells from the kernel's tail whether the kernel has it.
+  std::uint32_t commit_tail;
+  std::uint32_t commit_armed;
+  // 1 + the CQ index of the completion this slot last took: a successor skips that completion
+  // if it is still in the CQ.
+  std::uint32_t cq_taken;
+  std::uint32_t reserved;
   fuse_in_header in;
   std::uint8_t op[fuse::kUringOpInOutSize];
   std::uint8_t reply[512];
@@ -65,6 +80,8 @@ struct FileHeader {
   std::uint32_t slots_per_worker;
   std::uint64_t payload;
 };
+static_assert(sizeof(FileHeader) <= KeeperRecord::kOffset);
+static_assert(KeeperRecord::kOffset + sizeof(KeeperRecord) <= kPage);
 
 unsigned possible_cpus() {
   // The kernel makes one queue per possible CPU (num_possible_cpus()): "0-1", "0,2-5".
@@ -220,6 +237,7 @@ Result<void> FuseUring::map(bool existing) {
   }
   size_ = layout.size();
   workers_count_ = layout.workers;
+  existing_ = existing;
   const int flags = MAP_SHARED | (existing ? MAP_FIXED_NOREPLACE : 0);
   void* at = ::mmap(reinterpret_cast<void*>(want), size_, PROT_READ | PROT_WRITE, flags,
                     file_fd_.get(), 0);
@@ -232,14 +250,57 @@ Result<void> FuseUring::map(bool existing) {
     *h = FileHeader{
         kMagic, kVersion,       queues_,           reinterpret_cast<std::uint64_t>(base_),
         size_,  layout.workers, layout.per_worker, kPayload};
-  for (unsigned w = 0; w < workers_count_; ++w) {
-    auto ring = std::make_unique<io_uring>();
-    const unsigned depth = 2 * layout.per_worker + 2;
-    if (const int r = io_uring_queue_init(depth, ring.get(), IORING_SETUP_SQE128); r < 0)
-      return fail_errno("cannot set up an io_uring", -r);
-    rings_.push_back(std::move(ring));
-  }
   wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_.valid()) return fail_errno("eventfd");
+  return existing ? open_rings() : Result<void>{};
+}
+
+Result<void> FuseUring::open_rings() {
+  const auto* header = static_cast<const FileHeader*>(base_);
+  const Layout layout{header->workers, header->slots_per_worker};
+  // The rings: those of the keeper a previous target started, when it still runs (every entry
+  // it registered is still there), else a new keeper's.
+  auto* record =
+      reinterpret_cast<KeeperRecord*>(static_cast<std::uint8_t*>(base_) + KeeperRecord::kOffset);
+  Result<KeptRings> kept = fail("no ring keeper");
+  if (existing_) {
+    kept = attach_ring_keeper(*record);
+    if (kept) {
+      live_ring_ = true;
+      log::info("fuse: taking over the io_urings the ring keeper (pid " +
+                std::to_string(kept->pid) + ") kept through the previous target's end");
+    } else {
+      log::info("fuse: " + kept.error().message + "; a new one takes over the ring");
+    }
+  }
+  if (!live_ring_) {
+    record->base = reinterpret_cast<std::uint64_t>(base_);
+    record->size = size_;
+    record->rings = workers_count_;
+    record->depth = 2 * layout.per_worker + 2;
+    kept = start_ring_keeper(file_, fuse_fd_, *record);
+    if (!kept) return std::unexpected(kept.error());
+  }
+  kept_ = std::move(*kept);
+  const int files[2] = {fuse_fd_, wake_.get()};  // fixed files 0 and 1 of every ring
+  for (auto& fd : kept_.fds) {
+    auto ring = std::make_unique<io_uring>();
+    io_uring_params params = record->params;
+    if (const int r = io_uring_queue_mmap(fd.get(), &params, ring.get()); r < 0)
+      return fail_errno("cannot map the keeper's io_uring", -r);
+    ring->features = params.features;  // timed waits without a timeout SQE (EXT_ARG)
+    fd.release();  // the ring's now (io_uring_queue_exit closes it)
+    rings_.push_back(std::move(ring));
+    io_uring_sq& sq = rings_.back()->sq;
+    // A ring someone else filled before: go on from the kernel's tail. The SQ array maps slot i
+    // to SQE i, as io_uring_queue_init would have set it.
+    sq.sqe_head = sq.sqe_tail = std::atomic_ref(*sq.ktail).load(std::memory_order_acquire);
+    for (unsigned i = 0; i < sq.ring_entries; ++i) sq.array[i] = i;
+    const int r = live_ring_ ? io_uring_register_files_update(rings_.back().get(), 0, files, 2)
+                             : io_uring_register_files(rings_.back().get(), files, 2);
+    if (r < 0) return fail_errno("cannot register /dev/fuse with the io_uring", -r);
+  }
+  kept_.fds.clear();
   return {};
 }
 
@@ -265,6 +326,8 @@ Result<std::unique_ptr<FuseUring>> FuseUring::adopt(int fuse_fd, const fs::path&
     log::warn("fuse: " + mapped.error().message +
               ": requests the previous target held in its ring entries stay unanswered");
   }
+  // Its keeper's entries point at the buffers about to be replaced.
+  abandon_ring_keeper(ring_file(mountpoint));
   // New buffers elsewhere: the ring goes on with new entries.
   std::unique_ptr<FuseUring> fresh(new FuseUring(fuse_fd, ring_file(mountpoint), backend, session));
   u.reset();
@@ -290,6 +353,8 @@ void FuseUring::stop() {
 }
 
 void FuseUring::remove_file() {
+  if (ended_.exchange(true)) return;
+  end_ring_keeper(kept_);
   std::error_code ec;
   fs::remove(file_, ec);
 }
@@ -309,7 +374,6 @@ void FuseUring::serve(unsigned worker) {
   auto payload_of = [&](std::size_t s) {
     return base + layout.entries_at() + s * layout.stride() + kPage;
   };
-  std::vector<iovec> iovs(2 * layout.per_worker);
   std::vector<std::uint8_t> scratch;
 
   // Waits for INIT (a new connection): the kernel takes no REGISTER before it.
@@ -331,12 +395,12 @@ void FuseUring::serve(unsigned worker) {
 
   auto submit_cmd = [&](std::size_t slot, std::uint32_t op, std::uint64_t commit_id) {
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
-    const std::size_t i = slot - worker * layout.per_worker;
-    iovs[2 * i] = {&headers_of(slot), sizeof(UringReqHeader)};
-    iovs[2 * i + 1] = {payload_of(slot), kPayload};
-    io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fuse_fd_,
-                     op == fuse::kUringCmdRegister ? &iovs[2 * i] : nullptr,
-                     op == fuse::kUringCmdRegister ? 2 : 0, 0);
+    SlotState& st = state_of(slot);
+    st.iov[0] = {&headers_of(slot), sizeof(UringReqHeader)};
+    st.iov[1] = {payload_of(slot), kPayload};
+    const bool reg = op == fuse::kUringCmdRegister;
+    io_uring_prep_rw(IORING_OP_URING_CMD, sqe, kFuseFile, reg ? st.iov : nullptr, reg ? 2 : 0, 0);
+    sqe->flags |= IOSQE_FIXED_FILE;  // the keeper's SQ thread has no descriptors of ours
     sqe->cmd_op = op;
     UringCmdReq req{};
     req.commit_id = commit_id;
@@ -344,6 +408,10 @@ void FuseUring::serve(unsigned worker) {
     // The command area: from addr3 on, 80 bytes with SQE128 (sqe->cmd is declared empty).
     std::memcpy(reinterpret_cast<std::uint8_t*>(sqe) + kCmdOffset, &req, sizeof req);
     io_uring_sqe_set_data64(sqe, slot);
+    if (!reg) {  // published once the kernel's SQ tail reaches sqe_tail
+      st.commit_tail = ring->sq.sqe_tail;
+      std::atomic_ref(st.commit_armed).store(1, std::memory_order_release);
+    }
   };
   // A new registration: nothing of an earlier request may look pending to a successor.
   auto register_fresh = [&](std::size_t slot) {
@@ -351,12 +419,16 @@ void FuseUring::serve(unsigned worker) {
     std::memset(&headers_of(slot), 0, sizeof(UringReqHeader));
     submit_cmd(slot, fuse::kUringCmdRegister, 0);
   };
-  auto take = [&](std::size_t slot) {  // a request arrived in `slot`: copy its parts aside
+  // A request arrived in `slot` (its completion at CQ index `cq_index`, if any): copy its parts
+  // aside.
+  auto take = [&](std::size_t slot, std::optional<unsigned> cq_index) {
     SlotState& st = state_of(slot);
     const UringReqHeader& h = headers_of(slot);
     std::memcpy(&st.in, h.in_out, sizeof st.in);
     std::memcpy(st.op, h.op_in, sizeof st.op);
     st.unique = st.in.unique;
+    std::atomic_ref(st.commit_armed).store(0, std::memory_order_relaxed);
+    if (cq_index) st.cq_taken = *cq_index + 1;
     std::atomic_ref(st.phase).store(kHeld, std::memory_order_release);
   };
   auto answer = [&](std::size_t slot) {  // runs a held request and commits its answer
@@ -378,16 +450,38 @@ void FuseUring::serve(unsigned worker) {
 
   // Arm the stop signal, then register or adopt this worker's slots.
   io_uring_sqe* wake_sqe = io_uring_get_sqe(ring);
-  io_uring_prep_poll_add(wake_sqe, wake_.get(), POLLIN);
+  io_uring_prep_poll_add(wake_sqe, kWakeFile, POLLIN);
+  wake_sqe->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data64(wake_sqe, kWakeTag);
   std::vector<bool> committing(layout.slots(), false);
+  // The keeper's SQ tail as the previous target left it (a living ring).
+  const unsigned published = std::atomic_ref(*ring->sq.ktail).load(std::memory_order_acquire);
   for (unsigned i = 0; i < layout.per_worker; ++i) {
     const std::size_t slot = worker * layout.per_worker + i;
     SlotState& st = state_of(slot);
     const std::uint64_t in_buffer = buffer_unique(headers_of(slot));
     const std::uint32_t phase = std::atomic_ref(st.phase).load(std::memory_order_acquire);
-    if (adopting_ && in_buffer != 0 && in_buffer != st.unique) {
-      take(slot);  // delivered to the previous process, never looked at
+    if (!live_ring_) st.cq_taken = 0;  // new rings count their completions from 0
+    if (live_ring_) {
+      // The entry lives on in the kernel. What the previous target took comes back as it left
+      // it; a request delivered since waits in the CQ (the buffer is the kernel's until then).
+      const bool in_kernel =
+          phase == kIdle || (std::atomic_ref(st.commit_armed).load() != 0 &&
+                             static_cast<std::int32_t>(published - st.commit_tail) >= 0);
+      if (in_kernel) {
+        std::atomic_ref(st.phase).store(kIdle, std::memory_order_release);
+        continue;
+      }
+      if (phase == kReplied) {
+        RingSink::copy_reply(st, headers_of(slot), payload_of(slot));
+        submit_cmd(slot, fuse::kUringCmdCommitAndFetch, st.unique);
+      } else {
+        answer(slot);
+      }
+      committing[slot] = true;
+      adopted_.fetch_add(1);
+    } else if (adopting_ && in_buffer != 0 && in_buffer != st.unique) {
+      take(slot, std::nullopt);  // delivered to the previous process, never looked at
       answer(slot);
       committing[slot] = true;
       adopted_.fetch_add(1);
@@ -431,9 +525,15 @@ void FuseUring::serve(unsigned worker) {
         std::atomic_ref(state_of(slot).phase).store(kIdle, std::memory_order_release);
       }
     io_uring_cqe* cqe = nullptr;
-    const int waited = io_uring_wait_cqe(ring, &cqe);
-    if (waited == -EINTR) continue;
-    if (waited < 0) break;
+    // Bounded: when the keeper goes, a waiter is not always told at once (the next wait fails
+    // with EOWNERDEAD), and stop() must not wait on it.
+    __kernel_timespec bound{0, 200'000'000};
+    const int waited = io_uring_wait_cqe_timeout(ring, &cqe, &bound);
+    if (waited == -EINTR || waited == -ETIME) continue;
+    if (waited < 0) {
+      if (!stopping_ && waited == -EOWNERDEAD) log::warn("fuse: the ring keeper is gone");
+      break;
+    }
     bool leave = false;
     unsigned seen = 0;
     unsigned head;
@@ -442,14 +542,16 @@ void FuseUring::serve(unsigned worker) {
       const std::uint64_t tag = io_uring_cqe_get_data64(cqe);
       const int res = cqe->res;
       if (tag == kWakeTag) {
-        leave = true;
+        leave = true;  // our stop, or the keeper left (a previous target's poll never fires)
         continue;
       }
       const std::size_t slot = tag;
+      if (slot >= layout.slots()) continue;
+      if (state_of(slot).cq_taken == head + 1) continue;  // the previous target took it
       const bool was_commit = committing[slot];
       committing[slot] = false;
       if (res == 0) {
-        take(slot);
+        take(slot, head);
         answer(slot);
         committing[slot] = true;
       } else if (res == -ENOENT && was_commit) {

@@ -41,6 +41,7 @@
 #include "lib/common/fd.h"
 #include "lib/common/result.h"
 #include "lib/jiva/fuse_requests.h"
+#include "lib/jiva/fuse_ring_keeper.h"
 
 namespace maya::jiva {
 
@@ -50,7 +51,7 @@ class FuseUring {
   // that is on tmpfs, else in /dev/shm.
   static std::filesystem::path ring_file(const std::filesystem::path& mountpoint);
 
-  // A new connection (before the mount): the buffers and one io_uring per worker. The workers
+  // A new connection (before the mount): the buffers; then open_rings(). The workers
   // register their entries once INIT agreed on io_uring (fuse::Session::uring). An error: serve
   // through /dev/fuse.
   static Result<std::unique_ptr<FuseUring>> create(int fuse_fd,
@@ -65,6 +66,9 @@ class FuseUring {
                                                   const std::filesystem::path& mountpoint,
                                                   block::BlockBackend& backend,
                                                   fuse::Session& session);
+  // After the mount (the keeper watches the connection, which exists from then on) and before
+  // INIT: a keeper and its rings (fuse_ring_keeper.h). An error: serve through /dev/fuse.
+  Result<void> open_rings();
   ~FuseUring();
   FuseUring(const FuseUring&) = delete;
   FuseUring& operator=(const FuseUring&) = delete;
@@ -72,7 +76,7 @@ class FuseUring {
   void start();
   // The workers leave; entries still holding requests are left for a successor (the file stays).
   void stop();
-  // The connection ended (unmounted): the file goes too.
+  // The connection ended (unmounted), or never used the ring: the keeper and the file go too.
   void remove_file();
 
   // Entries registered and not failed: requests come over the ring.
@@ -99,6 +103,10 @@ class FuseUring {
   unsigned queues_ = 0;
   unsigned workers_count_ = 0;
   bool adopting_ = false;
+  bool existing_ = false;   // the file was there (a resumed connection)
+  bool live_ring_ = false;  // the rings of a keeper that survived the previous target
+  KeptRings kept_;
+  std::atomic<bool> ended_{false};
   std::vector<std::unique_ptr<io_uring>> rings_;
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};

@@ -12,10 +12,12 @@ done
 T=$(mktemp -d "${TMPDIR:-/tmp}/maya-jiva.XXXXXX")
 CONF=$T/etc/maya.conf
 writer=
+load=
 maya() { "$maya_bin" --config "$CONF" "$@"; }
 jiva_cleanup() {
   set +e
   [[ -n $writer ]] && kill "$writer" 2>/dev/null
+  [[ -n $load ]] && kill "$load" 2>/dev/null && wait "$load" 2>/dev/null
   maya unload --stop-targets >/dev/null 2>&1
   for f in "$T"/run/maya/targets/*.pid; do
     [[ -e $f ]] && pkill -9 -F "$f" 2>/dev/null

@@ -159,6 +159,12 @@ while True:
     time.sleep(0.01)
 PY
   writer=$!
+  # And a load that keeps requests in flight at every kill (32 at once, 4 KiB, direct): fio stops
+  # at the first I/O error and says so in its summary.
+  fio --name=load --filename="$mnt/load.dat" --size=16M --rw=randrw --bs=4k --iodepth=32 \
+    --ioengine=libaio --direct=1 --time_based --runtime=300 --output="$T/fio-load.txt" \
+    >/dev/null 2>&1 &
+  load=$!
   for _ in $(seq 1 100); do [[ -s $T/fio.log ]] && break; sleep 0.1; done
   [[ -s $T/fio.log ]] || fail "no write reached the mounted volume f"
   sleep 2.5
@@ -187,6 +193,17 @@ PY
   kill "$writer" 2>/dev/null || true
   wait "$writer" 2>/dev/null || true
   writer=
+  kill -0 "$load" 2>/dev/null || fail "fio beside the writer stopped during the kills: $(grep -m1 -i 'err' "$T/fio-load.txt")"
+  kill -INT "$load"
+  wait "$load" || true
+  load=
+  grep -q "err= *0" "$T/fio-load.txt" || fail "fio beside the writer saw an I/O error: $(grep -m1 'err=' "$T/fio-load.txt")"
+  ios=$(grep -o 'write: IOPS=[^,]*' "$T/fio-load.txt" | head -1)
+  echo "jiva: fio beside the writer (32 requests in flight, 4 KiB random read/write) saw no error through the 5 kills ($ios)"
+  if [[ $want_transport == io_uring ]]; then
+    took=$(grep -c "taking over the io_urings the ring keeper" "$STORE/f/target.log" || true)
+    ((took >= 5)) || fail "the new targets took over the ring keeper's io_urings $took times, not 5: $(grep -m3 -i 'ring' "$STORE/f/target.log")"
+  fi
   echo "jiva: mounted volume (FUSE over $transport), 5 kill -9 in a minute: longest write per kill ${stalls[*]} ms"
   for s in "${stalls[@]}"; do ((s < 10000)) || fail "a write on the mounted volume stalled $s ms after a kill -9"; done
   curl -s -m 60 --unix-socket "$plugin" -X POST -d '{"Name":"f","ID":"resilience"}' http://plugin/VolumeDriver.Unmount | jq -e '.Err == "" or .Err == null' >/dev/null ||

@@ -143,7 +143,7 @@ TEST_F(TargetResize, TheFuseFileAndItsLoopDeviceShowTheNewSizeAfterResize) {
   ASSERT_TRUE(fuse) << fuse.error().message << "\n" << output();
   // tests/fuse_uring.sh runs this on FUSE over io_uring.
   if (const char* want = std::getenv("MAYA_FUSE_TRANSPORT")) {
-    EXPECT_EQ(fuse->transport, want);
+    EXPECT_EQ(fuse->transport, want) << output();
   }
   const fs::path file = fuse->file;
   EXPECT_EQ(stat_size(file), kOld);
