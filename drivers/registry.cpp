@@ -36,9 +36,12 @@ const std::map<std::string, StorageFactory>& storage_registry() {
          o.run_dir = c.run_dir;
          // The target reads [volume.defaults] space_warn_percent from the same config.
          o.target_command = {*self, "--config", c.file.string(), "target", "run"};
-         o.target_args = {"--max-connections", std::to_string(c.iscsi_max_connections),
+         o.target_args = {"--max-connections",
+                          std::to_string(c.iscsi_max_connections),
                           "--max-connections-per-address",
-                          std::to_string(c.iscsi_max_connections_per_address)};
+                          std::to_string(c.iscsi_max_connections_per_address),
+                          "--fuse-transport",
+                          c.volume_defaults.fuse_transport};
          o.address = c.iscsi_address;
          o.advertise = c.iscsi_advertise;
          o.port_first = c.iscsi_port_first;

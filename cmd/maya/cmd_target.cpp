@@ -102,7 +102,7 @@ constexpr const char* kRunSummary =
 
 int run(Globals& globals, const Args& args) {
   jiva::VolumeTargetOptions opts;
-  std::string store, run_dir, address;
+  std::string store, run_dir, address, fuse_transport;
   po::options_description options("Options");
   options.add_options()("volume", po::value(&opts.volume)->value_name("NAME")->required(),
                         "the jiva volume")("store", po::value(&store)->value_name("DIR"),
@@ -113,7 +113,10 @@ int run(Globals& globals, const Args& args) {
                                                       "portal address (default: [iscsi] address)");
   po::options_description hidden;
   hidden.add_options()("fuse-fd", po::value(&opts.fuse_fd)->value_name("FD"),
-                       "internal: resume serving this inherited /dev/fuse descriptor");
+                       "internal: resume serving this inherited /dev/fuse descriptor")(
+      "fuse-transport", po::value(&fuse_transport)->value_name("dev_fuse|io_uring"),
+      "internal: how a new FUSE attachment takes requests (default: [volume.defaults] "
+      "fuse_transport)");
   CapFlags caps;
   caps.add_to(options);
   Parsed parsed = parse({"target run", "maya target run --volume NAME [options]", kRunSummary,
@@ -122,6 +125,9 @@ int run(Globals& globals, const Args& args) {
   if (parsed.exit_code) return *parsed.exit_code;
   if (store.empty() != run_dir.empty())
     return usage_error("target run", "--store and --run go together");
+  if (!fuse_transport.empty() && fuse_transport != "dev_fuse" && fuse_transport != "io_uring")
+    return usage_error("target run",
+                       "--fuse-transport \"" + fuse_transport + "\" is not dev_fuse or io_uring");
   if (store.empty()) {
     auto cfg = load_config(globals);
     if (!cfg) return 1;
@@ -133,6 +139,7 @@ int run(Globals& globals, const Args& args) {
     opts.space_warn_percent = cfg->volume_defaults.space_warn_percent;
     opts.io_timeout = cfg->replication_io_timeout;
     opts.owner = cfg->host_id;
+    opts.fuse_io_uring = cfg->volume_defaults.fuse_transport == "io_uring";
   } else {
     opts.store_dir = store;
     opts.run_dir = run_dir;
@@ -142,10 +149,12 @@ int run(Globals& globals, const Args& args) {
         opts.space_warn_percent = cfg->volume_defaults.space_warn_percent;
         opts.io_timeout = cfg->replication_io_timeout;
         opts.owner = cfg->host_id;
+        opts.fuse_io_uring = cfg->volume_defaults.fuse_transport == "io_uring";
       }
     }
   }
   if (!address.empty()) opts.address = address;
+  if (!fuse_transport.empty()) opts.fuse_io_uring = fuse_transport == "io_uring";
   if (auto bad = caps.apply(opts.max_connections, opts.max_connections_per_address); !bad.empty())
     return usage_error("target run", bad);
   return jiva::run_volume_target(opts);

@@ -323,13 +323,18 @@ Result<void> read_default_spec(TableReader& defaults, Config& cfg) {
   return {};
 }
 
-// [volume.defaults] attach, space_warn_percent, keep_lost_found, auto_replace, replace_after:
-// how volumes are used.
+// [volume.defaults] attach, fuse_transport, space_warn_percent, keep_lost_found, auto_replace,
+// replace_after: how volumes are used.
 Result<void> read_default_use(TableReader& defaults, Config& cfg) {
   MAYA_TRY(attach, defaults.string("attach", "auto"));
   if (*attach != "auto" && *attach != "iscsi" && *attach != "fuse")
     return defaults.error_at("attach", "\"" + *attach + "\" is not auto, iscsi or fuse");
   cfg.volume_defaults.attach = *attach;
+  MAYA_TRY(fuse_transport, defaults.string("fuse_transport", "dev_fuse"));
+  if (*fuse_transport != "dev_fuse" && *fuse_transport != "io_uring")
+    return defaults.error_at("fuse_transport",
+                             "\"" + *fuse_transport + "\" is not dev_fuse or io_uring");
+  cfg.volume_defaults.fuse_transport = *fuse_transport;
   MAYA_TRY(space_warn, defaults.integer("space_warn_percent", 90, 0, 100));
   cfg.volume_defaults.space_warn_percent = static_cast<unsigned>(*space_warn);
   MAYA_TRY(keep_lost_found, defaults.boolean("keep_lost_found", false));

@@ -34,6 +34,9 @@ struct VolumeDefaults {
   std::string fstype;
   std::string storage_driver;
   std::string attach = "auto";  // auto | iscsi | fuse: how jiva volumes attach to this host
+  // dev_fuse | io_uring: how a jiva target takes the FUSE requests of an attached volume
+  // (io_uring where the kernel offers it, else /dev/fuse; lib/jiva/fuse_uring.h).
+  std::string fuse_transport = "dev_fuse";
   // Warn when a replica's store is this full (percent used); 0: never.
   unsigned space_warn_percent = 90;
   bool keep_lost_found = false;  // keep ext4's empty lost+found after the first format

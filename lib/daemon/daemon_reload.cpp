@@ -92,6 +92,9 @@ json Daemon::keep_restart_settings(config::Config& fresh) const {
   keep(fresh.iscsi_max_connections_per_address, config_.iscsi_max_connections_per_address,
        "[iscsi] max_connections_per_address");
   keep(fresh.storage_drivers, config_.storage_drivers, "[drivers] storage");
+  // Handed to the targets on their command line, which the jiva driver builds once.
+  keep(fresh.volume_defaults.fuse_transport, config_.volume_defaults.fuse_transport,
+       "[volume.defaults] fuse_transport");
   // The realm is joined once, at start: its etcd session, lease and host record.
   keep(fresh.realm_name, config_.realm_name, "[realm] name");
   keep(fresh.realm_etcd, config_.realm_etcd, "[realm] etcd");

@@ -28,7 +28,7 @@ Result<FuseInfo> Frontends::expose_fuse() {
                   " iSCSI session(s); it cannot be attached to this host while an initiator "
                   "uses it");
     }
-    auto mounted = FuseFrontend::mount(fuse_dir_, backend_, volume_);
+    auto mounted = FuseFrontend::mount(fuse_dir_, backend_, volume_, fuse_io_uring_);
     if (!mounted) {
       local_ = false;
       return std::unexpected(mounted.error());

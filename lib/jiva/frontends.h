@@ -20,8 +20,13 @@ namespace maya::jiva {
 
 class Frontends {
  public:
-  Frontends(block::BlockBackend& backend, std::filesystem::path fuse_dir, std::string volume)
-      : backend_(backend), fuse_dir_(std::move(fuse_dir)), volume_(std::move(volume)) {}
+  // fuse_io_uring: expose_fuse() asks for FUSE over io_uring (FuseFrontend::mount).
+  Frontends(block::BlockBackend& backend, std::filesystem::path fuse_dir, std::string volume,
+            bool fuse_io_uring)
+      : backend_(backend),
+        fuse_dir_(std::move(fuse_dir)),
+        volume_(std::move(volume)),
+        fuse_io_uring_(fuse_io_uring) {}
 
   void set_target(iscsi_target::Target* t) { target_ = t; }
   bool admits_iscsi() const { return !local_.load(); }
@@ -51,6 +56,7 @@ class Frontends {
   block::BlockBackend& backend_;
   const std::filesystem::path fuse_dir_;
   const std::string volume_;
+  const bool fuse_io_uring_;
   iscsi_target::Target* target_ = nullptr;
   std::mutex mutex_;
   std::atomic<bool> local_{false};  // iSCSI logins are refused (FUSE up, or reserved)

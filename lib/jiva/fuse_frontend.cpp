@@ -32,7 +32,7 @@ using fuse::kMaxWrite;
 constexpr std::size_t kBufferSize = kMaxWrite + 64 * 1024;  // a WRITE's header and data fit
 constexpr unsigned kWorkers = 4;
 // "1" in the target's environment (the daemon's, passed on): FUSE over io_uring when the kernel
-// offers it.
+// offers it, whatever --fuse-transport says (tests/fuse_uring.sh).
 constexpr const char* kIoUringVariable = "MAYA_FUSE_IO_URING";
 // FUSE_NOTIFY_RESEND (protocol 7.40, Linux 6.9): newer than this system's linux/fuse.h.
 constexpr int kNotifyResend = 7;
@@ -64,7 +64,8 @@ FuseFrontend::FuseFrontend(Fd fuse, fs::path mountpoint, block::BlockBackend& ba
 
 Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(const fs::path& mountpoint,
                                                           block::BlockBackend& backend,
-                                                          const std::string& volume) {
+                                                          const std::string& volume,
+                                                          bool io_uring) {
   MAYA_TRY_VOID(make_dirs(mountpoint, 0700));
   Fd opened(::open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK));
   if (opened.get() < 0)
@@ -79,8 +80,8 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(const fs::path& mountp
   // FUSE over io_uring only when asked (fuse_uring.h: a kill -9 of the target can fail requests
   // in flight there, which /dev/fuse never does). The ring is ready before INIT: once INIT
   // agrees on io_uring, the kernel holds every request until the ring has entries.
-  const char* asked = std::getenv(kIoUringVariable);
-  if (asked == nullptr || std::string_view(asked) != "1") {
+  const char* forced = std::getenv(kIoUringVariable);
+  if (!io_uring && (forced == nullptr || std::string_view(forced) != "1")) {
     // /dev/fuse, the default
   } else if (auto uring = FuseUring::create(fuse, mountpoint, backend, f->session_); uring) {
     f->uring_ = std::move(*uring);

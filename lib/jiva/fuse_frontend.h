@@ -34,10 +34,12 @@ class FuseFrontend {
  public:
   static constexpr const char* kFileName = "volume";
 
-  // Mounts a new FUSE file system at `mountpoint` (created if missing) and serves it.
+  // Mounts a new FUSE file system at `mountpoint` (created if missing) and serves it: over
+  // io_uring when `io_uring` asks for it ([volume.defaults] fuse_transport) or MAYA_FUSE_IO_URING
+  // is "1" in the environment, and the kernel offers it; otherwise through /dev/fuse.
   static Result<std::unique_ptr<FuseFrontend>> mount(const std::filesystem::path& mountpoint,
                                                      block::BlockBackend& backend,
-                                                     const std::string& volume);
+                                                     const std::string& volume, bool io_uring);
   // Serves a connection that is already mounted at `mountpoint`: `fd` is its /dev/fuse
   // descriptor, inherited from the daemon after a restart. Asks the kernel to resend what the
   // previous process left unanswered.

@@ -126,7 +126,7 @@ int run_volume_target(const VolumeTargetOptions& options) {
               "; the claim is cleared from jiva.json");
   }
 
-  Frontends frontends(**replicator, paths.fuse_dir, options.volume);
+  Frontends frontends(**replicator, paths.fuse_dir, options.volume, options.fuse_io_uring);
   auto chap = read_chap(volume_dir);
   if (!chap) return failed("volume " + options.volume + ": " + chap.error().message);
   iscsi_target::TargetOptions target_options;

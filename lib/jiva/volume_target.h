@@ -25,9 +25,12 @@ struct VolumeTargetOptions {
   std::filesystem::path store_dir;
   std::filesystem::path run_dir;
   std::string volume;
-  std::string address = "127.0.0.1";   // the portal's IP; the port comes from the manifest
-  int fuse_fd = -1;                    // an inherited /dev/fuse descriptor to resume serving
-  std::uint32_t max_connections = 64;  // [iscsi] max_connections
+  std::string address = "127.0.0.1";  // the portal's IP; the port comes from the manifest
+  int fuse_fd = -1;                   // an inherited /dev/fuse descriptor to resume serving
+  // [volume.defaults] fuse_transport = "io_uring": a new FUSE attachment asks for FUSE over
+  // io_uring (a resumed one follows the previous target's, fuse_uring.h).
+  bool fuse_io_uring = false;
+  std::uint32_t max_connections = 64;              // [iscsi] max_connections
   std::uint32_t max_connections_per_address = 16;  // [iscsi] max_connections_per_address
   // [volume.defaults] space_warn_percent: warn when a replica's store is this full.
   unsigned space_warn_percent = 90;

@@ -73,8 +73,8 @@ TEST_F(CliContract, EveryCommandHasItsOwnHelpWithAnExampleAndNoInternalOptions) 
     EXPECT_EQ(help.out.rfind("Usage: maya " + name, 0), 0u) << help.out;
     EXPECT_NE(help.out.find("\nExample:\n  maya"), std::string::npos) << help.out;
     EXPECT_NE(help.out.find("--output"), std::string::npos) << "global options are shown";
-    for (const char* internal :
-         {"--name", "--word", "--ref", "--ready-fd", "--log-to-file", "--fuse-fd"})
+    for (const char* internal : {"--name", "--word", "--ref", "--ready-fd", "--log-to-file",
+                                 "--fuse-fd", "--fuse-transport"})
       EXPECT_EQ(help.out.find(internal), std::string::npos) << internal << " in\n" << help.out;
     // `maya help volume create` is `maya volume create --help`.
     Words via_help = {"help"};
@@ -135,6 +135,8 @@ TEST_F(CliContract, UsageErrorsExitTwoAndSayWhereTheHelpIs) {
            {"snapshot", "grow"},
            {"target", "grow"},
            {"target", "serve", "--backing", "f", "--iqn", "bad name", "--listen", "127.0.0.1:0"},
+           {"target", "run", "--volume", "v", "--store", "/nonexistent/s", "--run",
+            "/nonexistent/r", "--fuse-transport", "uring"},
            {"volume", "list", "--bogus"},
            {"status", "-o", "yaml"},
            {"--config"},

@@ -53,6 +53,8 @@ TEST(Config, DefaultsWhenSectionsAreMissing) {
   EXPECT_TRUE(cfg->volume_defaults.thin);
   EXPECT_EQ(cfg->volume_defaults.fstype, "ext4");
   EXPECT_EQ(cfg->volume_defaults.storage_driver, "jiva");
+  EXPECT_EQ(cfg->volume_defaults.attach, "auto");
+  EXPECT_EQ(cfg->volume_defaults.fuse_transport, "dev_fuse");
   EXPECT_EQ(cfg->control_socket(), "/run/maya/maya.sock");
   EXPECT_EQ(cfg->pidfile(), "/run/maya/maya.pid");
   EXPECT_EQ(cfg->log_file(), "/var/lib/maya/maya.log");
@@ -163,6 +165,24 @@ TEST(Config, BadValuesAreExplained) {
   expect_error_at(m + "[drivers]\nos = [\"windows\"]\n", 4, 6, "unknown driver \"windows\"");
   expect_error_at(m + "[log]\nlevel = \"loud\"\n", 4, 9, "unknown log level");
   expect_error_at("[host]\nname = \"x\"\n", 1, 1, "[host] id: is missing");
+}
+
+// [volume.defaults] fuse_transport: how a jiva target takes FUSE requests (fuse_frontend.h).
+TEST(Config, FuseTransportIsDevFuseOrIoUring) {
+  for (const char* value : {"dev_fuse", "io_uring"}) {
+    auto cfg = parse_text(std::string(kMinimal) + "[volume.defaults]\nfuse_transport = \"" + value +
+                          "\"\n");
+    ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+    EXPECT_EQ(cfg->volume_defaults.fuse_transport, value);
+  }
+  const std::string m = kMinimal;
+  for (const char* bad : {"uring", "fuse", "IO_URING", ""}) {
+    SCOPED_TRACE(bad);
+    expect_error_at(m + "[volume.defaults]\nfuse_transport = \"" + bad + "\"\n", 4, 18,
+                    "[volume.defaults] fuse_transport: \"" + std::string(bad) +
+                        "\" is not dev_fuse or io_uring");
+  }
+  expect_error_at(m + "[volume.defaults]\nfuse_transport = true\n", 4, 18, "expected a string");
 }
 
 TEST(Config, ApiRegionZoneAndDurations) {
