@@ -77,9 +77,9 @@ Result<std::unique_ptr<FuseFrontend>> FuseFrontend::mount(const fs::path& mountp
   // volume was detached) must never be taken for this one's: resume() would replay what it held.
   std::error_code ignored;
   fs::remove(FuseUring::ring_file(mountpoint), ignored);
-  // FUSE over io_uring only when asked (fuse_uring.h: a kill -9 of the target can fail requests
-  // in flight there, which /dev/fuse never does). The ring is ready before INIT: once INIT
-  // agrees on io_uring, the kernel holds every request until the ring has entries.
+  // FUSE over io_uring only when asked (fuse_uring.h says why). Its rings are ready before INIT
+  // (open_rings() below): once INIT agrees on io_uring, the kernel holds every request until
+  // the ring has entries.
   const char* forced = std::getenv(kIoUringVariable);
   if (!io_uring && (forced == nullptr || std::string_view(forced) != "1")) {
     // /dev/fuse, the default

@@ -8,23 +8,28 @@
 // one queue. An entry is two user buffers the kernel remembers by address: a header and a
 // 1 MiB payload.
 //
-// Taking over after a crash. When the process dies, io_uring cancels its commands: entries that
-// were waiting become dead, and an entry holding a request keeps it, unanswered, in the queue's
-// own processing list, which FUSE_NOTIFY_RESEND does not look at (fuse_resend walks only the
-// /dev/fuse devices' lists). It can only be answered by a COMMIT_AND_FETCH naming it, and the
-// kernel then reads the answer at the addresses the dead process registered. So the buffers
-// live in a shared file (ring_file()), and a restarted target maps that file at the same
-// address, takes every request that an entry still holds (recorded per entry in the file),
-// answers it and so adopts the entry; entries that were waiting are registered again. A request
-// queued while no entry waited is fetched by the next commit on its queue (the frontend sends
-// one STATFS from each CPU after a resume).
+// The rings belong to a ring keeper (fuse_ring_keeper.h), a small process whose SQ thread
+// submits every command: the kernel hands a request to a waiting entry through task work on the
+// submitting task, and fails it (ECANCELED) when that task is dying, so the submitter must
+// outlive the target. The target takes the rings' descriptors, fills their SQ and reaps their
+// CQ; the commands name /dev/fuse and the stop eventfd as fixed files (the SQ thread has none of
+// our descriptors), and the buffers live in a shared file (ring_file()) the keeper maps at the
+// same address.
 //
-// What cannot be recovered, hence opt-in (MAYA_FUSE_IO_URING=1, fuse_frontend.cpp): a request
-// the kernel hands to a waiting entry of a process that is dying is ended with ECANCELED
-// (seen on 6.18 with the fuse_request_end tracepoint, from a kworker at the kill: the entry's
-// task work runs with IO_URING_F_TASK_DEAD, fuse_uring_send_in_task() in fs/fuse/dev_uring.c),
-// and the program above the loop device sees EIO. /dev/fuse never fails a request that way:
-// it stays queued or is resent (FUSE_NOTIFY_RESEND).
+// Taking over after a crash. The keeper's rings live on, so every entry does: a successor maps
+// the file at its address, takes the keeper's rings (pidfd_getfd) and goes on from the kernel's
+// SQ tail. Per slot the file records what the dead target did: a request taken and not yet
+// answered is run again (its parts were copied aside), an answer written but not published (the
+// SQ tail short of the slot's commit) is committed again, and a completion the dead target took
+// but left in the CQ is skipped. A request delivered while no target ran waits in the CQ.
+//
+// When the keeper itself is gone (killed), its rings and waiting entries went with it, and a
+// request handed to one of them as it died failed; an entry holding a request keeps it, and a
+// new keeper's ring answers it by COMMIT_AND_FETCH (the kernel reads the answer at the addresses
+// registered, hence the same mapping), while FUSE_NOTIFY_RESEND does not look at ring entries.
+//
+// Opt-in ([volume.defaults] fuse_transport): the keeper's SQ thread spins while requests flow,
+// which on a small host costs more than the copies io_uring saves (docs/datapath_profile.md).
 #pragma once
 
 #include <liburing.h>
