@@ -171,9 +171,9 @@ int keep_fuse_ring(Globals& globals, const Args& args) {
   po::options_description options("Options");
   options.add_options()("ring-file", po::value(&ring_file)->value_name("FILE")->required(),
                         "the connection's ring file (the buffers, and where they are mapped)");
-  Parsed parsed = parse({"target keep-fuse-ring", "maya target keep-fuse-ring --ring-file FILE",
-                         kKeepSummary, ""},
-                        options, {}, args, globals);
+  Parsed parsed = parse(
+      {"target keep-fuse-ring", "maya target keep-fuse-ring --ring-file FILE", kKeepSummary, ""},
+      options, {}, args, globals);
   if (parsed.exit_code) return *parsed.exit_code;
   return jiva::run_fuse_ring_keeper(ring_file, 3);
 }
@@ -183,14 +183,16 @@ int keep_fuse_ring(Globals& globals, const Args& args) {
 int cmd_target(Globals& globals, const Args& args) {
   if (auto help = help_redirect(args)) return cmd_target(globals, *help);  // `maya target help run`
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << "Usage: maya target serve|run [options]\n\n"
+    std::cout << "Usage: maya target serve|run|keep-fuse-ring [options]\n\n"
               << kSummary << "\n\n"
-              << kRunSummary << "\n";
+              << kRunSummary << "\n\n"
+              << kKeepSummary << "\n";
     return args.empty() ? kExitUsage : 0;
   }
   if (args[0] == "serve") return serve(globals, Args(args.begin() + 1, args.end()));
   if (args[0] == "run") return run(globals, Args(args.begin() + 1, args.end()));
-  if (args[0] == "keep-fuse-ring") return keep_fuse_ring(globals, Args(args.begin() + 1, args.end()));
+  if (args[0] == "keep-fuse-ring")
+    return keep_fuse_ring(globals, Args(args.begin() + 1, args.end()));
   return usage_error("target", "unknown target command \"" + args[0] + "\"");
 }
 

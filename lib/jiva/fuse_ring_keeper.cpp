@@ -83,9 +83,10 @@ int run_fuse_ring_keeper(const fs::path& ring_file, int fuse_fd) {
   }
   void* at = ::mmap(reinterpret_cast<void*>(head.base), head.size, PROT_READ | PROT_WRITE,
                     MAP_SHARED | MAP_FIXED_NOREPLACE, file.get(), 0);
-  auto* record = at == MAP_FAILED ? nullptr
-                                  : reinterpret_cast<KeeperRecord*>(static_cast<std::uint8_t*>(at) +
-                                                                    KeeperRecord::kOffset);
+  auto* record =
+      at == MAP_FAILED
+          ? nullptr
+          : reinterpret_cast<KeeperRecord*>(static_cast<std::uint8_t*>(at) + KeeperRecord::kOffset);
   auto failed = [&](const std::string& what, int err) {
     log::error("ring keeper: " + what + ": " + errno_text(err));
     if (record != nullptr) {
@@ -143,8 +144,9 @@ Result<KeptRings> start_ring_keeper(const fs::path& ring_file, int fuse_fd, Keep
   if (ec) return fail("cannot find this program: " + ec.message());
   if (const std::string gone = " (deleted)"; self.ends_with(gone))  // upgraded since it started
     self.resize(self.size() - gone.size());
-  MAYA_TRY(pid, spawn_detached({self, "target", "keep-fuse-ring", "--ring-file", ring_file.string()},
-                               "/proc/self/fd/2", fuse_fd));
+  MAYA_TRY(pid,
+           spawn_detached({self, "target", "keep-fuse-ring", "--ring-file", ring_file.string()},
+                          "/proc/self/fd/2", fuse_fd));
   const auto deadline = std::chrono::steady_clock::now() + kStartBound;
   while (state_of(record).load(std::memory_order_acquire) == kKeeperStarting) {
     int status = 0;

@@ -289,7 +289,7 @@ Result<void> FuseUring::open_rings() {
     if (const int r = io_uring_queue_mmap(fd.get(), &params, ring.get()); r < 0)
       return fail_errno("cannot map the keeper's io_uring", -r);
     ring->features = params.features;  // timed waits without a timeout SQE (EXT_ARG)
-    fd.release();  // the ring's now (io_uring_queue_exit closes it)
+    fd.release();                      // the ring's now (io_uring_queue_exit closes it)
     rings_.push_back(std::move(ring));
     io_uring_sq& sq = rings_.back()->sq;
     // A ring someone else filled before: go on from the kernel's tail. The SQ array maps slot i
