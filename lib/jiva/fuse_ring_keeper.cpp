@@ -193,7 +193,11 @@ void abandon_ring_keeper(const fs::path& ring_file) {
       start_time(record.pid) == record.start_time) {
     log::warn("fuse: ending the ring keeper (pid " + std::to_string(record.pid) +
               "): its buffers are being replaced");
+    Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, record.pid, 0)));
     ::kill(record.pid, SIGKILL);
+    // Gone before the file is replaced: its SQ thread writes into the mapping.
+    pollfd exited{pidfd.get(), POLLIN, 0};
+    if (pidfd.valid()) ::poll(&exited, 1, 2000);
   }
 }
 

@@ -223,7 +223,10 @@ Result<void> FuseUring::map(bool existing) {
     const unsigned per_queue = std::clamp(kWorkersPerHost / queues_, 1u, kMaxWorkersPerQueue);
     const unsigned workers = per_queue * queues_;
     layout = Layout{workers, queues_ > 16 ? 1u : 2u};
-    file_fd_ = Fd(::open(file_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    // A new inode: nothing that mapped an earlier file of this name (a keeper) sees this one.
+    std::error_code gone;
+    fs::remove(file_, gone);
+    file_fd_ = Fd(::open(file_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!file_fd_.valid()) return fail_errno("cannot create " + file_.string());
     // Allocated now: a full tmpfs fails here (and the connection serves through /dev/fuse)
     // rather than with SIGBUS when a worker first touches a payload.
@@ -267,10 +270,9 @@ Result<void> FuseUring::open_rings() {
     kept = attach_ring_keeper(*record);
     if (kept) {
       live_ring_ = true;
-      log::info("fuse: taking over the io_urings the ring keeper (pid " +
-                std::to_string(kept->pid) + ") kept through the previous target's end");
     } else {
       log::info("fuse: " + kept.error().message + "; a new one takes over the ring");
+      abandon_ring_keeper(file_);  // one that runs but could not be taken over
     }
   }
   if (!live_ring_) {
@@ -282,10 +284,21 @@ Result<void> FuseUring::open_rings() {
     if (!kept) return std::unexpected(kept.error());
   }
   kept_ = std::move(*kept);
+  if (auto opened = map_rings(*record); !opened) {
+    end_ring_keeper(kept_);  // one this process started
+    return opened;
+  }
+  if (live_ring_)
+    log::info("fuse: taking over the io_urings the ring keeper (pid " + std::to_string(kept_.pid) +
+              ") kept through the previous target's end");
+  return {};
+}
+
+Result<void> FuseUring::map_rings(const KeeperRecord& record) {
   const int files[2] = {fuse_fd_, wake_.get()};  // fixed files 0 and 1 of every ring
   for (auto& fd : kept_.fds) {
     auto ring = std::make_unique<io_uring>();
-    io_uring_params params = record->params;
+    io_uring_params params = record.params;
     if (const int r = io_uring_queue_mmap(fd.get(), &params, ring.get()); r < 0)
       return fail_errno("cannot map the keeper's io_uring", -r);
     ring->features = params.features;  // timed waits without a timeout SQE (EXT_ARG)
@@ -332,6 +345,7 @@ Result<std::unique_ptr<FuseUring>> FuseUring::adopt(int fuse_fd, const fs::path&
   std::unique_ptr<FuseUring> fresh(new FuseUring(fuse_fd, ring_file(mountpoint), backend, session));
   u.reset();
   MAYA_TRY_VOID(fresh->map(false));
+  MAYA_TRY_VOID(fresh->open_rings());  // the connection is live: a new keeper now
   return fresh;
 }
 
@@ -350,6 +364,18 @@ void FuseUring::stop() {
   for (auto& ring : rings_) io_uring_queue_exit(ring.get());
   rings_.clear();
   live_ = 0;
+}
+
+void FuseUring::ring_lost(const std::string& why) {
+  if (stopping_ || lost_.exchange(true)) return;
+  pollfd connection{fuse_fd_, 0, 0};
+  if (::poll(&connection, 1, 0) == 1 && (connection.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0)
+    return;  // unmounted: the keeper left with the connection
+  // Requests would wait on the ring forever. A successor starts a new keeper and answers what
+  // the entries held (as after a crash of this process).
+  log::error("fuse: the io_urings are gone while the connection lives (" + why +
+             "); this target ends so that the next one takes the connection over");
+  ::kill(::getpid(), SIGKILL);
 }
 
 void FuseUring::remove_file() {
@@ -408,14 +434,19 @@ void FuseUring::serve(unsigned worker) {
     // The command area: from addr3 on, 80 bytes with SQE128 (sqe->cmd is declared empty).
     std::memcpy(reinterpret_cast<std::uint8_t*>(sqe) + kCmdOffset, &req, sizeof req);
     io_uring_sqe_set_data64(sqe, slot);
-    if (!reg) {  // published once the kernel's SQ tail reaches sqe_tail
-      st.commit_tail = ring->sq.sqe_tail;
-      std::atomic_ref(st.commit_armed).store(1, std::memory_order_release);
-    }
+    st.commit_tail = ring->sq.sqe_tail;  // published once the kernel's SQ tail reaches it
+    std::atomic_ref(st.commit_armed).store(1, std::memory_order_release);
   };
   // A new registration: nothing of an earlier request may look pending to a successor.
+  // Armed first, with the tail the REGISTER will have: a successor registers the slot again
+  // until the kernel's tail shows it published.
   auto register_fresh = [&](std::size_t slot) {
-    std::memset(&state_of(slot), 0, sizeof(SlotState));
+    SlotState& st = state_of(slot);
+    st.commit_tail = ring->sq.sqe_tail + 1;
+    std::atomic_ref(st.commit_armed).store(1, std::memory_order_release);
+    std::atomic_ref(st.phase).store(kIdle, std::memory_order_release);
+    st.unique = 0;
+    st.cq_taken = 0;
     std::memset(&headers_of(slot), 0, sizeof(UringReqHeader));
     submit_cmd(slot, fuse::kUringCmdRegister, 0);
   };
@@ -454,21 +485,34 @@ void FuseUring::serve(unsigned worker) {
   wake_sqe->flags |= IOSQE_FIXED_FILE;
   io_uring_sqe_set_data64(wake_sqe, kWakeTag);
   std::vector<bool> committing(layout.slots(), false);
-  // The keeper's SQ tail as the previous target left it (a living ring).
+  // The keeper's SQ tail and CQ tail as the previous target left them (a living ring).
   const unsigned published = std::atomic_ref(*ring->sq.ktail).load(std::memory_order_acquire);
+  const unsigned cq_at_takeover =
+      live_ring_ ? std::atomic_ref(*ring->cq.ktail).load(std::memory_order_acquire) : 0;
   for (unsigned i = 0; i < layout.per_worker; ++i) {
     const std::size_t slot = worker * layout.per_worker + i;
     SlotState& st = state_of(slot);
     const std::uint64_t in_buffer = buffer_unique(headers_of(slot));
     const std::uint32_t phase = std::atomic_ref(st.phase).load(std::memory_order_acquire);
-    if (!live_ring_) st.cq_taken = 0;  // new rings count their completions from 0
+    if (!live_ring_) {  // new rings: nothing of the old ones' indexes applies
+      st.cq_taken = 0;
+      std::atomic_ref(st.commit_armed).store(0, std::memory_order_relaxed);
+    }
     if (live_ring_) {
       // The entry lives on in the kernel. What the previous target took comes back as it left
       // it; a request delivered since waits in the CQ (the buffer is the kernel's until then).
-      const bool in_kernel =
-          phase == kIdle || (std::atomic_ref(st.commit_armed).load() != 0 &&
-                             static_cast<std::int32_t>(published - st.commit_tail) >= 0);
-      if (in_kernel) {
+      const bool cmd_published = std::atomic_ref(st.commit_armed).load() != 0 &&
+                                 static_cast<std::int32_t>(published - st.commit_tail) >= 0;
+      if (phase == kIdle) {
+        // Not taken: a completion of this slot still in the CQ is new (the previous target may
+        // have died inside take()), and a REGISTER it never published is made again.
+        st.cq_taken = 0;
+        if (std::atomic_ref(st.commit_armed).load() != 0 && !cmd_published) {
+          register_fresh(slot);
+        }
+        continue;
+      }
+      if (cmd_published) {  // the kernel has the answer
         std::atomic_ref(st.phase).store(kIdle, std::memory_order_release);
         continue;
       }
@@ -503,14 +547,14 @@ void FuseUring::serve(unsigned worker) {
               std::to_string(adopted_.load()) + " so far)");
   bool said_error = false;
   bool first = true;
+  std::string why = "every entry of the ring failed";  // when this worker leaves unasked
   while (!stopping_) {
     // liburing returns -errno (errno is not set). EAGAIN and EBUSY (completions not yet reaped):
     // the entries stay queued for the next submit, after the wait below reaps.
     const int submitted = io_uring_submit(ring);
     if (submitted == -EINTR) continue;
     if (submitted < 0 && submitted != -EAGAIN && submitted != -EBUSY) {
-      log::warn(std::string("fuse: io_uring_submit failed: ") + errno_text(-submitted) +
-                "; this worker stops");
+      why = std::string("io_uring_submit: ") + errno_text(-submitted);
       if (!first) live_.fetch_sub(static_cast<int>(layout.per_worker));
       break;
     }
@@ -531,7 +575,8 @@ void FuseUring::serve(unsigned worker) {
     const int waited = io_uring_wait_cqe_timeout(ring, &cqe, &bound);
     if (waited == -EINTR || waited == -ETIME) continue;
     if (waited < 0) {
-      if (!stopping_ && waited == -EOWNERDEAD) log::warn("fuse: the ring keeper is gone");
+      why = waited == -EOWNERDEAD ? "the ring keeper is gone"
+                                  : std::string("waiting on the ring: ") + errno_text(-waited);
       break;
     }
     bool leave = false;
@@ -542,12 +587,16 @@ void FuseUring::serve(unsigned worker) {
       const std::uint64_t tag = io_uring_cqe_get_data64(cqe);
       const int res = cqe->res;
       if (tag == kWakeTag) {
-        leave = true;  // our stop, or the keeper left (a previous target's poll never fires)
+        // Our stop, or the keeper left (a previous target's poll never fires).
+        leave = true;
+        why = "the ring keeper is gone";
         continue;
       }
       const std::size_t slot = tag;
       if (slot >= layout.slots()) continue;
-      if (state_of(slot).cq_taken == head + 1) continue;  // the previous target took it
+      if (static_cast<std::int32_t>(cq_at_takeover - head) > 0 &&
+          state_of(slot).cq_taken == head + 1)
+        continue;  // the previous target took it and died before it moved the CQ head
       const bool was_commit = committing[slot];
       committing[slot] = false;
       if (res == 0) {
@@ -572,6 +621,7 @@ void FuseUring::serve(unsigned worker) {
     io_uring_cq_advance(ring, seen);
     if (leave) break;
   }
+  if (!stopping_) ring_lost(why);
 }
 
 }  // namespace maya::jiva

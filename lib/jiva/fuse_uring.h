@@ -4,9 +4,9 @@
 // answered with COMMIT_AND_FETCH, through the same opcode table (fuse_requests) as /dev/fuse.
 //
 // The kernel (fs/fuse/dev_uring.c) keeps one queue per possible CPU and turns the ring on once
-// every queue has an entry; each worker thread owns an io_uring (SQE128) and a few entries of
-// one queue. An entry is two user buffers the kernel remembers by address: a header and a
-// 1 MiB payload.
+// every queue has an entry; each worker thread fills one io_uring (SQE128) and serves a few
+// entries of one queue. An entry is two user buffers the kernel remembers by address: a header and
+// a 1 MiB payload.
 //
 // The rings belong to a ring keeper (fuse_ring_keeper.h), a small process whose SQ thread
 // submits every command: the kernel hands a request to a waiting entry through task work on the
@@ -95,6 +95,10 @@ class FuseUring {
   FuseUring(int fuse_fd, std::filesystem::path file, block::BlockBackend& backend,
             fuse::Session& session);
   Result<void> map(bool existing);
+  Result<void> map_rings(const KeeperRecord& record);
+  // A worker left while not stopping: when the connection still lives, this process ends
+  // (SIGKILL) for a successor to take over.
+  void ring_lost(const std::string& why);
   void serve(unsigned worker);
 
   int fuse_fd_;
@@ -112,6 +116,7 @@ class FuseUring {
   bool live_ring_ = false;  // the rings of a keeper that survived the previous target
   KeptRings kept_;
   std::atomic<bool> ended_{false};
+  std::atomic<bool> lost_{false};
   std::vector<std::unique_ptr<io_uring>> rings_;
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};

@@ -195,6 +195,8 @@ PY
   writer=
   kill -0 "$load" 2>/dev/null || fail "fio beside the writer stopped during the kills: $(grep -m1 -i 'err' "$T/fio-load.txt")"
   kill -INT "$load"
+  for _ in $(seq 1 300); do kill -0 "$load" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$load" 2>/dev/null && fail "fio beside the writer did not stop within 30 s of SIGINT: a request hangs"
   wait "$load" || true
   load=
   grep -q "err= *0" "$T/fio-load.txt" || fail "fio beside the writer saw an I/O error: $(grep -m1 'err=' "$T/fio-load.txt")"
@@ -203,6 +205,8 @@ PY
   if [[ $want_transport == io_uring ]]; then
     took=$(grep -c "taking over the io_urings the ring keeper" "$STORE/f/target.log" || true)
     ((took >= 5)) || fail "the new targets took over the ring keeper's io_urings $took times, not 5: $(grep -m3 -i 'ring' "$STORE/f/target.log")"
+    ! grep -E "stay unanswered|a ring entry failed|io_urings are gone|ring keeper is gone" "$STORE/f/target.log" ||
+      fail "a takeover of f's ring was not clean (target.log above)"
   fi
   echo "jiva: mounted volume (FUSE over $transport), 5 kill -9 in a minute: longest write per kill ${stalls[*]} ms"
   for s in "${stalls[@]}"; do ((s < 10000)) || fail "a write on the mounted volume stalled $s ms after a kill -9"; done
